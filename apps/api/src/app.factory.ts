@@ -1,0 +1,35 @@
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { PlinthConfig } from '@plinth/config';
+import { PlinthExceptionFilter } from '@plinth/common';
+import { ApiModule } from './api.module';
+
+/** Builds the HTTP app (not listening yet): body limits, the error filter, OpenAPI at /docs and /docs.json. */
+export async function createApiApp(config: PlinthConfig, databaseUrl: string, withWorker: boolean): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register({ config, databaseUrl, withWorker }), {
+    bodyParser: false,
+    bufferLogs: true,
+    rawBody: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.set('trust proxy', config.http.trustProxy);
+  app.disable('x-powered-by');
+  app.useBodyParser('json', { limit: config.http.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
+  app.useBodyParser('urlencoded', { limit: config.http.bodyLimitBytes, extended: false });
+  app.useGlobalFilters(new PlinthExceptionFilter());
+
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Plinth management API')
+      .setDescription('Accounts, organizations, projects and API keys. Tenant APIs live under /p/:ref.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs.json' });
+  return app;
+}

@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { ConfigValidationError, loadConfig } from '@plinth/config';
+import { createApiApp } from './app.factory';
+import { prepareDatabase } from './bootstrap';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigValidationError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const db = await prepareDatabase(config);
+  const withWorker = !config.redis.url;
+  const app = await createApiApp(config, db.url, withWorker);
+  await app.listen(config.http.port, config.http.host);
+  const base = config.http.publicUrl;
+  process.stdout.write(
+    [
+      '',
+      `  Plinth is up${db.embedded ? ' (embedded Postgres' + (withWorker ? ', in-process jobs' : '') + ')' : ''}`,
+      `  API:      ${base}/v1`,
+      `  Docs:     ${base}/docs`,
+      `  Health:   ${base}/healthz`,
+      `  Sign up:  curl -X POST ${base}/v1/auth/signup -H 'content-type: application/json' -d '{"email":"you@example.com","password":"a-Str0ng-password"}'`,
+      '',
+    ].join('\n') + '\n',
+  );
+  const stop = async () => {
+    await app.close();
+    await db.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+void main().catch((err) => {
+  process.stderr.write(`Plinth failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

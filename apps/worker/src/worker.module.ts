@@ -1,0 +1,15 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule, PlinthConfig } from '@plinth/config';
+import { DatabaseModule } from '@plinth/database';
+import { JobsModule } from '@plinth/jobs';
+
+/** The worker's root module: the same config and database as the api, plus the job processors. */
+@Module({})
+export class WorkerModule {
+  static register(config: PlinthConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule],
+    };
+  }
+}

@@ -1,0 +1,94 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { ERROR_STATUS, ErrorCode, PlinthException } from './plinth.exception';
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: unknown; error_id?: string };
+}
+
+/** Statuses Nest's own HttpExceptions may carry, mapped to our codes. */
+const HTTP_CODES: Record<number, ErrorCode> = {
+  400: ErrorCode.BadRequest,
+  401: ErrorCode.Unauthorized,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  409: ErrorCode.Conflict,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
+  429: ErrorCode.RateLimited,
+};
+
+/**
+ * The one place errors become HTTP. Domain errors keep their code and message; body-parser faults become
+ * 400/413/415; anything unexpected is a 500 whose error id is logged with the stack, never shown.
+ */
+@Catch()
+export class PlinthExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(PlinthExceptionFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    const req = ctx.getRequest<Request>();
+    const { status, body, headers } = this.toResponse(exception, req);
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
+    res.status(status).json(body);
+  }
+
+  private toResponse(exception: unknown, req: Request): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+    if (exception instanceof PlinthException) {
+      const error: ErrorBody['error'] = { code: exception.code, message: exception.message };
+      if (exception.details !== undefined) error.details = exception.details;
+      return { status: exception.status, body: { error }, headers: exception.headers };
+    }
+    // Nest wraps body-parser's http-errors in an HttpException with the original as `cause`.
+    const bodyParser = asBodyParserError(exception instanceof HttpException ? (exception.cause ?? exception) : exception);
+    if (bodyParser) {
+      if (bodyParser.type === 'entity.too.large') {
+        return this.simple(ErrorCode.PayloadTooLarge, `Request body is larger than the limit of ${bodyParser.limit} bytes`);
+      }
+      if (bodyParser.type === 'entity.parse.failed') return this.simple(ErrorCode.MalformedJson, 'Request body is not valid JSON');
+      if (bodyParser.type === 'encoding.unsupported' || bodyParser.type === 'charset.unsupported') {
+        return this.simple(ErrorCode.UnsupportedMediaType, 'Unsupported content encoding or charset');
+      }
+      if (bodyParser.status >= 400 && bodyParser.status < 500) {
+        return { status: bodyParser.status, body: { error: { code: ErrorCode.BadRequest, message: 'The request body could not be read' } } };
+      }
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      if (status < 500) {
+        const code = HTTP_CODES[status] ?? ErrorCode.BadRequest;
+        const message = status === 404 ? `Cannot ${req.method} ${req.path}` : exception.message;
+        return { status, body: { error: { code, message } } };
+      }
+    }
+    const errorId = randomUUID();
+    this.logger.error({ err: exception, errorId, path: req.path }, `Unhandled error ${errorId}`);
+    return {
+      status: 500,
+      body: { error: { code: ErrorCode.Internal, message: 'An unexpected error occurred', error_id: errorId } },
+    };
+  }
+
+  private simple(code: ErrorCode, message: string) {
+    return { status: ERROR_STATUS[code], body: { error: { code, message } } };
+  }
+}
+
+interface BodyParserError {
+  type: string;
+  status: number;
+  limit?: number;
+}
+
+function asBodyParserError(e: unknown): BodyParserError | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const candidate = e as Partial<BodyParserError> & { expose?: boolean };
+  if (typeof candidate.type === 'string' && typeof candidate.status === 'number' && candidate.expose !== undefined) {
+    return candidate as BodyParserError;
+  }
+  return undefined;
+}

@@ -1,0 +1,12 @@
+/** Domain errors with codes, and the one filter that maps them to HTTP. */
+export { ErrorCode, ERROR_STATUS, PlinthException } from './plinth.exception';
+export { PlinthExceptionFilter } from './exception.filter';
+/** zod-based validation of bodies and queries, documented in OpenAPI from the same schema. */
+export { ZodValidationPipe, ZodBody, ZodQuery, ApiZodBody, emptyBody } from './zod';
+/** Customer-visible secrets: prefix + random + checksum; only hashes are stored. */
+export { generateToken, isWellFormedToken, hashToken } from './secret-token';
+/** Who/where a request came from, for auditing. */
+/** Route params that are ids: malformed means not found. */
+export { UuidParam } from './params';
+export { ReqMeta, requestMetaOf } from './request-meta';
+export type { RequestMeta } from './request-meta';

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { envSchema } from './config.schema';
+
+/** Typed, validated configuration. Built once at boot by {@link loadConfig}; nothing else reads the environment. */
+export interface PlinthConfig {
+  env: 'development' | 'test' | 'production';
+  http: { host: string; port: number; publicUrl: string; bodyLimitBytes: number; trustProxy: boolean };
+  log: { level: string };
+  database: {
+    /** External Postgres, or undefined for the embedded default. */
+    url: string | undefined;
+    clusterName: string;
+    poolMax: number;
+    tenantPoolMax: number;
+    tenantPoolMaxUses: number;
+    embedded: { dir: string; port: number };
+  };
+  redis: { url: string | undefined };
+  secret: string;
+  tokens: { accessTtlSeconds: number; refreshTtlSeconds: number };
+  keys: { cacheTtlMs: number };
+}
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+/**
+ * Validates the whole environment at once and throws a {@link ConfigValidationError} that lists every
+ * problem. Outside production a missing PLINTH_SECRET is generated once and kept in PLINTH_SECRET_FILE,
+ * so the embedded default needs no setup and survives restarts.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(input);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.') || '(environment)';
+      const value = env[name];
+      problems.push(`${name}: ${issue.message}${value === undefined ? '' : ` (got "${redact(name, value)}")`}`);
+    }
+  }
+  if (parsed.success && parsed.data.NODE_ENV === 'production') {
+    if (!parsed.data.PLINTH_SECRET) problems.push('PLINTH_SECRET: required when NODE_ENV=production');
+    if (!parsed.data.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production');
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigValidationError(problems);
+  const e = parsed.data;
+  const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
+  return {
+    env: e.NODE_ENV,
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicUrl: (e.PUBLIC_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, ''),
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      trustProxy: e.TRUST_PROXY,
+    },
+    log: { level: e.LOG_LEVEL },
+    database: {
+      url: e.DATABASE_URL,
+      clusterName: e.DATABASE_CLUSTER_NAME,
+      poolMax: e.DATABASE_POOL_MAX,
+      tenantPoolMax: e.TENANT_POOL_MAX,
+      tenantPoolMaxUses: e.TENANT_POOL_MAX_USES,
+      embedded: { dir: resolve(e.EMBEDDED_PG_DIR), port: e.EMBEDDED_PG_PORT },
+    },
+    redis: { url: e.REDIS_URL },
+    secret: e.PLINTH_SECRET ?? localSecret(resolve(e.PLINTH_SECRET_FILE)),
+    tokens: { accessTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS, refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
+    keys: { cacheTtlMs: e.KEY_CACHE_TTL_MS },
+  };
+}
+
+function localSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+function redact(name: string, value: string): string {
+  if (/SECRET|PASSWORD|TOKEN/.test(name)) return '***';
+  if (/_URL$/.test(name)) return value.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
+  return value.length > 80 ? `${value.slice(0, 77)}...` : value;
+}

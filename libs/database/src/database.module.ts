@@ -1,0 +1,35 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { DATABASE_URL } from './database.tokens';
+import { controlDataSourceOptions } from './migrate';
+import { TenantDatabase } from './tenant-database';
+import { CacheInvalidation } from './cache-invalidation';
+
+/**
+ * The control plane's TypeORM data source (entities registered by each lib with `forFeature`) and the
+ * tenant executor. Migrations are run before the app starts, never by `synchronize`.
+ */
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(url: string): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          inject: [PLINTH_CONFIG],
+          useFactory: (config: PlinthConfig) => ({
+            ...controlDataSourceOptions(url),
+            autoLoadEntities: true,
+            poolSize: config.database.poolMax,
+            extra: { application_name: 'plinth-control' },
+            logging: false,
+          }),
+        }),
+      ],
+      providers: [{ provide: DATABASE_URL, useValue: url }, TenantDatabase, CacheInvalidation],
+      exports: [DATABASE_URL, TenantDatabase, CacheInvalidation],
+    };
+  }
+}

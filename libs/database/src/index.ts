@@ -1,0 +1,13 @@
+/** Control data source (TypeORM, migrations) and the tenant executor; registered once by each app. */
+export { DatabaseModule } from './database.module';
+/** The resolved control database URL. */
+export { DATABASE_URL } from './database.tokens';
+/** Runs tenant statements as a project's data role in a transaction, on the tenant pool of its cluster. */
+export { TenantDatabase } from './tenant-database';
+export type { TenantTarget } from './tenant-database';
+/** Boot helpers: the embedded Postgres, database creation, migrations. */
+export { startEmbeddedPostgres, ensureDatabase, quoteIdent } from './embedded-postgres';
+export type { RunningDatabase } from './embedded-postgres';
+export { runMigrations, controlDataSourceOptions, CONTROL_SCHEMA } from './migrate';
+/** Cross-instance cache invalidation (Postgres LISTEN/NOTIFY, delivered on commit). */
+export { CacheInvalidation } from './cache-invalidation';

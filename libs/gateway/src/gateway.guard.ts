@@ -1,0 +1,92 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { BlockList, isIP } from 'node:net';
+import { ErrorCode, PlinthException } from '@plinth/common';
+import { KeyVerifier, Runtime, RUNTIMES, VerifiedKey } from '@plinth/keys';
+import { ProjectDirectory } from './project-directory';
+import { TenantContext, TenantRequest } from './tenant-context';
+
+/** One response for unknown, malformed, revoked, expired and other-project keys, so none can be told apart. */
+const invalidKey = () => new PlinthException(ErrorCode.InvalidApiKey, 'Invalid API key');
+
+/**
+ * Resolves `/p/:ref/:runtime/...` into a {@link TenantContext}: the key (from `apikey` or `Authorization:
+ * Bearer`) must verify and belong to `:ref`; then browser use of secret keys, allowed origins and IPs, and
+ * a restricted key's scopes are enforced.
+ */
+@Injectable()
+export class GatewayGuard implements CanActivate {
+  constructor(
+    private readonly verifier: KeyVerifier,
+    private readonly directory: ProjectDirectory,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const req = ctx.switchToHttp().getRequest<TenantRequest>();
+    const runtime = String(req.params.runtime) as Runtime;
+    if (!RUNTIMES.includes(runtime)) throw PlinthException.notFound(`Runtime "${String(req.params.runtime).slice(0, 40)}"`);
+    const presented = presentedKey(req);
+    if (!presented) throw new PlinthException(ErrorCode.InvalidApiKey, 'No API key found in request', undefined, { 'www-authenticate': 'Bearer' });
+
+    const key = await this.verifier.verify(presented);
+    if (!key) throw invalidKey();
+    const project = await this.directory.find(String(req.params.ref));
+    if (!project || project.id !== key.projectId) throw invalidKey();
+
+    const origin = req.get('origin');
+    if (key.type === 'secret' && origin && !key.allowBrowser) {
+      throw PlinthException.forbidden('Secret keys cannot be used from a browser; use the publishable key');
+    }
+    if (origin && key.allowedOrigins?.length && !key.allowedOrigins.includes(origin)) {
+      throw PlinthException.forbidden('This key is not allowed from this origin');
+    }
+    if (key.allowedIps?.length && !ipAllowed(req.ip ?? '', key.allowedIps)) {
+      throw PlinthException.forbidden('This key is not allowed from this IP address');
+    }
+    const action = req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write';
+    if (key.type === 'restricted' && !scopeAllows(key, runtime, action)) {
+      throw PlinthException.forbidden(`This key's scopes do not allow ${runtime}:${action}`);
+    }
+
+    const context: TenantContext = {
+      project,
+      runtime,
+      role: key.type === 'publishable' ? 'anon' : key.type === 'secret' ? 'service' : 'restricted',
+      keyId: key.id,
+      keyType: key.type,
+      restrictions: key.scopes,
+    };
+    req.tenant = context;
+    return true;
+  }
+}
+
+function presentedKey(req: TenantRequest): string | null {
+  const apikey = req.get('apikey');
+  if (apikey) return apikey.trim();
+  const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
+  return bearer ? bearer[1] : null;
+}
+
+export function scopeAllows(key: Pick<VerifiedKey, 'scopes'>, runtime: Runtime, action: 'read' | 'write'): boolean {
+  const scopes = key.scopes;
+  if (!scopes) return false;
+  if (action === 'write' && scopes.read_only) return false;
+  return scopes.scopes.some((s) => {
+    const [r, a] = s.split(':');
+    return (r === runtime || r === '*') && (a === action || a === '*');
+  });
+}
+
+function ipAllowed(ip: string, ranges: string[]): boolean {
+  const addr = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  const family = isIP(addr);
+  if (!family) return false;
+  const list = new BlockList();
+  for (const r of ranges) {
+    const [net, bits] = r.split('/');
+    const type = isIP(net) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(net, type);
+    else list.addSubnet(net, Number(bits), type);
+  }
+  return list.check(addr, family === 6 ? 'ipv6' : 'ipv4');
+}

@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '@plinth/audit';
+import { AccountsService } from './accounts/accounts.service';
+import { AuthController, SessionController } from './accounts/auth.controller';
+import { UserEntity } from './accounts/user.entity';
+import { ConsoleAuthGuard } from './authz/console-auth.guard';
+import { OrgEntity, OrgInvitationEntity, OrgMemberEntity } from './orgs/org.entity';
+import { OrgsController } from './orgs/orgs.controller';
+import { OrgsService } from './orgs/orgs.service';
+import { AccessTokenService } from './tokens/access-token.service';
+import { PersonalAccessTokenEntity } from './tokens/personal-access-token.entity';
+import { PersonalAccessTokenService } from './tokens/personal-access-token.service';
+import { RefreshTokenEntity } from './tokens/refresh-token.entity';
+import { SessionService } from './tokens/session.service';
+
+@Module({
+  imports: [
+    AuditModule,
+    TypeOrmModule.forFeature([
+      UserEntity, RefreshTokenEntity, PersonalAccessTokenEntity, OrgEntity, OrgMemberEntity, OrgInvitationEntity,
+    ]),
+  ],
+  controllers: [AuthController, SessionController, OrgsController],
+  providers: [AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard],
+  // The guard's dependencies go along so other libs' controllers can use @ConsoleApi().
+  exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, TypeOrmModule, AuditModule],
+})
+export class IdentityModule {}

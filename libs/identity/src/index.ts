@@ -1,0 +1,11 @@
+/** Console accounts, sessions, personal access tokens, orgs and members, and CASL authorization. */
+export { IdentityModule } from './identity.module';
+/** Guard + decorators for `/v1` routes: who is calling, and the permission a route needs. */
+export { ConsoleAuthGuard, ConsoleApi, RequirePermission } from './authz/console-auth.guard';
+export { CurrentPrincipal } from './authz/principal';
+export type { Principal } from './authz/principal';
+/** The caller's abilities; `assert` answers 404 to non-members and 403 to members lacking a permission. */
+export { Permissions } from './authz/abilities';
+export type { Action, SubjectType } from './authz/abilities';
+export { ORG_ROLES } from './orgs/org.entity';
+export type { OrgRole } from './orgs/org.entity';

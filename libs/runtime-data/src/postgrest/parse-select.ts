@@ -1,0 +1,104 @@
+import { canonicalCast } from './column-type';
+import { Cursor, FieldRef } from './cursor';
+import { Errors } from './postgrest.error';
+import { PostgrestLimits } from './limits';
+
+export type SelectItem = StarItem | FieldItem | EmbedItem;
+export interface StarItem {
+  kind: 'star';
+}
+export interface FieldItem {
+  kind: 'field';
+  alias?: string;
+  field: FieldRef;
+  /** Canonical cast name from the allow-list (never the caller's spelling). */
+  cast?: string;
+}
+export interface EmbedItem {
+  kind: 'embed';
+  alias?: string;
+  /** The related table's name as written; resolved against the catalog later. */
+  relation: string;
+  /** `!fk_name` or `!column` to pick one of several foreign keys. */
+  hint?: string;
+  /** `!inner`: keep only parent rows that have a matching embedded row. */
+  inner: boolean;
+  select: SelectItem[];
+}
+
+/**
+ * Parses `select=` in PostgREST's grammar: `*`, `alias:col`, `col::cast`, `col->a->>b`, `alias:table!hint!inner(...)`.
+ * Whitespace outside quotes is ignored (postgrest-js strips it anyway).
+ */
+export function parseSelect(raw: string, limits: PostgrestLimits): SelectItem[] {
+  if (raw.length > limits.maxSelectLength) throw Errors.limit(`select parameter is longer than ${limits.maxSelectLength} characters`);
+  const c = new Cursor(raw, 'select parameter');
+  const counter = { items: 0 };
+  const items = list(c, 1, limits, counter);
+  c.skipSpaces();
+  if (!c.done) c.fail('"," or end of input');
+  return items;
+}
+
+function list(c: Cursor, depth: number, limits: PostgrestLimits, counter: { items: number }): SelectItem[] {
+  const items: SelectItem[] = [];
+  c.skipSpaces();
+  // `users()` is legal: an embed used only to filter (with !inner) contributes no fields.
+  if (c.peek() === ')' && depth > 1) return items;
+  do {
+    if (++counter.items > limits.maxSelectItems) throw Errors.limit(`select has more than ${limits.maxSelectItems} items`);
+    items.push(item(c, depth, limits, counter));
+    c.skipSpaces();
+  } while (c.eat(','));
+  return items;
+}
+
+function item(c: Cursor, depth: number, limits: PostgrestLimits, counter: { items: number }): SelectItem {
+  c.skipSpaces();
+  if (c.eat('*')) return { kind: 'star' };
+  if (c.peek(3) === '...') c.fail('field name (spread embeds are not supported)');
+  const start = c.i;
+  let alias: string | undefined;
+  const first = c.name();
+  c.skipSpaces();
+  // `alias:` — but not `col::cast`.
+  if (c.peek() === ':' && c.peek(2) !== '::') {
+    c.i++;
+    alias = first;
+  } else {
+    c.i = start;
+  }
+  const field = c.field();
+  c.skipSpaces();
+  if (c.peek() === '!' || c.peek() === '(') {
+    if (field.path.length > 0) c.fail('"," or ")"');
+    return embed(c, alias, field.name, depth, limits, counter);
+  }
+  let cast: string | undefined;
+  if (c.eat('::')) {
+    const start = c.i;
+    while (!c.done && /[A-Za-z0-9_ ]/.test(c.s[c.i])) c.i++;
+    const name = c.s.slice(start, c.i).trim();
+    cast = canonicalCast(name);
+    if (!cast) throw Errors.parse('select parameter', c.s, `unsupported cast "${name}"`);
+  }
+  return { kind: 'field', alias, field, cast };
+}
+
+function embed(c: Cursor, alias: string | undefined, relation: string, depth: number, limits: PostgrestLimits, counter: { items: number }): EmbedItem {
+  if (depth >= limits.maxEmbedDepth + 1) throw Errors.limit(`embedding is nested deeper than ${limits.maxEmbedDepth} levels`);
+  let hint: string | undefined;
+  let inner = false;
+  while (c.eat('!')) {
+    const h = c.name();
+    if (h === 'inner') inner = true;
+    else if (h === 'left') inner = false;
+    else if (hint === undefined) hint = h;
+    else c.fail('"("');
+  }
+  c.expect('(');
+  const select = list(c, depth + 1, limits, counter);
+  c.skipSpaces();
+  c.expect(')');
+  return { kind: 'embed', alias, relation, hint, inner, select };
+}

@@ -1,0 +1,18 @@
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+export const REF_PATTERN = /^[a-z][a-z0-9]{11}$/;
+
+/** 12 characters, lowercase letter first: URL-safe, a valid part of a Postgres identifier, ~61 bits. */
+export function newProjectRef(): string {
+  const bytes = randomBytes(12);
+  let ref = ALPHABET[bytes[0] % 26];
+  for (let i = 1; i < 12; i++) ref += ALPHABET[bytes[i] % 36];
+  return ref;
+}
+
+/** Names of a project's schema and roles, all derived from the validated ref. */
+export function tenantNames(ref: string): { schema: string; ownerRole: string; dataRole: string } {
+  if (!REF_PATTERN.test(ref)) throw new Error(`invalid project ref ${JSON.stringify(ref)}`);
+  return { schema: `t_${ref}`, ownerRole: `t_${ref}_owner`, dataRole: `t_${ref}_data` };
+}

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { tenantNames } from './project-ref';
+
+/**
+ * Raw, templated DDL for a tenant: a schema owned by a NOLOGIN owner role, and a weaker NOLOGIN data role
+ * with USAGE on the schema only (table grants come when tables are declared). One round trip, in the
+ * caller's transaction, so a failure leaves nothing behind. Names come from {@link tenantNames}, which
+ * only accepts validated refs, so interpolation is safe.
+ */
+@Injectable()
+export class Provisioner {
+  async provision(m: EntityManager, ref: string): Promise<void> {
+    const { schema, ownerRole, dataRole } = tenantNames(ref);
+    await m.query(`
+      CREATE ROLE "${ownerRole}" NOLOGIN NOINHERIT;
+      CREATE ROLE "${dataRole}" NOLOGIN NOINHERIT;
+      GRANT "${ownerRole}", "${dataRole}" TO CURRENT_USER;
+      CREATE SCHEMA "${schema}" AUTHORIZATION "${ownerRole}";
+      GRANT USAGE ON SCHEMA "${schema}" TO "${dataRole}";
+    `);
+  }
+
+  /** Drops the schema and both roles; safe to repeat. */
+  async deprovision(m: EntityManager, ref: string): Promise<void> {
+    const { schema, ownerRole, dataRole } = tenantNames(ref);
+    await m.query(`
+      DROP SCHEMA IF EXISTS "${schema}" CASCADE;
+      DO $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${dataRole}') THEN
+          DROP OWNED BY "${dataRole}";
+          DROP ROLE "${dataRole}";
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ownerRole}') THEN
+          DROP OWNED BY "${ownerRole}";
+          DROP ROLE "${ownerRole}";
+        END IF;
+      END $$;
+    `);
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { IdentityModule } from '@plinth/identity';
+import { KeysModule } from '@plinth/keys';
+import { ProjectEntity } from './project.entity';
+import { ProjectsController } from './projects.controller';
+import { ProjectsService } from './projects.service';
+import { Provisioner } from './provisioner';
+
+@Module({
+  imports: [IdentityModule, KeysModule, TypeOrmModule.forFeature([ProjectEntity])],
+  controllers: [ProjectsController],
+  providers: [ProjectsService, Provisioner],
+  exports: [ProjectsService],
+})
+export class TenancyModule {}

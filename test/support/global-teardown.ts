@@ -1,0 +1,6 @@
+import { dropTestDatabase } from './global-setup';
+
+export default async function globalTeardown(): Promise<void> {
+  await dropTestDatabase();
+  await (globalThis as { __plinthEmbedded?: { stop(): Promise<void> } }).__plinthEmbedded?.stop();
+}
