@@ -1,6 +1,10 @@
 import { Client } from 'pg';
 import { ensureDatabase, startEmbeddedPostgres } from '../../libs/database/src/embedded-postgres';
 import { runMigrations } from '../../libs/database/src/migrate';
+import { ensureTenantLoginRole } from '../../libs/database/src/tenant-login';
+
+/** The secret every e2e app boots with (test/support/test-app.ts). */
+export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
 /**
  * Gives the e2e run a fresh database with migrations applied: on DATABASE_URL's server when set (CI),
@@ -18,6 +22,7 @@ export default async function globalSetup(): Promise<void> {
   url.pathname = `/${name}`;
   await ensureDatabase(url.toString());
   await runMigrations(url.toString());
+  await ensureTenantLoginRole(url.toString(), TEST_SECRET);
   process.env.PLINTH_TEST_DATABASE_URL = url.toString();
   process.env.PLINTH_TEST_SERVER_URL = serverUrl;
 }

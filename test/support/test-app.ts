@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { loadConfig, PlinthConfig } from '@plinth/config';
 import { createApiApp } from '../../apps/api/src/app.factory';
+import { TEST_SECRET } from './global-setup';
 
 export interface TestApp {
   app: INestApplication;
@@ -23,7 +24,7 @@ export async function bootTestApp(env: Record<string, string> = {}): Promise<Tes
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     DATABASE_URL: databaseUrl,
-    PLINTH_SECRET: 'test-secret-test-secret-test-secret-0123456789',
+    PLINTH_SECRET: TEST_SECRET,
     PORT: '0',
     ...env,
   });

@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { PlinthConfig } from '@plinth/config';
-import { ensureDatabase, RunningDatabase, runMigrations, startEmbeddedPostgres } from '@plinth/database';
+import { ensureDatabase, ensureTenantLoginRole, RunningDatabase, runMigrations, startEmbeddedPostgres } from '@plinth/database';
 
 /**
  * The database Plinth will use: `DATABASE_URL` when set (the database is created if missing), otherwise
- * the embedded Postgres under EMBEDDED_PG_DIR. Migrations are applied either way.
+ * the embedded Postgres under EMBEDDED_PG_DIR. Migrations are applied and the tenant login role set up
+ * either way.
  */
 export async function prepareDatabase(config: PlinthConfig): Promise<RunningDatabase> {
   let db: RunningDatabase;
@@ -17,5 +18,6 @@ export async function prepareDatabase(config: PlinthConfig): Promise<RunningData
     new Logger('Database').log(`Embedded Postgres running on 127.0.0.1:${port} (data in ${dir})`);
   }
   await runMigrations(db.url);
+  await ensureTenantLoginRole(db.url, config.secret);
   return db;
 }

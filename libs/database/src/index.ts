@@ -11,3 +11,5 @@ export type { RunningDatabase } from './embedded-postgres';
 export { runMigrations, controlDataSourceOptions, CONTROL_SCHEMA } from './migrate';
 /** Cross-instance cache invalidation (Postgres LISTEN/NOTIFY, delivered on commit). */
 export { CacheInvalidation } from './cache-invalidation';
+/** The login role tenant pools connect as (may only switch into data roles). */
+export { ensureTenantLoginRole, TENANT_LOGIN_ROLE } from './tenant-login';

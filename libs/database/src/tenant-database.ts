@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Pool, PoolClient } from 'pg';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { DATABASE_URL } from './database.tokens';
+import { tenantLoginUrl } from './tenant-login';
 
 /** What the tenant executor needs to know about a project: where it lives and which role it acts as. */
 export interface TenantTarget {
@@ -36,7 +37,7 @@ export class TenantDatabase implements OnModuleDestroy {
     if (pool) return pool;
     if (cluster !== this.config.database.clusterName) throw new Error(`Unknown database cluster "${cluster}"`);
     pool = new Pool({
-      connectionString: this.url,
+      connectionString: tenantLoginUrl(this.url, this.config.secret),
       max: this.config.database.tenantPoolMax,
       maxUses: this.config.database.tenantPoolMaxUses || undefined,
       idleTimeoutMillis: 30_000,

@@ -43,7 +43,7 @@ export class ProjectsService {
   async create(p: Principal, orgId: string, name: string): Promise<ProjectView & { keys: { publishable: string; secret: string } }> {
     p.permissions.assert('create', 'Project', orgId, 'Organization');
     for (let attempt = 0; ; attempt++) {
-      const ref = newProjectRef();
+      const ref = this.nextRef();
       try {
         return await this.repo.manager.transaction(async (m) => {
           const names = tenantNames(ref);
@@ -147,6 +147,11 @@ export class ProjectsService {
       });
       return { ...view, key, previous: old };
     });
+  }
+
+  /** The next project ref; a method so a test can force a collision or a failure. */
+  nextRef(): string {
+    return newProjectRef();
   }
 
   /** An active project by ref, for the gateway (no caller check: the key is the credential there). */

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { TENANT_LOGIN_ROLE } from '@plinth/database';
 import { tenantNames } from './project-ref';
 
 /**
  * Raw, templated DDL for a tenant: a schema owned by a NOLOGIN owner role, and a weaker NOLOGIN data role
- * with USAGE on the schema only (table grants come when tables are declared). One round trip, in the
+ * with USAGE on the schema only (table grants come when tables are declared). Only the tenant login role
+ * may switch into the data role. One round trip, in the
  * caller's transaction, so a failure leaves nothing behind. Names come from {@link tenantNames}, which
  * only accepts validated refs, so interpolation is safe.
  */
@@ -15,7 +17,8 @@ export class Provisioner {
     await m.query(`
       CREATE ROLE "${ownerRole}" NOLOGIN NOINHERIT;
       CREATE ROLE "${dataRole}" NOLOGIN NOINHERIT;
-      GRANT "${ownerRole}", "${dataRole}" TO CURRENT_USER;
+      GRANT "${ownerRole}" TO CURRENT_USER;
+      GRANT "${dataRole}" TO ${TENANT_LOGIN_ROLE};
       CREATE SCHEMA "${schema}" AUTHORIZATION "${ownerRole}";
       GRANT USAGE ON SCHEMA "${schema}" TO "${dataRole}";
     `);

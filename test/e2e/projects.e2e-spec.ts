@@ -1,0 +1,121 @@
+import { ProjectsService } from '@plinth/tenancy';
+import { addMember, bootTestApp, createProject, signup, TestApp } from '../support/test-app';
+
+describe('projects (/v1/orgs/:orgId/projects, /v1/projects/:ref)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await bootTestApp();
+  });
+  afterAll(() => t.close());
+
+  async function tenantObjects(ref: string) {
+    const { rows } = await t.sql.query(
+      `SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1)::int AS schemas,
+              (SELECT count(*) FROM pg_roles WHERE rolname IN ($2, $3))::int AS roles,
+              (SELECT count(*) FROM control.projects WHERE ref = $4)::int AS rows`,
+      [`t_${ref}`, `t_${ref}_owner`, `t_${ref}_data`, ref],
+    );
+    return rows[0] as { schemas: number; roles: number; rows: number };
+  }
+
+  it('creates a project with its schema, two NOLOGIN roles and keys shown once', async () => {
+    const u = await signup(t);
+    const res = await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: 'Shop' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ name: 'Shop', status: 'active', cluster: 'default', endpoint: `${t.config.http.publicUrl}/p/${res.body.ref}` });
+    expect(res.body.ref).toMatch(/^[a-z][a-z0-9]{11}$/);
+    expect(res.body.keys.publishable).toMatch(/^pl_pk_/);
+    expect(res.body.keys.secret).toMatch(/^pl_sk_/);
+    expect(await tenantObjects(res.body.ref)).toEqual({ schemas: 1, roles: 2, rows: 1 });
+
+    const { rows } = await t.sql.query(
+      `SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE $1 ORDER BY rolname`,
+      [`t_${res.body.ref}_%`],
+    );
+    expect(rows).toEqual([
+      { rolname: `t_${res.body.ref}_data`, rolcanlogin: false },
+      { rolname: `t_${res.body.ref}_owner`, rolcanlogin: false },
+    ]);
+    const owner = await t.sql.query(`SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1`, [`t_${res.body.ref}`]);
+    expect(owner.rows[0].owner).toBe(`t_${res.body.ref}_owner`);
+
+    const got = await t.http().get(`/v1/projects/${res.body.ref}`).set(u.auth);
+    expect(got.body).toMatchObject({ ref: res.body.ref, name: 'Shop' });
+    expect(got.body.keys).toBeUndefined();
+    const list = await t.http().get(`/v1/orgs/${u.orgId}/projects`).set(u.auth);
+    expect(list.body.map((p: { ref: string }) => p.ref)).toEqual([res.body.ref]);
+  });
+
+  it('renames, and deletes idempotently: schema and roles dropped, keys revoked', async () => {
+    const u = await signup(t);
+    const p = await createProject(t, u);
+    const renamed = await t.http().patch(`/v1/projects/${p.ref}`).set(u.auth).send({ name: 'New name' });
+    expect(renamed.body.name).toBe('New name');
+
+    expect((await t.http().get(`/p/${p.ref}/rest/v1/`).set('apikey', p.secret)).status).toBe(200);
+    expect((await t.http().delete(`/v1/projects/${p.ref}`).set(u.auth)).status).toBe(204);
+    expect((await t.http().delete(`/v1/projects/${p.ref}`).set(u.auth)).status).toBe(204);
+    expect(await tenantObjects(p.ref)).toEqual({ schemas: 0, roles: 0, rows: 1 });
+    const keys = await t.sql.query('SELECT count(*)::int AS n FROM control.api_keys WHERE project_id = $1 AND revoked_at IS NULL', [p.id]);
+    expect(keys.rows[0].n).toBe(0);
+    expect((await t.http().get(`/v1/projects/${p.ref}`).set(u.auth)).status).toBe(404);
+    expect((await t.http().get(`/p/${p.ref}/rest/v1/`).set('apikey', p.secret)).status).toBe(401);
+    expect((await t.http().get(`/v1/orgs/${u.orgId}/projects`).set(u.auth)).body).toEqual([]);
+  });
+
+  it('leaves nothing behind when provisioning fails half way', async () => {
+    const u = await signup(t);
+    const ref = 'zzfail' + Math.random().toString(36).slice(2, 8).padEnd(6, '0');
+    // Occupy the schema name the project would get, so the DDL fails after the roles were created.
+    await t.sql.query(`CREATE SCHEMA "t_${ref}"`);
+    const refs = (t.app.get(ProjectsService) as unknown as { nextRef: () => string });
+    const original = refs.nextRef;
+    refs.nextRef = () => ref;
+    try {
+      const res = await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: 'doomed' });
+      expect(res.status).toBe(500);
+      expect(res.body.error.error_id).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      refs.nextRef = original;
+      await t.sql.query(`DROP SCHEMA "t_${ref}"`);
+    }
+    expect(await tenantObjects(ref)).toEqual({ schemas: 0, roles: 0, rows: 0 });
+    const audit = await t.sql.query(`SELECT count(*)::int AS n FROM control.audit_log WHERE target_id = $1`, [ref]);
+    expect(audit.rows[0].n).toBe(0);
+  });
+
+  it('enforces roles: viewers read, developers create but do not delete, billing cannot create', async () => {
+    const owner = await signup(t, 'owner');
+    const viewer = await signup(t, 'viewer');
+    const dev = await signup(t, 'dev');
+    const billing = await signup(t, 'billing');
+    await addMember(t, owner, viewer, 'viewer');
+    await addMember(t, owner, dev, 'developer');
+    await addMember(t, owner, billing, 'billing');
+    const p = await createProject(t, owner);
+
+    expect((await t.http().get(`/v1/projects/${p.ref}`).set(viewer.auth)).status).toBe(200);
+    expect((await t.http().patch(`/v1/projects/${p.ref}`).set(viewer.auth).send({ name: 'x' })).status).toBe(403);
+    expect((await t.http().post(`/v1/orgs/${owner.orgId}/projects`).set(billing.auth).send({ name: 'x' })).status).toBe(403);
+    const devProject = await t.http().post(`/v1/orgs/${owner.orgId}/projects`).set(dev.auth).send({ name: 'dev-made' });
+    expect(devProject.status).toBe(201);
+    expect((await t.http().delete(`/v1/projects/${p.ref}`).set(dev.auth)).status).toBe(403);
+    expect((await t.http().get(`/v1/projects/${p.ref}`).set(owner.auth)).status).toBe(200);
+  });
+
+  it('rejects bad input with 4xx and creates nothing', async () => {
+    const u = await signup(t);
+    const count = async () => (await t.sql.query('SELECT count(*)::int AS n FROM control.projects WHERE org_id = $1', [u.orgId])).rows[0].n;
+    for (const body of [{}, { name: '' }, { name: 42 }, { name: 'a'.repeat(101) }, { name: 'ok', ref: 'chosen' }]) {
+      const res = await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send(body);
+      expect(res.status).toBe(400);
+    }
+    // SQL-looking names are just names: stored verbatim, never executed.
+    const sqlish = await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: `x"; DROP SCHEMA control CASCADE; --` });
+    expect(sqlish.status).toBe(201);
+    expect(sqlish.body.name).toBe(`x"; DROP SCHEMA control CASCADE; --`);
+    expect(await count()).toBe(1);
+    expect((await t.http().get(`/v1/projects/${"x';--"}`).set(u.auth)).status).toBe(404);
+    expect((await t.http().get('/v1/projects/ABCDEFGHIJKL').set(u.auth)).status).toBe(404);
+  });
+});
