@@ -1,3 +1,4 @@
+import { KeyVerifier } from '@plinth/keys';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
 
 describe('API keys (/v1/projects/:ref/keys) and the gateway (/p/:ref)', () => {
@@ -184,7 +185,6 @@ describe('API keys (/v1/projects/:ref/keys) and the gateway (/p/:ref)', () => {
     for (let i = 0; i < 5; i++) await t.http().get(rest(p.ref)).set('apikey', k.body.key).expect(200);
     const before = await t.sql.query('SELECT last_used_at FROM control.api_keys WHERE id = $1', [k.body.id]);
     expect(before.rows[0].last_used_at).toBeNull();
-    const { KeyVerifier } = await import('@plinth/keys');
     await t.app.get(KeyVerifier).flushLastUsed();
     const after = await t.sql.query('SELECT last_used_at FROM control.api_keys WHERE id = $1', [k.body.id]);
     expect(after.rows[0].last_used_at).not.toBeNull();

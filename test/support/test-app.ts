@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import type { Writable } from 'node:stream';
 import { Client } from 'pg';
 import request from 'supertest';
 import { loadConfig, PlinthConfig } from '@plinth/config';
@@ -16,7 +17,7 @@ export interface TestApp {
 }
 
 /** Boots the real api (migrations already applied by global setup) on a random port. */
-export async function bootTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function bootTestApp(env: Record<string, string> = {}, logStream?: Writable): Promise<TestApp> {
   const databaseUrl = process.env.PLINTH_TEST_DATABASE_URL;
   if (!databaseUrl) throw new Error('e2e tests need the global setup (run them through jest)');
   const config = loadConfig({
@@ -28,7 +29,7 @@ export async function bootTestApp(env: Record<string, string> = {}): Promise<Tes
     PORT: '0',
     ...env,
   });
-  const app = await createApiApp(config, databaseUrl, false);
+  const app = await createApiApp(config, databaseUrl, false, logStream);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;

@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import type { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { LoggerModule } from 'nestjs-pino';
 import { ConfigModule, PlinthConfig } from '@plinth/config';
@@ -16,12 +17,15 @@ export interface ApiModuleOptions {
   databaseUrl: string;
   /** Run the worker's processors in this process (the embedded default, when there is no Redis). */
   withWorker: boolean;
+  /** Where logs go (stdout by default); tests capture them. */
+  logStream?: Writable;
 }
 
 /** Structured JSON logs with a request id on every line (also returned as `x-request-id`); never credentials. */
-export function loggerModule(config: PlinthConfig) {
+export function loggerModule(config: PlinthConfig, stream?: Writable) {
   return LoggerModule.forRoot({
     pinoHttp: {
+      stream,
       level: config.log.level,
       genReqId: (req, res) => {
         const incoming = req.headers['x-request-id'];
@@ -50,7 +54,7 @@ export class ApiModule {
       module: ApiModule,
       imports: [
         ConfigModule.forRoot(options.config),
-        loggerModule(options.config),
+        loggerModule(options.config, options.logStream),
         DatabaseModule.forRoot(options.databaseUrl),
         IdentityModule,
         TenancyModule,

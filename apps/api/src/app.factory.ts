@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { Writable } from 'node:stream';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
@@ -8,8 +9,13 @@ import { PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
 
 /** Builds the HTTP app (not listening yet): body limits, the error filter, OpenAPI at /docs and /docs.json. */
-export async function createApiApp(config: PlinthConfig, databaseUrl: string, withWorker: boolean): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register({ config, databaseUrl, withWorker }), {
+export async function createApiApp(
+  config: PlinthConfig,
+  databaseUrl: string,
+  withWorker: boolean,
+  logStream?: Writable,
+): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register({ config, databaseUrl, withWorker, logStream }), {
     bodyParser: false,
     bufferLogs: true,
     rawBody: true,

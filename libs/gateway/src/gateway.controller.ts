@@ -14,21 +14,15 @@ import { Tenant, TenantContext } from './tenant-context';
 @Controller('p/:ref/:runtime/v1')
 @UseGuards(GatewayGuard)
 export class GatewayController {
+  /** Table lists per project, briefly cached: the root is polled by clients and must stay cheap. */
+  private readonly tableLists = new Map<string, { tables: string[]; until: number }>();
+
   constructor(private readonly tenants: TenantDatabase) {}
 
   @Get()
   async root(@Tenant() t: TenantContext) {
     if (t.runtime !== 'rest') throw PlinthException.notFound('Route');
-    const tables = await this.tenants.asDataRole(
-      { ref: t.project.ref, cluster: t.project.cluster, schema: t.project.schema, dataRole: t.project.dataRole },
-      async (c) =>
-        (
-          await c.query<{ table_name: string }>(
-            `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
-            [t.project.schema],
-          )
-        ).rows.map((r) => r.table_name),
-    );
+    const tables = await this.tablesOf(t);
     return {
       swagger: '2.0',
       info: { title: `Plinth project ${t.project.ref}`, version: '1' },
@@ -41,5 +35,24 @@ export class GatewayController {
   @All('*path')
   notFound(): never {
     throw PlinthException.notFound('Route');
+  }
+
+  private async tablesOf(t: TenantContext): Promise<string[]> {
+    const now = Date.now();
+    const hit = this.tableLists.get(t.project.id);
+    if (hit && hit.until > now) return hit.tables;
+    const tables = await this.tenants.asDataRole(
+      { ref: t.project.ref, cluster: t.project.cluster, schema: t.project.schema, dataRole: t.project.dataRole },
+      async (c) =>
+        (
+          await c.query<{ table_name: string }>(
+            `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+            [t.project.schema],
+          )
+        ).rows.map((r) => r.table_name),
+    );
+    if (this.tableLists.size > 10_000) this.tableLists.clear();
+    this.tableLists.set(t.project.id, { tables, until: now + 5000 });
+    return tables;
   }
 }

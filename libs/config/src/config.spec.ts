@@ -1,0 +1,28 @@
+import { ConfigValidationError, loadConfig } from './config';
+
+describe(loadConfig.name, () => {
+  it('gives typed defaults for the embedded setup', () => {
+    const c = loadConfig({ PLINTH_SECRET: 'x'.repeat(32) });
+    expect(c.database.url).toBeUndefined();
+    expect(c.redis.url).toBeUndefined();
+    expect(c.http).toMatchObject({ port: 3000, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000', bodyLimitBytes: 1048576 });
+    expect(c.keys.cacheTtlMs).toBe(5000);
+  });
+
+  it('lists every problem at once, without echoing secrets', () => {
+    let error: ConfigValidationError | undefined;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', REDIS_URL: 'http://r', PLINTH_SECRET: 'short', KEY_CACHE_TTL_MS: '60000' });
+    } catch (e) {
+      error = e as ConfigValidationError;
+    }
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    const names = error!.problems.map((p) => p.split(':')[0]).sort();
+    expect(names).toEqual(['DATABASE_URL', 'KEY_CACHE_TTL_MS', 'PLINTH_SECRET', 'PORT', 'REDIS_URL']);
+    expect(error!.message).not.toContain('short');
+  });
+
+  it('requires a secret and an external database in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/PLINTH_SECRET[\s\S]*DATABASE_URL/);
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * Gateway overhead: requests/s and p99 of `GET /p/:ref/rest/v1/` with a valid key versus the bare `/healthz`
+ * route of the same process, run alternately so both see the same machine state. Target: key check < 15 %.
+ *   npm run bench -- test/bench/gateway.bench.ts
+ */
+import autocannon from 'autocannon';
+import { post, signup, startServer } from './support';
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+function run(url: string, headers: Record<string, string>, connections: number, duration: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, headers, connections, duration, pipelining: 1 }, (err, r) => {
+      if (err) return reject(err);
+      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const duration = Number(process.env.BENCH_SECONDS ?? 8);
+  const server = await startServer();
+  try {
+    const { token, orgId } = await signup(server.base);
+    const p = await post<{ ref: string; keys: { publishable: string } }>(`${server.base}/v1/orgs/${orgId}/projects`, { name: 'bench' }, token);
+    const gateway = `${server.base}/p/${p.ref}/rest/v1/`;
+    const health = `${server.base}/healthz`;
+    const key = { apikey: p.keys.publishable };
+    await run(gateway, key, 10, 2); // warm-up: JIT, pools, caches
+    await run(health, {}, 10, 2);
+    console.log(`\nGateway overhead, ${duration}s per run, autocannon in a separate process from the server`);
+    console.log('conns  route                      req/s     p50 ms  p99 ms  non-2xx');
+    for (const connections of [10, 50]) {
+      const h = await run(health, {}, connections, duration);
+      const g = await run(gateway, key, connections, duration);
+      const line = (name: string, r: Run) =>
+        console.log(`${String(connections).padEnd(6)} ${name.padEnd(26)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${r.non2xx}`);
+      line('GET /healthz (baseline)', h);
+      line('GET /p/:ref/rest/v1/ + key', g);
+      const cost = 1 - g.rps / h.rps;
+      console.log(`       key check + gateway cost: ${(cost * 100).toFixed(1)} % of throughput (ratio ${(g.rps / h.rps).toFixed(3)}; target < 15 %)`);
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+void main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
