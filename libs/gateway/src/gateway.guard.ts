@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { BlockList, isIP } from 'node:net';
 import { ErrorCode, PlinthException } from '@plinth/common';
 import { KeyVerifier, Runtime, RUNTIMES, VerifiedKey } from '@plinth/keys';
+import { EndUser, EndUserTokens } from './end-user-tokens';
 import { ProjectDirectory } from './project-directory';
 import { TenantContext, TenantRequest } from './tenant-context';
 
@@ -18,13 +19,14 @@ export class GatewayGuard implements CanActivate {
   constructor(
     private readonly verifier: KeyVerifier,
     private readonly directory: ProjectDirectory,
+    private readonly endUsers: EndUserTokens,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<TenantRequest>();
     const runtime = String(req.params.runtime) as Runtime;
     if (!RUNTIMES.includes(runtime)) throw PlinthException.notFound(`Runtime "${String(req.params.runtime).slice(0, 40)}"`);
-    const presented = presentedKey(req);
+    const { key: presented, userToken } = credentials(req);
     if (!presented) throw new PlinthException(ErrorCode.InvalidApiKey, 'No API key found in request', undefined, { 'www-authenticate': 'Bearer' });
 
     const key = await this.verifier.verify(presented);
@@ -47,10 +49,19 @@ export class GatewayGuard implements CanActivate {
       throw PlinthException.forbidden(`This key's scopes do not allow ${runtime}:${action}`);
     }
 
+    // An end-user token rides along with the publishable key (supabase-js sends both); it makes the caller
+    // `authenticated`. Tokens are verified against this project only, so another project's token fails.
+    let user: EndUser | null = null;
+    if (userToken && key.type === 'publishable') {
+      user = await this.endUsers.verify(project, userToken);
+      if (!user) throw new PlinthException(ErrorCode.Unauthorized, 'Invalid or expired access token', undefined, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    }
+
     const context: TenantContext = {
       project,
       runtime,
-      role: key.type === 'publishable' ? 'anon' : key.type === 'secret' ? 'service' : 'restricted',
+      role: user ? 'authenticated' : key.type === 'publishable' ? 'anon' : key.type === 'secret' ? 'service' : 'restricted',
+      user,
       keyId: key.id,
       keyType: key.type,
       restrictions: key.scopes,
@@ -60,11 +71,16 @@ export class GatewayGuard implements CanActivate {
   }
 }
 
-function presentedKey(req: TenantRequest): string | null {
-  const apikey = req.get('apikey');
-  if (apikey) return apikey.trim();
-  const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-  return bearer ? bearer[1] : null;
+/**
+ * The API key comes from `apikey`, or from `Authorization: Bearer` when that holds a key. A bearer that is
+ * not a key (a JWT) alongside `apikey` is the end user's access token.
+ */
+function credentials(req: TenantRequest): { key: string | null; userToken: string | null } {
+  const apikey = req.get('apikey')?.trim() || null;
+  const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1] ?? null;
+  const bearerIsKey = bearer !== null && bearer.startsWith('pl_');
+  if (apikey) return { key: apikey, userToken: bearer && !bearerIsKey ? bearer : null };
+  return { key: bearerIsKey ? bearer : null, userToken: null };
 }
 
 export function scopeAllows(key: Pick<VerifiedKey, 'scopes'>, runtime: Runtime, action: 'read' | 'write'): boolean {

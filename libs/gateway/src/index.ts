@@ -4,3 +4,6 @@ export { GatewayGuard, scopeAllows } from './gateway.guard';
 export { Tenant } from './tenant-context';
 export type { TenantContext, TenantProject, TenantRequest } from './tenant-context';
 export { ProjectDirectory } from './project-directory';
+/** Where the auth runtime registers end-user token verification (role `authenticated`, `auth.uid`). */
+export { EndUserTokens } from './end-user-tokens';
+export type { EndUser, EndUserTokenVerifier } from './end-user-tokens';

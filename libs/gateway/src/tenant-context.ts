@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import type { KeyScopes, KeyType, Runtime } from '@plinth/keys';
+import type { EndUser } from './end-user-tokens';
 
 /** The project a tenant request addresses, with what the runtimes need to reach its data. */
 export interface TenantProject {
@@ -19,8 +20,13 @@ export interface TenantProject {
 export interface TenantContext {
   project: TenantProject;
   runtime: Runtime;
-  /** anon: publishable key; service: secret key; restricted: a scoped key. */
-  role: 'anon' | 'service' | 'restricted';
+  /**
+   * anon: publishable key alone; authenticated: publishable key plus a valid end-user token; service: secret
+   * key; restricted: a scoped key.
+   */
+  role: 'anon' | 'authenticated' | 'service' | 'restricted';
+  /** The signed-in end user when role is `authenticated`, else null. */
+  user: EndUser | null;
   keyId: string;
   keyType: KeyType;
   /** Table/bucket/read-only limits of a restricted key, for the runtimes to enforce. */
