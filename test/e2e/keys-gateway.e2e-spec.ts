@@ -61,9 +61,9 @@ describe('API keys (/v1/projects/:ref/keys) and the gateway (/p/:ref)', () => {
       .http()
       .post(`/v1/projects/${p.ref}/keys`)
       .set(u.auth)
-      .send({ type: 'publishable', name: 'short', expires_at: new Date(Date.now() + 1500).toISOString() });
+      .send({ type: 'publishable', name: 'short', expires_at: new Date(Date.now() + 3000).toISOString() });
     expect((await t.http().get(rest(p.ref)).set('apikey', expiring.body.key)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1600));
+    await new Promise((r) => setTimeout(r, Math.max(0, new Date(expiring.body.expires_at).getTime() - Date.now() + 100)));
 
     const flipped = p.publishable.slice(0, -1) + (p.publishable.endsWith('a') ? 'b' : 'a');
     const unknown = 'pl_pk_' + 'A'.repeat(38);
@@ -98,14 +98,14 @@ describe('API keys (/v1/projects/:ref/keys) and the gateway (/p/:ref)', () => {
 
   it('rotates: the old key works until expire_old_at and not after', async () => {
     const k = await t.http().post(`/v1/projects/${p.ref}/keys`).set(u.auth).send({ type: 'secret', name: 'deploy' });
-    const at = new Date(Date.now() + 1500).toISOString();
+    const at = new Date(Date.now() + 3000).toISOString();
     const rotated = await t.http().post(`/v1/projects/${p.ref}/keys/${k.body.id}/rotate`).set(u.auth).send({ expire_old_at: at });
     expect(rotated.status).toBe(201);
     expect(rotated.body).toMatchObject({ type: 'secret', name: 'deploy', rotated_from: k.body.id, previous: { id: k.body.id, expires_at: at } });
     expect(rotated.body.key).not.toBe(k.body.key);
     expect((await t.http().get(rest(p.ref)).set('apikey', k.body.key)).status).toBe(200);
     expect((await t.http().get(rest(p.ref)).set('apikey', rotated.body.key)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1600));
+    await new Promise((r) => setTimeout(r, Math.max(0, new Date(at).getTime() - Date.now() + 100)));
     expect((await t.http().get(rest(p.ref)).set('apikey', k.body.key)).status).toBe(401);
     expect((await t.http().get(rest(p.ref)).set('apikey', rotated.body.key)).status).toBe(200);
     // Rotating without a date retires the old key at once.

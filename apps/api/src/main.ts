@@ -1,19 +1,10 @@
 import 'reflect-metadata';
-import { ConfigValidationError, loadConfig } from '@plinth/config';
+import { loadConfigOrExit } from '@plinth/config';
 import { createApiApp } from './app.factory';
 import { prepareDatabase } from './bootstrap';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigValidationError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exit(1);
-    }
-    throw e;
-  }
+  const config = loadConfigOrExit();
   const db = await prepareDatabase(config);
   const withWorker = !config.redis.url;
   const app = await createApiApp(config, db.url, withWorker);

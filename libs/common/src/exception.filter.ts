@@ -2,9 +2,10 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { ERROR_STATUS, ErrorCode, PlinthException } from './plinth.exception';
+import { errorDialectFor, WireException } from './wire.exception';
 
 interface ErrorBody {
-  error: { code: string; message: string; details?: unknown; error_id?: string };
+  error: { code: string; message: string; details?: unknown; error_id?: string; [field: string]: unknown };
 }
 
 /** Statuses Nest's own HttpExceptions may carry, mapped to our codes. */
@@ -31,15 +32,26 @@ export class PlinthExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { status, body, headers } = this.toResponse(exception, req);
+    const { status, body, headers } = this.render(exception, req);
     if (res.headersSent) return;
     for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
     res.status(status).json(body);
   }
 
+  /** WireExceptions go out as they are; other errors in the default shape, or re-shaped by the route's dialect. */
+  private render(exception: unknown, req: Request): { status: number; body: unknown; headers?: Record<string, string> } {
+    if (exception instanceof WireException) return { status: exception.status, body: exception.body, headers: exception.headers };
+    const standard = this.toResponse(exception, req);
+    const dialect = errorDialectFor(req);
+    if (!dialect) return standard;
+    const { code, message, error_id } = standard.body.error;
+    const wire = dialect.render({ status: standard.status, code, message, headers: standard.headers, errorId: error_id }, req);
+    return { status: wire.status, body: wire.body, headers: { ...standard.headers, ...wire.headers } };
+  }
+
   private toResponse(exception: unknown, req: Request): { status: number; body: ErrorBody; headers?: Record<string, string> } {
     if (exception instanceof PlinthException) {
-      const error: ErrorBody['error'] = { code: exception.code, message: exception.message };
+      const error: ErrorBody['error'] = { code: exception.code, message: exception.message, ...exception.fields };
       if (exception.details !== undefined) error.details = exception.details;
       return { status: exception.status, body: { error }, headers: exception.headers };
     }

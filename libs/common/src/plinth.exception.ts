@@ -11,6 +11,8 @@ export enum ErrorCode {
   PayloadTooLarge = 'payload_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
   RateLimited = 'rate_limited',
+  QuotaExceeded = 'quota_exceeded',
+  PaymentRequired = 'payment_required',
   Internal = 'internal_error',
 }
 
@@ -26,6 +28,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.UnsupportedMediaType]: 415,
   [ErrorCode.RateLimited]: 429,
+  [ErrorCode.QuotaExceeded]: 402,
+  [ErrorCode.PaymentRequired]: 402,
   [ErrorCode.Internal]: 500,
 };
 
@@ -36,6 +40,8 @@ export class PlinthException extends Error {
     message: string,
     readonly details?: unknown,
     readonly headers?: Record<string, string>,
+    /** Extra top-level fields of the error object (e.g. `meter`, `limit`, `resets_at` of a 402). */
+    readonly fields?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'PlinthException';

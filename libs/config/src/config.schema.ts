@@ -47,6 +47,43 @@ export const envSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(5000).default(5000),
   TRUST_PROXY: bool.default(false),
+  // Jobs (libs/jobs): outbox polling, retries and the lease after which a claimed or relayed job is taken back.
+  JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(16),
+  JOBS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  JOBS_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+  JOBS_LEASE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(120_000),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'must be 1-32 letters, digits, _ . -').default('plinth'),
+  // Metering and limits (libs/metering, libs/quotas).
+  METERING_ENABLED: bool.default(true),
+  METERING_FLUSH_MS: z.coerce.number().int().min(50).max(5000).default(2000),
+  QUOTA_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  RATE_LIMITS_ENABLED: bool.default(true),
+  // Data runtime (libs/runtime-data): per-request bounds and the catalog limits used when a plan sets none.
+  DATA_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  DATA_MAX_ROWS: z.coerce.number().int().min(1).max(100_000).default(1000),
+  DATA_MAX_TABLES_PER_PROJECT: z.coerce.number().int().min(1).max(100_000).default(100),
+  DATA_MAX_COLUMNS_PER_TABLE: z.coerce.number().int().min(1).max(1600).default(100),
+  // Platform mailer (auth runtime emails of projects without their own SMTP); unset = mail goes to the log.
+  SMTP_URL: z
+    .string()
+    .refine((v) => /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  SMTP_FROM: z.string().min(3).max(200).default('Plinth <no-reply@plinth.local>'),
+  // Billing (libs/billing). No STRIPE_SECRET_KEY = ledger-only mode (invoices computed locally, nothing charged).
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret or restricted key').optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'must be a webhook signing secret (whsec_…)').optional(),
+  // Where the Stripe SDK connects (tests point it at a local Stripe-protocol server); Stripe's API by default.
+  STRIPE_API_HOST: z.string().min(1).optional(),
+  STRIPE_API_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(20_000),
+  BILLING_CURRENCY: z.string().regex(/^[a-z]{3}$/, 'must be a lowercase ISO currency code').default('usd'),
+  BILLING_GRACE_DAYS: z.coerce.number().min(0).max(90).default(7),
+  BILLING_READ_ONLY_DAYS: z.coerce.number().min(0).max(365).default(14),
+  BILLING_CHECKOUT_SUCCESS_URL: z.url().optional(),
+  BILLING_CHECKOUT_CANCEL_URL: z.url().optional(),
+  BILLING_PORTAL_RETURN_URL: z.url().optional(),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

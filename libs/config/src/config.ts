@@ -17,7 +17,26 @@ export interface PlinthConfig {
     tenantPoolMaxUses: number;
     embedded: { dir: string; port: number };
   };
-  redis: { url: string | undefined };
+  /** Redis (BullMQ queues, shared rate limits); undefined = embedded default (in-process jobs, in-memory limits). */
+  redis: { url: string | undefined; prefix: string };
+  jobs: { pollMs: number; concurrency: number; maxAttempts: number; backoffMs: number; leaseMs: number };
+  metering: { enabled: boolean; flushMs: number; quotaRefreshMs: number };
+  rateLimits: { enabled: boolean };
+  /** Data runtime: statement timeout and row cap per request; catalog limits when the plan sets none. */
+  data: { statementTimeoutMs: number; maxRows: number; maxTablesPerProject: number; maxColumnsPerTable: number };
+  /** The platform mailer: SMTP URL (undefined = write mail to the log) and default sender. */
+  mail: { smtpUrl: string | undefined; from: string };
+  /**
+   * Billing: currency, delinquency timeline (grace, then read-only, then suspended), console return URLs, and
+   * Stripe (null = ledger-only mode).
+   */
+  billing: {
+    currency: string;
+    graceDays: number;
+    readOnlyDays: number;
+    urls: { checkoutSuccess: string; checkoutCancel: string; portalReturn: string };
+    stripe: { secretKey: string; webhookSecret: string | undefined; host?: string; port?: number; protocol?: 'http' | 'https'; timeoutMs: number } | null;
+  };
   secret: string;
   tokens: { accessTtlSeconds: number; refreshTtlSeconds: number };
   keys: { cacheTtlMs: number };
@@ -71,11 +90,60 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       tenantPoolMaxUses: e.TENANT_POOL_MAX_USES,
       embedded: { dir: resolve(e.EMBEDDED_PG_DIR), port: e.EMBEDDED_PG_PORT },
     },
-    redis: { url: e.REDIS_URL },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    jobs: {
+      pollMs: e.JOBS_POLL_MS,
+      concurrency: e.JOBS_CONCURRENCY,
+      maxAttempts: e.JOBS_MAX_ATTEMPTS,
+      backoffMs: e.JOBS_BACKOFF_MS,
+      leaseMs: e.JOBS_LEASE_MS,
+    },
+    metering: { enabled: e.METERING_ENABLED, flushMs: e.METERING_FLUSH_MS, quotaRefreshMs: e.QUOTA_REFRESH_MS },
+    rateLimits: { enabled: e.RATE_LIMITS_ENABLED },
+    data: {
+      statementTimeoutMs: e.DATA_STATEMENT_TIMEOUT_MS,
+      maxRows: e.DATA_MAX_ROWS,
+      maxTablesPerProject: e.DATA_MAX_TABLES_PER_PROJECT,
+      maxColumnsPerTable: e.DATA_MAX_COLUMNS_PER_TABLE,
+    },
+    mail: { smtpUrl: e.SMTP_URL, from: e.SMTP_FROM },
+    billing: {
+      currency: e.BILLING_CURRENCY,
+      graceDays: e.BILLING_GRACE_DAYS,
+      readOnlyDays: e.BILLING_READ_ONLY_DAYS,
+      urls: {
+        checkoutSuccess: e.BILLING_CHECKOUT_SUCCESS_URL ?? `${(e.PUBLIC_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, '')}/billing?checkout=success`,
+        checkoutCancel: e.BILLING_CHECKOUT_CANCEL_URL ?? `${(e.PUBLIC_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, '')}/billing?checkout=cancel`,
+        portalReturn: e.BILLING_PORTAL_RETURN_URL ?? `${(e.PUBLIC_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, '')}/billing`,
+      },
+      stripe: e.STRIPE_SECRET_KEY
+        ? {
+            secretKey: e.STRIPE_SECRET_KEY,
+            webhookSecret: e.STRIPE_WEBHOOK_SECRET,
+            host: e.STRIPE_API_HOST,
+            port: e.STRIPE_API_PORT,
+            protocol: e.STRIPE_API_PROTOCOL,
+            timeoutMs: e.STRIPE_TIMEOUT_MS,
+          }
+        : null,
+    },
     secret: e.PLINTH_SECRET ?? localSecret(resolve(e.PLINTH_SECRET_FILE)),
     tokens: { accessTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS, refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
     keys: { cacheTtlMs: e.KEY_CACHE_TTL_MS },
   };
+}
+
+/** {@link loadConfig} for process entry points: on invalid configuration, print every problem and exit 1. */
+export function loadConfigOrExit(): PlinthConfig {
+  try {
+    return loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigValidationError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
 }
 
 function localSecret(file: string): string {

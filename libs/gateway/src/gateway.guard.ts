@@ -1,10 +1,16 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import type { Response } from 'express';
 import { BlockList, isIP } from 'node:net';
+import { BillingAccessService } from '@plinth/billing';
 import { ErrorCode, PlinthException } from '@plinth/common';
 import { KeyVerifier, Runtime, RUNTIMES, VerifiedKey } from '@plinth/keys';
+import { MeteringService } from '@plinth/metering';
+import { TenantLimitsService } from '@plinth/quotas';
 import { EndUser, EndUserTokens } from './end-user-tokens';
 import { ProjectDirectory } from './project-directory';
 import { TenantContext, TenantRequest } from './tenant-context';
+
+const RUNTIME_IN_PATH = /^\/p\/[^/]+\/([^/]+)\/v1(?:\/|$)/;
 
 /** One response for unknown, malformed, revoked, expired and other-project keys, so none can be told apart. */
 const invalidKey = () => new PlinthException(ErrorCode.InvalidApiKey, 'Invalid API key');
@@ -20,12 +26,16 @@ export class GatewayGuard implements CanActivate {
     private readonly verifier: KeyVerifier,
     private readonly directory: ProjectDirectory,
     private readonly endUsers: EndUserTokens,
+    private readonly limits: TenantLimitsService,
+    private readonly metering: MeteringService,
+    private readonly billing: BillingAccessService,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<TenantRequest>();
-    const runtime = String(req.params.runtime) as Runtime;
-    if (!RUNTIMES.includes(runtime)) throw PlinthException.notFound(`Runtime "${String(req.params.runtime).slice(0, 40)}"`);
+    // Runtime controllers mount at a fixed path (`p/:ref/rest/v1`), the fallback at `p/:ref/:runtime/v1`.
+    const runtime = String(req.params.runtime ?? RUNTIME_IN_PATH.exec(req.path)?.[1]) as Runtime;
+    if (!RUNTIMES.includes(runtime)) throw PlinthException.notFound(`Runtime "${runtime.slice(0, 40)}"`);
     const { key: presented, userToken } = credentials(req);
     if (!presented) throw new PlinthException(ErrorCode.InvalidApiKey, 'No API key found in request', undefined, { 'www-authenticate': 'Bearer' });
 
@@ -67,6 +77,14 @@ export class GatewayGuard implements CanActivate {
       restrictions: key.scopes,
     };
     req.tenant = context;
+    // Metering and limits: count the response when it finishes; refuse over quota (402) or over rate (429).
+    const res = ctx.switchToHttp().getResponse<Response>();
+    await this.billing.admit(project.orgId, action === 'write'); // non-payment: read-only after the grace period, then suspended (402)
+    this.metering.trackResponse(res, project.id, runtime);
+    await this.limits.admit(
+      { projectId: project.id, orgId: project.orgId, keyId: key.id, anonymous: context.role === 'anon', endUserId: user?.id ?? null, ip: req.ip ?? '' },
+      res,
+    );
     return true;
   }
 }

@@ -1,20 +1,26 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { BillingAccessModule } from '@plinth/billing';
 import { KeysModule } from '@plinth/keys';
+import { MeteringModule } from '@plinth/metering';
+import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule } from '@plinth/tenancy';
 import { EndUserTokens } from './end-user-tokens';
 import { gatewayCors } from './gateway-cors.middleware';
-import { GatewayController } from './gateway.controller';
+import { GatewayFallbackController } from './gateway.controller';
 import { GatewayGuard } from './gateway.guard';
 import { ProjectDirectory } from './project-directory';
 
 @Module({
-  imports: [KeysModule, TenancyModule],
-  controllers: [GatewayController],
+  imports: [KeysModule, TenancyModule, MeteringModule, QuotasModule, BillingAccessModule],
   providers: [GatewayGuard, ProjectDirectory, EndUserTokens],
-  exports: [GatewayGuard, ProjectDirectory, EndUserTokens, KeysModule, TenancyModule],
+  exports: [GatewayGuard, ProjectDirectory, EndUserTokens, KeysModule, TenancyModule, MeteringModule, QuotasModule, BillingAccessModule],
 })
 export class GatewayModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(gatewayCors).forRoutes('p/*path');
   }
 }
+
+/** The 404 for unknown runtime paths; import it after every runtime module so their routes win. */
+@Module({ imports: [GatewayModule], controllers: [GatewayFallbackController] })
+export class GatewayFallbackModule {}

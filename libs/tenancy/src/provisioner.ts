@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { TENANT_LOGIN_ROLE } from '@plinth/database';
 import { tenantNames } from './project-ref';
+import { ProvisioningHooks } from './provisioning-hooks';
 
 /**
  * Raw, templated DDL for a tenant: a schema owned by a NOLOGIN owner role, and a weaker NOLOGIN data role
@@ -12,6 +13,8 @@ import { tenantNames } from './project-ref';
  */
 @Injectable()
 export class Provisioner {
+  constructor(private readonly hooks: ProvisioningHooks) {}
+
   async provision(m: EntityManager, ref: string): Promise<void> {
     const { schema, ownerRole, dataRole } = tenantNames(ref);
     await m.query(`
@@ -22,6 +25,10 @@ export class Provisioner {
       CREATE SCHEMA "${schema}" AUTHORIZATION "${ownerRole}";
       GRANT USAGE ON SCHEMA "${schema}" TO "${dataRole}";
     `);
+    // Runtime tables are created as the owner role, so the owner owns everything in its schema.
+    await m.query(`SET LOCAL ROLE "${ownerRole}"`);
+    await this.hooks.run(m, { ref, schema, ownerRole, dataRole });
+    await m.query('SET LOCAL ROLE NONE');
   }
 
   /** Drops the schema and both roles; safe to repeat. */

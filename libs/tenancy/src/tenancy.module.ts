@@ -6,11 +6,12 @@ import { ProjectEntity } from './project.entity';
 import { ProjectsController } from './projects.controller';
 import { ProjectsService } from './projects.service';
 import { Provisioner } from './provisioner';
+import { ProvisioningHooks } from './provisioning-hooks';
 
 @Module({
   imports: [IdentityModule, KeysModule, TypeOrmModule.forFeature([ProjectEntity])],
   controllers: [ProjectsController],
-  providers: [ProjectsService, Provisioner],
-  exports: [ProjectsService],
+  providers: [ProjectsService, Provisioner, ProvisioningHooks],
+  exports: [ProjectsService, ProvisioningHooks],
 })
 export class TenancyModule {}

@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+/** Names of a tenant's schema and roles, handed to provisioning hooks. */
+export interface TenantNames {
+  ref: string;
+  schema: string;
+  ownerRole: string;
+  dataRole: string;
+}
+
+/** DDL a runtime adds to every project (its own tables in `t_<ref>`), run in the provisioning transaction. */
+export type ProvisioningHook = (m: EntityManager, names: TenantNames) => Promise<void>;
+
+/**
+ * Runtimes register here at start-up (tenancy must not depend on them). Hooks run in registration order,
+ * inside the same transaction as the schema and roles, so a failing hook leaves nothing behind. They must
+ * stay cheap: provisioning's budget is 100 ms at p95.
+ */
+@Injectable()
+export class ProvisioningHooks {
+  private readonly hooks: Array<{ name: string; hook: ProvisioningHook }> = [];
+
+  register(name: string, hook: ProvisioningHook): void {
+    if (this.hooks.some((h) => h.name === name)) return;
+    this.hooks.push({ name, hook });
+  }
+
+  async run(m: EntityManager, names: TenantNames): Promise<void> {
+    for (const { hook } of this.hooks) await hook(m, names);
+  }
+}
