@@ -1,22 +1,13 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigValidationError, loadConfig } from '@plinth/config';
+import { loadConfigOrExit } from '@plinth/config';
 import { ensureDatabase, runMigrations } from '@plinth/database';
 import { WorkerModule } from './worker.module';
 
 /** Runs the job processors on their own (with an external DATABASE_URL); `npm start` embeds them in the api. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigValidationError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exit(1);
-    }
-    throw e;
-  }
+  const config = loadConfigOrExit();
   if (!config.database.url) {
     process.stderr.write('The standalone worker needs DATABASE_URL; without it, `npm start` runs jobs inside the api.\n');
     process.exit(1);

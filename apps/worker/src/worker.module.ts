@@ -1,7 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { BillingModule } from '@plinth/billing';
 import { ConfigModule, PlinthConfig } from '@plinth/config';
 import { DatabaseModule } from '@plinth/database';
 import { JobsModule } from '@plinth/jobs';
+import { MeteringModule } from '@plinth/metering';
+import { QuotasModule } from '@plinth/quotas';
+import { AuthJobsModule } from '@plinth/runtime-auth';
 
 /** The worker's root module: the same config and database as the api, plus the job processors. */
 @Module({})
@@ -9,7 +13,7 @@ export class WorkerModule {
   static register(config: PlinthConfig, databaseUrl: string): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule],
     };
   }
 }

@@ -1,0 +1,103 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { Clock } from './clock';
+import { JobRegistry } from './job-registry';
+
+export interface ClaimedJob {
+  id: string;
+  queue: string;
+  name: string;
+  data: { orgId: string | null };
+  /** Attempts including this one. */
+  attempts: number;
+  max_attempts: number;
+  generation: number;
+}
+
+export type JobOutcome = 'done' | 'retry' | 'dead';
+
+/** Exponential backoff with jitter: base·2^(attempt-1), capped at an hour. */
+export function backoffMs(base: number, attempt: number, random = Math.random()): number {
+  const exp = Math.min(base * 2 ** Math.max(0, attempt - 1), 3_600_000);
+  return Math.round(exp * (0.75 + random * 0.5));
+}
+
+/**
+ * Runs one claimed job and records the outcome on its outbox row: done, back to pending after a backoff, or
+ * dead. Shared by the in-process runner and the BullMQ processors, so both modes behave the same.
+ */
+@Injectable()
+export class JobExecutor {
+  private readonly logger = new Logger(JobExecutor.name);
+
+  constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly registry: JobRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Runs the handler; throws its error (after recording it) so a caller like BullMQ can retry too. */
+  async run(job: ClaimedJob): Promise<void> {
+    const handler = this.registry.get(job.queue, job.name);
+    if (!handler) throw new Error(`No handler registered for job ${job.queue}/${job.name}`);
+    await handler.handle(job.data as never, { id: job.id, attempt: job.attempts, maxAttempts: job.max_attempts });
+  }
+
+  /** Runs and records: the in-process runner's whole step. Never throws. */
+  async runAndRecord(job: ClaimedJob): Promise<JobOutcome> {
+    try {
+      await this.run(job);
+      await this.markDone(job);
+      return 'done';
+    } catch (e) {
+      return this.markFailed(job, e, true).catch((err: Error) => {
+        this.logger.error(`could not record failure of job ${job.id}: ${err.message}`);
+        return 'retry' as const;
+      });
+    }
+  }
+
+  async markDone(job: Pick<ClaimedJob, 'id' | 'generation'>): Promise<void> {
+    await this.db.query(
+      `UPDATE control.outbox SET status = 'done', done_at = $3, locked_until = NULL, last_error = NULL
+        WHERE id = $1 AND generation = $2`,
+      [job.id, job.generation, this.clock.now()],
+    );
+  }
+
+  /**
+   * Records a failed attempt. With `reschedule` (in-process mode) the row goes back to pending after a backoff;
+   * without it (BullMQ mode) BullMQ holds the retry and the row stays relayed. Out of attempts → dead.
+   */
+  async markFailed(job: ClaimedJob, error: unknown, reschedule: boolean): Promise<JobOutcome> {
+    const message = error instanceof Error ? error.message : String(error);
+    const dead = job.attempts >= job.max_attempts;
+    const now = this.clock.nowMs();
+    if (dead) {
+      this.logger.error(`job ${job.queue}/${job.name} #${job.id} is dead after ${job.attempts} attempts: ${message}`);
+      await this.db.query(
+        `UPDATE control.outbox SET status = 'dead', attempts = $3, last_error = $4, locked_until = NULL
+          WHERE id = $1 AND generation = $2`,
+        [job.id, job.generation, job.attempts, message.slice(0, 2000)],
+      );
+      return 'dead';
+    }
+    this.logger.warn(`job ${job.queue}/${job.name} #${job.id} failed (attempt ${job.attempts}/${job.max_attempts}): ${message}`);
+    if (reschedule) {
+      await this.db.query(
+        `UPDATE control.outbox SET status = 'pending', attempts = $3, last_error = $4, locked_until = NULL, run_at = $5
+          WHERE id = $1 AND generation = $2`,
+        [job.id, job.generation, job.attempts, message.slice(0, 2000), new Date(now + backoffMs(this.config.jobs.backoffMs, job.attempts))],
+      );
+    } else {
+      await this.db.query(
+        `UPDATE control.outbox SET attempts = $3, last_error = $4, locked_until = $5 WHERE id = $1 AND generation = $2`,
+        [job.id, job.generation, job.attempts, message.slice(0, 2000), new Date(now + this.config.jobs.leaseMs)],
+      );
+    }
+    return 'retry';
+  }
+}

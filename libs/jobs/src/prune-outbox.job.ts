@@ -1,0 +1,31 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Clock } from './clock';
+import type { JobData, JobHandler } from './job-handler';
+import { JobRegistry } from './job-registry';
+import { JOB_NAMES, QUEUES } from './job.constants';
+
+const KEEP_DONE_MS = 7 * 86400_000;
+
+/** Daily: deletes done outbox rows older than a week. Dead rows stay until re-driven or removed by hand. */
+@Injectable()
+export class PruneOutboxJob implements JobHandler<JobData>, OnModuleInit {
+  readonly queue = QUEUES.maintenance;
+  readonly name = JOB_NAMES.pruneOutbox;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly registry: JobRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+    this.registry.schedule({ queue: this.queue, name: this.name, everyMs: 86400_000, data: { orgId: null } });
+  }
+
+  async handle(): Promise<void> {
+    await this.db.query(`DELETE FROM control.outbox WHERE status = 'done' AND done_at < $1`, [new Date(this.clock.nowMs() - KEEP_DONE_MS)]);
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { OutboxModule } from '@plinth/jobs';
+import { MeteringService } from './metering.service';
+import { RollupUsageJob } from './rollup-usage.job';
+import { SampleStorageJob } from './sample-storage.job';
+import { UsageRepository } from './usage.repository';
+
+/** Usage counters (hot path + flush), their queries, and the roll-up and sampling jobs. */
+@Module({
+  imports: [OutboxModule],
+  providers: [MeteringService, UsageRepository, RollupUsageJob, SampleStorageJob],
+  exports: [MeteringService, UsageRepository, RollupUsageJob, SampleStorageJob],
+})
+export class MeteringModule {}

@@ -1,0 +1,124 @@
+import type { PlinthConfig } from '@plinth/config';
+import { Clock } from '@plinth/jobs';
+import { MeteringService } from './metering.service';
+import { periodEnd, periodStart } from './meters';
+import type { UsageRepository, UsageRow } from './usage.repository';
+
+/** An in-memory usage store with the repository's batch-id semantics, that can be told to fail. */
+class FakeUsageRepository {
+  readonly applied = new Set<string>();
+  readonly rows: UsageRow[] = [];
+  failNext = 0;
+  commitThenFail = false;
+
+  async applyBatch(id: string, rows: UsageRow[]): Promise<boolean> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      if (!this.commitThenFail) throw new Error('connection lost');
+      this.apply(id, rows); // committed, but the answer never arrived
+      throw new Error('connection lost after commit');
+    }
+    return this.apply(id, rows);
+  }
+
+  private apply(id: string, rows: UsageRow[]): boolean {
+    if (this.applied.has(id)) return false;
+    this.applied.add(id);
+    this.rows.push(...rows);
+    return true;
+  }
+
+  async totals(projectIds: string[], from: Date, to: Date) {
+    const sums = new Map<string, number>();
+    for (const r of this.rows) {
+      if (!projectIds.includes(r.projectId) || r.minute < from.getTime() || r.minute >= to.getTime()) continue;
+      const m = r.meter.split(':')[0];
+      sums.set(m, (sums.get(m) ?? 0) + r.quantity);
+    }
+    return [...sums].map(([meter, quantity]) => ({ project_id: projectIds[0], meter, quantity }));
+  }
+
+  sum(meter: string): number {
+    return this.rows.filter((r) => r.meter === meter).reduce((n, r) => n + r.quantity, 0);
+  }
+}
+
+describe(MeteringService.name, () => {
+  const config = { metering: { enabled: true, flushMs: 1000, quotaRefreshMs: 60_000 } } as PlinthConfig;
+  let repo: FakeUsageRepository;
+  let sut: MeteringService;
+
+  beforeEach(() => {
+    repo = new FakeUsageRepository();
+    sut = new MeteringService(config, repo as unknown as UsageRepository, new Clock());
+  });
+
+  it('writes nothing per request, and everything once per flush', async () => {
+    for (let i = 0; i < 1000; i++) sut.record('p1', 'requests:rest', 1);
+    expect(repo.rows).toHaveLength(0);
+    await sut.flush();
+    expect(repo.sum('requests:rest')).toBe(1000);
+    expect(repo.applied.size).toBe(1);
+    await sut.flush(); // nothing new: no batch
+    expect(repo.applied.size).toBe(1);
+  });
+
+  it('retries a failed flush with the same batch id, so it adds once even if the first try committed', async () => {
+    sut.record('p1', 'requests:rest', 5);
+    repo.failNext = 1;
+    repo.commitThenFail = true;
+    await expect(sut.flush()).rejects.toThrow('after commit');
+    sut.record('p1', 'requests:rest', 2);
+    await sut.flush();
+    expect(repo.sum('requests:rest')).toBe(7);
+  });
+
+  it('keeps counts across a flush that failed before committing', async () => {
+    sut.record('p1', 'egress_bytes', 100);
+    repo.failNext = 1;
+    await expect(sut.flush()).rejects.toThrow('connection lost');
+    await sut.flush();
+    expect(repo.sum('egress_bytes')).toBe(100);
+  });
+
+  it('gives live period totals: stored + unflushed + counted since, without double counting across flushes', async () => {
+    sut.record('p1', 'requests:rest', 3);
+    await sut.flush();
+    sut.record('p1', 'requests:auth', 2);
+    const totals = await sut.periodTotals('p1');
+    expect(totals.get('requests')).toBe(5);
+    sut.record('p1', 'requests:rest', 1);
+    expect(totals.get('requests')).toBe(6);
+    await sut.flush();
+    sut.forget('p1');
+    expect((await sut.periodTotals('p1')).get('requests')).toBe(6);
+  });
+
+  it('keeps enforcing the last known totals when the database cannot be read (quotas fail closed)', async () => {
+    const fast = { metering: { ...config.metering, quotaRefreshMs: 0 } } as PlinthConfig;
+    sut = new MeteringService(fast, repo as unknown as UsageRepository, new Clock());
+    sut.record('p1', 'requests:rest', 9);
+    await sut.flush();
+    expect((await sut.periodTotals('p1')).get('requests')).toBe(9);
+    repo.totals = async () => {
+      throw new Error('database down');
+    };
+    await new Promise((r) => setTimeout(r, 1));
+    sut.record('p1', 'requests:rest', 1);
+    expect((await sut.periodTotals('p1')).get('requests')).toBe(10);
+    await new Promise((r) => setTimeout(r, 5)); // the failed background refresh
+    expect((await sut.periodTotals('p1')).get('requests')).toBe(10);
+  });
+
+  it('starts a new period at the first of the next UTC month', async () => {
+    const clock = new Clock();
+    sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
+    clock.set(new Date('2026-03-31T23:59:30Z'));
+    sut.record('p1', 'requests:rest', 4);
+    expect((await sut.periodTotals('p1')).get('requests')).toBe(4);
+    clock.set(new Date('2026-04-01T00:00:10Z'));
+    expect((await sut.periodTotals('p1')).get('requests') ?? 0).toBe(0);
+    expect(periodStart(Date.parse('2026-04-15T12:00:00Z')).toISOString()).toBe('2026-04-01T00:00:00.000Z');
+    expect(periodEnd(Date.parse('2026-12-15T12:00:00Z')).toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+});

@@ -1,0 +1,168 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { Clock } from '@plinth/jobs';
+import { baseMeter, METERS, minuteOf, periodStart } from './meters';
+import { UsageRepository, UsageRow } from './usage.repository';
+
+interface PeriodTotals {
+  periodStart: number;
+  totals: Map<string, number>;
+  loadedAt: number;
+  refreshing: boolean;
+}
+
+type FlushListener = (projectIds: ReadonlySet<string>) => Promise<unknown> | void;
+
+const SEP = '\u0000';
+
+/**
+ * Usage counters. The hot path (`record`) only adds to in-memory maps; a flush every METERING_FLUSH_MS (≤ 5 s)
+ * writes them as one additive upsert under a batch id, so a retried flush adds once. A crash loses at most the
+ * counts of the last interval and never double counts.
+ *
+ * It also keeps each active project's month-to-date totals per base meter (the database's, plus what this
+ * process counted since), which quota checks read without a query.
+ */
+@Injectable()
+export class MeteringService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(MeteringService.name);
+  private pending = new Map<string, number>();
+  /** Batches taken out of `pending` and not yet committed, oldest first (retried with the same id). */
+  private readonly unflushed: Array<{ id: string; rows: UsageRow[] }> = [];
+  private readonly periods = new Map<string, PeriodTotals>();
+  private readonly listeners: FlushListener[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    private readonly repo: UsageRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.config.metering.enabled) return;
+    this.timer = setInterval(() => void this.flush().catch((e: Error) => this.logger.warn(`usage flush failed, will retry: ${e.message}`)), this.config.metering.flushMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush().catch((e: Error) => this.logger.error(`final usage flush failed: ${e.message}`));
+  }
+
+  /** Adds `quantity` of `meter` (e.g. `requests:rest`, `function_gb_seconds`) to a project's usage. Never blocks. */
+  record(projectId: string, meter: string, quantity: number): void {
+    if (!this.config.metering.enabled || !(quantity > 0)) return;
+    const now = this.clock.nowMs();
+    const key = projectId + SEP + meter + SEP + minuteOf(now);
+    this.pending.set(key, (this.pending.get(key) ?? 0) + quantity);
+    const p = this.periods.get(projectId);
+    if (p && p.periodStart === periodStart(now).getTime()) {
+      const base = baseMeter(meter);
+      p.totals.set(base, (p.totals.get(base) ?? 0) + quantity);
+    }
+  }
+
+  /**
+   * Counts a tenant request and its response bytes when the response finishes. Responses refused by limits
+   * (402, 429) are not billed.
+   */
+  trackResponse(res: ServerResponse, projectId: string, runtime: string): void {
+    if (!this.config.metering.enabled) return;
+    const socket = res.socket;
+    const start = socket?.bytesWritten ?? 0;
+    res.once('finish', () => {
+      if (res.statusCode === 402 || res.statusCode === 429) return;
+      this.record(projectId, `${METERS.requests}:${runtime}`, 1);
+      const bytes = (socket?.bytesWritten ?? start) - start;
+      if (bytes > 0) this.record(projectId, METERS.egressBytes, bytes);
+    });
+  }
+
+  /** Called after each successful flush with the projects it touched (alerts hook in here). */
+  onFlush(listener: FlushListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Writes everything counted so far, then runs the flush listeners (outside the lock: they may read totals).
+   * Safe to call any time (tests, shutdown); flushes run one at a time.
+   */
+  async flush(): Promise<void> {
+    const touched = await this.exclusive(async () => {
+      if (this.pending.size) {
+        const rows: UsageRow[] = [];
+        for (const [key, quantity] of this.pending) {
+          const [projectId, meter, minute] = key.split(SEP);
+          rows.push({ projectId, meter, minute: Number(minute), quantity });
+        }
+        this.pending = new Map();
+        this.unflushed.push({ id: randomUUID(), rows });
+      }
+      const touched = new Set<string>();
+      while (this.unflushed.length) {
+        const batch = this.unflushed[0];
+        await this.repo.applyBatch(batch.id, batch.rows);
+        this.unflushed.shift();
+        for (const r of batch.rows) touched.add(r.projectId);
+      }
+      return touched;
+    });
+    if (touched.size) await Promise.allSettled(this.listeners.map((l) => l(touched)));
+  }
+
+  /**
+   * Month-to-date usage of a project per base meter: the database's plus this process's unflushed counts.
+   * Cached and refreshed in the background every QUOTA_REFRESH_MS, so other instances' usage shows up within
+   * about a flush interval plus that; when the database can't be read the last known totals stay in force.
+   */
+  async periodTotals(projectId: string): Promise<ReadonlyMap<string, number>> {
+    const now = this.clock.nowMs();
+    const start = periodStart(now).getTime();
+    const p = this.periods.get(projectId);
+    if (!p || p.periodStart !== start) return (await this.load(projectId, start)).totals;
+    if (now - p.loadedAt > this.config.metering.quotaRefreshMs && !p.refreshing) {
+      p.refreshing = true;
+      void this.load(projectId, start)
+        .catch((e: Error) => this.logger.warn(`usage refresh failed, keeping last known totals: ${e.message}`))
+        .finally(() => (p.refreshing = false));
+    }
+    return p.totals;
+  }
+
+  /** Drops cached totals (tests, or after usage was changed out of band). */
+  forget(projectId?: string): void {
+    if (projectId) this.periods.delete(projectId);
+    else this.periods.clear();
+  }
+
+  /** Loads under the flush lock, so a batch is never both in the database total and in the unflushed sums. */
+  private load(projectId: string, start: number): Promise<PeriodTotals> {
+    return this.exclusive(async () => {
+      const end = new Date(Date.UTC(new Date(start).getUTCFullYear(), new Date(start).getUTCMonth() + 1, 1));
+      const rows = await this.repo.totals([projectId], new Date(start), end);
+      const totals = new Map<string, number>(rows.map((r) => [r.meter, Number(r.quantity)]));
+      const add = (meter: string, minute: number, q: number) => {
+        if (minute >= start && minute < end.getTime()) totals.set(baseMeter(meter), (totals.get(baseMeter(meter)) ?? 0) + q);
+      };
+      for (const [key, q] of this.pending) {
+        const [pid, meter, minute] = key.split(SEP);
+        if (pid === projectId) add(meter, Number(minute), q);
+      }
+      for (const b of this.unflushed) for (const r of b.rows) if (r.projectId === projectId) add(r.meter, r.minute, r.quantity);
+      const entry: PeriodTotals = { periodStart: start, totals, loadedAt: this.clock.nowMs(), refreshing: false };
+      if (this.periods.size > 50_000) this.periods.clear();
+      this.periods.set(projectId, entry);
+      return entry;
+    });
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,37 @@
+/** A rate limit: `limit` requests per `window_s` seconds, with bursts of up to `limit`. */
+export interface RateLimitRule {
+  limit: number;
+  window_s: number;
+}
+
+/** A plan, as stored in control.plans (plans are data; the migration seeds free, pro and enterprise). */
+export interface Plan {
+  id: string;
+  name: string;
+  monthly_price_cents: number;
+  /** Free-style plan: usage past an included amount is refused (402) instead of billed. */
+  hard_caps: boolean;
+  /** Included amount per base meter per month. */
+  included: Record<string, number>;
+  /** Price of each unit past the included amount, in cents (paid plans). */
+  unit_price_cents: Record<string, number>;
+  /** Ceilings; a project may set lower ones. */
+  rate_limits: { project: RateLimitRule; key: RateLimitRule; anon_ip: RateLimitRule; end_user?: RateLimitRule };
+  /** Structural limits: projects_per_org, tables_per_project, max_upload_bytes, function_timeout_ms… */
+  limits: Record<string, number>;
+}
+
+export const DEFAULT_PLAN_ID = 'free';
+
+/** Cost of usage past the included amounts, in cents. */
+export function overageCents(plan: Plan, used: ReadonlyMap<string, number>): number {
+  let cents = 0;
+  for (const [meter, price] of Object.entries(plan.unit_price_cents)) {
+    const over = (used.get(meter) ?? 0) - (plan.included[meter] ?? 0);
+    if (over > 0) cents += over * price;
+  }
+  return cents;
+}
+
+/** Requests per second a rule allows on average. */
+export const ruleRate = (r: RateLimitRule) => r.limit / r.window_s;

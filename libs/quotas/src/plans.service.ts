@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '@plinth/jobs';
+import { DEFAULT_PLAN_ID, Plan } from './plan';
+
+const PLANS_TTL_MS = 60_000;
+const ORG_TTL_MS = 5_000;
+
+/** Plans and which plan each org is on (default free), cached in memory for the request path. */
+@Injectable()
+export class PlansService {
+  private plans: { byId: Map<string, Plan>; until: number } | undefined;
+  private readonly orgPlans = new Map<string, { planId: string; until: number }>();
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Public plans, cheapest first. */
+  async list(): Promise<Plan[]> {
+    const rows = (await this.db.query(
+      `SELECT id, name, monthly_price_cents, hard_caps, included, unit_price_cents, rate_limits, limits
+         FROM control.plans WHERE public ORDER BY sort, id`,
+    )) as Plan[];
+    return rows;
+  }
+
+  async get(planId: string): Promise<Plan> {
+    const now = Date.now();
+    if (!this.plans || this.plans.until < now) {
+      const rows = (await this.db.query(
+        `SELECT id, name, monthly_price_cents, hard_caps, included, unit_price_cents, rate_limits, limits FROM control.plans`,
+      )) as Plan[];
+      this.plans = { byId: new Map(rows.map((r) => [r.id, r])), until: now + PLANS_TTL_MS };
+    }
+    const plan = this.plans.byId.get(planId) ?? this.plans.byId.get(DEFAULT_PLAN_ID);
+    if (!plan) throw new Error(`Plan ${planId} does not exist and no default plan is seeded`);
+    return plan;
+  }
+
+  async forOrg(orgId: string): Promise<Plan> {
+    const now = Date.now();
+    const hit = this.orgPlans.get(orgId);
+    if (hit && hit.until > now) return this.get(hit.planId);
+    const rows = (await this.db.query(`SELECT plan_id FROM control.org_plans WHERE org_id = $1`, [orgId])) as Array<{ plan_id: string }>;
+    const planId = rows[0]?.plan_id ?? DEFAULT_PLAN_ID;
+    if (this.orgPlans.size > 50_000) this.orgPlans.clear();
+    this.orgPlans.set(orgId, { planId, until: now + ORG_TTL_MS });
+    return this.get(planId);
+  }
+
+  /** Puts an org on a plan (billing calls this on subscription changes, in its transaction when it passes `m`). */
+  async setOrgPlan(orgId: string, planId: string, m: EntityManager = this.db.manager): Promise<void> {
+    await m.query(
+      `INSERT INTO control.org_plans (org_id, plan_id, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (org_id) DO UPDATE SET plan_id = EXCLUDED.plan_id, updated_at = EXCLUDED.updated_at`,
+      [orgId, planId, this.clock.now()],
+    );
+    this.orgPlans.delete(orgId);
+  }
+
+  /** Drops cached plans (after editing control.plans). */
+  forget(): void {
+    this.plans = undefined;
+    this.orgPlans.clear();
+  }
+}

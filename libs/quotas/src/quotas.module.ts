@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '@plinth/audit';
+import { IdentityModule } from '@plinth/identity';
+import { OutboxModule } from '@plinth/jobs';
+import { MeteringModule } from '@plinth/metering';
+import { TenancyModule } from '@plinth/tenancy';
+import { LimitsService } from './limits.service';
+import { PlansController } from './plans.controller';
+import { PlansService } from './plans.service';
+import { ProjectLimitsRepository } from './project-limits.service';
+import { RateLimiter } from './rate-limiter';
+import { TenantLimitsService } from './tenant-limits.service';
+import { UsageAlertJob } from './usage-alert.job';
+import { UsageAlertsService } from './usage-alerts.service';
+import { UsageController } from './usage.controller';
+import { UsageService } from './usage.service';
+
+/** Plans, project limits, request-path enforcement (402/429), usage alerts, and the usage/limits/plans API. */
+@Module({
+  imports: [OutboxModule, MeteringModule, TenancyModule, IdentityModule, AuditModule],
+  controllers: [PlansController, UsageController],
+  providers: [PlansService, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService, UsageAlertJob, UsageService, LimitsService],
+  exports: [PlansService, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService],
+})
+export class QuotasModule {}

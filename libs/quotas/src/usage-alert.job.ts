@@ -1,0 +1,74 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Clock, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+
+export const USAGE_ALERT_JOB = 'usage-alert';
+
+export interface UsageAlertData extends JobData {
+  orgId: string;
+  projectId: string;
+  projectRef: string;
+  periodStart: string;
+  meter: string;
+  kind: 'included' | 'cap' | 'spend';
+  threshold: number;
+  used: number;
+  amount: number;
+}
+
+/**
+ * Tells an org's owners and billing members (and the project's webhook, if set) that a project crossed 50/80/100 %
+ * of an included amount or cap. Idempotent: the alert row's `notified_at` is set once, after delivery.
+ */
+@Injectable()
+export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
+  private readonly logger = new Logger(UsageAlertJob.name);
+  readonly queue = QUEUES.notifications;
+  readonly name = USAGE_ALERT_JOB;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly registry: JobRegistry,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+  }
+
+  async handle(d: UsageAlertData): Promise<void> {
+    const key = [d.projectId, d.periodStart, d.meter, d.kind, d.threshold];
+    const rows = (await this.db.query(
+      `SELECT a.notified_at, l.alert_webhook_url FROM control.usage_alerts a
+         LEFT JOIN control.project_limits l ON l.project_id = a.project_id
+        WHERE a.project_id = $1 AND a.period_start = $2 AND a.meter = $3 AND a.kind = $4 AND a.threshold = $5`,
+      key,
+    )) as Array<{ notified_at: Date | null; alert_webhook_url: string | null }>;
+    if (!rows[0] || rows[0].notified_at) return;
+    const recipients = (await this.db.query(
+      `SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id
+        WHERE m.org_id = $1 AND m.role IN ('owner', 'billing') ORDER BY u.email`,
+      [d.orgId],
+    )) as Array<{ email: string }>;
+    const subject = `Project ${d.projectRef} reached ${d.threshold}% of its ${d.kind === 'included' ? 'included' : d.kind} ${d.meter}`;
+    // No mail transport exists yet; the auth runtime's mailer will take this over. Recipients are logged, never secrets.
+    this.logger.log({ to: recipients.map((r) => r.email), subject, used: d.used, amount: d.amount }, 'usage alert email');
+    const webhook = rows[0].alert_webhook_url;
+    if (webhook) {
+      const res = await fetch(webhook, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'plinth-usage-alerts' },
+        body: JSON.stringify({ type: 'usage.alert', project: d.projectRef, meter: d.meter, kind: d.kind, threshold: d.threshold, used: d.used, amount: d.amount, period_start: d.periodStart }),
+        signal: AbortSignal.timeout(5000),
+        redirect: 'error',
+      });
+      if (!res.ok) throw new Error(`alert webhook answered ${res.status}`);
+    }
+    await this.db.query(
+      `UPDATE control.usage_alerts SET notified_at = $6
+        WHERE project_id = $1 AND period_start = $2 AND meter = $3 AND kind = $4 AND threshold = $5 AND notified_at IS NULL`,
+      [...key, this.clock.now()],
+    );
+  }
+}
