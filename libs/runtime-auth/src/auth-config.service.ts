@@ -1,0 +1,103 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { CacheInvalidation } from '@plinth/database';
+import { AuthSettings, authSettingsSchema, defaultAuthSettings, PatchAuthSettings } from './auth-config.dto';
+import { SecretBox } from './secret-box';
+
+export const AUTH_CONFIG_TOPIC = 'auth-config';
+const TTL_MS = 5000;
+
+/** A project's settings as the runtime uses them; the SMTP password stays sealed until a mail is sent. */
+export interface ProjectAuthConfig {
+  settings: AuthSettings;
+  smtpPasswordSealed: string | null;
+  /** Changes whenever the settings do (cache key for per-project mail transports). */
+  version: string;
+}
+
+/** What the management API shows: everything but the SMTP password, which is reported as set or not. */
+export type AuthSettingsView = Omit<AuthSettings, 'smtp'> & { smtp: (Omit<NonNullable<AuthSettings['smtp']>, 'pass'> & { pass_set: boolean }) | null };
+
+/**
+ * Per-project auth settings in `control.auth_configs` (absent row = defaults). Cached per instance for a few
+ * seconds and dropped at once on every instance when changed (Postgres NOTIFY on commit).
+ */
+@Injectable()
+export class AuthConfigService implements OnModuleInit {
+  private readonly cache = new Map<string, { config: ProjectAuthConfig; until: number }>();
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly box: SecretBox,
+    private readonly invalidation: CacheInvalidation,
+  ) {}
+
+  onModuleInit(): void {
+    this.invalidation.subscribe(AUTH_CONFIG_TOPIC, (projectId) => this.cache.delete(projectId));
+  }
+
+  async get(projectId: string): Promise<ProjectAuthConfig> {
+    const now = Date.now();
+    const hit = this.cache.get(projectId);
+    if (hit && hit.until > now) return hit.config;
+    const rows = (await this.db.query(`SELECT settings, smtp_password_enc, updated_at FROM control.auth_configs WHERE project_id = $1`, [
+      projectId,
+    ])) as Array<{ settings: Partial<AuthSettings>; smtp_password_enc: string | null; updated_at: Date }>;
+    const row = rows[0];
+    const defaults = defaultAuthSettings();
+    const config: ProjectAuthConfig = row
+      ? {
+          settings: { ...defaults, ...row.settings, rate_limits: { ...defaults.rate_limits, ...row.settings.rate_limits } },
+          smtpPasswordSealed: row.smtp_password_enc,
+          version: row.updated_at.toISOString(),
+        }
+      : { settings: defaults, smtpPasswordSealed: null, version: 'default' };
+    if (this.cache.size > 20_000) this.cache.clear();
+    this.cache.set(projectId, { config, until: now + TTL_MS });
+    return config;
+  }
+
+  /** The project's SMTP password, decrypted (only the mailer calls this). */
+  smtpPassword(projectId: string, config: ProjectAuthConfig): string | undefined {
+    return config.smtpPasswordSealed ? this.box.open(config.smtpPasswordSealed, `smtp:${projectId}`) : undefined;
+  }
+
+  /** Merges a patch into the stored settings in the caller's transaction; returns the new view. */
+  async update(m: EntityManager, projectId: string, patch: PatchAuthSettings): Promise<AuthSettingsView> {
+    const current = await this.get(projectId);
+    const { smtp: smtpPatch, rate_limits, templates, ...rest } = patch;
+    const merged: AuthSettings = {
+      ...current.settings,
+      ...rest,
+      rate_limits: { ...current.settings.rate_limits, ...rate_limits },
+      templates: { ...current.settings.templates, ...templates },
+    };
+    let sealed = current.smtpPasswordSealed;
+    if (smtpPatch === null) {
+      merged.smtp = null;
+      sealed = null;
+    } else if (smtpPatch) {
+      const { pass, ...smtp } = smtpPatch;
+      merged.smtp = smtp;
+      if (pass !== undefined) sealed = pass ? this.box.seal(pass, `smtp:${projectId}`) : null;
+    }
+    const settings = authSettingsSchema.parse(merged);
+    await m.query(
+      `INSERT INTO control.auth_configs (project_id, settings, smtp_password_enc, updated_at) VALUES ($1, $2, $3, clock_timestamp())
+       ON CONFLICT (project_id) DO UPDATE SET settings = EXCLUDED.settings, smtp_password_enc = EXCLUDED.smtp_password_enc,
+         updated_at = EXCLUDED.updated_at`,
+      [projectId, JSON.stringify(settings), sealed],
+    );
+    await this.invalidation.publish(m, AUTH_CONFIG_TOPIC, projectId);
+    this.cache.delete(projectId);
+    return AuthConfigService.view(settings, sealed !== null);
+  }
+
+  static view(settings: AuthSettings, passSet: boolean): AuthSettingsView {
+    const { smtp, ...rest } = settings;
+    if (!smtp) return { ...rest, smtp: null };
+    const { pass: _omitted, ...visible } = smtp;
+    return { ...rest, smtp: { ...visible, pass_set: passSet } };
+  }
+}

@@ -1,0 +1,53 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { registerErrorDialect } from '@plinth/common';
+import { EndUserTokens, GatewayModule } from '@plinth/gateway';
+import { IdentityModule } from '@plinth/identity';
+import { MeteringModule } from '@plinth/metering';
+import { TenancyModule, ProvisioningHooks } from '@plinth/tenancy';
+import { AuthAdminService } from './auth-admin.service';
+import { AuthConfigService } from './auth-config.service';
+import { AuthLimitsService } from './auth-limits.service';
+import { AuthMailer } from './auth-mailer';
+import { createAuthTables } from './auth-schema';
+import { AuthSettingsController } from './auth-settings.controller';
+import { AuthSettingsService } from './auth-settings.service';
+import { AuthTokensService } from './auth-tokens.service';
+import { AuthController } from './auth.controller';
+import { AuthRepository } from './auth.repository';
+import { AuthService } from './auth.service';
+import { GOTRUE_DIALECT } from './gotrue.exception';
+import { MauService } from './mau.service';
+import { SecretBox } from './secret-box';
+import { SendAuthEmailJob } from './send-auth-email.job';
+import { SigningKeysService } from './signing-keys.service';
+
+/** What sends auth emails (the outbox job); the worker imports this alone, the api gets it via AuthRuntimeModule. */
+@Module({
+  providers: [SecretBox, AuthConfigService, AuthMailer, SendAuthEmailJob],
+  exports: [SecretBox, AuthConfigService],
+})
+export class AuthJobsModule {}
+
+/**
+ * The auth runtime: GoTrue-compatible endpoints at `/p/:ref/auth/v1`, the project auth settings in the management
+ * API, per-project tables created at provisioning, and the gateway's end-user token verifier.
+ */
+@Module({
+  imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, AuthJobsModule],
+  controllers: [AuthController, AuthSettingsController],
+  providers: [AuthRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauService, AuthService, AuthAdminService, AuthSettingsService],
+  exports: [AuthTokensService],
+})
+export class AuthRuntimeModule implements OnModuleInit {
+  constructor(
+    private readonly hooks: ProvisioningHooks,
+    private readonly endUsers: EndUserTokens,
+    private readonly tokens: AuthTokensService,
+  ) {}
+
+  onModuleInit(): void {
+    this.hooks.register('auth', createAuthTables);
+    this.endUsers.register(this.tokens);
+    registerErrorDialect(GOTRUE_DIALECT);
+  }
+}

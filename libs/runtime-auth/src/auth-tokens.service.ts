@@ -1,0 +1,116 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import type { EndUser, EndUserTokenVerifier, TenantProject } from '@plinth/gateway';
+import { AuthRepository } from './auth.repository';
+import { appMetadata, UserRow } from './auth-user.view';
+import { SigningKeysService } from './signing-keys.service';
+
+const SESSION_CACHE_MS = 5000;
+const MAX_CACHED = 50_000;
+
+export interface AccessTokenInput {
+  user: UserRow;
+  sessionId: string;
+  amr: Array<{ method: string; timestamp: number }>;
+  ttlSeconds: number;
+}
+
+/**
+ * Access tokens: ES256 JWTs signed with the project's key, GoTrue's claims. Verification (for the gateway and
+ * the auth endpoints) accepts only ES256 with a kid of this project's JWKS, checks `exp`, `aud`, `iss`, and that
+ * the session still exists (cached for a few seconds; revoked at once on this instance).
+ */
+@Injectable()
+export class AuthTokensService implements EndUserTokenVerifier {
+  private readonly sessions = new Map<string, { active: boolean; until: number }>();
+  private readonly verified = new Map<string, { user: EndUser; exp: number; projectId: string }>();
+
+  constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    private readonly keys: SigningKeysService,
+    private readonly repo: AuthRepository,
+  ) {}
+
+  issuer(ref: string): string {
+    return `${this.config.http.publicUrl}/p/${ref}/auth/v1`;
+  }
+
+  async sign(project: TenantProject, input: AccessTokenInput): Promise<{ token: string; expiresAt: number }> {
+    const { kid, privateKey } = await this.keys.signingKey(project.id);
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + input.ttlSeconds;
+    const u = input.user;
+    const token = await new SignJWT({
+      aud: 'authenticated',
+      role: 'authenticated',
+      email: u.email ?? '',
+      phone: '',
+      app_metadata: appMetadata(u),
+      user_metadata: u.user_metadata ?? {},
+      aal: 'aal1',
+      amr: input.amr,
+      session_id: input.sessionId,
+      is_anonymous: u.is_anonymous,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
+      .setSubject(u.id)
+      .setIssuer(this.issuer(project.ref))
+      .setIssuedAt(now)
+      .setExpirationTime(exp)
+      .sign(privateKey);
+    this.sessions.set(`${project.id}:${input.sessionId}`, { active: true, until: Date.now() + SESSION_CACHE_MS });
+    return { token, expiresAt: exp };
+  }
+
+  /** The gateway's hook: the end user of a valid access token of this project, or null. */
+  async verify(project: TenantProject, token: string): Promise<EndUser | null> {
+    const nowS = Date.now() / 1000;
+    const cached = this.verified.get(token);
+    if (cached && cached.projectId === project.id && cached.exp > nowS) {
+      return (await this.isSessionActive(project, String(cached.user.claims.session_id))) ? cached.user : null;
+    }
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      return null;
+    }
+    if (header.alg !== 'ES256' || typeof header.kid !== 'string' || header.kid.length > 64) return null;
+    const key = await this.keys.publicKey(project.id, header.kid);
+    if (!key) return null;
+    let claims: Record<string, unknown>;
+    try {
+      ({ payload: claims } = await jwtVerify(token, key, {
+        algorithms: ['ES256'],
+        audience: 'authenticated',
+        issuer: this.issuer(project.ref),
+        requiredClaims: ['exp', 'sub', 'session_id'],
+      }));
+    } catch {
+      return null;
+    }
+    if (typeof claims.sub !== 'string' || typeof claims.session_id !== 'string' || typeof claims.exp !== 'number') return null;
+    if (!(await this.isSessionActive(project, claims.session_id))) return null;
+    const user: EndUser = { id: claims.sub, claims };
+    if (this.verified.size >= MAX_CACHED) this.verified.clear();
+    this.verified.set(token, { user, exp: claims.exp, projectId: project.id });
+    return user;
+  }
+
+  /** Marks sessions ended on this instance at once (others notice within the cache time). */
+  forgetSessions(projectId: string, sessionIds: string[]): void {
+    for (const id of sessionIds) this.sessions.set(`${projectId}:${id}`, { active: false, until: Date.now() + SESSION_CACHE_MS });
+  }
+
+  private async isSessionActive(project: TenantProject, sessionId: string): Promise<boolean> {
+    const key = `${project.id}:${sessionId}`;
+    const hit = this.sessions.get(key);
+    if (hit && hit.until > Date.now()) return hit.active;
+    if (!/^[0-9a-f-]{36}$/i.test(sessionId)) return false;
+    const active = await this.repo.run(project, (t) => this.repo.sessionActive(t, sessionId));
+    if (this.sessions.size >= MAX_CACHED) this.sessions.clear();
+    this.sessions.set(key, { active, until: Date.now() + SESSION_CACHE_MS });
+    return active;
+  }
+}

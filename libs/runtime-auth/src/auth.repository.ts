@@ -1,0 +1,268 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { TenantProject } from '@plinth/gateway';
+import { tenantNames } from '@plinth/tenancy';
+import { authTables, AuthTables, createAuthTables } from './auth-schema';
+import type { UserRow } from './auth-user.view';
+
+export type CodeKind = 'signup' | 'magiclink' | 'recovery' | 'email_change' | 'invite';
+
+export interface NewUser {
+  id: string;
+  email: string | null;
+  passwordHash: string | null;
+  confirmed: boolean;
+  anonymous: boolean;
+  userMetadata: Record<string, unknown>;
+  appMetadata: Record<string, unknown>;
+  bannedUntil?: Date | null;
+}
+
+export interface NewSession {
+  sessionId: string;
+  userId: string;
+  amr: Array<{ method: string; timestamp: number }>;
+  userAgent: string | null;
+  ip: string | null;
+  refreshHash: string;
+}
+
+export type RefreshOutcome =
+  | { status: 'ok'; sessionId: string; userId: string; amr: NewSession['amr'] }
+  | { status: 'not_found' }
+  | { status: 'reused' };
+
+export interface CodeRow {
+  id: string;
+  kind: CodeKind;
+  email: string;
+  user_id: string | null;
+}
+
+/** Columns an update may set (anything else is a programming error). */
+const UPDATABLE = new Set([
+  'email', 'encrypted_password', 'email_confirmed_at', 'confirmation_sent_at', 'new_email', 'is_anonymous', 'banned_until',
+  'user_metadata', 'app_metadata', 'last_sign_in_at',
+]);
+
+const USER_COLUMNS = `u.id, u.email, u.encrypted_password, u.email_confirmed_at, u.confirmation_sent_at, u.new_email, u.is_anonymous,
+  u.banned_until, u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at`;
+
+/**
+ * End-user data of a project (users, identities, sessions, refresh tokens, one-time codes) in its own schema,
+ * reached from the control pool with schema-qualified, parameterised SQL: never through the data role.
+ * Table names come from the validated ref only.
+ */
+@Injectable()
+export class AuthRepository {
+  private readonly logger = new Logger(AuthRepository.name);
+  private readonly ready = new Set<string>();
+
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  tables(project: Pick<TenantProject, 'ref'>): AuthTables {
+    return authTables(tenantNames(project.ref).schema);
+  }
+
+  /** Runs `fn`; a project provisioned before the auth runtime existed gets its tables first (once). */
+  async run<T>(project: Pick<TenantProject, 'ref'>, fn: (t: AuthTables) => Promise<T>): Promise<T> {
+    const t = this.tables(project);
+    try {
+      return await fn(t);
+    } catch (e) {
+      if ((e as { code?: string }).code !== '42P01' || this.ready.has(project.ref)) throw e;
+      await this.backfill(project.ref);
+      this.ready.add(project.ref);
+      return fn(t);
+    }
+  }
+
+  transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
+  }
+
+  private async backfill(ref: string): Promise<void> {
+    const names = tenantNames(ref);
+    this.logger.log(`creating auth tables for project ${ref}`);
+    await this.db.transaction(async (m) => {
+      await m.query(`SELECT pg_advisory_xact_lock(hashtext('auth-tables:' || $1))`, [ref]);
+      const exists = (await m.query(`SELECT to_regclass($1) AS t`, [`"${names.schema}"."_auth_users"`])) as Array<{ t: string | null }>;
+      if (exists[0]?.t) return;
+      await m.query(`SET LOCAL ROLE "${names.ownerRole}"`);
+      await createAuthTables(m, { ref, ...names });
+    });
+  }
+
+  async findUser(t: AuthTables, by: { id: string } | { email: string }, m: EntityManager = this.db.manager, lock = false): Promise<UserRow | null> {
+    const [where, value] = 'id' in by ? ['u.id = $1', by.id] : ['u.email = $1', by.email];
+    const rows = (await m.query(
+      `SELECT ${USER_COLUMNS},
+         coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities
+         FROM ${t.users} u WHERE ${where}${lock ? ' FOR UPDATE' : ''}`,
+      [value],
+    )) as UserRow[];
+    return rows[0] ?? null;
+  }
+
+  /** Inserts a user and, when it has an email, its email identity. False when the email is taken. */
+  async createUser(t: AuthTables, u: NewUser, m: EntityManager = this.db.manager): Promise<boolean> {
+    const rows = (await m.query(
+      `WITH u AS (
+         INSERT INTO ${t.users} (id, email, encrypted_password, email_confirmed_at, is_anonymous, user_metadata, app_metadata, banned_until)
+         VALUES ($1, $2, $3, CASE WHEN $4::boolean THEN now() END, $5, $6, $7, $8)
+         ON CONFLICT (email) DO NOTHING RETURNING id, email)
+       , i AS (
+         INSERT INTO ${t.identities} (id, user_id, provider, provider_id, identity_data)
+         SELECT gen_random_uuid(), u.id, 'email', u.id::text,
+                jsonb_build_object('sub', u.id::text, 'email', u.email, 'email_verified', $4::boolean, 'phone_verified', false)
+           FROM u WHERE u.email IS NOT NULL)
+       SELECT id FROM u`,
+      [u.id, u.email, u.passwordHash, u.confirmed, u.anonymous, JSON.stringify(u.userMetadata), JSON.stringify(u.appMetadata), u.bannedUntil ?? null],
+    )) as Array<{ id: string }>;
+    return rows.length === 1;
+  }
+
+  /** Adds the email identity of a user who just got (or changed) an email. */
+  async upsertEmailIdentity(t: AuthTables, userId: string, email: string, m: EntityManager = this.db.manager): Promise<void> {
+    await m.query(
+      `INSERT INTO ${t.identities} (id, user_id, provider, provider_id, identity_data)
+       VALUES (gen_random_uuid(), $1::uuid, 'email', $1::uuid::text,
+               jsonb_build_object('sub', $1::uuid::text, 'email', $2::text, 'email_verified', true, 'phone_verified', false))
+       ON CONFLICT (provider, provider_id) DO UPDATE SET identity_data = EXCLUDED.identity_data, updated_at = now()`,
+      [userId, email],
+    );
+  }
+
+  async updateUser(t: AuthTables, id: string, fields: Record<string, unknown>, m: EntityManager = this.db.manager): Promise<void> {
+    const keys = Object.keys(fields);
+    if (!keys.length) return;
+    for (const k of keys) if (!UPDATABLE.has(k)) throw new Error(`not an updatable user column: ${k}`);
+    const sets = keys.map((k, i) => `${k} = $${i + 2}`).join(', ');
+    const values = keys.map((k) => {
+      const v = fields[k];
+      return v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v;
+    });
+    await m.query(`UPDATE ${t.users} SET ${sets}, updated_at = now() WHERE id = $1`, [id, ...values]);
+  }
+
+  async deleteUser(t: AuthTables, id: string): Promise<boolean> {
+    const [, count] = (await this.db.query(`DELETE FROM ${t.users} WHERE id = $1`, [id])) as [unknown, number];
+    return count === 1;
+  }
+
+  async listUsers(t: AuthTables, page: number, perPage: number): Promise<{ users: UserRow[]; total: number }> {
+    const rows = (await this.db.query(
+      `SELECT ${USER_COLUMNS}, count(*) OVER () AS total,
+         coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities
+         FROM ${t.users} u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2`,
+      [perPage, (page - 1) * perPage],
+    )) as Array<UserRow & { total: string }>;
+    const total = rows.length ? Number(rows[0].total) : Number(((await this.db.query(`SELECT count(*) AS n FROM ${t.users}`)) as Array<{ n: string }>)[0].n);
+    return { users: rows, total };
+  }
+
+  /** One statement: the session, its first refresh token and the sign-in time. */
+  async createSession(t: AuthTables, s: NewSession, m: EntityManager = this.db.manager): Promise<void> {
+    await m.query(
+      `WITH s AS (
+         INSERT INTO ${t.sessions} (id, user_id, amr, user_agent, ip) VALUES ($1, $2, $3, $4, $5) RETURNING id)
+       , r AS (INSERT INTO ${t.refreshTokens} (token_hash, session_id) SELECT $6, id FROM s)
+       UPDATE ${t.users} SET last_sign_in_at = now() WHERE id = $2`,
+      [s.sessionId, s.userId, JSON.stringify(s.amr), s.userAgent, s.ip, s.refreshHash],
+    );
+  }
+
+  /**
+   * Exchanges a refresh token for a new one. A token already spent means it leaked (or a client raced): the
+   * whole session (its token family) is revoked, and the caller refuses.
+   */
+  async rotateRefreshToken(t: AuthTables, presentedHash: string, nextHash: string): Promise<RefreshOutcome> {
+    return this.db.transaction(async (m) => {
+      const rows = (await m.query(
+        `SELECT r.session_id, r.revoked, s.user_id, s.amr FROM ${t.refreshTokens} r JOIN ${t.sessions} s ON s.id = r.session_id
+          WHERE r.token_hash = $1 FOR UPDATE OF r`,
+        [presentedHash],
+      )) as Array<{ session_id: string; revoked: boolean; user_id: string; amr: NewSession['amr'] }>;
+      const row = rows[0];
+      if (!row) return { status: 'not_found' } as const;
+      if (row.revoked) {
+        await m.query(`DELETE FROM ${t.sessions} WHERE id = $1`, [row.session_id]);
+        return { status: 'reused' } as const;
+      }
+      await m.query(
+        `WITH spent AS (UPDATE ${t.refreshTokens} SET revoked = true WHERE token_hash = $1)
+         , fresh AS (INSERT INTO ${t.refreshTokens} (token_hash, session_id) VALUES ($2, $3))
+         UPDATE ${t.sessions} SET refreshed_at = now() WHERE id = $3`,
+        [presentedHash, nextHash, row.session_id],
+      );
+      return { status: 'ok', sessionId: row.session_id, userId: row.user_id, amr: row.amr } as const;
+    });
+  }
+
+  /** True while the session exists and its user isn't banned. */
+  async sessionActive(t: AuthTables, sessionId: string): Promise<boolean> {
+    const rows = (await this.db.query(
+      `SELECT 1 FROM ${t.sessions} s JOIN ${t.users} u ON u.id = s.user_id
+        WHERE s.id = $1 AND (u.banned_until IS NULL OR u.banned_until <= now())`,
+      [sessionId],
+    )) as unknown[];
+    return rows.length === 1;
+  }
+
+  /** Deletes sessions: `local` the given one, `global` all of the user's, `others` all but the given one. */
+  async deleteSessions(t: AuthTables, userId: string, scope: 'local' | 'global' | 'others', sessionId: string | null, m: EntityManager = this.db.manager): Promise<string[]> {
+    const rows = (await m.query(
+      scope === 'local'
+        ? `DELETE FROM ${t.sessions} WHERE user_id = $1 AND id = $2 RETURNING id`
+        : scope === 'global'
+          ? `DELETE FROM ${t.sessions} WHERE user_id = $1 AND ($2::uuid IS NULL OR true) RETURNING id`
+          : `DELETE FROM ${t.sessions} WHERE user_id = $1 AND id IS DISTINCT FROM $2 RETURNING id`,
+      [userId, sessionId],
+    )) as [Array<{ id: string }>, number];
+    return rows[0].map((r) => r.id);
+  }
+
+  async createCode(
+    t: AuthTables,
+    c: { id: string; kind: CodeKind; email: string; userId: string | null; codeHash: string; linkHash: string; ttlSeconds: number },
+    m: EntityManager,
+  ): Promise<void> {
+    await m.query(
+      `WITH old AS (DELETE FROM ${t.codes} WHERE email = $3 AND kind = $2 OR expires_at < now())
+       INSERT INTO ${t.codes} (id, kind, email, user_id, code_hash, link_hash, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
+      [c.id, c.kind, c.email, c.userId, c.codeHash, c.linkHash, c.ttlSeconds],
+    );
+  }
+
+  /**
+   * Consumes the newest live code of one of `kinds` for `email` whose hash matches. A miss counts an attempt on
+   * every live candidate; a code that has taken 5 wrong guesses is dead.
+   */
+  async consumeCode(t: AuthTables, email: string, kinds: CodeKind[], matches: (hash: string) => boolean): Promise<CodeRow | null> {
+    return this.db.transaction(async (m) => {
+      const rows = (await m.query(
+        `SELECT id, kind, email, user_id, code_hash FROM ${t.codes}
+          WHERE email = $1 AND kind = ANY($2) AND expires_at > now() AND attempts < 5 ORDER BY created_at DESC LIMIT 5 FOR UPDATE`,
+        [email, kinds],
+      )) as Array<CodeRow & { code_hash: string }>;
+      const hit = rows.find((r) => matches(r.code_hash));
+      if (!hit) {
+        if (rows.length) await m.query(`UPDATE ${t.codes} SET attempts = attempts + 1 WHERE id = ANY($1)`, [rows.map((r) => r.id)]);
+        return null;
+      }
+      await m.query(`DELETE FROM ${t.codes} WHERE email = $1 AND kind = $2`, [email, hit.kind]);
+      return { id: hit.id, kind: hit.kind, email: hit.email, user_id: hit.user_id };
+    });
+  }
+
+  /** Consumes a live code by its link hash (single use: the row is deleted). */
+  async consumeLink(t: AuthTables, linkHash: string, kinds: CodeKind[]): Promise<CodeRow | null> {
+    const rows = (await this.db.query(
+      `DELETE FROM ${t.codes} WHERE link_hash = $1 AND kind = ANY($2) AND expires_at > now() AND attempts < 5 RETURNING id, kind, email, user_id`,
+      [linkHash, kinds],
+    )) as [CodeRow[], number];
+    return rows[0][0] ?? null;
+  }
+}

@@ -1,0 +1,9 @@
+/** The auth runtime (GoTrue-compatible end-user accounts per project); import once in the api, before the gateway fallback. */
+export { AuthRuntimeModule, AuthJobsModule } from './auth-runtime.module';
+/** Verifies a project's end-user access tokens (registered with the gateway at start-up). */
+export { AuthTokensService } from './auth-tokens.service';
+/** GoTrue-shaped errors of `/p/:ref/auth/v1`. */
+export { GoTrueException, GoTrueCode, GOTRUE_DIALECT } from './gotrue.exception';
+/** The outbox job that sends auth emails. */
+export { SendAuthEmailJob, SEND_AUTH_EMAIL_JOB } from './send-auth-email.job';
+export type { SendAuthEmailData } from './send-auth-email.job';
