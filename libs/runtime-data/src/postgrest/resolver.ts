@@ -221,9 +221,7 @@ export class Resolver {
     const name = item.alias ?? item.relation;
     const pathKey = parentPath ? `${parentPath}.${name}` : name;
     this.embedPaths.add(pathKey);
-    const child = this.ctx.catalog.tables.get(item.relation);
-    if (!child) throw Errors.noRelationship(parent.table.name, item.relation);
-    const rel = relationship(parent.table, child, item.hint);
+    const { child, rel } = this.target(parent.table, item);
     const scope = this.scope(child);
     const join = rel.fk.columns.map((col, i) => {
       const [childCol, parentCol] = rel.parentHoldsKey ? [rel.fk.refColumns[i], col] : [col, rel.fk.refColumns[i]];
@@ -233,10 +231,25 @@ export class Resolver {
     const where = and([...join, ...this.conditions(scope, pathKey), ...inner]);
     const from = `${this.qualified(child)} AS ${scope.alias}`;
     const exists = item.inner ? `EXISTS (SELECT 1 FROM ${from} WHERE ${where})` : undefined;
+    // An empty select (`users!inner()`) only filters: build nothing more, so no parameter is left unused.
+    if (item.select.length === 0) return { sql: '', inner: exists };
     if (rel.toOne) return { sql: `(SELECT ${json} FROM ${from} WHERE ${where})`, inner: exists };
     const sub = `_${scope.alias}`;
     const rows = `SELECT ${json} AS j FROM ${from} WHERE ${where}${this.order(scope, this.req.order.get(pathKey))}${this.embedPage(pathKey)}`;
     return { sql: `(SELECT coalesce(json_agg(${sub}.j), '[]'::json) FROM (${rows}) AS ${sub})`, inner: exists };
+  }
+
+  /**
+   * The embedded table and the foreign key to it. The name is a table (`users(*)`), or, as PostgREST also allows,
+   * one of the parent's foreign key columns or foreign key names (`author:author_id(*)`), which embeds to-one.
+   */
+  private target(parent: TableDef, item: EmbedItem): { child: TableDef; rel: Relationship } {
+    const child = this.ctx.catalog.tables.get(item.relation);
+    if (child) return { child, rel: relationship(parent, child, item.hint) };
+    const fk = parent.foreignKeys.find((k) => k.name === item.relation || (k.columns.length === 1 && k.columns[0] === item.relation));
+    const ref = fk && this.ctx.catalog.tables.get(fk.refTable);
+    if (!fk || !ref || item.hint !== undefined) throw Errors.noRelationship(parent.name, item.relation);
+    return { child: ref, rel: { fk, toOne: true, parentHoldsKey: true } };
   }
 
   /** Filters, order or limits addressed to an embed that isn't in `select` are errors (PGRST108). */

@@ -1,0 +1,63 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, Repository } from 'typeorm';
+import { CacheInvalidation } from '@plinth/database';
+import { DataTableEntity } from './data-table.entity';
+import { compileCatalog, ProjectCatalog } from './project-catalog';
+
+export const DATA_CATALOG_TOPIC = 'data_catalog';
+const TTL_MS = 30_000;
+const MAX_ENTRIES = 10_000;
+
+/**
+ * Declared catalogs per project, compiled and cached. A change publishes on {@link DATA_CATALOG_TOPIC} in its
+ * transaction (every instance drops the entry on commit) and drops the local entry at once; the TTL only heals a
+ * missed notification. A generation counter keeps a load that raced a change from caching the old catalog.
+ */
+@Injectable()
+export class DataCatalog implements OnModuleInit {
+  private readonly cache = new Map<string, { value: ProjectCatalog; until: number }>();
+  private readonly loading = new Map<string, Promise<ProjectCatalog>>();
+  private readonly generation = new Map<string, number>();
+
+  constructor(
+    @InjectRepository(DataTableEntity) private readonly repo: Repository<DataTableEntity>,
+    private readonly invalidation: CacheInvalidation,
+  ) {}
+
+  onModuleInit(): void {
+    this.invalidation.subscribe(DATA_CATALOG_TOPIC, (projectId) => this.invalidate(projectId));
+  }
+
+  async get(project: { id: string; schema: string }, now = Date.now()): Promise<ProjectCatalog> {
+    const hit = this.cache.get(project.id);
+    if (hit && hit.until > now) return hit.value;
+    const inflight = this.loading.get(project.id);
+    if (inflight) return inflight;
+    const gen = this.generation.get(project.id) ?? 0;
+    const load = this.repo
+      .find({ where: { projectId: project.id }, order: { createdAt: 'ASC' } })
+      .then((rows) => {
+        const value = compileCatalog(project.id, project.schema, rows);
+        if ((this.generation.get(project.id) ?? 0) === gen) {
+          if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+          this.cache.set(project.id, { value, until: now + TTL_MS });
+        }
+        return value;
+      })
+      .finally(() => this.loading.delete(project.id));
+    this.loading.set(project.id, load);
+    return load;
+  }
+
+  invalidate(projectId: string): void {
+    this.generation.set(projectId, (this.generation.get(projectId) ?? 0) + 1);
+    this.cache.delete(projectId);
+    this.loading.delete(projectId);
+  }
+
+  /** Tells every instance, on commit of `m`'s transaction, that the project's catalog changed. */
+  publish(m: EntityManager, projectId: string): Promise<void> {
+    return this.invalidation.publish(m, DATA_CATALOG_TOPIC, projectId);
+  }
+}

@@ -1,0 +1,47 @@
+import type { Catalog, ColumnDef, PolicyFn, TableDef } from '../postgrest';
+import { StoredRule } from '../rules/table-rules';
+import { TableDefinition, primaryKeyOf } from './table-definition';
+
+/**
+ * Everything the REST runtime needs about one project's declared tables, compiled once per catalog change: the
+ * generator's {@link Catalog}, the stored definitions (OpenAPI) and rules, and lazily the anonymous policy (the
+ * same for every anonymous caller, so it is built once, not per request).
+ */
+export interface ProjectCatalog {
+  projectId: string;
+  catalog: Catalog;
+  definitions: ReadonlyMap<string, TableDefinition>;
+  rules: ReadonlyMap<string, StoredRule[]>;
+  /** Tables with a column defaulting to the caller's user id. */
+  authUidTables: ReadonlySet<string>;
+  anonPolicy?: PolicyFn;
+}
+
+/** The generator's table from a stored definition. */
+export function tableDef(def: TableDefinition): TableDef {
+  const columns: ColumnDef[] = def.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, hasDefault: c.default !== undefined }));
+  const uniques = [
+    ...def.columns.filter((c) => c.unique && !c.primary_key).map((c) => [c.name]),
+    ...def.indexes.filter((i) => i.unique).map((i) => [...i.columns]),
+  ];
+  return {
+    name: def.name,
+    columns,
+    primaryKey: primaryKeyOf(def),
+    uniques,
+    foreignKeys: def.columns
+      .filter((c) => c.references)
+      .map((c) => ({ name: c.references!.constraint, columns: [c.name], refTable: c.references!.table, refColumns: [c.references!.column] })),
+  };
+}
+
+export function compileCatalog(projectId: string, schema: string, rows: Array<{ definition: TableDefinition; rules: StoredRule[] }>): ProjectCatalog {
+  const definitions = new Map(rows.map((r) => [r.definition.name, r.definition]));
+  return {
+    projectId,
+    catalog: { schema, tables: new Map(rows.map((r) => [r.definition.name, tableDef(r.definition)])) },
+    definitions,
+    rules: new Map(rows.map((r) => [r.definition.name, r.rules])),
+    authUidTables: new Set(rows.filter((r) => r.definition.columns.some((c) => c.default?.kind === 'auth_uid')).map((r) => r.definition.name)),
+  };
+}

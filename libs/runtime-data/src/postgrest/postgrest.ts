@@ -1,0 +1,95 @@
+import { ReadPlan, buildRead } from './build-read';
+import { WritePlan, buildDelete, buildInsert, buildUpdate } from './build-write';
+import { RequestInput, parseRequest } from './parse-request';
+import { Errors, PostgrestError } from './postgrest.error';
+import { BuildContext } from './resolver';
+import { withDefaults } from './limits';
+
+/** GET/HEAD: parse the query string and headers, check them against catalog and policy, build one statement. */
+export function planRead(ctx: BuildContext, table: string, input: RequestInput): ReadPlan {
+  return buildRead(ctx, table, parseRequest(input, withDefaults(ctx.limits)));
+}
+
+/** POST: insert, or upsert with `Prefer: resolution=merge-duplicates|ignore-duplicates`. `body` is parsed JSON. */
+export function planInsert(ctx: BuildContext, table: string, input: RequestInput, body: unknown): WritePlan {
+  return buildInsert(ctx, table, parseRequest(input, withDefaults(ctx.limits)), body);
+}
+
+/** PATCH. */
+export function planUpdate(ctx: BuildContext, table: string, input: RequestInput, body: unknown): WritePlan {
+  return buildUpdate(ctx, table, parseRequest(input, withDefaults(ctx.limits)), body);
+}
+
+/** DELETE. */
+export function planDelete(ctx: BuildContext, table: string, input: RequestInput): WritePlan {
+  return buildDelete(ctx, table, parseRequest(input, withDefaults(ctx.limits)));
+}
+
+/** The HTTP answer built from a plan and the one row its statement returned. */
+export interface PostgrestResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON text to send as is, or null for no body. */
+  body: string | null;
+}
+
+/** The row a read statement returns (pg returns int8 as string). */
+export interface ReadRow {
+  body: string | null;
+  n: number | string;
+  total: number | string | null;
+}
+export interface WriteRow {
+  body: string | null;
+  n: number | string;
+  guard?: number | string | null;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const OBJECT_TYPE = 'application/vnd.pgrst.object+json; charset=utf-8';
+
+function commonHeaders(single: boolean, applied: string[]): Record<string, string> {
+  const h: Record<string, string> = { 'Content-Type': single ? OBJECT_TYPE : JSON_TYPE };
+  if (applied.length) h['Preference-Applied'] = applied.join(', ');
+  return h;
+}
+
+/**
+ * Status and headers of a read the way PostgREST computes them: 206 when a known total exceeds the page, 416
+ * (PGRST103) for an offset past the end, PGRST116 when a single object was asked for and the rows aren't one.
+ */
+export function finishRead(plan: ReadPlan, row: ReadRow): PostgrestResponse {
+  const n = Number(row.n);
+  const total = row.total === null || row.total === undefined ? undefined : Number(row.total);
+  if (plan.single && n !== 1) throw Errors.singular(n);
+  if (total !== undefined && plan.offset > total) {
+    throw Errors.range(`An offset of ${plan.offset} was requested, but there are only ${total} rows.`);
+  }
+  const headers = commonHeaders(plan.single, plan.preferenceApplied);
+  const range = n > 0 ? `${plan.offset}-${plan.offset + n - 1}` : '*';
+  headers['Content-Range'] = `${range}/${total ?? '*'}`;
+  const status = !plan.single && total !== undefined && n < total ? 206 : 200;
+  return { status, headers, body: row.body ?? (plan.single ? null : '[]') };
+}
+
+/**
+ * Status and headers of a write. Throws PGRST116 for a single-object write that touched 0 or several rows; call it
+ * inside the transaction so that throwing rolls the write back, as PostgREST does.
+ */
+export function finishWrite(plan: WritePlan, row: WriteRow): PostgrestResponse {
+  const n = Number(row.n);
+  if (row.guard !== undefined && row.guard !== null && Number(row.guard) !== 0) throw Errors.policyViolation(plan.table, false);
+  if (plan.single && n !== 1) throw Errors.singular(n);
+  const headers = commonHeaders(plan.single, plan.preferenceApplied);
+  const total = plan.count ? String(n) : '*';
+  headers['Content-Range'] = plan.kind === 'insert' || n === 0 ? `*/${total}` : `0-${n - 1}/${total}`;
+  const representation = plan.returning === 'representation';
+  const body = representation ? (row.body ?? (plan.single ? null : '[]')) : null;
+  if (plan.kind === 'insert') return { status: 201, headers, body };
+  return { status: representation ? 200 : 204, headers, body };
+}
+
+/** Whether a thrown value is a PostgrestError (for callers that also see other errors). */
+export function isPostgrestError(err: unknown): err is PostgrestError {
+  return err instanceof PostgrestError;
+}

@@ -1,0 +1,106 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import { WireException } from '@plinth/common';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { TenantDatabase } from '@plinth/database';
+import type { TenantContext } from '@plinth/gateway';
+import {
+  BuildContext,
+  HeaderInput,
+  PostgrestError,
+  PostgrestResponse,
+  ReadRow,
+  WritePlan,
+  WriteRow,
+  finishRead,
+  finishWrite,
+  mapPgError,
+  planDelete,
+  planInsert,
+  planRead,
+  planUpdate,
+} from '../postgrest';
+import { DataCatalog } from '../catalog/data-catalog';
+import { AUTH_UID_SETTING } from '../catalog/table-ddl';
+import { openApiDocument } from './openapi';
+import { policyFor } from './tenant-policy';
+
+export type RestMethod = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE';
+
+/** One PostgREST request, as the controller hands it over. */
+export interface RestRequest {
+  method: RestMethod;
+  table: string;
+  query: URLSearchParams;
+  headers: HeaderInput;
+  body: unknown;
+}
+
+/**
+ * The data runtime's request path: compiled catalog (cached) + the caller's policy → one generated, parameterised,
+ * schema-qualified statement → run in a transaction as the project's data role with a statement timeout → the
+ * PostgREST answer, computed inside the transaction so a single-object mismatch rolls the write back. Every failure
+ * leaves as a WireException in PostgREST's shape and status; unexpected ones are logged with an error id.
+ */
+@Injectable()
+export class RestService {
+  private readonly logger = new Logger(RestService.name);
+
+  constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    private readonly tenants: TenantDatabase,
+    private readonly catalogs: DataCatalog,
+  ) {}
+
+  async handle(t: TenantContext, req: RestRequest): Promise<PostgrestResponse> {
+    const anonymous = t.role === 'anon';
+    try {
+      const pc = await this.catalogs.get(t.project);
+      const ctx: BuildContext = { catalog: pc.catalog, policy: policyFor(t, pc), anonymous, limits: { maxRows: this.config.data.maxRows } };
+      const input = { query: req.query, headers: req.headers };
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        const plan = planRead(ctx, req.table, input);
+        return await this.run(t, async (c) => finishRead(plan, (await c.query<ReadRow>(plan.text, plan.values)).rows[0]));
+      }
+      let plan: WritePlan;
+      if (req.method === 'POST') plan = planInsert(ctx, req.table, input, req.body);
+      else if (req.method === 'PATCH') plan = planUpdate(ctx, req.table, input, req.body);
+      else plan = planDelete(ctx, req.table, input);
+      // Without a filter a PATCH/DELETE touches every row the rules allow: only the secret key may mean that.
+      if (plan.kind !== 'insert' && !plan.hasFilters && t.role !== 'service') {
+        throw new PostgrestError(400, '21000', `${plan.kind.toUpperCase()} requires a WHERE clause`, null, 'Add a filter, or use the secret key to change every row');
+      }
+      const setUid = plan.kind === 'insert' && t.user !== null && pc.authUidTables.has(plan.table);
+      return await this.run(t, async (c) => {
+        // Transaction-local, like the role: read by `auth.uid` column defaults, gone at COMMIT.
+        if (setUid) await c.query(`SELECT set_config('${AUTH_UID_SETTING}', $1, true)`, [t.user!.id]);
+        return finishWrite(plan, (await c.query<WriteRow>(plan.text, plan.values)).rows[0]);
+      });
+    } catch (err) {
+      throw this.failure(err, { anonymous, schema: t.project.schema, table: req.table });
+    }
+  }
+
+  /** The OpenAPI document of the project's declared tables, as far as the caller's policy reaches. */
+  async openApi(t: TenantContext): Promise<Record<string, unknown>> {
+    const pc = await this.catalogs.get(t.project);
+    return openApiDocument(t.project.ref, `/p/${t.project.ref}/rest/v1`, pc.definitions.values(), policyFor(t, pc));
+  }
+
+  private run<T>(t: TenantContext, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const p = t.project;
+    return this.tenants.asDataRole({ ref: p.ref, cluster: p.cluster, schema: p.schema, dataRole: p.dataRole }, fn, this.config.data.statementTimeoutMs);
+  }
+
+  /** Any failure as PostgREST's `{code,message,details,hint}` with its status; 5xx are logged with an error id. */
+  private failure(err: unknown, opts: { anonymous: boolean; schema: string; table: string }): WireException {
+    let mapped = mapPgError(err, opts);
+    if (mapped.status >= 500) {
+      const errorId = randomUUID();
+      this.logger.error({ err, errorId, code: mapped.code }, `data runtime failure ${errorId}`);
+      mapped = new PostgrestError(mapped.status, mapped.code, mapped.message, `error id ${errorId}`, mapped.hint);
+    }
+    return new WireException(mapped.status, mapped.toJSON());
+  }
+}
