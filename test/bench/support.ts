@@ -11,7 +11,7 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(port = 3950): Promise<BenchServer> {
+export async function startServer(port = 3950, extraEnv: NodeJS.ProcessEnv = {}): Promise<BenchServer> {
   const root = resolve(__dirname, '../..');
   const built = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   if (built.status !== 0) throw new Error('build failed');
@@ -23,6 +23,7 @@ export async function startServer(port = 3950): Promise<BenchServer> {
     EMBEDDED_PG_DIR: `${root}/.plinth/bench/pg`,
     EMBEDDED_PG_PORT: '54370',
     PLINTH_SECRET_FILE: `${root}/.plinth/bench/secret`,
+    ...extraEnv,
   };
   const child: ChildProcess = spawn(process.execPath, ['dist/apps/api/src/main.js'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;

@@ -2,11 +2,14 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { LoggerModule } from 'nestjs-pino';
+import { BillingModule } from '@plinth/billing';
 import { ConfigModule, PlinthConfig } from '@plinth/config';
 import { DatabaseModule } from '@plinth/database';
-import { GatewayModule } from '@plinth/gateway';
+import { GatewayFallbackModule, GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { JobsModule } from '@plinth/jobs';
+import { DataRuntimeModule } from '@plinth/runtime-data';
+import { AuthRuntimeModule } from '@plinth/runtime-auth';
 import { TenancyModule } from '@plinth/tenancy';
 import { HealthController } from './health.controller';
 
@@ -59,6 +62,11 @@ export class ApiModule {
         IdentityModule,
         TenancyModule,
         GatewayModule,
+        DataRuntimeModule,
+        AuthRuntimeModule,
+        BillingModule,
+        // Runtime modules go above this line: the fallback's catch-all must be registered last.
+        GatewayFallbackModule,
         ...(options.withWorker ? [JobsModule] : []),
       ],
       controllers: [HealthController],

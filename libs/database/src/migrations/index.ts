@@ -1,4 +1,8 @@
 import { ControlSchema1763900000000 } from './1763900000000-control-schema';
+import { JobsMeteringQuotas1763900100000 } from './1763900100000-jobs-metering-quotas';
+import { AuthRuntime1763900200000 } from './1763900200000-auth-runtime';
+import { DataRuntime1763900300000 } from './1763900300000-data-runtime';
+import { Billing1763900400000 } from './1763900400000-billing';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
-export const CONTROL_MIGRATIONS = [ControlSchema1763900000000];
+export const CONTROL_MIGRATIONS = [ControlSchema1763900000000, JobsMeteringQuotas1763900100000, AuthRuntime1763900200000, DataRuntime1763900300000, Billing1763900400000];
