@@ -10,6 +10,13 @@ async function main(): Promise<void> {
   const server = await startServer();
   try {
     const { token, orgId } = await signup(server.base);
+    // The free plan holds 2 projects per org; enterprise holds 1000.
+    const plan = await fetch(`${server.base}/v1/orgs/${orgId}/billing/plan`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ plan: 'enterprise' }),
+    });
+    if (!plan.ok) throw new Error(`plan change: ${plan.status} ${await plan.text()}`);
     const times: number[] = [];
     const refs: string[] = [];
     for (let i = 0; i < n; i++) {

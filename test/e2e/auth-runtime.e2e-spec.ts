@@ -4,7 +4,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import ws from 'ws';
 import { AuthTokensService } from '@plinth/runtime-auth';
 import { codeAndLink, SmtpCapture } from '../support/smtp-capture';
-import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, uniqueEmail } from '../support/test-app';
+import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, uniqueEmail, upgradeOrg } from '../support/test-app';
 
 const PASSWORD = 'Sup3r-secret-pass';
 const RELAXED_LIMITS = {
@@ -39,6 +39,7 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
     await smtp.start();
     t = await bootTestApp({ LOG_LEVEL: process.env.AUTH_E2E_LOG ?? 'silent', SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, JOBS_POLL_MS: '20' }, undefined, { withWorker: true });
     owner = await signup(t, 'auth-owner');
+    await upgradeOrg(t, owner); // three projects in one org
     a = await createProject(t, owner, 'auth-a');
     b = await createProject(t, owner, 'auth-b');
     await patchConfig(a, { email_confirm_required: false, anonymous_sign_ins: true, rate_limits: RELAXED_LIMITS, redirect_urls: ['https://app.example.com/**'] });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { TenantDatabase } from '@plinth/database';
-import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
+import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, upgradeOrg } from '../support/test-app';
 import { declareTable, putRules, registerTestTokens, rest, signUserToken, supabase } from '../support/data';
 
 /**
@@ -18,6 +18,7 @@ describe('data runtime: isolation', () => {
     registerTestTokens(t);
     u = await signup(t, 'iso-a');
     other = await signup(t, 'iso-b');
+    await Promise.all([upgradeOrg(t, u), upgradeOrg(t, other)]); // three projects each
     for (let i = 0; i < 6; i++) {
       const owner = i % 2 ? other : u;
       const p = await createProject(t, owner, `iso-${i}`);

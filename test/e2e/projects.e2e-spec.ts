@@ -1,5 +1,5 @@
 import { ProjectsService } from '@plinth/tenancy';
-import { addMember, bootTestApp, createProject, signup, TestApp } from '../support/test-app';
+import { addMember, bootTestApp, createProject, signup, TestApp, upgradeOrg } from '../support/test-app';
 
 describe('projects (/v1/orgs/:orgId/projects, /v1/projects/:ref)', () => {
   let t: TestApp;
@@ -101,6 +101,34 @@ describe('projects (/v1/orgs/:orgId/projects, /v1/projects/:ref)', () => {
     expect(devProject.status).toBe(201);
     expect((await t.http().delete(`/v1/projects/${p.ref}`).set(dev.auth)).status).toBe(403);
     expect((await t.http().get(`/v1/projects/${p.ref}`).set(owner.auth)).status).toBe(200);
+  });
+
+  it("holds an org to its plan's projects per org, also under concurrent creates, and frees a slot on delete", async () => {
+    const u = await signup(t, 'plan-limit');
+    const activeRows = async () =>
+      (await t.sql.query('SELECT count(*)::int AS n FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL', [u.orgId])).rows[0].n;
+    // Schemas with no project row (other suites create projects in this database at the same time).
+    const orphans = async () =>
+      (await t.sql.query(`SELECT count(*)::int AS n FROM pg_namespace n WHERE n.nspname LIKE 't\\_%' AND NOT EXISTS (SELECT 1 FROM control.projects p WHERE p.schema_name = n.nspname)`)).rows[0].n;
+    // Three creates at once on the free plan (2 per org): the org row lock lets exactly two through.
+    const burst = await Promise.all([1, 2, 3].map((i) => t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: `p${i}` })));
+    expect(burst.map((r) => r.status).sort()).toEqual([201, 201, 409]);
+    const refused = burst.find((r) => r.status === 409)!;
+    expect(refused.body.error).toMatchObject({ code: 'conflict', details: { limit: 'projects_per_org', max: 2, plan: 'free' } });
+    expect(refused.body.error.message).toMatch(/Free plan allows 2 projects per organization/);
+    expect(await activeRows()).toBe(2);
+    const rows = await t.sql.query('SELECT count(*)::int AS n FROM control.projects WHERE org_id = $1', [u.orgId]);
+    expect(rows.rows[0].n).toBe(2);
+    expect(await orphans()).toBe(0); // the refused create left nothing behind
+
+    const [first] = burst.filter((r) => r.status === 201);
+    expect((await t.http().delete(`/v1/projects/${first.body.ref}`).set(u.auth)).status).toBe(204);
+    expect((await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: 'after delete' })).status).toBe(201);
+    expect((await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: 'one too many' })).status).toBe(409);
+
+    await upgradeOrg(t, u, 'pro'); // 100 per org: counts at once, from the creating transaction
+    expect((await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: 'on pro' })).status).toBe(201);
+    expect(await activeRows()).toBe(3);
   });
 
   it('rejects bad input with 4xx and creates nothing', async () => {

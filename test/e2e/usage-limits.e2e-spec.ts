@@ -89,7 +89,7 @@ describe('usage, quotas and rate limits', () => {
   });
 
   it('adds a retried flush once (batch id), and the hourly roll-up changes no totals', async () => {
-    const p = await createProject(a, owner, 'batches');
+    const p = await createProject(a, await signup(a, 'batches'), 'batches');
     const repo = a.app.get(UsageRepository);
     const minute = Date.UTC(2026, 0, 1, 10, 7);
     const rows = [{ projectId: p.id, meter: 'function_invocations', minute, quantity: 3 }];
@@ -197,8 +197,9 @@ describe('usage, quotas and rate limits', () => {
   });
 
   it(`shares rate limits across ${redisUrl ? 'two api instances (Redis)' : 'requests (memory, no Redis)'}: a concurrent burst admits exactly the limit`, async () => {
-    const p = await createProject(a, owner, 'limited');
-    const put = await a.http().put(`/v1/projects/${p.ref}/limits`).set(owner.auth).send({ rate_limit: { limit: 10, window_s: 60 } });
+    const boss = await signup(a, 'limited'); // the free plan holds 2 projects per org: a user of its own
+    const p = await createProject(a, boss, 'limited');
+    const put = await a.http().put(`/v1/projects/${p.ref}/limits`).set(boss.auth).send({ rate_limit: { limit: 10, window_s: 60 } });
     expect(put.status).toBe(200);
     const apps = redisUrl ? [a, b] : [a];
     const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => tenant(apps[i % apps.length], p)));
@@ -265,12 +266,13 @@ describe('usage, quotas and rate limits', () => {
   });
 
   it("lets only billing rights change limits, and hides another org's usage (404)", async () => {
-    const p = await createProject(a, owner, 'rights');
+    const boss = await signup(a, 'rights');
+    const p = await createProject(a, boss, 'rights');
     const developer = await signup(a, 'dev');
     const billing = await signup(a, 'billing');
     const stranger = await signup(a, 'stranger');
-    await addMember(a, owner, developer, 'developer');
-    await addMember(a, owner, billing, 'billing');
+    await addMember(a, boss, developer, 'developer');
+    await addMember(a, boss, billing, 'billing');
 
     const body = { meter_caps: { requests: 1000 } };
     expect((await a.http().put(`/v1/projects/${p.ref}/limits`).set(developer.auth).send(body)).status).toBe(403);
@@ -282,7 +284,7 @@ describe('usage, quotas and rate limits', () => {
     expect(audit.rows).toEqual([{ actor_id: billing.id }]);
 
     expect((await a.http().get(`/v1/projects/${p.ref}/usage`).set(stranger.auth)).status).toBe(404);
-    expect((await a.http().get(`/v1/orgs/${owner.orgId}/usage`).set(stranger.auth)).status).toBe(404);
+    expect((await a.http().get(`/v1/orgs/${boss.orgId}/usage`).set(stranger.auth)).status).toBe(404);
     expect((await a.http().put(`/v1/projects/${p.ref}/limits`).set(stranger.auth).send(body)).status).toBe(404);
     expect((await a.http().get(`/v1/projects/${p.ref}/limits`).set(stranger.auth)).status).toBe(404);
   });

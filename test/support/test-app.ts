@@ -95,6 +95,13 @@ export async function createProject(t: TestApp, user: TestUser, name = 'demo', o
   return { ref: res.body.ref, id: res.body.id, publishable: res.body.keys.publishable, secret: res.body.keys.secret };
 }
 
+/** Puts `user`'s org on `plan` through the billing API (ledger-only here: no payment method needed). The free
+ * plan allows 2 projects per org; suites that need more in one org upgrade it. */
+export async function upgradeOrg(t: TestApp, user: TestUser, plan = 'pro', orgId = user.orgId): Promise<void> {
+  const res = await t.http().put(`/v1/orgs/${orgId}/billing/plan`).set(user.auth).send({ plan });
+  if (res.status !== 200) throw new Error(`plan change failed: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
 /** Adds `member` to `owner`'s org with `role`, through the real invitation flow. */
 export async function addMember(t: TestApp, owner: TestUser, member: TestUser, role: string, orgId = owner.orgId): Promise<void> {
   const inv = await t.http().post(`/v1/orgs/${orgId}/invitations`).set(owner.auth).send({ email: member.email, role });

@@ -57,8 +57,8 @@ export class PlinthException extends Error {
   static forbidden(message = 'You do not have permission to do this'): PlinthException {
     return new PlinthException(ErrorCode.Forbidden, message);
   }
-  static conflict(message: string): PlinthException {
-    return new PlinthException(ErrorCode.Conflict, message);
+  static conflict(message: string, details?: unknown): PlinthException {
+    return new PlinthException(ErrorCode.Conflict, message, details);
   }
   static badRequest(message: string, details?: unknown): PlinthException {
     return new PlinthException(ErrorCode.BadRequest, message, details);

@@ -7,6 +7,7 @@ import { TenancyModule } from '@plinth/tenancy';
 import { LimitsService } from './limits.service';
 import { PlansController } from './plans.controller';
 import { PlansService } from './plans.service';
+import { ProjectAdmission } from './project-admission';
 import { ProjectLimitsRepository } from './project-limits.service';
 import { RateLimiter } from './rate-limiter';
 import { TenantLimitsService } from './tenant-limits.service';
@@ -19,7 +20,7 @@ import { UsageService } from './usage.service';
 @Module({
   imports: [OutboxModule, MeteringModule, TenancyModule, IdentityModule, AuditModule],
   controllers: [PlansController, UsageController],
-  providers: [PlansService, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService, UsageAlertJob, UsageService, LimitsService],
+  providers: [PlansService, ProjectAdmission, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService, UsageAlertJob, UsageService, LimitsService],
   exports: [PlansService, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService],
 })
 export class QuotasModule {}

@@ -46,6 +46,7 @@ export class ProjectsService {
       const ref = this.nextRef();
       try {
         return await this.repo.manager.transaction(async (m) => {
+          await this.provisioner.admit(m, orgId);
           const names = tenantNames(ref);
           const project = await m.save(
             m.create(ProjectEntity, {

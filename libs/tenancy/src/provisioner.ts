@@ -15,6 +15,12 @@ import { ProvisioningHooks } from './provisioning-hooks';
 export class Provisioner {
   constructor(private readonly hooks: ProvisioningHooks) {}
 
+  /** Locks the org row for the rest of the transaction and runs the registered admission checks. */
+  async admit(m: EntityManager, orgId: string): Promise<void> {
+    await m.query('SELECT 1 FROM control.orgs WHERE id = $1 FOR UPDATE', [orgId]);
+    await this.hooks.admit(m, orgId);
+  }
+
   async provision(m: EntityManager, ref: string): Promise<void> {
     const { schema, ownerRole, dataRole } = tenantNames(ref);
     await m.query(`

@@ -13,6 +13,13 @@ export interface TenantNames {
 export type ProvisioningHook = (m: EntityManager, names: TenantNames) => Promise<void>;
 
 /**
+ * A check run before a project is created, in the creating transaction after the org row is locked (so
+ * concurrent creates in one org are serialised): it throws a PlinthException to refuse, e.g. over a plan's
+ * projects-per-org limit.
+ */
+export type ProjectAdmission = (m: EntityManager, orgId: string) => Promise<void>;
+
+/**
  * Runtimes register here at start-up (tenancy must not depend on them). Hooks run in registration order,
  * inside the same transaction as the schema and roles, so a failing hook leaves nothing behind. They must
  * stay cheap: provisioning's budget is 100 ms at p95.
@@ -20,10 +27,20 @@ export type ProvisioningHook = (m: EntityManager, names: TenantNames) => Promise
 @Injectable()
 export class ProvisioningHooks {
   private readonly hooks: Array<{ name: string; hook: ProvisioningHook }> = [];
+  private readonly admissions: Array<{ name: string; check: ProjectAdmission }> = [];
 
   register(name: string, hook: ProvisioningHook): void {
     if (this.hooks.some((h) => h.name === name)) return;
     this.hooks.push({ name, hook });
+  }
+
+  registerAdmission(name: string, check: ProjectAdmission): void {
+    if (this.admissions.some((a) => a.name === name)) return;
+    this.admissions.push({ name, check });
+  }
+
+  async admit(m: EntityManager, orgId: string): Promise<void> {
+    for (const { check } of this.admissions) await check(m, orgId);
   }
 
   async run(m: EntityManager, names: TenantNames): Promise<void> {
