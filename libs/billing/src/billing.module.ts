@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '@plinth/audit';
 import { IdentityModule } from '@plinth/identity';
 import { OutboxModule } from '@plinth/jobs';
+import { MailModule } from '@plinth/mail';
 import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { BillingAccessModule } from './billing-access.module';
@@ -16,6 +17,7 @@ import { PriceBookRepository } from './price-book.repository';
 import { PriceBookService } from './price-book.service';
 import { ReconcileUsageJob } from './reconcile-usage.job';
 import { ReportUsageJob } from './report-usage.job';
+import { SendDelinquencyNoticeJob } from './send-delinquency-notice.job';
 import { StripeCatalogService } from './stripe-catalog.service';
 import { StripeClient } from './stripe-client';
 import { StripeEventJob } from './stripe-event.job';
@@ -30,7 +32,7 @@ import { UsageReporterService } from './usage-reporter.service';
  * wherever jobs run).
  */
 @Module({
-  imports: [OutboxModule, MeteringModule, QuotasModule, IdentityModule, AuditModule, BillingAccessModule],
+  imports: [OutboxModule, MailModule, MeteringModule, QuotasModule, IdentityModule, AuditModule, BillingAccessModule],
   controllers: [BillingController, StripeWebhookController],
   providers: [
     StripeClient,
@@ -50,6 +52,7 @@ import { UsageReporterService } from './usage-reporter.service';
     StripeEventJob,
     ClosePeriodsJob,
     DelinquencyNoticesJob,
+    SendDelinquencyNoticeJob,
   ],
   exports: [StripeClient, PriceBookService, StripeCatalogService, UsageReporterService, PeriodCloserService, StripeEventsService, SubscriptionSyncService, BillingAccessModule],
 })

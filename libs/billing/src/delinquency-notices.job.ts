@@ -1,19 +1,30 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { Clock, JobData, JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
 import { BillingAccountRepository } from './billing-account.repository';
 import { BILLING_JOBS } from './billing.constants';
-import { delinquency } from './delinquency';
+import { delinquency, DelinquencyState } from './delinquency';
+import { SEND_DELINQUENCY_NOTICE_JOB, SendDelinquencyNoticeData } from './send-delinquency-notice.job';
+
+export interface DelinquencyNoticeRun {
+  orgId: string;
+  state: DelinquencyState;
+  /** The owners and billing members the notice is for. */
+  to: string[];
+  /** True when this run recorded the notice and queued its email; false when this state's notice already was. */
+  queued: boolean;
+}
 
 /**
- * Daily: tells the owners and billing members of each delinquent org where it stands (grace until…, read-only
- * since…). No mail transport exists yet, so like usage alerts the notice goes to the log with its recipients.
+ * Daily: for each delinquent org, records a notice for the state it is in (grace, read-only, suspended) once per
+ * delinquency episode, and queues its email to the owners and billing members in the same transaction (the
+ * {@link SendDelinquencyNoticeJob} sends it). So an org hears once when payment fails, once when its projects
+ * become read-only and once when they are suspended — not every day.
  */
 @Injectable()
 export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit {
-  private readonly logger = new Logger(DelinquencyNoticesJob.name);
   readonly queue = QUEUES.billing;
   readonly name = BILLING_JOBS.delinquencyNotices;
 
@@ -21,6 +32,7 @@ export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit 
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @InjectDataSource() private readonly db: DataSource,
     private readonly accounts: BillingAccountRepository,
+    private readonly outbox: OutboxService,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
   ) {}
@@ -34,25 +46,36 @@ export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit 
     await this.run();
   }
 
-  /** Returns the notices sent (one per delinquent org). */
-  async run(): Promise<Array<{ orgId: string; state: string; to: string[] }>> {
-    const sent: Array<{ orgId: string; state: string; to: string[] }> = [];
+  /** One entry per delinquent org: its state, the recipients, and whether this run queued the notice. */
+  async run(): Promise<DelinquencyNoticeRun[]> {
+    const out: DelinquencyNoticeRun[] = [];
+    const now = this.clock.now();
     for (const a of await this.accounts.delinquent()) {
-      const d = delinquency(a.delinquent_since, this.clock.nowMs(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
+      const d = delinquency(a.delinquent_since, now.getTime(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
+      if (d.state === 'ok' || !a.delinquent_since) continue;
+      const since = a.delinquent_since;
+      const state = d.state;
       const rows = (await this.db.query(
         `SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.role IN ('owner', 'billing') ORDER BY u.email`,
         [a.org_id],
       )) as Array<{ email: string }>;
-      const to = rows.map((r) => r.email);
-      const subject =
-        d.state === 'grace'
-          ? `Payment failed: projects become read-only on ${d.read_only_at?.toISOString()}`
-          : d.state === 'read_only'
-            ? `Projects are read-only; they will be suspended on ${d.suspended_at?.toISOString()}`
-            : 'Projects are suspended for non-payment';
-      this.logger.log({ to, org_id: a.org_id, state: d.state }, `billing notice: ${subject}`);
-      sent.push({ orgId: a.org_id, state: d.state, to });
+      const queued = await this.db.transaction(async (m) => {
+        const inserted = (await m.query(
+          `INSERT INTO control.billing_notices (org_id, delinquent_since, state, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING RETURNING 1`,
+          [a.org_id, since, state, now],
+        )) as unknown[];
+        if (!inserted.length) return false;
+        await this.outbox.enqueue<SendDelinquencyNoticeData>(m, {
+          queue: QUEUES.email,
+          name: SEND_DELINQUENCY_NOTICE_JOB,
+          data: { orgId: a.org_id, delinquentSince: since.toISOString(), state },
+          dedupeKey: `${a.org_id}:${since.toISOString()}:${state}`,
+        });
+        return true;
+      });
+      out.push({ orgId: a.org_id, state, to: rows.map((r) => r.email), queued });
     }
-    return sent;
+    return out;
   }
 }

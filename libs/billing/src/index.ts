@@ -25,5 +25,8 @@ export { ReportUsageJob } from './report-usage.job';
 export { ReconcileUsageJob } from './reconcile-usage.job';
 export { ClosePeriodsJob } from './close-periods.job';
 export { DelinquencyNoticesJob } from './delinquency-notices.job';
+export type { DelinquencyNoticeRun } from './delinquency-notices.job';
+export { SendDelinquencyNoticeJob, SEND_DELINQUENCY_NOTICE_JOB } from './send-delinquency-notice.job';
+export type { SendDelinquencyNoticeData } from './send-delinquency-notice.job';
 /** Pinned Stripe API version, job names, identifiers. */
 export { STRIPE_API_VERSION, BILLING_JOBS, BILLING_ACCESS_TOPIC, stripeEventName } from './billing.constants';

@@ -64,7 +64,7 @@ export const envSchema = z.object({
   DATA_MAX_ROWS: z.coerce.number().int().min(1).max(100_000).default(1000),
   DATA_MAX_TABLES_PER_PROJECT: z.coerce.number().int().min(1).max(100_000).default(100),
   DATA_MAX_COLUMNS_PER_TABLE: z.coerce.number().int().min(1).max(1600).default(100),
-  // Platform mailer (auth runtime emails of projects without their own SMTP); unset = mail goes to the log.
+  // Platform mailer (libs/mail): Plinth's own emails and auth emails of projects without their own SMTP; unset = log.
   SMTP_URL: z
     .string()
     .refine((v) => /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '@plinth/audit';
+import { OutboxModule } from '@plinth/jobs';
+import { MailModule } from '@plinth/mail';
 import { AccountsService } from './accounts/accounts.service';
 import { AuthController, SessionController } from './accounts/auth.controller';
 import { UserEntity } from './accounts/user.entity';
@@ -8,6 +10,7 @@ import { ConsoleAuthGuard } from './authz/console-auth.guard';
 import { OrgEntity, OrgInvitationEntity, OrgMemberEntity } from './orgs/org.entity';
 import { OrgsController } from './orgs/orgs.controller';
 import { OrgsService } from './orgs/orgs.service';
+import { SendInvitationEmailJob } from './orgs/send-invitation-email.job';
 import { AccessTokenService } from './tokens/access-token.service';
 import { PersonalAccessTokenEntity } from './tokens/personal-access-token.entity';
 import { PersonalAccessTokenService } from './tokens/personal-access-token.service';
@@ -17,12 +20,14 @@ import { SessionService } from './tokens/session.service';
 @Module({
   imports: [
     AuditModule,
+    OutboxModule,
+    MailModule,
     TypeOrmModule.forFeature([
       UserEntity, RefreshTokenEntity, PersonalAccessTokenEntity, OrgEntity, OrgMemberEntity, OrgInvitationEntity,
     ]),
   ],
   controllers: [AuthController, SessionController, OrgsController],
-  providers: [AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard],
+  providers: [AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard, SendInvitationEmailJob],
   // The guard's dependencies go along so other libs' controllers can use @ConsoleApi().
   exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, TypeOrmModule, AuditModule],
 })

@@ -9,3 +9,6 @@ export { Permissions } from './authz/abilities';
 export type { Action, SubjectType } from './authz/abilities';
 export { ORG_ROLES } from './orgs/org.entity';
 export type { OrgRole } from './orgs/org.entity';
+/** The outbox job that emails an org invitation (enqueued with the invitation). */
+export { SendInvitationEmailJob, SEND_INVITATION_EMAIL_JOB } from './orgs/send-invitation-email.job';
+export type { SendInvitationEmailData } from './orgs/send-invitation-email.job';

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '@plinth/audit';
 import { IdentityModule } from '@plinth/identity';
 import { OutboxModule } from '@plinth/jobs';
+import { MailModule } from '@plinth/mail';
 import { MeteringModule } from '@plinth/metering';
 import { TenancyModule } from '@plinth/tenancy';
 import { LimitsService } from './limits.service';
@@ -18,7 +19,7 @@ import { UsageService } from './usage.service';
 
 /** Plans, project limits, request-path enforcement (402/429), usage alerts, and the usage/limits/plans API. */
 @Module({
-  imports: [OutboxModule, MeteringModule, TenancyModule, IdentityModule, AuditModule],
+  imports: [OutboxModule, MailModule, MeteringModule, TenancyModule, IdentityModule, AuditModule],
   controllers: [PlansController, UsageController],
   providers: [PlansService, ProjectAdmission, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService, UsageAlertJob, UsageService, LimitsService],
   exports: [PlansService, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService],

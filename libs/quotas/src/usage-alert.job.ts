@@ -1,7 +1,9 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Clock, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { PlatformMailer, usageAlertEmail } from '@plinth/mail';
 
 export const USAGE_ALERT_JOB = 'usage-alert';
 
@@ -18,42 +20,57 @@ export interface UsageAlertData extends JobData {
 }
 
 /**
- * Tells an org's owners and billing members (and the project's webhook, if set) that a project crossed 50/80/100 %
- * of an included amount or cap. Idempotent: the alert row's `notified_at` is set once, after delivery.
+ * Tells an org's owners and billing members (one email, through the platform mailer) and the project's webhook, if
+ * set, that a project crossed 50/80/100 % of an included amount or cap. Idempotent: `emailed_at` is set once the
+ * email is sent, so a failing webhook's retries don't resend it, and `notified_at` once everything is delivered.
+ * A crash between sending and recording `emailed_at` resends the email once on the retry, with the same
+ * Message-ID (derived from the outbox job id), so the duplicate is recognisable.
  */
 @Injectable()
 export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
-  private readonly logger = new Logger(UsageAlertJob.name);
   readonly queue = QUEUES.notifications;
   readonly name = USAGE_ALERT_JOB;
 
   constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @InjectDataSource() private readonly db: DataSource,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
+    private readonly mailer: PlatformMailer,
   ) {}
 
   onModuleInit(): void {
     this.registry.register(this);
   }
 
-  async handle(d: UsageAlertData): Promise<void> {
+  async handle(d: UsageAlertData, ctx: JobContext): Promise<void> {
     const key = [d.projectId, d.periodStart, d.meter, d.kind, d.threshold];
     const rows = (await this.db.query(
-      `SELECT a.notified_at, l.alert_webhook_url FROM control.usage_alerts a
+      `SELECT a.notified_at, a.emailed_at, l.alert_webhook_url FROM control.usage_alerts a
          LEFT JOIN control.project_limits l ON l.project_id = a.project_id
         WHERE a.project_id = $1 AND a.period_start = $2 AND a.meter = $3 AND a.kind = $4 AND a.threshold = $5`,
       key,
-    )) as Array<{ notified_at: Date | null; alert_webhook_url: string | null }>;
+    )) as Array<{ notified_at: Date | null; emailed_at: Date | null; alert_webhook_url: string | null }>;
     if (!rows[0] || rows[0].notified_at) return;
-    const recipients = (await this.db.query(
-      `SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id
-        WHERE m.org_id = $1 AND m.role IN ('owner', 'billing') ORDER BY u.email`,
-      [d.orgId],
-    )) as Array<{ email: string }>;
-    const subject = `Project ${d.projectRef} reached ${d.threshold}% of its ${d.kind === 'included' ? 'included' : d.kind} ${d.meter}`;
-    // No mail transport exists yet; the auth runtime's mailer will take this over. Recipients are logged, never secrets.
-    this.logger.log({ to: recipients.map((r) => r.email), subject, used: d.used, amount: d.amount }, 'usage alert email');
+    if (!rows[0].emailed_at) {
+      const recipients = (await this.db.query(
+        `SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id
+          WHERE m.org_id = $1 AND m.role IN ('owner', 'billing') ORDER BY u.email`,
+        [d.orgId],
+      )) as Array<{ email: string }>;
+      const mail = usageAlertEmail({ ...d, usageUrl: `${this.config.http.publicUrl}/v1/projects/${d.projectRef}/usage` });
+      await this.mailer.send({
+        ...mail,
+        to: recipients.map((r) => r.email),
+        messageId: this.mailer.messageId('usage-alert', ctx.id),
+        tag: 'usage-alert',
+      });
+      await this.db.query(
+        `UPDATE control.usage_alerts SET emailed_at = $6
+          WHERE project_id = $1 AND period_start = $2 AND meter = $3 AND kind = $4 AND threshold = $5 AND emailed_at IS NULL`,
+        [...key, this.clock.now()],
+      );
+    }
     const webhook = rows[0].alert_webhook_url;
     if (webhook) {
       const res = await fetch(webhook, {

@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { createTransport, Transporter } from 'nodemailer';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { PlatformMailer } from '@plinth/mail';
 import { AuthConfigService, ProjectAuthConfig } from './auth-config.service';
 
 export type EmailTemplate = 'confirmation' | 'magic_link' | 'recovery' | 'email_change' | 'invite';
@@ -51,18 +52,17 @@ export function renderTemplate(template: string, vars: Record<string, string>): 
 }
 
 /**
- * Sends auth emails: over the project's own SMTP when configured, else the platform mailer (SMTP_URL), else to
- * the log (embedded default). Called by the outbox job only, never on the request path.
+ * Sends auth emails: over the project's own SMTP when configured, else through the platform mailer (SMTP_URL, or
+ * a log line without the body when unset). Called by the outbox job only, never on the request path.
  */
 @Injectable()
 export class AuthMailer {
-  private readonly logger = new Logger(AuthMailer.name);
   private readonly transports = new Map<string, { version: string; transport: Transporter }>();
-  private platform: Transporter | null | undefined;
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     private readonly settings: AuthConfigService,
+    private readonly platform: PlatformMailer,
   ) {}
 
   async send(mail: AuthEmail): Promise<void> {
@@ -82,22 +82,21 @@ export class AuthMailer {
     const subject = renderTemplate(tpl.subject, vars).replace(/&#\d+;/g, (e) => String.fromCharCode(Number(e.slice(2, -1))));
     const text = html.replace(/<a [^>]*href="([^"]*)"[^>]*>([^<]*)<\/a>/g, '$2: $1').replace(/<[^>]+>/g, '\n').replace(/\n{2,}/g, '\n').trim()
       .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
-    const from = s.smtp ? (s.smtp.sender_name ? `${s.smtp.sender_name} <${s.smtp.sender_email}>` : s.smtp.sender_email) : this.config.mail.from;
-    const transport = this.transportFor(mail.projectId, config);
-    if (!transport) {
-      // Embedded default: no mailer configured, so the mail (with its link) is logged for the developer.
-      this.logger.log({ project: mail.ref, to: mail.to, subject, text }, `auth email (no SMTP configured): ${subject}`);
+    const smtp = s.smtp;
+    const transport = this.projectTransport(mail.projectId, config);
+    if (!smtp || !transport) {
+      // The platform mailer; without SMTP_URL it logs recipients and subject only (the body holds the code).
+      await this.platform.send({ to: mail.to, subject, html, text, messageId: mail.messageId, tag: `auth-${mail.template}` });
       return;
     }
+    const from = smtp.sender_name ? `${smtp.sender_name} <${smtp.sender_email}>` : smtp.sender_email;
     await transport.sendMail({ from, to: mail.to, subject, html, text, messageId: mail.messageId });
   }
 
-  private transportFor(projectId: string, config: ProjectAuthConfig): Transporter | null {
+  /** The project's own SMTP transport (cached per settings version), or null when it has none. */
+  private projectTransport(projectId: string, config: ProjectAuthConfig): Transporter | null {
     const smtp = config.settings.smtp;
-    if (!smtp) {
-      this.platform ??= this.config.mail.smtpUrl ? createTransport(this.config.mail.smtpUrl) : null;
-      return this.platform;
-    }
+    if (!smtp) return null;
     const hit = this.transports.get(projectId);
     if (hit && hit.version === config.version) return hit.transport;
     hit?.transport.close();

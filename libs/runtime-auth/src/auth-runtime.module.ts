@@ -2,6 +2,7 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { registerErrorDialect } from '@plinth/common';
 import { EndUserTokens, GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
+import { MailModule } from '@plinth/mail';
 import { MeteringModule } from '@plinth/metering';
 import { TenancyModule, ProvisioningHooks } from '@plinth/tenancy';
 import { AuthAdminService } from './auth-admin.service';
@@ -23,6 +24,7 @@ import { SigningKeysService } from './signing-keys.service';
 
 /** What sends auth emails (the outbox job); the worker imports this alone, the api gets it via AuthRuntimeModule. */
 @Module({
+  imports: [MailModule],
   providers: [SecretBox, AuthConfigService, AuthMailer, SendAuthEmailJob],
   exports: [SecretBox, AuthConfigService],
 })

@@ -3,9 +3,11 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, IsNull, MoreThan, Repository } from 'typeorm';
 import { AuditService } from '@plinth/audit';
 import { PlinthException } from '@plinth/common';
+import { OutboxService, QUEUES } from '@plinth/jobs';
 import { UserEntity } from '../accounts/user.entity';
 import type { Principal } from '../authz/principal';
 import { OrgEntity, OrgInvitationEntity, OrgMemberEntity, OrgRole } from './org.entity';
+import { SEND_INVITATION_EMAIL_JOB, SendInvitationEmailData } from './send-invitation-email.job';
 
 const INVITATION_TTL_MS = 7 * 86400_000;
 
@@ -42,6 +44,7 @@ export class OrgsService {
     @InjectRepository(OrgInvitationEntity) private readonly invitations: Repository<OrgInvitationEntity>,
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly audit: AuditService,
+    private readonly outbox: OutboxService,
   ) {}
 
   async create(p: Principal, name: string): Promise<OrgView> {
@@ -120,6 +123,12 @@ export class OrgsService {
       );
       await this.audit.record(m, p.actor, {
         orgId, action: 'member.invite', targetType: 'invitation', targetId: inv.id, details: { email: normalized, role },
+      });
+      // The email commits (or rolls back) with the invitation.
+      await this.outbox.enqueue<SendInvitationEmailData>(m, {
+        queue: QUEUES.email,
+        name: SEND_INVITATION_EMAIL_JOB,
+        data: { orgId, invitationId: inv.id },
       });
       return invitationView(inv);
     });

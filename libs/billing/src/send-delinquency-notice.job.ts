@@ -1,0 +1,82 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { delinquencyNoticeEmail, PlatformMailer } from '@plinth/mail';
+import { delinquency } from './delinquency';
+
+export const SEND_DELINQUENCY_NOTICE_JOB = 'billing.delinquency-notice';
+
+export interface SendDelinquencyNoticeData extends JobData {
+  orgId: string;
+  /** The delinquency episode (billing_accounts.delinquent_since), ISO. */
+  delinquentSince: string;
+  state: 'grace' | 'read_only' | 'suspended';
+}
+
+/**
+ * Emails one recorded delinquency notice to the org's owners and billing members through the platform mailer.
+ * Idempotent: `billing_notices.notified_at` is set once, after the send. A crash between the send and that update
+ * resends once on the retry, with the same Message-ID (from the outbox job id). A notice whose episode ended
+ * (the payment went through) or whose state has passed before it could be sent is dropped unsent; the daily
+ * run records the current state's notice.
+ */
+@Injectable()
+export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNoticeData>, OnModuleInit {
+  readonly queue = QUEUES.email;
+  readonly name = SEND_DELINQUENCY_NOTICE_JOB;
+
+  constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly registry: JobRegistry,
+    private readonly clock: Clock,
+    private readonly mailer: PlatformMailer,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+  }
+
+  async handle(d: SendDelinquencyNoticeData, ctx: JobContext): Promise<void> {
+    const key = [d.orgId, d.delinquentSince, d.state];
+    const rows = (await this.db.query(
+      `SELECT n.notified_at, o.name AS org_name, b.delinquent_since AS current_since
+         FROM control.billing_notices n
+         JOIN control.orgs o ON o.id = n.org_id
+         LEFT JOIN control.billing_accounts b ON b.org_id = n.org_id
+        WHERE n.org_id = $1 AND n.delinquent_since = $2 AND n.state = $3`,
+      key,
+    )) as Array<{ notified_at: Date | null; org_name: string; current_since: Date | null }>;
+    const row = rows[0];
+    if (!row || row.notified_at) return;
+    const since = new Date(d.delinquentSince);
+    // Paid since (or a new episode), or already past this state (its wording would be wrong): nothing to say.
+    if (row.current_since?.getTime() !== since.getTime()) return;
+    const timeline = delinquency(since, this.clock.nowMs(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
+    if (timeline.state !== d.state) return;
+    const recipients = (await this.db.query(
+      `SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id
+        WHERE m.org_id = $1 AND m.role IN ('owner', 'billing') ORDER BY u.email`,
+      [d.orgId],
+    )) as Array<{ email: string }>;
+    const mail = delinquencyNoticeEmail({
+      orgName: row.org_name,
+      state: d.state,
+      readOnlyAt: timeline.read_only_at!,
+      suspendedAt: timeline.suspended_at!,
+      billingUrl: this.config.billing.urls.portalReturn,
+    });
+    await this.mailer.send({
+      ...mail,
+      to: recipients.map((r) => r.email),
+      messageId: this.mailer.messageId('billing-notice', ctx.id),
+      tag: `billing-notice-${d.state}`,
+    });
+    await this.db.query(
+      `UPDATE control.billing_notices SET notified_at = $4 WHERE org_id = $1 AND delinquent_since = $2 AND state = $3 AND notified_at IS NULL`,
+      [...key, this.clock.now()],
+    );
+  }
+}

@@ -1,0 +1,61 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { orgInvitationEmail, PlatformMailer } from '@plinth/mail';
+
+export const SEND_INVITATION_EMAIL_JOB = 'identity.invitation-email';
+
+export interface SendInvitationEmailData extends JobData {
+  orgId: string;
+  invitationId: string;
+}
+
+/**
+ * Emails an org invitation to the invited address, enqueued in the transaction that created the invitation.
+ * The body carries the invitation id, which the invited address's account accepts with
+ * `POST /v1/invitations/:id/accept`. An invitation accepted, revoked or expired before the job runs is not
+ * sent. At-least-once: a crash after the send and before the job is marked done resends it once, with the same
+ * Message-ID (from the outbox job id).
+ */
+@Injectable()
+export class SendInvitationEmailJob implements JobHandler<SendInvitationEmailData>, OnModuleInit {
+  readonly queue = QUEUES.email;
+  readonly name = SEND_INVITATION_EMAIL_JOB;
+
+  constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly registry: JobRegistry,
+    private readonly clock: Clock,
+    private readonly mailer: PlatformMailer,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+  }
+
+  async handle(d: SendInvitationEmailData, ctx: JobContext): Promise<void> {
+    const rows = (await this.db.query(
+      `SELECT i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at, o.name AS org_name, u.email AS inviter
+         FROM control.org_invitations i
+         JOIN control.orgs o ON o.id = i.org_id
+         LEFT JOIN control.users u ON u.id = i.invited_by
+        WHERE i.id = $1 AND i.org_id = $2`,
+      [d.invitationId, d.orgId],
+    )) as Array<{ email: string; role: string; expires_at: Date; accepted_at: Date | null; revoked_at: Date | null; org_name: string; inviter: string | null }>;
+    const inv = rows[0];
+    if (!inv || inv.accepted_at || inv.revoked_at || inv.expires_at.getTime() <= this.clock.nowMs()) return;
+    const mail = orgInvitationEmail({
+      orgName: inv.org_name,
+      role: inv.role,
+      invitedBy: inv.inviter,
+      email: inv.email,
+      invitationId: d.invitationId,
+      acceptUrl: `${this.config.http.publicUrl}/v1/invitations/${d.invitationId}/accept`,
+      expiresAt: inv.expires_at,
+    });
+    await this.mailer.send({ ...mail, to: inv.email, messageId: this.mailer.messageId('org-invitation', ctx.id), tag: 'org-invitation' });
+  }
+}
