@@ -64,8 +64,10 @@ describe('billing in ledger-only mode (no STRIPE_SECRET_KEY)', () => {
     const closer = t.app.get(PeriodCloserService);
     expect(await closer.run()).toBe(0); // the period hasn't ended
     t.app.get(Clock).travel(22 * DAY);
-    expect(await closer.run()).toBe(1);
+    // Other suites' orgs in this database (upgraded at real time) may come due too: count ours through its invoice.
+    expect(await closer.run()).toBeGreaterThanOrEqual(1);
     expect(await closer.run()).toBe(0);
+    expect((await invoices(u.orgId, u.auth)).filter((i) => i.reason === 'subscription_cycle')).toHaveLength(1);
     const cycle = (await invoices(u.orgId, u.auth)).find((i) => i.reason === 'subscription_cycle')!;
     const requests = cycle.lines.find((l) => l.meter === 'requests')!;
     // The ended period's usage is priced under the plan held at its end (Enterprise, which includes 100 M requests).
