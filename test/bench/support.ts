@@ -1,6 +1,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Client } from 'pg';
 
 /**
  * Benchmarks run the real server in its own process (as `npm start` does) so the load generator doesn't
@@ -65,4 +66,36 @@ export async function signup(base: string): Promise<{ token: string; orgId: stri
 
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * The database the bench server uses: DATABASE_URL as given (the server creates it if missing), otherwise the
+ * embedded Postgres startServer() sets up under .plinth/bench.
+ */
+export function benchDatabaseUrl(): string {
+  return process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:54370/plinth';
+}
+
+/**
+ * Puts an org on a private 'bench' plan whose quotas and rate limits the load can't reach, so a benchmark measures
+ * the cost of checking them, not of refusing (the free plan allows 20 anonymous requests/s per IP). Call it before
+ * the org's first tenant request: plans and an org's plan are cached on the request path.
+ */
+export async function useBenchPlan(databaseUrl: string, orgId: string): Promise<void> {
+  const sql = new Client({ connectionString: databaseUrl });
+  await sql.connect();
+  try {
+    await sql.query(
+      `INSERT INTO control.plans (id, name, public, sort, monthly_price_cents, hard_caps, included, unit_price_cents, rate_limits, limits)
+       VALUES ('bench', 'bench', false, 99, 0, true, '{"requests": 1e12, "egress_bytes": 1e15}', '{}',
+               '{"project": {"limit": 1000000, "window_s": 1}, "key": {"limit": 1000000, "window_s": 1}, "anon_ip": {"limit": 1000000, "window_s": 1}}', '{}')
+       ON CONFLICT (id) DO NOTHING`,
+    );
+    await sql.query(
+      `INSERT INTO control.org_plans (org_id, plan_id) VALUES ($1, 'bench') ON CONFLICT (org_id) DO UPDATE SET plan_id = 'bench', updated_at = now()`,
+      [orgId],
+    );
+  } finally {
+    await sql.end();
+  }
 }

@@ -59,10 +59,11 @@ export class KeyVerifier implements OnModuleInit, OnApplicationShutdown {
 
   /** The key's record when it is well formed, known, not revoked and not expired; otherwise null. */
   async verify(presented: string, now = Date.now()): Promise<VerifiedKey | null> {
-    if (!keyTypeOf(presented)) return null;
     const hash = hashToken(presented);
     let entry = this.cache.get(hash);
     if (!entry || entry.until <= now) {
+      // Only well-formed keys are ever cached, so a hit needs no second shape and checksum check.
+      if (!keyTypeOf(presented)) return null;
       entry = { key: await this.load(hash), until: now + this.config.keys.cacheTtlMs };
       if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(hash, entry);

@@ -15,6 +15,17 @@ export interface ProjectCatalog {
   /** Tables with a column defaulting to the caller's user id. */
   authUidTables: ReadonlySet<string>;
   anonPolicy?: PolicyFn;
+  /**
+   * The OpenAPI document for callers whose policy is the same for everyone (anonymous, secret key), built on first
+   * use: it depends only on this catalog and that policy, so it goes (and is invalidated) with the catalog.
+   */
+  openApi?: Partial<Record<'anon' | 'service', OpenApiBody>>;
+}
+
+/** A serialised OpenAPI document; `etag` is filled in by whoever sends it first (it depends on the HTTP app). */
+export interface OpenApiBody {
+  json: Buffer;
+  etag?: string;
 }
 
 /** The generator's table from a stored definition. */

@@ -64,8 +64,12 @@ function entries(query: QueryInput): Array<[string, string]> {
 
 export function header(headers: HeaderInput | undefined, name: string): string | undefined {
   if (!headers) return undefined;
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() === name) return Array.isArray(v) ? v.join(', ') : v;
+  // On the request path: no entries array, and only same-length names are lower-cased.
+  for (const k in headers) {
+    if (k.length === name.length && (k === name || k.toLowerCase() === name)) {
+      const v = headers[k];
+      return Array.isArray(v) ? v.join(', ') : v;
+    }
   }
   return undefined;
 }

@@ -28,9 +28,17 @@ function send(res: Response, r: PostgrestResponse): void {
 export class RestController {
   constructor(private readonly rest: RestService) {}
 
+  /**
+   * Sent as Express would send the document object (same Content-Type and ETag, so conditional requests still get
+   * 304), from the serialised copy kept with the catalog, with its ETag computed once.
+   */
   @Get()
-  openApi(@Tenant() t: TenantContext) {
-    return this.rest.openApi(t);
+  async openApi(@Tenant() t: TenantContext, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const doc = await this.rest.openApi(t);
+    const etag = req.app.get('etag fn') as ((body: Buffer, encoding: string) => string) | undefined;
+    if (etag) res.setHeader('ETag', (doc.etag ??= etag(doc.json, 'utf8')));
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.send(doc.json);
   }
 
   @Get(':table')

@@ -22,6 +22,7 @@ import {
   planUpdate,
 } from '../postgrest';
 import { DataCatalog } from '../catalog/data-catalog';
+import type { OpenApiBody } from '../catalog/project-catalog';
 import { AUTH_UID_SETTING } from '../catalog/table-ddl';
 import { openApiDocument } from './openapi';
 import { policyFor } from './tenant-policy';
@@ -82,10 +83,20 @@ export class RestService {
     }
   }
 
-  /** The OpenAPI document of the project's declared tables, as far as the caller's policy reaches. */
-  async openApi(t: TenantContext): Promise<Record<string, unknown>> {
+  /**
+   * The OpenAPI document of the project's declared tables, as far as the caller's policy reaches, serialised.
+   * Anonymous and secret-key callers share one policy per catalog, so their document is built once per catalog
+   * (a catalog or rule change compiles a new catalog); an end user's or restricted key's is built per request.
+   */
+  async openApi(t: TenantContext): Promise<OpenApiBody> {
     const pc = await this.catalogs.get(t.project);
-    return openApiDocument(t.project.ref, `/p/${t.project.ref}/rest/v1`, pc.definitions.values(), policyFor(t, pc));
+    const shared = t.role === 'anon' || t.role === 'service' ? t.role : null;
+    const hit = shared ? pc.openApi?.[shared] : undefined;
+    if (hit) return hit;
+    const doc = openApiDocument(t.project.ref, `/p/${t.project.ref}/rest/v1`, pc.definitions.values(), policyFor(t, pc));
+    const body: OpenApiBody = { json: Buffer.from(JSON.stringify(doc), 'utf8') };
+    if (shared) (pc.openApi ??= {})[shared] = body;
+    return body;
   }
 
   private run<T>(t: TenantContext, fn: (c: PoolClient) => Promise<T>): Promise<T> {
