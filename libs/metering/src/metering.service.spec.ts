@@ -1,3 +1,5 @@
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import type { PlinthConfig } from '@plinth/config';
 import { Clock } from '@plinth/jobs';
 import { MeteringService } from './metering.service';
@@ -61,6 +63,48 @@ describe(MeteringService.name, () => {
     expect(repo.applied.size).toBe(1);
     await sut.flush(); // nothing new: no batch
     expect(repo.applied.size).toBe(1);
+  });
+
+  it('keeps one row per project, meter and minute, across minutes and projects', async () => {
+    const clock = new Clock();
+    sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
+    const minute = Date.UTC(2026, 4, 1, 12, 0);
+    clock.set(new Date(minute + 10_000));
+    sut.record('p1', 'requests:rest', 1);
+    sut.record('p2', 'requests:rest', 2);
+    sut.record('p1', 'requests:rest', 3);
+    sut.record('p1', 'egress_bytes', 100);
+    clock.set(new Date(minute + 60_000));
+    sut.record('p1', 'requests:rest', 4);
+    sut.record('p1', 'requests:rest', 0); // nothing
+    await sut.flush();
+    clock.set(new Date(minute + 70_000));
+    sut.record('p1', 'requests:rest', 5); // same minute as before the flush: a new batch, added by the upsert
+    await sut.flush();
+    const rows = repo.rows.map((r) => `${r.projectId} ${r.meter} ${r.minute - minute} ${r.quantity}`).sort();
+    expect(rows).toEqual(['p1 egress_bytes 0 100', 'p1 requests:rest 0 4', 'p1 requests:rest 60000 4', 'p1 requests:rest 60000 5', 'p2 requests:rest 0 2']);
+    expect(repo.applied.size).toBe(2);
+  });
+
+  it('counts each finished tenant response once with its bytes, and not the ones refused by limits (402, 429)', async () => {
+    const respond = (status: number, bytes: number) => {
+      const socket = { bytesWritten: 1000 };
+      const res = Object.assign(new EventEmitter(), { socket, statusCode: status });
+      sut.trackResponse(res as unknown as ServerResponse, 'p1', 'rest');
+      socket.bytesWritten += bytes;
+      res.emit('finish');
+    };
+    respond(200, 300);
+    respond(404, 50);
+    respond(402, 80);
+    respond(429, 90);
+    const totals = await sut.periodTotals('p1');
+    respond(201, 20);
+    expect(totals.get('requests')).toBe(3);
+    expect(totals.get('egress_bytes')).toBe(370);
+    await sut.flush();
+    expect(repo.sum('requests:rest')).toBe(3);
+    expect(repo.sum('egress_bytes')).toBe(370);
   });
 
   it('retries a failed flush with the same batch id, so it adds once even if the first try committed', async () => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock } from '@plinth/jobs';
-import { baseMeter, METERS, minuteOf, periodStart } from './meters';
+import { baseMeter, METERS, minuteOf, periodEnd, periodStart } from './meters';
 import { UsageRepository, UsageRow } from './usage.repository';
 
 interface PeriodTotals {
@@ -13,9 +13,10 @@ interface PeriodTotals {
   refreshing: boolean;
 }
 
-type FlushListener = (projectIds: ReadonlySet<string>) => Promise<unknown> | void;
+/** Unflushed counts: minute → project → meter → quantity (nested maps: no key strings built per request). */
+type Pending = Map<number, Map<string, Map<string, number>>>;
 
-const SEP = '\u0000';
+type FlushListener = (projectIds: ReadonlySet<string>) => Promise<unknown> | void;
 
 /**
  * Usage counters. The hot path (`record`) only adds to in-memory maps; a flush every METERING_FLUSH_MS (≤ 5 s)
@@ -28,7 +29,15 @@ const SEP = '\u0000';
 @Injectable()
 export class MeteringService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(MeteringService.name);
-  private pending = new Map<string, number>();
+  private pending: Pending = new Map();
+  /** The minute being counted and its bucket in `pending` (nearly every record lands there). */
+  private minute = -1;
+  private minuteBucket: Map<string, Map<string, number>> | undefined;
+  /** The current usage period [periodFrom, periodTo), recomputed when the clock leaves it. */
+  private periodFrom = 0;
+  private periodTo = 0;
+  private readonly baseMeters = new Map<string, string>();
+  private readonly requestMeters = new Map<string, string>();
   /** Batches taken out of `pending` and not yet committed, oldest first (retried with the same id). */
   private readonly unflushed: Array<{ id: string; rows: UsageRow[] }> = [];
   private readonly periods = new Map<string, PeriodTotals>();
@@ -57,13 +66,7 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
   record(projectId: string, meter: string, quantity: number): void {
     if (!this.config.metering.enabled || !(quantity > 0)) return;
     const now = this.clock.nowMs();
-    const key = projectId + SEP + meter + SEP + minuteOf(now);
-    this.pending.set(key, (this.pending.get(key) ?? 0) + quantity);
-    const p = this.periods.get(projectId);
-    if (p && p.periodStart === periodStart(now).getTime()) {
-      const base = baseMeter(meter);
-      p.totals.set(base, (p.totals.get(base) ?? 0) + quantity);
-    }
+    this.add(this.meters(projectId, now), this.liveTotals(projectId, now), meter, quantity);
   }
 
   /**
@@ -74,11 +77,17 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
     if (!this.config.metering.enabled) return;
     const socket = res.socket;
     const start = socket?.bytesWritten ?? 0;
-    res.once('finish', () => {
-      if (res.statusCode === 402 || res.statusCode === 429) return;
-      this.record(projectId, `${METERS.requests}:${runtime}`, 1);
+    const meter = this.requestMeter(runtime);
+    // 'finish' is emitted once; `on` spares the wrapper `once` allocates.
+    res.on('finish', () => {
+      const status = res.statusCode;
+      if (status === 402 || status === 429) return;
+      const now = this.clock.nowMs();
+      const meters = this.meters(projectId, now);
+      const totals = this.liveTotals(projectId, now);
+      this.add(meters, totals, meter, 1);
       const bytes = (socket?.bytesWritten ?? start) - start;
-      if (bytes > 0) this.record(projectId, METERS.egressBytes, bytes);
+      if (bytes > 0) this.add(meters, totals, METERS.egressBytes, bytes);
     });
   }
 
@@ -95,11 +104,12 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
     const touched = await this.exclusive(async () => {
       if (this.pending.size) {
         const rows: UsageRow[] = [];
-        for (const [key, quantity] of this.pending) {
-          const [projectId, meter, minute] = key.split(SEP);
-          rows.push({ projectId, meter, minute: Number(minute), quantity });
+        for (const [minute, projects] of this.pending) {
+          for (const [projectId, meters] of projects) for (const [meter, quantity] of meters) rows.push({ projectId, meter, minute, quantity });
         }
         this.pending = new Map();
+        this.minute = -1;
+        this.minuteBucket = undefined;
         this.unflushed.push({ id: randomUUID(), rows });
       }
       const touched = new Set<string>();
@@ -120,13 +130,21 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
    * about a flush interval plus that; when the database can't be read the last known totals stay in force.
    */
   async periodTotals(projectId: string): Promise<ReadonlyMap<string, number>> {
-    const now = this.clock.nowMs();
-    const start = periodStart(now).getTime();
+    return this.cachedPeriodTotals(projectId) ?? (await this.load(projectId, periodStart(this.clock.nowMs()).getTime())).totals;
+  }
+
+  /**
+   * {@link periodTotals} without waiting, for the request path: the cached totals (refreshed in the background
+   * when due), or undefined when this project's totals for the current period aren't loaded yet.
+   */
+  cachedPeriodTotals(projectId: string): ReadonlyMap<string, number> | undefined {
     const p = this.periods.get(projectId);
-    if (!p || p.periodStart !== start) return (await this.load(projectId, start)).totals;
+    if (p === undefined) return undefined;
+    const now = this.clock.nowMs();
+    if (p.periodStart !== this.period(now)) return undefined;
     if (now - p.loadedAt > this.config.metering.quotaRefreshMs && !p.refreshing) {
       p.refreshing = true;
-      void this.load(projectId, start)
+      void this.load(projectId, p.periodStart)
         .catch((e: Error) => this.logger.warn(`usage refresh failed, keeping last known totals: ${e.message}`))
         .finally(() => (p.refreshing = false));
     }
@@ -148,9 +166,9 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
       const add = (meter: string, minute: number, q: number) => {
         if (minute >= start && minute < end.getTime()) totals.set(baseMeter(meter), (totals.get(baseMeter(meter)) ?? 0) + q);
       };
-      for (const [key, q] of this.pending) {
-        const [pid, meter, minute] = key.split(SEP);
-        if (pid === projectId) add(meter, Number(minute), q);
+      for (const [minute, projects] of this.pending) {
+        const meters = projects.get(projectId);
+        if (meters) for (const [meter, q] of meters) add(meter, minute, q);
       }
       for (const b of this.unflushed) for (const r of b.rows) if (r.projectId === projectId) add(r.meter, r.minute, r.quantity);
       const entry: PeriodTotals = { periodStart: start, totals, loadedAt: this.clock.nowMs(), refreshing: false };
@@ -158,6 +176,56 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
       this.periods.set(projectId, entry);
       return entry;
     });
+  }
+
+  /** The pending counters of a project for the minute of `now`. */
+  private meters(projectId: string, now: number): Map<string, number> {
+    const minute = minuteOf(now);
+    let bucket = this.minuteBucket;
+    if (minute !== this.minute || bucket === undefined) {
+      bucket = this.pending.get(minute);
+      if (bucket === undefined) this.pending.set(minute, (bucket = new Map()));
+      this.minute = minute;
+      this.minuteBucket = bucket;
+    }
+    let meters = bucket.get(projectId);
+    if (meters === undefined) bucket.set(projectId, (meters = new Map()));
+    return meters;
+  }
+
+  /** The month-to-date totals quota checks read, when loaded for the period of `now`. */
+  private liveTotals(projectId: string, now: number): Map<string, number> | undefined {
+    const p = this.periods.get(projectId);
+    return p !== undefined && p.periodStart === this.period(now) ? p.totals : undefined;
+  }
+
+  private add(meters: Map<string, number>, totals: Map<string, number> | undefined, meter: string, quantity: number): void {
+    meters.set(meter, (meters.get(meter) ?? 0) + quantity);
+    if (totals === undefined) return;
+    let base = this.baseMeters.get(meter);
+    if (base === undefined) {
+      base = baseMeter(meter);
+      if (this.baseMeters.size < 10_000) this.baseMeters.set(meter, base);
+    }
+    totals.set(base, (totals.get(base) ?? 0) + quantity);
+  }
+
+  /** Start (ms) of the usage period holding `now`; Dates only when the month changes. */
+  private period(now: number): number {
+    if (now < this.periodFrom || now >= this.periodTo) {
+      this.periodFrom = periodStart(now).getTime();
+      this.periodTo = periodEnd(now).getTime();
+    }
+    return this.periodFrom;
+  }
+
+  private requestMeter(runtime: string): string {
+    let meter = this.requestMeters.get(runtime);
+    if (meter === undefined) {
+      meter = `${METERS.requests}:${runtime}`;
+      if (this.requestMeters.size < 1000) this.requestMeters.set(runtime, meter);
+    }
+    return meter;
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -19,38 +19,39 @@ export interface RateDecision {
  * GCRA (the "virtual scheduling" token bucket) over several rules at once, all or nothing: a request is
  * admitted only if every rule admits it, and a refused request consumes nothing. Times in microseconds so
  * windows that don't divide evenly stay exact enough. `tats` maps key → theoretical arrival time.
- * The Redis store runs the same algorithm in Lua.
+ * The Redis store runs the same algorithm in Lua ({@link GCRA_BATCH_LUA}).
  */
-export function gcra(tats: Map<string, number>, rules: RateRule[], nowMs: number): RateDecision {
+export function gcra(tats: Map<string, number>, rules: readonly RateRule[], nowMs: number): RateDecision {
   const now = nowMs * 1000;
   let retryUs = 0;
   let denyIdx = -1;
   let bestIdx = 0;
   let bestRemaining = Infinity;
   let bestReset = 0;
-  const next: number[] = [];
-  rules.forEach((r, i) => {
+  const next = new Array<number>(rules.length);
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
     const t = (r.windowMs * 1000) / r.limit;
     const cap = t * r.limit;
-    const tat = Math.max(tats.get(r.key) ?? 0, now);
-    const newTat = tat + t;
+    const newTat = Math.max(tats.get(r.key) ?? 0, now) + t;
+    next[i] = newTat;
     const diff = newTat - now;
     if (diff > cap + 1e-6 && diff - cap > retryUs) {
       retryUs = diff - cap;
       denyIdx = i;
     }
-    next.push(newTat);
     const remaining = Math.max(0, Math.floor((cap - diff) / t + 1e-9));
     if (remaining < bestRemaining) {
       bestRemaining = remaining;
       bestIdx = i;
       bestReset = diff;
     }
-  });
-  if (denyIdx >= 0) {
-    return { allowed: false, retryAfterMs: Math.ceil(retryUs / 1000), limit: rules[denyIdx].limit, remaining: 0, resetMs: Math.ceil(retryUs / 1000) };
   }
-  rules.forEach((r, i) => tats.set(r.key, next[i]));
+  if (denyIdx >= 0) {
+    const retryMs = Math.ceil(retryUs / 1000);
+    return { allowed: false, retryAfterMs: retryMs, limit: rules[denyIdx].limit, remaining: 0, resetMs: retryMs };
+  }
+  for (let i = 0; i < rules.length; i++) tats.set(rules[i].key, next[i]);
   return {
     allowed: true,
     retryAfterMs: 0,
@@ -60,40 +61,97 @@ export function gcra(tats: Map<string, number>, rules: RateRule[], nowMs: number
   };
 }
 
-/** The Redis version of {@link gcra}. KEYS: one per rule; ARGV: now (µs), then per rule: interval (µs), capacity (µs). */
-export const GCRA_LUA = `
+/**
+ * The Redis version of {@link gcra}, for a batch of requests in one atomic call: the requests are decided one
+ * after the other, in order, exactly as if each had been its own call, so a batch admits what the same
+ * sequence of single calls would. Each key is read once and written once per batch.
+ *
+ * KEYS: the distinct keys of the batch. ARGV: now (µs); the number of distinct rules, then per rule: its key's
+ * index in KEYS (1-based), interval (µs), capacity (µs); then per request: its number of rules, then their
+ * indices (1-based). Returns per request five integers: admitted (1/0), retry after (ms), the binding rule
+ * (1-based, in the request's own list), remaining, reset (ms).
+ * Stored times are rounded to whole µs after every admission, as a sequence of single calls would store them.
+ */
+export const GCRA_BATCH_LUA = `
 local now = tonumber(ARGV[1])
-local retry = 0
-local deny = 0
-local best = 1
-local bestRem = -1
-local bestReset = 0
+local nrules = tonumber(ARGV[2])
+local rk, rt, rc = {}, {}, {}
+local a = 3
+for i = 1, nrules do
+  rk[i] = tonumber(ARGV[a])
+  rt[i] = tonumber(ARGV[a + 1])
+  rc[i] = tonumber(ARGV[a + 2])
+  a = a + 3
+end
 local tats = {}
-for i = 1, #KEYS do
-  local t = tonumber(ARGV[i * 2])
-  local cap = tonumber(ARGV[i * 2 + 1])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if tat < now then tat = now end
-  local newTat = tat + t
-  local diff = newTat - now
-  if diff > cap + 0.000001 and diff - cap > retry then
-    retry = diff - cap
-    deny = i
+local dirty = {}
+local out = {}
+local n = 0
+local nargs = #ARGV
+while a <= nargs do
+  local m = tonumber(ARGV[a])
+  local first = a + 1
+  a = first + m
+  local retry = 0
+  local deny = 0
+  local best = 1
+  local bestRem = -1
+  local bestReset = 0
+  for i = 1, m do
+    local r = tonumber(ARGV[first + i - 1])
+    local k = rk[r]
+    local t = rt[r]
+    local cap = rc[r]
+    local tat = tats[k]
+    if tat == nil then
+      tat = tonumber(redis.call('GET', KEYS[k]) or '0')
+      tats[k] = tat
+    end
+    if tat < now then tat = now end
+    local diff = tat + t - now
+    if diff > cap + 0.000001 and diff - cap > retry then
+      retry = diff - cap
+      deny = i
+    end
+    local rem = math.floor((cap - diff) / t + 0.000000001)
+    if rem < 0 then rem = 0 end
+    if bestRem < 0 or rem < bestRem then
+      bestRem = rem
+      best = i
+      bestReset = diff
+    end
   end
-  tats[i] = newTat
-  local rem = math.floor((cap - diff) / t + 0.000000001)
-  if rem < 0 then rem = 0 end
-  if bestRem < 0 or rem < bestRem then
-    bestRem = rem
-    best = i
-    bestReset = diff
+  if deny > 0 then
+    local ms = math.ceil(retry / 1000)
+    out[n + 1] = 0
+    out[n + 2] = ms
+    out[n + 3] = deny
+    out[n + 4] = 0
+    out[n + 5] = ms
+  else
+    local next = {}
+    for i = 1, m do
+      local r = tonumber(ARGV[first + i - 1])
+      local tat = tats[rk[r]]
+      if tat < now then tat = now end
+      next[i] = tonumber(string.format('%.0f', tat + rt[r]))
+    end
+    for i = 1, m do
+      local k = rk[tonumber(ARGV[first + i - 1])]
+      tats[k] = next[i]
+      dirty[k] = true
+    end
+    out[n + 1] = 1
+    out[n + 2] = 0
+    out[n + 3] = best
+    out[n + 4] = bestRem
+    out[n + 5] = math.ceil(bestReset / 1000)
   end
+  n = n + 5
 end
-if deny > 0 then
-  return {0, math.ceil(retry / 1000), deny, 0, math.ceil(retry / 1000)}
+for k in pairs(dirty) do
+  local tat = tats[k]
+  redis.call('SET', KEYS[k], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
 end
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1000)
-end
-return {1, 0, best, bestRem, math.ceil(bestReset / 1000)}
+return out
 `;

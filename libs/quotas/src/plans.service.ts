@@ -40,6 +40,14 @@ export class PlansService {
     return plan;
   }
 
+  /** {@link forOrg} without waiting, for the request path: undefined unless both the org's plan and the plans are cached. */
+  cachedForOrg(orgId: string): Plan | undefined {
+    const now = Date.now();
+    const hit = this.orgPlans.get(orgId);
+    if (hit === undefined || hit.until <= now || this.plans === undefined || this.plans.until < now) return undefined;
+    return this.plans.byId.get(hit.planId) ?? this.plans.byId.get(DEFAULT_PLAN_ID);
+  }
+
   async forOrg(orgId: string): Promise<Plan> {
     const now = Date.now();
     const hit = this.orgPlans.get(orgId);

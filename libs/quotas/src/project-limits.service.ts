@@ -31,6 +31,12 @@ export class ProjectLimitsRepository implements OnModuleInit {
     this.invalidation.subscribe(PROJECT_LIMITS_TOPIC, (projectId) => this.cache.delete(projectId));
   }
 
+  /** {@link get} without waiting, for the request path: undefined when not cached (or expired). */
+  cached(projectId: string): ProjectLimits | undefined {
+    const hit = this.cache.get(projectId);
+    return hit !== undefined && hit.until > Date.now() ? hit.limits : undefined;
+  }
+
   async get(projectId: string): Promise<ProjectLimits> {
     const now = Date.now();
     const hit = this.cache.get(projectId);

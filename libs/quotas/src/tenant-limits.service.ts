@@ -4,7 +4,7 @@ import { ErrorCode, PlinthException } from '@plinth/common';
 import { Clock } from '@plinth/jobs';
 import { METERS, MeteringService, periodEnd } from '@plinth/metering';
 import type { RateRule } from './gcra';
-import { overageCents, Plan } from './plan';
+import { overageCents, Plan, RateLimitRule } from './plan';
 import { PlansService } from './plans.service';
 import { ProjectLimits, ProjectLimitsRepository } from './project-limits.service';
 import { RateLimiter } from './rate-limiter';
@@ -28,12 +28,22 @@ interface HeaderSink {
 /** Meters every gateway request is checked against (runtimes check their own with `assertWithinQuota`). */
 const GATEWAY_METERS = [METERS.requests, METERS.egressBytes];
 
+/** Cached rate rules are dropped past this many entries (they are rebuilt on the next request). */
+const RULE_CACHE_MAX = 50_000;
+
 /**
  * Enforcement on the request path, from Plinth's own live counters: quotas first (402: free-plan hard caps,
  * per-meter caps, spend caps), then rate limits (429 with Retry-After and RateLimit-* headers).
+ *
+ * Once an org's plan, a project's limits and its period totals are cached (the steady state), `admit` waits
+ * for nothing but the shared rate limiter (Redis), and for nothing at all with in-memory limits.
  */
 @Injectable()
 export class TenantLimitsService {
+  /** Rate rules per project and per key, rebuilt when the plan or limits object they came from changes. */
+  private readonly projectRules = new Map<string, { from: RateLimitRule; rule: RateRule }>();
+  private readonly keyRules = new Map<string, { from: RateLimitRule; rule: RateRule }>();
+
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     private readonly plans: PlansService,
@@ -44,17 +54,23 @@ export class TenantLimitsService {
   ) {}
 
   async admit(s: LimitSubject, res: HeaderSink): Promise<void> {
-    const [plan, limits] = await Promise.all([this.plans.forOrg(s.orgId), this.limits.get(s.projectId)]);
-    if (this.config.metering.enabled) await this.checkQuota(s.projectId, plan, limits, GATEWAY_METERS);
+    let plan = this.plans.cachedForOrg(s.orgId);
+    let limits = this.limits.cached(s.projectId);
+    if (plan === undefined || limits === undefined) {
+      [plan, limits] = await Promise.all([plan ?? this.plans.forOrg(s.orgId), limits ?? this.limits.get(s.projectId)]);
+    }
+    if (this.config.metering.enabled && hasQuota(plan, limits)) {
+      const used = this.metering.cachedPeriodTotals(s.projectId) ?? (await this.metering.periodTotals(s.projectId));
+      this.checkQuota(used, plan, limits, GATEWAY_METERS);
+    }
     if (!this.config.rateLimits.enabled) return;
     const rules: RateRule[] = [
-      rule(`p:${s.projectId}`, limits.rate_limit ?? plan.rate_limits.project),
-      rule(`k:${s.keyId}`, plan.rate_limits.key),
+      cachedRule(this.projectRules, s.projectId, 'p:', limits.rate_limit ?? plan.rate_limits.project),
+      cachedRule(this.keyRules, s.keyId, 'k:', plan.rate_limits.key),
     ];
     if (s.endUserId) rules.push(rule(`u:${s.projectId}:${s.endUserId}`, plan.rate_limits.end_user ?? plan.rate_limits.anon_ip));
     else if (s.anonymous) rules.push(rule(`ip:${s.projectId}:${s.ip}`, plan.rate_limits.anon_ip));
-    const d = await this.limiter.hit(rules);
-    const reset = String(Math.max(0, Math.ceil(d.resetMs / 1000)));
+    const d = this.limiter.local ? this.limiter.hitLocal(rules) : await this.limiter.hit(rules);
     if (!d.allowed) {
       const retry = String(Math.max(1, Math.ceil(d.retryAfterMs / 1000)));
       throw new PlinthException(ErrorCode.RateLimited, 'Too many requests; slow down and retry after the time in Retry-After', undefined, {
@@ -66,19 +82,16 @@ export class TenantLimitsService {
     }
     res.setHeader('ratelimit-limit', String(d.limit));
     res.setHeader('ratelimit-remaining', String(d.remaining));
-    res.setHeader('ratelimit-reset', reset);
+    res.setHeader('ratelimit-reset', String(Math.max(0, Math.ceil(d.resetMs / 1000))));
   }
 
   /** For runtimes: 402 if the project may not use more of `meters` this period (e.g. function invocations). */
   async assertWithinQuota(projectId: string, orgId: string, meters: string[]): Promise<void> {
     const [plan, limits] = await Promise.all([this.plans.forOrg(orgId), this.limits.get(projectId)]);
-    await this.checkQuota(projectId, plan, limits, meters);
+    if (hasQuota(plan, limits)) this.checkQuota(await this.metering.periodTotals(projectId), plan, limits, meters);
   }
 
-  private async checkQuota(projectId: string, plan: Plan, limits: ProjectLimits, meters: string[]): Promise<void> {
-    const hasCaps = Object.keys(limits.meter_caps).length > 0;
-    if (!plan.hard_caps && !hasCaps && limits.spend_cap_cents === null) return;
-    const used = await this.metering.periodTotals(projectId);
+  private checkQuota(used: ReadonlyMap<string, number>, plan: Plan, limits: ProjectLimits, meters: readonly string[]): void {
     for (const meter of meters) {
       const amount = used.get(meter) ?? 0;
       const included = plan.included[meter];
@@ -103,6 +116,23 @@ export class TenantLimitsService {
   }
 }
 
-function rule(key: string, r: { limit: number; window_s: number }): RateRule {
+/** Whether any quota applies: hard caps, a meter cap or a spend cap. */
+function hasQuota(plan: Plan, limits: ProjectLimits): boolean {
+  if (plan.hard_caps || limits.spend_cap_cents !== null) return true;
+  for (const _ in limits.meter_caps) return true;
+  return false;
+}
+
+function rule(key: string, r: RateLimitRule): RateRule {
   return { key, limit: r.limit, windowMs: r.window_s * 1000 };
+}
+
+/** The rule for `id` built from `from`, reused while `from` (a cached plan's or project's rule object) is the same. */
+function cachedRule(cache: Map<string, { from: RateLimitRule; rule: RateRule }>, id: string, prefix: string, from: RateLimitRule): RateRule {
+  const hit = cache.get(id);
+  if (hit !== undefined && hit.from === from) return hit.rule;
+  if (cache.size >= RULE_CACHE_MAX) cache.clear();
+  const r = rule(prefix + id, from);
+  cache.set(id, { from, rule: r });
+  return r;
 }
