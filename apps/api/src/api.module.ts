@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { LoggerModule } from 'nestjs-pino';
@@ -24,18 +25,21 @@ export interface ApiModuleOptions {
   logStream?: Writable;
 }
 
+/** The request id: the caller's `x-request-id` when sane, else a fresh UUID; echoed as `x-request-id`. */
+export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('x-request-id', id);
+  return id;
+}
+
 /** Structured JSON logs with a request id on every line (also returned as `x-request-id`); never credentials. */
 export function loggerModule(config: PlinthConfig, stream?: Writable) {
   return LoggerModule.forRoot({
     pinoHttp: {
       stream,
       level: config.log.level,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
+      genReqId: requestIdFor,
       redact: { paths: ['req.headers.authorization', 'req.headers.apikey', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
       serializers: {
         // Query strings can carry tokens (e.g. links); log the path only.

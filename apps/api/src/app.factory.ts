@@ -7,13 +7,18 @@ import { Logger } from 'nestjs-pino';
 import { PlinthConfig } from '@plinth/config';
 import { PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
+import { RestFastLane } from './rest-fast-lane';
 
-/** Builds the HTTP app (not listening yet): body limits, the error filter, OpenAPI at /docs and /docs.json. */
+/**
+ * Builds the HTTP app (not listening yet): body limits, the error filter, OpenAPI at /docs and /docs.json, and the
+ * data fast lane in front of Express.
+ */
 export async function createApiApp(
   config: PlinthConfig,
   databaseUrl: string,
   withWorker: boolean,
   logStream?: Writable,
+  options: { restFastLane?: boolean } = {},
 ): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.register({ config, databaseUrl, withWorker, logStream }), {
     bodyParser: false,
@@ -37,5 +42,7 @@ export async function createApiApp(
       .build(),
   );
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs.json' });
+  // The tenant data plane skips Express's router and Nest's pipeline; everything else reaches Express unchanged.
+  if (options.restFastLane !== false) new RestFastLane(app, config).install(app.getHttpServer());
   return app;
 }

@@ -20,74 +20,81 @@ const HTTP_CODES: Record<number, ErrorCode> = {
   429: ErrorCode.RateLimited,
 };
 
+/** Where unexpected errors (500s) are logged with their error id. */
+const logger = new Logger('PlinthExceptionFilter');
+
+/**
+ * Writes an error response as the global filter does: the same status, headers and body (in the route's
+ * dialect). Exported so request handlers outside Nest's pipeline (the tenant data fast lane) answer alike.
+ */
+export function sendException(exception: unknown, req: Request, res: Response): void {
+  const { status, body, headers } = renderException(exception, req);
+  if (res.headersSent) return;
+  for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
+  res.status(status).json(body);
+}
+
 /**
  * The one place errors become HTTP. Domain errors keep their code and message; body-parser faults become
  * 400/413/415; anything unexpected is a 500 whose error id is logged with the stack, never shown.
  */
 @Catch()
 export class PlinthExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger(PlinthExceptionFilter.name);
-
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const res = ctx.getResponse<Response>();
-    const req = ctx.getRequest<Request>();
-    const { status, body, headers } = this.render(exception, req);
-    if (res.headersSent) return;
-    for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
-    res.status(status).json(body);
+    sendException(exception, ctx.getRequest<Request>(), ctx.getResponse<Response>());
   }
+}
 
-  /** WireExceptions go out as they are; other errors in the default shape, or re-shaped by the route's dialect. */
-  private render(exception: unknown, req: Request): { status: number; body: unknown; headers?: Record<string, string> } {
-    if (exception instanceof WireException) return { status: exception.status, body: exception.body, headers: exception.headers };
-    const standard = this.toResponse(exception, req);
-    const dialect = errorDialectFor(req);
-    if (!dialect) return standard;
-    const { code, message, error_id } = standard.body.error;
-    const wire = dialect.render({ status: standard.status, code, message, headers: standard.headers, errorId: error_id }, req);
-    return { status: wire.status, body: wire.body, headers: { ...standard.headers, ...wire.headers } };
-  }
+/** WireExceptions go out as they are; other errors in the default shape, or re-shaped by the route's dialect. */
+export function renderException(exception: unknown, req: Request): { status: number; body: unknown; headers?: Record<string, string> } {
+  if (exception instanceof WireException) return { status: exception.status, body: exception.body, headers: exception.headers };
+  const standard = toResponse(exception, req);
+  const dialect = errorDialectFor(req);
+  if (!dialect) return standard;
+  const { code, message, error_id } = standard.body.error;
+  const wire = dialect.render({ status: standard.status, code, message, headers: standard.headers, errorId: error_id }, req);
+  return { status: wire.status, body: wire.body, headers: { ...standard.headers, ...wire.headers } };
+}
 
-  private toResponse(exception: unknown, req: Request): { status: number; body: ErrorBody; headers?: Record<string, string> } {
-    if (exception instanceof PlinthException) {
-      const error: ErrorBody['error'] = { code: exception.code, message: exception.message, ...exception.fields };
-      if (exception.details !== undefined) error.details = exception.details;
-      return { status: exception.status, body: { error }, headers: exception.headers };
-    }
-    // Nest wraps body-parser's http-errors in an HttpException with the original as `cause`.
-    const bodyParser = asBodyParserError(exception instanceof HttpException ? (exception.cause ?? exception) : exception);
-    if (bodyParser) {
-      if (bodyParser.type === 'entity.too.large') {
-        return this.simple(ErrorCode.PayloadTooLarge, `Request body is larger than the limit of ${bodyParser.limit} bytes`);
-      }
-      if (bodyParser.type === 'entity.parse.failed') return this.simple(ErrorCode.MalformedJson, 'Request body is not valid JSON');
-      if (bodyParser.type === 'encoding.unsupported' || bodyParser.type === 'charset.unsupported') {
-        return this.simple(ErrorCode.UnsupportedMediaType, 'Unsupported content encoding or charset');
-      }
-      if (bodyParser.status >= 400 && bodyParser.status < 500) {
-        return { status: bodyParser.status, body: { error: { code: ErrorCode.BadRequest, message: 'The request body could not be read' } } };
-      }
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      if (status < 500) {
-        const code = HTTP_CODES[status] ?? ErrorCode.BadRequest;
-        const message = status === 404 ? `Cannot ${req.method} ${req.path}` : exception.message;
-        return { status, body: { error: { code, message } } };
-      }
-    }
-    const errorId = randomUUID();
-    this.logger.error({ err: exception, errorId, path: req.path }, `Unhandled error ${errorId}`);
-    return {
-      status: 500,
-      body: { error: { code: ErrorCode.Internal, message: 'An unexpected error occurred', error_id: errorId } },
-    };
+function toResponse(exception: unknown, req: Request): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+  if (exception instanceof PlinthException) {
+    const error: ErrorBody['error'] = { code: exception.code, message: exception.message, ...exception.fields };
+    if (exception.details !== undefined) error.details = exception.details;
+    return { status: exception.status, body: { error }, headers: exception.headers };
   }
+  // Nest wraps body-parser's http-errors in an HttpException with the original as `cause`.
+  const bodyParser = asBodyParserError(exception instanceof HttpException ? (exception.cause ?? exception) : exception);
+  if (bodyParser) {
+    if (bodyParser.type === 'entity.too.large') {
+      return simple(ErrorCode.PayloadTooLarge, `Request body is larger than the limit of ${bodyParser.limit} bytes`);
+    }
+    if (bodyParser.type === 'entity.parse.failed') return simple(ErrorCode.MalformedJson, 'Request body is not valid JSON');
+    if (bodyParser.type === 'encoding.unsupported' || bodyParser.type === 'charset.unsupported') {
+      return simple(ErrorCode.UnsupportedMediaType, 'Unsupported content encoding or charset');
+    }
+    if (bodyParser.status >= 400 && bodyParser.status < 500) {
+      return { status: bodyParser.status, body: { error: { code: ErrorCode.BadRequest, message: 'The request body could not be read' } } };
+    }
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    if (status < 500) {
+      const code = HTTP_CODES[status] ?? ErrorCode.BadRequest;
+      const message = status === 404 ? `Cannot ${req.method} ${req.path}` : exception.message;
+      return { status, body: { error: { code, message } } };
+    }
+  }
+  const errorId = randomUUID();
+  logger.error({ err: exception, errorId, path: req.path }, `Unhandled error ${errorId}`);
+  return {
+    status: 500,
+    body: { error: { code: ErrorCode.Internal, message: 'An unexpected error occurred', error_id: errorId } },
+  };
+}
 
-  private simple(code: ErrorCode, message: string) {
-    return { status: ERROR_STATUS[code], body: { error: { code, message } } };
-  }
+function simple(code: ErrorCode, message: string) {
+  return { status: ERROR_STATUS[code], body: { error: { code, message } } };
 }
 
 interface BodyParserError {

@@ -1,6 +1,6 @@
 /** Domain errors with codes, and the one filter that maps them to HTTP. */
 export { ErrorCode, ERROR_STATUS, PlinthException } from './plinth.exception';
-export { PlinthExceptionFilter } from './exception.filter';
+export { PlinthExceptionFilter, renderException, sendException } from './exception.filter';
 /** Errors that are their own wire response, and per-route error dialects (GoTrue, PostgREST). */
 export { WireException, registerErrorDialect, errorDialectFor } from './wire.exception';
 export type { ErrorDialect, StandardError } from './wire.exception';

@@ -1,5 +1,5 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
-import type { Response } from 'express';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { BillingAccessService } from '@plinth/billing';
 import { ErrorCode, PlinthException } from '@plinth/common';
@@ -34,17 +34,28 @@ export class GatewayGuard implements CanActivate {
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<TenantRequest>();
     // Runtime controllers mount at a fixed path (`p/:ref/rest/v1`), the fallback at `p/:ref/:runtime/v1`.
-    const runtime = String(req.params.runtime ?? RUNTIME_IN_PATH.exec(req.path)?.[1]) as Runtime;
+    const runtime = String(req.params.runtime ?? RUNTIME_IN_PATH.exec(req.path)?.[1]);
+    req.tenant = await this.resolve(req, ctx.switchToHttp().getResponse<ServerResponse>(), String(req.params.ref), runtime);
+    return true;
+  }
+
+  /**
+   * The guard's work on a plain request: key → {@link TenantContext}, then billing access, metering (counted
+   * when `res` finishes) and limits (headers set on `res`). Throws what the exception filter renders. The data
+   * fast lane calls it outside Nest's pipeline, so both paths admit and count requests alike.
+   */
+  async resolve(req: GatewayRequest, res: ServerResponse, ref: string, runtimeName: string): Promise<TenantContext> {
+    const runtime = runtimeName as Runtime;
     if (!RUNTIMES.includes(runtime)) throw PlinthException.notFound(`Runtime "${runtime.slice(0, 40)}"`);
-    const { key: presented, userToken } = credentials(req);
+    const { key: presented, userToken } = credentials(req.headers);
     if (!presented) throw new PlinthException(ErrorCode.InvalidApiKey, 'No API key found in request', undefined, { 'www-authenticate': 'Bearer' });
 
     const key = await this.verifier.verify(presented);
     if (!key) throw invalidKey();
-    const project = await this.directory.find(String(req.params.ref));
+    const project = await this.directory.find(ref);
     if (!project || project.id !== key.projectId) throw invalidKey();
 
-    const origin = req.get('origin');
+    const origin = header(req.headers, 'origin');
     if (key.type === 'secret' && origin && !key.allowBrowser) {
       throw PlinthException.forbidden('Secret keys cannot be used from a browser; use the publishable key');
     }
@@ -76,26 +87,37 @@ export class GatewayGuard implements CanActivate {
       keyType: key.type,
       restrictions: key.scopes,
     };
-    req.tenant = context;
     // Metering and limits: count the response when it finishes; refuse over quota (402) or over rate (429).
-    const res = ctx.switchToHttp().getResponse<Response>();
     await this.billing.admit(project.orgId, action === 'write'); // non-payment: read-only after the grace period, then suspended (402)
     this.metering.trackResponse(res, project.id, runtime);
     await this.limits.admit(
       { projectId: project.id, orgId: project.orgId, keyId: key.id, anonymous: context.role === 'anon', endUserId: user?.id ?? null, ip: req.ip ?? '' },
       res,
     );
-    return true;
+    return context;
   }
+}
+
+/** What {@link GatewayGuard.resolve} reads from a request; `ip` as Express derives it (trust proxy applied). */
+export interface GatewayRequest {
+  method?: string;
+  ip?: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** A request header as Express's `req.get` returns it. */
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /**
  * The API key comes from `apikey`, or from `Authorization: Bearer` when that holds a key. A bearer that is
  * not a key (a JWT) alongside `apikey` is the end user's access token.
  */
-function credentials(req: TenantRequest): { key: string | null; userToken: string | null } {
-  const apikey = req.get('apikey')?.trim() || null;
-  const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1] ?? null;
+function credentials(headers: IncomingHttpHeaders): { key: string | null; userToken: string | null } {
+  const apikey = header(headers, 'apikey')?.trim() || null;
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header(headers, 'authorization') ?? '')?.[1] ?? null;
   const bearerIsKey = bearer !== null && bearer.startsWith('pl_');
   if (apikey) return { key: apikey, userToken: bearer && !bearerIsKey ? bearer : null };
   return { key: bearerIsKey ? bearer : null, userToken: null };

@@ -1,6 +1,9 @@
 /** Tenant traffic entry: key → TenantContext, origin/IP/scope checks, CORS, runtime routing. */
 export { GatewayModule, GatewayFallbackModule } from './gateway.module';
 export { GatewayGuard, scopeAllows } from './gateway.guard';
+export type { GatewayRequest } from './gateway.guard';
+/** CORS for `/p/` routes, also applied by handlers outside Nest's middleware (the data fast lane). */
+export { gatewayCors } from './gateway-cors.middleware';
 export { Tenant } from './tenant-context';
 export type { TenantContext, TenantProject, TenantRequest } from './tenant-context';
 export { ProjectDirectory } from './project-directory';
