@@ -13,3 +13,4 @@ export { generateToken, isWellFormedToken, hashToken } from './secret-token';
 export { UuidParam } from './params';
 export { ReqMeta, requestMetaOf } from './request-meta';
 export type { RequestMeta } from './request-meta';
+export { dummyHash, hashPassword, verifyPassword } from './password-hash';

@@ -1,29 +1,4 @@
-import { Algorithm, hash, verify } from '@node-rs/argon2';
-
-/**
- * argon2id with the console's setting (libs/identity): OWASP's first recommendation, m=19 MiB, t=2, p=1, which
- * keeps password sign-in well above 50/s per core. Hashing runs on libuv's thread pool, off the event loop.
- */
-const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
-
-export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2);
-}
-
-export async function verifyPassword(hashed: string, password: string): Promise<boolean> {
-  try {
-    return await verify(hashed, password);
-  } catch {
-    return false;
-  }
-}
-
-let dummy: Promise<string> | undefined;
-/** Verified against when an account doesn't exist (or has no password), so timing doesn't tell. */
-export function dummyHash(): Promise<string> {
-  dummy ??= hashPassword(`dummy-${Math.random()}`);
-  return dummy;
-}
+export { dummyHash, hashPassword, verifyPassword } from '@plinth/common';
 
 export type PasswordRequirement = 'none' | 'letters_digits' | 'lower_upper_digits' | 'lower_upper_digits_symbols';
 

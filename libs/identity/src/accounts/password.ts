@@ -1,29 +1,4 @@
-import { Algorithm, hash, verify } from '@node-rs/argon2';
-
-/**
- * argon2id at OWASP's first recommended setting (m=19 MiB, t=2, p=1): strong enough, and cheap enough to
- * keep sign-in well above 50/s per core.
- */
-const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
-
-export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2);
-}
-
-export async function verifyPassword(hashed: string, password: string): Promise<boolean> {
-  try {
-    return await verify(hashed, password);
-  } catch {
-    return false;
-  }
-}
-
-/** A valid hash of a random password, verified against when an account doesn't exist so timing reveals nothing. */
-let dummy: Promise<string> | undefined;
-export function dummyHash(): Promise<string> {
-  dummy ??= hashPassword(`dummy-${Math.random()}`);
-  return dummy;
-}
+export { dummyHash, hashPassword, verifyPassword } from '@plinth/common';
 
 const COMMON = new Set([
   'password', 'password1', 'password123', '123456789', '1234567890', 'qwertyuiop', 'iloveyou1', 'letmein123',
