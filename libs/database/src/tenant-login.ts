@@ -3,8 +3,8 @@ import { Client } from 'pg';
 
 /**
  * Tenant traffic logs in as its own role, not as the control plane's (often superuser) user. It may only
- * switch into projects' data roles (granted at provisioning); a stray `RESET ROLE` or `SET ROLE` in a tenant
- * transaction lands on a role with no privileges, never on control data or superuser powers.
+ * switch into projects' data roles (granted at provisioning); a stray role reset or role switch statement in a
+ * tenant transaction lands on a role with no privileges, never on control data or superuser powers.
  */
 export const TENANT_LOGIN_ROLE = 'plinth_tenant';
 
