@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock, JobData, JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
+import { orgBillingRecipients } from '@plinth/mail';
 import { BillingAccountRepository } from './billing-account.repository';
 import { BILLING_JOBS } from './billing.constants';
 import { delinquency, DelinquencyState } from './delinquency';
@@ -55,10 +56,7 @@ export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit 
       if (d.state === 'ok' || !a.delinquent_since) continue;
       const since = a.delinquent_since;
       const state = d.state;
-      const rows = (await this.db.query(
-        `SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.role IN ('owner', 'billing') ORDER BY u.email`,
-        [a.org_id],
-      )) as Array<{ email: string }>;
+      const to = await orgBillingRecipients(this.db, a.org_id);
       const queued = await this.db.transaction(async (m) => {
         const inserted = (await m.query(
           `INSERT INTO control.billing_notices (org_id, delinquent_since, state, created_at) VALUES ($1, $2, $3, $4)
@@ -74,7 +72,7 @@ export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit 
         });
         return true;
       });
-      out.push({ orgId: a.org_id, state, to: rows.map((r) => r.email), queued });
+      out.push({ orgId: a.org_id, state, to, queued });
     }
     return out;
   }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
-import { delinquencyNoticeEmail, PlatformMailer } from '@plinth/mail';
+import { delinquencyNoticeEmail, orgBillingRecipients, PlatformMailer } from '@plinth/mail';
 import { delinquency } from './delinquency';
 
 export const SEND_DELINQUENCY_NOTICE_JOB = 'billing.delinquency-notice';
@@ -56,11 +56,7 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
     if (row.current_since?.getTime() !== since.getTime()) return;
     const timeline = delinquency(since, this.clock.nowMs(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
     if (timeline.state !== d.state) return;
-    const recipients = (await this.db.query(
-      `SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id
-        WHERE m.org_id = $1 AND m.role IN ('owner', 'billing') ORDER BY u.email`,
-      [d.orgId],
-    )) as Array<{ email: string }>;
+    const recipients = await orgBillingRecipients(this.db, d.orgId);
     const mail = delinquencyNoticeEmail({
       orgName: row.org_name,
       state: d.state,
@@ -70,7 +66,7 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
     });
     await this.mailer.send({
       ...mail,
-      to: recipients.map((r) => r.email),
+      to: recipients,
       messageId: this.mailer.messageId('billing-notice', ctx.id),
       tag: `billing-notice-${d.state}`,
     });

@@ -1,8 +1,10 @@
 /** Plinth's own emails (usage alerts, billing notices, invitations): SMTP_URL through a pooled transport, or the log. */
 export { MailModule } from './mail.module';
-/** Sends one email with a per-job stable Message-ID; logs (recipients and subject only) when SMTP_URL is unset. */
+/** Sends one email with a per-job stable Message-ID; writes it to the log when SMTP_URL is unset. */
 export { PlatformMailer } from './platform-mailer';
 export type { PlatformEmail, SendResult } from './platform-mailer';
 /** HTML + text templates, every value escaped. */
 export { renderEmail, usageAlertEmail, delinquencyNoticeEmail, orgInvitationEmail } from './templates';
 export type { Block, RenderedEmail, UsageAlertEmail, DelinquencyNoticeEmail, OrgInvitationEmail } from './templates';
+/** The owners and billing members an org's billing and usage emails go to. */
+export { orgBillingRecipients } from './recipients';

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
-import { PlatformMailer, usageAlertEmail } from '@plinth/mail';
+import { orgBillingRecipients, PlatformMailer, usageAlertEmail } from '@plinth/mail';
 
 export const USAGE_ALERT_JOB = 'usage-alert';
 
@@ -53,15 +53,11 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
     )) as Array<{ notified_at: Date | null; emailed_at: Date | null; alert_webhook_url: string | null }>;
     if (!rows[0] || rows[0].notified_at) return;
     if (!rows[0].emailed_at) {
-      const recipients = (await this.db.query(
-        `SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id
-          WHERE m.org_id = $1 AND m.role IN ('owner', 'billing') ORDER BY u.email`,
-        [d.orgId],
-      )) as Array<{ email: string }>;
+      const recipients = await orgBillingRecipients(this.db, d.orgId);
       const mail = usageAlertEmail({ ...d, usageUrl: `${this.config.http.publicUrl}/v1/projects/${d.projectRef}/usage` });
       await this.mailer.send({
         ...mail,
-        to: recipients.map((r) => r.email),
+        to: recipients,
         messageId: this.mailer.messageId('usage-alert', ctx.id),
         tag: 'usage-alert',
       });
