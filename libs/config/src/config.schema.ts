@@ -34,6 +34,7 @@ export const envSchema = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
   TENANT_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
   TENANT_POOL_MAX_USES: z.coerce.number().int().min(0).default(5000),
+  TENANT_STATEMENT_CACHE: z.coerce.number().int().min(0).max(10000).default(100),
   EMBEDDED_PG_DIR: z.string().min(1).default('.plinth/pg'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54320),
   REDIS_URL: z

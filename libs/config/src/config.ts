@@ -15,6 +15,8 @@ export interface PlinthConfig {
     poolMax: number;
     tenantPoolMax: number;
     tenantPoolMaxUses: number;
+    /** Prepared statements kept per tenant connection (least recently used go first); 0 = none. */
+    tenantStatementCache: number;
     embedded: { dir: string; port: number };
   };
   /** Redis (BullMQ queues, shared rate limits); undefined = embedded default (in-process jobs, in-memory limits). */
@@ -88,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       poolMax: e.DATABASE_POOL_MAX,
       tenantPoolMax: e.TENANT_POOL_MAX,
       tenantPoolMaxUses: e.TENANT_POOL_MAX_USES,
+      tenantStatementCache: e.TENANT_STATEMENT_CACHE,
       embedded: { dir: resolve(e.EMBEDDED_PG_DIR), port: e.EMBEDDED_PG_PORT },
     },
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },

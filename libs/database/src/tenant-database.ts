@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { Pool, PoolClient } from 'pg';
+import { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { DATABASE_URL } from './database.tokens';
+import { PreparedStatements } from './prepared-statements';
 import { tenantLoginUrl } from './tenant-login';
 
 /** What the tenant executor needs to know about a project: where it lives and which role it acts as. */
@@ -25,11 +26,14 @@ const SCHEMA_NAME = /^t_[a-z0-9]{4,32}$/;
 export class TenantDatabase implements OnModuleDestroy {
   private readonly logger = new Logger(TenantDatabase.name);
   private readonly pools = new Map<string, Pool>();
+  private readonly statements: PreparedStatements;
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @Inject(DATABASE_URL) private readonly url: string,
-  ) {}
+  ) {
+    this.statements = new PreparedStatements(config.database.tenantStatementCache);
+  }
 
   /** The pool of a cluster; only the configured one exists for now. */
   pool(cluster: string): Pool {
@@ -50,7 +54,7 @@ export class TenantDatabase implements OnModuleDestroy {
 
   /**
    * Runs `fn` in one transaction as the project's data role, with a statement timeout. BEGIN and the role
-   * switch go in one round trip.
+   * switch go in one round trip (with the deallocation of statements this connection's cache has evicted).
    */
   async asDataRole<T>(target: TenantTarget, fn: (client: PoolClient) => Promise<T>, statementTimeoutMs = 5000): Promise<T> {
     if (!ROLE_NAME.test(target.dataRole) || !SCHEMA_NAME.test(target.schema)) {
@@ -60,7 +64,7 @@ export class TenantDatabase implements OnModuleDestroy {
     let broken = false;
     try {
       await client.query(
-        `BEGIN; SELECT set_config('role', '${target.dataRole}', true), set_config('statement_timeout', '${Math.floor(statementTimeoutMs)}', true)`,
+        `${this.statements.takeStale(client)}BEGIN; SELECT set_config('role', '${target.dataRole}', true), set_config('statement_timeout', '${Math.floor(statementTimeoutMs)}', true)`,
       );
       const result = await fn(client);
       await client.query('COMMIT');
@@ -73,6 +77,14 @@ export class TenantDatabase implements OnModuleDestroy {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * Runs a generated statement inside {@link asDataRole} as a prepared statement of this connection: parsed and
+   * planned on first use, then only bound and executed (see {@link PreparedStatements}).
+   */
+  prepared<R extends QueryResultRow>(client: PoolClient, text: string, values: unknown[]): Promise<QueryResult<R>> {
+    return client.query<R>(this.statements.query(client, text, values));
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -27,6 +27,8 @@ import { AUTH_UID_SETTING } from '../catalog/table-ddl';
 import { openApiDocument } from './openapi';
 import { policyFor } from './tenant-policy';
 
+const SET_AUTH_UID = `SELECT set_config('${AUTH_UID_SETTING}', $1, true)`;
+
 export type RestMethod = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE';
 
 /** One PostgREST request, as the controller hands it over. */
@@ -40,7 +42,7 @@ export interface RestRequest {
 
 /**
  * The data runtime's request path: compiled catalog (cached) + the caller's policy → one generated, parameterised,
- * schema-qualified statement → run in a transaction as the project's data role with a statement timeout → the
+ * schema-qualified statement (prepared once per connection and shape) → run in a transaction as the project's data role with a statement timeout → the
  * PostgREST answer, computed inside the transaction so a single-object mismatch rolls the write back. Every failure
  * leaves as a WireException in PostgREST's shape and status; unexpected ones are logged with an error id.
  */
@@ -62,7 +64,7 @@ export class RestService {
       const input = { query: req.query, headers: req.headers };
       if (req.method === 'GET' || req.method === 'HEAD') {
         const plan = planRead(ctx, req.table, input);
-        return await this.run(t, async (c) => finishRead(plan, (await c.query<ReadRow>(plan.text, plan.values)).rows[0]));
+        return await this.run(t, async (c) => finishRead(plan, (await this.tenants.prepared<ReadRow>(c, plan.text, plan.values)).rows[0]));
       }
       let plan: WritePlan;
       if (req.method === 'POST') plan = planInsert(ctx, req.table, input, req.body);
@@ -75,8 +77,8 @@ export class RestService {
       const setUid = plan.kind === 'insert' && t.user !== null && pc.authUidTables.has(plan.table);
       return await this.run(t, async (c) => {
         // Transaction-local, like the role: read by `auth.uid` column defaults, gone at COMMIT.
-        if (setUid) await c.query(`SELECT set_config('${AUTH_UID_SETTING}', $1, true)`, [t.user!.id]);
-        return finishWrite(plan, (await c.query<WriteRow>(plan.text, plan.values)).rows[0]);
+        if (setUid) await this.tenants.prepared(c, SET_AUTH_UID, [t.user!.id]);
+        return finishWrite(plan, (await this.tenants.prepared<WriteRow>(c, plan.text, plan.values)).rows[0]);
       });
     } catch (err) {
       throw this.failure(err, { anonymous, schema: t.project.schema, table: req.table });

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import type { PoolClient, QueryConfig } from 'pg';
+
+/** node-postgres keeps the names it has prepared on a connection here (internal, stable since pg 7). */
+interface PgConnectionState {
+  parsedStatements: Record<string, string>;
+}
+
+/**
+ * Named statements for generated SQL, so PostgreSQL parses and plans a statement shape once per connection rather
+ * than on every request (the data runtime's statements are CTEs and JSON aggregates whose planning cost rivals
+ * their execution). The name is a digest of the text, so the same shape from any request reuses the plan and two
+ * texts never share a name (node-postgres refuses a name reused for another text, should a digest ever collide).
+ *
+ * Each connection keeps at most `limit` statements, least recently used first out. An evicted statement is
+ * deallocated by the next {@link takeStale} caller (sent ahead of the next BEGIN on that connection), so server
+ * memory per connection stays bounded across thousands of tenant schemas. Prepared statements hold no privileges
+ * and no settings: each execution is checked against the role in force then, so a statement left on a pooled
+ * connection by one tenant is of no use to the next (whose statements name its own schema anyway).
+ */
+export class PreparedStatements {
+  private readonly byClient = new WeakMap<PoolClient, ConnectionStatements>();
+
+  constructor(private readonly limit: number) {}
+
+  /** The query to send: named (prepared once on this connection) or, with the cache off, unnamed. */
+  query(client: PoolClient, text: string, values: unknown[]): QueryConfig {
+    if (this.limit <= 0) return { text, values };
+    const name = statementName(text);
+    this.state(client).touch(name, this.limit);
+    return { name, text, values };
+  }
+
+  /**
+   * `DEALLOCATE …;` for the statements evicted on this connection since the last call ('' when none), forgetting
+   * them on the node-postgres side at the same time so they are parsed again if they come back.
+   */
+  takeStale(client: PoolClient): string {
+    const s = this.byClient.get(client);
+    if (!s || s.stale.length === 0) return '';
+    const parsed = (client as unknown as { connection: PgConnectionState }).connection.parsedStatements;
+    let sql = '';
+    for (const name of s.stale) {
+      // Only what the server really holds: a statement whose Parse failed was never created.
+      if (parsed[name] === undefined) continue;
+      delete parsed[name];
+      sql += `DEALLOCATE "${name}"; `;
+    }
+    s.stale.length = 0;
+    return sql;
+  }
+
+  private state(client: PoolClient): ConnectionStatements {
+    let s = this.byClient.get(client);
+    if (!s) this.byClient.set(client, (s = new ConnectionStatements()));
+    return s;
+  }
+}
+
+class ConnectionStatements {
+  /** Names in use order, oldest first (a Map iterates in insertion order). */
+  private readonly recent = new Map<string, true>();
+  readonly stale: string[] = [];
+
+  touch(name: string, limit: number): void {
+    if (this.recent.delete(name)) {
+      this.recent.set(name, true);
+      return;
+    }
+    const wasStale = this.stale.indexOf(name);
+    if (wasStale >= 0) this.stale.splice(wasStale, 1);
+    this.recent.set(name, true);
+    if (this.recent.size > limit) {
+      const oldest = this.recent.keys().next().value as string;
+      this.recent.delete(oldest);
+      this.stale.push(oldest);
+    }
+  }
+}
+
+/** `pl_` and a digest of the text: 46 characters, inside PostgreSQL's 63-byte identifier limit. */
+export function statementName(text: string): string {
+  return `pl_${createHash('sha256').update(text).digest('base64url')}`;
+}

@@ -1,0 +1,86 @@
+import { PoolClient, QueryConfig } from 'pg';
+import { statementName, TenantDatabase } from '@plinth/database';
+import { tenantNames } from '@plinth/tenancy';
+import { bootTestApp, createProject, signup, TestApp, TestProject, upgradeOrg } from '../support/test-app';
+
+/**
+ * The tenant executor's prepared statements (TENANT_STATEMENT_CACHE), on one pooled connection so every call meets
+ * what the previous one left: bounded per connection, re-planned after DDL, and of no use to another tenant.
+ */
+describe('prepared tenant statements', () => {
+  let t: TestApp;
+  let pa: TestProject;
+  let pb: TestProject;
+  let tenants: TenantDatabase;
+  const asTenant = <T>(p: TestProject, fn: (c: PoolClient) => Promise<T>) => {
+    const n = tenantNames(p.ref);
+    return tenants.asDataRole({ ref: p.ref, cluster: 'default', schema: n.schema, dataRole: n.dataRole }, fn);
+  };
+  const prepared = async (c: PoolClient) =>
+    (await c.query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'pl\\_%' ORDER BY prepare_time`)).rows.map((r) => r.name);
+
+  beforeAll(async () => {
+    t = await bootTestApp({ TENANT_STATEMENT_CACHE: '2', TENANT_POOL_MAX: '1', TENANT_POOL_MAX_USES: '0' });
+    const u = await signup(t, 'prepared');
+    await upgradeOrg(t, u, 'pro');
+    pa = await createProject(t, u, 'A');
+    pb = await createProject(t, u, 'B');
+    tenants = t.app.get(TenantDatabase);
+    for (const p of [pa, pb]) {
+      const n = tenantNames(p.ref);
+      await t.sql.query(`SET ROLE "${n.ownerRole}"; CREATE TABLE "${n.schema}".notes (id int PRIMARY KEY, body text);
+        INSERT INTO "${n.schema}".notes VALUES (1, '${p.ref}'); GRANT SELECT ON "${n.schema}".notes TO "${n.dataRole}"; RESET ROLE`);
+    }
+  });
+  afterAll(() => t.close());
+
+  it('prepares a statement once per connection and reuses it', async () => {
+    const n = tenantNames(pa.ref);
+    const text = `SELECT body FROM "${n.schema}".notes WHERE id = $1`;
+    const first = await asTenant(pa, async (c) => [(await tenants.prepared(c, text, [1])).rows, await prepared(c)]);
+    const second = await asTenant(pa, async (c) => [(await tenants.prepared(c, text, [1])).rows, await prepared(c)]);
+    expect(first[0]).toEqual([{ body: pa.ref }]);
+    expect(second).toEqual(first);
+    expect(first[1]).toHaveLength(1);
+  });
+
+  it('keeps at most TENANT_STATEMENT_CACHE statements on a connection, deallocating the least recently used', async () => {
+    const n = tenantNames(pa.ref);
+    const texts = [1, 2, 3, 4, 5].map((k) => `SELECT body, ${k} AS k FROM "${n.schema}".notes WHERE id = $1`);
+    for (const text of texts) expect((await asTenant(pa, (c) => tenants.prepared(c, text, [1]))).rows).toHaveLength(1);
+    // The eviction is sent with the next BEGIN on the connection: what is left is the two most recent.
+    const left = await asTenant(pa, prepared);
+    expect(left).toHaveLength(2);
+    // An evicted shape comes back: parsed again, and still answers.
+    expect((await asTenant(pa, (c) => tenants.prepared(c, texts[0], [1]))).rows).toEqual([{ body: pa.ref, k: 1 }]);
+    expect(await asTenant(pa, prepared)).toHaveLength(2);
+  });
+
+  it('a statement that failed to parse is forgotten, not deallocated (which would break the next BEGIN)', async () => {
+    const n = tenantNames(pa.ref);
+    await expect(asTenant(pa, (c) => tenants.prepared(c, `SELECT nope FROM "${n.schema}".notes`, []))).rejects.toMatchObject({ code: '42703' });
+    await expect(asTenant(pa, (c) => tenants.prepared(c, `SELECT nope2 FROM "${n.schema}".notes`, []))).rejects.toMatchObject({ code: '42703' });
+    await expect(asTenant(pa, (c) => tenants.prepared(c, `SELECT nope3 FROM "${n.schema}".notes`, []))).rejects.toMatchObject({ code: '42703' });
+    expect((await asTenant(pa, (c) => tenants.prepared(c, `SELECT body FROM "${n.schema}".notes WHERE id = $1`, [1]))).rows).toEqual([{ body: pa.ref }]);
+  });
+
+  it('is planned again after the table changes', async () => {
+    const n = tenantNames(pa.ref);
+    const text = `SELECT row_to_json(x)::text AS j FROM (SELECT * FROM "${n.schema}".notes WHERE id = $1) x`;
+    expect((await asTenant(pa, (c) => tenants.prepared(c, text, [1]))).rows[0].j).toBe(JSON.stringify({ id: 1, body: pa.ref }));
+    await t.sql.query(`SET ROLE "${n.ownerRole}"; ALTER TABLE "${n.schema}".notes ADD COLUMN extra int DEFAULT 7; RESET ROLE`);
+    expect((await asTenant(pa, (c) => tenants.prepared(c, text, [1]))).rows[0].j).toBe(JSON.stringify({ id: 1, body: pa.ref, extra: 7 }));
+  });
+
+  it("a statement prepared for tenant A is refused when run as tenant B's role on the same connection", async () => {
+    const na = tenantNames(pa.ref);
+    const text = `SELECT body FROM "${na.schema}".notes WHERE id = $1`;
+    expect((await asTenant(pa, (c) => tenants.prepared(c, text, [1]))).rows).toEqual([{ body: pa.ref }]);
+    // Same connection (pool of one), same statement name: privileges are checked at execution, as B.
+    await expect(asTenant(pb, (c) => tenants.prepared(c, text, [1]))).rejects.toMatchObject({ code: '42501' });
+    // Executed by name alone, with no text to parse: the server's prepared statement, still checked as B.
+    await expect(asTenant(pb, (c) => c.query({ name: statementName(text), values: [1] } as QueryConfig))).rejects.toMatchObject({ code: '42501' });
+    const nb = tenantNames(pb.ref);
+    expect((await asTenant(pb, (c) => tenants.prepared(c, `SELECT body FROM "${nb.schema}".notes WHERE id = $1`, [1]))).rows).toEqual([{ body: pb.ref }]);
+  });
+});
