@@ -135,6 +135,19 @@ describe('data runtime: PostgREST through supabase-js', () => {
     expect(many.error?.code).toBe('PGRST116');
   });
 
+  it('rolls back a single-object write that touched more than one row', async () => {
+    const before = await admin.from('books').select('title').eq('genre', 'fantasy');
+    expect(before.data).toHaveLength(2);
+    const upd = await admin.from('books').update({ genre: 'changed' }).eq('genre', 'fantasy').select('title').single();
+    expect([upd.status, upd.error?.code]).toEqual([406, 'PGRST116']);
+    const del = await admin.from('books').delete().eq('genre', 'fantasy').select('title').single();
+    expect([del.status, del.error?.code]).toEqual([406, 'PGRST116']);
+    const ins = await admin.from('books').insert([{ title: 'Twin 1' }, { title: 'Twin 2' }]).select('title').single();
+    expect([ins.status, ins.error?.code]).toEqual([406, 'PGRST116']);
+    expect(titles((await admin.from('books').select('title').eq('genre', 'fantasy')).data)).toEqual(titles(before.data));
+    expect((await admin.from('books').select('title').like('title', 'Twin%')).data).toEqual([]);
+  });
+
   it('selects with aliases, casts, JSON paths and embeds to-one and to-many relations', async () => {
     const { data, error } = await anon
       .from('books')

@@ -13,7 +13,7 @@ interface PgConnectionState {
  * texts never share a name (node-postgres refuses a name reused for another text, should a digest ever collide).
  *
  * Each connection keeps at most `limit` statements, least recently used first out. An evicted statement is
- * deallocated by the next {@link takeStale} caller (sent ahead of the next BEGIN on that connection), so server
+ * deallocated by the next {@link takeStale} caller (sent with the next BEGIN on that connection), so server
  * memory per connection stays bounded across thousands of tenant schemas. Prepared statements hold no privileges
  * and no settings: each execution is checked against the role in force then, so a statement left on a pooled
  * connection by one tenant is of no use to the next (whose statements name its own schema anyway).
@@ -32,8 +32,9 @@ export class PreparedStatements {
   }
 
   /**
-   * `DEALLOCATE …;` for the statements evicted on this connection since the last call ('' when none), forgetting
-   * them on the node-postgres side at the same time so they are parsed again if they come back.
+   * `; DEALLOCATE …` for the statements evicted on this connection since the last call ('' when none), to append
+   * to the next BEGIN, forgetting them on the node-postgres side at the same time so they are parsed again if they
+   * come back.
    */
   takeStale(client: PoolClient): string {
     const s = this.byClient.get(client);
@@ -44,7 +45,7 @@ export class PreparedStatements {
       // Only what the server really holds: a statement whose Parse failed was never created.
       if (parsed[name] === undefined) continue;
       delete parsed[name];
-      sql += `DEALLOCATE "${name}"; `;
+      sql += `; DEALLOCATE "${name}"`;
     }
     s.stale.length = 0;
     return sql;

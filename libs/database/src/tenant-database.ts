@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { DatabaseError, Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { DATABASE_URL } from './database.tokens';
 import { PreparedStatements } from './prepared-statements';
@@ -44,6 +44,8 @@ export class TenantDatabase implements OnModuleDestroy {
       connectionString: tenantLoginUrl(this.url, this.config.secret),
       max: this.config.database.tenantPoolMax,
       maxUses: this.config.database.tenantPoolMaxUses || undefined,
+      // Queries go out without waiting for the answer to the one before (see run()).
+      pipeline: true,
       idleTimeoutMillis: 30_000,
       application_name: `plinth-tenant-${cluster}`,
     });
@@ -57,15 +59,11 @@ export class TenantDatabase implements OnModuleDestroy {
    * switch go in one round trip (with the deallocation of statements this connection's cache has evicted).
    */
   async asDataRole<T>(target: TenantTarget, fn: (client: PoolClient) => Promise<T>, statementTimeoutMs = 5000): Promise<T> {
-    if (!ROLE_NAME.test(target.dataRole) || !SCHEMA_NAME.test(target.schema)) {
-      throw new Error(`Refusing tenant target with malformed names (${target.ref})`);
-    }
+    const begin = beginAs(target, statementTimeoutMs);
     const client = await this.pool(target.cluster).connect();
     let broken = false;
     try {
-      await client.query(
-        `${this.statements.takeStale(client)}BEGIN; SELECT set_config('role', '${target.dataRole}', true), set_config('statement_timeout', '${Math.floor(statementTimeoutMs)}', true)`,
-      );
+      await client.query(begin + this.statements.takeStale(client));
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
@@ -73,6 +71,65 @@ export class TenantDatabase implements OnModuleDestroy {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
       });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Generated statements in one transaction as the project's data role, each prepared once per connection (see
+   * {@link PreparedStatements}), written to the connection together with BEGIN and COMMIT so the transaction costs
+   * one round trip; `finish` turns the last statement's result into the answer. A failing statement aborts the
+   * transaction, and the COMMIT behind it then rolls back. With `confirm`, COMMIT waits for `finish` to accept the
+   * result instead, and a throw from it rolls back (a second round trip): for checks that must undo a write.
+   */
+  async run<R extends QueryResultRow, T>(
+    target: TenantTarget,
+    statements: Array<{ text: string; values: unknown[] }>,
+    finish: (result: QueryResult<R>) => T,
+    opts: { confirm?: boolean; statementTimeoutMs?: number } = {},
+  ): Promise<T> {
+    const begin = beginAs(target, opts.statementTimeoutMs ?? 5000);
+    const client = await this.pool(target.cluster).connect();
+    // Whether a transaction may still be open on the connection: if so when we leave, it isn't reused.
+    let open = true;
+    let broken = false;
+    try {
+      // The pool is in pipeline mode: each query goes out as it is issued, without waiting for the one before.
+      // Should BEGIN or the role switch fail, the transaction is aborted and every statement behind it refused.
+      const sent: Array<Promise<QueryResult>> = [client.query(begin + this.statements.takeStale(client))];
+      for (const st of statements) sent.push(client.query(this.statements.query(client, st.text, st.values)));
+      if (!opts.confirm) sent.push(client.query('COMMIT'));
+      // Settle all before looking at any: no rejection may go unhandled, and the connection must be quiet when
+      // it goes back to the pool.
+      const settled = await Promise.allSettled(sent);
+      const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) {
+        // A server error leaves the connection usable (the COMMIT behind it answered ROLLBACK); anything else doesn't.
+        if (!(failure.reason instanceof DatabaseError)) broken = true;
+        else if (opts.confirm) await client.query('ROLLBACK');
+        open = false;
+        throw failure.reason;
+      }
+      const last = (settled[statements.length] as PromiseFulfilledResult<QueryResult<R>>).value;
+      if (!opts.confirm) {
+        open = false;
+        return finish(last);
+      }
+      let answer: T;
+      try {
+        answer = finish(last);
+      } catch (err) {
+        await client.query('ROLLBACK');
+        open = false;
+        throw err;
+      }
+      await client.query('COMMIT');
+      open = false;
+      return answer;
+    } catch (err) {
+      if (open) broken = true;
       throw err;
     } finally {
       client.release(broken);
@@ -91,4 +148,12 @@ export class TenantDatabase implements OnModuleDestroy {
     await Promise.all([...this.pools.values()].map((p) => p.end()));
     this.pools.clear();
   }
+}
+
+/** BEGIN and the switch to the project's data role with a statement timeout, transaction-local. */
+function beginAs(target: TenantTarget, statementTimeoutMs: number): string {
+  if (!ROLE_NAME.test(target.dataRole) || !SCHEMA_NAME.test(target.schema)) {
+    throw new Error(`Refusing tenant target with malformed names (${target.ref})`);
+  }
+  return `BEGIN; SELECT set_config('role', '${target.dataRole}', true), set_config('statement_timeout', '${Math.floor(statementTimeoutMs)}', true)`;
 }

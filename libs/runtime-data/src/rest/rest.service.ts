@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { PoolClient } from 'pg';
+import type { QueryResult, QueryResultRow } from 'pg';
 import { WireException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { TenantDatabase } from '@plinth/database';
@@ -42,8 +42,9 @@ export interface RestRequest {
 
 /**
  * The data runtime's request path: compiled catalog (cached) + the caller's policy → one generated, parameterised,
- * schema-qualified statement (prepared once per connection and shape) → run in a transaction as the project's data role with a statement timeout → the
- * PostgREST answer, computed inside the transaction so a single-object mismatch rolls the write back. Every failure
+ * schema-qualified statement (prepared once per connection and shape) → run in a transaction as the project's data
+ * role with a statement timeout, BEGIN, statement and COMMIT written together → the PostgREST answer. A single-object
+ * write waits for its answer before COMMIT, so a row-count mismatch rolls the write back. Every failure
  * leaves as a WireException in PostgREST's shape and status; unexpected ones are logged with an error id.
  */
 @Injectable()
@@ -64,7 +65,8 @@ export class RestService {
       const input = { query: req.query, headers: req.headers };
       if (req.method === 'GET' || req.method === 'HEAD') {
         const plan = planRead(ctx, req.table, input);
-        return await this.run(t, async (c) => finishRead(plan, (await this.tenants.prepared<ReadRow>(c, plan.text, plan.values)).rows[0]));
+        // A read's answer may still be refused (a single object asked for and not one row): after COMMIT, harmless.
+        return await this.run<ReadRow, PostgrestResponse>(t, [plan], (r) => finishRead(plan, r.rows[0]));
       }
       let plan: WritePlan;
       if (req.method === 'POST') plan = planInsert(ctx, req.table, input, req.body);
@@ -74,12 +76,12 @@ export class RestService {
       if (plan.kind !== 'insert' && !plan.hasFilters && t.role !== 'service') {
         throw new PostgrestError(400, '21000', `${plan.kind.toUpperCase()} requires a WHERE clause`, null, 'Add a filter, or use the secret key to change every row');
       }
+      // Transaction-local, like the role: read by `auth.uid` column defaults, gone at COMMIT.
       const setUid = plan.kind === 'insert' && t.user !== null && pc.authUidTables.has(plan.table);
-      return await this.run(t, async (c) => {
-        // Transaction-local, like the role: read by `auth.uid` column defaults, gone at COMMIT.
-        if (setUid) await this.tenants.prepared(c, SET_AUTH_UID, [t.user!.id]);
-        return finishWrite(plan, (await this.tenants.prepared<WriteRow>(c, plan.text, plan.values)).rows[0]);
-      });
+      const statements = setUid ? [{ text: SET_AUTH_UID, values: [t.user!.id] }, plan] : [plan];
+      // Rule checks on written rows raise inside the statement; a single-object write that didn't touch exactly one
+      // row is refused here, and must be rolled back, so then COMMIT waits for finishWrite's verdict.
+      return await this.run<WriteRow, PostgrestResponse>(t, statements, (r) => finishWrite(plan, r.rows[0]), plan.single);
     } catch (err) {
       throw this.failure(err, { anonymous, schema: t.project.schema, table: req.table });
     }
@@ -101,9 +103,10 @@ export class RestService {
     return body;
   }
 
-  private run<T>(t: TenantContext, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  private run<R extends QueryResultRow, T>(t: TenantContext, statements: Array<{ text: string; values: unknown[] }>, finish: (r: QueryResult<R>) => T, confirm = false): Promise<T> {
     const p = t.project;
-    return this.tenants.asDataRole({ ref: p.ref, cluster: p.cluster, schema: p.schema, dataRole: p.dataRole }, fn, this.config.data.statementTimeoutMs);
+    const target = { ref: p.ref, cluster: p.cluster, schema: p.schema, dataRole: p.dataRole };
+    return this.tenants.run(target, statements, finish, { confirm, statementTimeoutMs: this.config.data.statementTimeoutMs });
   }
 
   /** Any failure as PostgREST's `{code,message,details,hint}` with its status; 5xx are logged with an error id. */

@@ -4,10 +4,11 @@ import { tenantNames } from '@plinth/tenancy';
 import { bootTestApp, createProject, signup, TestApp, TestProject, upgradeOrg } from '../support/test-app';
 
 /**
- * The tenant executor's prepared statements (TENANT_STATEMENT_CACHE), on one pooled connection so every call meets
- * what the previous one left: bounded per connection, re-planned after DDL, and of no use to another tenant.
+ * The tenant executor on one pooled connection, so every call meets what the previous one left. Prepared statements
+ * (TENANT_STATEMENT_CACHE): bounded per connection, re-planned after DDL, of no use to another tenant. Pipelined
+ * transactions (`run`): BEGIN, statements and COMMIT written together, still all-or-nothing.
  */
-describe('prepared tenant statements', () => {
+describe('tenant executor', () => {
   let t: TestApp;
   let pa: TestProject;
   let pb: TestProject;
@@ -29,7 +30,7 @@ describe('prepared tenant statements', () => {
     for (const p of [pa, pb]) {
       const n = tenantNames(p.ref);
       await t.sql.query(`SET ROLE "${n.ownerRole}"; CREATE TABLE "${n.schema}".notes (id int PRIMARY KEY, body text);
-        INSERT INTO "${n.schema}".notes VALUES (1, '${p.ref}'); GRANT SELECT ON "${n.schema}".notes TO "${n.dataRole}"; RESET ROLE`);
+        INSERT INTO "${n.schema}".notes VALUES (1, '${p.ref}'); GRANT SELECT, INSERT ON "${n.schema}".notes TO "${n.dataRole}"; RESET ROLE`);
     }
   });
   afterAll(() => t.close());
@@ -82,5 +83,58 @@ describe('prepared tenant statements', () => {
     await expect(asTenant(pb, (c) => c.query({ name: statementName(text), values: [1] } as QueryConfig))).rejects.toMatchObject({ code: '42501' });
     const nb = tenantNames(pb.ref);
     expect((await asTenant(pb, (c) => tenants.prepared(c, `SELECT body FROM "${nb.schema}".notes WHERE id = $1`, [1]))).rows).toEqual([{ body: pb.ref }]);
+  });
+
+  describe('pipelined transactions', () => {
+    const target = (p: TestProject) => {
+      const n = tenantNames(p.ref);
+      return { ref: p.ref, cluster: 'default', schema: n.schema, dataRole: n.dataRole };
+    };
+    const count = async (p: TestProject, body: string) =>
+      (await t.sql.query(`SELECT count(*)::int AS n FROM "${tenantNames(p.ref).schema}".notes WHERE body = $1`, [body])).rows[0].n as number;
+    const insert = (p: TestProject, id: number, body: string) => ({ text: `INSERT INTO "${tenantNames(p.ref).schema}".notes VALUES ($1, $2) RETURNING id`, values: [id, body] });
+
+    it('runs every statement in one transaction as the data role and commits', async () => {
+      const r = await tenants.run(
+        target(pa),
+        [{ text: `SELECT set_config('plinth.test', $1, true)`, values: ['seen'] }, insert(pa, 100, 'committed'), { text: `SELECT current_user AS u, current_setting('plinth.test') AS s`, values: [] }],
+        (res) => res.rows[0],
+      );
+      expect(r).toEqual({ u: tenantNames(pa.ref).dataRole, s: 'seen' });
+      expect(await count(pa, 'committed')).toBe(1);
+    });
+
+    it('a failing statement rolls back the statements before it, and the connection is clean for the next caller', async () => {
+      await expect(tenants.run(target(pa), [insert(pa, 101, 'lost'), insert(pa, 100, 'duplicate key')], () => 'never')).rejects.toMatchObject({ code: '23505' });
+      expect(await count(pa, 'lost')).toBe(0);
+      // Same (only) connection: no transaction, setting or role left over.
+      const after = await tenants.run(target(pb), [{ text: `SELECT current_user AS u, current_setting('plinth.test', true) AS s`, values: [] }], (res) => res.rows[0]);
+      expect(after).toEqual({ u: tenantNames(pb.ref).dataRole, s: '' });
+    });
+
+    it('with confirm, a refusal from finish rolls the write back; without, it is already committed', async () => {
+      await expect(
+        tenants.run(target(pa), [insert(pa, 102, 'refused')], () => {
+          throw new Error('not one row');
+        }, { confirm: true }),
+      ).rejects.toThrow('not one row');
+      expect(await count(pa, 'refused')).toBe(0);
+      expect(await tenants.run(target(pa), [insert(pa, 103, 'accepted')], (res) => res.rows[0].id, { confirm: true })).toBe(103);
+      expect(await count(pa, 'accepted')).toBe(1);
+    });
+
+    it("statements behind a failed role switch are refused, not run as the pool's login role", async () => {
+      const bogus = { ...target(pa), dataRole: 't_zzzz9999_data' };
+      await expect(tenants.run(bogus, [insert(pa, 104, 'no role')], () => 'never')).rejects.toMatchObject({ code: '22023' });
+      expect(await count(pa, 'no role')).toBe(0);
+      expect(await tenants.run(target(pa), [{ text: 'SELECT current_user AS u', values: [] }], (res) => res.rows[0].u)).toBe(tenantNames(pa.ref).dataRole);
+    });
+
+    it('one tenant cannot reach another through a pipelined statement', async () => {
+      const nb = tenantNames(pb.ref);
+      await expect(tenants.run(target(pa), [{ text: `SELECT body FROM "${nb.schema}".notes`, values: [] }], (r) => r.rows)).rejects.toMatchObject({ code: '42501' });
+      await expect(tenants.run(target(pa), [{ text: `INSERT INTO "${nb.schema}".notes VALUES (9, 'x')`, values: [] }], (r) => r.rows)).rejects.toMatchObject({ code: '42501' });
+      expect(await count(pb, 'x')).toBe(0);
+    });
   });
 });
