@@ -2,16 +2,16 @@
  * The floor for the data benchmark: a bare `node:http` + `pg` server doing what Plinth's data runtime does per
  * request — one transaction on the tenant pool that switches to the project's data role with a statement timeout,
  * the same statements (JSON aggregated in SQL, the read rule in the WHERE; the insert as a CTE that counts and
- * checks the new rows), prepared per connection, COMMIT — and nothing else (no key check, no query parsing, no
- * policy, no metering). Run as its own process by data.bench.ts:
+ * checks the new rows), prepared per connection, then COMMIT, the three written together as Plinth does — and
+ * nothing else (no key check, no query parsing, no policy, no metering). Run as its own process by data.bench.ts:
  *   BARE_DB_URL=… BARE_SCHEMA=t_x BARE_ROLE=t_x_data BARE_PORT=3951 node -r @swc-node/register test/bench/bare-data-server.ts
  */
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import { Pool, PoolClient } from 'pg';
+import { Pool } from 'pg';
 
 const schema = process.env.BARE_SCHEMA!;
 const role = process.env.BARE_ROLE!;
-const pool = new Pool({ connectionString: process.env.BARE_DB_URL, max: Number(process.env.BARE_POOL_MAX ?? 10) });
+const pool = new Pool({ connectionString: process.env.BARE_DB_URL, max: Number(process.env.BARE_POOL_MAX ?? 10), pipeline: true });
 const table = `"${schema}"."items"`;
 
 /**
@@ -29,16 +29,13 @@ const INSERT = {
 };
 const COLUMNS = ['id', 'category', 'name', 'price'];
 
-async function tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+/** BEGIN with the role switch, the statement and COMMIT written together (the pool pipelines), as Plinth does. */
+async function tx(statement: { name: string; text: string; values: unknown[] }): Promise<string | null> {
   const c = await pool.connect();
   try {
-    await c.query(`BEGIN; SELECT set_config('role', '${role}', true), set_config('statement_timeout', '5000', true)`);
-    const r = await fn(c);
-    await c.query('COMMIT');
-    return r;
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
+    const sent = [c.query(`BEGIN; SELECT set_config('role', '${role}', true), set_config('statement_timeout', '5000', true)`), c.query(statement), c.query('COMMIT')];
+    const [, r] = await Promise.all(sent);
+    return r.rows[0].body as string | null;
   } finally {
     c.release();
   }
@@ -57,18 +54,15 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (req.method === 'GET' && url.pathname === '/items') {
     const id = url.searchParams.get('id')?.replace(/^eq\./, '');
     const category = url.searchParams.get('category')?.replace(/^eq\./, '');
-    const out = await tx(async (c) => {
-      const q = id
-        ? await c.query({ ...BY_ID, values: ['hidden', id, ...COLUMNS, '1000', '0'] })
-        : await c.query({ ...BY_CATEGORY, values: ['hidden', category, ...COLUMNS, url.searchParams.get('limit') ?? '1000', '0'] });
-      return q.rows[0].body as string;
-    });
+    const out = id
+      ? await tx({ ...BY_ID, values: ['hidden', id, ...COLUMNS, '1000', '0'] })
+      : await tx({ ...BY_CATEGORY, values: ['hidden', category, ...COLUMNS, url.searchParams.get('limit') ?? '1000', '0'] });
     res.writeHead(200, { 'content-type': 'application/json' }).end(out);
     return;
   }
   if (req.method === 'POST' && url.pathname === '/items') {
     const row = JSON.parse(await body(req)) as { category: string; name: string; price: number };
-    await tx((c) => c.query({ ...INSERT, values: [JSON.stringify([{ category: row.category, name: row.name, price: row.price }])] }));
+    await tx({ ...INSERT, values: [JSON.stringify([{ category: row.category, name: row.name, price: row.price }])] });
     res.writeHead(201).end();
     return;
   }
