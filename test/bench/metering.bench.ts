@@ -1,21 +1,31 @@
 /**
- * Cost of metering + rate limiting on the gateway: two api processes on the same database, one with
- * METERING_ENABLED/RATE_LIMITS_ENABLED on and one with both off, hit alternately with the same load so both see
- * the same machine state. Target: < 5 % fewer requests/s with them on.
- *   DATABASE_URL=postgres://… [REDIS_URL=redis://…/5] [BENCH_SECONDS=6] [BENCH_ROUNDS=2] node -r @swc-node/register test/bench/metering.bench.ts
+ * Cost of metering + rate limiting on the gateway: api processes on the same database, one with
+ * METERING_ENABLED/RATE_LIMITS_ENABLED on ("on") and one with both off ("off"), plus by default a second "off"
+ * process ("off′", an A/A control that shows how far two identical servers differ on this machine). Every round
+ * loads each side in turn with the same load, in a different order each round (all orders over six rounds), so a
+ * drift in machine load weighs on every side alike. Target: < 5 % cost.
+ *   DATABASE_URL=postgres://… [REDIS_URL=redis://…/6] [BENCH_SECONDS=5] [BENCH_ROUNDS=6] [BENCH_CONNECTIONS=10,50]
+ *   [BENCH_CONTROL=0] npm run -s bench -- test/bench/metering.bench.ts
  * With REDIS_URL the rate limits go through Redis (one Lua call per batch of concurrent requests); without, in memory.
  *
- * Requests/s on a busy machine swing by more than the effect measured, so it also reports the CPU each server
- * spent per request (Linux /proc; user + system), and with Redis the Redis server's CPU per request of the "on"
- * runs less its idle rate in the "off" runs (it includes any other traffic to that Redis). Other load disturbs
- * that less, not nothing: on a shared machine run it a few times. Rounds alternate off/on and on/off, so a
- * drift in machine load weighs on both alike.
+ * Requests/s on a busy 2-core machine swing by more than the effect measured, so the primary figure is the CPU
+ * each server process spent per request (Linux /proc: user + system, all threads), which other load disturbs far
+ * less. With Redis, the Redis server's CPU per request is added: what it used during an "on" run beyond the rate
+ * it used during the same round's "off" run (that rate is its background: other clients, the servers' job queues).
+ * Each figure is the median over rounds of that round's value; costs are (on − off) / off of CPU per request and
+ * (off − on) / off of requests/s, each computed within a round, then the median taken.
  */
 import autocannon from 'autocannon';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { post, signup, startServer, useBenchPlan } from './support';
+import { BenchServer, post, signup, startServer, useBenchPlan } from './support';
+
+interface Side {
+  name: string;
+  server: BenchServer;
+  pid: number | null;
+}
 
 interface Run {
   rps: number;
@@ -24,8 +34,9 @@ interface Run {
   completed: number;
   /** Server CPU seconds used during the run (null when /proc isn't there). */
   cpu: number | null;
-  /** Redis server CPU seconds used during the run (null without REDIS_URL). */
+  /** Redis server CPU seconds used during the run, and EVALSHA calls made (null without REDIS_URL). */
   redisCpu: number | null;
+  redisCalls: number | null;
   seconds: number;
 }
 
@@ -72,26 +83,46 @@ function cpuSeconds(pid: number | null): number | null {
   }
 }
 
-async function redisCpuSeconds(redis: Redis | null): Promise<number | null> {
+async function redisStats(redis: Redis | null): Promise<{ cpu: number; calls: number } | null> {
   if (!redis) return null;
-  const info = await redis.info('cpu');
-  const get = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
-  return get('used_cpu_sys') + get('used_cpu_user');
+  const [cpu, commands] = await Promise.all([redis.info('cpu'), redis.info('commandstats')]);
+  const get = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
+  return { cpu: get('used_cpu_sys') + get('used_cpu_user'), calls: Number(/cmdstat_evalsha:calls=(\d+)/.exec(commands)?.[1] ?? 0) };
 }
 
 async function run(url: string, headers: Record<string, string>, connections: number, duration: number, pid: number | null, redis: Redis | null): Promise<Run> {
-  const [cpu0, r0, t0] = [cpuSeconds(pid), await redisCpuSeconds(redis), performance.now()];
+  const [cpu0, r0, t0] = [cpuSeconds(pid), await redisStats(redis), performance.now()];
   const r = await load(url, headers, connections, duration);
-  const [cpu1, r1, t1] = [cpuSeconds(pid), await redisCpuSeconds(redis), performance.now()];
+  const [cpu1, r1, t1] = [cpuSeconds(pid), await redisStats(redis), performance.now()];
   return {
     ...r,
     cpu: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
-    redisCpu: r0 === null || r1 === null ? null : r1 - r0,
+    redisCpu: r0 && r1 ? r1.cpu - r0.cpu : null,
+    redisCalls: r0 && r1 ? r1.calls - r0.calls : null,
     seconds: (t1 - t0) / 1000,
   };
 }
 
-const sum = (runs: Run[], f: (r: Run) => number | null) => runs.reduce((n, r) => n + (f(r) ?? NaN), 0);
+/** Server CPU µs per request of a run. */
+const cpuPerReq = (x: Run) => ((x.cpu ?? NaN) / x.completed) * 1e6;
+/** Redis CPU µs per request of a run, beyond the background rate seen in `background` (a run with no limiter calls). */
+const redisPerReq = (x: Run, background: Run) => {
+  if (x.redisCpu === null || background.redisCpu === null) return 0;
+  return (Math.max(0, x.redisCpu - (background.redisCpu / background.seconds) * x.seconds) / x.completed) * 1e6;
+};
+
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Every order of `xs` (used round-robin, so six rounds of three sides try each order once). */
+function orders<T>(xs: T[]): T[][] {
+  if (xs.length <= 1) return [xs];
+  return xs.flatMap((x, i) => orders([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
 
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
@@ -99,75 +130,94 @@ async function main(): Promise<void> {
   const url = new URL(databaseUrl);
   url.pathname = '/plinth_bench_metering';
   const env = { DATABASE_URL: url.toString(), METERING_FLUSH_MS: '2000' };
-  const duration = Number(process.env.BENCH_SECONDS ?? 6);
-  const on = await startServer(3961, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'true' });
-  const off = await startServer(3962, { ...env, METERING_ENABLED: 'false', RATE_LIMITS_ENABLED: 'false' });
+  const duration = Number(process.env.BENCH_SECONDS ?? 5);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 6);
+  const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
+  const control = process.env.BENCH_CONTROL !== '0';
+  const onServer = await startServer(3961, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'true' });
+  const offEnv = { ...env, METERING_ENABLED: 'false', RATE_LIMITS_ENABLED: 'false' };
+  const on: Side = { name: 'on', server: onServer, pid: serverPid(3961) };
+  const off: Side = { name: 'off', server: await startServer(3962, offEnv), pid: serverPid(3962) };
+  const off2: Side | null = control ? { name: "off'", server: await startServer(3963, offEnv), pid: serverPid(3963) } : null;
+  const sides = off2 ? [off, on, off2] : [off, on];
   const sql = new Client({ connectionString: url.toString() });
   await sql.connect();
+  const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : null;
   try {
-    const { token, orgId } = await signup(on.base);
+    const { token, orgId } = await signup(on.server.base);
     // A plan whose rate limits the load can't reach: we measure the cost of checking, not of refusing.
     await useBenchPlan(url.toString(), orgId);
-    const p = await post<{ id: string; ref: string; keys: { publishable: string } }>(`${on.base}/v1/orgs/${orgId}/projects`, { name: 'bench' }, token);
+    const p = await post<{ id: string; ref: string; keys: { publishable: string } }>(`${on.server.base}/v1/orgs/${orgId}/projects`, { name: 'bench' }, token);
     const key = { apikey: p.keys.publishable };
     const routes = [
-      { name: 'gateway only (404 after checks)', path: `/p/${p.ref}/functions/v1/none` },
       { name: 'data root (GET /rest/v1/)', path: `/p/${p.ref}/rest/v1/` },
+      { name: 'gateway 404 (after checks)', path: `/p/${p.ref}/functions/v1/none` },
     ];
-    const onPid = serverPid(3961);
-    const offPid = serverPid(3962);
-    const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : null;
     let onSent = 0;
     let onCompleted = 0;
-    for (const s of [on, off]) {
+    for (const s of sides) {
       for (const r of routes) {
-        const w = await load(s.base + r.path, key, 10, 2); // warm-up
+        const w = await load(s.server.base + r.path, key, 10, 2); // warm-up: JIT, pools, caches
         if (s === on) [onSent, onCompleted] = [onSent + w.sent, onCompleted + w.completed];
       }
     }
-    const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
-    console.log(`\nMetering + rate limiting cost, ${rounds} × ${duration}s per side, ${redis ? 'Redis' : 'in-memory'} rate limits`);
+    const sequence = orders(sides);
     console.log(
-      'route                              conns  off req/s  on req/s   cost   off p99  on p99 | server CPU µs/req: off     on  +redis   cost',
+      `\nMetering + rate limiting cost: ${rounds} rounds × ${duration}s per side, sides in a new order each round, ` +
+        `${redis ? 'Redis' : 'in-memory'} rate limits. Medians over rounds.`,
     );
+    console.log(
+      `${'route'.padEnd(27)} conns |  req/s: off     on   cost |  CPU µs/req: off     on  +redis  cost  cost+redis` +
+        `${redis ? ' | req/call' : ''}${off2 ? " | A/A off'/off: req/s  CPU" : ''}`,
+    );
+    const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : '-').padStart(7);
+    const num = (n: number, w: number) => (Number.isFinite(n) ? n.toFixed(0) : '-').padStart(w);
     for (const r of routes) {
-      for (const connections of [10, 50]) {
-        const offRuns: Run[] = [];
-        const onRuns: Run[] = [];
+      for (const connections of connectionCounts) {
+        const rows: Array<Record<string, Run>> = [];
         for (let i = 0; i < rounds; i++) {
-          const offFirst = i % 2 === 0;
-          for (const side of offFirst ? [off, on] : [on, off]) {
-            const x = await run(side.base + r.path, key, connections, duration, side === on ? onPid : offPid, redis);
-            (side === on ? onRuns : offRuns).push(x);
+          // Redis is read around every run, "off" ones included, for its background rate (see redisPerReq).
+          const row: Record<string, Run> = {};
+          for (const side of sequence[i % sequence.length]) {
+            row[side.name] = await run(side.server.base + r.path, key, connections, duration, side.pid, redis);
           }
+          rows.push(row);
         }
-        onSent += sum(onRuns, (x) => x.sent);
-        onCompleted += sum(onRuns, (x) => x.completed);
-        const offRps = sum(offRuns, (x) => x.rps) / rounds;
-        const onRps = sum(onRuns, (x) => x.rps) / rounds;
-        const offCpu = (sum(offRuns, (x) => x.cpu) / sum(offRuns, (x) => x.completed)) * 1e6;
-        const onCpu = (sum(onRuns, (x) => x.cpu) / sum(onRuns, (x) => x.completed)) * 1e6;
-        // Redis: what the "on" runs used beyond the background rate seen during the "off" runs.
-        const idleRate = sum(offRuns, (x) => x.redisCpu) / sum(offRuns, (x) => x.seconds);
-        const redisCpu = redis ? (Math.max(0, sum(onRuns, (x) => x.redisCpu) - idleRate * sum(onRuns, (x) => x.seconds)) / sum(onRuns, (x) => x.completed)) * 1e6 : 0;
-        const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1).padStart(5)} %`;
-        const num = (n: number, w: number) => (Number.isFinite(n) ? n.toFixed(0) : '-').padStart(w);
+        for (const row of rows) [onSent, onCompleted] = [onSent + row.on.sent, onCompleted + row.on.completed];
+        const offRps = median(rows.map((x) => x.off.rps));
+        const onRps = median(rows.map((x) => x.on.rps));
+        const rpsCost = median(rows.map((x) => (x.off.rps - x.on.rps) / x.off.rps));
+        const offCpu = median(rows.map((x) => cpuPerReq(x.off)));
+        const onCpu = median(rows.map((x) => cpuPerReq(x.on)));
+        const redisCpu = median(rows.map((x) => redisPerReq(x.on, x.off)));
+        const cpuCost = median(rows.map((x) => (cpuPerReq(x.on) - cpuPerReq(x.off)) / cpuPerReq(x.off)));
+        const cpuCostRedis = median(rows.map((x) => (cpuPerReq(x.on) + redisPerReq(x.on, x.off) - cpuPerReq(x.off)) / cpuPerReq(x.off)));
+        const perCall = median(rows.map((x) => (x.on.redisCalls ? x.on.completed / x.on.redisCalls : NaN)));
+        let line =
+          `${r.name.padEnd(27)} ${String(connections).padStart(5)} | ${num(offRps, 10)} ${num(onRps, 6)} ${pct(rpsCost)} |` +
+          ` ${num(offCpu, 15)} ${num(onCpu, 6)} ${num(redisCpu, 7)} ${pct(cpuCost)} ${pct(cpuCostRedis)}`;
+        if (redis) line += ` | ${(Number.isFinite(perCall) ? perCall.toFixed(1) : '-').padStart(8)}`;
+        if (off2) {
+          const aaRps = median(rows.map((x) => (x.off.rps - x["off'"].rps) / x.off.rps));
+          const aaCpu = median(rows.map((x) => (cpuPerReq(x["off'"]) - cpuPerReq(x.off)) / cpuPerReq(x.off)));
+          line += ` |               ${pct(aaRps)} ${pct(aaCpu)}`;
+        }
+        console.log(line);
+        const spread = (f: (x: Record<string, Run>) => number) => rows.map((x) => (f(x) * 100).toFixed(1)).join(' ');
         console.log(
-          `${r.name.padEnd(35)}${String(connections).padStart(5)}  ${num(offRps, 9)}  ${num(onRps, 8)}  ${pct(onRps, offRps)}  ${String(Math.max(...offRuns.map((x) => x.p99))).padStart(7)}  ${String(Math.max(...onRuns.map((x) => x.p99))).padStart(6)} |` +
-            `                 ${num(offCpu, 6)} ${num(onCpu, 6)}  ${num(redisCpu, 6)}  ${pct(offCpu, onCpu + redisCpu)}`,
+          `${''.padEnd(33)}per round, CPU cost %: ${spread((x) => (cpuPerReq(x.on) - cpuPerReq(x.off)) / cpuPerReq(x.off))}; req/s cost %: ${spread((x) => (x.off.rps - x.on.rps) / x.off.rps)}`,
         );
       }
     }
-    redis?.disconnect();
     await new Promise((r) => setTimeout(r, 2500)); // one flush
     const counted = await sql.query(`SELECT sum(quantity)::bigint AS n FROM control.usage_minute WHERE project_id = $1 AND meter LIKE 'requests:%'`, [p.id]);
     // Requests still in flight when a run ends are answered (and metered) but not counted as completed by the client.
     const n = Number(counted.rows[0].n);
     console.log(`\nrequests metered by the "on" server: ${n} (load generator: ${onCompleted} answered, ${onSent} sent) ${n >= onCompleted && n <= onSent ? 'ok' : 'MISMATCH'}`);
   } finally {
+    redis?.disconnect();
     await sql.end();
-    await on.stop();
-    await off.stop();
+    for (const s of sides) await s.server.stop();
   }
 }
 

@@ -90,10 +90,12 @@ export class GatewayGuard implements CanActivate {
     // Metering and limits: count the response when it finishes; refuse over quota (402) or over rate (429).
     await this.billing.admit(project.orgId, action === 'write'); // non-payment: read-only after the grace period, then suspended (402)
     this.metering.trackResponse(res, project.id, runtime);
-    await this.limits.admit(
-      { projectId: project.id, orgId: project.orgId, keyId: key.id, anonymous: context.role === 'anon', endUserId: user?.id ?? null, ip: req.ip ?? '' },
+    // Synchronous in the steady state (caches warm, in-memory limits): awaited only when it returned a promise.
+    const admitting = this.limits.admit(
+      { projectId: project.id, orgId: project.orgId, keyId: key.id, anonymous: context.role === 'anon', endUserId: user?.id ?? null, client: req },
       res,
     );
+    if (admitting !== undefined) await admitting;
     return context;
   }
 }

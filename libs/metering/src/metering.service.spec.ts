@@ -107,6 +107,33 @@ describe(MeteringService.name, () => {
     expect(repo.sum('egress_bytes')).toBe(370);
   });
 
+  it('counts a response that finishes after a flush or in a later minute, once, in the minute it finished', async () => {
+    const clock = new Clock();
+    sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
+    const minute = Date.UTC(2026, 4, 1, 12, 0);
+    clock.set(new Date(minute + 1_000));
+    const track = () => {
+      const socket = { bytesWritten: 0 };
+      const res = Object.assign(new EventEmitter(), { socket, statusCode: 200 });
+      sut.trackResponse(res as unknown as ServerResponse, 'p1', 'rest');
+      return () => {
+        socket.bytesWritten += 10;
+        res.emit('finish');
+      };
+    };
+    const early = track();
+    const late = track();
+    early();
+    await sut.flush(); // the project's counter is drained
+    await sut.flush(); // and dropped as idle while `late` is still in flight
+    clock.set(new Date(minute + 61_000));
+    late();
+    track()();
+    await sut.flush();
+    const rows = repo.rows.map((r) => `${r.meter} ${r.minute - minute} ${r.quantity}`).sort();
+    expect(rows).toEqual(['egress_bytes 0 10', 'egress_bytes 60000 20', 'requests:rest 0 1', 'requests:rest 60000 2']);
+  });
+
   it('retries a failed flush with the same batch id, so it adds once even if the first try committed', async () => {
     sut.record('p1', 'requests:rest', 5);
     repo.failNext = 1;

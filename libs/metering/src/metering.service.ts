@@ -19,6 +19,22 @@ type Pending = Map<number, Map<string, Map<string, number>>>;
 type FlushListener = (projectIds: ReadonlySet<string>) => Promise<unknown> | void;
 
 /**
+ * A project's gateway requests and egress bytes on one runtime in the minute being counted: plain numbers that a
+ * finished response adds to, moved into `pending` when the minute changes and at every flush.
+ */
+interface ResponseMeter {
+  readonly projectId: string;
+  readonly runtime: string;
+  /** `requests:<runtime>`. */
+  readonly meter: string;
+  minute: number;
+  requests: number;
+  egress: number;
+  /** Dropped from the table (idle for a flush interval): responses still holding it look it up again. */
+  retired: boolean;
+}
+
+/**
  * Usage counters. The hot path (`record`) only adds to in-memory maps; a flush every METERING_FLUSH_MS (≤ 5 s)
  * writes them as one additive upsert under a batch id, so a retried flush adds once. A crash loses at most the
  * counts of the last interval and never double counts.
@@ -37,7 +53,8 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
   private periodFrom = 0;
   private periodTo = 0;
   private readonly baseMeters = new Map<string, string>();
-  private readonly requestMeters = new Map<string, string>();
+  /** runtime → project → its response counter. */
+  private readonly responseMeters = new Map<string, Map<string, ResponseMeter>>();
   /** Batches taken out of `pending` and not yet committed, oldest first (retried with the same id). */
   private readonly unflushed: Array<{ id: string; rows: UsageRow[] }> = [];
   private readonly periods = new Map<string, PeriodTotals>();
@@ -75,20 +92,25 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
    */
   trackResponse(res: ServerResponse, projectId: string, runtime: string): void {
     if (!this.config.metering.enabled) return;
-    const socket = res.socket;
+    // A closure, not state stored on `res`: new properties on a response cost more than the listener itself.
+    const socket = res.socket; // detached from the response before 'finish' listeners run
     const start = socket?.bytesWritten ?? 0;
-    const meter = this.requestMeter(runtime);
-    // 'finish' is emitted once; `on` spares the wrapper `once` allocates.
-    res.on('finish', () => {
-      const status = res.statusCode;
-      if (status === 402 || status === 429) return;
-      const now = this.clock.nowMs();
-      const meters = this.meters(projectId, now);
-      const totals = this.liveTotals(projectId, now);
-      this.add(meters, totals, meter, 1);
-      const bytes = (socket?.bytesWritten ?? start) - start;
-      if (bytes > 0) this.add(meters, totals, METERS.egressBytes, bytes);
-    });
+    const meter = this.responseMeter(runtime, projectId);
+    res.on('finish', () => this.finished(meter, res.statusCode, (socket?.bytesWritten ?? start) - start)); // once; `on` spares `once`'s wrapper
+  }
+
+  private finished(meter: ResponseMeter, status: number, bytes: number): void {
+    if (status === 402 || status === 429) return;
+    const m = meter.retired ? this.responseMeter(meter.runtime, meter.projectId) : meter;
+    const now = this.clock.nowMs();
+    if (now < m.minute || now - m.minute >= 60_000) this.rollMinute(m, minuteOf(now));
+    m.requests++;
+    if (bytes > 0) m.egress += bytes;
+    const totals = this.liveTotals(m.projectId, now);
+    if (totals !== undefined) {
+      totals.set(METERS.requests, (totals.get(METERS.requests) ?? 0) + 1);
+      if (bytes > 0) totals.set(METERS.egressBytes, (totals.get(METERS.egressBytes) ?? 0) + bytes);
+    }
   }
 
   /** Called after each successful flush with the projects it touched (alerts hook in here). */
@@ -102,6 +124,7 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
    */
   async flush(): Promise<void> {
     const touched = await this.exclusive(async () => {
+      this.drainResponseMeters(true);
       if (this.pending.size) {
         const rows: UsageRow[] = [];
         for (const [minute, projects] of this.pending) {
@@ -163,6 +186,7 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
       const end = new Date(Date.UTC(new Date(start).getUTCFullYear(), new Date(start).getUTCMonth() + 1, 1));
       const rows = await this.repo.totals([projectId], new Date(start), end);
       const totals = new Map<string, number>(rows.map((r) => [r.meter, Number(r.quantity)]));
+      this.drainResponseMeters(false);
       const add = (meter: string, minute: number, q: number) => {
         if (minute >= start && minute < end.getTime()) totals.set(baseMeter(meter), (totals.get(baseMeter(meter)) ?? 0) + q);
       };
@@ -219,13 +243,47 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
     return this.periodFrom;
   }
 
-  private requestMeter(runtime: string): string {
-    let meter = this.requestMeters.get(runtime);
-    if (meter === undefined) {
-      meter = `${METERS.requests}:${runtime}`;
-      if (this.requestMeters.size < 1000) this.requestMeters.set(runtime, meter);
+  /** The response counter of a project on a runtime (made on its first request, or again after it was retired). */
+  private responseMeter(runtime: string, projectId: string): ResponseMeter {
+    let ofRuntime = this.responseMeters.get(runtime);
+    if (ofRuntime === undefined) this.responseMeters.set(runtime, (ofRuntime = new Map()));
+    let m = ofRuntime.get(projectId);
+    if (m === undefined) {
+      m = { projectId, runtime, meter: `${METERS.requests}:${runtime}`, minute: minuteOf(this.clock.nowMs()), requests: 0, egress: 0, retired: false };
+      ofRuntime.set(projectId, m);
     }
-    return meter;
+    return m;
+  }
+
+  /** Moves a counter's counts into `pending` under its minute, and starts it on `minute`. */
+  private rollMinute(m: ResponseMeter, minute: number): void {
+    if (m.requests > 0 || m.egress > 0) {
+      let bucket = this.pending.get(m.minute);
+      if (bucket === undefined) this.pending.set(m.minute, (bucket = new Map()));
+      let meters = bucket.get(m.projectId);
+      if (meters === undefined) bucket.set(m.projectId, (meters = new Map()));
+      if (m.requests > 0) meters.set(m.meter, (meters.get(m.meter) ?? 0) + m.requests);
+      if (m.egress > 0) meters.set(METERS.egressBytes, (meters.get(METERS.egressBytes) ?? 0) + m.egress);
+      m.requests = 0;
+      m.egress = 0;
+    }
+    m.minute = minute;
+  }
+
+  /**
+   * Moves every response counter's counts into `pending` (before a flush, or a load that sums what is pending).
+   * On a flush, counters that counted nothing since the last one are dropped, so the table holds active projects.
+   */
+  private drainResponseMeters(retireIdle: boolean): void {
+    for (const ofRuntime of this.responseMeters.values()) {
+      for (const m of ofRuntime.values()) {
+        if (m.requests > 0 || m.egress > 0) this.rollMinute(m, m.minute);
+        else if (retireIdle) {
+          m.retired = true;
+          ofRuntime.delete(m.projectId);
+        }
+      }
+    }
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

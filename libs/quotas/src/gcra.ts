@@ -21,6 +21,9 @@ export interface RateDecision {
  * windows that don't divide evenly stay exact enough. `tats` maps key → theoretical arrival time.
  * The Redis store runs the same algorithm in Lua ({@link GCRA_BATCH_LUA}).
  */
+/** Reused for the new arrival times of a request's rules (at most a few): no array per call. */
+const SCRATCH = new Float64Array(8);
+
 export function gcra(tats: Map<string, number>, rules: readonly RateRule[], nowMs: number): RateDecision {
   const now = nowMs * 1000;
   let retryUs = 0;
@@ -28,7 +31,7 @@ export function gcra(tats: Map<string, number>, rules: readonly RateRule[], nowM
   let bestIdx = 0;
   let bestRemaining = Infinity;
   let bestReset = 0;
-  const next = new Array<number>(rules.length);
+  const next = rules.length <= SCRATCH.length ? SCRATCH : new Float64Array(rules.length);
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i];
     const t = (r.windowMs * 1000) / r.limit;

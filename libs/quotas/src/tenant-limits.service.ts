@@ -3,7 +3,7 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { ErrorCode, PlinthException } from '@plinth/common';
 import { Clock } from '@plinth/jobs';
 import { METERS, MeteringService, periodEnd } from '@plinth/metering';
-import type { RateRule } from './gcra';
+import type { RateDecision, RateRule } from './gcra';
 import { overageCents, Plan, RateLimitRule } from './plan';
 import { PlansService } from './plans.service';
 import { ProjectLimits, ProjectLimitsRepository } from './project-limits.service';
@@ -18,7 +18,8 @@ export interface LimitSubject {
   anonymous: boolean;
   /** An end user signed in through the auth runtime; limited per user instead of per IP. */
   endUserId?: string | null;
-  ip: string;
+  /** The request; its `ip` (Express's, trust proxy applied: a getter that parses headers) is read only for a per-IP rule. */
+  client: { readonly ip?: string };
 }
 
 interface HeaderSink {
@@ -28,61 +29,104 @@ interface HeaderSink {
 /** Meters every gateway request is checked against (runtimes check their own with `assertWithinQuota`). */
 const GATEWAY_METERS = [METERS.requests, METERS.egressBytes];
 
-/** Cached rate rules are dropped past this many entries (they are rebuilt on the next request). */
+/** Cached rate rules are dropped past this many projects, keys, or IPs and users of one project (rebuilt on demand). */
 const RULE_CACHE_MAX = 50_000;
+const CLIENT_RULES_MAX = 10_000;
+
+/**
+ * A project's rate rules, built once and reused while the plan and limits objects they came from are the same
+ * (those caches hand out the same objects until they reload): the request path allocates no rule or key string.
+ */
+interface ProjectRules {
+  projectFrom: RateLimitRule;
+  project: RateRule;
+  ipFrom: RateLimitRule;
+  byIp: Map<string, RateRule>;
+  userFrom: RateLimitRule;
+  byUser: Map<string, RateRule>;
+}
 
 /**
  * Enforcement on the request path, from Plinth's own live counters: quotas first (402: free-plan hard caps,
  * per-meter caps, spend caps), then rate limits (429 with Retry-After and RateLimit-* headers).
  *
- * Once an org's plan, a project's limits and its period totals are cached (the steady state), `admit` waits
- * for nothing but the shared rate limiter (Redis), and for nothing at all with in-memory limits.
+ * Once an org's plan, a project's limits and its period totals are cached (the steady state), `admit` is
+ * synchronous with in-memory limits and waits only for the shared rate limiter (Redis) otherwise.
  */
 @Injectable()
 export class TenantLimitsService {
-  /** Rate rules per project and per key, rebuilt when the plan or limits object they came from changes. */
-  private readonly projectRules = new Map<string, { from: RateLimitRule; rule: RateRule }>();
+  private readonly projectRules = new Map<string, ProjectRules>();
   private readonly keyRules = new Map<string, { from: RateLimitRule; rule: RateRule }>();
+  private readonly quotas: boolean;
+  private readonly rates: boolean;
 
   constructor(
-    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    @Inject(PLINTH_CONFIG) config: PlinthConfig,
     private readonly plans: PlansService,
     private readonly limits: ProjectLimitsRepository,
     private readonly limiter: RateLimiter,
     private readonly metering: MeteringService,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.quotas = config.metering.enabled;
+    this.rates = config.rateLimits.enabled;
+  }
 
-  async admit(s: LimitSubject, res: HeaderSink): Promise<void> {
-    let plan = this.plans.cachedForOrg(s.orgId);
-    let limits = this.limits.cached(s.projectId);
-    if (plan === undefined || limits === undefined) {
-      [plan, limits] = await Promise.all([plan ?? this.plans.forOrg(s.orgId), limits ?? this.limits.get(s.projectId)]);
+  /**
+   * Admits a gateway request or throws (402 over quota, 429 over rate), setting RateLimit-* headers on `res`.
+   * Returns undefined when decided at once (every cache warm, in-memory limits, or nothing enabled), else a
+   * promise to await: the request path allocates no promise when it need not wait.
+   */
+  admit(s: LimitSubject, res: HeaderSink): Promise<void> | undefined {
+    if (!this.quotas && !this.rates) return undefined;
+    const plan = this.plans.cachedForOrg(s.orgId);
+    const limits = this.limits.cached(s.projectId);
+    if (plan === undefined || limits === undefined) return this.admitCold(s, res);
+    if (this.quotas && hasQuota(plan, limits)) {
+      const used = this.metering.cachedPeriodTotals(s.projectId);
+      if (used === undefined) return this.admitCold(s, res);
+      this.checkQuota(used, plan, limits, GATEWAY_METERS);
     }
-    if (this.config.metering.enabled && hasQuota(plan, limits)) {
+    if (!this.rates) return undefined;
+    const rules = this.rules(s, plan, limits);
+    if (this.limiter.local) {
+      applyDecision(this.limiter.hitLocal(rules), res);
+      return undefined;
+    }
+    return this.limiter.hit(rules).then((d) => applyDecision(d, res));
+  }
+
+  /** {@link admit} when a plan, limits or period totals must be loaded first. */
+  private async admitCold(s: LimitSubject, res: HeaderSink): Promise<void> {
+    const [plan, limits] = await Promise.all([this.plans.forOrg(s.orgId), this.limits.get(s.projectId)]);
+    if (this.quotas && hasQuota(plan, limits)) {
       const used = this.metering.cachedPeriodTotals(s.projectId) ?? (await this.metering.periodTotals(s.projectId));
       this.checkQuota(used, plan, limits, GATEWAY_METERS);
     }
-    if (!this.config.rateLimits.enabled) return;
-    const rules: RateRule[] = [
-      cachedRule(this.projectRules, s.projectId, 'p:', limits.rate_limit ?? plan.rate_limits.project),
-      cachedRule(this.keyRules, s.keyId, 'k:', plan.rate_limits.key),
-    ];
-    if (s.endUserId) rules.push(rule(`u:${s.projectId}:${s.endUserId}`, plan.rate_limits.end_user ?? plan.rate_limits.anon_ip));
-    else if (s.anonymous) rules.push(rule(`ip:${s.projectId}:${s.ip}`, plan.rate_limits.anon_ip));
-    const d = this.limiter.local ? this.limiter.hitLocal(rules) : await this.limiter.hit(rules);
-    if (!d.allowed) {
-      const retry = String(Math.max(1, Math.ceil(d.retryAfterMs / 1000)));
-      throw new PlinthException(ErrorCode.RateLimited, 'Too many requests; slow down and retry after the time in Retry-After', undefined, {
-        'retry-after': retry,
-        'ratelimit-limit': String(d.limit),
-        'ratelimit-remaining': '0',
-        'ratelimit-reset': retry,
-      });
-    }
-    res.setHeader('ratelimit-limit', String(d.limit));
-    res.setHeader('ratelimit-remaining', String(d.remaining));
-    res.setHeader('ratelimit-reset', String(Math.max(0, Math.ceil(d.resetMs / 1000))));
+    if (!this.rates) return;
+    const rules = this.rules(s, plan, limits);
+    applyDecision(this.limiter.local ? this.limiter.hitLocal(rules) : await this.limiter.hit(rules), res);
+  }
+
+  /** The request's rules: its project's, its key's, and its end user's or (anonymous) client IP's. */
+  private rules(s: LimitSubject, plan: Plan, limits: ProjectLimits): RateRule[] {
+    const p = this.rulesOf(s.projectId, plan, limits);
+    const key = cachedRule(this.keyRules, s.keyId, 'k:', plan.rate_limits.key);
+    if (s.endUserId) return [p.project, key, clientRule(p.byUser, `u:${s.projectId}:`, s.endUserId, p.userFrom)];
+    if (s.anonymous) return [p.project, key, clientRule(p.byIp, `ip:${s.projectId}:`, s.client.ip ?? '', p.ipFrom)];
+    return [p.project, key];
+  }
+
+  private rulesOf(projectId: string, plan: Plan, limits: ProjectLimits): ProjectRules {
+    const projectFrom = limits.rate_limit ?? plan.rate_limits.project;
+    const ipFrom = plan.rate_limits.anon_ip;
+    const userFrom = plan.rate_limits.end_user ?? plan.rate_limits.anon_ip;
+    let p = this.projectRules.get(projectId);
+    if (p !== undefined && p.projectFrom === projectFrom && p.ipFrom === ipFrom && p.userFrom === userFrom) return p;
+    if (this.projectRules.size >= RULE_CACHE_MAX) this.projectRules.clear();
+    p = { projectFrom, project: rule(`p:${projectId}`, projectFrom), ipFrom, byIp: new Map(), userFrom, byUser: new Map() };
+    this.projectRules.set(projectId, p);
+    return p;
   }
 
   /** For runtimes: 402 if the project may not use more of `meters` this period (e.g. function invocations). */
@@ -121,6 +165,32 @@ function hasQuota(plan: Plan, limits: ProjectLimits): boolean {
   if (plan.hard_caps || limits.spend_cap_cents !== null) return true;
   for (const _ in limits.meter_caps) return true;
   return false;
+}
+
+/** Sets the RateLimit-* headers of an admitted request; throws the 429 of a refused one. */
+function applyDecision(d: RateDecision, res: HeaderSink): void {
+  if (!d.allowed) {
+    const retry = String(Math.max(1, Math.ceil(d.retryAfterMs / 1000)));
+    throw new PlinthException(ErrorCode.RateLimited, 'Too many requests; slow down and retry after the time in Retry-After', undefined, {
+      'retry-after': retry,
+      'ratelimit-limit': String(d.limit),
+      'ratelimit-remaining': '0',
+      'ratelimit-reset': retry,
+    });
+  }
+  res.setHeader('ratelimit-limit', String(d.limit));
+  res.setHeader('ratelimit-remaining', String(d.remaining));
+  res.setHeader('ratelimit-reset', String(Math.max(0, Math.ceil(d.resetMs / 1000))));
+}
+
+/** A per-IP or per-user rule of a project, kept in that project's rules (built with its key once per client). */
+function clientRule(cache: Map<string, RateRule>, prefix: string, id: string, from: RateLimitRule): RateRule {
+  let r = cache.get(id);
+  if (r === undefined) {
+    if (cache.size >= CLIENT_RULES_MAX) cache.clear();
+    cache.set(id, (r = rule(prefix + id, from)));
+  }
+  return r;
 }
 
 function rule(key: string, r: RateLimitRule): RateRule {

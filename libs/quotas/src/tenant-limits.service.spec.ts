@@ -1,0 +1,135 @@
+import type { PlinthConfig } from '@plinth/config';
+import { ErrorCode, PlinthException } from '@plinth/common';
+import { Clock } from '@plinth/jobs';
+import type { MeteringService } from '@plinth/metering';
+import type { Plan } from './plan';
+import type { PlansService } from './plans.service';
+import { NO_LIMITS, ProjectLimits, ProjectLimitsRepository } from './project-limits.service';
+import { RateLimiter } from './rate-limiter';
+import { LimitSubject, TenantLimitsService } from './tenant-limits.service';
+
+const plan: Plan = {
+  id: 'test',
+  name: 'test',
+  monthly_price_cents: 0,
+  hard_caps: true,
+  included: { requests: 100, egress_bytes: 1e9 },
+  unit_price_cents: {},
+  rate_limits: { project: { limit: 100, window_s: 60 }, key: { limit: 100, window_s: 60 }, anon_ip: { limit: 2, window_s: 60 } },
+  limits: {},
+};
+
+/** Plans and limits whose caches start cold and are warm after the first load, as the real ones. */
+class FakePlans {
+  loads = 0;
+  private warm = false;
+  cachedForOrg = () => (this.warm ? plan : undefined);
+  forOrg = async () => {
+    this.loads++;
+    this.warm = true;
+    return plan;
+  };
+}
+
+class FakeLimits {
+  constructor(private readonly limits: ProjectLimits = NO_LIMITS) {}
+  cached = () => this.limits;
+  get = async () => this.limits;
+}
+
+/** The error code `fn` throws synchronously, or undefined when it doesn't throw. */
+function thrownCode(fn: () => unknown): ErrorCode | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as PlinthException).code;
+  }
+  return undefined;
+}
+
+class Headers {
+  readonly values = new Map<string, string>();
+  setHeader(name: string, value: string) {
+    this.values.set(name, value);
+  }
+}
+
+describe(TenantLimitsService.name, () => {
+  const config = (metering: boolean, rates: boolean) =>
+    ({ metering: { enabled: metering }, rateLimits: { enabled: rates }, redis: { prefix: 'unit' } }) as PlinthConfig;
+  let used: Map<string, number>;
+  let plans: FakePlans;
+
+  function sut(c = config(true, true)) {
+    plans = new FakePlans();
+    used = new Map();
+    const metering = { cachedPeriodTotals: () => used, periodTotals: async () => used } as unknown as MeteringService;
+    const clock = new Clock();
+    return new TenantLimitsService(c, plans as unknown as PlansService, new FakeLimits() as unknown as ProjectLimitsRepository, new RateLimiter(c, null, clock), metering, clock);
+  }
+
+  /** A client whose IP is counted when read (Express's `req.ip` parses headers on every read). */
+  function client(ip: string) {
+    const c = {
+      reads: 0,
+      get ip() {
+        c.reads++;
+        return ip;
+      },
+    };
+    return c;
+  }
+
+  const subject = (over: Partial<LimitSubject> = {}): LimitSubject => ({
+    projectId: 'p1',
+    orgId: 'o1',
+    keyId: 'k1',
+    anonymous: false,
+    endUserId: null,
+    client: client('10.0.0.1'),
+    ...over,
+  });
+
+  it('waits only while the plan is loaded, then decides at once and sets the RateLimit headers', async () => {
+    const limits = sut();
+    const first = new Headers();
+    const cold = limits.admit(subject(), first);
+    expect(cold).toBeInstanceOf(Promise);
+    await cold;
+    expect(first.values.get('ratelimit-limit')).toBe('100');
+    const second = new Headers();
+    expect(limits.admit(subject(), second)).toBeUndefined();
+    expect(second.values.get('ratelimit-remaining')).toBe('98');
+    expect(plans.loads).toBe(1);
+  });
+
+  it('limits anonymous callers per project and IP, reading the IP only for them', async () => {
+    const limits = sut();
+    await limits.admit(subject(), new Headers()); // warm the plan
+    const keyed = client('10.0.0.1');
+    limits.admit(subject({ client: keyed }), new Headers());
+    expect(keyed.reads).toBe(0);
+    const a = client('10.0.0.1');
+    const b = client('10.0.0.2');
+    const anon = (c: { ip: string }, projectId = 'p1') => () => limits.admit(subject({ anonymous: true, client: c, projectId }), new Headers());
+    anon(a)();
+    anon(a)();
+    expect(thrownCode(anon(a))).toBe(ErrorCode.RateLimited);
+    expect(thrownCode(anon(b))).toBeUndefined(); // another IP has its own budget
+    expect(thrownCode(anon(a, 'p2'))).toBeUndefined(); // and so has the same IP on another project
+    expect(a.reads).toBe(4); // once per anonymous request
+  });
+
+  it('refuses over quota with 402, and checks nothing when metering and rate limits are both off', async () => {
+    const limits = sut();
+    await limits.admit(subject(), new Headers());
+    used.set('requests', 100);
+    expect(thrownCode(() => limits.admit(subject(), new Headers()))).toBe(ErrorCode.QuotaExceeded);
+    const off = sut(config(false, false));
+    used.set('requests', 1e9);
+    const headers = new Headers();
+    expect(off.admit(subject(), headers)).toBeUndefined();
+    expect(headers.values.size).toBe(0);
+    expect(plans.loads).toBe(0);
+  });
+});
