@@ -24,31 +24,32 @@ describe(BillingAccessService.name, () => {
     sut.onModuleInit();
   });
 
-  const status = (p: Promise<void>) => p.then(() => 'ok', (e: { status?: number }) => e.status);
+  // admit() decides synchronously when cached (undefined or a throw) and returns a promise otherwise.
+  const status = (admit: () => Promise<void> | undefined) => Promise.resolve().then(admit).then(() => 'ok', (e: { status?: number }) => e.status);
 
   it('admits everything for an org in good standing, reading the database once', async () => {
-    expect(await status(sut.admit('org', true))).toBe('ok');
-    expect(await status(sut.admit('org', false))).toBe('ok');
+    expect(await status(() => sut.admit('org', true))).toBe('ok');
+    expect(await status(() => sut.admit('org', false))).toBe('ok');
     expect(queries).toBe(1);
   });
 
   it('refuses writes with 402 once the grace period is over, then everything once suspended', async () => {
     since = new Date(clock.nowMs());
-    expect(await status(sut.admit('org', true))).toBe('ok');
+    expect(await status(() => sut.admit('org', true))).toBe('ok');
     clock.travel(7 * DAY);
-    expect(await status(sut.admit('org', false))).toBe('ok');
-    expect(await status(sut.admit('org', true))).toBe(402);
+    expect(await status(() => sut.admit('org', false))).toBe('ok');
+    expect(await status(() => sut.admit('org', true))).toBe(402);
     clock.travel(14 * DAY);
-    expect(await status(sut.admit('org', false))).toBe(402);
+    expect(await status(() => sut.admit('org', false))).toBe(402);
     expect(queries).toBe(1); // the clock moves the state; the cached timestamp stays valid
   });
 
   it('forgets an org when billing publishes a change, so payment restores access at once', async () => {
     since = new Date(clock.nowMs() - 30 * DAY);
-    expect(await status(sut.admit('org', false))).toBe(402);
+    expect(await status(() => sut.admit('org', false))).toBe(402);
     since = null;
     onInvalidate('org');
-    expect(await status(sut.admit('org', false))).toBe('ok');
+    expect(await status(() => sut.admit('org', false))).toBe('ok');
     expect(queries).toBe(2);
   });
 });

@@ -25,40 +25,61 @@ export class BillingAccessService implements OnModuleInit {
     private readonly clock: Clock,
   ) {}
 
+  /** The org's cached `delinquent_since` (an object, so a cached null is told from a miss), or undefined. */
+  private cachedSince(orgId: string): { since: Date | null } | undefined {
+    const hit = this.cache.get(orgId);
+    return hit !== undefined && hit.until > Date.now() ? hit : undefined;
+  }
+
+  private async load(orgId: string): Promise<{ since: Date | null }> {
+    const rows = (await this.db.query(`SELECT delinquent_since FROM control.billing_accounts WHERE org_id = $1`, [orgId])) as Array<{ delinquent_since: Date | null }>;
+    const hit = { since: rows[0]?.delinquent_since ?? null, until: Date.now() + TTL_MS };
+    if (this.cache.size > 50_000) this.cache.clear();
+    this.cache.set(orgId, hit);
+    return hit;
+  }
+
+  private stateOf(hit: { since: Date | null }): Delinquency {
+    return delinquency(hit.since, this.clock.nowMs(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
+  }
+
   onModuleInit(): void {
     this.invalidation.subscribe(BILLING_ACCESS_TOPIC, (orgId) => this.cache.delete(orgId));
   }
 
   async delinquency(orgId: string): Promise<Delinquency> {
-    const now = Date.now();
-    let hit = this.cache.get(orgId);
-    if (!hit || hit.until <= now) {
-      const rows = (await this.db.query(`SELECT delinquent_since FROM control.billing_accounts WHERE org_id = $1`, [orgId])) as Array<{ delinquent_since: Date | null }>;
-      hit = { since: rows[0]?.delinquent_since ?? null, until: now + TTL_MS };
-      if (this.cache.size > 50_000) this.cache.clear();
-      this.cache.set(orgId, hit);
-    }
-    return delinquency(hit.since, this.clock.nowMs(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
+    return this.stateOf(this.cachedSince(orgId) ?? (await this.load(orgId)));
   }
 
-  /** 402 `payment_required` for writes of a read-only org and for every request of a suspended one. */
-  async admit(orgId: string, write: boolean): Promise<void> {
-    const d = await this.delinquency(orgId);
-    if (d.state === 'suspended') {
-      throw new PlinthException(ErrorCode.PaymentRequired, 'This project is suspended for non-payment; pay the open invoice to restore it', undefined, undefined, {
-        billing_state: d.state,
-      });
+  /**
+   * 402 `payment_required` for writes of a read-only org and for every request of a suspended one. Decided at
+   * once (returns undefined, or throws) while the org's state is cached; otherwise a promise to await.
+   */
+  admit(orgId: string, write: boolean): Promise<void> | undefined {
+    const cached = this.cachedSince(orgId);
+    if (cached !== undefined) {
+      refuse(this.stateOf(cached), write);
+      return undefined;
     }
-    if (d.state === 'read_only' && write) {
-      throw new PlinthException(ErrorCode.PaymentRequired, 'This project is read-only until the open invoice is paid', undefined, undefined, {
-        billing_state: d.state,
-        suspended_at: d.suspended_at?.toISOString(),
-      });
-    }
+    return this.load(orgId).then((since) => refuse(this.stateOf(since), write));
   }
 
   /** Drops this instance's cached state of an org (others learn through the invalidation topic). */
   forget(orgId: string): void {
     this.cache.delete(orgId);
+  }
+}
+
+function refuse(d: Delinquency, write: boolean): void {
+  if (d.state === 'suspended') {
+    throw new PlinthException(ErrorCode.PaymentRequired, 'This project is suspended for non-payment; pay the open invoice to restore it', undefined, undefined, {
+      billing_state: d.state,
+    });
+  }
+  if (d.state === 'read_only' && write) {
+    throw new PlinthException(ErrorCode.PaymentRequired, 'This project is read-only until the open invoice is paid', undefined, undefined, {
+      billing_state: d.state,
+      suspended_at: d.suspended_at?.toISOString(),
+    });
   }
 }

@@ -88,7 +88,9 @@ export class GatewayGuard implements CanActivate {
       restrictions: key.scopes,
     };
     // Metering and limits: count the response when it finishes; refuse over quota (402) or over rate (429).
-    await this.billing.admit(project.orgId, action === 'write'); // non-payment: read-only after the grace period, then suspended (402)
+    // Non-payment: read-only after the grace period, then suspended (402). Synchronous while the org's state is cached.
+    const billing = this.billing.admit(project.orgId, action === 'write');
+    if (billing !== undefined) await billing;
     this.metering.trackResponse(res, project.id, runtime);
     // Synchronous in the steady state (caches warm, in-memory limits): awaited only when it returned a promise.
     const admitting = this.limits.admit(
