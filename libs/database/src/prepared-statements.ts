@@ -79,7 +79,17 @@ class ConnectionStatements {
   }
 }
 
+/** Names of recent texts: a Map lookup is cheaper than a digest, and request shapes repeat. */
+const NAMES = new Map<string, string>();
+const NAMES_MAX = 5_000;
+
 /** `pl_` and a digest of the text: 46 characters, inside PostgreSQL's 63-byte identifier limit. */
 export function statementName(text: string): string {
-  return `pl_${createHash('sha256').update(text).digest('base64url')}`;
+  let name = NAMES.get(text);
+  if (name === undefined) {
+    name = `pl_${createHash('sha256').update(text).digest('base64url')}`;
+    if (NAMES.size >= NAMES_MAX) NAMES.clear();
+    NAMES.set(text, name);
+  }
+  return name;
 }
