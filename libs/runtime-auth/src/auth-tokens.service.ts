@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { sign as ecdsaSign } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import type { EndUser, EndUserTokenVerifier, TenantProject } from '@plinth/gateway';
 import { AuthRepository } from './auth.repository';
@@ -41,7 +42,7 @@ export class AuthTokensService implements EndUserTokenVerifier {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + input.ttlSeconds;
     const u = input.user;
-    const token = await new SignJWT({
+    const claims = {
       aud: 'authenticated',
       role: 'authenticated',
       email: u.email ?? '',
@@ -52,13 +53,16 @@ export class AuthTokensService implements EndUserTokenVerifier {
       amr: input.amr,
       session_id: input.sessionId,
       is_anonymous: u.is_anonymous,
-    })
-      .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
-      .setSubject(u.id)
-      .setIssuer(this.issuer(project.ref))
-      .setIssuedAt(now)
-      .setExpirationTime(exp)
-      .sign(privateKey);
+      sub: u.id,
+      iss: this.issuer(project.ref),
+      iat: now,
+      exp,
+    };
+    // Compact JWS by hand with node:crypto's one-shot ECDSA (R‖S, RFC 7518 §3.4): half the CPU of WebCrypto's
+    // sign, which also queues on libuv's thread pool behind password hashes. Verification stays with jose.
+    const input64 = `${base64url({ alg: 'ES256', kid, typ: 'JWT' })}.${base64url(claims)}`;
+    const signature = ecdsaSign('sha256', Buffer.from(input64), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    const token = `${input64}.${signature.toString('base64url')}`;
     this.sessions.set(`${project.id}:${input.sessionId}`, { active: true, until: Date.now() + SESSION_CACHE_MS });
     return { token, expiresAt: exp };
   }
@@ -113,4 +117,8 @@ export class AuthTokensService implements EndUserTokenVerifier {
     this.sessions.set(key, { active, until: Date.now() + SESSION_CACHE_MS });
     return active;
   }
+}
+
+function base64url(json: object): string {
+  return Buffer.from(JSON.stringify(json)).toString('base64url');
 }
