@@ -1,3 +1,4 @@
+import { PASSWORD_HASH_PARAMS } from '@plinth/common';
 import { bootTestApp, PASSWORD, signup, TestApp, uniqueEmail } from '../support/test-app';
 
 describe('accounts (/v1/auth, /v1/me)', () => {
@@ -32,6 +33,21 @@ describe('accounts (/v1/auth, /v1/me)', () => {
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.text).toBe(unknown.text);
+  });
+
+  it('logs in with a hash stored at the previous argon2 setting and upgrades it to the current one', async () => {
+    const u = await signup(t);
+    // 'Corr3ct-Horse' hashed by @node-rs/argon2 at m=19456, t=2, p=1 (the setting before this one).
+    const stored = '$argon2id$v=19$m=19456,t=2,p=1$0yabyqK2xqzvtm2XECR77Q$VIabMynXOS0Ni897i//bl42y60GdFyaNGmVf9DyHH5g';
+    await t.sql.query('UPDATE control.users SET password_hash = $2 WHERE id = $1', [u.id, stored]);
+    const hashOf = async () => (await t.sql.query('SELECT password_hash AS h FROM control.users WHERE id = $1', [u.id])).rows[0].h as string;
+    expect((await t.http().post('/v1/auth/login').send({ email: u.email, password: 'Wrong-Passw0rd' })).status).toBe(401);
+    expect(await hashOf()).toBe(stored);
+    expect((await t.http().post('/v1/auth/login').send({ email: u.email, password: 'Corr3ct-Horse' })).status).toBe(200);
+    const upgraded = await hashOf();
+    expect(upgraded.startsWith(`$argon2id$v=19$${PASSWORD_HASH_PARAMS}$`)).toBe(true);
+    expect((await t.http().post('/v1/auth/login').send({ email: u.email, password: 'Corr3ct-Horse' })).status).toBe(200);
+    expect(await hashOf()).toBe(upgraded);
   });
 
   it('rotates refresh tokens and revokes the whole family when a spent one is reused', async () => {

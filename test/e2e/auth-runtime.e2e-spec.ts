@@ -2,6 +2,7 @@ import { createClient, SupabaseClient } from '@supabase/supabase-js';
 import { createHmac, createPublicKey } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import ws from 'ws';
+import { PASSWORD_HASH_PARAMS } from '@plinth/common';
 import { AuthTokensService } from '@plinth/runtime-auth';
 import { codeAndLink, SmtpCapture } from '../support/smtp-capture';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, uniqueEmail, upgradeOrg } from '../support/test-app';
@@ -111,6 +112,24 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
       expect(unknown.text).toBe(wrong.text);
       const viaClient = await sb.auth.signInWithPassword({ email, password: 'Wrong-pass-123' });
       expect(viaClient.error).toMatchObject({ status: 400, code: 'invalid_credentials', message: 'Invalid login credentials' });
+    });
+
+    it('signs in with a hash stored at the previous argon2 setting and upgrades it to the current one', async () => {
+      const old = uniqueEmail('old-hash');
+      expect((await client(a).auth.signUp({ email: old, password: PASSWORD })).error).toBeNull();
+      // 'Corr3ct-Horse' hashed by @node-rs/argon2 at m=19456, t=2, p=1 (the setting before this one).
+      const stored = '$argon2id$v=19$m=19456,t=2,p=1$0yabyqK2xqzvtm2XECR77Q$VIabMynXOS0Ni897i//bl42y60GdFyaNGmVf9DyHH5g';
+      const users = `"t_${a.ref}"._auth_users`;
+      await t.sql.query(`UPDATE ${users} SET encrypted_password = $2 WHERE email = $1`, [old, stored]);
+      const hashOf = async () => (await t.sql.query(`SELECT encrypted_password AS h FROM ${users} WHERE email = $1`, [old])).rows[0].h as string;
+
+      expect((await client(a).auth.signInWithPassword({ email: old, password: PASSWORD })).error).toMatchObject({ code: 'invalid_credentials' });
+      expect(await hashOf()).toBe(stored);
+      expect((await client(a).auth.signInWithPassword({ email: old, password: 'Corr3ct-Horse' })).error).toBeNull();
+      const upgraded = await hashOf();
+      expect(upgraded.startsWith(`$argon2id$v=19$${PASSWORD_HASH_PARAMS}$`)).toBe(true);
+      expect((await client(a).auth.signInWithPassword({ email: old, password: 'Corr3ct-Horse' })).error).toBeNull();
+      expect(await hashOf()).toBe(upgraded);
     });
 
     it('gets the user through the gateway as role authenticated, and updates metadata and password', async () => {

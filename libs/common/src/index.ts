@@ -13,4 +13,5 @@ export { generateToken, isWellFormedToken, hashToken } from './secret-token';
 export { UuidParam } from './params';
 export { ReqMeta, requestMetaOf } from './request-meta';
 export type { RequestMeta } from './request-meta';
-export { dummyHash, hashPassword, verifyPassword } from './password-hash';
+/** argon2id password hashing (OWASP setting, off the event loop); verification reads the setting from the hash. */
+export { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, PASSWORD_HASH_PARAMS } from './password-hash';

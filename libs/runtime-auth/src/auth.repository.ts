@@ -146,6 +146,11 @@ export class AuthRepository {
     await m.query(`UPDATE ${t.users} SET ${sets}, updated_at = now() WHERE id = $1`, [id, ...values]);
   }
 
+  /** Swaps a password hash for an equivalent fresh one, unless the password changed meanwhile. */
+  async replacePasswordHash(t: AuthTables, id: string, current: string, fresh: string): Promise<void> {
+    await this.db.query(`UPDATE ${t.users} SET encrypted_password = $3 WHERE id = $1 AND encrypted_password = $2`, [id, current, fresh]);
+  }
+
   async deleteUser(t: AuthTables, id: string): Promise<boolean> {
     const [, count] = (await this.db.query(`DELETE FROM ${t.users} WHERE id = $1`, [id])) as [unknown, number];
     return count === 1;

@@ -15,7 +15,7 @@ import { obfuscatedUser, UserRow, userView } from './auth-user.view';
 import { normalizeEmail, VERIFY_TYPES } from './auth.dto';
 import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import { MauService } from './mau.service';
-import { dummyHash, hashPassword, verifyPassword, weakPasswordReasons } from './password';
+import { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, weakPasswordReasons } from './password';
 import { SecretBox } from './secret-box';
 import { emailSealContext, SEND_AUTH_EMAIL_JOB, SendAuthEmailData } from './send-auth-email.job';
 
@@ -149,6 +149,10 @@ export class AuthService {
       if (!user || !user.encrypted_password || !ok) throw invalidCredentials();
       if (s.email_confirm_required && !user.email_confirmed_at) throw GoTrueException.badRequest(GoTrueCode.EmailNotConfirmed, 'Email not confirmed');
       this.assertNotBanned(user);
+      // Once per account: a hash from an earlier setting is replaced, so later sign-ins cost the current one.
+      if (passwordNeedsRehash(user.encrypted_password)) {
+        await this.repo.replacePasswordHash(t, user.id, user.encrypted_password, await hashPassword(body.password));
+      }
       return this.startSession(project, s, t, user, 'password', call);
     });
   }

@@ -1,4 +1,4 @@
-export { dummyHash, hashPassword, verifyPassword } from '@plinth/common';
+export { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword } from '@plinth/common';
 
 export type PasswordRequirement = 'none' | 'letters_digits' | 'lower_upper_digits' | 'lower_upper_digits_symbols';
 

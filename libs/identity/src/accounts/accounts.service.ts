@@ -5,7 +5,7 @@ import { AuditActor, AuditService } from '@plinth/audit';
 import { ErrorCode, PlinthException, RequestMeta } from '@plinth/common';
 import { OrgEntity, OrgMemberEntity } from '../orgs/org.entity';
 import { SessionService, TokenPair } from '../tokens/session.service';
-import { dummyHash, hashPassword, passwordWeakness, verifyPassword } from './password';
+import { dummyHash, hashPassword, passwordNeedsRehash, passwordWeakness, verifyPassword } from './password';
 import { UserEntity } from './user.entity';
 
 export interface UserView {
@@ -62,6 +62,10 @@ export class AccountsService {
       .getOne();
     const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), input.password);
     if (!user || !ok) throw new PlinthException(ErrorCode.Unauthorized, 'Invalid email or password');
+    // Once per account: a hash from an earlier argon2 setting is replaced (unless the password changed meanwhile).
+    if (passwordNeedsRehash(user.passwordHash)) {
+      await this.users.update({ id: user.id, passwordHash: user.passwordHash }, { passwordHash: await hashPassword(input.password) });
+    }
     const tokens = await this.users.manager.transaction((m) => this.sessions.start(m, user.id));
     return { ...tokens, user: userView(user) };
   }

@@ -1,4 +1,4 @@
-export { dummyHash, hashPassword, verifyPassword } from '@plinth/common';
+export { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword } from '@plinth/common';
 
 const COMMON = new Set([
   'password', 'password1', 'password123', '123456789', '1234567890', 'qwertyuiop', 'iloveyou1', 'letmein123',
