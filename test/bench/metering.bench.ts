@@ -147,9 +147,24 @@ async function main(): Promise<void> {
     const { token, orgId } = await signup(on.server.base);
     // A plan whose rate limits the load can't reach: we measure the cost of checking, not of refusing.
     await useBenchPlan(url.toString(), orgId);
-    const p = await post<{ id: string; ref: string; keys: { publishable: string } }>(`${on.server.base}/v1/orgs/${orgId}/projects`, { name: 'bench' }, token);
+    const p = await post<{ id: string; ref: string; keys: { publishable: string; secret: string } }>(`${on.server.base}/v1/orgs/${orgId}/projects`, { name: 'bench' }, token);
     const key = { apikey: p.keys.publishable };
+    // A typical data request too: one row by primary key from a declared table with an anonymous read rule.
+    await post(`${on.server.base}/v1/projects/${p.ref}/tables`, { name: 'items', columns: [{ name: 'id', type: 'int8', primary_key: true }, { name: 'name', type: 'text' }] }, token);
+    const rules = await fetch(`${on.server.base}/v1/projects/${p.ref}/tables/items/rules`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify([{ role: 'anon', action: 'read' }]),
+    });
+    if (!rules.ok) throw new Error(`rules: ${rules.status} ${await rules.text()}`);
+    const seed = await fetch(`${on.server.base}/p/${p.ref}/rest/v1/items`, {
+      method: 'POST',
+      headers: { apikey: p.keys.secret, 'content-type': 'application/json' },
+      body: JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ id: i + 1, name: `item ${i + 1}` }))),
+    });
+    if (seed.status !== 201) throw new Error(`seed: ${seed.status} ${await seed.text()}`);
     const routes = [
+      { name: 'data read (GET items?id=eq.)', path: `/p/${p.ref}/rest/v1/items?id=eq.42` },
       { name: 'data root (GET /rest/v1/)', path: `/p/${p.ref}/rest/v1/` },
       { name: 'gateway 404 (after checks)', path: `/p/${p.ref}/functions/v1/none` },
     ];
@@ -167,7 +182,7 @@ async function main(): Promise<void> {
         `${redis ? 'Redis' : 'in-memory'} rate limits. Medians over rounds.`,
     );
     console.log(
-      `${'route'.padEnd(27)} conns |  req/s: off     on   cost |  CPU µs/req: off     on  +redis  cost  cost+redis` +
+      `${'route'.padEnd(29)} conns |  req/s: off     on   cost |  CPU µs/req: off     on  +redis  cost  cost+redis` +
         `${redis ? ' | req/call' : ''}${off2 ? " | A/A off'/off: req/s  CPU" : ''}`,
     );
     const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : '-').padStart(7);
@@ -194,7 +209,7 @@ async function main(): Promise<void> {
         const cpuCostRedis = median(rows.map((x) => (cpuPerReq(x.on) + redisPerReq(x.on, x.off) - cpuPerReq(x.off)) / cpuPerReq(x.off)));
         const perCall = median(rows.map((x) => (x.on.redisCalls ? x.on.completed / x.on.redisCalls : NaN)));
         let line =
-          `${r.name.padEnd(27)} ${String(connections).padStart(5)} | ${num(offRps, 10)} ${num(onRps, 6)} ${pct(rpsCost)} |` +
+          `${r.name.padEnd(29)} ${String(connections).padStart(5)} | ${num(offRps, 10)} ${num(onRps, 6)} ${pct(rpsCost)} |` +
           ` ${num(offCpu, 15)} ${num(onCpu, 6)} ${num(redisCpu, 7)} ${pct(cpuCost)} ${pct(cpuCostRedis)}`;
         if (redis) line += ` | ${(Number.isFinite(perCall) ? perCall.toFixed(1) : '-').padStart(8)}`;
         if (off2) {
