@@ -15,3 +15,5 @@ export { ReqMeta, requestMetaOf } from './request-meta';
 export type { RequestMeta } from './request-meta';
 /** argon2id password hashing (OWASP setting, off the event loop); verification reads the setting from the hash. */
 export { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, PASSWORD_HASH_PARAMS } from './password-hash';
+/** Outbound requests to customer-supplied URLs (webhooks), refusing non-public addresses. */
+export { isPublicAddress, OutboundAddressError, postJson } from './outbound-http';

@@ -60,6 +60,8 @@ export const envSchema = z.object({
   METERING_FLUSH_MS: z.coerce.number().int().min(50).max(5000).default(2000),
   QUOTA_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   RATE_LIMITS_ENABLED: bool.default(true),
+  // Customer webhooks (usage alerts) to loopback/private/link-local addresses: refused in production unless set.
+  WEBHOOK_ALLOW_PRIVATE: bool.optional(),
   // Data runtime (libs/runtime-data): per-request bounds and the catalog limits used when a plan sets none.
   DATA_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   DATA_MAX_ROWS: z.coerce.number().int().min(1).max(100_000).default(1000),

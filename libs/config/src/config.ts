@@ -24,6 +24,8 @@ export interface PlinthConfig {
   jobs: { pollMs: number; concurrency: number; maxAttempts: number; backoffMs: number; leaseMs: number };
   metering: { enabled: boolean; flushMs: number; quotaRefreshMs: number };
   rateLimits: { enabled: boolean };
+  /** Customer-supplied webhook URLs may reach non-public addresses (default: everywhere but production). */
+  webhooks: { allowPrivate: boolean };
   /** Data runtime: statement timeout and row cap per request; catalog limits when the plan sets none. */
   data: { statementTimeoutMs: number; maxRows: number; maxTablesPerProject: number; maxColumnsPerTable: number };
   /** The platform mailer: SMTP URL (undefined = write mail to the log) and default sender. */
@@ -103,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
     },
     metering: { enabled: e.METERING_ENABLED, flushMs: e.METERING_FLUSH_MS, quotaRefreshMs: e.QUOTA_REFRESH_MS },
     rateLimits: { enabled: e.RATE_LIMITS_ENABLED },
+    webhooks: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE ?? e.NODE_ENV !== 'production' },
     data: {
       statementTimeoutMs: e.DATA_STATEMENT_TIMEOUT_MS,
       maxRows: e.DATA_MAX_ROWS,

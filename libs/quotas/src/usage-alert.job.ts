@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { postJson } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { orgBillingRecipients, PlatformMailer, usageAlertEmail } from '@plinth/mail';
@@ -69,14 +70,13 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
     }
     const webhook = rows[0].alert_webhook_url;
     if (webhook) {
-      const res = await fetch(webhook, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'plinth-usage-alerts' },
-        body: JSON.stringify({ type: 'usage.alert', project: d.projectRef, meter: d.meter, kind: d.kind, threshold: d.threshold, used: d.used, amount: d.amount, period_start: d.periodStart }),
-        signal: AbortSignal.timeout(5000),
-        redirect: 'error',
-      });
-      if (!res.ok) throw new Error(`alert webhook answered ${res.status}`);
+      // Outside production by default, a webhook may point at a private address (a local receiver in development).
+      const status = await postJson(
+        webhook,
+        { type: 'usage.alert', project: d.projectRef, meter: d.meter, kind: d.kind, threshold: d.threshold, used: d.used, amount: d.amount, period_start: d.periodStart },
+        { allowPrivate: this.config.webhooks.allowPrivate, timeoutMs: 5000, userAgent: 'plinth-usage-alerts' },
+      );
+      if (status < 200 || status >= 300) throw new Error(`alert webhook answered ${status}`);
     }
     await this.db.query(
       `UPDATE control.usage_alerts SET notified_at = $6
