@@ -1,4 +1,3 @@
-import { PoolClient, QueryConfig } from 'pg';
 import { statementName, TenantDatabase } from '@plinth/database';
 import { tenantNames } from '@plinth/tenancy';
 import { bootTestApp, createProject, signup, TestApp, TestProject, upgradeOrg } from '../support/test-app';
@@ -13,12 +12,26 @@ describe('tenant executor', () => {
   let pa: TestProject;
   let pb: TestProject;
   let tenants: TenantDatabase;
-  const asTenant = <T>(p: TestProject, fn: (c: PoolClient) => Promise<T>) => {
+  const target = (p: TestProject) => {
     const n = tenantNames(p.ref);
-    return tenants.asDataRole({ ref: p.ref, cluster: 'default', schema: n.schema, dataRole: n.dataRole }, fn);
+    return { ref: p.ref, cluster: 'default', schema: n.schema, dataRole: n.dataRole };
   };
-  const prepared = async (c: PoolClient) =>
-    (await c.query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'pl\\_%' ORDER BY prepare_time`)).rows.map((r) => r.name);
+  /** One statement through `run`, the data runtime's path. */
+  const exec = (p: TestProject, text: string, values: unknown[] = []) => tenants.run(target(p), [{ text, values }], (r) => r.rows);
+  /**
+   * The executor's statements the server holds on the pool's one connection, read on that connection outside the
+   * executor (an unnamed query, so it adds none). Evictions are deallocated with the next BEGIN.
+   */
+  const onServer = async (): Promise<Array<{ name: string; at: string }>> => {
+    const c = await tenants.pool('default').connect();
+    try {
+      const r = await c.query<{ name: string; at: string }>(`SELECT name, prepare_time::text AS at FROM pg_prepared_statements WHERE name LIKE 'pl\\_%' ORDER BY name`);
+      return r.rows;
+    } finally {
+      c.release();
+    }
+  };
+  const names = async () => (await onServer()).map((s) => s.name);
 
   beforeAll(async () => {
     t = await bootTestApp({ TENANT_STATEMENT_CACHE: '2', TENANT_POOL_MAX: '1', TENANT_POOL_MAX_USES: '0' });
@@ -38,58 +51,57 @@ describe('tenant executor', () => {
   it('prepares a statement once per connection and reuses it', async () => {
     const n = tenantNames(pa.ref);
     const text = `SELECT body FROM "${n.schema}".notes WHERE id = $1`;
-    const first = await asTenant(pa, async (c) => [(await tenants.prepared(c, text, [1])).rows, await prepared(c)]);
-    const second = await asTenant(pa, async (c) => [(await tenants.prepared(c, text, [1])).rows, await prepared(c)]);
-    expect(first[0]).toEqual([{ body: pa.ref }]);
-    expect(second).toEqual(first);
-    expect(first[1]).toHaveLength(1);
+    expect(await exec(pa, text, [1])).toEqual([{ body: pa.ref }]);
+    const first = await onServer();
+    expect(first.map((s) => s.name)).toEqual([statementName(text)]);
+    expect(await exec(pa, text, [1])).toEqual([{ body: pa.ref }]);
+    expect(await onServer()).toEqual(first); // same statement, same prepare time: not parsed again
   });
 
   it('keeps at most TENANT_STATEMENT_CACHE statements on a connection, deallocating the least recently used', async () => {
     const n = tenantNames(pa.ref);
     const texts = [1, 2, 3, 4, 5].map((k) => `SELECT body, ${k} AS k FROM "${n.schema}".notes WHERE id = $1`);
-    for (const text of texts) expect((await asTenant(pa, (c) => tenants.prepared(c, text, [1]))).rows).toHaveLength(1);
-    // The eviction is sent with the next BEGIN on the connection: what is left is the two most recent.
-    const left = await asTenant(pa, prepared);
-    expect(left).toHaveLength(2);
+    for (const text of texts) expect(await exec(pa, text, [1])).toHaveLength(1);
+    // The last eviction goes out with the next BEGIN: then only the two most recent are left.
+    await exec(pa, texts[4], [1]);
+    expect(await names()).toEqual([statementName(texts[3]), statementName(texts[4])].sort());
     // An evicted shape comes back: parsed again, and still answers.
-    expect((await asTenant(pa, (c) => tenants.prepared(c, texts[0], [1]))).rows).toEqual([{ body: pa.ref, k: 1 }]);
-    expect(await asTenant(pa, prepared)).toHaveLength(2);
+    expect(await exec(pa, texts[0], [1])).toEqual([{ body: pa.ref, k: 1 }]);
+    await exec(pa, texts[0], [1]);
+    expect(await names()).toEqual([statementName(texts[4]), statementName(texts[0])].sort());
   });
 
   it('a statement that failed to parse is forgotten, not deallocated (which would break the next BEGIN)', async () => {
     const n = tenantNames(pa.ref);
-    await expect(asTenant(pa, (c) => tenants.prepared(c, `SELECT nope FROM "${n.schema}".notes`, []))).rejects.toMatchObject({ code: '42703' });
-    await expect(asTenant(pa, (c) => tenants.prepared(c, `SELECT nope2 FROM "${n.schema}".notes`, []))).rejects.toMatchObject({ code: '42703' });
-    await expect(asTenant(pa, (c) => tenants.prepared(c, `SELECT nope3 FROM "${n.schema}".notes`, []))).rejects.toMatchObject({ code: '42703' });
-    expect((await asTenant(pa, (c) => tenants.prepared(c, `SELECT body FROM "${n.schema}".notes WHERE id = $1`, [1]))).rows).toEqual([{ body: pa.ref }]);
+    for (const column of ['nope', 'nope2', 'nope3']) {
+      await expect(exec(pa, `SELECT ${column} FROM "${n.schema}".notes`)).rejects.toMatchObject({ code: '42703' });
+    }
+    expect(await exec(pa, `SELECT body FROM "${n.schema}".notes WHERE id = $1`, [1])).toEqual([{ body: pa.ref }]);
+    expect(await exec(pa, `SELECT body FROM "${n.schema}".notes WHERE id = $1`, [1])).toEqual([{ body: pa.ref }]);
   });
 
   it('is planned again after the table changes', async () => {
     const n = tenantNames(pa.ref);
     const text = `SELECT row_to_json(x)::text AS j FROM (SELECT * FROM "${n.schema}".notes WHERE id = $1) x`;
-    expect((await asTenant(pa, (c) => tenants.prepared(c, text, [1]))).rows[0].j).toBe(JSON.stringify({ id: 1, body: pa.ref }));
+    expect((await exec(pa, text, [1]))[0].j).toBe(JSON.stringify({ id: 1, body: pa.ref }));
     await t.sql.query(`SET ROLE "${n.ownerRole}"; ALTER TABLE "${n.schema}".notes ADD COLUMN extra int DEFAULT 7; RESET ROLE`);
-    expect((await asTenant(pa, (c) => tenants.prepared(c, text, [1]))).rows[0].j).toBe(JSON.stringify({ id: 1, body: pa.ref, extra: 7 }));
+    expect((await exec(pa, text, [1]))[0].j).toBe(JSON.stringify({ id: 1, body: pa.ref, extra: 7 }));
   });
 
   it("a statement prepared for tenant A is refused when run as tenant B's role on the same connection", async () => {
     const na = tenantNames(pa.ref);
     const text = `SELECT body FROM "${na.schema}".notes WHERE id = $1`;
-    expect((await asTenant(pa, (c) => tenants.prepared(c, text, [1]))).rows).toEqual([{ body: pa.ref }]);
-    // Same connection (pool of one), same statement name: privileges are checked at execution, as B.
-    await expect(asTenant(pb, (c) => tenants.prepared(c, text, [1]))).rejects.toMatchObject({ code: '42501' });
-    // Executed by name alone, with no text to parse: the server's prepared statement, still checked as B.
-    await expect(asTenant(pb, (c) => c.query({ name: statementName(text), values: [1] } as QueryConfig))).rejects.toMatchObject({ code: '42501' });
+    expect(await exec(pa, text, [1])).toEqual([{ body: pa.ref }]);
+    const prepared = (await onServer()).find((s) => s.name === statementName(text));
+    expect(prepared).toBeDefined();
+    // Same connection (pool of one), same statement, not parsed again: privileges are checked at execution, as B.
+    await expect(exec(pb, text, [1])).rejects.toMatchObject({ code: '42501' });
+    expect((await onServer()).find((s) => s.name === statementName(text))).toEqual(prepared);
     const nb = tenantNames(pb.ref);
-    expect((await asTenant(pb, (c) => tenants.prepared(c, `SELECT body FROM "${nb.schema}".notes WHERE id = $1`, [1]))).rows).toEqual([{ body: pb.ref }]);
+    expect(await exec(pb, `SELECT body FROM "${nb.schema}".notes WHERE id = $1`, [1])).toEqual([{ body: pb.ref }]);
   });
 
   describe('pipelined transactions', () => {
-    const target = (p: TestProject) => {
-      const n = tenantNames(p.ref);
-      return { ref: p.ref, cluster: 'default', schema: n.schema, dataRole: n.dataRole };
-    };
     const count = async (p: TestProject, body: string) =>
       (await t.sql.query(`SELECT count(*)::int AS n FROM "${tenantNames(p.ref).schema}".notes WHERE body = $1`, [body])).rows[0].n as number;
     const insert = (p: TestProject, id: number, body: string) => ({ text: `INSERT INTO "${tenantNames(p.ref).schema}".notes VALUES ($1, $2) RETURNING id`, values: [id, body] });

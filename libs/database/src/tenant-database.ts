@@ -136,14 +136,6 @@ export class TenantDatabase implements OnModuleDestroy {
     }
   }
 
-  /**
-   * Runs a generated statement inside {@link asDataRole} as a prepared statement of this connection: parsed and
-   * planned on first use, then only bound and executed (see {@link PreparedStatements}).
-   */
-  prepared<R extends QueryResultRow>(client: PoolClient, text: string, values: unknown[]): Promise<QueryResult<R>> {
-    return client.query<R>(this.statements.query(client, text, values));
-  }
-
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.end()));
     this.pools.clear();
