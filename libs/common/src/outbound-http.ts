@@ -6,10 +6,10 @@ import { BlockList, isIP, LookupFunction } from 'node:net';
 /**
  * Addresses a customer-supplied URL must not reach from inside our network: loopback, private (RFC 1918, ULA),
  * link-local (cloud metadata at 169.254.169.254), carrier-grade NAT, benchmarking, documentation, multicast,
- * reserved, and IPv4-mapped IPv6 (so a mapped private address can't slip through).
+ * reserved, and IPv4-mapped IPv6 (so a mapped private address can't slip through). One list per family: a
+ * BlockList matches IPv4 addresses against IPv6 rules as IPv4-mapped, so the mapped range would block them all.
  */
-const NON_PUBLIC_V4 = new BlockList();
-for (const [net, prefix] of [
+const NON_PUBLIC_V4 = blockList('ipv4', [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
   ['100.64.0.0', 10],
@@ -24,13 +24,8 @@ for (const [net, prefix] of [
   ['203.0.113.0', 24],
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
-] as const) {
-  NON_PUBLIC_V4.addSubnet(net, prefix, 'ipv4');
-}
-// Separate lists: a BlockList matches IPv4 addresses against IPv6 rules as IPv4-mapped, so the mapped range would
-// block every IPv4 address.
-const NON_PUBLIC_V6 = new BlockList();
-for (const [net, prefix] of [
+]);
+const NON_PUBLIC_V6 = blockList('ipv6', [
   ['::', 127],
   ['::ffff:0:0', 96],
   ['64:ff9b::', 96],
@@ -39,8 +34,12 @@ for (const [net, prefix] of [
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
-] as const) {
-  NON_PUBLIC_V6.addSubnet(net, prefix, 'ipv6');
+]);
+
+function blockList(family: 'ipv4' | 'ipv6', subnets: Array<[string, number]>): BlockList {
+  const list = new BlockList();
+  for (const [net, prefix] of subnets) list.addSubnet(net, prefix, family);
+  return list;
 }
 
 /** Whether an IP address is a public unicast one (false for anything that isn't an IP address). */
