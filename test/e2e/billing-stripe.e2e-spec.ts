@@ -201,7 +201,11 @@ describe('billing with Stripe', () => {
 
     it('a request that times out on the client but completes at Stripe is reported once', async () => {
       const { u, customer } = await orgWithHourOfUsage('ftimeout', { 'requests:rest': 321 });
-      server.failNext({ path: meterEventsPath, delayMs: 2500 }); // longer than STRIPE_TIMEOUT_MS, still executes
+      // Longer than STRIPE_TIMEOUT_MS (1500), so the client gives up; the server still executes it, at 1800 ms. The
+      // SDK's first retry comes 500 ms after the timeout (its minimum backoff), after that, and gets the stored
+      // answer. (At 2500 ms the retries could both land while the first was in flight, get 409s, and leave it
+      // pending: a flake.)
+      server.failNext({ path: meterEventsPath, delayMs: 1800 });
       const out = await reporter().report(u.orgId);
       expect(out.pending).toBe(0);
       expect(server.requestsTo({ path: meterEventsPath }).filter((r) => r.body.identifier && String(r.body.identifier).startsWith(u.orgId)).length).toBeGreaterThan(1);
