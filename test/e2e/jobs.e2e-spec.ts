@@ -35,7 +35,8 @@ class EffectJob implements JobHandler<EffectData> {
   readonly name = 'test-effect';
   /** Tags whose jobs fail regardless of the attempt (until removed). */
   readonly failing = new Set<string>();
-  constructor(private readonly sql: TestApp['sql']) {}
+  /** A pool (the app's data source): job handlers run concurrently, and one pg Client would queue them (deprecated). */
+  constructor(private readonly sql: Pick<DataSource, 'query'>) {}
 
   async handle(data: EffectData, ctx: JobContext): Promise<void> {
     await this.sql.query(`INSERT INTO public.test_job_runs (job_id, tag) VALUES ($1, $2)`, [ctx.id, data.tag]);
@@ -88,9 +89,9 @@ describe.each(modes)('jobs and the outbox (%s mode)', (mode) => {
       CREATE TABLE IF NOT EXISTS public.test_job_runs (job_id bigint NOT NULL, tag text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
       CREATE TABLE IF NOT EXISTS public.test_job_effects (job_id bigint PRIMARY KEY, tag text NOT NULL);
     `);
-    effect = new EffectJob(api.sql);
-    api.app.get(JobRegistry).register(effect);
     db = api.app.get<DataSource>(getDataSourceToken());
+    effect = new EffectJob(db);
+    api.app.get(JobRegistry).register(effect);
     if (mode === 'redis') {
       worker = await startWorker();
       runner = worker;
