@@ -23,7 +23,7 @@ export interface PlinthConfig {
   redis: { url: string | undefined; prefix: string };
   jobs: { pollMs: number; concurrency: number; maxAttempts: number; backoffMs: number; leaseMs: number };
   metering: { enabled: boolean; flushMs: number; quotaRefreshMs: number };
-  rateLimits: { enabled: boolean };
+  rateLimits: { enabled: boolean; leaseMax: number };
   /** Customer-supplied webhook URLs may reach non-public addresses (default: everywhere but production). */
   webhooks: { allowPrivate: boolean };
   /** Data runtime: statement timeout and row cap per request; catalog limits when the plan sets none. */
@@ -104,7 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       leaseMs: e.JOBS_LEASE_MS,
     },
     metering: { enabled: e.METERING_ENABLED, flushMs: e.METERING_FLUSH_MS, quotaRefreshMs: e.QUOTA_REFRESH_MS },
-    rateLimits: { enabled: e.RATE_LIMITS_ENABLED },
+    rateLimits: { enabled: e.RATE_LIMITS_ENABLED, leaseMax: e.RATE_LIMIT_LEASE_MAX },
     webhooks: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE ?? e.NODE_ENV !== 'production' },
     data: {
       statementTimeoutMs: e.DATA_STATEMENT_TIMEOUT_MS,

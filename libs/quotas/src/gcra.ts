@@ -69,25 +69,50 @@ export function gcra(tats: Map<string, number>, rules: readonly RateRule[], nowM
  * after the other, in order, exactly as if each had been its own call, so a batch admits what the same
  * sequence of single calls would. Each key is read once and written once per batch.
  *
+ * It also hands out and takes back leases ({@link RateLimiter}): tokens an instance takes ahead, to admit
+ * requests without a call. Tokens given back go first, so the batch's requests can use them; leases come last,
+ * from what the batch's requests left, and at most half of it, so near a limit requests go first.
+ *
  * KEYS: the distinct keys of the batch. ARGV: now (µs); the number of distinct rules, then per rule: its key's
- * index in KEYS (1-based), interval (µs), capacity (µs); then per request: its number of rules, then their
- * indices (1-based). Returns per request five integers: admitted (1/0), retry after (ms), the binding rule
- * (1-based, in the request's own list), remaining, reset (ms).
+ * index in KEYS (1-based), interval (µs), capacity (µs), tokens wanted as a lease (0: none); the number of
+ * returns, then per return: a key's index and the time (µs) given back; then per request: its number of
+ * rules, then their indices (1-based). Returns per request five integers: admitted (1/0), retry after (ms),
+ * the binding rule (1-based, in the request's own list), remaining, reset (ms); then per rule two: tokens
+ * leased, and the key's stored time after the lease (µs).
  * Stored times are rounded to whole µs after every admission, as a sequence of single calls would store them.
  */
 export const GCRA_BATCH_LUA = `
 local now = tonumber(ARGV[1])
 local nrules = tonumber(ARGV[2])
-local rk, rt, rc = {}, {}, {}
+local rk, rt, rc, rw = {}, {}, {}, {}
 local a = 3
 for i = 1, nrules do
   rk[i] = tonumber(ARGV[a])
   rt[i] = tonumber(ARGV[a + 1])
   rc[i] = tonumber(ARGV[a + 2])
-  a = a + 3
+  rw[i] = tonumber(ARGV[a + 3])
+  a = a + 4
 end
 local tats = {}
 local dirty = {}
+local function tatOf(k)
+  local tat = tats[k]
+  if tat == nil then
+    tat = tonumber(redis.call('GET', KEYS[k]) or '0')
+    tats[k] = tat
+  end
+  return tat
+end
+local nret = tonumber(ARGV[a])
+a = a + 1
+for i = 1, nret do
+  local k = tonumber(ARGV[a])
+  local tat = tatOf(k) - tonumber(ARGV[a + 1])
+  if tat < now then tat = now end
+  tats[k] = tat
+  dirty[k] = true
+  a = a + 2
+end
 local out = {}
 local n = 0
 local nargs = #ARGV
@@ -102,14 +127,9 @@ while a <= nargs do
   local bestReset = 0
   for i = 1, m do
     local r = tonumber(ARGV[first + i - 1])
-    local k = rk[r]
     local t = rt[r]
     local cap = rc[r]
-    local tat = tats[k]
-    if tat == nil then
-      tat = tonumber(redis.call('GET', KEYS[k]) or '0')
-      tats[k] = tat
-    end
+    local tat = tatOf(rk[r])
     if tat < now then tat = now end
     local diff = tat + t - now
     if diff > cap + 0.000001 and diff - cap > retry then
@@ -151,6 +171,28 @@ while a <= nargs do
     out[n + 5] = math.ceil(bestReset / 1000)
   end
   n = n + 5
+end
+for i = 1, nrules do
+  local granted = 0
+  local after = 0
+  if rw[i] > 0 then
+    local k = rk[i]
+    local t = rt[i]
+    local tat = tatOf(k)
+    if tat < now then tat = now end
+    local rem = math.floor((rc[i] - (tat - now)) / t + 0.000000001)
+    granted = math.min(rw[i], math.floor(rem / 2))
+    if granted > 0 then
+      after = tonumber(string.format('%.0f', tat + granted * t))
+      tats[k] = after
+      dirty[k] = true
+    else
+      granted = 0
+    end
+  end
+  out[n + 1] = granted
+  out[n + 2] = after
+  n = n + 2
 end
 for k in pairs(dirty) do
   local tat = tats[k]

@@ -19,20 +19,31 @@ class FixedClock extends Clock {
 
 describe(RateLimiter.name, () => {
   const prefix = `plinth-unit-rl-${process.pid}-${Date.now()}`;
-  const config = { redis: { prefix } } as PlinthConfig;
+  const config = { redis: { prefix }, rateLimits: { enabled: true, leaseMax: 64 } } as PlinthConfig;
   const rules = [{ key: 'p:1', limit: 2, windowMs: 60_000 }];
   const clients: Redis[] = [];
   let run = 0;
 
+  const limiters: RateLimiter[] = [];
+
   /** A limiter on its own connection (as each api instance has), and a fixed clock. */
-  function limiter(clock = new Clock()): RateLimiter {
+  function limiter(clock = new Clock(), leaseMax = 64): RateLimiter {
     if (!redisUrl) return new RateLimiter(config, null, clock);
     const redis = new Redis(redisUrl);
     clients.push(redis);
-    return new RateLimiter(config, redis, clock);
+    const sut = new RateLimiter({ ...config, rateLimits: { enabled: true, leaseMax } }, redis, clock);
+    limiters.push(sut);
+    return sut;
+  }
+
+  /** Requests admitted by `sut` out of `n` concurrent ones. */
+  async function admitted(sut: RateLimiter, rules: RateRule[], n: number): Promise<number> {
+    const decisions = await Promise.all(Array.from({ length: n }, () => sut.hit(rules)));
+    return decisions.filter((d) => d.allowed).length;
   }
 
   afterAll(async () => {
+    for (const l of limiters) await l.onModuleDestroy();
     if (clients.length) {
       const keys = await clients[0].keys(`${prefix}:*`);
       if (keys.length) await clients[0].del(...keys);
@@ -99,6 +110,85 @@ describe(RateLimiter.name, () => {
     expect(decisions.filter((d) => d.allowed)).toHaveLength(20);
     expect(decisions.slice(0, 20).map((d) => d.remaining)).toEqual(Array.from({ length: 20 }, (_, i) => 19 - i));
   });
+
+  if (redisUrl) {
+    describe('leases (large limits, Redis)', () => {
+      // 6400 a minute: one token every 9375 µs (whole µs, so stored times lose nothing), leases of 64 tokens.
+      const big = () => [{ key: `lease:${run++}`, limit: 6400, windowMs: 60_000 }];
+
+      it('admits from a lease without a call, counting down exactly as a call per request would (one instance)', async () => {
+        const clock = new FixedClock();
+        clock.at += 60_000 * run;
+        const sut = limiter(clock);
+        const rules = big();
+        const redis = clients[clients.length - 1] as Redis & { plinthGcraBatch: (...a: unknown[]) => Promise<number[]> };
+        await sut.hit([{ key: `define:${run++}`, limit: 1, windowMs: 1000 }]); // defines the script command
+        const spy = jest.spyOn(redis, 'plinthGcraBatch');
+        const expected = new Map<string, number>();
+        for (let i = 0; i < 200; i++) {
+          const got = await sut.hit(rules);
+          expect(got).toEqual(gcra(expected, rules, clock.at));
+        }
+        // The first call leased 64 tokens, and each call after one ran out: 200 requests, 4 calls.
+        expect(spy).toHaveBeenCalledTimes(Math.ceil(200 / 65));
+        expect(sut.leased(rules)?.remaining).toBe(6400 - 201);
+      });
+
+      /** Rounds of 40 concurrent requests on each of two instances: leases taken in one round serve the next ones. */
+      async function rounds(a: RateLimiter, b: RateLimiter, rules: RateRule[], n: number): Promise<number> {
+        let total = 0;
+        for (let round = 0; round < n; round++) {
+          const [x, y] = await Promise.all([admitted(a, rules, 40), admitted(b, rules, 40)]);
+          total += x + y;
+        }
+        return total;
+      }
+
+      it('never admits more than the limit across two instances', async () => {
+        const clock = new FixedClock();
+        clock.at += 60_000 * run;
+        const [a, b] = [limiter(clock), limiter(clock)];
+        const rules = big();
+        const total = await rounds(a, b, rules, 100); // 8000 requests
+        expect(total).toBeLessThanOrEqual(6400);
+        expect(total).toBeGreaterThanOrEqual(6400 - 2 * 64); // at most a lease each left unused
+        // Unused leased tokens go back (at shutdown, or 250 ms after the lease): then exactly the rest is left.
+        await Promise.all([a.onModuleDestroy(), b.onModuleDestroy()]);
+        expect(await admitted(limiter(clock, 0), rules, 7000)).toBe(6400 - total);
+      });
+
+      it('gives unused leased tokens back at shutdown', async () => {
+        const clock = new FixedClock();
+        clock.at += 60_000 * run;
+        const [a, b] = [limiter(clock), limiter(clock)];
+        const rules = big();
+        expect(await rounds(a, b, rules, 75)).toBe(6000);
+        await Promise.all([a.onModuleDestroy(), b.onModuleDestroy()]);
+        expect(await admitted(limiter(clock, 0), rules, 7000)).toBe(400);
+      });
+
+      it('gives an expired lease back by itself', async () => {
+        const clock = new FixedClock();
+        clock.at += 60_000 * run;
+        const sut = limiter(clock);
+        // 6400 an hour: a token every 562.5 ms, so the 300 ms below refill none.
+        const rules = [{ key: `expire:${run++}`, limit: 6400, windowMs: 3_600_000 }];
+        expect((await sut.hit(rules)).allowed).toBe(true); // and leases 64
+        expect(sut.leased(rules)).toBeDefined(); // one of them
+        clock.at += 300; // the lease expires; the sweep (every 250 ms) gives its 63 tokens back
+        expect(sut.leased(rules)).toBeUndefined();
+        await new Promise((r) => setTimeout(r, 600));
+        expect(await admitted(limiter(clock, 0), rules, 7000)).toBe(6400 - 2);
+      });
+
+      it('never leases small limits: each request is decided in Redis', async () => {
+        const sut = limiter();
+        const rules = [{ key: `small:${run++}`, limit: 63, windowMs: 60_000 }];
+        expect((await sut.hit(rules)).allowed).toBe(true);
+        expect(sut.leased(rules)).toBeUndefined();
+      });
+    });
+  }
 
   it('fails open, and counts it, when Redis does not answer', async () => {
     const broken = {
