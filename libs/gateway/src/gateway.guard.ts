@@ -107,6 +107,7 @@ export interface GatewayRequest {
   method?: string;
   ip?: string;
   headers: IncomingHttpHeaders;
+  socket?: { remoteAddress?: string } | null;
 }
 
 /** A request header as Express's `req.get` returns it. */

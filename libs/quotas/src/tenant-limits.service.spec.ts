@@ -120,6 +120,21 @@ describe(TenantLimitsService.name, () => {
     expect(a.reads).toBe(4); // once per anonymous request
   });
 
+  it("takes an anonymous caller's IP from the socket unless X-Forwarded-For came, as Express's req.ip would", async () => {
+    const limits = sut();
+    await limits.admit(subject(), new Headers());
+    // Without the header Express's req.ip is the socket's address whatever proxies are trusted: no parsing needed.
+    const direct = Object.assign(client('unused'), { headers: {}, socket: { remoteAddress: '10.0.0.9' } });
+    const proxied = Object.assign(client('203.0.113.7'), { headers: { 'x-forwarded-for': '203.0.113.7' }, socket: { remoteAddress: '10.0.0.9' } });
+    const anon = (c: LimitSubject['client']) => () => limits.admit(subject({ anonymous: true, client: c }), new Headers());
+    anon(direct)();
+    anon(direct)();
+    expect(direct.reads).toBe(0);
+    expect(thrownCode(anon(direct))).toBe(ErrorCode.RateLimited); // the socket's address has used its budget
+    expect(thrownCode(anon(proxied))).toBeUndefined(); // the forwarded client has its own
+    expect(proxied.reads).toBe(1);
+  });
+
   it('refuses over quota with 402, and checks nothing when metering and rate limits are both off', async () => {
     const limits = sut();
     await limits.admit(subject(), new Headers());

@@ -18,8 +18,11 @@ export interface LimitSubject {
   anonymous: boolean;
   /** An end user signed in through the auth runtime; limited per user instead of per IP. */
   endUserId?: string | null;
-  /** The request; its `ip` (Express's, trust proxy applied: a getter that parses headers) is read only for a per-IP rule. */
-  client: { readonly ip?: string };
+  /**
+   * The request; its `ip` (Express's, trust proxy applied: a getter that parses headers) is read only for a
+   * per-IP rule, and only when an X-Forwarded-For header came (else it is the socket's address).
+   */
+  client: { readonly ip?: string; readonly headers?: { readonly [name: string]: string | string[] | undefined }; readonly socket?: { remoteAddress?: string } | null };
 }
 
 interface HeaderSink {
@@ -41,8 +44,10 @@ interface ProjectRules {
   projectFrom: RateLimitRule;
   project: RateRule;
   ipFrom: RateLimitRule;
+  ipPrefix: string;
   byIp: Map<string, RateRule>;
   userFrom: RateLimitRule;
+  userPrefix: string;
   byUser: Map<string, RateRule>;
 }
 
@@ -51,7 +56,7 @@ interface ProjectRules {
  * per-meter caps, spend caps), then rate limits (429 with Retry-After and RateLimit-* headers).
  *
  * Once an org's plan, a project's limits and its period totals are cached (the steady state), `admit` is
- * synchronous with in-memory limits and waits only for the shared rate limiter (Redis) otherwise.
+ * synchronous with in-memory limits or while the shared rate limiter's leases last, and waits for Redis otherwise.
  */
 @Injectable()
 export class TenantLimitsService {
@@ -74,7 +79,7 @@ export class TenantLimitsService {
 
   /**
    * Admits a gateway request or throws (402 over quota, 429 over rate), setting RateLimit-* headers on `res`.
-   * Returns undefined when decided at once (every cache warm, in-memory limits, or nothing enabled), else a
+   * Returns undefined when decided at once (every cache warm, in-memory limits or leased tokens, or nothing enabled), else a
    * promise to await: the request path allocates no promise when it need not wait.
    */
   admit(s: LimitSubject, res: HeaderSink): Promise<void> | undefined {
@@ -89,8 +94,9 @@ export class TenantLimitsService {
     }
     if (!this.rates) return undefined;
     const rules = this.rules(s, plan, limits);
-    if (this.limiter.local) {
-      applyDecision(this.limiter.hitLocal(rules), res);
+    const now = this.limiter.local ? this.limiter.hitLocal(rules) : this.limiter.leased(rules);
+    if (now !== undefined) {
+      applyDecision(now, res);
       return undefined;
     }
     return this.limiter.hit(rules).then((d) => applyDecision(d, res));
@@ -112,8 +118,8 @@ export class TenantLimitsService {
   private rules(s: LimitSubject, plan: Plan, limits: ProjectLimits): RateRule[] {
     const p = this.rulesOf(s.projectId, plan, limits);
     const key = cachedRule(this.keyRules, s.keyId, 'k:', plan.rate_limits.key);
-    if (s.endUserId) return [p.project, key, clientRule(p.byUser, `u:${s.projectId}:`, s.endUserId, p.userFrom)];
-    if (s.anonymous) return [p.project, key, clientRule(p.byIp, `ip:${s.projectId}:`, s.client.ip ?? '', p.ipFrom)];
+    if (s.endUserId) return [p.project, key, clientRule(p.byUser, p.userPrefix, s.endUserId, p.userFrom)];
+    if (s.anonymous) return [p.project, key, clientRule(p.byIp, p.ipPrefix, clientIp(s.client), p.ipFrom)];
     return [p.project, key];
   }
 
@@ -124,7 +130,16 @@ export class TenantLimitsService {
     let p = this.projectRules.get(projectId);
     if (p !== undefined && p.projectFrom === projectFrom && p.ipFrom === ipFrom && p.userFrom === userFrom) return p;
     if (this.projectRules.size >= RULE_CACHE_MAX) this.projectRules.clear();
-    p = { projectFrom, project: rule(`p:${projectId}`, projectFrom), ipFrom, byIp: new Map(), userFrom, byUser: new Map() };
+    p = {
+      projectFrom,
+      project: rule(`p:${projectId}`, projectFrom),
+      ipFrom,
+      ipPrefix: `ip:${projectId}:`,
+      byIp: new Map(),
+      userFrom,
+      userPrefix: `u:${projectId}:`,
+      byUser: new Map(),
+    };
     this.projectRules.set(projectId, p);
     return p;
   }
@@ -165,6 +180,16 @@ function hasQuota(plan: Plan, limits: ProjectLimits): boolean {
   if (plan.hard_caps || limits.spend_cap_cents !== null) return true;
   for (const _ in limits.meter_caps) return true;
   return false;
+}
+
+/**
+ * Express's `req.ip` (trust proxy applied), without parsing headers when there is no X-Forwarded-For: then the
+ * only address is the socket's, whatever proxies are trusted.
+ */
+function clientIp(c: LimitSubject['client']): string {
+  const socketAddress = c.socket?.remoteAddress;
+  if (c.headers !== undefined && c.headers['x-forwarded-for'] === undefined && socketAddress !== undefined) return socketAddress;
+  return c.ip ?? '';
 }
 
 /** Sets the RateLimit-* headers of an admitted request; throws the 429 of a refused one. */
