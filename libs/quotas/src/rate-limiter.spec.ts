@@ -181,6 +181,33 @@ describe(RateLimiter.name, () => {
         expect(await admitted(limiter(clock, 0), rules, 7000)).toBe(6400 - 2);
       });
 
+      it('holds a burst past a spent lease for the one call that renews it, and decides it call by call near the limit', async () => {
+        const clock = new FixedClock();
+        clock.at += 60_000 * run;
+        const sut = limiter(clock);
+        // 6400 an hour: a token every 562.5 ms, so the 300 ms below refill none.
+        const rules = [{ key: `hold:${run++}`, limit: 6400, windowMs: 3_600_000 }];
+        const redis = clients[clients.length - 1] as Redis & { plinthGcraBatch: (...a: unknown[]) => Promise<number[]> };
+        expect((await sut.hit(rules)).allowed).toBe(true); // defines the command; 1 admitted, 64 leased
+        const spy = jest.spyOn(redis, 'plinthGcraBatch');
+        // 64 from the lease, then one call that decides one request and leases 64 more for the 35 others.
+        expect(await admitted(sut, rules, 100)).toBe(100);
+        expect(spy).toHaveBeenCalledTimes(1);
+        // Another instance spends the rest (130 taken so far); this one has 29 leased tokens left.
+        expect(await admitted(limiter(clock, 0), rules, 7000)).toBe(6400 - 130);
+        expect(await admitted(sut, rules, 100)).toBe(29);
+        // An empty bucket: the first request's lease ask gets nothing, and the 99 held behind it go in one call.
+        clock.at += 300; // past the refusal's pause on asking (and the lease's expiry)
+        spy.mockClear();
+        const refused = await Promise.all(Array.from({ length: 100 }, () => sut.hit(rules)));
+        expect(refused.every((d) => !d.allowed && d.retryAfterMs > 0 && d.remaining === 0)).toBe(true);
+        expect(spy).toHaveBeenCalledTimes(2);
+        // For 250 ms after a refused ask, none is asked: a burst is one call.
+        spy.mockClear();
+        expect(await admitted(sut, rules, 100)).toBe(0);
+        expect(spy).toHaveBeenCalledTimes(1);
+      });
+
       it('never leases small limits: each request is decided in Redis', async () => {
         const sut = limiter();
         const rules = [{ key: `small:${run++}`, limit: 63, windowMs: 60_000 }];
@@ -198,10 +225,14 @@ describe(RateLimiter.name, () => {
         };
       },
     };
-    const sut = new RateLimiter(config, broken as never, new Clock());
+    const sut = new RateLimiter({ ...config, rateLimits: { enabled: true, leaseMax: 64 } }, broken as never, new Clock());
     for (let i = 0; i < 5; i++) expect((await sut.hit(rules)).allowed).toBe(true);
     const together = await Promise.all(Array.from({ length: 5 }, () => sut.hit(rules)));
     expect(together.every((d) => d.allowed)).toBe(true);
-    expect(sut.failOpenCount).toBe(10);
+    // With a leasable limit too: requests held for the failed lease ask are let through with it.
+    const leasable = [{ key: 'p:big', limit: 6400, windowMs: 60_000 }];
+    const held = await Promise.all(Array.from({ length: 5 }, () => sut.hit(leasable)));
+    expect(held.every((d) => d.allowed)).toBe(true);
+    expect(sut.failOpenCount).toBe(15);
   });
 });

@@ -38,6 +38,11 @@ interface Lease {
 /** The leases of a request's rules while it is being admitted from them. */
 const SCRATCH: Array<Lease | undefined> = new Array<Lease | undefined>(8);
 
+/** Whether a lease taken for rule `a` serves rule `b`. */
+function sameRule(a: RateRule | undefined, b: RateRule): boolean {
+  return a !== undefined && a.limit === b.limit && a.windowMs === b.windowMs;
+}
+
 type GcraClient = Redis & { [COMMAND]?: (...a: Array<string | number>) => Promise<number[]> };
 
 /** Decided with nothing to wait for: the requests of a batch that leases admitted, or a rule-less request. */
@@ -70,6 +75,8 @@ export class RateLimiter implements OnModuleDestroy {
   private readonly prefix: string;
   private readonly leaseMax: number;
   private readonly leases = new Map<string, Lease>();
+  /** Keys whose last lease ask got nothing, and until when none is asked for again ({@link noLeaseFor}). */
+  private readonly dry = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout | undefined;
   private queue: Waiting[] = [];
   private scheduled = false;
@@ -160,11 +167,24 @@ export class RateLimiter implements OnModuleDestroy {
     return { allowed: true, retryAfterMs: 0, limit: rules[bestIdx].limit, remaining: bestRemaining, resetMs: Math.ceil(bestReset / 1000) };
   }
 
+  /** Resolves a waiting request from leases if they admit it. */
+  private admitLeased(w: Waiting): boolean {
+    const d = this.leased(w.rules);
+    if (d === undefined) return false;
+    w.resolve(d);
+    return true;
+  }
+
   /** Tokens to ask for with a call deciding `r`: none if its limit is small, or while its lease has tokens left. */
   private want(r: RateRule, now: number): number {
     if (this.leaseMax === 0) return 0;
     const n = Math.min(this.leaseMax, Math.floor(r.limit / LEASE_FRACTION));
     if (n === 0) return 0;
+    const dry = this.dry.get(r.key);
+    if (dry !== undefined) {
+      if (dry > now) return 0;
+      this.dry.delete(r.key);
+    }
     const l = this.leases.get(r.key);
     if (l !== undefined && l.tokens >= 1 && l.expires > now && l.limit === r.limit && l.windowMs === r.windowMs) return 0;
     return this.leases.size < LEASES_MAX || l !== undefined ? n : 0;
@@ -177,11 +197,7 @@ export class RateLimiter implements OnModuleDestroy {
     this.queue = [];
     // A lease that arrived while these waited may admit them now.
     if (this.leases.size) {
-      queue = queue.filter((w) => {
-        const d = this.leased(w.rules);
-        if (d !== undefined) w.resolve(d);
-        return d === undefined;
-      });
+      queue = queue.filter((w) => !this.admitLeased(w));
       if (queue.length === 0) return;
     }
     this.sentAt = Date.now();
@@ -199,7 +215,18 @@ export class RateLimiter implements OnModuleDestroy {
     const ruleOf: RateRule[] = [];
     const requestArgs: number[] = [];
     const returns: number[] = [];
-    for (const { rules } of batch) {
+    /** Keys this call asks a lease for, and the rule it is for. */
+    const asked = new Map<string, RateRule>();
+    /** Requests that the leases asked for here can admit: they wait for the answer instead of going to Redis. */
+    const held: Waiting[] = [];
+    const sent: Waiting[] = [];
+    for (const w of batch) {
+      const { rules } = w;
+      if (asked.size && rules.every((r) => sameRule(asked.get(r.key), r))) {
+        held.push(w);
+        continue;
+      }
+      sent.push(w);
       requestArgs.push(rules.length);
       for (const r of rules) {
         const t = (r.windowMs * 1000) / r.limit;
@@ -210,6 +237,7 @@ export class RateLimiter implements OnModuleDestroy {
           keys.push(this.prefix + r.key);
           rulesOfKey.set(r.key, (same = []));
           want = this.want(r, now);
+          if (want > 0) asked.set(r.key, r);
           // An expired lease's tokens go back in the same call, before the batch is decided.
           const old = this.leases.get(r.key);
           if (old !== undefined && (old.expires <= now || old.limit !== r.limit || old.windowMs !== r.windowMs)) {
@@ -239,19 +267,25 @@ export class RateLimiter implements OnModuleDestroy {
     this.inFlight++;
     this.call(keys, args)
       .then((out) => {
-        for (; answered < batch.length; answered++) {
-          const w = batch[answered];
+        for (; answered < sent.length; answered++) {
+          const w = sent[answered];
           const o = answered * 5;
           w.resolve({ allowed: out[o] === 1, retryAfterMs: out[o + 1], limit: w.rules[out[o + 2] - 1].limit, remaining: out[o + 3], resetMs: out[o + 4] });
         }
         const expires = this.clock.nowMs() + LEASE_TTL_MS;
-        for (let i = 0, o = batch.length * 5; i < nrules; i++, o += 2) if (out[o] > 0) this.addLease(ruleOf[i], out[o], out[o + 1], expires);
+        for (let i = 0, o = sent.length * 5; i < nrules; i++, o += 2) {
+          if (out[o] > 0) this.addLease(ruleOf[i], out[o], out[o + 1], expires);
+          else if (ruleArgs[i * 4 + 3] > 0) this.noLeaseFor(ruleOf[i].key, expires);
+        }
       })
       .catch((e: Error) => {
-        for (; answered < batch.length; answered++) batch[answered].resolve(this.failOpen(batch[answered].rules, e));
+        for (; answered < sent.length; answered++) sent[answered].resolve(this.failOpen(sent[answered].rules, e));
+        for (const w of held.splice(0)) w.resolve(this.failOpen(w.rules, e));
       })
       .finally(() => {
-        // What queued up while this call was out goes next, as one batch.
+        // Held requests take from the new leases; those left (none leased, or too few) go with the next batch,
+        // with what queued up while this call was out.
+        if (held.length) this.queue = held.filter((w) => !this.admitLeased(w)).concat(this.queue);
         if (--this.inFlight === 0 && this.queue.length && !this.scheduled) {
           this.scheduled = true;
           setImmediate(this.sendQueued);
@@ -267,6 +301,15 @@ export class RateLimiter implements OnModuleDestroy {
     } catch (e) {
       return Promise.reject(e as Error);
     }
+  }
+
+  /**
+   * A lease asked for was refused (the bucket is near empty): until `until`, that key's requests are decided in
+   * Redis one by one, batched, not held back behind lease asks that would be refused too.
+   */
+  private noLeaseFor(key: string, until: number): void {
+    if (this.dry.size >= LEASES_MAX) this.dry.clear();
+    this.dry.set(key, until);
   }
 
   private addLease(r: RateRule, tokens: number, tat: number, expires: number): void {
