@@ -2,9 +2,10 @@
  * Cost of metering + rate limiting on the gateway: api processes on the same database, one with
  * METERING_ENABLED/RATE_LIMITS_ENABLED on ("on") and one with both off ("off"), plus by default a second "off"
  * process ("off′", an A/A control that shows how far two identical servers differ on this machine). Every round
- * loads each side in turn with the same load, in a different order each round (all orders over six rounds), so a
- * drift in machine load weighs on every side alike. Target: < 5 % cost.
- *   DATABASE_URL=postgres://… [REDIS_URL=redis://…/6] [BENCH_SECONDS=5] [BENCH_ROUNDS=6] [BENCH_CONNECTIONS=10,50]
+ * loads each side in turn with the same load, in a different order each round (all orders every six rounds), so a
+ * drift in machine load weighs on every side alike. Short runs and many rounds: load on this machine drifts within
+ * seconds, so sides compared within a few seconds of each other see much the same machine. Target: < 5 % cost.
+ *   DATABASE_URL=postgres://… [REDIS_URL=redis://…/6] [BENCH_SECONDS=3] [BENCH_ROUNDS=12] [BENCH_ROUTES=read,root,404] [BENCH_CONNECTIONS=10,50]
  *   [BENCH_CONTROL=0] npm run -s bench -- test/bench/metering.bench.ts
  * With REDIS_URL the rate limits go through Redis (one Lua call per batch of concurrent requests); without, in memory.
  *
@@ -130,8 +131,9 @@ async function main(): Promise<void> {
   const url = new URL(databaseUrl);
   url.pathname = '/plinth_bench_metering';
   const env = { DATABASE_URL: url.toString(), METERING_FLUSH_MS: '2000' };
-  const duration = Number(process.env.BENCH_SECONDS ?? 5);
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 6);
+  const duration = Number(process.env.BENCH_SECONDS ?? 3);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 12);
+  const routeNames = (process.env.BENCH_ROUTES ?? 'read,root,404').split(',');
   const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
   const control = process.env.BENCH_CONTROL !== '0';
   const onServer = await startServer(3961, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'true' });
@@ -164,10 +166,10 @@ async function main(): Promise<void> {
     });
     if (seed.status !== 201) throw new Error(`seed: ${seed.status} ${await seed.text()}`);
     const routes = [
-      { name: 'data read (GET items?id=eq.)', path: `/p/${p.ref}/rest/v1/items?id=eq.42` },
-      { name: 'data root (GET /rest/v1/)', path: `/p/${p.ref}/rest/v1/` },
-      { name: 'gateway 404 (after checks)', path: `/p/${p.ref}/functions/v1/none` },
-    ];
+      { id: 'read', name: 'data read (GET items?id=eq.)', path: `/p/${p.ref}/rest/v1/items?id=eq.42` },
+      { id: 'root', name: 'data root (GET /rest/v1/)', path: `/p/${p.ref}/rest/v1/` },
+      { id: '404', name: 'gateway 404 (after checks)', path: `/p/${p.ref}/functions/v1/none` },
+    ].filter((r) => routeNames.includes(r.id));
     let onSent = 0;
     let onCompleted = 0;
     for (const s of sides) {
@@ -218,10 +220,17 @@ async function main(): Promise<void> {
           line += ` |               ${pct(aaRps)} ${pct(aaCpu)}`;
         }
         console.log(line);
-        const spread = (f: (x: Record<string, Run>) => number) => rows.map((x) => (f(x) * 100).toFixed(1)).join(' ');
-        console.log(
-          `${''.padEnd(33)}per round, CPU cost %: ${spread((x) => (cpuPerReq(x.on) - cpuPerReq(x.off)) / cpuPerReq(x.off))}; req/s cost %: ${spread((x) => (x.off.rps - x.on.rps) / x.off.rps)}`,
-        );
+        // The middle half of the rounds' costs: how far one round's figure can be trusted.
+        const quartiles = (f: (x: Record<string, Run>) => number) => {
+          const xs = rows.map(f).filter(Number.isFinite).sort((a, b) => a - b);
+          const at = (q: number) => xs[Math.min(xs.length - 1, Math.max(0, Math.round(q * (xs.length - 1))))] * 100;
+          return xs.length ? `${at(0.25).toFixed(1)} … ${at(0.75).toFixed(1)}` : '-';
+        };
+        const cpuOf = (x: Record<string, Run>, side: string) => (cpuPerReq(x[side]) - cpuPerReq(x.off)) / cpuPerReq(x.off);
+        const rpsOf = (x: Record<string, Run>, side: string) => (x.off.rps - x[side].rps) / x.off.rps;
+        let spread = `${''.padEnd(33)}middle half of rounds: req/s cost ${quartiles((x) => rpsOf(x, 'on'))} %, CPU cost ${quartiles((x) => cpuOf(x, 'on'))} %`;
+        if (off2) spread += `; A/A req/s ${quartiles((x) => rpsOf(x, "off'"))} %, CPU ${quartiles((x) => cpuOf(x, "off'"))} %`;
+        console.log(spread);
       }
     }
     await new Promise((r) => setTimeout(r, 2500)); // one flush

@@ -28,7 +28,10 @@ export async function startServer(port = 3950, extraEnv: NodeJS.ProcessEnv = {})
   };
   // BENCH_SERVER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) goes to the server only, for profiling.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/apps/api/src/main.js'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_SERVER_CPUS (e.g. `1`) pins the server to those CPUs with taskset (run the bench itself under `taskset -c 0`).
+  const cpus = process.env.BENCH_SERVER_CPUS;
+  const [command, args] = cpus ? ['taskset', ['-c', cpus, process.execPath]] : [process.execPath, []];
+  const child: ChildProcess = spawn(command, [...args, ...nodeArgs, 'dist/apps/api/src/main.js'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 120; i++) {
     try {
