@@ -1,5 +1,7 @@
-import { EventEmitter } from 'node:events';
-import type { ServerResponse } from 'node:http';
+import { channel } from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { createServer, ServerResponse } from 'node:http';
+import { AddressInfo, connect } from 'node:net';
 import type { PlinthConfig } from '@plinth/config';
 import { Clock } from '@plinth/jobs';
 import { MeteringService } from './metering.service';
@@ -55,6 +57,11 @@ describe(MeteringService.name, () => {
     sut = new MeteringService(config, repo as unknown as UsageRepository, new Clock());
   });
 
+  afterEach(() => sut.onApplicationShutdown());
+
+  /** What Node's HTTP server reports when a response finishes (what the service listens to). */
+  const finish = (response: object, socket: object) => channel('http.server.response.finish').publish({ request: {}, response, socket, server: {} });
+
   it('writes nothing per request, and everything once per flush', async () => {
     for (let i = 0; i < 1000; i++) sut.record('p1', 'requests:rest', 1);
     expect(repo.rows).toHaveLength(0);
@@ -89,10 +96,10 @@ describe(MeteringService.name, () => {
   it('counts each finished tenant response once with its bytes, and not the ones refused by limits (402, 429)', async () => {
     const respond = (status: number, bytes: number) => {
       const socket = { bytesWritten: 1000 };
-      const res = Object.assign(new EventEmitter(), { socket, statusCode: status });
+      const res = { socket, statusCode: status };
       sut.trackResponse(res as unknown as ServerResponse, 'p1', 'rest');
       socket.bytesWritten += bytes;
-      res.emit('finish');
+      finish(res, socket);
     };
     respond(200, 300);
     respond(404, 50);
@@ -107,6 +114,35 @@ describe(MeteringService.name, () => {
     expect(repo.sum('egress_bytes')).toBe(370);
   });
 
+  it("counts a real HTTP server's tracked responses with every byte written, and not its other responses", async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/tenant') sut.trackResponse(res, 'p1', 'rest');
+      res.setHeader('content-type', 'text/plain');
+      res.end('x'.repeat(1000));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    /** Bytes the client received for one request on its own connection. */
+    const fetchRaw = async (path: string) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      socket.end(`GET ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n`);
+      let received = 0;
+      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+      await once(socket, 'close');
+      return received;
+    };
+    try {
+      const bytes = (await fetchRaw('/tenant')) + (await fetchRaw('/tenant'));
+      await fetchRaw('/console'); // not a tenant request
+      const totals = await sut.periodTotals('p1');
+      expect(totals.get('requests')).toBe(2);
+      expect(totals.get('egress_bytes')).toBe(bytes);
+      expect(bytes).toBeGreaterThan(2000);
+    } finally {
+      server.close();
+    }
+  });
+
   it('counts a response that finishes after a flush or in a later minute, once, in the minute it finished', async () => {
     const clock = new Clock();
     sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
@@ -114,11 +150,11 @@ describe(MeteringService.name, () => {
     clock.set(new Date(minute + 1_000));
     const track = () => {
       const socket = { bytesWritten: 0 };
-      const res = Object.assign(new EventEmitter(), { socket, statusCode: 200 });
+      const res = { socket, statusCode: 200 };
       sut.trackResponse(res as unknown as ServerResponse, 'p1', 'rest');
       return () => {
         socket.bytesWritten += 10;
-        res.emit('finish');
+        finish(res, socket);
       };
     };
     const early = track();

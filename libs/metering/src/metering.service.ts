@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ServerResponse } from 'node:http';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock } from '@plinth/jobs';
@@ -34,6 +35,15 @@ interface ResponseMeter {
   retired: boolean;
 }
 
+/** Published by Node's HTTP server as each response finishes ({ request, response, socket, server }). */
+const RESPONSE_FINISH = 'http.server.response.finish';
+
+/** A tenant response being counted: its project's counter, and its socket's bytes written when it started. */
+interface Tracked {
+  readonly meter: ResponseMeter;
+  readonly start: number;
+}
+
 /**
  * Usage counters. The hot path (`record`) only adds to in-memory maps; a flush every METERING_FLUSH_MS (≤ 5 s)
  * writes them as one additive upsert under a batch id, so a retried flush adds once. A crash loses at most the
@@ -61,6 +71,9 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
   private readonly listeners: FlushListener[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** Responses being counted ({@link trackResponse}), looked up when Node reports them finished. */
+  private readonly tracked = new WeakMap<object, Tracked>();
+  private subscribed = false;
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
@@ -76,6 +89,8 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    if (this.subscribed) unsubscribe(RESPONSE_FINISH, this.responseFinished);
+    this.subscribed = false;
     await this.flush().catch((e: Error) => this.logger.error(`final usage flush failed: ${e.message}`));
   }
 
@@ -92,12 +107,22 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
    */
   trackResponse(res: ServerResponse, projectId: string, runtime: string): void {
     if (!this.config.metering.enabled) return;
-    // A closure, not state stored on `res`: new properties on a response cost more than the listener itself.
-    const socket = res.socket; // detached from the response before 'finish' listeners run
-    const start = socket?.bytesWritten ?? 0;
-    const meter = this.responseMeter(runtime, projectId);
-    res.on('finish', () => this.finished(meter, res.statusCode, (socket?.bytesWritten ?? start) - start)); // once; `on` spares `once`'s wrapper
+    // Node reports every finished response on a diagnostics channel, with its socket: one subscriber for all of
+    // them costs less than a 'finish' listener (and its closure) per response, and new properties on `res` would.
+    if (!this.subscribed) {
+      subscribe(RESPONSE_FINISH, this.responseFinished);
+      this.subscribed = true;
+    }
+    this.tracked.set(res, { meter: this.responseMeter(runtime, projectId), start: res.socket?.bytesWritten ?? 0 });
   }
+
+  /** A response finished (any of the process's HTTP servers): counted if it was tracked. */
+  private readonly responseFinished = (message: unknown): void => {
+    const { response, socket } = message as { response: ServerResponse; socket: { bytesWritten?: number } | null };
+    const t = this.tracked.get(response);
+    if (t === undefined) return;
+    this.finished(t.meter, response.statusCode, (socket?.bytesWritten ?? t.start) - t.start);
+  };
 
   private finished(meter: ResponseMeter, status: number, bytes: number): void {
     if (status === 402 || status === 429) return;
