@@ -7,14 +7,15 @@
  * seconds, so sides compared within a few seconds of each other see much the same machine. Target: < 5 % cost.
  *   DATABASE_URL=postgres://… [REDIS_URL=redis://…/6] [BENCH_SECONDS=3] [BENCH_ROUNDS=12] [BENCH_ROUTES=read,root,404] [BENCH_CONNECTIONS=10,50]
  *   [BENCH_CONTROL=0] npm run -s bench -- test/bench/metering.bench.ts
- * With REDIS_URL the rate limits go through Redis (one Lua call per batch of concurrent requests); without, in memory.
+ * With REDIS_URL the rate limits go through Redis (leased tokens; one Lua call per batch of requests that need
+ * one); without, in memory. BENCH_TOGETHER=1 loads all sides at once instead of in turn, each with its own
+ * connections: they then share the machine moment by moment, and load from elsewhere weighs on each alike.
  *
- * Requests/s on a busy 2-core machine swing by more than the effect measured, so the primary figure is the CPU
- * each server process spent per request (Linux /proc: user + system, all threads), which other load disturbs far
- * less. With Redis, the Redis server's CPU per request is added: what it used during an "on" run beyond the rate
- * it used during the same round's "off" run (that rate is its background: other clients, the servers' job queues).
- * Each figure is the median over rounds of that round's value; costs are (on − off) / off of CPU per request and
- * (off − on) / off of requests/s, each computed within a round, then the median taken.
+ * Requests/s on a busy 2-core machine swing by more than the effect measured, so the figures also give the CPU
+ * each server process spent per request (Linux /proc: user + system, all threads), which other load disturbs
+ * less. With Redis, Redis's own time per request inside the rate limiter's script (INFO commandstats, EVALSHA
+ * usec) is added. Each figure is the median over rounds of that round's value; costs are (on − off) / off of CPU
+ * per request and (off − on) / off of requests/s, each computed within a round, then the median taken.
  */
 import autocannon from 'autocannon';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -35,9 +36,9 @@ interface Run {
   completed: number;
   /** Server CPU seconds used during the run (null when /proc isn't there). */
   cpu: number | null;
-  /** Redis server CPU seconds used during the run, and EVALSHA calls made (null without REDIS_URL). */
-  redisCpu: number | null;
+  /** EVALSHA calls made (the rate limiter's), and Redis's µs inside them (null without REDIS_URL). */
   redisCalls: number | null;
+  redisUsec: number | null;
   seconds: number;
 }
 
@@ -84,33 +85,44 @@ function cpuSeconds(pid: number | null): number | null {
   }
 }
 
-async function redisStats(redis: Redis | null): Promise<{ cpu: number; calls: number } | null> {
+/** EVALSHA calls so far and Redis's µs inside them (INFO commandstats): the rate limiter's work in Redis. */
+async function redisStats(redis: Redis | null): Promise<{ calls: number; usec: number } | null> {
   if (!redis) return null;
-  const [cpu, commands] = await Promise.all([redis.info('cpu'), redis.info('commandstats')]);
-  const get = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
-  return { cpu: get('used_cpu_sys') + get('used_cpu_user'), calls: Number(/cmdstat_evalsha:calls=(\d+)/.exec(commands)?.[1] ?? 0) };
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
 }
 
 async function run(url: string, headers: Record<string, string>, connections: number, duration: number, pid: number | null, redis: Redis | null): Promise<Run> {
-  const [cpu0, r0, t0] = [cpuSeconds(pid), await redisStats(redis), performance.now()];
-  const r = await load(url, headers, connections, duration);
-  const [cpu1, r1, t1] = [cpuSeconds(pid), await redisStats(redis), performance.now()];
-  return {
+  return (await runTogether([{ url, pid }], headers, connections, duration, redis))[0];
+}
+
+/**
+ * Loads several servers at once, each with its own autocannon and `connections`: they share the machine moment by
+ * moment, so load from elsewhere weighs on each alike. Redis figures go to every run (only the "on" side calls it).
+ */
+async function runTogether(
+  targets: Array<{ url: string; pid: number | null }>,
+  headers: Record<string, string>,
+  connections: number,
+  duration: number,
+  redis: Redis | null,
+): Promise<Run[]> {
+  const [cpu0, r0, t0] = [targets.map((t) => cpuSeconds(t.pid)), await redisStats(redis), performance.now()];
+  const results = await Promise.all(targets.map((t) => load(t.url, headers, connections, duration)));
+  const [cpu1, r1, t1] = [targets.map((t) => cpuSeconds(t.pid)), await redisStats(redis), performance.now()];
+  return results.map((r, i) => ({
     ...r,
-    cpu: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
-    redisCpu: r0 && r1 ? r1.cpu - r0.cpu : null,
+    cpu: cpu0[i] === null || cpu1[i] === null ? null : cpu1[i]! - cpu0[i]!,
     redisCalls: r0 && r1 ? r1.calls - r0.calls : null,
+    redisUsec: r0 && r1 ? r1.usec - r0.usec : null,
     seconds: (t1 - t0) / 1000,
-  };
+  }));
 }
 
 /** Server CPU µs per request of a run. */
 const cpuPerReq = (x: Run) => ((x.cpu ?? NaN) / x.completed) * 1e6;
-/** Redis CPU µs per request of a run, beyond the background rate seen in `background` (a run with no limiter calls). */
-const redisPerReq = (x: Run, background: Run) => {
-  if (x.redisCpu === null || background.redisCpu === null) return 0;
-  return (Math.max(0, x.redisCpu - (background.redisCpu / background.seconds) * x.seconds) / x.completed) * 1e6;
-};
+/** Redis µs per request spent in the rate limiter's script during a run of the "on" side. */
+const redisPerReq = (x: Run) => ((x.redisUsec ?? 0) / x.completed);
 
 function median(xs: number[]): number {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
@@ -136,6 +148,7 @@ async function main(): Promise<void> {
   const routeNames = (process.env.BENCH_ROUTES ?? 'read,root,404').split(',');
   const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
   const control = process.env.BENCH_CONTROL !== '0';
+  const together = process.env.BENCH_TOGETHER === '1';
   const onServer = await startServer(3961, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'true' });
   const offEnv = { ...env, METERING_ENABLED: 'false', RATE_LIMITS_ENABLED: 'false' };
   const on: Side = { name: 'on', server: onServer, pid: serverPid(3961) };
@@ -180,7 +193,7 @@ async function main(): Promise<void> {
     }
     const sequence = orders(sides);
     console.log(
-      `\nMetering + rate limiting cost: ${rounds} rounds × ${duration}s per side, sides in a new order each round, ` +
+      `\nMetering + rate limiting cost: ${rounds} rounds × ${duration}s per side, ${together ? 'all sides loaded at once' : 'sides in a new order each round'}, ` +
         `${redis ? 'Redis' : 'in-memory'} rate limits. Medians over rounds.`,
     );
     console.log(
@@ -193,10 +206,14 @@ async function main(): Promise<void> {
       for (const connections of connectionCounts) {
         const rows: Array<Record<string, Run>> = [];
         for (let i = 0; i < rounds; i++) {
-          // Redis is read around every run, "off" ones included, for its background rate (see redisPerReq).
           const row: Record<string, Run> = {};
-          for (const side of sequence[i % sequence.length]) {
-            row[side.name] = await run(side.server.base + r.path, key, connections, duration, side.pid, redis);
+          if (together) {
+            const runs = await runTogether(sides.map((side) => ({ url: side.server.base + r.path, pid: side.pid })), key, connections, duration, redis);
+            sides.forEach((side, j) => (row[side.name] = runs[j]));
+          } else {
+            for (const side of sequence[i % sequence.length]) {
+              row[side.name] = await run(side.server.base + r.path, key, connections, duration, side.pid, redis);
+            }
           }
           rows.push(row);
         }
@@ -206,9 +223,9 @@ async function main(): Promise<void> {
         const rpsCost = median(rows.map((x) => (x.off.rps - x.on.rps) / x.off.rps));
         const offCpu = median(rows.map((x) => cpuPerReq(x.off)));
         const onCpu = median(rows.map((x) => cpuPerReq(x.on)));
-        const redisCpu = median(rows.map((x) => redisPerReq(x.on, x.off)));
+        const redisCpu = median(rows.map((x) => redisPerReq(x.on)));
         const cpuCost = median(rows.map((x) => (cpuPerReq(x.on) - cpuPerReq(x.off)) / cpuPerReq(x.off)));
-        const cpuCostRedis = median(rows.map((x) => (cpuPerReq(x.on) + redisPerReq(x.on, x.off) - cpuPerReq(x.off)) / cpuPerReq(x.off)));
+        const cpuCostRedis = median(rows.map((x) => (cpuPerReq(x.on) + redisPerReq(x.on) - cpuPerReq(x.off)) / cpuPerReq(x.off)));
         const perCall = median(rows.map((x) => (x.on.redisCalls ? x.on.completed / x.on.redisCalls : NaN)));
         let line =
           `${r.name.padEnd(29)} ${String(connections).padStart(5)} | ${num(offRps, 10)} ${num(onRps, 6)} ${pct(rpsCost)} |` +
