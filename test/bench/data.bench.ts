@@ -4,6 +4,8 @@
  * connections. Both servers run in their own processes on the same Postgres; autocannon drives them from here.
  *   npm run bench -- test/bench/data.bench.ts            (embedded Postgres under .plinth/bench)
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/plinth_bench npm run bench -- test/bench/data.bench.ts
+ * Knobs: BENCH_SECONDS (per run, default 5); BENCH_SCENARIOS, a comma-separated list of words, keeps the scenarios
+ * whose name contains one of them (`BENCH_SCENARIOS=POST`); BENCH_CONNECTIONS, e.g. `10` (default `10,50`).
  * Targets: Plinth ≥ 50 % of bare, and ≥ 4× Parse Server (parse-server on its Postgres adapter, in its own process, on
  * its own database `<db>_parse` on the same server: same 10 000 items in 50 categories, indexes on `id` and
  * `category`, public find/get/create class-level permissions like the anon read/create rules, called with the REST
@@ -197,6 +199,8 @@ async function main(): Promise<void> {
         parse: { name: '', method: 'POST', path: () => '/parse/classes/Item', body: () => JSON.stringify({ category: `c${rnd(CATEGORIES) - 1}`, name: 'bench', price: 1.5 }) },
       },
     ];
+    const only = (process.env.BENCH_SCENARIOS ?? '').split(',').filter(Boolean);
+    if (only.length) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => only.some((w) => s.name.includes(w))));
     const plinth = (s: Scenario): Scenario => ({ ...s, path: () => `/p/${p.ref}/rest/v1/${s.path()}` });
     const floor = (s: Scenario): Scenario => ({ ...s, path: () => `/${s.path()}` });
     const key = { apikey: p.keys.publishable };
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
     }
     console.log(`\nData runtime, ${duration}s per run, ${ROWS} rows, autocannon in a separate process from both servers`);
     console.log('conns  scenario                       server        req/s   p50 ms  p99 ms  non-2xx   (mean of 2 runs each)');
-    for (const connections of [10, 50]) {
+    for (const connections of (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number)) {
       for (const s of scenarios) {
         // Two rounds in mirrored order (bare, plinth, parse, parse, plinth, bare): the machine's load drifts.
         const b1 = await run(bareBase, {}, floor(s), connections, duration);
