@@ -1,6 +1,5 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Express, Request, Response } from 'express';
-import { json } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { PinoLogger } from 'nestjs-pino';
 import { pinoHttp, HttpLogger } from 'pino-http';
@@ -9,6 +8,7 @@ import { PlinthConfig } from '@plinth/config';
 import { gatewayCors, GatewayGuard } from '@plinth/gateway';
 import { RestMethod, restQueryOf, RestService, sendOpenApi, sendPostgrest } from '@plinth/runtime-data';
 import { requestIdFor } from './api.module';
+import { JsonBodyParser, jsonBodyParser } from './json-body-parser';
 
 /** `/p/:ref/rest/v1/:table` and the root `/p/:ref/rest/v1[/]`, lowercase and unencoded; anything else is Express's. */
 const ROUTE = /^\/p\/([^/?#%]+)\/rest\/v1(?:\/([^/?#%]+))?\/?(?:\?|$)/;
@@ -21,23 +21,23 @@ const JSON_MEDIA = /^application\/(?:json|[^/;\s]+\+json)\s*(?:;|$)/i;
  * The tenant data plane's fast lane: serves PostgREST requests from a plain request listener in front of Express,
  * skipping the router and Nest's pipeline (their cost dominated the data path). It runs the same steps as the Nest
  * route, through the same code: request id and log line (the app's pino-http setup on its root logger, without
- * AsyncLocalStorage), gateway CORS, the JSON body parser with the same options, {@link GatewayGuard.resolve} (keys,
- * billing access, metering, limits), {@link RestService}, and the global filter's rendering for errors. The
- * request and response get Express's prototypes, so `req.ip` (trust proxy), `res.json` and `res.send` behave as
- * there. Preflights, other methods, encoded or mixed-case paths and non-JSON bodies go to Express unchanged.
+ * AsyncLocalStorage), gateway CORS, the JSON body parser with the same options (plain bodies read by
+ * {@link jsonBodyParser}), {@link GatewayGuard.resolve} (keys, billing access, metering, limits), {@link RestService},
+ * and the global filter's rendering for errors. The request and response get Express's prototypes, so `req.ip`
+ * (trust proxy), `res.json` and `res.send` behave as there. Preflights, other methods, encoded or mixed-case paths and non-JSON bodies go to Express unchanged.
  */
 export class RestFastLane {
   private readonly express: Express;
   private readonly guard: GatewayGuard;
   private readonly rest: RestService;
-  private readonly parseJson: (req: Request, res: Response, next: (err?: unknown) => void) => void;
+  private readonly parseJson: JsonBodyParser;
   private log?: HttpLogger;
 
   constructor(app: NestExpressApplication, config: PlinthConfig) {
     this.express = app.getHttpAdapter().getInstance() as Express;
     this.guard = app.get(GatewayGuard);
     this.rest = app.get(RestService);
-    this.parseJson = json({ limit: config.http.bodyLimitBytes, type: JSON_TYPES });
+    this.parseJson = jsonBodyParser({ limit: config.http.bodyLimitBytes, type: JSON_TYPES });
   }
 
   /** Puts the lane in front of the server's existing request listeners (Express). */
