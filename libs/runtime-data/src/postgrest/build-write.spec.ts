@@ -1,7 +1,7 @@
 import { TablePolicy, allowAll } from './catalog';
 import { buildDelete, buildInsert, buildUpdate } from './build-write';
 import { POLICY_VIOLATION_MARKER } from './map-pg-error';
-import { ALICE, ctx, policyOf } from './postgrest.fixtures';
+import { ALICE, BOB, catalogOf, ctx, policyOf } from './postgrest.fixtures';
 import { planDelete, planInsert, planUpdate } from './postgrest';
 import { BuildContext } from './resolver';
 
@@ -101,6 +101,47 @@ describe(buildInsert.name, () => {
       rejects(() => planInsert(c({}), 'comments', q(''), {}), { code: '42501', status: 403 });
       rejects(() => planInsert(ctx(policyOf({ comments: { create: own } }), { anonymous: true }), 'comments', q('', 'return=representation'), {}), { code: '42501', status: 401 });
     });
+  });
+});
+
+describe('plain inserts built once per shape', () => {
+  // A fresh TableDef (as a recompiled catalog has) is never served from what was built for another.
+  const fresh = (c: BuildContext): BuildContext => ({ ...c, catalog: { ...c.catalog, tables: new Map([...c.catalog.tables].map(([k, t]) => [k, { ...t }])) } });
+  const own = (uid: string): TablePolicy => ({ rows: [{ owner_id: uid }], columns: ['post_id', 'owner_id', 'body'] });
+
+  it('answers a repeated shape exactly as a fresh build does, with the request’s rows and preferences', () => {
+    const c = ctx(policyOf({ comments: { create: own(ALICE) } }));
+    const first = planInsert(c, 'comments', q(''), { post_id: 1, owner_id: ALICE });
+    for (const [query, prefer, body] of [
+      ['', undefined, { post_id: 2, owner_id: ALICE }],
+      ['', 'return=headers-only, count=exact', { post_id: 3, owner_id: ALICE }],
+      ['columns=post_id,owner_id', undefined, [{ post_id: 4, owner_id: ALICE, extra: 1 }]],
+    ] as const) {
+      const again = planInsert(c, 'comments', q(query, prefer), body);
+      expect(again.text).toBe(first.text);
+      expect(again).toEqual(planInsert(fresh(c), 'comments', q(query, prefer), body));
+    }
+    const other = planInsert(c, 'comments', q(''), { owner_id: ALICE, post_id: 5 });
+    expect(other.text).not.toBe(first.text);
+    expect(other).toEqual(planInsert(fresh(c), 'comments', q(''), { owner_id: ALICE, post_id: 5 }));
+  });
+
+  it('takes the rule’s values from the caller’s own rule, and the schema from the catalog', () => {
+    const alice = planInsert(ctx(policyOf({ comments: { create: own(ALICE) } })), 'comments', q(''), { post_id: 1, owner_id: ALICE });
+    const bob = planInsert(ctx(policyOf({ comments: { create: own(BOB) } })), 'comments', q(''), { post_id: 1, owner_id: ALICE });
+    expect(alice.values).toContain(ALICE);
+    expect(bob.values).toContain(BOB);
+    expect(bob.values).not.toContain(ALICE);
+    expect(bob).toEqual(planInsert(fresh(ctx(policyOf({ comments: { create: own(BOB) } }))), 'comments', q(''), { post_id: 1, owner_id: ALICE }));
+    const elsewhere = planInsert({ ...admin, catalog: catalogOf('t_other1') }, 'users', q(''), { email: 'a' });
+    expect(planInsert(admin, 'users', q(''), { email: 'a' }).text).toContain('"t_abc123"."users"');
+    expect(elsewhere.text).toContain('"t_other1"."users"');
+  });
+
+  it('still refuses what a fresh build refuses', () => {
+    planInsert(admin, 'users', q(''), { email: 'a' });
+    rejects(() => planInsert(admin, 'users', q('posts.title=eq.x'), { email: 'a' }), { code: 'PGRST108' });
+    rejects(() => planInsert(admin, 'users', q(''), { email: 'a', nope: 1 }), { code: 'PGRST204' });
   });
 });
 

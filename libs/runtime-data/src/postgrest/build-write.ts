@@ -118,8 +118,20 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
   const table = r.table(tableName);
   const create = actionPolicy(r, table, 'create');
   const rows = bodyRows(body, r.limits.maxBodyRows);
-  const names = req.columns ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const names = req.columns ?? keysOf(rows);
   const columns = names.map((n) => writableColumn(r, table, create, n));
+
+  // A plain insert's text depends only on the table, the column names and the create rule: built once per shape.
+  const plain = isPlainInsert(req, rows);
+  const key = plain ? names.join('\u0000') : '';
+  if (plain) {
+    const hit = PLAIN_INSERTS.get(table)?.get(key);
+    if (hit && hit.schema === ctx.catalog.schema && hit.createRows === create.rows) {
+      // What finish() checks for a non-representation write.
+      r.checkEmbedPaths();
+      return { ...insertFields(table, false, req), text: hit.text, values: [JSON.stringify(recordsOf(rows, columns)), ...hit.ruleValues] };
+    }
+  }
 
   const upsert = req.prefer.resolution !== undefined;
   const merge = req.prefer.resolution === 'merge-duplicates';
@@ -146,7 +158,7 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
       for (let i = 0; i < group.rows.length; i++) ctes.push(`${into} DEFAULT VALUES${onConflictSql}${returning}`);
       continue;
     }
-    const data = group.rows.map((row) => Object.fromEntries(group.columns.map((c) => [c.name, row[c.name] ?? null])));
+    const data = recordsOf(group.rows, group.columns);
     const cols = group.columns.map((c) => ident(c.name)).join(', ');
     const recordType = group.columns.map((c) => `${ident(c.name)} ${sqlType(c.type)}`).join(', ');
     const src = `SELECT ${group.columns.map((c) => `r.${ident(c.name)}`).join(', ')} FROM json_to_recordset(${r.params.add(JSON.stringify(data), 'json')}) AS r(${recordType})`;
@@ -168,7 +180,14 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
   }
   // A merge must write every row; one missing means the existing row failed the update policy.
   const expectedRows = merge && rows.length > 0 ? r.params.add(String(rows.length), 'int4') : null;
-  return finish(r, table, named, { alias, bad, expectedRows }, {
+  const plan = finish(r, table, named, { alias, bad, expectedRows }, insertFields(table, upsert, req));
+  // values[0] is the rows (the only parameter added before the rule's).
+  if (plain) rememberPlainInsert(table, key, { schema: ctx.catalog.schema, createRows: create.rows, text: plan.text, ruleValues: plan.values.slice(1) });
+  return plan;
+}
+
+function insertFields(table: TableDef, upsert: boolean, req: ParsedRequest): Omit<WritePlan, 'text' | 'values'> {
+  return {
     kind: 'insert',
     table: table.name,
     upsert,
@@ -177,7 +196,52 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
     count: req.prefer.count,
     hasFilters: rootFilterCount(req) > 0,
     preferenceApplied: req.prefer.applied,
-  });
+  };
+}
+
+/** A plain insert's text and the create rule's values, with what they were built from. */
+interface PlainInsert {
+  schema: string;
+  createRows: TablePolicy['rows'];
+  text: string;
+  ruleValues: unknown[];
+}
+
+/**
+ * Plain inserts per table (a compiled catalog's TableDef, so a catalog change starts afresh) and column names. An
+ * entry is used only with the same create rule object: the anonymous policy is kept per catalog, an end user's is
+ * built per request (its values may be the user's), so those rebuild.
+ */
+const PLAIN_INSERTS = new WeakMap<TableDef, Map<string, PlainInsert>>();
+const PLAIN_INSERTS_PER_TABLE = 64;
+
+function rememberPlainInsert(table: TableDef, key: string, entry: PlainInsert): void {
+  let byKey = PLAIN_INSERTS.get(table);
+  if (!byKey) PLAIN_INSERTS.set(table, (byKey = new Map()));
+  if (byKey.size >= PLAIN_INSERTS_PER_TABLE && !byKey.has(key)) byKey.clear();
+  byKey.set(key, entry);
+}
+
+/**
+ * No upsert, no per-row DEFAULT grouping, no representation (whose text depends on select and the read rule), and
+ * some rows: then the statement's text and its values other than the rows are a function of the table, the column
+ * names and the create rule alone.
+ */
+function isPlainInsert(req: ParsedRequest, rows: JsonObject[]): boolean {
+  return rows.length > 0 && req.prefer.resolution === undefined && req.prefer.missing !== 'default' && req.prefer.return !== 'representation';
+}
+
+/** The keys of all rows, in first-seen order. */
+function keysOf(rows: JsonObject[]): string[] {
+  if (rows.length === 1) return Object.keys(rows[0]);
+  const seen = new Set<string>();
+  for (const row of rows) for (const k of Object.keys(row)) seen.add(k);
+  return [...seen];
+}
+
+/** The rows as json_to_recordset reads them: exactly the columns, in order, missing ones null. */
+function recordsOf(rows: JsonObject[], columns: ColumnDef[]): JsonObject[] {
+  return rows.map((row) => Object.fromEntries(columns.map((c) => [c.name, row[c.name] ?? null])));
 }
 
 /** The conflict target: on_conflict or the primary key, and it must be the primary key or a unique key (42P10). */
