@@ -2,8 +2,9 @@
  * The floor for the data benchmark: a bare `node:http` + `pg` server doing what Plinth's data runtime does per
  * request — one transaction on the tenant pool that switches to the project's data role with a statement timeout,
  * the same statements (JSON aggregated in SQL, the read rule in the WHERE; the insert as a CTE that counts and
- * checks the new rows), prepared per connection, then COMMIT, the three written together as Plinth does — and
- * nothing else (no key check, no query parsing, no policy, no metering). Run as its own process by data.bench.ts:
+ * checks the new rows), prepared per connection, then COMMIT, the three written together in one socket write as
+ * Plinth does — and nothing else (no key check, no query parsing, no policy, no metering). Run as its own process
+ * by data.bench.ts:
  *   BARE_DB_URL=… BARE_SCHEMA=t_x BARE_ROLE=t_x_data BARE_PORT=3951 node -r @swc-node/register test/bench/bare-data-server.ts
  */
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
@@ -29,11 +30,17 @@ const INSERT = {
 };
 const COLUMNS = ['id', 'category', 'name', 'price'];
 
-/** BEGIN with the role switch, the statement and COMMIT written together (the pool pipelines), as Plinth does. */
+/**
+ * BEGIN with the role switch, the statement and COMMIT written together (the pool pipelines) in one write to the
+ * socket (corked), as Plinth does.
+ */
 async function tx(statement: { name: string; text: string; values: unknown[] }): Promise<string | null> {
   const c = await pool.connect();
   try {
+    const socket = (c as unknown as { connection: { stream: NodeJS.WritableStream & { cork(): void; uncork(): void } } }).connection.stream;
+    socket.cork();
     const sent = [c.query(`BEGIN; SELECT set_config('role', '${role}', true), set_config('statement_timeout', '5000', true)`), c.query(statement), c.query('COMMIT')];
+    socket.uncork();
     const [, r] = await Promise.all(sent);
     return r.rows[0].body as string | null;
   } finally {

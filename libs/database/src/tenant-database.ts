@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import type { Writable } from 'node:stream';
 import { DatabaseError, Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { DATABASE_URL } from './database.tokens';
@@ -98,9 +99,17 @@ export class TenantDatabase implements OnModuleDestroy {
     try {
       // The pool is in pipeline mode: each query goes out as it is issued, without waiting for the one before.
       // Should BEGIN or the role switch fail, the transaction is aborted and every statement behind it refused.
-      const sent: Array<Promise<QueryResult>> = [client.query(begin + this.statements.takeStale(client))];
-      for (const st of statements) sent.push(client.query(this.statements.query(client, st.text, st.values)));
-      if (!opts.confirm) sent.push(client.query('COMMIT'));
+      // Corked, they leave in one write to the socket instead of one per query (each write is a system call).
+      const socket = socketOf(client);
+      socket?.cork();
+      const sent: Array<Promise<QueryResult>> = [];
+      try {
+        sent.push(client.query(begin + this.statements.takeStale(client)));
+        for (const st of statements) sent.push(client.query(this.statements.query(client, st.text, st.values)));
+        if (!opts.confirm) sent.push(client.query('COMMIT'));
+      } finally {
+        socket?.uncork();
+      }
       // Settle all before looking at any: no rejection may go unhandled, and the connection must be quiet when
       // it goes back to the pool.
       const settled = await Promise.allSettled(sent);
@@ -140,6 +149,11 @@ export class TenantDatabase implements OnModuleDestroy {
     await Promise.all([...this.pools.values()].map((p) => p.end()));
     this.pools.clear();
   }
+}
+
+/** The connection's socket (node-postgres internals, stable since pg 7; it corks it itself around one query's messages). */
+function socketOf(client: PoolClient): Writable | undefined {
+  return (client as unknown as { connection?: { stream?: Writable } }).connection?.stream;
 }
 
 /** BEGIN and the switch to the project's data role with a statement timeout, transaction-local. */
