@@ -115,6 +115,7 @@ describe('data fast lane', () => {
     ['a body over the limit', (http, path) => http().post(path).set('apikey', p.secret).send({ title: 'x'.repeat(4096) }).set('x-request-id', 'same-13')],
     ['a JSON string at the top level', (http, path) => http().post(path).set('apikey', p.secret).set('content-type', 'application/json').send('"title"').set('x-request-id', 'same-16')],
     ['a latin1 charset (415)', (http, path) => http().post(path).set('apikey', p.secret).set('content-type', 'application/json; charset=latin1').send('{"title":"x"}').set('x-request-id', 'same-17')],
+    ['a corrupt gzip body (400)', (http, path) => http().post(path).set('apikey', p.secret).set('content-type', 'application/json').set('content-encoding', 'gzip').send('not gzip at all').set('x-request-id', 'same-18')],
     ['a non-JSON body', (http, path) => http().post(path).set('apikey', p.secret).set('content-type', 'text/plain').send('hello').set('x-request-id', 'same-14')],
     ['a PATCH and DELETE with filters', async (http, path) => {
       await http().patch(`${path}?title=eq.none`).set('apikey', p.secret).send({ title: 'y' });

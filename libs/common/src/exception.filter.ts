@@ -98,16 +98,18 @@ function simple(code: ErrorCode, message: string) {
 }
 
 interface BodyParserError {
-  type: string;
+  /** body-parser's own errors have one; a stream error it passes on (a corrupt gzip body's zlib error) has none. */
+  type?: string;
   status: number;
   limit?: number;
 }
 
+/** An http-errors error as body-parser makes them: a status and `expose` (set by http-errors), and a type or status 400. */
 function asBodyParserError(e: unknown): BodyParserError | undefined {
   if (typeof e !== 'object' || e === null) return undefined;
   const candidate = e as Partial<BodyParserError> & { expose?: boolean };
-  if (typeof candidate.type === 'string' && typeof candidate.status === 'number' && candidate.expose !== undefined) {
-    return candidate as BodyParserError;
-  }
+  if (typeof candidate.status !== 'number' || candidate.expose === undefined) return undefined;
+  // Untyped, only its 400 for a body stream that failed (others, like serve-static's 404s, aren't body errors).
+  if (typeof candidate.type === 'string' || (candidate.type === undefined && candidate.status === 400)) return candidate as BodyParserError;
   return undefined;
 }
