@@ -5,8 +5,9 @@
  * loads each side in turn with the same load, in a different order each round (all orders every six rounds), so a
  * drift in machine load weighs on every side alike. Short runs and many rounds: load on this machine drifts within
  * seconds, so sides compared within a few seconds of each other see much the same machine. Target: < 5 % cost.
- *   DATABASE_URL=postgres://… [REDIS_URL=redis://…/6] [BENCH_SECONDS=3] [BENCH_ROUNDS=12] [BENCH_ROUTES=read,root,404] [BENCH_CONNECTIONS=10,50]
- *   [BENCH_CONTROL=0] npm run -s bench -- test/bench/metering.bench.ts
+ *   DATABASE_URL=postgres://… [REDIS_URL=redis://…/6] [BENCH_SECONDS=3] [BENCH_ROUNDS=12] [BENCH_RESTART_EVERY=3]
+ *   [BENCH_ROUTES=read,root,404] [BENCH_CONNECTIONS=10,50] [BENCH_CONTROL=0] npm run -s bench -- test/bench/metering.bench.ts
+ * Every BENCH_RESTART_EVERY rounds each side gets a fresh server process, so the medians span several processes.
  * With REDIS_URL the rate limits go through Redis (leased tokens; one Lua call per batch of requests that need
  * one); without, in memory. BENCH_TOGETHER=1 loads all sides at once instead of in turn, each with its own
  * connections: they then share the machine moment by moment, and load from elsewhere weighs on each alike.
@@ -25,8 +26,21 @@ import { BenchServer, post, signup, startServer, useBenchPlan } from './support'
 
 interface Side {
   name: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
   server: BenchServer;
   pid: number | null;
+}
+
+async function startSide(name: string, port: number, env: NodeJS.ProcessEnv): Promise<Side> {
+  return { name, port, env, server: await startServer(port, env), pid: serverPid(port) };
+}
+
+/** Replaces a side's server with a fresh process (same port and settings). */
+async function restart(side: Side): Promise<void> {
+  await side.server.stop();
+  side.server = await startServer(side.port, side.env);
+  side.pid = serverPid(side.port);
 }
 
 interface Run {
@@ -149,11 +163,13 @@ async function main(): Promise<void> {
   const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
   const control = process.env.BENCH_CONTROL !== '0';
   const together = process.env.BENCH_TOGETHER === '1';
-  const onServer = await startServer(3961, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'true' });
+  // Fresh processes every BENCH_RESTART_EVERY rounds (0: never): one process can run a few % faster or slower
+  // than an identical one for its whole life (JIT, memory layout), which rounds on the same processes can't average out.
+  const restartEvery = Number(process.env.BENCH_RESTART_EVERY ?? 3);
+  const on = await startSide('on', 3961, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'true' });
   const offEnv = { ...env, METERING_ENABLED: 'false', RATE_LIMITS_ENABLED: 'false' };
-  const on: Side = { name: 'on', server: onServer, pid: serverPid(3961) };
-  const off: Side = { name: 'off', server: await startServer(3962, offEnv), pid: serverPid(3962) };
-  const off2: Side | null = control ? { name: "off'", server: await startServer(3963, offEnv), pid: serverPid(3963) } : null;
+  const off = await startSide('off', 3962, offEnv);
+  const off2: Side | null = control ? await startSide("off'", 3963, offEnv) : null;
   const sides = off2 ? [off, on, off2] : [off, on];
   const sql = new Client({ connectionString: url.toString() });
   await sql.connect();
@@ -206,6 +222,13 @@ async function main(): Promise<void> {
       for (const connections of connectionCounts) {
         const rows: Array<Record<string, Run>> = [];
         for (let i = 0; i < rounds; i++) {
+          if (restartEvery > 0 && i > 0 && i % restartEvery === 0) {
+            for (const side of sides) await restart(side);
+            for (const side of sides) {
+              const w = await load(side.server.base + r.path, key, connections, 2); // warm-up
+              if (side === on) [onSent, onCompleted] = [onSent + w.sent, onCompleted + w.completed];
+            }
+          }
           const row: Record<string, Run> = {};
           if (together) {
             const runs = await runTogether(sides.map((side) => ({ url: side.server.base + r.path, pid: side.pid })), key, connections, duration, redis);

@@ -12,10 +12,14 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+let built = false;
+
 export async function startServer(port = 3950, extraEnv: NodeJS.ProcessEnv = {}): Promise<BenchServer> {
   const root = resolve(__dirname, '../..');
-  const built = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('build failed');
+  if (!built) {
+    if (spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' }).status !== 0) throw new Error('build failed');
+    built = true; // once per bench: servers started again later run the same build
+  }
   mkdirSync(`${root}/.plinth/bench`, { recursive: true });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
