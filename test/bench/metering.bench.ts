@@ -53,7 +53,6 @@ interface Run {
   /** EVALSHA calls made (the rate limiter's), and Redis's µs inside them (null without REDIS_URL). */
   redisCalls: number | null;
   redisUsec: number | null;
-  seconds: number;
 }
 
 function load(url: string, headers: Record<string, string>, connections: number, duration: number) {
@@ -121,15 +120,14 @@ async function runTogether(
   duration: number,
   redis: Redis | null,
 ): Promise<Run[]> {
-  const [cpu0, r0, t0] = [targets.map((t) => cpuSeconds(t.pid)), await redisStats(redis), performance.now()];
+  const [cpu0, r0] = [targets.map((t) => cpuSeconds(t.pid)), await redisStats(redis)];
   const results = await Promise.all(targets.map((t) => load(t.url, headers, connections, duration)));
-  const [cpu1, r1, t1] = [targets.map((t) => cpuSeconds(t.pid)), await redisStats(redis), performance.now()];
+  const [cpu1, r1] = [targets.map((t) => cpuSeconds(t.pid)), await redisStats(redis)];
   return results.map((r, i) => ({
     ...r,
     cpu: cpu0[i] === null || cpu1[i] === null ? null : cpu1[i]! - cpu0[i]!,
     redisCalls: r0 && r1 ? r1.calls - r0.calls : null,
     redisUsec: r0 && r1 ? r1.usec - r0.usec : null,
-    seconds: (t1 - t0) / 1000,
   }));
 }
 

@@ -38,9 +38,21 @@ interface Lease {
 /** The leases of a request's rules while it is being admitted from them. */
 const SCRATCH: Array<Lease | undefined> = new Array<Lease | undefined>(8);
 
-/** Whether a lease taken for rule `a` serves rule `b`. */
-function sameRule(a: RateRule | undefined, b: RateRule): boolean {
+type RuleShape = Pick<RateRule, 'limit' | 'windowMs'>;
+
+/** Whether a lease taken for (or a lease ask made for) rule `a` serves rule `b`. */
+function sameRule(a: RuleShape | undefined, b: RuleShape): boolean {
   return a !== undefined && a.limit === b.limit && a.windowMs === b.windowMs;
+}
+
+/** Whether lease `l` can admit a request of rule `r` at `now`. */
+function usable(l: Lease | undefined, r: RateRule, now: number): l is Lease {
+  return l !== undefined && l.tokens >= 1 && l.expires > now && sameRule(l, r);
+}
+
+/** The bucket time (µs) a lease's unused tokens stand for: what giving them back returns. */
+function unusedUs(l: Lease): number {
+  return (l.tokens * l.windowMs * 1000) / l.limit;
 }
 
 type GcraClient = Redis & { [COMMAND]?: (...a: Array<string | number>) => Promise<number[]> };
@@ -142,7 +154,7 @@ export class RateLimiter implements OnModuleDestroy {
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i];
       const l = this.leases.get(r.key);
-      if (l === undefined || l.tokens < 1 || l.expires <= now || l.limit !== r.limit || l.windowMs !== r.windowMs) return undefined;
+      if (!usable(l, r, now)) return undefined;
       SCRATCH[i] = l;
     }
     // The binding rule is the one with the least left, counting this instance's use of its leases.
@@ -186,7 +198,7 @@ export class RateLimiter implements OnModuleDestroy {
       this.dry.delete(r.key);
     }
     const l = this.leases.get(r.key);
-    if (l !== undefined && l.tokens >= 1 && l.expires > now && l.limit === r.limit && l.windowMs === r.windowMs) return 0;
+    if (usable(l, r, now)) return 0;
     return this.leases.size < LEASES_MAX || l !== undefined ? n : 0;
   }
 
@@ -240,9 +252,9 @@ export class RateLimiter implements OnModuleDestroy {
           if (want > 0) asked.set(r.key, r);
           // An expired lease's tokens go back in the same call, before the batch is decided.
           const old = this.leases.get(r.key);
-          if (old !== undefined && (old.expires <= now || old.limit !== r.limit || old.windowMs !== r.windowMs)) {
+          if (old !== undefined && (old.expires <= now || !sameRule(old, r))) {
             this.leases.delete(r.key);
-            if (old.tokens >= 1) returns.push(keys.length, (old.tokens * old.windowMs * 1000) / old.limit);
+            if (old.tokens >= 1) returns.push(keys.length, unusedUs(old));
           }
         }
         let idx = 0;
@@ -315,7 +327,7 @@ export class RateLimiter implements OnModuleDestroy {
   private addLease(r: RateRule, tokens: number, tat: number, expires: number): void {
     const l = this.leases.get(r.key);
     // Two calls in flight may both have leased for a key: the later stored time counts both.
-    if (l !== undefined && l.limit === r.limit && l.windowMs === r.windowMs && l.expires > this.clock.nowMs()) {
+    if (l !== undefined && sameRule(l, r) && l.expires > this.clock.nowMs()) {
       l.tokens += tokens;
       l.tat = Math.max(l.tat, tat);
       l.expires = expires;
@@ -344,7 +356,7 @@ export class RateLimiter implements OnModuleDestroy {
   private async giveBackLeases(back: Array<[string, Lease]>): Promise<void> {
     for (let i = 0; i < back.length; i += MAX_BATCH) {
       const part = back.slice(i, i + MAX_BATCH);
-      const returns = part.flatMap(([, l], j) => [j + 1, (l.tokens * l.windowMs * 1000) / l.limit]);
+      const returns = part.flatMap(([, l], j) => [j + 1, unusedUs(l)]);
       // Lost if Redis fails: the tokens come back as the bucket refills, as if used.
       await this.call(
         part.map(([key]) => this.prefix + key),
