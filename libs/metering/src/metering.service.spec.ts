@@ -94,14 +94,16 @@ describe(MeteringService.name, () => {
   });
 
   it('counts each finished tenant response once with its bytes, and not the ones refused by limits (402, 429)', async () => {
-    const respond = (status: number, bytes: number) => {
-      const socket = { bytesWritten: 1000 };
+    // One keep-alive connection: each response's bytes are what its socket took since the one before finished.
+    const socket = { bytesWritten: 0 };
+    const respond = (status: number, bytes: number, tenant = true) => {
       const res = { socket, statusCode: status };
-      sut.trackResponse(res as unknown as ServerResponse, 'p1', 'rest');
+      if (tenant) sut.trackResponse(res as unknown as ServerResponse, 'p1', 'rest');
       socket.bytesWritten += bytes;
       finish(res, socket);
     };
     respond(200, 300);
+    respond(200, 5000, false); // not a tenant request: neither counted nor billed to the next one
     respond(404, 50);
     respond(402, 80);
     respond(429, 90);
@@ -131,6 +133,30 @@ describe(MeteringService.name, () => {
       await once(socket, 'close');
       return received;
     };
+    /** The responses to requests sent at once (pipelined) on one keep-alive connection, as received. */
+    const pipelined = async (paths: string[]) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      socket.end(paths.map((p, i) => `GET ${p} HTTP/1.1\r\nHost: test\r\n${i === paths.length - 1 ? 'Connection: close\r\n' : ''}\r\n`).join(''));
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      await once(socket, 'close');
+      return text.split(/(?=HTTP\/1\.1 )/);
+    };
+    /** The sizes of the responses to requests sent one after another, each when the one before is answered. */
+    const keepAlive = async (paths: string[]) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      const sizes: number[] = [];
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      for (const path of paths) {
+        text = '';
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: test\r\n\r\n`);
+        while (!text.endsWith('x'.repeat(1000))) await once(socket, 'data');
+        sizes.push(text.length);
+      }
+      socket.end();
+      return sizes;
+    };
     try {
       const bytes = (await fetchRaw('/tenant')) + (await fetchRaw('/tenant'));
       await fetchRaw('/console'); // not a tenant request
@@ -138,6 +164,15 @@ describe(MeteringService.name, () => {
       expect(totals.get('requests')).toBe(2);
       expect(totals.get('egress_bytes')).toBe(bytes);
       expect(bytes).toBeGreaterThan(2000);
+      // Tenant and other responses on one connection: each tenant response counts its own bytes only.
+      const responses = await pipelined(['/console', '/tenant', '/console', '/tenant']);
+      expect(responses).toHaveLength(4);
+      expect(totals.get('requests')).toBe(4);
+      expect(totals.get('egress_bytes')).toBe(bytes + responses[1].length + responses[3].length);
+      // The same one after another on a keep-alive connection (a response in its socket's slot).
+      const sequential = await keepAlive(['/tenant', '/console', '/tenant', '/tenant']);
+      expect(totals.get('requests')).toBe(7);
+      expect(totals.get('egress_bytes')).toBe(bytes + responses[1].length + responses[3].length + sequential[0] + sequential[2] + sequential[3]);
     } finally {
       server.close();
     }

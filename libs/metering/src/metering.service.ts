@@ -38,11 +38,18 @@ interface ResponseMeter {
 /** Published by Node's HTTP server as each response finishes ({ request, response, socket, server }). */
 const RESPONSE_FINISH = 'http.server.response.finish';
 
-/** A tenant response being counted: its project's counter, and its socket's bytes written when it started. */
-interface Tracked {
-  readonly meter: ResponseMeter;
-  readonly start: number;
+/**
+ * What a {@link MeteringService} keeps on a socket (made at its first response, then only updated): its bytes
+ * written when its last response finished, where the next response's bytes start, and the tracked response in
+ * flight on it with its counter. A response pipelined behind another tracked one waits in a WeakMap instead.
+ */
+interface SocketMeter {
+  sent: number;
+  response: object | undefined;
+  meter: ResponseMeter | undefined;
 }
+
+type MeteredSocket = { bytesWritten?: number; [state: symbol]: SocketMeter | undefined };
 
 /**
  * Usage counters. The hot path (`record`) only adds to in-memory maps; a flush every METERING_FLUSH_MS (≤ 5 s)
@@ -71,9 +78,14 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
   private readonly listeners: FlushListener[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  /** Responses being counted ({@link trackResponse}), looked up when Node reports them finished. */
-  private readonly tracked = new WeakMap<object, Tracked>();
   private subscribed = false;
+  /**
+   * Where this instance keeps its {@link SocketMeter} on sockets: a symbol of its own, since several apps in one
+   * process (tests) each see every response and count only theirs. Tracked responses that aren't in their socket's
+   * slot (pipelined, or no socket yet) are in `tracked`.
+   */
+  private readonly socketKey = Symbol('plinth.socketMeter');
+  private readonly tracked = new WeakMap<object, ResponseMeter>();
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
@@ -83,6 +95,7 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     if (!this.config.metering.enabled) return;
+    this.subscribe();
     this.timer = setInterval(() => void this.flush().catch((e: Error) => this.logger.warn(`usage flush failed, will retry: ${e.message}`)), this.config.metering.flushMs);
     this.timer.unref();
   }
@@ -107,21 +120,57 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
    */
   trackResponse(res: ServerResponse, projectId: string, runtime: string): void {
     if (!this.config.metering.enabled) return;
-    // Node reports every finished response on a diagnostics channel, with its socket: one subscriber for all of
-    // them costs less than a 'finish' listener (and its closure) per response, and new properties on `res` would.
-    if (!this.subscribed) {
-      subscribe(RESPONSE_FINISH, this.responseFinished);
-      this.subscribed = true;
+    if (!this.subscribed) this.subscribe();
+    const meter = this.responseMeter(runtime, projectId);
+    // Usually the socket's slot: a few stores on an object made once per connection, where a WeakMap entry per
+    // response costs several times more (measured in a loaded server).
+    const socket = res.socket as unknown as MeteredSocket | null;
+    const state = socket?.[this.socketKey];
+    if (state !== undefined && state.response === undefined) {
+      state.response = res;
+      state.meter = meter;
+    } else {
+      this.tracked.set(res, meter);
     }
-    this.tracked.set(res, { meter: this.responseMeter(runtime, projectId), start: res.socket?.bytesWritten ?? 0 });
   }
 
-  /** A response finished (any of the process's HTTP servers): counted if it was tracked. */
+  /**
+   * Node reports every finished response on a diagnostics channel, with its socket: one subscriber for all of them
+   * costs less than a 'finish' listener (and its closure) per response. Subscribed at start-up, so it sees every
+   * response on every socket, and each response's bytes are its socket's since the one before it finished.
+   */
+  private subscribe(): void {
+    subscribe(RESPONSE_FINISH, this.responseFinished);
+    this.subscribed = true;
+  }
+
+  /**
+   * A response finished (any of the process's HTTP servers): its bytes are what its socket took since the socket's
+   * previous response finished (responses on a connection go out one after another, pipelined ones too); counted
+   * if it was tracked.
+   */
   private readonly responseFinished = (message: unknown): void => {
-    const { response, socket } = message as { response: ServerResponse; socket: { bytesWritten?: number } | null };
-    const t = this.tracked.get(response);
-    if (t === undefined) return;
-    this.finished(t.meter, response.statusCode, (socket?.bytesWritten ?? t.start) - t.start);
+    const { response, socket } = message as { response: ServerResponse; socket: MeteredSocket | null };
+    let bytes = 0;
+    let meter: ResponseMeter | undefined;
+    if (socket) {
+      const sent = socket.bytesWritten ?? 0;
+      const state = socket[this.socketKey];
+      if (state === undefined) {
+        socket[this.socketKey] = { sent, response: undefined, meter: undefined };
+        bytes = sent;
+      } else {
+        bytes = sent - state.sent;
+        state.sent = sent;
+        if (state.response === response) {
+          meter = state.meter;
+          state.response = undefined;
+          state.meter = undefined;
+        }
+      }
+    }
+    meter ??= this.tracked.get(response);
+    if (meter !== undefined) this.finished(meter, response.statusCode, bytes);
   };
 
   private finished(meter: ResponseMeter, status: number, bytes: number): void {
