@@ -212,8 +212,10 @@ describe('usage, quotas and rate limits', () => {
     expect(Number(one.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(one.headers['ratelimit-limit']).toBe('10');
     expect(one.headers['ratelimit-remaining']).toBe('0');
-    expect(Number(admitted[0].headers['ratelimit-remaining'])).toBeLessThan(10);
-    expect(admitted[0].headers['ratelimit-limit']).toBe('10');
+    // Admitted responses carry the headers once less than half of the allowance is left: 4, 3, 2, 1 and 0 here.
+    const told = admitted.filter((r) => r.headers['ratelimit-remaining'] !== undefined);
+    expect(told.map((r) => Number(r.headers['ratelimit-remaining'])).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(told.every((r) => r.headers['ratelimit-limit'] === '10' && Number(r.headers['ratelimit-reset']) > 0)).toBe(true);
   });
 
   it('limits anonymous traffic per IP with the plan rule', async () => {

@@ -90,17 +90,24 @@ describe(TenantLimitsService.name, () => {
     ...over,
   });
 
-  it('waits only while the plan is loaded, then decides at once and sets the RateLimit headers', async () => {
+  it('waits only while the plan is loaded, then decides at once, with RateLimit headers once half the allowance is used', async () => {
     const limits = sut();
     const first = new Headers();
     const cold = limits.admit(subject(), first);
     expect(cold).toBeInstanceOf(Promise);
     await cold;
-    expect(first.values.get('ratelimit-limit')).toBe('100');
-    const second = new Headers();
-    expect(limits.admit(subject(), second)).toBeUndefined();
-    expect(second.values.get('ratelimit-remaining')).toBe('98');
+    expect(first.values.size).toBe(0); // 99 of 100 left
+    const sent: Array<Map<string, string>> = [];
+    for (let i = 2; i <= 60; i++) {
+      const h = new Headers();
+      expect(limits.admit(subject(), h)).toBeUndefined();
+      sent.push(h.values);
+    }
     expect(plans.loads).toBe(1);
+    // Requests 2–50 leave 98…50 of 100: no headers. From the 51st, 49 and fewer: the tightest rule's figures.
+    expect(sent.slice(0, 49).every((h) => h.size === 0)).toBe(true);
+    expect(Object.fromEntries(sent[49])).toEqual({ 'ratelimit-limit': '100', 'ratelimit-remaining': '49', 'ratelimit-reset': '31' });
+    expect(sent[58].get('ratelimit-remaining')).toBe('40');
   });
 
   it('limits anonymous callers per project and IP, reading the IP only for them', async () => {

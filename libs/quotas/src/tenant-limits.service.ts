@@ -78,7 +78,8 @@ export class TenantLimitsService {
   }
 
   /**
-   * Admits a gateway request or throws (402 over quota, 429 over rate), setting RateLimit-* headers on `res`.
+   * Admits a gateway request or throws (402 over quota, 429 over rate), setting RateLimit-* headers on `res` once
+   * less than half of the tightest rule's allowance is left.
    * Returns undefined when decided at once (every cache warm, in-memory limits or leased tokens, or nothing enabled), else a
    * promise to await: the request path allocates no promise when it need not wait.
    */
@@ -192,7 +193,12 @@ function clientIp(c: LimitSubject['client']): string {
   return c.ip ?? '';
 }
 
-/** Sets the RateLimit-* headers of an admitted request; throws the 429 of a refused one. */
+/**
+ * Throws the 429 of a refused request (Retry-After and RateLimit-* headers). An admitted one carries the RateLimit-*
+ * headers of its tightest rule once less than half of that rule's allowance is left: a client nearing a limit sees
+ * how near, one far from every limit isn't sent (and billed egress for) three headers on every response, and the
+ * request path is spared setting them (about a quarter of what limits cost a cheap request).
+ */
 function applyDecision(d: RateDecision, res: HeaderSink): void {
   if (!d.allowed) {
     const retry = String(Math.max(1, Math.ceil(d.retryAfterMs / 1000)));
@@ -203,6 +209,7 @@ function applyDecision(d: RateDecision, res: HeaderSink): void {
       'ratelimit-reset': retry,
     });
   }
+  if (d.remaining * 2 >= d.limit) return;
   res.setHeader('ratelimit-limit', String(d.limit));
   res.setHeader('ratelimit-remaining', String(d.remaining));
   res.setHeader('ratelimit-reset', String(Math.max(0, Math.ceil(d.resetMs / 1000))));
