@@ -1,8 +1,8 @@
 /**
  * What metering and rate limiting add to one gateway request, in CPU µs, measured in-process on the real classes in
  * their steady state (plan, limits and period totals cached): `MeteringService.trackResponse` and its count when
- * Node reports the response finished, and `TenantLimitsService.admit` with the RateLimit-* headers it sets, for an
- * anonymous caller (project, key and IP rules). Each request gets a real IncomingMessage/ServerResponse pair; the
+ * Node reports the response finished, and `TenantLimitsService.admit` (far from every limit, so without RateLimit-*
+ * headers), for an anonymous caller (project, key and IP rules). Each request gets a real IncomingMessage/ServerResponse pair; the
  * same loop without the two calls is the baseline. Rate limits in memory, and with REDIS_URL also through Redis
  * (leased tokens; Redis's own time in the limiter's script, from INFO commandstats, is added).
  *

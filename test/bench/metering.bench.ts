@@ -1,46 +1,74 @@
 /**
- * Cost of metering + rate limiting on the gateway: api processes on the same database, one with
+ * Cost of metering + rate limiting on the gateway: api apps on the same database, one with
  * METERING_ENABLED/RATE_LIMITS_ENABLED on ("on") and one with both off ("off"), plus by default a second "off"
- * process ("off′", an A/A control that shows how far two identical servers differ on this machine). Every round
- * loads each side in turn with the same load, in a different order each round (all orders every six rounds), so a
- * drift in machine load weighs on every side alike. Short runs and many rounds: load on this machine drifts within
+ * ("off′", an A/A control that shows how far two identical sides differ on this machine). Every round loads each
+ * side in turn with the same load, in a different order each round (all orders every six rounds), so a drift in
+ * machine load weighs on every side alike. Short runs and many rounds: load on this machine drifts within
  * seconds, so sides compared within a few seconds of each other see much the same machine. Target: < 5 % cost.
  *   DATABASE_URL=postgres://… [REDIS_URL=redis://…/6] [BENCH_SECONDS=3] [BENCH_ROUNDS=12] [BENCH_RESTART_EVERY=3]
- *   [BENCH_ROUTES=read,root,404] [BENCH_CONNECTIONS=10,50] [BENCH_CONTROL=0] npm run -s bench -- test/bench/metering.bench.ts
- * Every BENCH_RESTART_EVERY rounds each side gets a fresh server process, so the medians span several processes.
+ *   [BENCH_ROUTES=read,root,404] [BENCH_CONNECTIONS=10,50] [BENCH_CONTROL=0] [BENCH_SPLIT=1] [BENCH_TWIN=0]
+ *   [BENCH_SERVER_CPUS=1 taskset -c 0] npm run -s bench -- test/bench/metering.bench.ts
+ * By default every side's app runs in one server process (test/bench/twin-server.ts), loaded in turn: the sides
+ * then share that process's JIT state, heap and CPU placement. Two identical processes can differ by 10–17 % for
+ * their whole life, which drowned a cost of a few %; in one process the A/A control stays within about 2 %.
+ * BENCH_TWIN=0 gives each side its own process (as `npm start` runs). Every BENCH_RESTART_EVERY rounds the
+ * server process(es) start afresh, so the medians span several processes. BENCH_SPLIT=1 adds a side with only
+ * metering on and one with only rate limits on, to show which costs what. BENCH_SERVER_CPUS pins the server to
+ * those CPUs (run the bench itself, the load generator, on another with `taskset`).
  * With REDIS_URL the rate limits go through Redis (leased tokens; one Lua call per batch of requests that need
- * one); without, in memory. BENCH_TOGETHER=1 loads all sides at once instead of in turn, each with its own
- * connections: they then share the machine moment by moment, and load from elsewhere weighs on each alike.
+ * one); without, in memory. BENCH_TOGETHER=1 (with BENCH_TWIN=0) loads all sides at once instead of in turn, each
+ * with its own connections: they then share the machine moment by moment, and load from elsewhere weighs on each alike.
  *
  * Requests/s on a busy 2-core machine swing by more than the effect measured, so the figures also give the CPU
- * each server process spent per request (Linux /proc: user + system, all threads), which other load disturbs
+ * the server process spent per request (Linux /proc: user + system, all threads; sides loaded in turn), which other load disturbs
  * less. With Redis, Redis's own time per request inside the rate limiter's script (INFO commandstats, EVALSHA
  * usec) is added. Each figure is the median over rounds of that round's value; costs are (on − off) / off of CPU
  * per request and (off − on) / off of requests/s, each computed within a round, then the median taken.
  */
 import autocannon from 'autocannon';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { BenchServer, post, signup, startServer, useBenchPlan } from './support';
+import { post, signup, startServer, startTwinServer, useBenchPlan } from './support';
 
 interface Side {
   name: string;
   port: number;
   env: NodeJS.ProcessEnv;
-  server: BenchServer;
+  base: string;
   pid: number | null;
 }
 
-async function startSide(name: string, port: number, env: NodeJS.ProcessEnv): Promise<Side> {
-  return { name, port, env, server: await startServer(port, env), pid: serverPid(port) };
-}
+const makeSide = (name: string, port: number, env: NodeJS.ProcessEnv): Side => ({ name, port, env, base: '', pid: null });
 
-/** Replaces a side's server with a fresh process (same port and settings). */
-async function restart(side: Side): Promise<void> {
-  await side.server.stop();
-  side.server = await startServer(side.port, side.env);
-  side.pid = serverPid(side.port);
+/** The sides' server processes: one holding every side's app, or with BENCH_TWIN=0 one per side. */
+class Servers {
+  private stops: Array<() => Promise<void>> = [];
+
+  constructor(
+    private readonly sides: Side[],
+    private readonly twin: boolean,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.twin) {
+      const t = await startTwinServer(this.sides.map((s) => ({ port: s.port, env: s.env })));
+      this.sides.forEach((s, i) => Object.assign(s, { base: t.bases[i], pid: t.pid }));
+      this.stops = [t.stop];
+      return;
+    }
+    this.stops = [];
+    for (const s of this.sides) {
+      const server = await startServer(s.port, s.env);
+      Object.assign(s, { base: server.base, pid: server.pid });
+      this.stops.push(server.stop);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const stop of this.stops) await stop();
+    this.stops = [];
+  }
 }
 
 interface Run {
@@ -64,26 +92,6 @@ function load(url: string, headers: Record<string, string>, connections: number,
       resolve({ rps: r.requests.average, p99: r.latency.p99, sent: r.requests.sent, completed: r.requests.total });
     });
   });
-}
-
-/** The api process this benchmark started on `port` (a child of ours whose environment has PORT=port). */
-function serverPid(port: number): number | null {
-  try {
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid !== process.pid) continue;
-        if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`PORT=${port}`)) return Number(d);
-      } catch {
-        /* gone, or not ours */
-      }
-    }
-  } catch {
-    /* no /proc */
-  }
-  return null;
 }
 
 /** User + system CPU seconds a process has used (fields 14 and 15 of /proc/<pid>/stat, in clock ticks of 1/100 s). */
@@ -164,29 +172,40 @@ async function main(): Promise<void> {
   // Fresh processes every BENCH_RESTART_EVERY rounds (0: never): one process can run a few % faster or slower
   // than an identical one for its whole life (JIT, memory layout), which rounds on the same processes can't average out.
   const restartEvery = Number(process.env.BENCH_RESTART_EVERY ?? 3);
-  const on = await startSide('on', 3961, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'true' });
+  const twin = process.env.BENCH_TWIN !== '0';
+  if (twin && together) throw new Error('BENCH_TWIN (the default) measures CPU per side from one process: load the sides in turn, or set BENCH_TWIN=0');
+  const on = makeSide('on', 3961, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'true' });
   const offEnv = { ...env, METERING_ENABLED: 'false', RATE_LIMITS_ENABLED: 'false' };
-  const off = await startSide('off', 3962, offEnv);
-  const off2: Side | null = control ? await startSide("off'", 3963, offEnv) : null;
-  const sides = off2 ? [off, on, off2] : [off, on];
+  const off = makeSide('off', 3962, offEnv);
+  const off2: Side | null = control ? makeSide("off'", 3963, offEnv) : null;
+  const split =
+    process.env.BENCH_SPLIT === '1'
+      ? [
+          makeSide('metering only', 3964, { ...env, METERING_ENABLED: 'true', RATE_LIMITS_ENABLED: 'false' }),
+          makeSide('limits only', 3965, { ...env, METERING_ENABLED: 'false', RATE_LIMITS_ENABLED: 'true' }),
+        ]
+      : [];
+  const sides = [off, on, ...(off2 ? [off2] : []), ...split];
+  const servers = new Servers(sides, twin);
+  await servers.start();
   const sql = new Client({ connectionString: url.toString() });
   await sql.connect();
   const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : null;
   try {
-    const { token, orgId } = await signup(on.server.base);
+    const { token, orgId } = await signup(on.base);
     // A plan whose rate limits the load can't reach: we measure the cost of checking, not of refusing.
     await useBenchPlan(url.toString(), orgId);
-    const p = await post<{ id: string; ref: string; keys: { publishable: string; secret: string } }>(`${on.server.base}/v1/orgs/${orgId}/projects`, { name: 'bench' }, token);
+    const p = await post<{ id: string; ref: string; keys: { publishable: string; secret: string } }>(`${on.base}/v1/orgs/${orgId}/projects`, { name: 'bench' }, token);
     const key = { apikey: p.keys.publishable };
     // A typical data request too: one row by primary key from a declared table with an anonymous read rule.
-    await post(`${on.server.base}/v1/projects/${p.ref}/tables`, { name: 'items', columns: [{ name: 'id', type: 'int8', primary_key: true }, { name: 'name', type: 'text' }] }, token);
-    const rules = await fetch(`${on.server.base}/v1/projects/${p.ref}/tables/items/rules`, {
+    await post(`${on.base}/v1/projects/${p.ref}/tables`, { name: 'items', columns: [{ name: 'id', type: 'int8', primary_key: true }, { name: 'name', type: 'text' }] }, token);
+    const rules = await fetch(`${on.base}/v1/projects/${p.ref}/tables/items/rules`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify([{ role: 'anon', action: 'read' }]),
     });
     if (!rules.ok) throw new Error(`rules: ${rules.status} ${await rules.text()}`);
-    const seed = await fetch(`${on.server.base}/p/${p.ref}/rest/v1/items`, {
+    const seed = await fetch(`${on.base}/p/${p.ref}/rest/v1/items`, {
       method: 'POST',
       headers: { apikey: p.keys.secret, 'content-type': 'application/json' },
       body: JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ id: i + 1, name: `item ${i + 1}` }))),
@@ -201,14 +220,15 @@ async function main(): Promise<void> {
     let onCompleted = 0;
     for (const s of sides) {
       for (const r of routes) {
-        const w = await load(s.server.base + r.path, key, 10, 2); // warm-up: JIT, pools, caches
-        if (s === on) [onSent, onCompleted] = [onSent + w.sent, onCompleted + w.completed];
+        const w = await load(s.base + r.path, key, 10, 2); // warm-up: JIT, pools, caches
+        if (s.env.METERING_ENABLED === 'true') [onSent, onCompleted] = [onSent + w.sent, onCompleted + w.completed];
       }
     }
     const sequence = orders(sides);
     console.log(
       `\nMetering + rate limiting cost: ${rounds} rounds × ${duration}s per side, ${together ? 'all sides loaded at once' : 'sides in a new order each round'}, ` +
-        `${redis ? 'Redis' : 'in-memory'} rate limits. Medians over rounds.`,
+        `${redis ? 'Redis' : 'in-memory'} rate limits, ${twin ? 'all sides in one server process' : 'a server process per side'}` +
+        `${process.env.BENCH_SERVER_CPUS ? ` pinned to CPU ${process.env.BENCH_SERVER_CPUS}` : ''}. Medians over rounds.`,
     );
     console.log(
       `${'route'.padEnd(29)} conns |  req/s: off     on   cost |  CPU µs/req: off     on  +redis  cost  cost+redis` +
@@ -221,24 +241,29 @@ async function main(): Promise<void> {
         const rows: Array<Record<string, Run>> = [];
         for (let i = 0; i < rounds; i++) {
           if (restartEvery > 0 && i > 0 && i % restartEvery === 0) {
-            for (const side of sides) await restart(side);
+            await servers.stop();
+            await servers.start();
             for (const side of sides) {
-              const w = await load(side.server.base + r.path, key, connections, 2); // warm-up
-              if (side === on) [onSent, onCompleted] = [onSent + w.sent, onCompleted + w.completed];
+              const w = await load(side.base + r.path, key, connections, 2); // warm-up
+              if (side.env.METERING_ENABLED === 'true') [onSent, onCompleted] = [onSent + w.sent, onCompleted + w.completed];
             }
           }
           const row: Record<string, Run> = {};
           if (together) {
-            const runs = await runTogether(sides.map((side) => ({ url: side.server.base + r.path, pid: side.pid })), key, connections, duration, redis);
+            const runs = await runTogether(sides.map((side) => ({ url: side.base + r.path, pid: side.pid })), key, connections, duration, redis);
             sides.forEach((side, j) => (row[side.name] = runs[j]));
           } else {
             for (const side of sequence[i % sequence.length]) {
-              row[side.name] = await run(side.server.base + r.path, key, connections, duration, side.pid, redis);
+              row[side.name] = await run(side.base + r.path, key, connections, duration, side.pid, redis);
             }
           }
           rows.push(row);
         }
-        for (const row of rows) [onSent, onCompleted] = [onSent + row.on.sent, onCompleted + row.on.completed];
+        for (const row of rows) {
+          for (const side of sides) {
+            if (side.env.METERING_ENABLED === 'true') [onSent, onCompleted] = [onSent + row[side.name].sent, onCompleted + row[side.name].completed];
+          }
+        }
         const offRps = median(rows.map((x) => x.off.rps));
         const onRps = median(rows.map((x) => x.on.rps));
         const rpsCost = median(rows.map((x) => (x.off.rps - x.on.rps) / x.off.rps));
@@ -269,17 +294,26 @@ async function main(): Promise<void> {
         let spread = `${''.padEnd(33)}middle half of rounds: req/s cost ${quartiles((x) => rpsOf(x, 'on'))} %, CPU cost ${quartiles((x) => cpuOf(x, 'on'))} %`;
         if (off2) spread += `; A/A req/s ${quartiles((x) => rpsOf(x, "off'"))} %, CPU ${quartiles((x) => cpuOf(x, "off'"))} %`;
         console.log(spread);
+        for (const side of split) {
+          const rps = median(rows.map((x) => rpsOf(x, side.name)));
+          const cpu = median(rows.map((x) => cpuOf(x, side.name)));
+          console.log(
+            `${''.padEnd(33)}${side.name}: req/s ${num(median(rows.map((x) => x[side.name].rps)), 0)}, cost ${pct(rps).trim()} [${quartiles((x) => rpsOf(x, side.name))}];` +
+              ` CPU µs/req ${num(median(rows.map((x) => cpuPerReq(x[side.name]))), 0)}, cost ${pct(cpu).trim()} [${quartiles((x) => cpuOf(x, side.name))}]`,
+          );
+        }
       }
     }
     await new Promise((r) => setTimeout(r, 2500)); // one flush
     const counted = await sql.query(`SELECT sum(quantity)::bigint AS n FROM control.usage_minute WHERE project_id = $1 AND meter LIKE 'requests:%'`, [p.id]);
-    // Requests still in flight when a run ends are answered (and metered) but not counted as completed by the client.
+    // Requests still in flight when a run ends are answered (and metered) but not counted as completed by the client;
+    // the seeding POST above was metered too.
     const n = Number(counted.rows[0].n);
-    console.log(`\nrequests metered by the "on" server: ${n} (load generator: ${onCompleted} answered, ${onSent} sent) ${n >= onCompleted && n <= onSent ? 'ok' : 'MISMATCH'}`);
+    console.log(`\nrequests metered by the servers with metering on: ${n} (load generator: ${onCompleted} answered, ${onSent} sent) ${n >= onCompleted && n <= onSent + 1 ? 'ok' : 'MISMATCH'}`);
   } finally {
     redis?.disconnect();
     await sql.end();
-    for (const s of sides) await s.server.stop();
+    await servers.stop();
   }
 }
 

@@ -9,12 +9,31 @@ import { Client } from 'pg';
  */
 export interface BenchServer {
   base: string;
+  /** The server's process id (its CPU time is in /proc/<pid>/stat). */
+  pid: number | null;
   stop(): Promise<void>;
 }
 
 let built = false;
 
 export async function startServer(port = 3950, extraEnv: NodeJS.ProcessEnv = {}): Promise<BenchServer> {
+  const { pid, stop } = await spawnServer(['dist/apps/api/src/main.js'], { PORT: String(port), ...extraEnv }, [port]);
+  return { base: `http://127.0.0.1:${port}`, pid, stop };
+}
+
+/**
+ * Several api apps in one server process (test/bench/twin-server.ts), each on its port with its own settings on
+ * top of the bench's: apps in one process share its JIT state, heap and CPU placement, so a comparison between
+ * them isn't blurred by how far two identical processes differ. `pid` is the process's.
+ */
+export async function startTwinServer(apps: Array<{ port: number; env: NodeJS.ProcessEnv }>): Promise<{ bases: string[]; pid: number | null; stop(): Promise<void> }> {
+  const ports = apps.map((a) => a.port);
+  const { pid, stop } = await spawnServer(['-r', '@swc-node/register', 'test/bench/twin-server.ts'], { TWIN_APPS: JSON.stringify(apps) }, ports);
+  return { bases: ports.map((p) => `http://127.0.0.1:${p}`), pid, stop };
+}
+
+/** Starts node with `script` (after a build, once per bench) and waits until every port answers /healthz. */
+async function spawnServer(script: string[], extraEnv: NodeJS.ProcessEnv, ports: number[]): Promise<{ pid: number | null; stop(): Promise<void> }> {
   const root = resolve(__dirname, '../..');
   if (!built) {
     if (spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' }).status !== 0) throw new Error('build failed');
@@ -23,7 +42,6 @@ export async function startServer(port = 3950, extraEnv: NodeJS.ProcessEnv = {})
   mkdirSync(`${root}/.plinth/bench`, { recursive: true });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PORT: String(port),
     LOG_LEVEL: 'warn',
     EMBEDDED_PG_DIR: `${root}/.plinth/bench/pg`,
     EMBEDDED_PG_PORT: '54370',
@@ -35,20 +53,25 @@ export async function startServer(port = 3950, extraEnv: NodeJS.ProcessEnv = {})
   // BENCH_SERVER_CPUS (e.g. `1`) pins the server to those CPUs with taskset (run the bench itself under `taskset -c 0`).
   const cpus = process.env.BENCH_SERVER_CPUS;
   const [command, args] = cpus ? ['taskset', ['-c', cpus, process.execPath]] : [process.execPath, []];
-  const child: ChildProcess = spawn(command, [...args, ...nodeArgs, 'dist/apps/api/src/main.js'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 120; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      /* not up yet */
+  const child: ChildProcess = spawn(command, [...args, ...nodeArgs, ...script], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  for (const port of ports) {
+    for (let i = 0; i < 120 && !exited; i++) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
+      await new Promise((r) => setTimeout(r, 500));
     }
-    await new Promise((r) => setTimeout(r, 500));
   }
+  if (exited) throw new Error(`bench server ${script.join(' ')} exited while starting`);
   return {
-    base,
+    pid: child.pid ?? null,
     stop: () =>
       new Promise((res) => {
+        if (exited) return res();
         child.once('exit', () => res());
         child.kill('SIGTERM');
       }),
