@@ -6,10 +6,14 @@
  */
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
-import { loadConfig } from '@plinth/config';
 import type { RunningDatabase } from '@plinth/database';
-import { createApiApp } from '../../apps/api/src/app.factory';
-import { prepareDatabase } from '../../apps/api/src/bootstrap';
+
+// The build the bench made (as `npm start` runs it), not the sources: a restart mid-bench runs the same code.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const { loadConfig } = require('../../dist/libs/config/src') as typeof import('@plinth/config');
+const { createApiApp } = require('../../dist/apps/api/src/app.factory') as typeof import('../../apps/api/src/app.factory');
+const { prepareDatabase } = require('../../dist/apps/api/src/bootstrap') as typeof import('../../apps/api/src/bootstrap');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 async function main(): Promise<void> {
   const specs = JSON.parse(process.env.TWIN_APPS ?? '[]') as Array<{ port: number; env: Record<string, string> }>;
