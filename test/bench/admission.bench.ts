@@ -61,7 +61,7 @@ async function measure(n: number, handle: (req: IncomingMessage, res: ServerResp
 async function scenario(name: string, redis: Redis | null): Promise<void> {
   const config = {
     metering: { enabled: true, flushMs: 5000, quotaRefreshMs: 60_000 },
-    rateLimits: { enabled: true, leaseMax: 64 },
+    rateLimits: { enabled: true, leaseMax: 256 },
     redis: { prefix: `plinth-bench-${process.pid}` },
   } as PlinthConfig;
   const clock = new Clock();

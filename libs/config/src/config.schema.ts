@@ -61,7 +61,7 @@ export const envSchema = z.object({
   QUOTA_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   RATE_LIMITS_ENABLED: bool.default(true),
   // Most tokens of a large rate limit an api instance takes from Redis ahead (see RateLimiter); 0: a call per request.
-  RATE_LIMIT_LEASE_MAX: z.coerce.number().int().min(0).max(10_000).default(64),
+  RATE_LIMIT_LEASE_MAX: z.coerce.number().int().min(0).max(10_000).default(256),
   // Customer webhooks (usage alerts) to loopback/private/link-local addresses: refused in production unless set.
   WEBHOOK_ALLOW_PRIVATE: bool.optional(),
   // Data runtime (libs/runtime-data): per-request bounds and the catalog limits used when a plan sets none.
