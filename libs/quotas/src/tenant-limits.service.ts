@@ -197,7 +197,7 @@ function clientIp(c: LimitSubject['client']): string {
  * Throws the 429 of a refused request (Retry-After and RateLimit-* headers). An admitted one carries the RateLimit-*
  * headers of its tightest rule once less than half of that rule's allowance is left: a client nearing a limit sees
  * how near, one far from every limit isn't sent (and billed egress for) three headers on every response, and the
- * request path is spared setting them (about a quarter of what limits cost a cheap request).
+ * request path is spared setting them (about half of what `admit` took in a loaded server).
  */
 function applyDecision(d: RateDecision, res: HeaderSink): void {
   if (!d.allowed) {
