@@ -218,10 +218,15 @@ async function main(): Promise<void> {
     ].filter((r) => routeNames.includes(r.id));
     let onSent = 0;
     let onCompleted = 0;
+    /** Adds a run's requests to what the sides with metering on should have counted. */
+    const metered = (side: Side, r: { sent: number; completed: number }) => {
+      if (side.env.METERING_ENABLED !== 'true') return;
+      onSent += r.sent;
+      onCompleted += r.completed;
+    };
     for (const s of sides) {
       for (const r of routes) {
-        const w = await load(s.base + r.path, key, 10, 2); // warm-up: JIT, pools, caches
-        if (s.env.METERING_ENABLED === 'true') [onSent, onCompleted] = [onSent + w.sent, onCompleted + w.completed];
+        metered(s, await load(s.base + r.path, key, 10, 2)); // warm-up: JIT, pools, caches
       }
     }
     const sequence = orders(sides);
@@ -244,8 +249,7 @@ async function main(): Promise<void> {
             await servers.stop();
             await servers.start();
             for (const side of sides) {
-              const w = await load(side.base + r.path, key, connections, 2); // warm-up
-              if (side.env.METERING_ENABLED === 'true') [onSent, onCompleted] = [onSent + w.sent, onCompleted + w.completed];
+              metered(side, await load(side.base + r.path, key, connections, 2)); // warm-up
             }
           }
           const row: Record<string, Run> = {};
@@ -259,11 +263,7 @@ async function main(): Promise<void> {
           }
           rows.push(row);
         }
-        for (const row of rows) {
-          for (const side of sides) {
-            if (side.env.METERING_ENABLED === 'true') [onSent, onCompleted] = [onSent + row[side.name].sent, onCompleted + row[side.name].completed];
-          }
-        }
+        for (const row of rows) for (const side of sides) metered(side, row[side.name]);
         const offRps = median(rows.map((x) => x.off.rps));
         const onRps = median(rows.map((x) => x.on.rps));
         const rpsCost = median(rows.map((x) => (x.off.rps - x.on.rps) / x.off.rps));

@@ -1,6 +1,6 @@
 /**
- * Several api apps in one process, each listening on its own port with its own settings (metering.bench.ts's
- * BENCH_TWIN mode; started by support.ts's startTwinServer):
+ * Several api apps in one process, each listening on its own port with its own settings (how metering.bench.ts runs
+ * its sides unless BENCH_TWIN=0; started by support.ts's startTwinServer):
  *   TWIN_APPS='[{"port":3961,"env":{"METERING_ENABLED":"true"}},…]' node -r @swc-node/register test/bench/twin-server.ts
  * The database is prepared (migrated, or embedded Postgres started) as `npm start` does, once.
  */
