@@ -31,7 +31,7 @@ export interface NewSession {
 export type RefreshOutcome =
   | { status: 'ok'; sessionId: string; userId: string; amr: NewSession['amr'] }
   | { status: 'not_found' }
-  | { status: 'reused' };
+  | { status: 'reused'; sessionId: string };
 
 export interface CodeRow {
   id: string;
@@ -193,7 +193,7 @@ export class AuthRepository {
       if (!row) return { status: 'not_found' } as const;
       if (row.revoked) {
         await m.query(`DELETE FROM ${t.sessions} WHERE id = $1`, [row.session_id]);
-        return { status: 'reused' } as const;
+        return { status: 'reused', sessionId: row.session_id } as const;
       }
       await m.query(
         `WITH spent AS (UPDATE ${t.refreshTokens} SET revoked = true WHERE token_hash = $1)

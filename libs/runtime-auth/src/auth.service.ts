@@ -166,7 +166,11 @@ export class AuthService {
       const next = newRefreshToken();
       const outcome = await this.repo.rotateRefreshToken(t, hashRefreshToken(body.refresh_token), hashRefreshToken(next));
       if (outcome.status === 'not_found') throw GoTrueException.badRequest(GoTrueCode.RefreshTokenNotFound, 'Invalid Refresh Token: Refresh Token Not Found');
-      if (outcome.status === 'reused') throw GoTrueException.badRequest(GoTrueCode.RefreshTokenAlreadyUsed, 'Invalid Refresh Token: Already Used');
+      if (outcome.status === 'reused') {
+        // The session is gone: its access tokens stop working on this instance now, as after a logout.
+        this.tokens.forgetSessions(project.id, [outcome.sessionId]);
+        throw GoTrueException.badRequest(GoTrueCode.RefreshTokenAlreadyUsed, 'Invalid Refresh Token: Already Used');
+      }
       const user = await this.repo.findUser(t, { id: outcome.userId });
       if (!user) throw GoTrueException.badRequest(GoTrueCode.RefreshTokenNotFound, 'Invalid Refresh Token: Refresh Token Not Found');
       this.assertNotBanned(user);
