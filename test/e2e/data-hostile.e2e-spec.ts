@@ -106,9 +106,6 @@ describe('data runtime: hostile input', () => {
         expect([method, path, res.status < 500]).toEqual([method, path, true]);
       }
     }
-    // The only writes that could succeed are the harmless ones with a literal name; remove them and compare.
-    await t.sql.query(`DELETE FROM "t_${p.ref}".items WHERE id > 2`);
-    await t.sql.query(`UPDATE "t_${p.ref}".items SET name = CASE id WHEN 1 THEN 'a' ELSE 'b' END`);
     expect(await fingerprint()).toBe(before);
   });
 
