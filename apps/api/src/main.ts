@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@plinth/config';
+import { EmbeddedPostgresError } from '@plinth/database';
 import { createApiApp } from './app.factory';
 import { prepareDatabase } from './bootstrap';
 
@@ -21,16 +22,18 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n',
   );
+  // The app first (its last metering flush writes to the database), then the embedded Postgres.
   const stop = async () => {
     await app.close();
     await db.stop();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => void stop());
 }
 
-void main().catch((err) => {
-  process.stderr.write(`Plinth failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+void main().catch((err: unknown) => {
+  // A cause a person can act on: our own wording alone, anything else with its stack.
+  const said = err instanceof EmbeddedPostgresError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`Plinth failed to start: ${said}\n`);
   process.exit(1);
 });

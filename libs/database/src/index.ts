@@ -8,7 +8,7 @@ export type { TenantTarget } from './tenant-database';
 /** Names of the prepared statements the tenant executor keeps per connection. */
 export { statementName } from './prepared-statements';
 /** Boot helpers: the embedded Postgres, database creation, migrations. */
-export { startEmbeddedPostgres, ensureDatabase, quoteIdent } from './embedded-postgres';
+export { startEmbeddedPostgres, ensureDatabase, quoteIdent, EmbeddedPostgresError } from './embedded-postgres';
 export type { RunningDatabase } from './embedded-postgres';
 export { runMigrations, controlDataSourceOptions, CONTROL_SCHEMA } from './migrate';
 /** Cross-instance cache invalidation (Postgres LISTEN/NOTIFY, delivered on commit). */
