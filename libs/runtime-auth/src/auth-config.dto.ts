@@ -1,11 +1,15 @@
 import { z } from 'zod';
+import { parseRedirectPattern } from './redirect-allow-list';
 
 const template = z.object({ subject: z.string().trim().min(1).max(200), html: z.string().min(1).max(20_000) }).strict();
-/** A redirect allow-list entry: an absolute URL, where `*` matches within a path segment and `**` anything. */
+/**
+ * A redirect allow-list entry: `scheme://host[:port][/path][?query]`, where `*` stays within a host label or path
+ * segment and `**` spans them (see redirect-allow-list.ts).
+ */
 const redirectPattern = z
   .string()
   .max(500)
-  .refine((v) => /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(v), 'must be an absolute URL (globs * and ** allowed)');
+  .refine((v) => parseRedirectPattern(v) !== null, 'must be an absolute URL scheme://host[:port][/path] (globs * and ** allowed; no credentials, fragment or backslash)');
 
 export const rateLimitsSchema = z
   .object({

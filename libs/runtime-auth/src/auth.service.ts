@@ -17,6 +17,7 @@ import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import { MauService } from './mau.service';
 import { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, weakPasswordReasons } from './password';
 import { SecretBox } from './secret-box';
+import { allowedRedirect } from './redirect-allow-list';
 import { emailSealContext, SEND_AUTH_EMAIL_JOB, SendAuthEmailData } from './send-auth-email.job';
 
 /** Who is calling and from where; every auth call carries its project explicitly. */
@@ -391,22 +392,9 @@ export class AuthService {
     return { access_token: token, token_type: 'bearer', expires_in: s.access_token_ttl_seconds, expires_at: expiresAt, refresh_token: refresh, user: userView(user) };
   }
 
-  /** An allowed redirect (site URL or the allow-list, globs `*` and `**`); anything else falls back to the site URL. */
+  /** An allowed redirect (site URL's origin or the allow-list, matched on the parsed URL); anything else falls back to the site URL. */
   safeRedirect(s: AuthSettings, candidate: string | undefined): string {
-    const site = s.site_url ?? this.config.http.publicUrl;
-    if (!candidate) return site;
-    let url: URL;
-    try {
-      url = new URL(candidate);
-    } catch {
-      return site;
-    }
-    if (url.username || url.password) return site;
-    const normalized = url.toString();
-    const siteOrigin = new URL(site).origin;
-    if (url.origin === siteOrigin) return normalized;
-    for (const pattern of s.redirect_urls) if (globToRegExp(pattern).test(normalized) || globToRegExp(pattern).test(candidate)) return normalized;
-    return site;
+    return allowedRedirect(s.site_url ?? this.config.http.publicUrl, s.redirect_urls, candidate);
   }
 
   async settingsOf(project: TenantProject): Promise<AuthSettings> {
@@ -444,11 +432,6 @@ export function newRefreshToken(): string {
 
 export function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
-}
-
-function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/?#]*').replace(/\u0000/g, '.*');
-  return new RegExp(`^${escaped}$`);
 }
 
 function uniqueEmail(e: unknown): never {
