@@ -21,8 +21,10 @@ export const rateLimitsSchema = z
     token_refresh_per_ip: z.number().int().min(1).max(100_000),
     /** Code / link verifications per IP per 5 minutes. */
     verify_per_ip: z.number().int().min(1).max(100_000),
-    /** Emails sent by the project per hour. */
+    /** Emails sent by the project per hour (spent only on mails actually sent). */
     emails_per_hour: z.number().int().min(1).max(100_000),
+    /** Requests that may send an email (`/otp`, `/recover`, sign-ups, email changes) per IP per hour, checked before the address is looked up. */
+    email_requests_per_ip: z.number().int().min(1).max(100_000),
     /** Seconds before another email may go to the same address. */
     email_interval_seconds: z.number().int().min(0).max(3600),
     /** Anonymous sign-ins per IP per hour. */
@@ -80,6 +82,7 @@ export const DEFAULT_RATE_LIMITS: AuthSettings['rate_limits'] = {
   token_refresh_per_ip: 150,
   verify_per_ip: 30,
   emails_per_hour: 30,
+  email_requests_per_ip: 30,
   email_interval_seconds: 60,
   anonymous_per_ip_per_hour: 30,
 };

@@ -110,9 +110,10 @@ export class AuthService {
         return this.startSession(project, s, t, user, 'password', call);
       }
       // Confirmation required: the answer is the same whether or not the address is taken (no enumeration).
+      await this.limits.checkEmailRequest(project.id, s, email, call.ip);
       const existing = await this.repo.findUser(t, { email });
       if (existing?.email_confirmed_at) return obfuscatedUser(randomUUID(), email, metadata);
-      await this.limits.checkEmail(project.id, s, email);
+      await this.limits.spendEmailBudget(project.id, s);
       return this.repo.transaction(async (m) => {
         if (!existing) {
           const created = await this.repo.createUser(t, { id, email, passwordHash, confirmed: false, anonymous: false, userMetadata: metadata, appMetadata: {} }, m);
@@ -213,7 +214,10 @@ export class AuthService {
       if (changeEmail && (await this.repo.findUser(t, { email }))) {
         throw GoTrueException.unprocessable(GoTrueCode.EmailExists, 'A user with this email address has already been registered');
       }
-      if (changeEmail && s.email_confirm_required) await this.limits.checkEmail(project.id, s, email);
+      if (changeEmail && s.email_confirm_required) {
+        await this.limits.checkEmailRequest(project.id, s, email, call.ip);
+        await this.limits.spendEmailBudget(project.id, s);
+      }
       await this.repo.transaction(async (m) => {
         if (changeEmail && s.email_confirm_required) {
           fields.new_email = email;
@@ -242,11 +246,12 @@ export class AuthService {
     if (!body.email) throw GoTrueException.validation(body.phone ? 'Phone one-time codes are not supported' : 'An email address is required');
     const email = normalizeEmail(body.email);
     const s = await this.settingsOf(project);
-    await this.limits.checkEmail(project.id, s, email);
+    await this.limits.checkEmailRequest(project.id, s, email, call.ip);
     await this.repo.run(project, async (t) => {
       const existing = await this.repo.findUser(t, { email });
       if (existing && existing.banned_until && existing.banned_until.getTime() > Date.now()) return;
       if (!existing && (body.create_user === false || !s.signup_enabled)) return;
+      await this.limits.spendEmailBudget(project.id, s);
       await this.repo.transaction(async (m) => {
         const userId = existing?.id ?? randomUUID();
         if (!existing) {
@@ -263,10 +268,11 @@ export class AuthService {
     const project = call.tenant.project;
     const email = normalizeEmail(body.email);
     const s = await this.settingsOf(project);
-    await this.limits.checkEmail(project.id, s, email);
+    await this.limits.checkEmailRequest(project.id, s, email, call.ip);
     await this.repo.run(project, async (t) => {
       const user = await this.repo.findUser(t, { email });
       if (!user) return;
+      await this.limits.spendEmailBudget(project.id, s);
       await this.repo.transaction((m) => this.issueCode(m, call, s, t, { kind: 'recovery', email, userId: user.id }));
     });
     return {};
