@@ -114,16 +114,29 @@ export class AuthService {
       const existing = await this.repo.findUser(t, { email });
       if (existing?.email_confirmed_at) return obfuscatedUser(randomUUID(), email, metadata);
       await this.limits.spendEmailBudget(project.id, s);
-      return this.repo.transaction(async (m) => {
+      const outcome = await this.repo.transaction(async (m) => {
+        let userId: string = id;
+        let ended: string[] = [];
         if (!existing) {
           const created = await this.repo.createUser(t, { id, email, passwordHash, confirmed: false, anonymous: false, userMetadata: metadata, appMetadata: {} }, m);
-          if (!created) return obfuscatedUser(randomUUID(), email, metadata);
+          if (!created) return null;
+        } else {
+          const current = await this.repo.findUser(t, { id: existing.id }, m, true);
+          if (!current || current.email_confirmed_at) return null;
+          // Nobody has proved they own this address yet, so the pending credentials are whoever signed up last:
+          // the new signup code (which replaces the earlier ones) confirms exactly this password, and sessions
+          // got with an earlier one end (a pre-registered password must not survive).
+          await this.repo.updateUser(t, existing.id, { encrypted_password: passwordHash, user_metadata: metadata }, m);
+          ended = await this.repo.deleteSessions(t, existing.id, 'global', null, m);
+          userId = existing.id;
         }
-        const userId = existing?.id ?? id;
         await this.issueCode(m, call, s, t, { kind: 'signup', email, userId });
         await this.repo.updateUser(t, userId, { confirmation_sent_at: new Date() }, m);
-        return userView((await this.repo.findUser(t, { id: userId }, m))!);
+        return { user: (await this.repo.findUser(t, { id: userId }, m))!, ended };
       });
+      if (!outcome) return obfuscatedUser(randomUUID(), email, metadata);
+      this.tokens.forgetSessions(project.id, outcome.ended);
+      return userView(outcome.user);
     });
   }
 
@@ -335,15 +348,26 @@ export class AuthService {
     const user = await this.repo.findUser(t, { id: code.user_id });
     if (!user) throw otpInvalid();
     this.assertNotBanned(user);
-    await this.repo.transaction(async (m) => {
+    const ended = await this.repo.transaction(async (m): Promise<string[]> => {
       if (code.kind === 'email_change') {
         if (user.new_email !== code.email) throw otpInvalid();
         await this.repo.updateUser(t, user.id, { email: code.email, new_email: null, email_confirmed_at: new Date(), is_anonymous: false }, m);
         await this.repo.upsertEmailIdentity(t, user.id, code.email, m);
-      } else if (!user.email_confirmed_at) {
-        await this.repo.updateUser(t, user.id, { email_confirmed_at: new Date() }, m);
+        return [];
       }
+      const current = await this.repo.findUser(t, { id: user.id }, m, true);
+      if (!current) throw otpInvalid();
+      if (current.email_confirmed_at) return [];
+      // The first proof that the address's owner is here: what was set before it may be someone else's. A
+      // signup code confirms the password it was sent with (a later signup replaces both); a magic link, OTP,
+      // invite or recovery code confirms no password, so one set before is cleared (the owner sets theirs
+      // with PUT /user). Every session issued before the confirmation ends.
+      const fields: Record<string, unknown> = { email_confirmed_at: new Date() };
+      if (code.kind !== 'signup') fields.encrypted_password = null;
+      await this.repo.updateUser(t, user.id, fields, m);
+      return this.repo.deleteSessions(t, user.id, 'global', null, m);
     }).catch(uniqueEmail);
+    this.tokens.forgetSessions(project.id, ended);
     const fresh = (await this.repo.findUser(t, { id: user.id }))!;
     const method = code.kind === 'recovery' ? 'recovery' : code.kind === 'email_change' ? 'email_change' : code.kind === 'invite' ? 'invite' : 'otp';
     return this.startSession(project, s, t, fresh, method, call);
