@@ -230,6 +230,20 @@ describe('attacks on end-user auth (/p/:ref/auth/v1)', () => {
       const cfg = await t.http().get(`/v1/projects/${r.ref}/auth/config`).set(owner.auth);
       expect(cfg.body.redirect_urls).toEqual(['https://*.example.com/**']);
     });
+
+    it('an entry stored before entries were validated as URLs (a backslash) is ignored: the redirect falls back to the site URL, and PATCHing another field gets 200', async () => {
+      const s = await createProject(t, owner, 'attack-redirect-legacy');
+      await patchConfig(s, { site_url: 'https://site.example.org' });
+      await t.sql.query(
+        `UPDATE control.auth_configs SET settings = jsonb_set(settings, '{redirect_urls}', $2::jsonb), updated_at = clock_timestamp() WHERE project_id = $1`,
+        [s.id, JSON.stringify(['https://evil.com\\.example.com/**', 'https://ok.example.com/**'])],
+      );
+      await patchConfig(s, { otp_ttl_seconds: 600 }); // also drops the cached settings
+      const cfg = await t.http().get(`/v1/projects/${s.ref}/auth/config`).set(owner.auth);
+      expect(cfg.body.redirect_urls).toEqual(['https://ok.example.com/**']);
+      const res = await t.http().get(`${authPath(s, '/verify')}?token=x&type=magiclink&redirect_to=https://evil.com%5C.example.com/`).set('apikey', s.publishable);
+      expect(new URL(res.headers.location).host).toBe('site.example.org');
+    });
   });
 
   describe('email budget', () => {
