@@ -10,7 +10,7 @@ import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, uni
 const PASSWORD = 'Sup3r-secret-pass';
 const RELAXED_LIMITS = {
   sign_in_per_ip: 10_000, password_per_account: 10_000, token_refresh_per_ip: 10_000, verify_per_ip: 10_000,
-  emails_per_hour: 10_000, email_interval_seconds: 0, anonymous_per_ip_per_hour: 10_000,
+  emails_per_hour: 10_000, email_requests_per_ip: 10_000, email_interval_seconds: 0, anonymous_per_ip_per_hour: 10_000,
 };
 
 describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {

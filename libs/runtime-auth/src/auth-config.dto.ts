@@ -1,11 +1,15 @@
 import { z } from 'zod';
+import { parseRedirectPattern } from './redirect-allow-list';
 
 const template = z.object({ subject: z.string().trim().min(1).max(200), html: z.string().min(1).max(20_000) }).strict();
-/** A redirect allow-list entry: an absolute URL, where `*` matches within a path segment and `**` anything. */
+/**
+ * A redirect allow-list entry: `scheme://host[:port][/path][?query]`, where `*` stays within a host label or path
+ * segment and `**` spans them (see redirect-allow-list.ts).
+ */
 const redirectPattern = z
   .string()
   .max(500)
-  .refine((v) => /^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(v), 'must be an absolute URL (globs * and ** allowed)');
+  .refine((v) => parseRedirectPattern(v) !== null, 'must be an absolute URL scheme://host[:port][/path] (globs * and ** allowed; no credentials, fragment or backslash)');
 
 export const rateLimitsSchema = z
   .object({
@@ -17,8 +21,10 @@ export const rateLimitsSchema = z
     token_refresh_per_ip: z.number().int().min(1).max(100_000),
     /** Code / link verifications per IP per 5 minutes. */
     verify_per_ip: z.number().int().min(1).max(100_000),
-    /** Emails sent by the project per hour. */
+    /** Emails sent by the project per hour (spent only on mails actually sent). */
     emails_per_hour: z.number().int().min(1).max(100_000),
+    /** Requests that may send an email (`/otp`, `/recover`, sign-ups, email changes) per IP per hour, checked before the address is looked up. */
+    email_requests_per_ip: z.number().int().min(1).max(100_000),
     /** Seconds before another email may go to the same address. */
     email_interval_seconds: z.number().int().min(0).max(3600),
     /** Anonymous sign-ins per IP per hour. */
@@ -76,6 +82,7 @@ export const DEFAULT_RATE_LIMITS: AuthSettings['rate_limits'] = {
   token_refresh_per_ip: 150,
   verify_per_ip: 30,
   emails_per_hour: 30,
+  email_requests_per_ip: 30,
   email_interval_seconds: 60,
   anonymous_per_ip_per_hour: 30,
 };

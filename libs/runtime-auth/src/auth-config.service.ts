@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { CacheInvalidation } from '@plinth/database';
 import { AuthSettings, authSettingsSchema, defaultAuthSettings, PatchAuthSettings } from './auth-config.dto';
+import { parseRedirectPattern } from './redirect-allow-list';
 import { SecretBox } from './secret-box';
 
 export const AUTH_CONFIG_TOPIC = 'auth-config';
@@ -48,7 +49,14 @@ export class AuthConfigService implements OnModuleInit {
     const defaults = defaultAuthSettings();
     const config: ProjectAuthConfig = row
       ? {
-          settings: { ...defaults, ...row.settings, rate_limits: { ...defaults.rate_limits, ...row.settings.rate_limits } },
+          settings: {
+            ...defaults,
+            ...row.settings,
+            rate_limits: { ...defaults.rate_limits, ...row.settings.rate_limits },
+            // Entries saved before patterns were validated as URLs (credentials, backslashes) never match now;
+            // dropping them here keeps the next PATCH from failing validation on a field it didn't touch.
+            redirect_urls: (row.settings.redirect_urls ?? defaults.redirect_urls).filter((p) => parseRedirectPattern(p) !== null),
+          },
           smtpPasswordSealed: row.smtp_password_enc,
           version: row.updated_at.toISOString(),
         }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RateLimiter, RateRule } from '@plinth/quotas';
+import { RateDecision, RateLimiter, RateRule } from '@plinth/quotas';
 import type { AuthSettings } from './auth-config.dto';
 import { GoTrueCode, GoTrueException } from './gotrue.exception';
 
@@ -46,19 +46,33 @@ export class AuthLimitsService {
     }
   }
 
-  /** Emails: one per address per interval, and a project-wide hourly budget. */
-  async checkEmail(projectId: string, settings: AuthSettings, email: string): Promise<void> {
+  /**
+   * Before an address is even looked up (so unknown addresses cost the caller the same): email-sending requests
+   * per IP, then one email per address per interval. The project's budget is spent apart, by
+   * {@link spendEmailBudget}, only for a mail that will be sent: otherwise requests to random addresses would
+   * use it up and block every real user's mail.
+   */
+  async checkEmailRequest(projectId: string, settings: AuthSettings, email: string, ip: string): Promise<void> {
     const l = settings.rate_limits;
-    const rules: RateRule[] = [{ key: `auth:${projectId}:email:project`, limit: l.emails_per_hour, windowMs: HOUR }];
-    if (l.email_interval_seconds > 0) rules.push({ key: `auth:${projectId}:email:to:${email}`, limit: 1, windowMs: l.email_interval_seconds * 1000 });
-    const decision = await this.limiter.hit(rules);
-    if (!decision.allowed) {
-      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      throw GoTrueException.tooManyRequests(
-        GoTrueCode.OverEmailSendRateLimit,
-        `For security purposes, you can only request this after ${seconds} seconds.`,
-        decision.retryAfterMs,
-      );
+    const byIp = await this.limiter.hit([{ key: `auth:${projectId}:email:ip:${ip}`, limit: l.email_requests_per_ip, windowMs: HOUR }]);
+    if (!byIp.allowed) throw GoTrueException.tooManyRequests(GoTrueCode.OverRequestRateLimit, 'Request rate limit reached', byIp.retryAfterMs);
+    if (l.email_interval_seconds > 0) {
+      throwEmailLimit(await this.limiter.hit([{ key: `auth:${projectId}:email:to:${email}`, limit: 1, windowMs: l.email_interval_seconds * 1000 }]));
     }
   }
+
+  /** The project's hourly email budget: one unit per email actually sent. */
+  async spendEmailBudget(projectId: string, settings: AuthSettings): Promise<void> {
+    throwEmailLimit(await this.limiter.hit([{ key: `auth:${projectId}:email:project`, limit: settings.rate_limits.emails_per_hour, windowMs: HOUR }]));
+  }
+}
+
+function throwEmailLimit(decision: RateDecision): void {
+  if (decision.allowed) return;
+  const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  throw GoTrueException.tooManyRequests(
+    GoTrueCode.OverEmailSendRateLimit,
+    `For security purposes, you can only request this after ${seconds} seconds.`,
+    decision.retryAfterMs,
+  );
 }

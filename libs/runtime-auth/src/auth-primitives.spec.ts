@@ -100,4 +100,10 @@ describe(`${AuthService.name}.safeRedirect`, () => {
     }
     expect(sut.safeRedirect({ ...settings, site_url: null }, undefined)).toBe('https://api.example.com');
   });
+
+  it('matches the parsed URL, so a backslash or a look-alike host doesn’t pass a wildcard entry (table in redirect-allow-list.spec.ts)', () => {
+    for (const evil of ['https://evil.com\\.preview.example.com/', 'https://evil.com\\.preview.example.com', 'https://preview.example.com.evil.com/', 'https://evil.com#.preview.example.com']) {
+      expect(sut.safeRedirect(settings, evil)).toBe('https://app.example.com');
+    }
+  });
 });

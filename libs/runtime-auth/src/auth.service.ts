@@ -17,6 +17,7 @@ import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import { MauService } from './mau.service';
 import { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, weakPasswordReasons } from './password';
 import { SecretBox } from './secret-box';
+import { allowedRedirect } from './redirect-allow-list';
 import { emailSealContext, SEND_AUTH_EMAIL_JOB, SendAuthEmailData } from './send-auth-email.job';
 
 /** Who is calling and from where; every auth call carries its project explicitly. */
@@ -109,19 +110,33 @@ export class AuthService {
         return this.startSession(project, s, t, user, 'password', call);
       }
       // Confirmation required: the answer is the same whether or not the address is taken (no enumeration).
+      await this.limits.checkEmailRequest(project.id, s, email, call.ip);
       const existing = await this.repo.findUser(t, { email });
       if (existing?.email_confirmed_at) return obfuscatedUser(randomUUID(), email, metadata);
-      await this.limits.checkEmail(project.id, s, email);
-      return this.repo.transaction(async (m) => {
+      await this.limits.spendEmailBudget(project.id, s);
+      const outcome = await this.repo.transaction(async (m) => {
+        let userId: string = id;
+        let ended: string[] = [];
         if (!existing) {
           const created = await this.repo.createUser(t, { id, email, passwordHash, confirmed: false, anonymous: false, userMetadata: metadata, appMetadata: {} }, m);
-          if (!created) return obfuscatedUser(randomUUID(), email, metadata);
+          if (!created) return null;
+        } else {
+          const current = await this.repo.findUser(t, { id: existing.id }, m, true);
+          if (!current || current.email_confirmed_at) return null;
+          // Nobody has proved they own this address yet, so the pending credentials are whoever signed up last:
+          // the new signup code (which replaces the earlier ones) confirms exactly this password, and sessions
+          // got with an earlier one end (a pre-registered password must not survive).
+          await this.repo.updateUser(t, existing.id, { encrypted_password: passwordHash, user_metadata: metadata }, m);
+          ended = await this.repo.deleteSessions(t, existing.id, 'global', null, m);
+          userId = existing.id;
         }
-        const userId = existing?.id ?? id;
         await this.issueCode(m, call, s, t, { kind: 'signup', email, userId });
         await this.repo.updateUser(t, userId, { confirmation_sent_at: new Date() }, m);
-        return userView((await this.repo.findUser(t, { id: userId }, m))!);
+        return { user: (await this.repo.findUser(t, { id: userId }, m))!, ended };
       });
+      if (!outcome) return obfuscatedUser(randomUUID(), email, metadata);
+      this.tokens.forgetSessions(project.id, outcome.ended);
+      return userView(outcome.user);
     });
   }
 
@@ -216,7 +231,10 @@ export class AuthService {
       if (changeEmail && (await this.repo.findUser(t, { email }))) {
         throw GoTrueException.unprocessable(GoTrueCode.EmailExists, 'A user with this email address has already been registered');
       }
-      if (changeEmail && s.email_confirm_required) await this.limits.checkEmail(project.id, s, email);
+      if (changeEmail && s.email_confirm_required) {
+        await this.limits.checkEmailRequest(project.id, s, email, call.ip);
+        await this.limits.spendEmailBudget(project.id, s);
+      }
       await this.repo.transaction(async (m) => {
         if (changeEmail && s.email_confirm_required) {
           fields.new_email = email;
@@ -245,11 +263,12 @@ export class AuthService {
     if (!body.email) throw GoTrueException.validation(body.phone ? 'Phone one-time codes are not supported' : 'An email address is required');
     const email = normalizeEmail(body.email);
     const s = await this.settingsOf(project);
-    await this.limits.checkEmail(project.id, s, email);
+    await this.limits.checkEmailRequest(project.id, s, email, call.ip);
     await this.repo.run(project, async (t) => {
       const existing = await this.repo.findUser(t, { email });
       if (existing && existing.banned_until && existing.banned_until.getTime() > Date.now()) return;
       if (!existing && (body.create_user === false || !s.signup_enabled)) return;
+      await this.limits.spendEmailBudget(project.id, s);
       await this.repo.transaction(async (m) => {
         const userId = existing?.id ?? randomUUID();
         if (!existing) {
@@ -266,10 +285,11 @@ export class AuthService {
     const project = call.tenant.project;
     const email = normalizeEmail(body.email);
     const s = await this.settingsOf(project);
-    await this.limits.checkEmail(project.id, s, email);
+    await this.limits.checkEmailRequest(project.id, s, email, call.ip);
     await this.repo.run(project, async (t) => {
       const user = await this.repo.findUser(t, { email });
       if (!user) return;
+      await this.limits.spendEmailBudget(project.id, s);
       await this.repo.transaction((m) => this.issueCode(m, call, s, t, { kind: 'recovery', email, userId: user.id }));
     });
     return {};
@@ -332,15 +352,26 @@ export class AuthService {
     const user = await this.repo.findUser(t, { id: code.user_id });
     if (!user) throw otpInvalid();
     this.assertNotBanned(user);
-    await this.repo.transaction(async (m) => {
+    const ended = await this.repo.transaction(async (m): Promise<string[]> => {
       if (code.kind === 'email_change') {
         if (user.new_email !== code.email) throw otpInvalid();
         await this.repo.updateUser(t, user.id, { email: code.email, new_email: null, email_confirmed_at: new Date(), is_anonymous: false }, m);
         await this.repo.upsertEmailIdentity(t, user.id, code.email, m);
-      } else if (!user.email_confirmed_at) {
-        await this.repo.updateUser(t, user.id, { email_confirmed_at: new Date() }, m);
+        return [];
       }
+      const current = await this.repo.findUser(t, { id: user.id }, m, true);
+      if (!current) throw otpInvalid();
+      if (current.email_confirmed_at) return [];
+      // The first proof that the address's owner is here: what was set before it may be someone else's. A
+      // signup code confirms the password it was sent with (a later signup replaces both); a magic link, OTP,
+      // invite or recovery code confirms no password, so one set before is cleared (the owner sets theirs
+      // with PUT /user). Every session issued before the confirmation ends.
+      const fields: Record<string, unknown> = { email_confirmed_at: new Date() };
+      if (code.kind !== 'signup') fields.encrypted_password = null;
+      await this.repo.updateUser(t, user.id, fields, m);
+      return this.repo.deleteSessions(t, user.id, 'global', null, m);
     }).catch(uniqueEmail);
+    this.tokens.forgetSessions(project.id, ended);
     const fresh = (await this.repo.findUser(t, { id: user.id }))!;
     const method = code.kind === 'recovery' ? 'recovery' : code.kind === 'email_change' ? 'email_change' : code.kind === 'invite' ? 'invite' : 'otp';
     return this.startSession(project, s, t, fresh, method, call);
@@ -395,22 +426,9 @@ export class AuthService {
     return { access_token: token, token_type: 'bearer', expires_in: s.access_token_ttl_seconds, expires_at: expiresAt, refresh_token: refresh, user: userView(user) };
   }
 
-  /** An allowed redirect (site URL or the allow-list, globs `*` and `**`); anything else falls back to the site URL. */
+  /** An allowed redirect (site URL's origin or the allow-list, matched on the parsed URL); anything else falls back to the site URL. */
   safeRedirect(s: AuthSettings, candidate: string | undefined): string {
-    const site = s.site_url ?? this.config.http.publicUrl;
-    if (!candidate) return site;
-    let url: URL;
-    try {
-      url = new URL(candidate);
-    } catch {
-      return site;
-    }
-    if (url.username || url.password) return site;
-    const normalized = url.toString();
-    const siteOrigin = new URL(site).origin;
-    if (url.origin === siteOrigin) return normalized;
-    for (const pattern of s.redirect_urls) if (globToRegExp(pattern).test(normalized) || globToRegExp(pattern).test(candidate)) return normalized;
-    return site;
+    return allowedRedirect(s.site_url ?? this.config.http.publicUrl, s.redirect_urls, candidate);
   }
 
   async settingsOf(project: TenantProject): Promise<AuthSettings> {
@@ -448,11 +466,6 @@ export function newRefreshToken(): string {
 
 export function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
-}
-
-function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/?#]*').replace(/\u0000/g, '.*');
-  return new RegExp(`^${escaped}$`);
 }
 
 function uniqueEmail(e: unknown): never {
