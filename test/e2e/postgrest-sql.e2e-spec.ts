@@ -6,7 +6,7 @@
 import { Client } from 'pg';
 import { TablePolicy } from '../../libs/runtime-data/src/postgrest/catalog';
 import { ALICE, BOB, catalogOf, policyOf } from '../../libs/runtime-data/src/postgrest/postgrest.fixtures';
-import { finishRead, finishWrite, planDelete, planInsert, planRead, planUpdate, ReadRow, WriteRow } from '../../libs/runtime-data/src/postgrest/postgrest';
+import { estimateStatement, finishRead, finishWrite, planDelete, planInsert, planRead, planUpdate, ReadRow, WriteRow } from '../../libs/runtime-data/src/postgrest/postgrest';
 import { mapPgError } from '../../libs/runtime-data/src/postgrest/map-pg-error';
 import { PostgrestError } from '../../libs/runtime-data/src/postgrest/postgrest.error';
 import { BuildContext } from '../../libs/runtime-data/src/postgrest/resolver';
@@ -47,7 +47,9 @@ describe('PostgREST SQL on PostgreSQL', () => {
   }
   async function read(c: BuildContext, table: string, query: string, headers: Record<string, string> = {}) {
     const plan = planRead(c, table, { query: new URLSearchParams(query), headers });
-    return finishRead(plan, await run<ReadRow>(plan));
+    const row = await run<ReadRow>(plan);
+    const estimate = estimateStatement(plan, row);
+    return finishRead(plan, row, estimate ? (await run<{ 'QUERY PLAN': unknown }>(estimate))['QUERY PLAN'] : undefined);
   }
   async function write(plan: ReturnType<typeof planInsert>) {
     return finishWrite(plan, await run<WriteRow>(plan));

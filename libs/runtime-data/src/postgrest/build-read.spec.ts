@@ -1,7 +1,7 @@
 import { TablePolicy, allowAll } from './catalog';
 import { buildRead } from './build-read';
 import { ALICE, CATALOG, ctx, policyOf } from './postgrest.fixtures';
-import { planRead } from './postgrest';
+import { estimateStatement, finishRead, planRead } from './postgrest';
 import { BuildContext } from './resolver';
 
 const admin = ctx(allowAll);
@@ -112,11 +112,30 @@ describe(buildRead.name, () => {
       expect(plan.text).toContain('(SELECT count(*) FROM "t_abc123"."posts" AS t0 WHERE t0."published" IS TRUE) AS total');
       expect(plan.count).toBe('exact');
     });
-    it('planned and estimated use the planner statistics through a bound relation name', () => {
+    it('planned and estimated EXPLAIN the same rule-filtered rows, never the table statistics', () => {
+      const owned = ctx(policyOf({ posts: { read: { rows: [{ author_id: ALICE }], columns: 'all' } } }));
+      const planned = read(owned, 'posts', 'published=is.true', { prefer: 'count=planned' });
+      expect(planned.text).not.toContain('pg_class');
+      expect(planned.text).toContain('NULL::int8 AS total');
+      expect(planned.estimate?.text).toMatch(/^EXPLAIN \(FORMAT JSON\) SELECT .* FROM "t_abc123"\."posts" AS t0 WHERE .*t0\."author_id" = \$\d+::uuid.*t0\."published" IS TRUE/);
+      expect(planned.estimate?.text).not.toContain('LIMIT');
+      expect(planned.estimate?.values).toContain(ALICE);
+      const estimated = read(owned, 'posts', '', { prefer: 'count=estimated' });
+      expect(estimated.text).toContain('LIMIT $');
+      expect(estimated.estimate?.text).toContain('t0."author_id" = $');
+      expect(read(owned, 'posts', '', { prefer: 'count=exact' }).estimate).toBeUndefined();
+    });
+    it('takes the top plan node\'s rows as the planned total; estimated keeps an exact total up to maxRows', () => {
+      const explain = [{ Plan: { 'Node Type': 'Seq Scan', 'Plan Rows': 12.4 } }];
       const planned = read(admin, 'posts', '', { prefer: 'count=planned' });
-      expect(planned.text).toContain('to_regclass($');
-      expect(planned.values).toContain('"t_abc123"."posts"');
-      expect(read(admin, 'posts', '', { prefer: 'count=estimated' }).text).toContain('LIMIT $');
+      expect(estimateStatement(planned, { body: '[]', n: 0, total: null })).toBe(planned.estimate);
+      expect(finishRead(planned, { body: '[]', n: 0, total: null }, explain).headers['Content-Range']).toBe('*/12');
+      expect(finishRead(planned, { body: '[]', n: 0, total: null }, JSON.stringify(explain)).headers['Content-Range']).toBe('*/12');
+      const estimated = read(admin, 'posts', '', { prefer: 'count=estimated' });
+      expect(estimateStatement(estimated, { body: '[]', n: 0, total: '7' })).toBeUndefined();
+      expect(estimateStatement(estimated, { body: '[]', n: 0, total: '1001' })).toBe(estimated.estimate);
+      expect(finishRead(estimated, { body: '[]', n: 0, total: '1001' }, [{ Plan: { 'Plan Rows': 50000 } }]).headers['Content-Range']).toBe('*/50000');
+      expect(finishRead(estimated, { body: '[]', n: 0, total: '1001' }, [{ Plan: { 'Plan Rows': 10 } }]).headers['Content-Range']).toBe('*/1001');
     });
     it('no count gives NULL', () => {
       expect(read(admin, 'posts', '').text).toContain('NULL::int8 AS total');

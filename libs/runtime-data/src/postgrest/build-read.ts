@@ -1,10 +1,11 @@
 import { CountMode, ParsedRequest } from './parse-request';
 import { BuildContext, Resolver, Scope } from './resolver';
-import { SqlQuery, and, ident } from './sql';
+import { SqlQuery, and } from './sql';
 
 /**
  * A read statement. It returns exactly one row `{ body, n, total }`: `body` is the JSON text of the rows (or of the
- * first row when `single`), `n` the number of rows in it, `total` the count asked for with `Prefer: count=…`.
+ * first row when `single`), `n` the number of rows in it, `total` the count asked for with `Prefer: count=…`
+ * (exact, or for `estimated` exact up to maxRows + 1; null for `planned`, which comes from `estimate`).
  */
 export interface ReadPlan extends SqlQuery {
   kind: 'read';
@@ -14,6 +15,13 @@ export interface ReadPlan extends SqlQuery {
   offset: number;
   limit: number;
   preferenceApplied: string[];
+  /**
+   * For `count=planned|estimated`: `EXPLAIN (FORMAT JSON)` of the same rows (rules, filters, `!inner` embeds; no
+   * page), whose top node's row estimate is the planned count. Run as the caller's role, like the read.
+   */
+  estimate?: SqlQuery;
+  /** The threshold of `count=estimated`: a total above it is replaced by the planned count (when larger). */
+  maxRows: number;
 }
 
 /** The page after intersecting limit/offset with the Range header and clamping to maxRows. */
@@ -55,9 +63,14 @@ export function buildRead(ctx: BuildContext, tableName: string, req: ParsedReque
   const { json, inner } = r.projection(scope, items, '');
   r.checkEmbedPaths();
   const filtered = `FROM ${source} AS ${scope.alias} WHERE ${and([...where, ...inner])}`;
+  // Every parameter so far appears in the projection or the WHERE, so the EXPLAIN text binds exactly these values.
+  const estimate =
+    req.prefer.count === 'planned' || req.prefer.count === 'estimated'
+      ? { text: `EXPLAIN (FORMAT JSON) SELECT ${json} AS j ${filtered}`, values: [...r.params.values] }
+      : undefined;
   const tail = `${r.order(scope, req.order.get(''))} LIMIT ${r.params.add(String(limit), 'int8')} OFFSET ${r.params.add(String(offset), 'int8')}`;
   const rows = `SELECT ${json} AS j ${filtered}${tail}`;
-  const total = countSql(r, req.prefer.count, filtered, table.name);
+  const total = countSql(r, req.prefer.count, filtered);
   const text = `SELECT ${aggregateBody('_p', req.single)} AS body, count(_p.j)::int AS n, ${total} AS total FROM (${rows}) AS _p`;
   return {
     kind: 'read',
@@ -69,22 +82,36 @@ export function buildRead(ctx: BuildContext, tableName: string, req: ParsedReque
     offset,
     limit,
     preferenceApplied: req.prefer.applied,
+    estimate,
+    maxRows: r.limits.maxRows,
   };
 }
 
 /**
- * exact: count(*) of the filtered rows. planned: the planner's row estimate for the table (ignores filters; cheap).
- * estimated: exact up to maxRows, the planner's estimate beyond, like PostgREST.
+ * exact: count(*) of the filtered rows. planned: none here, the EXPLAIN of {@link ReadPlan.estimate} gives it.
+ * estimated: exact up to maxRows + 1; beyond that the planned count replaces it (see estimatedTotal), like PostgREST.
+ * Never the table's own statistics (pg_class.reltuples): they count rows the caller's rules hide.
  */
-export function countSql(r: Resolver, mode: CountMode | undefined, filtered: string, tableName: string): string {
-  if (!mode) return 'NULL::int8';
-  const exact = `(SELECT count(*) ${filtered})`;
-  if (mode === 'exact') return exact;
-  // The relation name is a bound value resolved by to_regclass, so it never becomes SQL text.
-  const reg = r.params.add(`${ident(r.ctx.catalog.schema)}.${ident(tableName)}`, 'text');
-  const planned = `(SELECT greatest(reltuples, 0)::int8 FROM pg_catalog.pg_class WHERE oid = to_regclass(${reg}))`;
-  if (mode === 'planned') return `coalesce(${planned}, 0)`;
+export function countSql(r: Resolver, mode: CountMode | undefined, filtered: string): string {
+  if (!mode || mode === 'planned') return 'NULL::int8';
+  if (mode === 'exact') return `(SELECT count(*) ${filtered})`;
   const max = r.params.add(String(r.limits.maxRows), 'int8');
-  const capped = `(SELECT count(*) FROM (SELECT 1 ${filtered} LIMIT ${max} + 1) AS _c)`;
-  return `(CASE WHEN ${capped} > ${max} THEN greatest(coalesce(${planned}, 0), ${capped}) ELSE ${capped} END)`;
+  return `(SELECT count(*) FROM (SELECT 1 ${filtered} LIMIT ${max} + 1) AS _c)`;
+}
+
+/** Whether the read's total still needs the planner's estimate: always for planned, above maxRows for estimated. */
+export function needsEstimate(plan: ReadPlan, total: number | null): boolean {
+  if (!plan.estimate) return false;
+  return plan.count === 'planned' || (total !== null && total > plan.maxRows);
+}
+
+/**
+ * The total from the EXPLAIN's answer (one row, column "QUERY PLAN", a JSON array of one plan): the top node's
+ * "Plan Rows". For estimated, never below the capped exact count (which proved there are more than maxRows).
+ */
+export function estimatedTotal(plan: ReadPlan, explain: unknown, total: number | null): number {
+  const doc = typeof explain === 'string' ? (JSON.parse(explain) as unknown) : explain;
+  const rows = Array.isArray(doc) ? (doc[0] as { Plan?: { 'Plan Rows'?: unknown } } | undefined)?.Plan?.['Plan Rows'] : undefined;
+  const planned = typeof rows === 'number' && Number.isFinite(rows) ? Math.max(0, Math.round(rows)) : 0;
+  return plan.count === 'estimated' && total !== null ? Math.max(planned, total) : planned;
 }

@@ -44,6 +44,17 @@ describe(buildInsert.name, () => {
     rejects(() => planInsert(ctx(allowAll, { limits: { maxBodyRows: 2 } }), 'users', q(''), [{}, {}, {}]), { status: 400 });
   });
 
+  it('refuses a JSON value nested deeper than 512 levels with PGRST102 naming the key, before serialising it', () => {
+    const nested = (depth: number): unknown => JSON.parse('['.repeat(depth) + ']'.repeat(depth));
+    expect(planInsert(admin, 'posts', q(''), { data: nested(512) }).values[0]).toContain('[[[');
+    const deep = { code: 'PGRST102', status: 400, message: "The value of 'data' is nested deeper than 512 levels" };
+    rejects(() => planInsert(admin, 'posts', q(''), [{ title: 'a' }, { data: nested(513) }]), deep);
+    // Deep enough that JSON.stringify itself would overflow the stack.
+    rejects(() => planInsert(admin, 'posts', q(''), { data: nested(100_000) }), deep);
+    rejects(() => planInsert(admin, 'posts', q(''), { data: { a: [{ b: nested(511) }] } }), deep);
+    rejects(() => planUpdate(admin, 'posts', q('id=eq.1'), { data: nested(100_000) }), deep);
+  });
+
   it('returns the written rows through the read projection when asked, with embeds', () => {
     const plan = planInsert(admin, 'posts', q('select=id,author:users!author_id(name)', 'return=representation'), { title: 'x' });
     expect(plan.text).toContain('FROM pgrst_mut AS t');

@@ -3,7 +3,7 @@ import { aggregateBody, projectRows } from './build-read';
 import { POLICY_VIOLATION_MARKER } from './map-pg-error';
 import { CountMode, ParsedRequest, ReturnMode } from './parse-request';
 import { policyRowsSql } from './policy-sql';
-import { Errors } from './postgrest.error';
+import { Errors, echo } from './postgrest.error';
 import { BuildContext, Resolver, Scope } from './resolver';
 import { SqlQuery, and, ident, or, sqlType } from './sql';
 
@@ -101,11 +101,33 @@ function violation(r: Resolver, table: TableDef, alias: string, rows: TablePolic
 }
 
 /** The body as a list of objects (one object is a list of one). */
-function bodyRows(body: unknown, maxRows: number): JsonObject[] {
+function bodyRows(body: unknown, maxRows: number, maxDepth: number): JsonObject[] {
   const rows = Array.isArray(body) ? body : [body];
   if (!rows.every(isObject)) throw Errors.body('Empty or invalid json', 'The body must be a JSON object or an array of objects');
   if (rows.length > maxRows) throw Errors.limit(`an insert may hold at most ${maxRows} rows`);
+  for (const row of rows) checkDepth(row, maxDepth);
   return rows;
+}
+
+/**
+ * Refuses a row with a value nested deeper than `maxDepth` (`[[1]]` is 2) before anything serialises it:
+ * JSON.stringify recurses and overflows the stack at a few thousand levels, a 500 for a client's mistake. The walk
+ * is iterative so that the check can't overflow itself. Every key is checked, listed columns or not.
+ */
+function checkDepth(row: JsonObject, maxDepth: number): void {
+  for (const [key, value] of Object.entries(row)) {
+    const stack: Array<{ v: object; depth: number }> = [];
+    if (typeof value === 'object' && value !== null) stack.push({ v: value, depth: 1 });
+    while (stack.length > 0) {
+      const { v, depth } = stack.pop() as { v: object; depth: number };
+      if (depth > maxDepth) {
+        throw Errors.body(`The value of '${echo(key)}' is nested deeper than ${maxDepth} levels`, 'JSON arrays and objects may be nested at most that deep');
+      }
+      for (const child of Array.isArray(v) ? v : Object.values(v)) {
+        if (typeof child === 'object' && child !== null) stack.push({ v: child as object, depth: depth + 1 });
+      }
+    }
+  }
 }
 
 /**
@@ -117,7 +139,7 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
   const r = new Resolver(ctx, req);
   const table = r.table(tableName);
   const create = actionPolicy(r, table, 'create');
-  const rows = bodyRows(body, r.limits.maxBodyRows);
+  const rows = bodyRows(body, r.limits.maxBodyRows, r.limits.maxJsonDepth);
   const names = req.columns ?? keysOf(rows);
   const columns = names.map((n) => writableColumn(r, table, create, n));
 
@@ -292,6 +314,7 @@ export function buildUpdate(ctx: BuildContext, tableName: string, req: ParsedReq
   const table = r.table(tableName);
   const update = actionPolicy(r, table, 'update');
   if (!isObject(body)) throw Errors.body('Empty or invalid json', 'PATCH needs a single JSON object');
+  checkDepth(body, r.limits.maxJsonDepth);
   const columns = Object.keys(body).map((n) => writableColumn(r, table, update, n));
   const scope = targetScope(r, table, req);
   const where = targetWhere(r, table, scope, update.rows, req);

@@ -22,6 +22,8 @@ export { buildInsert, buildUpdate, buildDelete } from './build-write';
 export type { WritePlan } from './build-write';
 /** Parse + build in one call per HTTP method, and the PostgREST-shaped response from the statement's row. */
 export { planRead, planInsert, planUpdate, planDelete, finishRead, finishWrite, isPostgrestError } from './postgrest';
+/** A read's planned/estimated count: the EXPLAIN still to run after the read, if any. */
+export { estimateStatement } from './postgrest';
 export type { PostgrestResponse, ReadRow, WriteRow } from './postgrest';
 /** The statement type every plan extends. */
 export type { SqlQuery } from './sql';

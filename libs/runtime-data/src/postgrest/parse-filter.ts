@@ -1,6 +1,7 @@
 import { Cursor, FieldRef } from './cursor';
 import { Errors } from './postgrest.error';
 import { PostgrestLimits } from './limits';
+import { checkRegexPattern } from './regex-guard';
 
 export const OPERATORS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch', 'in', 'is', 'isdistinct', 'cs', 'cd', 'ov'] as const;
 export type Operator = (typeof OPERATORS)[number];
@@ -29,9 +30,16 @@ export type FilterNode = Condition | Logic;
 /** Counts conditions across the whole request so a single request can't carry thousands of them. */
 export class FilterBudget {
   private used = 0;
+  private regexes = 0;
   constructor(readonly limits: PostgrestLimits) {}
   take(): void {
     if (++this.used > this.limits.maxFilters) throw Errors.limit(`more than ${this.limits.maxFilters} filters in one request`);
+  }
+  /** A regex runs against every candidate row, so few of them per request, each within the pattern rules. */
+  regex(op: Operator, pattern: string): void {
+    if (op !== 'match' && op !== 'imatch') return;
+    if (++this.regexes > this.limits.maxRegexFilters) throw Errors.limit(`more than ${this.limits.maxRegexFilters} match/imatch filters in one request`);
+    checkRegexPattern(op, pattern, this.limits);
   }
 }
 
@@ -98,6 +106,7 @@ export function parseFilterValue(field: FieldRef, raw: string, limits: Postgrest
     return { kind: 'cond', field, negate, op, value: '', list };
   }
   const rest = c.s.slice(c.i);
+  budget.regex(op, rest);
   if (op === 'is') return { kind: 'cond', field, negate, op, value: rest, is: isKeyword(c, rest) };
   return { kind: 'cond', field, negate, op, value: likePattern(op, rest) };
 }
@@ -139,6 +148,7 @@ function logicItem(c: Cursor, depth: number, limits: PostgrestLimits, budget: Fi
   const { negate, op } = operator(c);
   if (op === 'in') return { kind: 'cond', field, negate, op, value: '', list: inList(c, limits) };
   const value = logicValue(c);
+  budget.regex(op, value);
   if (op === 'is') return { kind: 'cond', field, negate, op, value, is: isKeyword(c, value) };
   return { kind: 'cond', field, negate, op, value: likePattern(op, value) };
 }

@@ -67,4 +67,15 @@ describe(parseSelect.name, () => {
     expect(() => parse(Array.from({ length: 201 }, (_, i) => `c${i}`).join(','))).toThrow(expect.objectContaining({ status: 400 }));
     expect(() => parse('x'.repeat(5000))).toThrow(expect.objectContaining({ status: 400 }));
   });
+
+  it('allows 3 levels of embedding, 10 embeds in one list and 20 in all', () => {
+    const refused = (message: string) => expect.objectContaining({ status: 400, code: 'PGRST100', message });
+    expect(() => parse('a(b(c(id)))')).not.toThrow();
+    expect(() => parse('a(b(c(d(id))))')).toThrow(refused('embedding is nested deeper than 3 levels'));
+    const siblings = (n: number, prefix = 'e') => Array.from({ length: n }, (_, i) => `${prefix}${i}:users(id)`).join(',');
+    expect(() => parse(siblings(10))).not.toThrow();
+    expect(() => parse(siblings(11))).toThrow(refused('select embeds more than 10 resources in one list'));
+    expect(() => parse(`a(${siblings(9, 'x')}),b(${siblings(8, 'y')}),c(id)`)).not.toThrow();
+    expect(() => parse(`a(${siblings(9, 'x')}),b(${siblings(8, 'y')}),c(id),d(id)`)).toThrow(refused('select embeds more than 20 resources'));
+  });
 });

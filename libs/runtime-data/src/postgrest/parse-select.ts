@@ -33,27 +33,38 @@ export interface EmbedItem {
 export function parseSelect(raw: string, limits: PostgrestLimits): SelectItem[] {
   if (raw.length > limits.maxSelectLength) throw Errors.limit(`select parameter is longer than ${limits.maxSelectLength} characters`);
   const c = new Cursor(raw, 'select parameter');
-  const counter = { items: 0 };
+  const counter: Counter = { items: 0, embeds: 0 };
   const items = list(c, 1, limits, counter);
   c.skipSpaces();
   if (!c.done) c.fail('"," or end of input');
   return items;
 }
 
-function list(c: Cursor, depth: number, limits: PostgrestLimits, counter: { items: number }): SelectItem[] {
+/** Running totals over the whole select, so width can't be traded for depth or the other way round. */
+interface Counter {
+  items: number;
+  embeds: number;
+}
+
+function list(c: Cursor, depth: number, limits: PostgrestLimits, counter: Counter): SelectItem[] {
   const items: SelectItem[] = [];
+  let embeds = 0;
   c.skipSpaces();
   // `users()` is legal: an embed used only to filter (with !inner) contributes no fields.
   if (c.peek() === ')' && depth > 1) return items;
   do {
     if (++counter.items > limits.maxSelectItems) throw Errors.limit(`select has more than ${limits.maxSelectItems} items`);
-    items.push(item(c, depth, limits, counter));
+    const it = item(c, depth, limits, counter);
+    if (it.kind === 'embed' && ++embeds > limits.maxEmbedsPerLevel) {
+      throw Errors.limit(`select embeds more than ${limits.maxEmbedsPerLevel} resources in one list`);
+    }
+    items.push(it);
     c.skipSpaces();
   } while (c.eat(','));
   return items;
 }
 
-function item(c: Cursor, depth: number, limits: PostgrestLimits, counter: { items: number }): SelectItem {
+function item(c: Cursor, depth: number, limits: PostgrestLimits, counter: Counter): SelectItem {
   c.skipSpaces();
   if (c.eat('*')) return { kind: 'star' };
   if (c.peek(3) === '...') c.fail('field name (spread embeds are not supported)');
@@ -85,8 +96,10 @@ function item(c: Cursor, depth: number, limits: PostgrestLimits, counter: { item
   return { kind: 'field', alias, field, cast };
 }
 
-function embed(c: Cursor, alias: string | undefined, relation: string, depth: number, limits: PostgrestLimits, counter: { items: number }): EmbedItem {
-  if (depth >= limits.maxEmbedDepth + 1) throw Errors.limit(`embedding is nested deeper than ${limits.maxEmbedDepth} levels`);
+function embed(c: Cursor, alias: string | undefined, relation: string, depth: number, limits: PostgrestLimits, counter: Counter): EmbedItem {
+  // Each level multiplies the rows a statement can produce (every to-many embed returns up to maxRows per parent).
+  if (depth > limits.maxEmbedDepth) throw Errors.limit(`embedding is nested deeper than ${limits.maxEmbedDepth} levels`);
+  if (++counter.embeds > limits.maxEmbeds) throw Errors.limit(`select embeds more than ${limits.maxEmbeds} resources`);
   let hint: string | undefined;
   let inner = false;
   while (c.eat('!')) {

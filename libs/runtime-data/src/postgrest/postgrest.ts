@@ -1,9 +1,10 @@
-import { ReadPlan, buildRead } from './build-read';
+import { ReadPlan, buildRead, estimatedTotal, needsEstimate } from './build-read';
 import { WritePlan, buildDelete, buildInsert, buildUpdate } from './build-write';
 import { RequestInput, parseRequest } from './parse-request';
 import { Errors, PostgrestError } from './postgrest.error';
 import { BuildContext } from './resolver';
 import { withDefaults } from './limits';
+import { SqlQuery } from './sql';
 
 /** GET/HEAD: parse the query string and headers, check them against catalog and policy, build one statement. */
 export function planRead(ctx: BuildContext, table: string, input: RequestInput): ReadPlan {
@@ -55,14 +56,26 @@ function commonHeaders(single: boolean, applied: string[]): Record<string, strin
 }
 
 /**
+ * The statement still to run for the read's total, given the read's row: {@link ReadPlan.estimate} for
+ * `count=planned`, and for `count=estimated` when more than maxRows rows matched; otherwise none.
+ */
+export function estimateStatement(plan: ReadPlan, row: ReadRow): SqlQuery | undefined {
+  const total = row.total === null || row.total === undefined ? null : Number(row.total);
+  return needsEstimate(plan, total) ? plan.estimate : undefined;
+}
+
+/**
  * Status and headers of a read the way PostgREST computes them: 206 when a known total exceeds the page, 416
  * (PGRST103) for an offset past the end, PGRST116 when a single object was asked for and the rows aren't one.
+ * `explain` is the "QUERY PLAN" value of {@link estimateStatement}'s answer, when there was one to run.
  */
-export function finishRead(plan: ReadPlan, row: ReadRow): PostgrestResponse {
+export function finishRead(plan: ReadPlan, row: ReadRow, explain?: unknown): PostgrestResponse {
   const n = Number(row.n);
-  const total = row.total === null || row.total === undefined ? undefined : Number(row.total);
+  const counted = row.total === null || row.total === undefined ? null : Number(row.total);
+  const total = explain !== undefined ? estimatedTotal(plan, explain, counted) : (counted ?? undefined);
   if (plan.single && n !== 1) throw Errors.singular(n);
-  if (total !== undefined && plan.offset > total) {
+  // Rows came back, so the range is satisfiable whatever a planned total says (an estimate may undercount).
+  if (total !== undefined && plan.offset > total && n === 0) {
     throw Errors.range(`An offset of ${plan.offset} was requested, but there are only ${total} rows.`);
   }
   const headers = commonHeaders(plan.single, plan.preferenceApplied);

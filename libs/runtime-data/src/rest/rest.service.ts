@@ -10,9 +10,11 @@ import {
   HeaderInput,
   PostgrestError,
   PostgrestResponse,
+  ReadPlan,
   ReadRow,
   WritePlan,
   WriteRow,
+  estimateStatement,
   finishRead,
   finishWrite,
   mapPgError,
@@ -64,9 +66,7 @@ export class RestService {
       const ctx: BuildContext = { catalog: pc.catalog, policy: policyFor(t, pc), anonymous, limits: { maxRows: this.config.data.maxRows } };
       const input = { query: req.query, headers: req.headers };
       if (req.method === 'GET' || req.method === 'HEAD') {
-        const plan = planRead(ctx, req.table, input);
-        // A read's answer may still be refused (a single object asked for and not one row): after COMMIT, harmless.
-        return await this.run<ReadRow, PostgrestResponse>(t, [plan], (r) => finishRead(plan, r.rows[0]));
+        return await this.read(t, planRead(ctx, req.table, input));
       }
       let plan: WritePlan;
       if (req.method === 'POST') plan = planInsert(ctx, req.table, input, req.body);
@@ -101,6 +101,19 @@ export class RestService {
     const body: OpenApiBody = { json: Buffer.from(JSON.stringify(doc), 'utf8') };
     if (shared) (pc.openApi ??= {})[shared] = body;
     return body;
+  }
+
+  /**
+   * A read, and for a planned/estimated count the EXPLAIN of the same rule-filtered rows as a second statement (the
+   * executor hands back only the last statement's result, so it is a second transaction; an estimate needs no more).
+   * A read's answer may still be refused (a single object asked for and not one row): after COMMIT, harmless.
+   */
+  private async read(t: TenantContext, plan: ReadPlan): Promise<PostgrestResponse> {
+    const row = await this.run<ReadRow, ReadRow>(t, [plan], (r) => r.rows[0]);
+    const estimate = estimateStatement(plan, row);
+    if (!estimate) return finishRead(plan, row);
+    const explain = await this.run<{ 'QUERY PLAN': unknown }, unknown>(t, [estimate], (r) => r.rows[0]['QUERY PLAN']);
+    return finishRead(plan, row, explain);
   }
 
   private run<R extends QueryResultRow, T>(t: TenantContext, statements: Array<{ text: string; values: unknown[] }>, finish: (r: QueryResult<R>) => T, confirm = false): Promise<T> {
