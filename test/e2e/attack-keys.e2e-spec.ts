@@ -249,6 +249,15 @@ describe('attack: several end-user sessions from one IP', () => {
 
   const asUser = async (token: string) => t.http().get(`/p/${p.ref}/rest/v1/`).set('apikey', p.publishable).set('authorization', `Bearer ${token}`);
 
+  it('the seeded plans carry an authenticated per-IP rule five times their anonymous one', async () => {
+    const { rows } = await t.sql.query(`SELECT id, rate_limits FROM control.plans WHERE id IN ('free', 'pro', 'enterprise') ORDER BY sort`);
+    expect(rows.map((r) => [r.id, r.rate_limits.authenticated_ip, r.rate_limits.anon_ip.limit * 5])).toEqual([
+      ['free', { limit: 100, window_s: 1 }, 100],
+      ['pro', { limit: 500, window_s: 1 }, 500],
+      ['enterprise', { limit: 5000, window_s: 1 }, 5000],
+    ]);
+  });
+
   it('together hit the authenticated per-IP limit (429 with Retry-After) where one session alone does not', async () => {
     const alice = await signUserToken(p.ref, 'alice');
     const bob = await signUserToken(p.ref, 'bob');
