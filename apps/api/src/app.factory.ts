@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { Server } from 'node:http';
 import type { Writable } from 'node:stream';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -7,11 +8,13 @@ import { Logger } from 'nestjs-pino';
 import { PlinthConfig } from '@plinth/config';
 import { PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
+import { BodyParsers, TenantBodyInterceptor } from './body-parsers';
 import { RestFastLane } from './rest-fast-lane';
 
 /**
- * Builds the HTTP app (not listening yet): body limits, the error filter, OpenAPI at /docs and /docs.json, and the
- * data fast lane in front of Express.
+ * Builds the HTTP app (not listening yet): body parsers and limits (tenant bodies read only after the key is judged),
+ * header and request timeouts, the error filter, OpenAPI at /docs and /docs.json, and the data fast lane in front of
+ * Express.
  */
 export async function createApiApp(
   config: PlinthConfig,
@@ -23,14 +26,18 @@ export async function createApiApp(
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.register({ config, databaseUrl, withWorker, logStream }), {
     bodyParser: false,
     bufferLogs: true,
-    rawBody: true,
   });
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
-  app.useBodyParser('json', { limit: config.http.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
-  app.useBodyParser('urlencoded', { limit: config.http.bodyLimitBytes, extended: false });
+  const bodies = new BodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json']);
+  app.use(bodies.outsideTenantRoutes);
+  app.useGlobalInterceptors(new TenantBodyInterceptor(bodies));
   app.useGlobalFilters(new PlinthExceptionFilter());
+  // Shorter than Node's defaults (60 s for headers, 300 s for a whole request), so slow senders can't hold sockets.
+  const server = app.getHttpServer() as Server;
+  server.headersTimeout = config.http.headersTimeoutMs;
+  server.requestTimeout = config.http.requestTimeoutMs;
 
   const doc = SwaggerModule.createDocument(
     app,

@@ -149,4 +149,33 @@ describe(jsonBodyParser.name, () => {
       srv.close();
     }
   });
+
+  it('reads a body itself when called after the whole body arrived (the key is judged first)', async () => {
+    const realJson = jsonSpy.getMockImplementation() ?? express.json;
+    let delegated = 0;
+    jsonSpy.mockImplementationOnce((opts) => {
+      const inner = realJson(opts);
+      return (req, res, next) => {
+        delegated++;
+        inner(req, res, next);
+      };
+    });
+    const parser = jsonBodyParser(OPTIONS);
+    const srv = createServer((raw, rawRes) => {
+      const later = (): void => parser(raw as Request, rawRes as Response, (err) => rawRes.end(JSON.stringify({ err: !!err, body: (raw as Request).body as unknown })));
+      // Wait until the request is complete (its body sits unread in the stream), as after an awaited key check.
+      const wait = (): void => void (raw.complete ? later() : setTimeout(wait, 5));
+      wait();
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`;
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+      expect(await res.json()).toEqual({ err: false, body: { a: 1 } });
+      expect(delegated).toBe(0);
+    } finally {
+      srv.close();
+    }
+  });
 });

@@ -38,8 +38,9 @@ function plainLength(req: Request, limit: number): number {
   const type = h['content-type'];
   const length = h['content-length'];
   if (type === undefined || length === undefined || h['content-encoding'] !== undefined || h['transfer-encoding'] !== undefined) return -1;
-  // body-parser skips a request on-finished already deems finished; not ours to decide, so it gets those.
-  if (req.complete || req.socket?.readable !== true) return -1;
+  // body-parser skips a request on-finished already deems finished; not ours to decide, so it gets those. A request
+  // whose body has all arrived but is still unread (the key is checked first) is not finished.
+  if ((req.complete && !req.readable) || req.socket?.readable !== true) return -1;
   if (!LENGTH.test(length) || !PLAIN_TYPE.test(type)) return -1;
   const n = Number(length);
   return n <= limit ? n : -1;

@@ -5,7 +5,8 @@ import { PinoLogger } from 'nestjs-pino';
 import { pinoHttp, HttpLogger } from 'pino-http';
 import { sendException } from '@plinth/common';
 import { PlinthConfig } from '@plinth/config';
-import { gatewayCors, GatewayGuard } from '@plinth/gateway';
+import { closeIfBodyUnread, gatewayCors, GatewayGuard } from '@plinth/gateway';
+import type { TenantContext } from '@plinth/gateway';
 import { RestMethod, restQueryOf, RestService, sendOpenApi, sendPostgrest } from '@plinth/runtime-data';
 import { requestIdFor } from './api.module';
 import { JsonBodyParser, jsonBodyParser } from './json-body-parser';
@@ -20,10 +21,10 @@ const JSON_MEDIA = /^application\/(?:json|[^/;\s]+\+json)\s*(?:;|$)/i;
 /**
  * The tenant data plane's fast lane: serves PostgREST requests from a plain request listener in front of Express,
  * skipping the router and Nest's pipeline (their cost dominated the data path). It runs the same steps as the Nest
- * route, through the same code: request id and log line (the app's pino-http setup on its root logger, without
- * AsyncLocalStorage), gateway CORS, the JSON body parser with the same options (plain bodies read by
- * {@link jsonBodyParser}), {@link GatewayGuard.resolve} (keys, billing access, metering, limits), {@link RestService},
- * and the global filter's rendering for errors. The request and response get Express's prototypes, so `req.ip`
+ * route, through the same code and in the same order: request id and log line (the app's pino-http setup on its root
+ * logger, without AsyncLocalStorage), gateway CORS, {@link GatewayGuard.resolve} (keys, billing access, metering,
+ * limits), then the JSON body parser with the same options (plain bodies read by {@link jsonBodyParser}),
+ * {@link RestService}, and the global filter's rendering for errors. The request and response get Express's prototypes, so `req.ip`
  * (trust proxy), `res.json` and `res.send` behave as there. Preflights, other methods, encoded or mixed-case paths and non-JSON bodies go to Express unchanged.
  */
 export class RestFastLane {
@@ -73,19 +74,26 @@ export class RestFastLane {
     req.baseUrl = '';
     req.params = table === undefined ? { ref } : { ref, table };
 
-    // In Express's order: the body parser, then the request log and id, CORS, the guard, the handler. A body the
-    // parser refuses is answered before the log and CORS middleware run, as there.
-    this.parseJson(req, res, (err) => {
-      if (err) return sendException(err, req, res);
-      this.logRequest(req, res);
-      gatewayCors(req, res, noop);
-      this.handle(req, res, method as RestMethod, ref, table).catch((e: unknown) => sendException(e, req, res));
-    });
+    // In the Nest route's order: the request log and id, CORS, the guard (key, then admission), the body, the
+    // handler. The key is judged before a byte of the body is read, so a bad key gets its 401 at once (and the
+    // connection is closed rather than kept to drain a body nobody wants).
+    this.logRequest(req, res);
+    gatewayCors(req, res, noop);
+    this.guard.resolve(req, res, ref, 'rest', table === undefined ? undefined : { table }).then(
+      (t) =>
+        this.parseJson(req, res, (err) => {
+          if (err) return sendException(err, req, res);
+          this.handle(req, res, t, method as RestMethod, table).catch((e: unknown) => sendException(e, req, res));
+        }),
+      (e: unknown) => {
+        closeIfBodyUnread(req, res);
+        sendException(e, req, res);
+      },
+    ).catch((e: unknown) => sendException(e, req, res));
     return true;
   }
 
-  private async handle(req: Request, res: Response, method: RestMethod, ref: string, table: string | undefined): Promise<void> {
-    const t = await this.guard.resolve(req, res, ref, 'rest');
+  private async handle(req: Request, res: Response, t: TenantContext, method: RestMethod, table: string | undefined): Promise<void> {
     if (table === undefined) {
       sendOpenApi(req, res, await this.rest.openApi(t));
       return;

@@ -48,6 +48,9 @@ export const envSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
   KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(5000).default(5000),
   TRUST_PROXY: bool.default(false),
+  // Node's defaults are 60 s for a request's headers and 300 s for the whole request; slow senders hold sockets that long.
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(20_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   // Jobs (libs/jobs): outbox polling, retries and the lease after which a claimed or relayed job is taken back.
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(16),

@@ -22,6 +22,12 @@ describe(loadConfig.name, () => {
     expect(error!.message).not.toContain('short');
   });
 
+  it('bounds header and request timeouts below Node defaults, headers within the request', () => {
+    expect(loadConfig({}).http).toMatchObject({ headersTimeoutMs: 20_000, requestTimeoutMs: 60_000 });
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '30000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed/);
+    expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '0' })).toThrow(/HTTP_REQUEST_TIMEOUT_MS/);
+  });
+
   it('requires a secret and an external database in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/PLINTH_SECRET[\s\S]*DATABASE_URL/);
   });

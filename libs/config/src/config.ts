@@ -6,7 +6,16 @@ import { envSchema } from './config.schema';
 /** Typed, validated configuration. Built once at boot by {@link loadConfig}; nothing else reads the environment. */
 export interface PlinthConfig {
   env: 'development' | 'test' | 'production';
-  http: { host: string; port: number; publicUrl: string; bodyLimitBytes: number; trustProxy: boolean };
+  http: {
+    host: string;
+    port: number;
+    publicUrl: string;
+    bodyLimitBytes: number;
+    trustProxy: boolean;
+    /** How long a client may take to send a request's headers, and the whole request (Node's `server.*Timeout`). */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+  };
   log: { level: string };
   database: {
     /** External Postgres, or undefined for the embedded default. */
@@ -73,6 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
     if (!parsed.data.PLINTH_SECRET) problems.push('PLINTH_SECRET: required when NODE_ENV=production');
     if (!parsed.data.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production');
   }
+  if (parsed.success && parsed.data.HTTP_HEADERS_TIMEOUT_MS > parsed.data.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (headers are part of the request)');
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigValidationError(problems);
   const e = parsed.data;
   const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
@@ -84,6 +96,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       publicUrl: (e.PUBLIC_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, ''),
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       trustProxy: e.TRUST_PROXY,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
     },
     log: { level: e.LOG_LEVEL },
     database: {

@@ -8,12 +8,13 @@ import { EndUserTokens } from './end-user-tokens';
 import { gatewayCors } from './gateway-cors.middleware';
 import { GatewayFallbackController } from './gateway.controller';
 import { GatewayGuard } from './gateway.guard';
+import { KeyResolver } from './key-resolver';
 import { ProjectDirectory } from './project-directory';
 
 @Module({
   imports: [KeysModule, TenancyModule, MeteringModule, QuotasModule, BillingAccessModule],
-  providers: [GatewayGuard, ProjectDirectory, EndUserTokens],
-  exports: [GatewayGuard, ProjectDirectory, EndUserTokens, KeysModule, TenancyModule, MeteringModule, QuotasModule, BillingAccessModule],
+  providers: [GatewayGuard, KeyResolver, ProjectDirectory, EndUserTokens],
+  exports: [GatewayGuard, KeyResolver, ProjectDirectory, EndUserTokens, KeysModule, TenancyModule, MeteringModule, QuotasModule, BillingAccessModule],
 })
 export class GatewayModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

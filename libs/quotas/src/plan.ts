@@ -15,13 +15,24 @@ export interface Plan {
   included: Record<string, number>;
   /** Price of each unit past the included amount, in cents (paid plans). */
   unit_price_cents: Record<string, number>;
-  /** Ceilings; a project may set lower ones. */
-  rate_limits: { project: RateLimitRule; key: RateLimitRule; anon_ip: RateLimitRule; end_user?: RateLimitRule };
+  /**
+   * Ceilings; a project may set lower ones. `anon_ip` limits publishable-key traffic per client IP; `end_user` each
+   * signed-in end user (default `anon_ip`); `authenticated_ip` all signed-in end users of one client IP together
+   * (default {@link AUTHENTICATED_IP_FACTOR} × `anon_ip`).
+   */
+  rate_limits: { project: RateLimitRule; key: RateLimitRule; anon_ip: RateLimitRule; end_user?: RateLimitRule; authenticated_ip?: RateLimitRule };
   /** Structural limits: projects_per_org, tables_per_project, max_upload_bytes, function_timeout_ms… */
   limits: Record<string, number>;
 }
 
 export const DEFAULT_PLAN_ID = 'free';
+
+/**
+ * A plan without `authenticated_ip` lets one IP's signed-in users together send this many times its anonymous
+ * per-IP allowance: more than anonymous traffic (many users behind one NAT), but bounded however many sessions
+ * one address holds.
+ */
+export const AUTHENTICATED_IP_FACTOR = 5;
 
 /** Cost of usage past the included amounts, in cents. */
 export function overageCents(plan: Plan, used: ReadonlyMap<string, number>): number {

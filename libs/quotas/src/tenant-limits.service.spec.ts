@@ -127,6 +127,20 @@ describe(TenantLimitsService.name, () => {
     expect(a.reads).toBe(4); // once per anonymous request
   });
 
+  it("limits signed-in end users of one IP together, by the authenticated per-IP rule (default 5 × anon_ip)", async () => {
+    const limits = sut();
+    await limits.admit(subject(), new Headers());
+    const user = (id: string, ip = '10.0.0.1') => () => limits.admit(subject({ endUserId: id, client: client(ip) }), new Headers());
+    // Each user may send 2 (end_user defaults to anon_ip); the IP's users together 10.
+    for (const id of ['u1', 'u2', 'u3', 'u4', 'u5']) {
+      expect(thrownCode(user(id))).toBeUndefined();
+      expect(thrownCode(user(id))).toBeUndefined();
+    }
+    expect(thrownCode(user('u6'))).toBe(ErrorCode.RateLimited); // a sixth session from the same IP adds nothing
+    expect(thrownCode(user('u7', '10.0.0.2'))).toBeUndefined(); // another IP has its own budget
+    expect(thrownCode(user('u1', '10.0.0.3'))).toBe(ErrorCode.RateLimited); // and the user's own rule still holds
+  });
+
   it("takes an anonymous caller's IP from the socket unless X-Forwarded-For came, as Express's req.ip would", async () => {
     const limits = sut();
     await limits.admit(subject(), new Headers());

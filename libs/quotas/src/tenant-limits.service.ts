@@ -4,7 +4,7 @@ import { ErrorCode, PlinthException } from '@plinth/common';
 import { Clock } from '@plinth/jobs';
 import { METERS, MeteringService, periodEnd } from '@plinth/metering';
 import type { RateDecision, RateRule } from './gcra';
-import { overageCents, Plan, RateLimitRule } from './plan';
+import { AUTHENTICATED_IP_FACTOR, overageCents, Plan, RateLimitRule } from './plan';
 import { PlansService } from './plans.service';
 import { ProjectLimits, ProjectLimitsRepository } from './project-limits.service';
 import { RateLimiter } from './rate-limiter';
@@ -16,7 +16,10 @@ export interface LimitSubject {
   keyId: string;
   /** Publishable-key traffic is also limited per client IP. */
   anonymous: boolean;
-  /** An end user signed in through the auth runtime; limited per user instead of per IP. */
+  /**
+   * An end user signed in through the auth runtime; limited per user, and all signed-in users of one client IP
+   * together by the plan's (higher) authenticated per-IP rule.
+   */
   endUserId?: string | null;
   /**
    * The request; its `ip` (Express's, trust proxy applied: a getter that parses headers) is read only for a
@@ -49,6 +52,9 @@ interface ProjectRules {
   userFrom: RateLimitRule;
   userPrefix: string;
   byUser: Map<string, RateRule>;
+  authIpFrom: RateLimitRule;
+  authIpPrefix: string;
+  byAuthIp: Map<string, RateRule>;
 }
 
 /**
@@ -115,11 +121,16 @@ export class TenantLimitsService {
     applyDecision(this.limiter.local ? this.limiter.hitLocal(rules) : await this.limiter.hit(rules), res);
   }
 
-  /** The request's rules: its project's, its key's, and its end user's or (anonymous) client IP's. */
+  /**
+   * The request's rules: its project's, its key's, and its end user's and their client IP's (one bucket for every
+   * signed-in user of that IP, so several sessions don't multiply it), or (anonymous) its client IP's.
+   */
   private rules(s: LimitSubject, plan: Plan, limits: ProjectLimits): RateRule[] {
     const p = this.rulesOf(s.projectId, plan, limits);
     const key = cachedRule(this.keyRules, s.keyId, 'k:', plan.rate_limits.key);
-    if (s.endUserId) return [p.project, key, clientRule(p.byUser, p.userPrefix, s.endUserId, p.userFrom)];
+    if (s.endUserId) {
+      return [p.project, key, clientRule(p.byUser, p.userPrefix, s.endUserId, p.userFrom), clientRule(p.byAuthIp, p.authIpPrefix, clientIp(s.client), p.authIpFrom)];
+    }
     if (s.anonymous) return [p.project, key, clientRule(p.byIp, p.ipPrefix, clientIp(s.client), p.ipFrom)];
     return [p.project, key];
   }
@@ -128,8 +139,9 @@ export class TenantLimitsService {
     const projectFrom = limits.rate_limit ?? plan.rate_limits.project;
     const ipFrom = plan.rate_limits.anon_ip;
     const userFrom = plan.rate_limits.end_user ?? plan.rate_limits.anon_ip;
+    const authIpFrom = plan.rate_limits.authenticated_ip ?? authenticatedIpDefault(ipFrom);
     let p = this.projectRules.get(projectId);
-    if (p !== undefined && p.projectFrom === projectFrom && p.ipFrom === ipFrom && p.userFrom === userFrom) return p;
+    if (p !== undefined && p.projectFrom === projectFrom && p.ipFrom === ipFrom && p.userFrom === userFrom && p.authIpFrom === authIpFrom) return p;
     if (this.projectRules.size >= RULE_CACHE_MAX) this.projectRules.clear();
     p = {
       projectFrom,
@@ -140,6 +152,9 @@ export class TenantLimitsService {
       userFrom,
       userPrefix: `u:${projectId}:`,
       byUser: new Map(),
+      authIpFrom,
+      authIpPrefix: `aip:${projectId}:`,
+      byAuthIp: new Map(),
     };
     this.projectRules.set(projectId, p);
     return p;
@@ -222,6 +237,14 @@ function clientRule(cache: Map<string, RateRule>, prefix: string, id: string, fr
     if (cache.size >= CLIENT_RULES_MAX) cache.clear();
     cache.set(id, (r = rule(prefix + id, from)));
   }
+  return r;
+}
+
+/** The default authenticated per-IP rule of a plan's `anon_ip` rule; the same object while that rule is (cache identity). */
+const authenticatedIpDefaults = new WeakMap<RateLimitRule, RateLimitRule>();
+function authenticatedIpDefault(anonIp: RateLimitRule): RateLimitRule {
+  let r = authenticatedIpDefaults.get(anonIp);
+  if (r === undefined) authenticatedIpDefaults.set(anonIp, (r = { limit: anonIp.limit * AUTHENTICATED_IP_FACTOR, window_s: anonIp.window_s }));
   return r;
 }
 

@@ -1,9 +1,8 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { ErrorCode, PlinthException, requestMetaOf } from '@plinth/common';
-import { ProjectDirectory } from '@plinth/gateway';
+import { requestMetaOf } from '@plinth/common';
+import { KeyResolver } from '@plinth/gateway';
 import { ConsoleAuthGuard, Principal } from '@plinth/identity';
-import { KeyVerifier } from '@plinth/keys';
 import type { TableAdmin } from './tables.service';
 
 type TableAdminRequest = Request & { principal?: Principal; tableAdmin?: TableAdmin };
@@ -11,33 +10,26 @@ type TableAdminRequest = Request & { principal?: Principal; tableAdmin?: TableAd
 /**
  * The catalog API takes a console caller (token or personal access token, with the route's permission) or the
  * project's own secret key (`apikey`, or `Authorization: Bearer pl_sk_…`), so deploy scripts can declare tables.
- * Any other key — another project's, a publishable or restricted one — gets the gateway's uniform 401.
+ * Any other key — another project's, a publishable or restricted one — gets the gateway's uniform 401. The key is
+ * judged by the gateway's {@link KeyResolver}, so every restriction it carries (browser use, allowed origins and IP
+ * ranges, expiry) applies here exactly as on `/p/:ref/…`.
  */
 @Injectable()
 export class TableAdminGuard implements CanActivate {
   constructor(
     private readonly consoleGuard: ConsoleAuthGuard,
-    private readonly keys: KeyVerifier,
-    private readonly directory: ProjectDirectory,
+    private readonly keys: KeyResolver,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<TableAdminRequest>();
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-    const presented = req.get('apikey')?.trim() || (bearer?.startsWith('pl_') ? bearer : undefined);
+    const presented = this.keys.presentedKey(req.headers);
     if (!presented) {
       await this.consoleGuard.canActivate(ctx);
       req.tableAdmin = { kind: 'console', principal: req.principal! };
       return true;
     }
-    const key = await this.keys.verify(presented);
-    const project = await this.directory.find(String(req.params.ref));
-    if (!key || key.type !== 'secret' || !project || project.id !== key.projectId) {
-      throw new PlinthException(ErrorCode.InvalidApiKey, 'Invalid API key');
-    }
-    if (req.get('origin') && !key.allowBrowser) {
-      throw PlinthException.forbidden('Secret keys cannot be used from a browser');
-    }
+    const { key, project } = await this.keys.check(req, presented, String(req.params.ref), 'catalog');
     req.tableAdmin = { kind: 'key', projectId: project.id, actor: { type: 'api_key', id: key.id, meta: requestMetaOf(req) } };
     return true;
   }
