@@ -1,3 +1,5 @@
+import { PeriodCloserService } from '@plinth/billing';
+import { Clock } from '@plinth/jobs';
 import { MeteringService } from '@plinth/metering';
 import { declareTable } from '../support/data';
 import { bootTestApp, createProject, signup, TestApp, TestUser, upgradeOrg } from '../support/test-app';
@@ -63,6 +65,75 @@ describe('attack: billing limits', () => {
       await metering.flush();
       metering.forget(p.id);
       expect((await metering.periodTotals(p.id)).get('requests')).toBe(current + 50);
+    });
+  });
+
+  describe('scheduled downgrades and structural limits', () => {
+    const DAY = 86_400_000;
+    const billing = async (u: TestUser) => (await t.http().get(`/v1/orgs/${u.orgId}/billing`).set(u.auth)).body;
+    const changePlan = (u: TestUser, plan: string) => t.http().put(`/v1/orgs/${u.orgId}/billing/plan`).set(u.auth).send({ plan });
+    const newProject = (u: TestUser, name: string) => t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name });
+
+    it('PUT /v1/orgs/:orgId/billing/plan scheduling pro → free for an org with 3 projects gets 409 listing what exceeds, and schedules nothing', async () => {
+      const u = await signup(t, 'down-three');
+      await upgradeOrg(t, u);
+      for (const name of ['one', 'two', 'three']) await createProject(t, u, name);
+      const res = await changePlan(u, 'free');
+      expect(res.status).toBe(409);
+      expect(res.body.error).toMatchObject({
+        code: 'conflict',
+        message: expect.stringContaining('projects_per_org: 3 of 2'),
+        details: { plan: 'free', exceeds: [{ limit: 'projects_per_org', max: 2, current: 3 }] },
+      });
+      expect(await billing(u)).toMatchObject({ plan: { id: 'pro' }, pending_plan: null });
+    });
+
+    it('with 2 projects the downgrade is scheduled; a 3rd project is then refused with 409 (the scheduled plan allows 2); cancelling the downgrade allows it again', async () => {
+      const u = await signup(t, 'down-two');
+      await upgradeOrg(t, u);
+      for (const name of ['one', 'two']) await createProject(t, u, name);
+      const res = await changePlan(u, 'free');
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ change: 'downgrade', plan: { id: 'pro' }, pending_plan: { id: 'free' } });
+
+      const third = await newProject(u, 'three');
+      expect(third.status).toBe(409);
+      expect(third.body.error).toMatchObject({ code: 'conflict', details: { limit: 'projects_per_org', max: 2, plan: 'free', pending_downgrade: true } });
+      expect((await t.sql.query(`SELECT count(*)::int AS n FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL`, [u.orgId])).rows[0].n).toBe(2);
+
+      expect((await changePlan(u, 'pro')).body).toMatchObject({ change: 'cancel_downgrade', pending_plan: null });
+      expect((await newProject(u, 'three')).status).toBe(201);
+    });
+
+    it('at the switch an org still over the new plan is moved anyway, keeps its projects, gets the excess in its audit log, and can create no project until back under the limit', async () => {
+      const u = await signup(t, 'down-switch');
+      await upgradeOrg(t, u);
+      const kept = [await createProject(t, u, 'one'), await createProject(t, u, 'two')];
+      expect((await changePlan(u, 'free')).status).toBe(200);
+      // A third project that got in anyway (as through a race, or limits changed after scheduling): created while
+      // the pending downgrade is out of the way, then put back.
+      await t.sql.query(`UPDATE control.billing_accounts SET pending_plan_id = NULL WHERE org_id = $1`, [u.orgId]);
+      kept.push(await createProject(t, u, 'three'));
+      await t.sql.query(`UPDATE control.billing_accounts SET pending_plan_id = 'free' WHERE org_id = $1`, [u.orgId]);
+
+      t.app.get(Clock).travel(32 * DAY);
+      await t.app.get(PeriodCloserService).run();
+      expect(await billing(u)).toMatchObject({ plan: { id: 'free' }, pending_plan: null });
+
+      // Nothing was deleted: every project still answers.
+      for (const p of kept) expect((await t.http().get(`/p/${p.ref}/rest/v1/`).set('apikey', p.secret)).status).toBe(200);
+      const log = await t.http().get(`/v1/orgs/${u.orgId}/audit-log`).set(u.auth);
+      expect(log.body.entries.find((e: { action: string }) => e.action === 'billing.plan.over_limits')).toMatchObject({
+        actor: { type: 'system' },
+        details: { plan: 'free', exceeds: [{ limit: 'projects_per_org', max: 2, current: 3 }] },
+      });
+      const fourth = await newProject(u, 'four');
+      expect(fourth.status).toBe(409);
+      expect(fourth.body.error.details).toMatchObject({ limit: 'projects_per_org', max: 2, plan: 'free' });
+      expect((await t.http().delete(`/v1/projects/${kept[2].ref}`).set(u.auth)).status).toBe(204);
+      expect((await newProject(u, 'four')).status).toBe(409); // 2 of 2
+      expect((await t.http().delete(`/v1/projects/${kept[1].ref}`).set(u.auth)).status).toBe(204);
+      expect((await newProject(u, 'four')).status).toBe(201);
     });
   });
 });
