@@ -140,7 +140,7 @@ describe('outbound webhooks', () => {
   });
 
   describe('nonPublicHostReason (checked when a host is saved)', () => {
-    it.each(['127.0.0.1', '127.1', '0x7f000001', '2130706433', '127.0.0.1.', '[::1]', '::1', '::ffff:127.0.0.1', '169.254.169.254', '10.0.0.5', '100.64.0.1', 'fd00::1', 'localhost', 'LocalHost.', 'smtp.localhost'])(
+    it.each(['127.0.0.1', '127.1', '0x7f000001', '2130706433', '127.0.0.1.', '[::1]', '::1', '::ffff:127.0.0.1', '169.254.169.254', '10.0.0.5', '100.64.0.1', 'fd00::1', 'localhost', 'LocalHost.', 'smtp.localhost', 'fe80::1%eth0', '0177.0.0.1', '017700000001'])(
       '%s is refused',
       (host) => {
         expect(nonPublicHostReason(host)).toEqual(expect.any(String));

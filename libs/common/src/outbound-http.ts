@@ -108,6 +108,8 @@ function refuseLiteral(host: string, policy: OutboundPolicy): OutboundAddressErr
  * resolve to can change.
  */
 export function nonPublicHostReason(host: string): string | null {
+  // Node's own reading first (it takes what the URL parser refuses, e.g. a zone id `fe80::1%eth0`).
+  if (isIP(bareHost(host)) && !isPublicAddress(bareHost(host))) return `${host} is a non-public address (loopback, private, link-local or reserved)`;
   let canonical: string;
   try {
     canonical = bareHost(new URL(`http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}/`).hostname);
