@@ -105,6 +105,19 @@ describe('attack: billing limits', () => {
       expect((await newProject(u, 'three')).status).toBe(201);
     });
 
+    it('while a downgrade to free is pending, POST /v1/projects/:ref/tables past the free plan\'s 50 tables gets 409 (held to the lower plan)', async () => {
+      const u = await signup(t, 'down-tables');
+      await upgradeOrg(t, u);
+      const p = await createProject(t, u, 'tables');
+      expect((await changePlan(u, 'free')).status).toBe(200);
+      const table = (i: number) => ({ name: `t${i}`, columns: [{ name: 'id', type: 'int8', primary_key: true }] });
+      for (let i = 0; i < 50; i++) await declareTable(t, u, p, table(i));
+      const over = await t.http().post(`/v1/projects/${p.ref}/tables`).set(u.auth).send(table(50));
+      expect(over.status).toBe(409);
+      expect(over.body.error.message).toContain('at most 50 tables');
+      expect((await t.sql.query(`SELECT count(*)::int AS n FROM control.data_tables WHERE project_id = $1`, [p.id])).rows[0].n).toBe(50);
+    });
+
     it('at the switch an org still over the new plan is moved anyway, keeps its projects, gets the excess in its audit log, and can create no project until back under the limit', async () => {
       const u = await signup(t, 'down-switch');
       await upgradeOrg(t, u);

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '@plinth/audit';
 import { PlinthException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
@@ -31,6 +32,7 @@ export class PlanFitService implements OnModuleInit {
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    @InjectDataSource() private readonly db: DataSource,
     private readonly plans: PlansService,
     private readonly hooks: ProvisioningHooks,
     private readonly audit: AuditService,
@@ -38,6 +40,11 @@ export class PlanFitService implements OnModuleInit {
 
   onModuleInit(): void {
     this.hooks.registerAdmission('billing.pending_downgrade', (m, orgId) => this.admitProject(m, orgId));
+    // Tables and columns are held to the lower plan through the plans' structural limits.
+    this.plans.registerPendingPlan(async (orgId) => {
+      const rows = (await this.db.query(`SELECT pending_plan_id FROM control.billing_accounts WHERE org_id = $1`, [orgId])) as Array<{ pending_plan_id: string | null }>;
+      return rows[0]?.pending_plan_id ?? null;
+    });
   }
 
   /** What the org has over `plan`'s structural limits (empty when it fits). */
