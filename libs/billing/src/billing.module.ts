@@ -5,6 +5,7 @@ import { OutboxModule } from '@plinth/jobs';
 import { MailModule } from '@plinth/mail';
 import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
+import { TenancyModule } from '@plinth/tenancy';
 import { BillingAccessModule } from './billing-access.module';
 import { BillingAccountRepository } from './billing-account.repository';
 import { BillingController, StripeWebhookController } from './billing.controller';
@@ -13,6 +14,7 @@ import { ClosePeriodsJob } from './close-periods.job';
 import { DelinquencyNoticesJob } from './delinquency-notices.job';
 import { LedgerService } from './ledger.service';
 import { PeriodCloserService } from './period-closer.service';
+import { PlanFitService } from './plan-fit.service';
 import { PriceBookRepository } from './price-book.repository';
 import { PriceBookService } from './price-book.service';
 import { ReconcileUsageJob } from './reconcile-usage.job';
@@ -32,7 +34,7 @@ import { UsageReporterService } from './usage-reporter.service';
  * wherever jobs run).
  */
 @Module({
-  imports: [OutboxModule, MailModule, MeteringModule, QuotasModule, IdentityModule, AuditModule, BillingAccessModule],
+  imports: [OutboxModule, MailModule, MeteringModule, QuotasModule, TenancyModule, IdentityModule, AuditModule, BillingAccessModule],
   controllers: [BillingController, StripeWebhookController],
   providers: [
     StripeClient,
@@ -44,6 +46,7 @@ import { UsageReporterService } from './usage-reporter.service';
     SubscriptionSyncService,
     UsageReporterService,
     StripeEventsService,
+    PlanFitService,
     PeriodCloserService,
     BillingService,
     SyncSubscriptionJob,

@@ -13,6 +13,7 @@ import { BillingAccount, BillingAccountRepository, InvoiceLine, InvoiceRecord } 
 import { BILLING_JOBS } from './billing.constants';
 import { LedgerService } from './ledger.service';
 import { addMonths, meterAmount, prorate } from './price-book';
+import { describeExcess, PlanExcess, PlanFitService } from './plan-fit.service';
 import { PriceBookRepository } from './price-book.repository';
 import { StripeClient } from './stripe-client';
 import { SubscriptionSyncService } from './subscription-sync.service';
@@ -35,6 +36,7 @@ export class BillingService {
     private readonly access: BillingAccessService,
     private readonly outbox: OutboxService,
     private readonly audit: AuditService,
+    private readonly fit: PlanFitService,
     private readonly clock: Clock,
   ) {}
 
@@ -135,7 +137,10 @@ export class BillingService {
         await this.upgrade(m, account, from, target, now);
       } else {
         change = 'downgrade';
-        await this.assertFits(orgId, target);
+        // Serialised with project creation (which locks the org row), so no project slips in between the check
+        // and the pending downgrade that later creates are held to.
+        await m.query('SELECT 1 FROM control.orgs WHERE id = $1 FOR UPDATE', [orgId]);
+        await this.assertFits(m, orgId, target);
         if (!account.period_end || from.hard_caps) {
           // No running paid period: nothing to wait for.
           await this.accounts.update(m, orgId, { plan_id: target.id, pending_plan_id: null, sync_version: account.sync_version + 1 }, now);
@@ -245,17 +250,17 @@ export class BillingService {
     });
   }
 
-  /** A plan with hard caps must hold the org's current usage, per project, and its number of projects. */
-  private async assertFits(orgId: string, target: Plan): Promise<void> {
-    const problems: string[] = [];
-    const projects = (await this.db.query(`SELECT id, ref FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at`, [orgId])) as Array<{
+  /**
+   * A downgrade target must hold the org's structure (projects per org, tables per project, columns per table)
+   * and, for a plan with hard caps, each project's usage so far this period. 409 with `details.exceeds` listing
+   * every limit the org is over, so the console can say what to delete first.
+   */
+  private async assertFits(m: EntityManager, orgId: string, target: Plan): Promise<void> {
+    const exceeds: PlanExcess[] = await this.fit.excess(m, orgId, target);
+    const projects = (await m.query(`SELECT id, ref FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at`, [orgId])) as Array<{
       id: string;
       ref: string;
     }>;
-    const maxProjects = target.limits['projects_per_org'];
-    if (maxProjects !== undefined && projects.length > maxProjects) {
-      problems.push(`the org has ${projects.length} projects and the ${target.name} plan allows ${maxProjects}`);
-    }
     if (target.hard_caps && projects.length) {
       const now = this.clock.nowMs();
       const ids = projects.map((x) => x.id);
@@ -265,12 +270,15 @@ export class BillingService {
         const included = target.included[u.meter];
         if (included !== undefined && u.value > included) {
           const ref = projects.find((x) => x.id === u.project_id)?.ref ?? u.project_id;
-          problems.push(`project ${ref} has used ${u.value} ${u.meter} this period, more than the ${included} the ${target.name} plan allows`);
+          exceeds.push({ limit: 'usage', meter: u.meter, max: included, current: u.value, project: ref });
         }
       }
     }
-    if (problems.length) {
-      throw PlinthException.conflict(`Can't downgrade to ${target.name} while usage exceeds its limits: ${problems.join('; ')}`);
+    if (exceeds.length) {
+      throw PlinthException.conflict(`Can't downgrade to ${target.name} while the organization exceeds its limits: ${exceeds.map(describeExcess).join('; ')}; delete what exceeds first`, {
+        plan: target.id,
+        exceeds,
+      });
     }
   }
 

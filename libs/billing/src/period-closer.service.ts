@@ -5,6 +5,7 @@ import { Clock } from '@plinth/jobs';
 import { PlansService } from '@plinth/quotas';
 import { BillingAccountRepository, InvoiceLine } from './billing-account.repository';
 import { LedgerService } from './ledger.service';
+import { PlanFitService } from './plan-fit.service';
 import { addMonths } from './price-book';
 import { PriceBookRepository } from './price-book.repository';
 
@@ -23,6 +24,7 @@ export class PeriodCloserService {
     private readonly ledger: LedgerService,
     private readonly priceBook: PriceBookRepository,
     private readonly plans: PlansService,
+    private readonly fit: PlanFitService,
     private readonly clock: Clock,
   ) {}
 
@@ -84,6 +86,7 @@ export class PeriodCloserService {
       );
       if (nextPlan.id !== a.plan_id) {
         await this.plans.setOrgPlan(orgId, nextPlan.id, m);
+        await this.fit.recordSwitch(m, orgId, nextPlan);
         this.logger.log(`org ${orgId} moved from ${a.plan_id} to ${nextPlan.id} at the end of its period`);
       }
       return inserted;

@@ -10,6 +10,7 @@ import { DEFAULT_PLAN_ID, PlansService } from '@plinth/quotas';
 import { BillingAccount, BillingAccountRepository, InvoiceLine } from './billing-account.repository';
 import { BILLING_ACCESS_TOPIC, BILLING_JOBS } from './billing.constants';
 import { LedgerService } from './ledger.service';
+import { PlanFitService } from './plan-fit.service';
 import { allocate } from './price-book';
 import { StripeCatalogService } from './stripe-catalog.service';
 import { isMissing, StripeClient } from './stripe-client';
@@ -49,6 +50,7 @@ export class StripeEventsService {
     private readonly plans: PlansService,
     private readonly outbox: OutboxService,
     private readonly invalidation: CacheInvalidation,
+    private readonly fit: PlanFitService,
     private readonly clock: Clock,
   ) {}
 
@@ -151,6 +153,7 @@ export class StripeEventsService {
         const freePlan = a.pending_plan_id ?? DEFAULT_PLAN_ID;
         await this.accounts.update(m, a.org_id, { stripe_subscription_id: null, subscription_status: sub.status, plan_id: freePlan, pending_plan_id: null, period_start: null, period_end: null }, now);
         await this.plans.setOrgPlan(a.org_id, freePlan, m);
+        await this.fit.recordSwitch(m, a.org_id, await this.plans.get(freePlan));
       });
     } else {
       const previousStart = account.period_start?.getTime() ?? 0;
@@ -171,6 +174,7 @@ export class StripeEventsService {
       if (!a.pending_plan_id) return;
       await this.accounts.update(m, orgId, { plan_id: a.pending_plan_id, pending_plan_id: null, sync_version: a.sync_version + 1 }, now);
       await this.plans.setOrgPlan(orgId, a.pending_plan_id, m);
+      await this.fit.recordSwitch(m, orgId, await this.plans.get(a.pending_plan_id));
       await this.outbox.enqueue(m, {
         queue: QUEUES.billing,
         name: BILLING_JOBS.syncSubscription,

@@ -15,5 +15,6 @@ export { ReqMeta, requestMetaOf } from './request-meta';
 export type { RequestMeta } from './request-meta';
 /** argon2id password hashing (OWASP setting, off the event loop); verification reads the setting from the hash. */
 export { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, PASSWORD_HASH_PARAMS } from './password-hash';
-/** Outbound requests to customer-supplied URLs (webhooks), refusing non-public addresses. */
-export { isPublicAddress, OutboundAddressError, postJson } from './outbound-http';
+/** Outbound connections to customer-chosen hosts (webhooks, SMTP), refusing non-public addresses in the socket's own lookup. */
+export { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundLookup, postJson } from './outbound-http';
+export type { OutboundPolicy, OutboundResolver } from './outbound-http';

@@ -1,6 +1,31 @@
+import type { LookupAddress } from 'node:dns';
 import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
-import { isPublicAddress, OutboundAddressError, postJson } from './outbound-http';
+import { AddressInfo, createServer as createTcpServer, LookupFunction, Server as TcpServer } from 'node:net';
+import { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundLookup, OutboundResolver, postJson } from './outbound-http';
+
+/** Resolves names from a table, offline; counts the names it was asked for. */
+function fakeResolver(table: Record<string, string[]>): OutboundResolver & { asked: string[] } {
+  const asked: string[] = [];
+  const resolve = ((hostname, _options, callback) => {
+    asked.push(hostname);
+    const addresses = table[hostname];
+    setImmediate(() => {
+      if (!addresses) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), []);
+      callback(null, addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+    });
+  }) as OutboundResolver & { asked: string[] };
+  resolve.asked = asked;
+  return resolve;
+}
+
+function lookupAll(lookup: LookupFunction, hostname: string): Promise<LookupAddress[]> {
+  return new Promise((resolve, reject) =>
+    lookup(hostname, { all: true }, ((err: Error | null, addresses: LookupAddress[]) => (err ? reject(err) : resolve(addresses))) as never),
+  );
+}
+function lookupOne(lookup: LookupFunction, hostname: string): Promise<string> {
+  return new Promise((resolve, reject) => lookup(hostname, {}, (err, address) => (err ? reject(err) : resolve(address as string))));
+}
 
 describe('outbound webhooks', () => {
   it.each([
@@ -82,6 +107,82 @@ describe('outbound webhooks', () => {
 
     it('refuses other protocols', async () => {
       await expect(postJson('ftp://example.com/x', {}, opts(true))).rejects.toThrow(/unsupported protocol/);
+    });
+  });
+
+  describe('outboundLookup (the check inside the connection\'s own lookup)', () => {
+    const privateTargets = ['10.0.0.5', '169.254.169.254', '::1', 'fd00::1', '::ffff:127.0.0.1', '100.64.0.1', '127.0.0.1', '192.168.1.10', 'fe80::1'];
+
+    it.each(privateTargets)('refuses a name that resolves only to %s', async (address) => {
+      const lookup = outboundLookup({ allowPrivate: false, resolve: fakeResolver({ 'mail.customer.example': [address] }) });
+      await expect(lookupAll(lookup, 'mail.customer.example')).rejects.toBeInstanceOf(OutboundAddressError);
+      await expect(lookupOne(lookup, 'mail.customer.example')).rejects.toBeInstanceOf(OutboundAddressError);
+    });
+
+    it('keeps only the public addresses of a name that resolves to both, so the socket never tries the private one', async () => {
+      const lookup = outboundLookup({ allowPrivate: false, resolve: fakeResolver({ 'mixed.example': ['10.0.0.5', '93.184.216.34', 'fd00::1', '2606:4700:4700::1111'] }) });
+      expect((await lookupAll(lookup, 'mixed.example')).map((a) => a.address)).toEqual(['93.184.216.34', '2606:4700:4700::1111']);
+      expect(await lookupOne(lookup, 'mixed.example')).toBe('93.184.216.34');
+    });
+
+    it('refuses localhost and *.localhost without asking the resolver', async () => {
+      const resolve = fakeResolver({ localhost: ['93.184.216.34'], 'mail.localhost': ['93.184.216.34'] });
+      const lookup = outboundLookup({ allowPrivate: false, resolve });
+      for (const name of ['localhost', 'LOCALHOST.', 'mail.localhost']) await expect(lookupOne(lookup, name)).rejects.toBeInstanceOf(OutboundAddressError);
+      expect(resolve.asked).toEqual([]);
+    });
+
+    it('passes resolver errors through and allows everything when private addresses are allowed', async () => {
+      const lookup = outboundLookup({ allowPrivate: true, resolve: fakeResolver({ 'internal.example': ['10.0.0.5', '::1'] }) });
+      expect((await lookupAll(lookup, 'internal.example')).map((a) => a.address)).toEqual(['10.0.0.5', '::1']);
+      await expect(lookupOne(lookup, 'missing.example')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    });
+  });
+
+  describe('nonPublicHostReason (checked when a host is saved)', () => {
+    it.each(['127.0.0.1', '127.1', '0x7f000001', '2130706433', '127.0.0.1.', '[::1]', '::1', '::ffff:127.0.0.1', '169.254.169.254', '10.0.0.5', '100.64.0.1', 'fd00::1', 'localhost', 'LocalHost.', 'smtp.localhost', 'fe80::1%eth0', '0177.0.0.1', '017700000001'])(
+      '%s is refused',
+      (host) => {
+        expect(nonPublicHostReason(host)).toEqual(expect.any(String));
+      },
+    );
+    it.each(['smtp.example.com', '8.8.8.8', '2606:4700:4700::1111', 'localhost.example.com'])('%s is left to the connection-time check', (host) => {
+      expect(nonPublicHostReason(host)).toBeNull();
+    });
+  });
+
+  describe('connectOutbound against a local listener', () => {
+    let server: TcpServer;
+    let port: number;
+    let connections = 0;
+
+    beforeAll(async () => {
+      server = createTcpServer((socket) => {
+        connections++;
+        socket.end();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      port = (server.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+    beforeEach(() => (connections = 0));
+
+    it('refuses a literal loopback address and a name resolving to it, opening no connection', async () => {
+      const resolve = fakeResolver({ 'smtp.customer.example': ['127.0.0.1'] });
+      for (const host of ['127.0.0.1', '[::1]', '::ffff:127.0.0.1', 'smtp.customer.example', 'localhost']) {
+        await expect(connectOutbound(host, port, { allowPrivate: false, timeoutMs: 2000, resolve })).rejects.toBeInstanceOf(OutboundAddressError);
+      }
+      expect(resolve.asked).toEqual(['smtp.customer.example']);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(connections).toBe(0);
+    });
+
+    it('connects through the given resolver when private addresses are allowed', async () => {
+      const socket = await connectOutbound('smtp.customer.example', port, { allowPrivate: true, timeoutMs: 2000, resolve: fakeResolver({ 'smtp.customer.example': ['127.0.0.1'] }) });
+      expect(socket.remoteAddress).toBe('127.0.0.1');
+      socket.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(connections).toBe(1);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, LookupAddress } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BlockList, isIP, LookupFunction } from 'node:net';
+import { BlockList, connect as netConnect, isIP, LookupFunction, Socket } from 'node:net';
 
 /**
  * Addresses a customer-supplied URL must not reach from inside our network: loopback, private (RFC 1918, ULA),
@@ -53,30 +53,111 @@ export class OutboundAddressError extends Error {
   readonly code = 'EADDRNOTPUBLIC';
 }
 
+/** `dns.lookup` with `all: true`; tests pass a fake one so no name is resolved on the network. */
+export type OutboundResolver = (hostname: string, options: { all: true; family?: number }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+/** What every outbound connection to a customer-chosen host is given: whether non-public addresses are allowed. */
+export interface OutboundPolicy {
+  allowPrivate: boolean;
+  /** Name resolution (default `dns.lookup`). */
+  resolve?: OutboundResolver;
+}
+
+const systemResolver: OutboundResolver = (hostname, options, callback) =>
+  dnsLookup(hostname, options, (err, addresses) => callback(err, addresses ?? []));
+
+const isLoopbackName = (host: string) => {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost');
+};
+
+/** `[::1]` → `::1`: hosts may come in URL form. */
+const bareHost = (host: string) => host.replace(/^\[(.*)\]$/, '$1');
+
 /**
- * POSTs JSON to a customer-supplied URL and resolves to the response status. Unless `allowPrivate`, it refuses
- * (OutboundAddressError) a host that is, or resolves to, a non-public address: the check runs in the socket's own
- * DNS lookup, so a name can't resolve to a public address for a check and a private one for the connection.
- * Redirects are not followed (a 3xx is just the status), the response body is discarded, and the whole exchange
- * is bounded by `timeoutMs`.
+ * A socket `lookup` that resolves the name and, unless `allowPrivate`, keeps only public addresses (fails with
+ * OutboundAddressError when none is left). Given to the socket itself, so the address checked is the address
+ * connected to: a name can't resolve to a public address for a check and a private one for the connection.
  */
-export function postJson(url: string, body: unknown, opts: { allowPrivate: boolean; timeoutMs: number; userAgent: string }): Promise<number> {
-  const target = new URL(url);
-  if (target.protocol !== 'https:' && target.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
-  const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
-  // A literal address never reaches the lookup below.
-  if (!opts.allowPrivate && isIP(host) && !isPublicAddress(host)) {
-    return Promise.reject(new OutboundAddressError(`refusing to send to the non-public address ${host}`));
-  }
-  const lookup: LookupFunction = (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+export function outboundLookup(policy: OutboundPolicy): LookupFunction {
+  const resolve = policy.resolve ?? systemResolver;
+  return (hostname, options, callback) => {
+    // RFC 6761: these names are loopback whatever a resolver says (and must not leak to DNS).
+    if (!policy.allowPrivate && isLoopbackName(hostname)) {
+      return callback(new OutboundAddressError(`refusing to connect to ${hostname}: it is a loopback name`), '', 0);
+    }
+    resolve(hostname, { all: true, family: options.family as number | undefined }, (err, addresses) => {
       if (err) return callback(err, '', 0);
-      const usable = opts.allowPrivate ? (addresses as LookupAddress[]) : (addresses as LookupAddress[]).filter((a) => isPublicAddress(a.address));
-      if (usable.length === 0) return callback(new OutboundAddressError(`refusing to send to ${hostname}: it resolves only to non-public addresses`), '', 0);
+      const usable = policy.allowPrivate ? addresses : addresses.filter((a) => isPublicAddress(a.address));
+      if (usable.length === 0) return callback(new OutboundAddressError(`refusing to connect to ${hostname}: it resolves only to non-public addresses`), '', 0);
       if (options.all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
       else callback(null, usable[0].address, usable[0].family);
     });
   };
+}
+
+/** A literal address never reaches a socket's lookup, so it is checked before connecting. */
+function refuseLiteral(host: string, policy: OutboundPolicy): OutboundAddressError | null {
+  return !policy.allowPrivate && isIP(host) && !isPublicAddress(host) ? new OutboundAddressError(`refusing to connect to the non-public address ${host}`) : null;
+}
+
+/**
+ * Why a customer-supplied host is refused when it is saved (null when it is fine now): a literal non-public
+ * address in any spelling the WHATWG URL parser accepts (`127.1`, `0x7f000001`, `[::1]`), or `localhost` and
+ * `*.localhost` (RFC 6761: always loopback). Other names are only checked when connecting, since what they
+ * resolve to can change.
+ */
+export function nonPublicHostReason(host: string): string | null {
+  // Node's own reading first (it takes what the URL parser refuses, e.g. a zone id `fe80::1%eth0`).
+  if (isIP(bareHost(host)) && !isPublicAddress(bareHost(host))) return `${host} is a non-public address (loopback, private, link-local or reserved)`;
+  let canonical: string;
+  try {
+    canonical = bareHost(new URL(`http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}/`).hostname);
+  } catch {
+    return null;
+  }
+  if (isLoopbackName(canonical)) return `${host} is a loopback name`;
+  if (isIP(canonical) && !isPublicAddress(canonical)) return `${host} is a non-public address (loopback, private, link-local or reserved)`;
+  return null;
+}
+
+/**
+ * Opens a TCP connection to a customer-chosen host and port under the policy (literal addresses checked up front,
+ * names in the socket's own lookup), bounded by `timeoutMs`. For clients that accept a connected socket (e.g.
+ * nodemailer's `getSocket`), so they never resolve or connect on their own.
+ */
+export function connectOutbound(host: string, port: number, policy: OutboundPolicy & { timeoutMs: number }): Promise<Socket> {
+  const target = bareHost(host);
+  const refused = refuseLiteral(target, policy);
+  if (refused) return Promise.reject(refused);
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: target, port, lookup: outboundLookup(policy) });
+    const timer = setTimeout(() => socket.destroy(new Error(`connecting to ${host}:${port} timed out after ${policy.timeoutMs} ms`)), policy.timeoutMs);
+    const onError = (e: Error) => {
+      clearTimeout(timer);
+      reject(e);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/**
+ * POSTs JSON to a customer-supplied URL and resolves to the response status. Unless `allowPrivate`, it refuses
+ * (OutboundAddressError) a host that is, or resolves to, a non-public address, checked as in {@link outboundLookup}.
+ * Redirects are not followed (a 3xx is just the status), the response body is discarded, and the whole exchange
+ * is bounded by `timeoutMs`.
+ */
+export function postJson(url: string, body: unknown, opts: OutboundPolicy & { timeoutMs: number; userAgent: string }): Promise<number> {
+  const target = new URL(url);
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
+  const refused = refuseLiteral(bareHost(target.hostname), opts);
+  if (refused) return Promise.reject(refused);
+  const lookup = outboundLookup(opts);
   const payload = Buffer.from(JSON.stringify(body));
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {

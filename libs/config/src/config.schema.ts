@@ -65,7 +65,9 @@ export const envSchema = z.object({
   RATE_LIMITS_ENABLED: bool.default(true),
   // Most tokens of a large rate limit an api instance takes from Redis ahead (see RateLimiter); 0: a call per request.
   RATE_LIMIT_LEASE_MAX: z.coerce.number().int().min(0).max(10_000).default(256),
-  // Customer webhooks (usage alerts) to loopback/private/link-local addresses: refused in production unless set.
+  // Connections to customer-chosen hosts (usage-alert webhooks, projects' own SMTP servers) to loopback, private,
+  // link-local or other non-public addresses: refused in production unless set. WEBHOOK_ALLOW_PRIVATE is its old name.
+  OUTBOUND_ALLOW_PRIVATE: bool.optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.optional(),
   // Data runtime (libs/runtime-data): per-request bounds and the catalog limits used when a plan sets none.
   DATA_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),

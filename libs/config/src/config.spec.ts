@@ -31,4 +31,20 @@ describe(loadConfig.name, () => {
   it('requires a secret and an external database in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/PLINTH_SECRET[\s\S]*DATABASE_URL/);
   });
+
+  describe('OUTBOUND_ALLOW_PRIVATE', () => {
+    const base = { PLINTH_SECRET: 'x'.repeat(32), DATABASE_URL: 'postgres://db/x' };
+    it('defaults to refusing non-public addresses in production only', () => {
+      expect(loadConfig({ ...base, NODE_ENV: 'production' }).outbound.allowPrivate).toBe(false);
+      expect(loadConfig({ ...base, NODE_ENV: 'test' }).outbound.allowPrivate).toBe(true);
+    });
+    it('reads the old name WEBHOOK_ALLOW_PRIVATE when the new one is unset', () => {
+      expect(loadConfig({ ...base, WEBHOOK_ALLOW_PRIVATE: 'false' }).outbound.allowPrivate).toBe(false);
+      expect(loadConfig({ ...base, NODE_ENV: 'production', WEBHOOK_ALLOW_PRIVATE: 'true' }).outbound.allowPrivate).toBe(true);
+      expect(loadConfig({ ...base, OUTBOUND_ALLOW_PRIVATE: 'false', WEBHOOK_ALLOW_PRIVATE: 'no' }).outbound.allowPrivate).toBe(false);
+    });
+    it('refuses the two names set to different values', () => {
+      expect(() => loadConfig({ ...base, OUTBOUND_ALLOW_PRIVATE: 'false', WEBHOOK_ALLOW_PRIVATE: 'true' })).toThrow(/WEBHOOK_ALLOW_PRIVATE: is the old name of OUTBOUND_ALLOW_PRIVATE/);
+    });
+  });
 });

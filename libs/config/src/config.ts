@@ -33,8 +33,11 @@ export interface PlinthConfig {
   jobs: { pollMs: number; concurrency: number; maxAttempts: number; backoffMs: number; leaseMs: number };
   metering: { enabled: boolean; flushMs: number; quotaRefreshMs: number };
   rateLimits: { enabled: boolean; leaseMax: number };
-  /** Customer-supplied webhook URLs may reach non-public addresses (default: everywhere but production). */
-  webhooks: { allowPrivate: boolean };
+  /**
+   * Connections to customer-chosen hosts (webhook URLs, project SMTP servers) may reach non-public addresses
+   * (default: everywhere but production).
+   */
+  outbound: { allowPrivate: boolean };
   /** Data runtime: statement timeout and row cap per request; catalog limits when the plan sets none. */
   data: { statementTimeoutMs: number; maxRows: number; maxTablesPerProject: number; maxColumnsPerTable: number };
   /** The platform mailer: SMTP URL (undefined = write mail to the log) and default sender. */
@@ -85,6 +88,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
   if (parsed.success && parsed.data.HTTP_HEADERS_TIMEOUT_MS > parsed.data.HTTP_REQUEST_TIMEOUT_MS) {
     problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (headers are part of the request)');
   }
+  // The old name is an alias; two different answers can't both be meant, so neither wins silently.
+  if (parsed.success && parsed.data.OUTBOUND_ALLOW_PRIVATE !== undefined && parsed.data.WEBHOOK_ALLOW_PRIVATE !== undefined && parsed.data.OUTBOUND_ALLOW_PRIVATE !== parsed.data.WEBHOOK_ALLOW_PRIVATE) {
+    problems.push('WEBHOOK_ALLOW_PRIVATE: is the old name of OUTBOUND_ALLOW_PRIVATE and disagrees with it; set only OUTBOUND_ALLOW_PRIVATE');
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigValidationError(problems);
   const e = parsed.data;
   const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
@@ -119,7 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
     },
     metering: { enabled: e.METERING_ENABLED, flushMs: e.METERING_FLUSH_MS, quotaRefreshMs: e.QUOTA_REFRESH_MS },
     rateLimits: { enabled: e.RATE_LIMITS_ENABLED, leaseMax: e.RATE_LIMIT_LEASE_MAX },
-    webhooks: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE ?? e.NODE_ENV !== 'production' },
+    outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE ?? e.WEBHOOK_ALLOW_PRIVATE ?? e.NODE_ENV !== 'production' },
     data: {
       statementTimeoutMs: e.DATA_STATEMENT_TIMEOUT_MS,
       maxRows: e.DATA_MAX_ROWS,

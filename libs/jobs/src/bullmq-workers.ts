@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Job, Worker } from 'bullmq';
+import { Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { BullQueues, RelayedJobData } from './bullmq-queues';
 import { ClaimedJob, JobExecutor } from './job-executor';
+import { PermanentJobError } from './job-handler';
 import { JobRegistry } from './job-registry';
 import { QUEUE_NAMES } from './job.constants';
 
@@ -69,7 +70,8 @@ export class BullWorkers implements OnApplicationBootstrap, OnApplicationShutdow
       await this.executor.run(claimed);
     } catch (e) {
       await this.executor.markFailed(claimed, e, false);
-      throw e;
+      // BullMQ's own way of saying "no more attempts" (the outbox row is already dead).
+      throw e instanceof PermanentJobError ? new UnrecoverableError(e.message) : e;
     }
     await this.executor.markDone(claimed);
   }

@@ -17,6 +17,8 @@ export type { EnqueueJob, OutboxRow, OutboxStatus } from './outbox.service';
 /** Handlers by (queue, name), and repeatable schedules. */
 export { JobRegistry } from './job-registry';
 export type { JobHandler, JobData, JobContext, JobSchedule } from './job-handler';
+/** Thrown by a handler for a failure no retry can fix: the job is dead at once. */
+export { PermanentJobError } from './job-handler';
 /** Queue names (constants), libs/jobs' own job names, and the REDIS connection token (null when embedded). */
 export { QUEUES, QUEUE_NAMES, JOB_NAMES, REDIS } from './job.constants';
 export type { QueueName } from './job.constants';

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock } from './clock';
+import { PermanentJobError } from './job-handler';
 import { JobRegistry } from './job-registry';
 
 export interface ClaimedJob {
@@ -70,11 +71,12 @@ export class JobExecutor {
 
   /**
    * Records a failed attempt. With `reschedule` (in-process mode) the row goes back to pending after a backoff;
-   * without it (BullMQ mode) BullMQ holds the retry and the row stays relayed. Out of attempts → dead.
+   * without it (BullMQ mode) BullMQ holds the retry and the row stays relayed. Out of attempts, or a
+   * {@link PermanentJobError} → dead.
    */
   async markFailed(job: ClaimedJob, error: unknown, reschedule: boolean): Promise<JobOutcome> {
     const message = error instanceof Error ? error.message : String(error);
-    const dead = job.attempts >= job.max_attempts;
+    const dead = job.attempts >= job.max_attempts || error instanceof PermanentJobError;
     const now = this.clock.nowMs();
     if (dead) {
       this.logger.error(`job ${job.queue}/${job.name} #${job.id} is dead after ${job.attempts} attempts: ${message}`);

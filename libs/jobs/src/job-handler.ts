@@ -17,6 +17,7 @@ export interface JobContext {
  * One class per job. Implement it as an `@Injectable()` provider of your lib's module and call
  * `registry.register(this)` in `onModuleInit`. Jobs are at-least-once: `handle` must be idempotent.
  * Throwing retries with exponential backoff; after the last attempt the job is dead (visible, re-drivable).
+ * Throwing a {@link PermanentJobError} makes it dead at once (a retry could only fail the same way).
  */
 export interface JobHandler<T extends JobData = JobData> {
   readonly queue: QueueName;
@@ -30,4 +31,15 @@ export interface JobSchedule {
   name: string;
   everyMs: number;
   data: JobData;
+}
+
+/**
+ * A failure no retry can fix (e.g. a destination the policy refuses): the job is recorded dead with this message at
+ * once instead of retrying. It stays re-drivable once whatever refused it has changed.
+ */
+export class PermanentJobError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentJobError';
+  }
 }

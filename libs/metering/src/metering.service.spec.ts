@@ -223,6 +223,39 @@ describe(MeteringService.name, () => {
     expect(repo.sum('egress_bytes')).toBe(100);
   });
 
+  it('holds admitted requests in flight until their responses finish, then in the totals: never both, never neither', async () => {
+    const totals = await sut.periodTotals('p1');
+    const sockets = [{ bytesWritten: 0 }, { bytesWritten: 0 }, { bytesWritten: 0 }];
+    // The socket's first response is tracked in the WeakMap, later ones in the socket's slot: both paths.
+    finish({ statusCode: 200 }, sockets[2]);
+    const responses = sockets.map((socket, i) => ({ socket, statusCode: i === 1 ? 429 : 200 }));
+    for (const res of responses) {
+      sut.trackResponse(res as unknown as ServerResponse, 'p1', 'rest');
+      sut.countAdmitted(res, 'p1');
+    }
+    expect(sut.admittedInFlight('p1')).toBe(3);
+    expect(totals.get('requests') ?? 0).toBe(0);
+    finish(responses[0], sockets[0]);
+    expect([sut.admittedInFlight('p1'), totals.get('requests')]).toEqual([2, 1]);
+    finish(responses[1], sockets[1]); // refused by a rate limit after the quota check: leaves, isn't billed
+    finish(responses[2], sockets[2]);
+    expect([sut.admittedInFlight('p1'), totals.get('requests')]).toEqual([0, 2]);
+    expect(sut.admittedInFlight('other')).toBe(0);
+  });
+
+  it('lets an admission whose response never finishes go after two epochs at most', () => {
+    const clock = new Clock();
+    sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
+    sut.countAdmitted({ socket: null }, 'p1');
+    clock.travel(30_000);
+    sut.countAdmitted({ socket: null }, 'p1');
+    expect(sut.admittedInFlight('p1')).toBe(2);
+    clock.travel(30_000);
+    expect(sut.admittedInFlight('p1')).toBe(1);
+    clock.travel(60_000);
+    expect(sut.admittedInFlight('p1')).toBe(0);
+  });
+
   it('gives live period totals: stored + unflushed + counted since, without double counting across flushes', async () => {
     sut.record('p1', 'requests:rest', 3);
     await sut.flush();

@@ -47,7 +47,27 @@ interface SocketMeter {
   sent: number;
   response: object | undefined;
   meter: ResponseMeter | undefined;
+  /** Where that response's admission was counted ({@link MeteringService.countAdmitted}), if it was. */
+  admitted: AdmissionCount | undefined;
 }
+
+/** Requests admitted under a quota and not finished yet, in one epoch of a project. */
+interface AdmissionCount {
+  n: number;
+}
+
+/**
+ * A project's admitted-but-unfinished requests, in two epochs of ADMISSION_EPOCH_MS: an admission holds its place
+ * until its response finishes, or at most two epochs (a response that never finishes — the client went away — must
+ * not hold a place for ever).
+ */
+interface Admissions {
+  current: AdmissionCount;
+  previous: AdmissionCount;
+  since: number;
+}
+
+const ADMISSION_EPOCH_MS = 30_000;
 
 type MeteredSocket = { bytesWritten?: number; [state: symbol]: SocketMeter | undefined };
 
@@ -86,6 +106,9 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
    */
   private readonly socketKey = Symbol('plinth.socketMeter');
   private readonly tracked = new WeakMap<object, ResponseMeter>();
+  /** Admissions of tracked responses that aren't in their socket's slot. */
+  private readonly admittedIn = new WeakMap<object, AdmissionCount>();
+  private readonly admissions = new Map<string, Admissions>();
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
@@ -135,6 +158,47 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Counts a tracked response's request as admitted under a quota (the quota check calls this in the same synchronous
+   * step as its decision): until the response finishes it is in {@link admittedInFlight}, then in the totals like any
+   * finished response. So concurrent requests on one instance can't all pass a cap that only finished ones count
+   * against.
+   */
+  countAdmitted(res: object, projectId: string): void {
+    if (!this.config.metering.enabled) return;
+    const count = this.admissionsOf(projectId, this.clock.nowMs()).current;
+    count.n++;
+    const socket = (res as { socket?: unknown }).socket as MeteredSocket | null | undefined;
+    const state = socket?.[this.socketKey];
+    if (state !== undefined && state.response === res) state.admitted = count;
+    else this.admittedIn.set(res, count);
+  }
+
+  /** A project's requests counted by {@link countAdmitted} whose responses haven't finished (this instance). */
+  admittedInFlight(projectId: string): number {
+    const a = this.admissions.get(projectId);
+    if (a === undefined) return 0;
+    this.rotate(a, this.clock.nowMs());
+    return a.current.n + a.previous.n;
+  }
+
+  private admissionsOf(projectId: string, now: number): Admissions {
+    let a = this.admissions.get(projectId);
+    if (a === undefined) {
+      // Dropping the table only forgets in-flight places (their responses then decrement orphaned counters).
+      if (this.admissions.size >= 50_000) this.admissions.clear();
+      this.admissions.set(projectId, (a = { current: { n: 0 }, previous: { n: 0 }, since: now }));
+    } else this.rotate(a, now);
+    return a;
+  }
+
+  private rotate(a: Admissions, now: number): void {
+    if (now - a.since < ADMISSION_EPOCH_MS) return;
+    a.previous = now - a.since < 2 * ADMISSION_EPOCH_MS ? a.current : { n: 0 };
+    a.current = { n: 0 };
+    a.since = now;
+  }
+
+  /**
    * Node reports every finished response on a diagnostics channel, with its socket: one subscriber for all of them
    * costs less than a 'finish' listener (and its closure) per response. Subscribed at start-up, so it sees every
    * response on every socket, and each response's bytes are its socket's since the one before it finished.
@@ -153,23 +217,31 @@ export class MeteringService implements OnModuleInit, OnApplicationShutdown {
     const { response, socket } = message as { response: ServerResponse; socket: MeteredSocket | null };
     let bytes = 0;
     let meter: ResponseMeter | undefined;
+    let admitted: AdmissionCount | undefined;
     if (socket) {
       const sent = socket.bytesWritten ?? 0;
       const state = socket[this.socketKey];
       if (state === undefined) {
-        socket[this.socketKey] = { sent, response: undefined, meter: undefined };
+        socket[this.socketKey] = { sent, response: undefined, meter: undefined, admitted: undefined };
         bytes = sent;
       } else {
         bytes = sent - state.sent;
         state.sent = sent;
         if (state.response === response) {
           meter = state.meter;
+          admitted = state.admitted;
           state.response = undefined;
           state.meter = undefined;
+          state.admitted = undefined;
         }
       }
     }
-    meter ??= this.tracked.get(response);
+    if (meter === undefined) {
+      meter = this.tracked.get(response);
+      if (meter !== undefined) admitted = this.admittedIn.get(response);
+    }
+    // Leaves the in-flight count in the same step as `finished` adds it to the totals: never counted twice or not at all.
+    if (admitted !== undefined && admitted.n > 0) admitted.n--;
     if (meter !== undefined) this.finished(meter, response.statusCode, bytes);
   };
 

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService } from '@plinth/audit';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { PlinthException } from '@plinth/common';
+import { nonPublicHostReason, PlinthException } from '@plinth/common';
 import type { Principal } from '@plinth/identity';
 import { Clock } from '@plinth/jobs';
 import { ProjectsService } from '@plinth/tenancy';
@@ -47,6 +47,9 @@ export class LimitsService {
     if (input.alert_webhook_url && this.config.env === 'production' && !input.alert_webhook_url.startsWith('https://')) {
       throw PlinthException.badRequest('alert_webhook_url must be an https:// URL');
     }
+    // Plainly internal hosts are refused when saved; names are checked again at every delivery (postJson).
+    const refused = input.alert_webhook_url && !this.config.outbound.allowPrivate ? nonPublicHostReason(new URL(input.alert_webhook_url).hostname) : null;
+    if (refused) throw PlinthException.badRequest(`alert_webhook_url: ${refused}; webhooks must reach a public address`);
     const limits: ProjectLimits = {
       spend_cap_cents: input.spend_cap_cents,
       meter_caps: Object.fromEntries(Object.entries(input.meter_caps).filter(([, v]) => v !== undefined)) as Record<string, number>,

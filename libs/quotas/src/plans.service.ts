@@ -12,6 +12,7 @@ const ORG_TTL_MS = 5_000;
 export class PlansService {
   private plans: { byId: Map<string, Plan>; until: number } | undefined;
   private readonly orgPlans = new Map<string, { planId: string; until: number }>();
+  private pendingPlanOf: ((orgId: string) => Promise<string | null>) | undefined;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -57,6 +58,28 @@ export class PlansService {
     if (this.orgPlans.size > 50_000) this.orgPlans.clear();
     this.orgPlans.set(orgId, { planId, until: now + ORG_TTL_MS });
     return this.get(planId);
+  }
+
+  /**
+   * Billing says where an org's scheduled plan (a pending downgrade) is read, so {@link structuralLimits} can hold
+   * the org to it before the switch.
+   */
+  registerPendingPlan(source: (orgId: string) => Promise<string | null>): void {
+    this.pendingPlanOf = source;
+  }
+
+  /**
+   * The org's structural limits (projects per org, tables per project, columns per table…) for creating things:
+   * its plan's, each lowered to the scheduled plan's while a downgrade is pending, so nothing is created that the
+   * org couldn't keep after the switch. Not cached: read when something is created.
+   */
+  async structuralLimits(orgId: string): Promise<Record<string, number>> {
+    const plan = await this.forOrg(orgId);
+    const pendingId = this.pendingPlanOf ? await this.pendingPlanOf(orgId) : null;
+    if (pendingId === null || pendingId === plan.id) return plan.limits;
+    const limits = { ...plan.limits };
+    for (const [name, max] of Object.entries((await this.get(pendingId)).limits)) limits[name] = limits[name] === undefined ? max : Math.min(limits[name], max);
+    return limits;
   }
 
   /** Puts an org on a plan (billing calls this on subscription changes, in its transaction when it passes `m`). */

@@ -63,7 +63,7 @@ describe(TenantLimitsService.name, () => {
   function sut(c = config(true, true)) {
     plans = new FakePlans();
     used = new Map();
-    const metering = { cachedPeriodTotals: () => used, periodTotals: async () => used } as unknown as MeteringService;
+    const metering = { cachedPeriodTotals: () => used, periodTotals: async () => used, admittedInFlight: () => 0, countAdmitted: () => undefined } as unknown as MeteringService;
     const clock = new Clock();
     return new TenantLimitsService(c, plans as unknown as PlansService, new FakeLimits() as unknown as ProjectLimitsRepository, new RateLimiter(c, null, clock), metering, clock);
   }

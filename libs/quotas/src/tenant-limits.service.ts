@@ -97,7 +97,8 @@ export class TenantLimitsService {
     if (this.quotas && hasQuota(plan, limits)) {
       const used = this.metering.cachedPeriodTotals(s.projectId);
       if (used === undefined) return this.admitCold(s, res);
-      this.checkQuota(used, plan, limits, GATEWAY_METERS);
+      this.checkQuota(used, plan, limits, GATEWAY_METERS, this.metering.admittedInFlight(s.projectId));
+      this.metering.countAdmitted(res, s.projectId);
     }
     if (!this.rates) return undefined;
     const rules = this.rules(s, plan, limits);
@@ -114,7 +115,8 @@ export class TenantLimitsService {
     const [plan, limits] = await Promise.all([this.plans.forOrg(s.orgId), this.limits.get(s.projectId)]);
     if (this.quotas && hasQuota(plan, limits)) {
       const used = this.metering.cachedPeriodTotals(s.projectId) ?? (await this.metering.periodTotals(s.projectId));
-      this.checkQuota(used, plan, limits, GATEWAY_METERS);
+      this.checkQuota(used, plan, limits, GATEWAY_METERS, this.metering.admittedInFlight(s.projectId));
+      this.metering.countAdmitted(res, s.projectId);
     }
     if (!this.rates) return;
     const rules = this.rules(s, plan, limits);
@@ -163,12 +165,16 @@ export class TenantLimitsService {
   /** For runtimes: 402 if the project may not use more of `meters` this period (e.g. function invocations). */
   async assertWithinQuota(projectId: string, orgId: string, meters: string[]): Promise<void> {
     const [plan, limits] = await Promise.all([this.plans.forOrg(orgId), this.limits.get(projectId)]);
-    if (hasQuota(plan, limits)) this.checkQuota(await this.metering.periodTotals(projectId), plan, limits, meters);
+    if (hasQuota(plan, limits)) this.checkQuota(await this.metering.periodTotals(projectId), plan, limits, meters, 0);
   }
 
-  private checkQuota(used: ReadonlyMap<string, number>, plan: Plan, limits: ProjectLimits, meters: readonly string[]): void {
+  /**
+   * `inFlight`: gateway requests admitted on this instance whose responses haven't finished (so aren't in `used`
+   * yet), counted against request quotas so a concurrent burst can't pass a cap all at once.
+   */
+  private checkQuota(used: ReadonlyMap<string, number>, plan: Plan, limits: ProjectLimits, meters: readonly string[], inFlight: number): void {
     for (const meter of meters) {
-      const amount = used.get(meter) ?? 0;
+      const amount = (used.get(meter) ?? 0) + (meter === METERS.requests ? inFlight : 0);
       const included = plan.included[meter];
       if (plan.hard_caps && included !== undefined && amount >= included) this.exceeded(meter, included);
       const cap = limits.meter_caps[meter];

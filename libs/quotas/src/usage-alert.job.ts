@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { postJson } from '@plinth/common';
+import { OutboundAddressError, postJson } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { Clock, JobContext, JobData, JobHandler, JobRegistry, PermanentJobError, QUEUES } from '@plinth/jobs';
 import { orgBillingRecipients, PlatformMailer, usageAlertEmail } from '@plinth/mail';
 
 export const USAGE_ALERT_JOB = 'usage-alert';
@@ -74,8 +74,11 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
       const status = await postJson(
         webhook,
         { type: 'usage.alert', project: d.projectRef, meter: d.meter, kind: d.kind, threshold: d.threshold, used: d.used, amount: d.amount, period_start: d.periodStart },
-        { allowPrivate: this.config.webhooks.allowPrivate, timeoutMs: 5000, userAgent: 'plinth-usage-alerts' },
-      );
+        { allowPrivate: this.config.outbound.allowPrivate, timeoutMs: 5000, userAgent: 'plinth-usage-alerts' },
+      ).catch((e: unknown) => {
+        // A refused destination stays refused: dead at once with the reason, not retried.
+        throw e instanceof OutboundAddressError ? new PermanentJobError(`alert webhook refused: ${e.message}`, { cause: e }) : e;
+      });
       if (status < 200 || status >= 300) throw new Error(`alert webhook answered ${status}`);
     }
     await this.db.query(

@@ -1,6 +1,8 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { ErrorCode, nonPublicHostReason, PlinthException } from '@plinth/common';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { CacheInvalidation } from '@plinth/database';
 import { AuthSettings, authSettingsSchema, defaultAuthSettings, PatchAuthSettings } from './auth-config.dto';
 import { parseRedirectPattern } from './redirect-allow-list';
@@ -29,6 +31,7 @@ export class AuthConfigService implements OnModuleInit {
   private readonly cache = new Map<string, { config: ProjectAuthConfig; until: number }>();
 
   constructor(
+    @Inject(PLINTH_CONFIG) private readonly plinth: PlinthConfig,
     @InjectDataSource() private readonly db: DataSource,
     private readonly box: SecretBox,
     private readonly invalidation: CacheInvalidation,
@@ -73,8 +76,14 @@ export class AuthConfigService implements OnModuleInit {
 
   /** Merges a patch into the stored settings in the caller's transaction; returns the new view. */
   async update(m: EntityManager, projectId: string, patch: PatchAuthSettings): Promise<AuthSettingsView> {
-    const current = await this.get(projectId);
     const { smtp: smtpPatch, rate_limits, templates, ...rest } = patch;
+    // Refused up front when it is plainly internal; a name is checked again at every connection (see AuthMailer).
+    const refused = smtpPatch && !this.plinth.outbound.allowPrivate ? nonPublicHostReason(smtpPatch.host) : null;
+    if (refused) {
+      const message = `smtp.host: ${refused}; the SMTP server must be reachable at a public address`;
+      throw new PlinthException(ErrorCode.ValidationFailed, `Request is invalid: ${message}`, [{ path: 'smtp.host', message: refused }]);
+    }
+    const current = await this.get(projectId);
     const merged: AuthSettings = {
       ...current.settings,
       ...rest,

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createTransport, Transporter } from 'nodemailer';
+import { connectOutbound } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { PlatformMailer } from '@plinth/mail';
 import { AuthConfigService, ProjectAuthConfig } from './auth-config.service';
@@ -101,6 +102,7 @@ export class AuthMailer {
     if (hit && hit.version === config.version) return hit.transport;
     hit?.transport.close();
     const pass = this.settings.smtpPassword(projectId, config);
+    const allowPrivate = this.config.outbound.allowPrivate;
     const transport = createTransport({
       host: smtp.host,
       port: smtp.port,
@@ -109,6 +111,15 @@ export class AuthMailer {
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 20_000,
+      // We open the socket, so the customer's host is resolved and checked in the connection's own lookup
+      // (non-public addresses refused with OutboundAddressError unless OUTBOUND_ALLOW_PRIVATE); nodemailer
+      // then speaks SMTP (and TLS, for `secure`) over it and never resolves or connects on its own.
+      getSocket: (_options, callback) => {
+        connectOutbound(smtp.host, smtp.port, { allowPrivate, timeoutMs: 10_000 }).then(
+          (connection) => callback(null, { connection }),
+          (err: Error) => callback(err, false),
+        );
+      },
     });
     if (this.transports.size > 1000) this.transports.clear();
     this.transports.set(projectId, { version: config.version, transport });

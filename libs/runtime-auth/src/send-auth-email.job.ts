@@ -1,5 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { OutboundAddressError } from '@plinth/common';
+import { JobContext, JobData, JobHandler, JobRegistry, PermanentJobError, QUEUES } from '@plinth/jobs';
 import { AuthMailer, EmailTemplate } from './auth-mailer';
 import { SecretBox } from './secret-box';
 
@@ -43,13 +44,20 @@ export class SendAuthEmailJob implements JobHandler<SendAuthEmailData>, OnModule
 
   async handle(data: SendAuthEmailData, ctx: JobContext): Promise<void> {
     const parts = JSON.parse(this.box.open(data.sealed, emailSealContext(data.projectId, data.to))) as SealedEmailParts;
-    await this.mailer.send({
-      projectId: data.projectId,
-      ref: data.ref,
-      to: data.to,
-      template: data.template,
-      ...parts,
-      messageId: `<auth-${ctx.id}.${data.ref}@plinth>`,
-    });
+    try {
+      await this.mailer.send({
+        projectId: data.projectId,
+        ref: data.ref,
+        to: data.to,
+        template: data.template,
+        ...parts,
+        messageId: `<auth-${ctx.id}.${data.ref}@plinth>`,
+      });
+    } catch (e) {
+      // The project's SMTP host is refused by the outbound policy: retrying can't help (the job is dead with the
+      // reason, re-drivable once the settings are fixed).
+      if (e instanceof OutboundAddressError) throw new PermanentJobError(`project SMTP server refused: ${e.message}`, { cause: e });
+      throw e;
+    }
   }
 }

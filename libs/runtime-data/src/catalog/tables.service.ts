@@ -211,11 +211,12 @@ export class TablesService {
     return project;
   }
 
+  /** The plan's catalog limits (the lower of the current and a scheduled plan's while a downgrade is pending). */
   private async limits(project: ProjectEntity): Promise<{ tables: number; columns: number }> {
-    const plan = await this.plans.forOrg(project.orgId).catch(() => null);
+    const limits = await this.plans.structuralLimits(project.orgId).catch(() => null);
     return {
-      tables: plan?.limits.tables_per_project ?? this.config.data.maxTablesPerProject,
-      columns: plan?.limits.columns_per_table ?? this.config.data.maxColumnsPerTable,
+      tables: limits?.tables_per_project ?? this.config.data.maxTablesPerProject,
+      columns: limits?.columns_per_table ?? this.config.data.maxColumnsPerTable,
     };
   }
 
