@@ -17,8 +17,8 @@ describe(PlatformMailer.name, () => {
       role: 'billing',
       invitedBy: 'owner@example.com',
       email: 'new@example.com',
-      invitationId: '6b0c1c8e-secret-token',
-      acceptUrl: 'http://127.0.0.1:3000/v1/invitations/6b0c1c8e-secret-token/accept',
+      token: 'pl_inv_secret-token',
+      acceptUrl: 'http://127.0.0.1:3000/v1/invitations/6b0c1c8e/accept',
       expiresAt: new Date('2030-01-01T00:00:00Z'),
     });
 
@@ -30,7 +30,8 @@ describe(PlatformMailer.name, () => {
     const [fields, message] = log.mock.calls[0] as [Record<string, unknown>, string];
     expect(fields).toEqual({ tag: 'org-invitation', to: ['new@example.com'], subject: mail.subject, message_id: '<org-invitation-42@mail.example.com>', text: mail.text });
     expect(message).toContain(mail.subject);
-    expect(String(fields.text)).toContain('/v1/invitations/6b0c1c8e-secret-token/accept'); // followable on a dev machine
+    expect(String(fields.text)).toContain('/v1/invitations/6b0c1c8e/accept'); // followable on a dev machine
+    expect(String(fields.text)).toContain('Invitation token: pl_inv_secret-token');
   });
 
   it('sends nothing (and logs nothing) for an empty recipient list', async () => {
@@ -55,7 +56,7 @@ describe('platform email templates', () => {
       role: 'viewer',
       invitedBy: null,
       email: 'x@example.com',
-      invitationId: 'abc',
+      token: 'abc',
       acceptUrl: 'http://h/v1/invitations/abc/accept?a=1&b=2',
       expiresAt: new Date('2030-01-01T00:00:00Z'),
     });
