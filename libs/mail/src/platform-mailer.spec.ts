@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '@plinth/config';
 import { PlatformMailer } from './platform-mailer';
-import { orgInvitationEmail, usageAlertEmail } from './templates';
+import { emailVerificationEmail, orgInvitationEmail, usageAlertEmail } from './templates';
 
 const config = (env: Record<string, string> = {}) =>
   loadConfig({ NODE_ENV: 'test', PLINTH_SECRET: 's'.repeat(40), SMTP_FROM: 'Plinth <no-reply@mail.example.com>', ...env });
@@ -64,6 +64,15 @@ describe('platform email templates', () => {
     expect(mail.html).toContain('href="http://h/v1/invitations/abc/accept?a=1&#38;b=2"');
     expect(mail.text).toContain('Invitation token: abc');
     expect(mail.text).toContain('<script>alert(1)</script>');
+  });
+
+  it('put the verification code and link in both bodies, the link escaped in HTML', () => {
+    const mail = emailVerificationEmail({ email: 'x@example.com', code: '012345', verifyUrl: 'http://h/v1/auth/verify?token=pl_ev_a&x=1', expiresAt: new Date('2030-01-01T00:00:00Z') });
+    expect(mail.subject).toBe('Verify your email address for Plinth');
+    expect(mail.text).toContain('Verification code: 012345');
+    expect(mail.text).toContain('Or open this link: http://h/v1/auth/verify?token=pl_ev_a&x=1');
+    expect(mail.html).toContain('<code>012345</code>');
+    expect(mail.html).toContain('href="http://h/v1/auth/verify?token=pl_ev_a&#38;x=1"');
   });
 
   it('word usage alerts by kind and threshold', () => {

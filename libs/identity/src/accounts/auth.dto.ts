@@ -23,4 +23,5 @@ export const verifyCodeSchema = z
   .object({ email: z.string().max(254), code: z.string().regex(/^[0-9]{6}$/, 'must be the 6-digit code from the email') })
   .strict();
 export const resendVerificationSchema = z.object({ email: z.string().max(254) }).strict();
-export const verifyLinkQuerySchema = z.object({ token: z.string().min(1).max(200) }).strict();
+/** Not strict: mail clients and link trackers append their own parameters to links. */
+export const verifyLinkQuerySchema = z.object({ token: z.string().min(1).max(200) });
