@@ -55,6 +55,8 @@ describe('attacks on console accounts: invitations and sign-in', () => {
       const inv = await invite(owner, victimEmail);
       expect(inv.status).toBe(201);
       const attacker = await signupAs(victimEmail);
+      // It doesn't even learn which orgs invited the address.
+      expect((await t.http().get('/v1/me/invitations').set(attacker.auth)).body).toEqual([]);
 
       const res = await accept(attacker, inv.body.id, { token: await invitationToken(t, inv.body.id, victimEmail) });
       expect(res.status).toBe(403);

@@ -57,13 +57,11 @@ export class ConsoleAuthLimits {
     const acct = accountKey(email);
     const from = ip ?? 'unknown';
     const familiarKey = `login:familiar:${acct}:${from}`;
-    const rules: AttemptRule[] = [
-      { key: `login:ip:${from}`, ...LOGIN_LIMITS.ip },
-      { key: `login:acct-ip:${acct}:${from}`, ...LOGIN_LIMITS.accountIp },
-    ];
-    if (!(await this.limiter.remembers(familiarKey))) rules.push({ key: `login:acct:${acct}`, ...LOGIN_LIMITS.account });
-    await this.take(rules, 'Too many sign-in attempts; try again after the time in Retry-After');
-    return { giveBack: rules.filter((r) => r !== rules[1]).map((r) => r.key), clear: [rules[1].key], familiarKey };
+    const pair: AttemptRule = { key: `login:acct-ip:${acct}:${from}`, ...LOGIN_LIMITS.accountIp };
+    const shared: AttemptRule[] = [{ key: `login:ip:${from}`, ...LOGIN_LIMITS.ip }];
+    if (!(await this.limiter.remembers(familiarKey))) shared.push({ key: `login:acct:${acct}`, ...LOGIN_LIMITS.account });
+    await this.take([pair, ...shared], 'Too many sign-in attempts; try again after the time in Retry-After');
+    return { giveBack: shared.map((r) => r.key), clear: [pair.key], familiarKey };
   }
 
   async beforeVerify(email: string, ip: string | null): Promise<AttemptTicket> {

@@ -155,9 +155,13 @@ export class OrgsService {
     });
   }
 
-  /** Pending invitations addressed to the caller's email. */
+  /**
+   * Pending invitations addressed to the caller's email; none until the address is verified (whoever registers an
+   * invited address must not learn which orgs invited it).
+   */
   async myInvitations(p: Principal): Promise<InvitationView[]> {
     const user = await this.users.findOneOrFail({ where: { id: p.userId } });
+    if (!user.emailVerifiedAt) return [];
     const rows = await this.invitations.find({
       where: { email: user.email.toLowerCase(), acceptedAt: IsNull(), revokedAt: IsNull(), expiresAt: MoreThan(new Date()) },
     });
