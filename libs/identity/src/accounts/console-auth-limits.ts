@@ -55,7 +55,7 @@ export class ConsoleAuthLimits {
 
   async beforeLogin(email: string, ip: string | null): Promise<AttemptTicket> {
     const acct = accountKey(email);
-    const from = ip ?? 'unknown';
+    const from = sourceOf(ip);
     const familiarKey = `login:familiar:${acct}:${from}`;
     const pair: AttemptRule = { key: `login:acct-ip:${acct}:${from}`, ...LOGIN_LIMITS.accountIp };
     const shared: AttemptRule[] = [{ key: `login:ip:${from}`, ...LOGIN_LIMITS.ip }];
@@ -66,7 +66,7 @@ export class ConsoleAuthLimits {
 
   async beforeVerify(email: string, ip: string | null): Promise<AttemptTicket> {
     const rules: AttemptRule[] = [
-      { key: `verify:ip:${ip ?? 'unknown'}`, ...VERIFY_LIMITS.ip },
+      { key: `verify:ip:${sourceOf(ip)}`, ...VERIFY_LIMITS.ip },
       { key: `verify:acct:${accountKey(email)}`, ...VERIFY_LIMITS.account },
     ];
     await this.take(rules, 'Too many verification attempts; try again after the time in Retry-After');
@@ -77,7 +77,7 @@ export class ConsoleAuthLimits {
     const acct = accountKey(email);
     await this.take(
       [
-        { key: `resend:ip:${ip ?? 'unknown'}`, ...RESEND_LIMITS.ip },
+        { key: `resend:ip:${sourceOf(ip)}`, ...RESEND_LIMITS.ip },
         { key: `resend:min:${acct}`, ...RESEND_LIMITS.addressMinute },
         { key: `resend:hour:${acct}`, ...RESEND_LIMITS.addressHour },
       ],
@@ -97,6 +97,22 @@ export class ConsoleAuthLimits {
     const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
     throw new PlinthException(ErrorCode.RateLimited, message, undefined, { 'retry-after': String(seconds) });
   }
+}
+
+/**
+ * The source a limit counts per: an IPv4 address, or an IPv6 address's /64 (one subscriber's allocation: counting
+ * each of its 2^64 addresses apart would make per-IP limits free to evade).
+ */
+export function sourceOf(ip: string | null): string {
+  if (!ip) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (!ip.includes(':')) return ip;
+  const [head, tail] = ip.replace(/%.*$/, '').toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }
 
 /** Limits are keyed by address, not account id: unknown addresses are limited exactly like known ones. */
