@@ -1,4 +1,4 @@
-import { addMember, bootTestApp, createProject, signup, TestApp } from '../support/test-app';
+import { addMember, bootTestApp, createProject, invitationToken, signup, signupVerified, TestApp } from '../support/test-app';
 
 describe('organizations, members and the audit log (/v1/orgs)', () => {
   let t: TestApp;
@@ -20,20 +20,21 @@ describe('organizations, members and the audit log (/v1/orgs)', () => {
   });
 
   it('invites a member who accepts, changes their role, and removes them', async () => {
-    const owner = await signup(t, 'owner');
-    const dev = await signup(t, 'dev');
+    const owner = await signupVerified(t, 'owner');
+    const dev = await signupVerified(t, 'dev');
     const inv = await t.http().post(`/v1/orgs/${owner.orgId}/invitations`).set(owner.auth).send({ email: dev.email, role: 'developer' });
     expect(inv.status).toBe(201);
     expect((await t.http().get(`/v1/orgs/${owner.orgId}/invitations`).set(owner.auth)).body).toHaveLength(1);
+    const token = await invitationToken(t, inv.body.id, dev.email);
 
-    // Someone else can't accept it; the addressee sees it and can.
-    const stranger = await signup(t, 'stranger');
-    expect((await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set(stranger.auth)).status).toBe(404);
+    // Someone else can't accept it, even with the token; the addressee sees it and accepts with the token.
+    const stranger = await signupVerified(t, 'stranger');
+    expect((await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set(stranger.auth).send({ token })).status).toBe(403);
     const mine = await t.http().get('/v1/me/invitations').set(dev.auth);
     expect(mine.body).toEqual([expect.objectContaining({ id: inv.body.id, org_id: owner.orgId, role: 'developer' })]);
-    const accepted = await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set(dev.auth);
+    const accepted = await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set(dev.auth).send({ token });
     expect(accepted.body).toMatchObject({ id: owner.orgId, role: 'developer' });
-    expect((await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set(dev.auth)).status).toBe(404);
+    expect((await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set(dev.auth).send({ token })).status).toBe(404);
 
     const members = await t.http().get(`/v1/orgs/${owner.orgId}/members`).set(dev.auth);
     expect(members.body.map((m: { role: string }) => m.role).sort()).toEqual(['developer', 'owner']);

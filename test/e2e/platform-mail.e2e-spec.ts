@@ -5,8 +5,8 @@ import { Clock, OutboxService } from '@plinth/jobs';
 import { MeteringService } from '@plinth/metering';
 import { PlansService, UsageAlertJob, UsageAlertsService } from '@plinth/quotas';
 import { bootBillingApp, DAY, fastJobs, waitFor } from '../support/billing-harness';
-import { CapturedMail, SmtpCapture } from '../support/smtp-capture';
-import { addMember, createProject, PASSWORD, signup, TestApp, TestUser, uniqueEmail } from '../support/test-app';
+import { CapturedMail, codeAndLink, SmtpCapture } from '../support/smtp-capture';
+import { addMember, createProject, PASSWORD, signup, signupVerified, TestApp, TestUser, uniqueEmail } from '../support/test-app';
 
 /**
  * Plinth's own emails (usage alerts, delinquency notices, org invitations) through the outbox, the in-process job
@@ -164,7 +164,7 @@ describe('platform emails through the outbox and a real SMTP server', () => {
   });
 
   it('an invitation sends an email whose token accepts the invite (and a refused invitation sends nothing)', async () => {
-    const owner = await signup(t, 'inviter');
+    const owner = await signupVerified(t, 'inviter');
     const email = uniqueEmail('invitee');
     const inv = await t.http().post(`/v1/orgs/${owner.orgId}/invitations`).set(owner.auth).send({ email, role: 'developer' });
     expect(inv.status).toBe(201);
@@ -174,16 +174,26 @@ describe('platform emails through the outbox and a real SMTP server', () => {
     expect(header(mail, 'Subject')).toMatch(/^You are invited to join .+ on Plinth$/);
     expect(mail.body).toContain(owner.email);
     expect(mail.body).toContain('as developer');
-    const token = /Invitation token: ([0-9a-f-]{36})/.exec(mail.body)?.[1];
-    expect(token).toBe(inv.body.id);
-    expect(mail.body).toContain(`/v1/invitations/${token}/accept`);
+    const token = /Invitation token: (pl_inv_[A-Za-z0-9_-]{43})/.exec(mail.body)?.[1];
+    expect(token).toBeDefined();
+    expect(mail.body).toContain(`/v1/invitations/${inv.body.id}/accept`);
+    // The token is only in the email: not in the API's answers, not in the job's data.
+    expect(JSON.stringify(inv.body)).not.toContain(token);
     const job = await t.sql.query(`SELECT id FROM control.outbox WHERE name = 'identity.invitation-email' AND data->>'invitationId' = $1`, [inv.body.id]);
     expect(header(mail, 'Message-ID')).toBe(`<org-invitation-${job.rows[0].id}@mail.plinth.test>`);
 
-    // The invitee signs up with the invited address and accepts with the emailed token.
+    const jobData = await t.sql.query(`SELECT data::text AS d FROM control.outbox WHERE id = $1`, [job.rows[0].id]);
+    expect(jobData.rows[0].d).not.toContain(token);
+
+    // The invitee signs up with the invited address, verifies it from the verification email, and accepts with
+    // the emailed token.
     const res = await t.http().post('/v1/auth/signup').send({ email, password: PASSWORD, name: 'invitee' });
     expect(res.status).toBe(201);
-    const accepted = await t.http().post(`/v1/invitations/${token}/accept`).set({ authorization: `Bearer ${res.body.access_token}` }).send();
+    const verification = await mailTo(email, /^Verify your email address/);
+    expect(header(verification, 'Message-ID')).toMatch(/^<email-verification-\d+@mail\.plinth\.test>$/);
+    const { code } = codeAndLink(verification);
+    expect((await t.http().post('/v1/auth/verify').send({ email, code })).status).toBe(200);
+    const accepted = await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set({ authorization: `Bearer ${res.body.access_token}` }).send({ token });
     expect(accepted.status).toBe(200);
     expect(accepted.body).toMatchObject({ id: owner.orgId, role: 'developer' });
     const members = await t.http().get(`/v1/orgs/${owner.orgId}/members`).set(owner.auth);

@@ -3,6 +3,9 @@ import type { Writable } from 'node:stream';
 import { Client } from 'pg';
 import request from 'supertest';
 import { loadConfig, PlinthConfig } from '@plinth/config';
+import { SEND_INVITATION_EMAIL_JOB, SEND_VERIFICATION_EMAIL_JOB, SendInvitationEmailJob, SendVerificationEmailJob } from '@plinth/identity';
+import type { JobData, JobHandler } from '@plinth/jobs';
+import { PlatformEmail, PlatformMailer } from '@plinth/mail';
 import { createApiApp } from '../../apps/api/src/app.factory';
 import { TEST_SECRET } from './global-setup';
 
@@ -13,6 +16,10 @@ export interface TestApp {
   baseUrl: string;
   /** A superuser connection to the test database, for asserting on what is stored. */
   sql: Client;
+  /** Every email the app handed to its platform mailer (whether SMTP or the log then took it), oldest first. */
+  mails: PlatformEmail[];
+  /** Whether the app runs its job processors (then emails go out by themselves). */
+  withWorker: boolean;
   close(): Promise<void>;
 }
 
@@ -33,6 +40,14 @@ export async function bootTestApp(env: Record<string, string> = {}, logStream?: 
     ...env,
   });
   const app = await createApiApp(config, databaseUrl, opts.withWorker ?? false, logStream);
+  // Keep a copy of what the app sends, so tests follow emailed codes and tokens as a recipient would.
+  const mails: PlatformEmail[] = [];
+  const mailer = app.get(PlatformMailer);
+  const send = mailer.send.bind(mailer);
+  mailer.send = (mail) => {
+    mails.push(mail);
+    return send(mail);
+  };
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
@@ -43,6 +58,8 @@ export async function bootTestApp(env: Record<string, string> = {}, logStream?: 
     config,
     baseUrl,
     sql,
+    mails,
+    withWorker: opts.withWorker ?? false,
     http: () => request(app.getHttpServer()),
     close: async () => {
       await sql.end();
@@ -66,6 +83,8 @@ export interface TestUser {
   refresh: string;
   orgId: string;
   auth: { authorization: string };
+  /** Set once {@link verifyEmail} has verified the account's address. */
+  verified?: boolean;
 }
 
 export async function signup(t: TestApp, tag = 'user'): Promise<TestUser> {
@@ -102,10 +121,71 @@ export async function upgradeOrg(t: TestApp, user: TestUser, plan = 'pro', orgId
   if (res.status !== 200) throw new Error(`plan change failed: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
-/** Adds `member` to `owner`'s org with `role`, through the real invitation flow. */
+/**
+ * Adds `member` to `owner`'s org with `role`, through the real invitation flow: both verify their address (as
+ * inviting and accepting require), and the member accepts with the token from the invitation email.
+ */
 export async function addMember(t: TestApp, owner: TestUser, member: TestUser, role: string, orgId = owner.orgId): Promise<void> {
+  await verifyEmail(t, owner);
+  await verifyEmail(t, member);
   const inv = await t.http().post(`/v1/orgs/${orgId}/invitations`).set(owner.auth).send({ email: member.email, role });
   if (inv.status !== 201) throw new Error(`invite failed: ${inv.status} ${JSON.stringify(inv.body)}`);
-  const acc = await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set(member.auth).send();
+  const token = await invitationToken(t, inv.body.id, member.email);
+  const acc = await t.http().post(`/v1/invitations/${inv.body.id}/accept`).set(member.auth).send({ token });
   if (acc.status !== 200) throw new Error(`accept failed: ${acc.status} ${JSON.stringify(acc.body)}`);
+}
+
+/** A new account whose address is verified (it may accept and send invitations). */
+export async function signupVerified(t: TestApp, tag = 'user'): Promise<TestUser> {
+  const user = await signup(t, tag);
+  await verifyEmail(t, user);
+  return user;
+}
+
+/** Verifies `user`'s address as its owner would: the code from the latest verification email, at POST /v1/auth/verify. */
+export async function verifyEmail(t: TestApp, user: { id: string; email: string; verified?: boolean }): Promise<void> {
+  if (user.verified) return;
+  const mail = await platformMail(t, user.email, /^Verify your email/, t.app.get(SendVerificationEmailJob), SEND_VERIFICATION_EMAIL_JOB, 'userId', user.id);
+  const code = /Verification code: (\d{6})/.exec(mail.text)?.[1];
+  if (!code) throw new Error(`no code in the verification email: ${mail.text}`);
+  const res = await t.http().post('/v1/auth/verify').send({ email: user.email, code });
+  if (res.status !== 200) throw new Error(`verify failed: ${res.status} ${JSON.stringify(res.body)}`);
+  user.verified = true;
+}
+
+/** The token the invitation email to `email` carries. */
+export async function invitationToken(t: TestApp, invitationId: string, email: string): Promise<string> {
+  const mail = await platformMail(t, email, /invited to join/, t.app.get(SendInvitationEmailJob), SEND_INVITATION_EMAIL_JOB, 'invitationId', invitationId);
+  const token = /Invitation token: (pl_inv_[A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
+  if (!token) throw new Error(`no token in the invitation email: ${mail.text}`);
+  return token;
+}
+
+/**
+ * The latest email to `to` whose subject matches, from what the app's mailer was given. An app with its job
+ * processors sends it by itself; without them, the helper runs the email's outbox job (the newest one of `name`
+ * whose data has `key` = `value`) through its real handler, as the worker would: handlers are idempotent.
+ */
+export async function platformMail<T extends JobData>(
+  t: TestApp,
+  to: string,
+  subject: RegExp,
+  handler: JobHandler<T>,
+  name: string,
+  key: string,
+  value: string,
+): Promise<PlatformEmail> {
+  const find = () =>
+    [...t.mails].reverse().find((m) => (Array.isArray(m.to) ? m.to : [m.to]).some((x) => x.toLowerCase() === to.toLowerCase()) && subject.test(m.subject));
+  if (t.withWorker) {
+    const deadline = Date.now() + 15_000;
+    while (!find() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  } else {
+    const { rows } = await t.sql.query(`SELECT id, data FROM control.outbox WHERE name = $1 AND data->>$2 = $3 ORDER BY id DESC LIMIT 1`, [name, key, value]);
+    if (!rows[0]) throw new Error(`no ${name} job with ${key} = ${value}`);
+    await handler.handle(rows[0].data as T, { id: String(rows[0].id), attempt: 1, maxAttempts: 1 });
+  }
+  const mail = find();
+  if (!mail) throw new Error(`no email to ${to} matching ${subject}`);
+  return mail;
 }

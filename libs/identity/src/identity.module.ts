@@ -4,6 +4,11 @@ import { AuditModule } from '@plinth/audit';
 import { OutboxModule } from '@plinth/jobs';
 import { MailModule } from '@plinth/mail';
 import { AccountsService } from './accounts/accounts.service';
+import { AttemptLimiter } from './accounts/attempt-limiter';
+import { ConsoleAuthLimits } from './accounts/console-auth-limits';
+import { EmailVerificationEntity } from './accounts/email-verification.entity';
+import { EmailVerificationService } from './accounts/email-verification.service';
+import { SendVerificationEmailJob } from './accounts/send-verification-email.job';
 import { AuthController, SessionController } from './accounts/auth.controller';
 import { UserEntity } from './accounts/user.entity';
 import { ConsoleAuthGuard } from './authz/console-auth.guard';
@@ -12,6 +17,7 @@ import { OrgsController } from './orgs/orgs.controller';
 import { OrgsService } from './orgs/orgs.service';
 import { SendInvitationEmailJob } from './orgs/send-invitation-email.job';
 import { AccessTokenService } from './tokens/access-token.service';
+import { EmailSecrets } from './tokens/email-secrets';
 import { PersonalAccessTokenEntity } from './tokens/personal-access-token.entity';
 import { PersonalAccessTokenService } from './tokens/personal-access-token.service';
 import { RefreshTokenEntity } from './tokens/refresh-token.entity';
@@ -23,11 +29,14 @@ import { SessionService } from './tokens/session.service';
     OutboxModule,
     MailModule,
     TypeOrmModule.forFeature([
-      UserEntity, RefreshTokenEntity, PersonalAccessTokenEntity, OrgEntity, OrgMemberEntity, OrgInvitationEntity,
+      UserEntity, EmailVerificationEntity, RefreshTokenEntity, PersonalAccessTokenEntity, OrgEntity, OrgMemberEntity, OrgInvitationEntity,
     ]),
   ],
   controllers: [AuthController, SessionController, OrgsController],
-  providers: [AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard, SendInvitationEmailJob],
+  providers: [
+    AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard, SendInvitationEmailJob,
+    EmailSecrets, EmailVerificationService, SendVerificationEmailJob, AttemptLimiter, ConsoleAuthLimits,
+  ],
   // The guard's dependencies go along so other libs' controllers can use @ConsoleApi().
   exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, TypeOrmModule, AuditModule],
 })

@@ -12,3 +12,6 @@ export type { OrgRole } from './orgs/org.entity';
 /** The outbox job that emails an org invitation (enqueued with the invitation). */
 export { SendInvitationEmailJob, SEND_INVITATION_EMAIL_JOB } from './orgs/send-invitation-email.job';
 export type { SendInvitationEmailData } from './orgs/send-invitation-email.job';
+/** The outbox job that emails a console account its verification code and link (enqueued at sign-up and resend). */
+export { SendVerificationEmailJob, SEND_VERIFICATION_EMAIL_JOB } from './accounts/send-verification-email.job';
+export type { SendVerificationEmailData } from './accounts/send-verification-email.job';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '@plinth/config';
 import { PlatformMailer } from './platform-mailer';
-import { orgInvitationEmail, usageAlertEmail } from './templates';
+import { emailVerificationEmail, orgInvitationEmail, usageAlertEmail } from './templates';
 
 const config = (env: Record<string, string> = {}) =>
   loadConfig({ NODE_ENV: 'test', PLINTH_SECRET: 's'.repeat(40), SMTP_FROM: 'Plinth <no-reply@mail.example.com>', ...env });
@@ -17,8 +17,8 @@ describe(PlatformMailer.name, () => {
       role: 'billing',
       invitedBy: 'owner@example.com',
       email: 'new@example.com',
-      invitationId: '6b0c1c8e-secret-token',
-      acceptUrl: 'http://127.0.0.1:3000/v1/invitations/6b0c1c8e-secret-token/accept',
+      token: 'pl_inv_secret-token',
+      acceptUrl: 'http://127.0.0.1:3000/v1/invitations/6b0c1c8e/accept',
       expiresAt: new Date('2030-01-01T00:00:00Z'),
     });
 
@@ -30,7 +30,8 @@ describe(PlatformMailer.name, () => {
     const [fields, message] = log.mock.calls[0] as [Record<string, unknown>, string];
     expect(fields).toEqual({ tag: 'org-invitation', to: ['new@example.com'], subject: mail.subject, message_id: '<org-invitation-42@mail.example.com>', text: mail.text });
     expect(message).toContain(mail.subject);
-    expect(String(fields.text)).toContain('/v1/invitations/6b0c1c8e-secret-token/accept'); // followable on a dev machine
+    expect(String(fields.text)).toContain('/v1/invitations/6b0c1c8e/accept'); // followable on a dev machine
+    expect(String(fields.text)).toContain('Invitation token: pl_inv_secret-token');
   });
 
   it('sends nothing (and logs nothing) for an empty recipient list', async () => {
@@ -55,7 +56,7 @@ describe('platform email templates', () => {
       role: 'viewer',
       invitedBy: null,
       email: 'x@example.com',
-      invitationId: 'abc',
+      token: 'abc',
       acceptUrl: 'http://h/v1/invitations/abc/accept?a=1&b=2',
       expiresAt: new Date('2030-01-01T00:00:00Z'),
     });
@@ -63,6 +64,15 @@ describe('platform email templates', () => {
     expect(mail.html).toContain('href="http://h/v1/invitations/abc/accept?a=1&#38;b=2"');
     expect(mail.text).toContain('Invitation token: abc');
     expect(mail.text).toContain('<script>alert(1)</script>');
+  });
+
+  it('put the verification code and link in both bodies, the link escaped in HTML', () => {
+    const mail = emailVerificationEmail({ email: 'x@example.com', code: '012345', verifyUrl: 'http://h/v1/auth/verify?token=pl_ev_a&x=1', expiresAt: new Date('2030-01-01T00:00:00Z') });
+    expect(mail.subject).toBe('Verify your email address for Plinth');
+    expect(mail.text).toContain('Verification code: 012345');
+    expect(mail.text).toContain('Or open this link: http://h/v1/auth/verify?token=pl_ev_a&x=1');
+    expect(mail.html).toContain('<code>012345</code>');
+    expect(mail.html).toContain('href="http://h/v1/auth/verify?token=pl_ev_a&#38;x=1"');
   });
 
   it('word usage alerts by kind and threshold', () => {

@@ -102,19 +102,38 @@ export interface OrgInvitationEmail {
   role: string;
   invitedBy: string | null;
   email: string;
-  invitationId: string;
+  /** The secret that accepting takes, in the body: only this email carries it. */
+  token: string;
   acceptUrl: string;
   expiresAt: Date;
 }
 
-/** An invitation to join an org; accepted by the invited address's account with the invitation id. */
+/** An invitation to join an org; accepted by the invited address's verified account with the emailed token. */
 export function orgInvitationEmail(d: OrgInvitationEmail): RenderedEmail {
   return renderEmail(`You are invited to join ${d.orgName} on Plinth`, `Join ${d.orgName} on Plinth`, [
     `${d.invitedBy ?? 'An administrator'} invited ${d.email} to organization ${d.orgName} as ${d.role}.`,
-    `Sign in (or sign up) as ${d.email} and accept the invitation before ${d.expiresAt.toISOString()}:`,
+    `Sign in (or sign up and verify) as ${d.email} and accept the invitation before ${d.expiresAt.toISOString()}, with this token in the body ({"token": "…"}):`,
     { label: 'Accept the invitation (POST, signed in)', url: d.acceptUrl },
-    { label: 'Invitation token', code: d.invitationId },
+    { label: 'Invitation token', code: d.token },
     'If you did not expect this invitation, ignore this email.',
+  ]);
+}
+
+export interface EmailVerificationEmail {
+  email: string;
+  code: string;
+  verifyUrl: string;
+  expiresAt: Date;
+}
+
+/** Proves a console account's address: a code to type in, or a link to open, whichever is handier. */
+export function emailVerificationEmail(d: EmailVerificationEmail): RenderedEmail {
+  return renderEmail('Verify your email address for Plinth', 'Verify your email address', [
+    `Someone (hopefully you) created a Plinth account for ${d.email}. Confirm that this address is yours before ${d.expiresAt.toISOString()}:`,
+    { label: 'Verification code', code: d.code },
+    { label: 'Or open this link', url: d.verifyUrl },
+    'Until the address is verified, the account can work in its own organization but cannot accept or send invitations.',
+    'If you did not sign up for Plinth, ignore this email.',
   ]);
 }
 

@@ -1,17 +1,23 @@
-import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { Controller, Delete, Get, Header, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { ApiZodBody, ReqMeta, RequestMeta, UuidParam, ZodBody } from '@plinth/common';
+import type { Response } from 'express';
+import { ApiZodBody, ReqMeta, RequestMeta, UuidParam, ZodBody, ZodQuery } from '@plinth/common';
 import { ConsoleApi } from '../authz/console-auth.guard';
 import { CurrentPrincipal, Principal } from '../authz/principal';
 import { PersonalAccessTokenService } from '../tokens/personal-access-token.service';
 import { AccountsService } from './accounts.service';
-import { createPatSchema, loginSchema, refreshSchema, signupSchema } from './auth.dto';
+import { createPatSchema, loginSchema, refreshSchema, resendVerificationSchema, signupSchema, verifyCodeSchema, verifyLinkQuerySchema } from './auth.dto';
+import { EmailVerificationService } from './email-verification.service';
+import { verificationPage } from './verification-page';
 import { z } from 'zod';
 
 @ApiTags('auth')
 @Controller('v1/auth')
 export class AuthController {
-  constructor(private readonly accounts: AccountsService) {}
+  constructor(
+    private readonly accounts: AccountsService,
+    private readonly verification: EmailVerificationService,
+  ) {}
 
   @Post('signup')
   @ApiZodBody(signupSchema)
@@ -22,8 +28,33 @@ export class AuthController {
   @Post('login')
   @HttpCode(200)
   @ApiZodBody(loginSchema)
-  login(@ZodBody(loginSchema) body: z.infer<typeof loginSchema>) {
-    return this.accounts.login(body);
+  login(@ZodBody(loginSchema) body: z.infer<typeof loginSchema>, @ReqMeta() meta: RequestMeta) {
+    return this.accounts.login(body, meta);
+  }
+
+  @Post('verify')
+  @HttpCode(200)
+  @ApiZodBody(verifyCodeSchema)
+  verify(@ZodBody(verifyCodeSchema) body: z.infer<typeof verifyCodeSchema>, @ReqMeta() meta: RequestMeta) {
+    return this.verification.verifyCode(body.email, body.code, meta);
+  }
+
+  /** The emailed link: a browser opens it, so the answer is a small page. */
+  @Get('verify')
+  @Header('cache-control', 'no-store')
+  @Header('referrer-policy', 'no-referrer')
+  @Header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+  async verifyLink(@ZodQuery(verifyLinkQuerySchema) q: z.infer<typeof verifyLinkQuerySchema>, @Res() res: Response) {
+    const page = verificationPage(await this.verification.verifyLink(q.token));
+    res.status(page.status).type('html').send(page.html);
+  }
+
+  @Post('verify/resend')
+  @HttpCode(202)
+  @ApiZodBody(resendVerificationSchema)
+  async resend(@ZodBody(resendVerificationSchema) body: z.infer<typeof resendVerificationSchema>, @ReqMeta() meta: RequestMeta) {
+    await this.verification.resend(body.email, meta);
+    return { message: 'If this address has an account waiting for verification, a new code and link are on their way.' };
   }
 
   @Post('refresh')

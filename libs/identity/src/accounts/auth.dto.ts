@@ -19,3 +19,9 @@ export const refreshSchema = z.object({ refresh_token: z.string().min(1).max(200
 export const createPatSchema = z
   .object({ name: z.string().trim().min(1).max(100), expires_in_days: z.number().int().min(1).max(3650).optional() })
   .strict();
+export const verifyCodeSchema = z
+  .object({ email: z.string().max(254), code: z.string().regex(/^[0-9]{6}$/, 'must be the 6-digit code from the email') })
+  .strict();
+export const resendVerificationSchema = z.object({ email: z.string().max(254) }).strict();
+/** Not strict: mail clients and link trackers append their own parameters to links. */
+export const verifyLinkQuerySchema = z.object({ token: z.string().min(1).max(200) });

@@ -5,7 +5,7 @@ import { AuditService } from '@plinth/audit';
 import { ApiZodBody, UuidParam, ZodBody, ZodQuery } from '@plinth/common';
 import { ConsoleApi, RequirePermission } from '../authz/console-auth.guard';
 import { CurrentPrincipal, Principal } from '../authz/principal';
-import { auditQuerySchema, changeRoleSchema, inviteSchema, orgNameSchema } from './orgs.dto';
+import { acceptInvitationSchema, auditQuerySchema, changeRoleSchema, inviteSchema, orgNameSchema } from './orgs.dto';
 import { OrgsService } from './orgs.service';
 
 @ApiTags('organizations')
@@ -108,8 +108,13 @@ export class OrgsController {
 
   @Post('invitations/:id/accept')
   @HttpCode(200)
-  accept(@CurrentPrincipal() p: Principal, @UuidParam('id', 'Invitation') id: string) {
-    return this.orgs.accept(p, id);
+  @ApiZodBody(acceptInvitationSchema)
+  accept(
+    @CurrentPrincipal() p: Principal,
+    @UuidParam('id', 'Invitation') id: string,
+    @ZodBody(acceptInvitationSchema) body: z.infer<typeof acceptInvitationSchema>,
+  ) {
+    return this.orgs.accept(p, id, body.token);
   }
 
   @Get('orgs/:orgId/audit-log')

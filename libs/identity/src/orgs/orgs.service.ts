@@ -6,6 +6,7 @@ import { PlinthException } from '@plinth/common';
 import { OutboxService, QUEUES } from '@plinth/jobs';
 import { UserEntity } from '../accounts/user.entity';
 import type { Principal } from '../authz/principal';
+import { EmailSecrets } from '../tokens/email-secrets';
 import { OrgEntity, OrgInvitationEntity, OrgMemberEntity, OrgRole } from './org.entity';
 import { SEND_INVITATION_EMAIL_JOB, SendInvitationEmailData } from './send-invitation-email.job';
 
@@ -45,6 +46,7 @@ export class OrgsService {
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly audit: AuditService,
     private readonly outbox: OutboxService,
+    private readonly secrets: EmailSecrets,
   ) {}
 
   async create(p: Principal, name: string): Promise<OrgView> {
@@ -96,6 +98,7 @@ export class OrgsService {
   async invite(p: Principal, orgId: string, email: string, role: OrgRole): Promise<InvitationView> {
     p.permissions.assert('create', 'Invitation', orgId, 'Organization');
     this.assertMayGrant(p, orgId, role);
+    await this.assertVerified(p, 'inviting others');
     const normalized = email.toLowerCase();
     return this.orgs.manager.transaction(async (m) => {
       const existing = await m
@@ -152,9 +155,13 @@ export class OrgsService {
     });
   }
 
-  /** Pending invitations addressed to the caller's email. */
+  /**
+   * Pending invitations addressed to the caller's email; none until the address is verified (whoever registers an
+   * invited address must not learn which orgs invited it).
+   */
   async myInvitations(p: Principal): Promise<InvitationView[]> {
     const user = await this.users.findOneOrFail({ where: { id: p.userId } });
+    if (!user.emailVerifiedAt) return [];
     const rows = await this.invitations.find({
       where: { email: user.email.toLowerCase(), acceptedAt: IsNull(), revokedAt: IsNull(), expiresAt: MoreThan(new Date()) },
     });
@@ -163,13 +170,21 @@ export class OrgsService {
     return rows.map((r) => invitationView(r, names.get(r.orgId)));
   }
 
-  /** Only the addressee can accept; to anyone else the invitation doesn't exist. */
-  async accept(p: Principal, invitationId: string): Promise<OrgView> {
-    const user = await this.users.findOneOrFail({ where: { id: p.userId } });
+  /**
+   * Only the addressee can accept, proving it twice: the account's address is verified, and the caller holds the
+   * token only the invitation email carries. Without the token the invitation doesn't exist (404); with it, another
+   * account is told it was sent to another address (403).
+   */
+  async accept(p: Principal, invitationId: string, token: string): Promise<OrgView> {
+    const user = await this.assertVerified(p, 'accepting invitations');
+    if (!this.secrets.invitationTokenMatches(invitationId, token)) throw PlinthException.notFound('Invitation');
     return this.orgs.manager.transaction(async (m) => {
       const inv = await m.findOne(OrgInvitationEntity, { where: { id: invitationId }, lock: { mode: 'pessimistic_write' } });
-      if (!inv || inv.email !== user.email.toLowerCase() || inv.acceptedAt || inv.revokedAt || inv.expiresAt.getTime() <= Date.now()) {
+      if (!inv || inv.acceptedAt || inv.revokedAt || inv.expiresAt.getTime() <= Date.now()) {
         throw PlinthException.notFound('Invitation');
+      }
+      if (inv.email !== user.email.toLowerCase()) {
+        throw PlinthException.forbidden('This invitation was sent to another email address; sign in with that address to accept it');
       }
       await m.update(OrgInvitationEntity, { id: inv.id }, { acceptedAt: new Date() });
       await m
@@ -236,6 +251,21 @@ export class OrgsService {
     if (owners <= 1) {
       throw PlinthException.conflict('An organization needs at least one owner: make someone else owner first');
     }
+  }
+
+  /**
+   * Invitations move people between orgs by email address, so both ends must have proved their address:
+   * without that, anyone could sign up with an invited address and take the seat (or invite from an address
+   * they don't own).
+   */
+  private async assertVerified(p: Principal, doing: string): Promise<UserEntity> {
+    const user = await this.users.findOneOrFail({ where: { id: p.userId } });
+    if (!user.emailVerifiedAt) {
+      throw PlinthException.forbidden(
+        `Verify your email address before ${doing}: enter the code from the verification email at POST /v1/auth/verify (or POST /v1/auth/verify/resend for a new one)`,
+      );
+    }
+    return user;
   }
 
   /** Only owners grant, change or remove the owner role. */

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { orgInvitationEmail, PlatformMailer } from '@plinth/mail';
+import { EmailSecrets } from '../tokens/email-secrets';
 
 export const SEND_INVITATION_EMAIL_JOB = 'identity.invitation-email';
 
@@ -14,8 +15,8 @@ export interface SendInvitationEmailData extends JobData {
 
 /**
  * Emails an org invitation to the invited address, enqueued in the transaction that created the invitation.
- * The body carries the invitation id, which the invited address's account accepts with
- * `POST /v1/invitations/:id/accept`. An invitation accepted, revoked or expired before the job runs is not
+ * The body carries the invitation's token (derived from PLINTH_SECRET and the invitation id, so the job data holds
+ * no secret), which the invited address's verified account sends to `POST /v1/invitations/:id/accept`. An invitation accepted, revoked or expired before the job runs is not
  * sent. At-least-once: a crash after the send and before the job is marked done resends it once, with the same
  * Message-ID (from the outbox job id).
  */
@@ -30,6 +31,7 @@ export class SendInvitationEmailJob implements JobHandler<SendInvitationEmailDat
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
     private readonly mailer: PlatformMailer,
+    private readonly secrets: EmailSecrets,
   ) {}
 
   onModuleInit(): void {
@@ -52,7 +54,7 @@ export class SendInvitationEmailJob implements JobHandler<SendInvitationEmailDat
       role: inv.role,
       invitedBy: inv.inviter,
       email: inv.email,
-      invitationId: d.invitationId,
+      token: this.secrets.invitationToken(d.invitationId),
       acceptUrl: `${this.config.http.publicUrl}/v1/invitations/${d.invitationId}/accept`,
       expiresAt: inv.expires_at,
     });
