@@ -4,6 +4,7 @@ import { DatabaseError, Pool, PoolClient, QueryResult, QueryResultRow } from 'pg
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { DATABASE_URL } from './database.tokens';
 import { PreparedStatements } from './prepared-statements';
+import { ProjectSlots } from './project-slots';
 import { tenantLoginUrl } from './tenant-login';
 
 /** What the tenant executor needs to know about a project: where it lives and which role it acts as. */
@@ -18,6 +19,14 @@ const ROLE_NAME = /^t_[a-z0-9]{4,32}_(data|owner)$/;
 const SCHEMA_NAME = /^t_[a-z0-9]{4,32}$/;
 
 /**
+ * Sent after every statement of a tenant transaction: fails (XX000), aborting the transaction, unless the role in
+ * force is still the project's data role. The login role may switch into every project's data role, so a statement
+ * that switched role (an injected `set_config('role', …)`) would otherwise hand the next statement, and COMMIT, to
+ * another tenant. Named: parsed once per connection, outside the LRU of generated statements.
+ */
+const ASSERT_ROLE = { name: 'plinth_assert_role', text: 'SELECT tenant_guard.assert_role($1)' };
+
+/**
  * Tenant traffic runs on its own pool per database cluster, apart from the control plane's pool, so tenants
  * can't starve it. Every statement runs in a transaction that switches to the project's data role with
  * `set_config(..., true)` (transaction-local), so nothing leaks to the next user of a pooled connection.
@@ -27,6 +36,8 @@ const SCHEMA_NAME = /^t_[a-z0-9]{4,32}$/;
 export class TenantDatabase implements OnModuleDestroy {
   private readonly logger = new Logger(TenantDatabase.name);
   private readonly pools = new Map<string, Pool>();
+  /** Per-project fairness on each cluster's pool. */
+  private readonly slots = new Map<string, ProjectSlots>();
   private readonly statements: PreparedStatements;
 
   constructor(
@@ -52,29 +63,40 @@ export class TenantDatabase implements OnModuleDestroy {
     });
     pool.on('error', (err) => this.logger.warn(`tenant pool (${cluster}) idle client error: ${err.message}`));
     this.pools.set(cluster, pool);
+    this.slots.set(cluster, new ProjectSlots(this.config.database.tenantProject));
     return pool;
   }
 
   /**
    * Runs `fn` in one transaction as the project's data role, with a statement timeout. BEGIN and the role
-   * switch go in one round trip (with the deallocation of statements this connection's cache has evicted).
+   * switch go in one round trip (with the deallocation of statements this connection's cache has evicted); the
+   * role is asserted again with COMMIT. Takes one of the project's slots on the pool (see {@link ProjectSlots}).
    */
   async asDataRole<T>(target: TenantTarget, fn: (client: PoolClient) => Promise<T>, statementTimeoutMs = 5000): Promise<T> {
     const begin = beginAs(target, statementTimeoutMs);
-    const client = await this.pool(target.cluster).connect();
-    let broken = false;
+    const pool = this.pool(target.cluster);
+    const slots = this.slots.get(target.cluster)!;
+    const entering = slots.enter(target.ref);
+    if (entering !== undefined) await entering;
     try {
-      await client.query(begin + this.statements.takeStale(client));
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw err;
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query(begin + this.statements.takeStale(client));
+        const result = await fn(client);
+        // One message: should the role check fail, COMMIT isn't run and the ROLLBACK below ends the transaction.
+        await client.query(`SELECT tenant_guard.assert_role('${target.dataRole}'); COMMIT`);
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw err;
+      } finally {
+        client.release(broken);
+      }
     } finally {
-      client.release(broken);
+      slots.leave(target.ref);
     }
   }
 
@@ -84,6 +106,9 @@ export class TenantDatabase implements OnModuleDestroy {
    * one round trip; `finish` turns the last statement's result into the answer. A failing statement aborts the
    * transaction, and the COMMIT behind it then rolls back. With `confirm`, COMMIT waits for `finish` to accept the
    * result instead, and a throw from it rolls back (a second round trip): for checks that must undo a write.
+   * After each statement the role in force is asserted (see {@link ASSERT_ROLE}), so a statement that switched role
+   * aborts the transaction before anything else runs or commits. Takes one of the project's slots on the pool first
+   * (see {@link ProjectSlots}): may wait, or throw a 429 PlinthException.
    */
   async run<R extends QueryResultRow, T>(
     target: TenantTarget,
@@ -92,7 +117,17 @@ export class TenantDatabase implements OnModuleDestroy {
     opts: { confirm?: boolean; statementTimeoutMs?: number } = {},
   ): Promise<T> {
     const begin = beginAs(target, opts.statementTimeoutMs ?? 5000);
-    const client = await this.pool(target.cluster).connect();
+    const pool = this.pool(target.cluster);
+    const slots = this.slots.get(target.cluster)!;
+    const entering = slots.enter(target.ref);
+    if (entering !== undefined) await entering;
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      slots.leave(target.ref);
+      throw err;
+    }
     // Whether a transaction may still be open on the connection: if so when we leave, it isn't reused.
     let open = true;
     let broken = false;
@@ -105,7 +140,11 @@ export class TenantDatabase implements OnModuleDestroy {
       const sent: Array<Promise<QueryResult>> = [];
       try {
         sent.push(client.query(begin + this.statements.takeStale(client)));
-        for (const st of statements) sent.push(client.query(this.statements.query(client, st.text, st.values)));
+        const assertRole = { ...ASSERT_ROLE, values: [target.dataRole] };
+        for (const st of statements) {
+          sent.push(client.query(this.statements.query(client, st.text, st.values)));
+          sent.push(client.query(assertRole));
+        }
         if (!opts.confirm) sent.push(client.query('COMMIT'));
       } finally {
         socket?.uncork();
@@ -121,7 +160,8 @@ export class TenantDatabase implements OnModuleDestroy {
         open = false;
         throw failure.reason;
       }
-      const last = (settled[statements.length] as PromiseFulfilledResult<QueryResult<R>>).value;
+      // BEGIN, then each statement followed by its role check: the last statement's answer is second to last.
+      const last = (settled[2 * statements.length - 1] as PromiseFulfilledResult<QueryResult<R>>).value;
       if (!opts.confirm) {
         open = false;
         return finish(last);
@@ -142,12 +182,14 @@ export class TenantDatabase implements OnModuleDestroy {
       throw err;
     } finally {
       client.release(broken);
+      slots.leave(target.ref);
     }
   }
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.end()));
     this.pools.clear();
+    this.slots.clear();
   }
 }
 
