@@ -4,6 +4,7 @@ import { AuthRuntime1763900200000 } from './1763900200000-auth-runtime';
 import { DataRuntime1763900300000 } from './1763900300000-data-runtime';
 import { Billing1763900400000 } from './1763900400000-billing';
 import { PlatformMail1763900550000 } from './1763900550000-platform-mail';
+import { TenantGuard1764000200000 } from './1764000200000-tenant-guard';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
-export const CONTROL_MIGRATIONS = [ControlSchema1763900000000, JobsMeteringQuotas1763900100000, AuthRuntime1763900200000, DataRuntime1763900300000, Billing1763900400000, PlatformMail1763900550000];
+export const CONTROL_MIGRATIONS = [ControlSchema1763900000000, JobsMeteringQuotas1763900100000, AuthRuntime1763900200000, DataRuntime1763900300000, Billing1763900400000, PlatformMail1763900550000, TenantGuard1764000200000];
