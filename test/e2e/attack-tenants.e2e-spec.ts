@@ -34,7 +34,7 @@ describe('attack: tenants against tenants', () => {
   };
   /** Tenant statements now waiting for a lock (only the hostile project's table is locked). */
   const blockedTenantStatements = async () =>
-    (await t.sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'plinth_tenant' AND wait_event_type = 'Lock' AND query NOT LIKE '%pg_stat_activity%'`)).rows[0]
+    (await t.sql.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND usename = 'plinth_tenant' AND wait_event_type = 'Lock'`)).rows[0]
       .n as number;
   const waitFor = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
     const until = Date.now() + ms;

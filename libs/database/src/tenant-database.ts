@@ -19,10 +19,11 @@ const ROLE_NAME = /^t_[a-z0-9]{4,32}_(data|owner)$/;
 const SCHEMA_NAME = /^t_[a-z0-9]{4,32}$/;
 
 /**
- * Sent after every statement of a tenant transaction: fails (XX000), aborting the transaction, unless the role in
+ * Sent between the statements of a tenant transaction: fails (XX000), aborting the transaction, unless the role in
  * force is still the project's data role. The login role may switch into every project's data role, so a statement
  * that switched role (an injected `set_config('role', …)`) would otherwise hand the next statement, and COMMIT, to
- * another tenant. Named: parsed once per connection, outside the LRU of generated statements.
+ * another tenant. Named: parsed once per connection, outside the LRU of generated statements. After the last
+ * statement the same check goes in COMMIT's own message (see {@link commitAs}).
  */
 const ASSERT_ROLE = { name: 'plinth_assert_role', text: 'SELECT tenant_guard.assert_role($1)' };
 
@@ -85,7 +86,7 @@ export class TenantDatabase implements OnModuleDestroy {
         await client.query(begin + this.statements.takeStale(client));
         const result = await fn(client);
         // One message: should the role check fail, COMMIT isn't run and the ROLLBACK below ends the transaction.
-        await client.query(`SELECT tenant_guard.assert_role('${target.dataRole}'); COMMIT`);
+        await client.query(commitAs(target));
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {
@@ -106,9 +107,10 @@ export class TenantDatabase implements OnModuleDestroy {
    * one round trip; `finish` turns the last statement's result into the answer. A failing statement aborts the
    * transaction, and the COMMIT behind it then rolls back. With `confirm`, COMMIT waits for `finish` to accept the
    * result instead, and a throw from it rolls back (a second round trip): for checks that must undo a write.
-   * After each statement the role in force is asserted (see {@link ASSERT_ROLE}), so a statement that switched role
-   * aborts the transaction before anything else runs or commits. Takes one of the project's slots on the pool first
-   * (see {@link ProjectSlots}): may wait, or throw a 429 PlinthException.
+   * After each statement the role in force is asserted (see {@link ASSERT_ROLE}, {@link commitAs}), so a statement
+   * that switched role aborts the transaction before anything else runs or commits. Any server error leaves the
+   * transaction open behind the refused COMMIT message, so it is then rolled back (a round trip on failures only).
+   * Takes one of the project's slots on the pool first (see {@link ProjectSlots}): may wait, or throw a 429.
    */
   async run<R extends QueryResultRow, T>(
     target: TenantTarget,
@@ -140,12 +142,11 @@ export class TenantDatabase implements OnModuleDestroy {
       const sent: Array<Promise<QueryResult>> = [];
       try {
         sent.push(client.query(begin + this.statements.takeStale(client)));
-        const assertRole = { ...ASSERT_ROLE, values: [target.dataRole] };
-        for (const st of statements) {
-          sent.push(client.query(this.statements.query(client, st.text, st.values)));
-          sent.push(client.query(assertRole));
+        for (let i = 0; i < statements.length; i++) {
+          if (i > 0) sent.push(client.query({ ...ASSERT_ROLE, values: [target.dataRole] }));
+          sent.push(client.query(this.statements.query(client, statements[i].text, statements[i].values)));
         }
-        if (!opts.confirm) sent.push(client.query('COMMIT'));
+        if (!opts.confirm) sent.push(client.query(commitAs(target)));
       } finally {
         socket?.uncork();
       }
@@ -154,13 +155,14 @@ export class TenantDatabase implements OnModuleDestroy {
       const settled = await Promise.allSettled(sent);
       const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failure) {
-        // A server error leaves the connection usable (the COMMIT behind it answered ROLLBACK); anything else doesn't.
+        // After a server error the transaction is still open (the COMMIT message stopped at its failing check) and the
+        // connection usable once it is rolled back; anything else leaves the connection in doubt.
         if (!(failure.reason instanceof DatabaseError)) broken = true;
-        else if (opts.confirm) await client.query('ROLLBACK');
+        else await client.query('ROLLBACK');
         open = false;
         throw failure.reason;
       }
-      // BEGIN, then each statement followed by its role check: the last statement's answer is second to last.
+      // BEGIN, then the statements with a role check between each two: the last statement's answer is at 2n - 1.
       const last = (settled[2 * statements.length - 1] as PromiseFulfilledResult<QueryResult<R>>).value;
       if (!opts.confirm) {
         open = false;
@@ -174,7 +176,13 @@ export class TenantDatabase implements OnModuleDestroy {
         open = false;
         throw err;
       }
-      await client.query('COMMIT');
+      try {
+        await client.query(commitAs(target));
+      } catch (err) {
+        if (err instanceof DatabaseError) await client.query('ROLLBACK');
+        open = !(err instanceof DatabaseError);
+        throw err;
+      }
       open = false;
       return answer;
     } catch (err) {
@@ -204,4 +212,14 @@ function beginAs(target: TenantTarget, statementTimeoutMs: number): string {
     throw new Error(`Refusing tenant target with malformed names (${target.ref})`);
   }
   return `BEGIN; SELECT set_config('role', '${target.dataRole}', true), set_config('statement_timeout', '${Math.floor(statementTimeoutMs)}', true)`;
+}
+
+/**
+ * COMMIT, after asserting in the same message that the transaction still runs as the project's data role (the
+ * last statement's check without a message of its own). Should the check fail, or a statement before it have failed,
+ * the rest of the message is skipped and the transaction stays open, aborted: the caller rolls it back.
+ */
+function commitAs(target: TenantTarget): string {
+  // The role name passed beginAs's pattern check before anything was sent.
+  return `SELECT tenant_guard.assert_role('${target.dataRole}'); COMMIT`;
 }
