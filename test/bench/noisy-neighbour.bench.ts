@@ -11,6 +11,9 @@
  * fair app. The unfair app's figures are printed for comparison. The quiet side must answer only 2xx; the hostile
  * side's answers are counted by status (500 = statement timeout, 429 = past its share and queue).
  * Knobs: BENCH_SECONDS (per run, default 8), BENCH_QUIET_CONNECTIONS (default 10), BENCH_HOSTILE (default 20).
+ * Measured (2 cores shared with other work, load average ~8): fair, quiet p99 71 ms alone, 52 ms attacked (0.73×;
+ * hostile answered 24 × 500 statement timeout, 115 × 429); unfair, 56 ms alone, 2063 ms attacked (36.8×: the
+ * quiet project's reads waited for the hostile statements' timeouts, 12 req/s instead of 1448).
  */
 import autocannon from 'autocannon';
 import { Client } from 'pg';
