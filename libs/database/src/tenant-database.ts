@@ -105,11 +105,11 @@ export class TenantDatabase implements OnModuleDestroy {
    * Generated statements in one transaction as the project's data role, each prepared once per connection (see
    * {@link PreparedStatements}), written to the connection together with BEGIN and COMMIT so the transaction costs
    * one round trip; `finish` turns the last statement's result into the answer. A failing statement aborts the
-   * transaction, and the COMMIT behind it then rolls back. With `confirm`, COMMIT waits for `finish` to accept the
+   * transaction: the COMMIT message behind it is refused, and the transaction rolled back. With `confirm`, COMMIT waits for `finish` to accept the
    * result instead, and a throw from it rolls back (a second round trip): for checks that must undo a write.
    * After each statement the role in force is asserted (see {@link ASSERT_ROLE}, {@link commitAs}), so a statement
-   * that switched role aborts the transaction before anything else runs or commits. Any server error leaves the
-   * transaction open behind the refused COMMIT message, so it is then rolled back (a round trip on failures only).
+   * that switched role aborts the transaction before anything else runs or commits. Since a server error leaves the
+   * transaction open behind the refused COMMIT message, failures cost a second round trip (the ROLLBACK).
    * Takes one of the project's slots on the pool first (see {@link ProjectSlots}): may wait, or throw a 429.
    */
   async run<R extends QueryResultRow, T>(
