@@ -11,6 +11,8 @@ export enum ErrorCode {
   PayloadTooLarge = 'payload_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
   RateLimited = 'rate_limited',
+  /** Too many of a project's requests already hold or wait for tenant database connections. */
+  ConcurrencyLimited = 'concurrency_limited',
   QuotaExceeded = 'quota_exceeded',
   PaymentRequired = 'payment_required',
   Internal = 'internal_error',
@@ -28,6 +30,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.UnsupportedMediaType]: 415,
   [ErrorCode.RateLimited]: 429,
+  [ErrorCode.ConcurrencyLimited]: 429,
   [ErrorCode.QuotaExceeded]: 402,
   [ErrorCode.PaymentRequired]: 402,
   [ErrorCode.Internal]: 500,

@@ -35,6 +35,11 @@ export const envSchema = z.object({
   TENANT_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
   TENANT_POOL_MAX_USES: z.coerce.number().int().min(0).default(5000),
   TENANT_STATEMENT_CACHE: z.coerce.number().int().min(0).max(10000).default(100),
+  // Fairness on the tenant pool: connections one project may hold at once (default a third of the pool, at least 1),
+  // how many of its requests may wait beyond that, and for how long, before they are refused (429).
+  TENANT_PROJECT_MAX_SHARE: z.coerce.number().int().min(1).max(500).optional(),
+  TENANT_PROJECT_QUEUE: z.coerce.number().int().min(0).max(100_000).default(50),
+  TENANT_PROJECT_QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   EMBEDDED_PG_DIR: z.string().min(1).default('.plinth/pg'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54320),
   REDIS_URL: z

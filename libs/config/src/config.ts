@@ -26,6 +26,11 @@ export interface PlinthConfig {
     tenantPoolMaxUses: number;
     /** Prepared statements kept per tenant connection (least recently used go first); 0 = none. */
     tenantStatementCache: number;
+    /**
+     * Per-project fairness on each tenant pool: at most `maxShare` connections per project; beyond that up to `queue`
+     * requests of the project wait (FIFO) at most `queueWaitMs`, others are refused with 429.
+     */
+    tenantProject: { maxShare: number; queue: number; queueWaitMs: number };
     embedded: { dir: string; port: number };
   };
   /** Redis (BullMQ queues, shared rate limits); undefined = embedded default (in-process jobs, in-memory limits). */
@@ -114,6 +119,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       tenantPoolMax: e.TENANT_POOL_MAX,
       tenantPoolMaxUses: e.TENANT_POOL_MAX_USES,
       tenantStatementCache: e.TENANT_STATEMENT_CACHE,
+      tenantProject: {
+        maxShare: Math.min(e.TENANT_PROJECT_MAX_SHARE ?? Math.max(1, Math.floor(e.TENANT_POOL_MAX / 3)), e.TENANT_POOL_MAX),
+        queue: e.TENANT_PROJECT_QUEUE,
+        queueWaitMs: e.TENANT_PROJECT_QUEUE_WAIT_MS,
+      },
       embedded: { dir: resolve(e.EMBEDDED_PG_DIR), port: e.EMBEDDED_PG_PORT },
     },
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },

@@ -4,6 +4,7 @@ import { DatabaseError, Pool, PoolClient, QueryResult, QueryResultRow } from 'pg
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { DATABASE_URL } from './database.tokens';
 import { PreparedStatements } from './prepared-statements';
+import { ProjectSlots } from './project-slots';
 import { tenantLoginUrl } from './tenant-login';
 
 /** What the tenant executor needs to know about a project: where it lives and which role it acts as. */
@@ -18,6 +19,15 @@ const ROLE_NAME = /^t_[a-z0-9]{4,32}_(data|owner)$/;
 const SCHEMA_NAME = /^t_[a-z0-9]{4,32}$/;
 
 /**
+ * Sent between the statements of a tenant transaction: fails (XX000), aborting the transaction, unless the role in
+ * force is still the project's data role. The login role may switch into every project's data role, so a statement
+ * that switched role (an injected `set_config('role', …)`) would otherwise hand the next statement, and COMMIT, to
+ * another tenant. Named: parsed once per connection, outside the LRU of generated statements. After the last
+ * statement the same check goes in COMMIT's own message (see {@link commitAs}).
+ */
+const ASSERT_ROLE = { name: 'plinth_assert_role', text: 'SELECT tenant_guard.assert_role($1)' };
+
+/**
  * Tenant traffic runs on its own pool per database cluster, apart from the control plane's pool, so tenants
  * can't starve it. Every statement runs in a transaction that switches to the project's data role with
  * `set_config(..., true)` (transaction-local), so nothing leaks to the next user of a pooled connection.
@@ -27,6 +37,8 @@ const SCHEMA_NAME = /^t_[a-z0-9]{4,32}$/;
 export class TenantDatabase implements OnModuleDestroy {
   private readonly logger = new Logger(TenantDatabase.name);
   private readonly pools = new Map<string, Pool>();
+  /** Per-project fairness on each cluster's pool. */
+  private readonly slots = new Map<string, ProjectSlots>();
   private readonly statements: PreparedStatements;
 
   constructor(
@@ -52,29 +64,40 @@ export class TenantDatabase implements OnModuleDestroy {
     });
     pool.on('error', (err) => this.logger.warn(`tenant pool (${cluster}) idle client error: ${err.message}`));
     this.pools.set(cluster, pool);
+    this.slots.set(cluster, new ProjectSlots(this.config.database.tenantProject));
     return pool;
   }
 
   /**
    * Runs `fn` in one transaction as the project's data role, with a statement timeout. BEGIN and the role
-   * switch go in one round trip (with the deallocation of statements this connection's cache has evicted).
+   * switch go in one round trip (with the deallocation of statements this connection's cache has evicted); the
+   * role is asserted again with COMMIT. Takes one of the project's slots on the pool (see {@link ProjectSlots}).
    */
   async asDataRole<T>(target: TenantTarget, fn: (client: PoolClient) => Promise<T>, statementTimeoutMs = 5000): Promise<T> {
     const begin = beginAs(target, statementTimeoutMs);
-    const client = await this.pool(target.cluster).connect();
-    let broken = false;
+    const pool = this.pool(target.cluster);
+    const slots = this.slots.get(target.cluster)!;
+    const entering = slots.enter(target.ref);
+    if (entering !== undefined) await entering;
     try {
-      await client.query(begin + this.statements.takeStale(client));
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw err;
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query(begin + this.statements.takeStale(client));
+        const result = await fn(client);
+        // One message: should the role check fail, COMMIT isn't run and the ROLLBACK below ends the transaction.
+        await client.query(commitAs(target));
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw err;
+      } finally {
+        client.release(broken);
+      }
     } finally {
-      client.release(broken);
+      slots.leave(target.ref);
     }
   }
 
@@ -82,8 +105,12 @@ export class TenantDatabase implements OnModuleDestroy {
    * Generated statements in one transaction as the project's data role, each prepared once per connection (see
    * {@link PreparedStatements}), written to the connection together with BEGIN and COMMIT so the transaction costs
    * one round trip; `finish` turns the last statement's result into the answer. A failing statement aborts the
-   * transaction, and the COMMIT behind it then rolls back. With `confirm`, COMMIT waits for `finish` to accept the
+   * transaction: the COMMIT message behind it is refused, and the transaction rolled back. With `confirm`, COMMIT waits for `finish` to accept the
    * result instead, and a throw from it rolls back (a second round trip): for checks that must undo a write.
+   * After each statement the role in force is asserted (see {@link ASSERT_ROLE}, {@link commitAs}), so a statement
+   * that switched role aborts the transaction before anything else runs or commits. Since a server error leaves the
+   * transaction open behind the refused COMMIT message, failures cost a second round trip (the ROLLBACK).
+   * Takes one of the project's slots on the pool first (see {@link ProjectSlots}): may wait, or throw a 429.
    */
   async run<R extends QueryResultRow, T>(
     target: TenantTarget,
@@ -92,7 +119,17 @@ export class TenantDatabase implements OnModuleDestroy {
     opts: { confirm?: boolean; statementTimeoutMs?: number } = {},
   ): Promise<T> {
     const begin = beginAs(target, opts.statementTimeoutMs ?? 5000);
-    const client = await this.pool(target.cluster).connect();
+    const pool = this.pool(target.cluster);
+    const slots = this.slots.get(target.cluster)!;
+    const entering = slots.enter(target.ref);
+    if (entering !== undefined) await entering;
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      slots.leave(target.ref);
+      throw err;
+    }
     // Whether a transaction may still be open on the connection: if so when we leave, it isn't reused.
     let open = true;
     let broken = false;
@@ -105,8 +142,11 @@ export class TenantDatabase implements OnModuleDestroy {
       const sent: Array<Promise<QueryResult>> = [];
       try {
         sent.push(client.query(begin + this.statements.takeStale(client)));
-        for (const st of statements) sent.push(client.query(this.statements.query(client, st.text, st.values)));
-        if (!opts.confirm) sent.push(client.query('COMMIT'));
+        for (let i = 0; i < statements.length; i++) {
+          if (i > 0) sent.push(client.query({ ...ASSERT_ROLE, values: [target.dataRole] }));
+          sent.push(client.query(this.statements.query(client, statements[i].text, statements[i].values)));
+        }
+        if (!opts.confirm) sent.push(client.query(commitAs(target)));
       } finally {
         socket?.uncork();
       }
@@ -115,13 +155,15 @@ export class TenantDatabase implements OnModuleDestroy {
       const settled = await Promise.allSettled(sent);
       const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failure) {
-        // A server error leaves the connection usable (the COMMIT behind it answered ROLLBACK); anything else doesn't.
+        // After a server error the transaction is still open (the COMMIT message stopped at its failing check) and the
+        // connection usable once it is rolled back; anything else leaves the connection in doubt.
         if (!(failure.reason instanceof DatabaseError)) broken = true;
-        else if (opts.confirm) await client.query('ROLLBACK');
+        else await client.query('ROLLBACK');
         open = false;
         throw failure.reason;
       }
-      const last = (settled[statements.length] as PromiseFulfilledResult<QueryResult<R>>).value;
+      // BEGIN, then the statements with a role check between each two: the last statement's answer is at 2n - 1.
+      const last = (settled[2 * statements.length - 1] as PromiseFulfilledResult<QueryResult<R>>).value;
       if (!opts.confirm) {
         open = false;
         return finish(last);
@@ -134,7 +176,13 @@ export class TenantDatabase implements OnModuleDestroy {
         open = false;
         throw err;
       }
-      await client.query('COMMIT');
+      try {
+        await client.query(commitAs(target));
+      } catch (err) {
+        if (err instanceof DatabaseError) await client.query('ROLLBACK');
+        open = !(err instanceof DatabaseError);
+        throw err;
+      }
       open = false;
       return answer;
     } catch (err) {
@@ -142,12 +190,14 @@ export class TenantDatabase implements OnModuleDestroy {
       throw err;
     } finally {
       client.release(broken);
+      slots.leave(target.ref);
     }
   }
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.end()));
     this.pools.clear();
+    this.slots.clear();
   }
 }
 
@@ -162,4 +212,14 @@ function beginAs(target: TenantTarget, statementTimeoutMs: number): string {
     throw new Error(`Refusing tenant target with malformed names (${target.ref})`);
   }
   return `BEGIN; SELECT set_config('role', '${target.dataRole}', true), set_config('statement_timeout', '${Math.floor(statementTimeoutMs)}', true)`;
+}
+
+/**
+ * COMMIT, after asserting in the same message that the transaction still runs as the project's data role (the
+ * last statement's check without a message of its own). Should the check fail, or a statement before it have failed,
+ * the rest of the message is skipped and the transaction stays open, aborted: the caller rolls it back.
+ */
+function commitAs(target: TenantTarget): string {
+  // The role name passed beginAs's pattern check before anything was sent.
+  return `SELECT tenant_guard.assert_role('${target.dataRole}'); COMMIT`;
 }

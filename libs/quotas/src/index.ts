@@ -5,7 +5,7 @@ export { TenantLimitsService } from './tenant-limits.service';
 export type { LimitSubject } from './tenant-limits.service';
 /** Plans and each org's plan (billing sets it with `setOrgPlan`). */
 export { PlansService } from './plans.service';
-export { DEFAULT_PLAN_ID, overageCents } from './plan';
+export { DEFAULT_PLAN_ID, overageCents, statementTimeoutMs } from './plan';
 export type { Plan, RateLimitRule } from './plan';
 /** A project's spend cap, meter caps, rate limit and alert webhook. */
 export { ProjectLimitsRepository, PROJECT_LIMITS_TOPIC } from './project-limits.service';

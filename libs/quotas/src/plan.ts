@@ -21,7 +21,10 @@ export interface Plan {
    * (default {@link AUTHENTICATED_IP_FACTOR} × `anon_ip`).
    */
   rate_limits: { project: RateLimitRule; key: RateLimitRule; anon_ip: RateLimitRule; end_user?: RateLimitRule; authenticated_ip?: RateLimitRule };
-  /** Structural limits: projects_per_org, tables_per_project, max_upload_bytes, function_timeout_ms… */
+  /**
+   * Structural limits: projects_per_org, tables_per_project, max_upload_bytes, function_timeout_ms,
+   * statement_timeout_ms and anon_statement_timeout_ms (data runtime)…
+   */
   limits: Record<string, number>;
 }
 
@@ -46,3 +49,14 @@ export function overageCents(plan: Plan, used: ReadonlyMap<string, number>): num
 
 /** Requests per second a rule allows on average. */
 export const ruleRate = (r: RateLimitRule) => r.limit / r.window_s;
+
+/**
+ * The statement timeout of a data-runtime request: the plan's, or its shorter one for anonymous callers (publishable
+ * key, no end user: anyone on the internet), never above `ceiling` (DATA_STATEMENT_TIMEOUT_MS, also the value when the
+ * plan sets none).
+ */
+export function statementTimeoutMs(plan: Plan, anonymous: boolean, ceiling: number): number {
+  const own = plan.limits.statement_timeout_ms;
+  const ms = anonymous ? (plan.limits.anon_statement_timeout_ms ?? own) : own;
+  return typeof ms === 'number' && ms > 0 ? Math.min(ms, ceiling) : ceiling;
+}

@@ -5,6 +5,7 @@ import { DataRuntime1763900300000 } from './1763900300000-data-runtime';
 import { Billing1763900400000 } from './1763900400000-billing';
 import { PlatformMail1763900550000 } from './1763900550000-platform-mail';
 import { ConsoleEmailVerification1764000100000 } from './1764000100000-console-email-verification';
+import { TenantGuard1764000200000 } from './1764000200000-tenant-guard';
 import { AuthenticatedIpLimits1764000600000 } from './1764000600000-authenticated-ip-limits';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
@@ -16,5 +17,6 @@ export const CONTROL_MIGRATIONS = [
   Billing1763900400000,
   PlatformMail1763900550000,
   ConsoleEmailVerification1764000100000,
+  TenantGuard1764000200000,
   AuthenticatedIpLimits1764000600000,
 ];

@@ -2,6 +2,7 @@ import type { Repository } from 'typeorm';
 import type { PlinthConfig } from '@plinth/config';
 import type { CacheInvalidation, TenantDatabase } from '@plinth/database';
 import type { TenantContext } from '@plinth/gateway';
+import type { PlansService } from '@plinth/quotas';
 import { DataCatalog } from '../catalog/data-catalog';
 import type { DataTableEntity } from '../catalog/data-table.entity';
 import type { TableDefinition } from '../catalog/table-definition';
@@ -44,7 +45,7 @@ describe(RestService.name, () => {
     const invalidation = { subscribe: (_: string, h: (key: string) => void) => (onChange = h) } as unknown as CacheInvalidation;
     catalog = new DataCatalog(repo, invalidation);
     catalog.onModuleInit();
-    sut = new RestService({ data: { maxRows: 1000, statementTimeoutMs: 5000 } } as PlinthConfig, {} as TenantDatabase, catalog);
+    sut = new RestService({ data: { maxRows: 1000, statementTimeoutMs: 5000 } } as PlinthConfig, {} as TenantDatabase, catalog, {} as PlansService);
   });
 
   it('builds the anonymous and secret-key documents once per catalog', async () => {

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { QueryResult, QueryResultRow } from 'pg';
-import { WireException } from '@plinth/common';
+import { PlinthException, WireException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { TenantDatabase } from '@plinth/database';
 import type { TenantContext } from '@plinth/gateway';
+import { Plan, PlansService, statementTimeoutMs } from '@plinth/quotas';
 import {
   BuildContext,
   HeaderInput,
@@ -57,6 +58,7 @@ export class RestService {
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     private readonly tenants: TenantDatabase,
     private readonly catalogs: DataCatalog,
+    private readonly plans: PlansService,
   ) {}
 
   async handle(t: TenantContext, req: RestRequest): Promise<PostgrestResponse> {
@@ -83,6 +85,8 @@ export class RestService {
       // row is refused here, and must be rolled back, so then COMMIT waits for finishWrite's verdict.
       return await this.run<WriteRow, PostgrestResponse>(t, statements, (r) => finishWrite(plan, r.rows[0]), plan.single);
     } catch (err) {
+      // The executor's refusal when the project already holds its share of the pool: a 429 like the gateway's.
+      if (err instanceof PlinthException) throw err;
       throw this.failure(err, { anonymous, schema: t.project.schema, table: req.table });
     }
   }
@@ -116,10 +120,22 @@ export class RestService {
     return finishRead(plan, row, explain);
   }
 
-  private run<R extends QueryResultRow, T>(t: TenantContext, statements: Array<{ text: string; values: unknown[] }>, finish: (r: QueryResult<R>) => T, confirm = false): Promise<T> {
+  /**
+   * Runs the statements with the statement timeout of the org's plan and the caller (anonymous callers get the
+   * shorter one). The plan is cached (the gateway's limits check has loaded it); it is read only when it isn't.
+   */
+  private run<R extends QueryResultRow, T>(
+    t: TenantContext,
+    statements: Array<{ text: string; values: unknown[] }>,
+    finish: (r: QueryResult<R>) => T,
+    confirm = false,
+    plan: Plan | undefined = this.plans.cachedForOrg(t.project.orgId),
+  ): Promise<T> {
+    if (plan === undefined) return this.plans.forOrg(t.project.orgId).then((loaded) => this.run(t, statements, finish, confirm, loaded));
     const p = t.project;
     const target = { ref: p.ref, cluster: p.cluster, schema: p.schema, dataRole: p.dataRole };
-    return this.tenants.run(target, statements, finish, { confirm, statementTimeoutMs: this.config.data.statementTimeoutMs });
+    const timeout = statementTimeoutMs(plan, t.role === 'anon', this.config.data.statementTimeoutMs);
+    return this.tenants.run(target, statements, finish, { confirm, statementTimeoutMs: timeout });
   }
 
   /** Any failure as PostgREST's `{code,message,details,hint}` with its status; 5xx are logged with an error id. */
