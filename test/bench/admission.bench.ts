@@ -15,7 +15,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { PlinthConfig } from '@plinth/config';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { MeteringService, UsageRepository } from '@plinth/metering';
 import { Plan, PlansService, ProjectLimits, ProjectLimitsRepository, RateLimiter, TenantLimitsService } from '@plinth/quotas';
 

@@ -1,5 +1,4 @@
 import { PeriodCloserService } from '@plinth/billing';
-import { Clock } from '@plinth/jobs';
 import { MeteringService } from '@plinth/metering';
 import { declareTable } from '../support/data';
 import { bootTestApp, createProject, signup, TestApp, TestUser, upgradeOrg } from '../support/test-app';
@@ -129,7 +128,7 @@ describe('attack: billing limits', () => {
       kept.push(await createProject(t, u, 'three'));
       await t.sql.query(`UPDATE control.billing_accounts SET pending_plan_id = 'free' WHERE org_id = $1`, [u.orgId]);
 
-      t.app.get(Clock).travel(32 * DAY);
+      t.clock.travel(32 * DAY);
       await t.app.get(PeriodCloserService).run();
       expect(await billing(u)).toMatchObject({ plan: { id: 'free' }, pending_plan: null });
 

@@ -1,5 +1,4 @@
 import { randomInt } from 'node:crypto';
-import { Clock } from '@plinth/jobs';
 import {
   bootTestApp,
   createProject,
@@ -210,7 +209,7 @@ describe('attacks on console accounts: invitations and sign-in', () => {
       expect((await login(victim.email, PASSWORD, attacker)).status).toBe(429);
       expect((await login(victim.email, PASSWORD, ip())).status).toBe(200);
 
-      const clock = t.app.get(Clock);
+      const clock = t.clock;
       clock.travel((retryAfter + 1) * 1000);
       try {
         expect((await login(victim.email, 'Wr0ng-password!', attacker)).status).toBe(401);

@@ -1,5 +1,4 @@
 import { PeriodCloserService, PriceBookService } from '@plinth/billing';
-import { Clock } from '@plinth/jobs';
 import { bootBillingApp, DAY, fastJobs, plantUsage } from '../support/billing-harness';
 import { createProject, signup, TestApp } from '../support/test-app';
 
@@ -50,7 +49,7 @@ describe('billing in ledger-only mode (no STRIPE_SECRET_KEY)', () => {
     const mid = (await t.http().get(`/v1/orgs/${u.orgId}/billing`).set(u.auth)).body;
     expect(mid.meters.requests).toMatchObject({ used: 6_000_000, overage: 1_000_000, cost_minor: 200 });
 
-    t.app.get(Clock).travel(10 * DAY);
+    t.clock.travel(10 * DAY);
     await t.http().put(`/v1/orgs/${u.orgId}/billing/plan`).set(u.auth).send({ plan: 'enterprise' }).expect(200);
     const proration = (await invoices(u.orgId, u.auth)).find((i) => i.reason === 'subscription_update')!;
     expect(proration.lines).toHaveLength(1); // Enterprise's base fee is 0: only Pro's unused time is credited
@@ -63,7 +62,7 @@ describe('billing in ledger-only mode (no STRIPE_SECRET_KEY)', () => {
 
     const closer = t.app.get(PeriodCloserService);
     expect(await closer.run()).toBe(0); // the period hasn't ended
-    t.app.get(Clock).travel(22 * DAY);
+    t.clock.travel(22 * DAY);
     // Other suites' orgs in this database (upgraded at real time) may come due too: count ours through its invoice.
     expect(await closer.run()).toBeGreaterThanOrEqual(1);
     expect(await closer.run()).toBe(0);
@@ -87,7 +86,7 @@ describe('billing in ledger-only mode (no STRIPE_SECRET_KEY)', () => {
     await t.http().put(`/v1/orgs/${u.orgId}/billing/plan`).set(u.auth).send({ plan: 'pro' }).expect(200);
     await plantUsage(t, a.id, { 'requests:rest': 5_500_000 });
     await plantUsage(t, b.id, { 'requests:rest': 500_000 });
-    t.app.get(Clock).travel(32 * DAY);
+    t.clock.travel(32 * DAY);
     await t.app.get(PeriodCloserService).run();
     const cycle = (await invoices(u.orgId, u.auth)).find((i) => i.reason === 'subscription_cycle')!;
     const requests = cycle.lines.find((l) => l.meter === 'requests')!;
@@ -102,7 +101,7 @@ describe('billing in ledger-only mode (no STRIPE_SECRET_KEY)', () => {
 
   it('publishes price changes for a future period only; price book rows are immutable', async () => {
     const book = t.app.get(PriceBookService);
-    await expect(book.publish('pro', { base_fee_minor: 3000, meters: {}, effective_from: new Date(t.app.get(Clock).nowMs() - 1000) })).rejects.toThrow(/future/);
+    await expect(book.publish('pro', { base_fee_minor: 3000, meters: {}, effective_from: new Date(t.clock.nowMs() - 1000) })).rejects.toThrow(/future/);
     await expect(t.sql.query(`UPDATE control.price_book SET base_fee_minor = 1 WHERE plan_id = 'pro'`)).rejects.toThrow(/immutable/);
     await expect(t.sql.query(`DELETE FROM control.price_book WHERE plan_id = 'pro'`)).rejects.toThrow(/immutable/);
     // A new version prices periods starting from its effective date; the running ones keep theirs.

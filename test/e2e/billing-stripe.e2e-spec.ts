@@ -1,6 +1,5 @@
 import Stripe from 'stripe';
 import { DelinquencyNoticesJob, PeriodCloserService, StripeCatalogService, UsageReporterService } from '@plinth/billing';
-import { Clock } from '@plinth/jobs';
 import { UsageRepository } from '@plinth/metering';
 import { randomUUID } from 'node:crypto';
 import { StripeTestServer } from '../stripe/stripe-test-server';
@@ -463,7 +462,7 @@ describe('billing with Stripe', () => {
       }
 
       // Ledger-only: the period ends and the local renewal prices the same hour.
-      ledgerApp.app.get(Clock).travel(32 * DAY);
+      ledgerApp.clock.travel(32 * DAY);
       expect(await ledgerApp.app.get(PeriodCloserService).run()).toBeGreaterThanOrEqual(1);
       const ledgerInvoices = (await ledgerApp.http().get(`/v1/orgs/${l.u.orgId}/invoices`).set(l.u.auth)).body as Array<{
         reason: string;

@@ -1,22 +1,13 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Test } from '@nestjs/testing';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import {
-  BullWorkers,
-  Clock,
-  JobContext,
-  JobData,
-  JobHandler,
-  JobRegistry,
-  OutboxRelay,
-  OutboxRunner,
-  OutboxService,
-  QUEUES,
-} from '@plinth/jobs';
+import { BullWorkers, JobContext, JobData, JobHandler, JobRegistry, OutboxRelay, OutboxRunner, OutboxService, QUEUES } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { WorkerModule } from '../../apps/worker/src/worker.module';
 import { bootTestApp, TestApp } from '../support/test-app';
+import { TestClock } from '../support/test-clock';
 
 /**
  * The outbox end to end, in both modes: with Redis (relay → BullMQ → worker process) when REDIS_URL is set,
@@ -76,8 +67,16 @@ describe.each(modes)('jobs and the outbox (%s mode)', (mode) => {
   /** The process running jobs: the api itself when embedded, the worker app with Redis. */
   let runner: INestApplicationContext;
 
+  /** The time of the process running jobs (the worker's own clock with Redis, the api's when embedded). */
+  let runnerClock: TestClock;
+
   async function startWorker(): Promise<INestApplicationContext> {
-    const ctx = await NestFactory.createApplicationContext(WorkerModule.register(api.config, process.env.PLINTH_TEST_DATABASE_URL!), { logger: false });
+    runnerClock = new TestClock();
+    const ctx = await Test.createTestingModule({ imports: [WorkerModule.register(api.config, process.env.PLINTH_TEST_DATABASE_URL!)] })
+      .overrideProvider(Clock)
+      .useValue(runnerClock)
+      .compile();
+    ctx.useLogger(false);
     ctx.get(JobRegistry).register(effect);
     await ctx.init();
     return ctx;
@@ -97,6 +96,7 @@ describe.each(modes)('jobs and the outbox (%s mode)', (mode) => {
       runner = worker;
     } else {
       runner = api.app;
+      runnerClock = api.clock;
     }
   });
 
@@ -215,7 +215,7 @@ describe.each(modes)('jobs and the outbox (%s mode)', (mode) => {
       await redis.quit();
 
       // Nothing to find in Redis any more; after the lease the sweep sends the rows round again.
-      runner.get(Clock).travel(6000);
+      runnerClock.travel(6000);
       const swept = await relay.sweep();
       expect(swept.requeued).toBeGreaterThanOrEqual(25);
       workers.start();
@@ -236,11 +236,11 @@ describe.each(modes)('jobs and the outbox (%s mode)', (mode) => {
       loop.start();
       await new Promise((r) => setTimeout(r, 200));
       expect(await count('test_job_runs', t)).toBe(0); // still leased
-      runner.get(Clock).travel(6000); // past JOBS_LEASE_MS
+      runnerClock.travel(6000); // past JOBS_LEASE_MS
       await waitFor('all done', async () => (await statuses(t)).done === 12);
       expect(await count('test_job_effects', t)).toBe(12);
       expect(await count('test_job_runs', t)).toBe(12);
-      runner.get(Clock).travel(-6000);
+      runnerClock.travel(-6000);
     });
 
     it('a restart picks up jobs that were still pending (nothing lives only in memory)', async () => {

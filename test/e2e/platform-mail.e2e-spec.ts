@@ -1,7 +1,7 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { DelinquencyNoticesJob } from '@plinth/billing';
-import { Clock, OutboxService } from '@plinth/jobs';
+import { OutboxService } from '@plinth/jobs';
 import { MeteringService } from '@plinth/metering';
 import { PlansService, UsageAlertJob, UsageAlertsService } from '@plinth/quotas';
 import { bootBillingApp, DAY, fastJobs, waitFor } from '../support/billing-harness';
@@ -119,7 +119,7 @@ describe('platform emails through the outbox and a real SMTP server', () => {
 
   it('a delinquent org gets a grace notice, then a read-only notice, each once, to owners and billing members', async () => {
     const { owner, billing, developer } = await orgWithRoles('delinquent');
-    const clock = t.app.get(Clock);
+    const clock = t.clock;
     const since = new Date(clock.nowMs() - 60_000);
     // Ledger-only mode has no failed payments; plant the delinquency a failed Stripe invoice would have started.
     // (A free-plan account with no period of its own, so other suites' period closers never pick it up.)

@@ -1,7 +1,7 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { Clock, OutboxService } from '@plinth/jobs';
+import { OutboxService } from '@plinth/jobs';
 import { MeteringService, UsageRepository } from '@plinth/metering';
 import { PlansService, UsageAlertsService } from '@plinth/quotas';
 import { addMember, bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
@@ -121,11 +121,11 @@ describe('usage, quotas and rate limits', () => {
     await flush();
     expect((await a.http().get(`/v1/projects/${p.ref}/usage`).set(u.auth)).body.meters.requests.used).toBe(5);
 
-    a.app.get(Clock).set(new Date(Date.parse(resetsAt) + 1000));
+    a.clock.set(new Date(Date.parse(resetsAt) + 1000));
     try {
       expect((await tenant(a, p)).status).toBe(200);
     } finally {
-      a.app.get(Clock).set(new Date());
+      a.clock.set(new Date());
     }
   });
 

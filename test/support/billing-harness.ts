@@ -1,4 +1,4 @@
-import { Clock, JobScheduler } from '@plinth/jobs';
+import { JobScheduler } from '@plinth/jobs';
 import { MeteringService, UsageRepository } from '@plinth/metering';
 import { randomUUID } from 'node:crypto';
 import { StripeTestServer } from '../stripe/stripe-test-server';
@@ -50,7 +50,7 @@ export async function bootBillingApp(env: Record<string, string>, withWorker = t
  * roll-up: its watermark is shared by every suite of the run.)
  */
 export function setClocks(apps: TestApp[], server: StripeTestServer | null, at: Date): void {
-  for (const t of apps) t.app.get(Clock).set(at);
+  for (const t of apps) t.clock.set(at);
   server?.setClock(Math.floor(at.getTime() / 1000));
 }
 
@@ -70,7 +70,7 @@ export async function backInTime(apps: TestApp[], server: StripeTestServer | nul
 
 /** Moves Plinth's clock and the Stripe server's clock together. */
 export function travel(apps: TestApp[], server: StripeTestServer | null, ms: number): void {
-  for (const t of apps) t.app.get(Clock).travel(ms);
+  for (const t of apps) t.clock.travel(ms);
   server?.advanceClock(Math.round(ms / 1000));
 }
 
@@ -81,7 +81,7 @@ export async function flush(t: TestApp): Promise<void> {
 
 /** Plants usage in the ledger the way a flush would (one batch of minute counters at the app's now). */
 export async function plantUsage(t: TestApp, projectId: string, quantities: Record<string, number>): Promise<void> {
-  const now = t.app.get(Clock).nowMs();
+  const now = t.clock.nowMs();
   const minute = now - (now % 60_000);
   await t.app.get(UsageRepository).applyBatch(
     randomUUID(),

@@ -1,4 +1,6 @@
 import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
 import type { Writable } from 'node:stream';
 import { Client } from 'pg';
 import request from 'supertest';
@@ -6,8 +8,11 @@ import { loadConfig, PlinthConfig } from '@plinth/config';
 import { SEND_INVITATION_EMAIL_JOB, SEND_VERIFICATION_EMAIL_JOB, SendInvitationEmailJob, SendVerificationEmailJob } from '@plinth/identity';
 import type { JobData, JobHandler } from '@plinth/jobs';
 import { PlatformEmail, PlatformMailer } from '@plinth/mail';
-import { createApiApp } from '../../apps/api/src/app.factory';
+import { Clock } from '@plinth/common';
+import { API_APP_OPTIONS, configureApiApp } from '../../apps/api/src/app.factory';
+import { ApiModule } from '../../apps/api/src/api.module';
 import { TEST_SECRET } from './global-setup';
+import { TestClock } from './test-clock';
 
 export interface TestApp {
   app: INestApplication;
@@ -20,12 +25,24 @@ export interface TestApp {
   mails: PlatformEmail[];
   /** Whether the app runs its job processors (then emails go out by themselves). */
   withWorker: boolean;
+  /** The app's clock (its `Clock` provider): tests move this app's time with it. */
+  clock: TestClock;
   close(): Promise<void>;
+}
+
+/** A provider of the app replaced for a test (e.g. the project-ref generator, to force a collision). */
+export interface ProviderOverride {
+  provide: unknown;
+  useValue: unknown;
 }
 
 /** Boots the real api (migrations already applied by global setup) on a random port.
  * `withWorker` also runs the job processors in the app (as `npm start` does without REDIS_URL). */
-export async function bootTestApp(env: Record<string, string> = {}, logStream?: Writable, opts: { withWorker?: boolean } = {}): Promise<TestApp> {
+export async function bootTestApp(
+  env: Record<string, string> = {},
+  logStream?: Writable,
+  opts: { withWorker?: boolean; overrides?: ProviderOverride[] } = {},
+): Promise<TestApp> {
   const databaseUrl = process.env.PLINTH_TEST_DATABASE_URL;
   if (!databaseUrl) throw new Error('e2e tests need the global setup (run them through jest)');
   const config = loadConfig({
@@ -39,7 +56,15 @@ export async function bootTestApp(env: Record<string, string> = {}, logStream?: 
     RATE_LIMITS_ENABLED: 'false',
     ...env,
   });
-  const app = await createApiApp(config, databaseUrl, opts.withWorker ?? false, logStream);
+  // The app as `npm start` builds it, from a testing module so providers can be overridden: every test app gets a
+  // clock of its own that the test moves, and whatever else the test replaces.
+  const clock = new TestClock();
+  let builder = Test.createTestingModule({ imports: [ApiModule.register({ config, databaseUrl, withWorker: opts.withWorker ?? false, logStream })] })
+    .overrideProvider(Clock)
+    .useValue(clock);
+  for (const o of opts.overrides ?? []) builder = builder.overrideProvider(o.provide).useValue(o.useValue);
+  const moduleRef = await builder.compile();
+  const app = configureApiApp(moduleRef.createNestApplication<NestExpressApplication>(API_APP_OPTIONS), config);
   // Keep a copy of what the app sends, so tests follow emailed codes and tokens as a recipient would.
   const mails: PlatformEmail[] = [];
   const mailer = app.get(PlatformMailer);
@@ -60,6 +85,7 @@ export async function bootTestApp(env: Record<string, string> = {}, logStream?: 
     sql,
     mails,
     withWorker: opts.withWorker ?? false,
+    clock,
     http: () => request(app.getHttpServer()),
     close: async () => {
       await sql.end();

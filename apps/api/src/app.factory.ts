@@ -21,12 +21,21 @@ export async function createApiApp(
   databaseUrl: string,
   withWorker: boolean,
   logStream?: Writable,
-  options: { restFastLane?: boolean } = {},
+  options: ApiAppOptions = {},
 ): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register({ config, databaseUrl, withWorker, logStream }), {
-    bodyParser: false,
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register({ config, databaseUrl, withWorker, logStream }), API_APP_OPTIONS);
+  return configureApiApp(app, config, options);
+}
+
+export interface ApiAppOptions {
+  restFastLane?: boolean;
+}
+
+/** How the api's Nest application is created (tests create it from a testing module with the same options). */
+export const API_APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
+
+/** Everything {@link createApiApp} does to the application once Nest has created it. */
+export function configureApiApp(app: NestExpressApplication, config: PlinthConfig, options: ApiAppOptions = {}): NestExpressApplication {
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');

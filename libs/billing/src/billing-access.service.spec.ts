@@ -1,8 +1,8 @@
 import type { PlinthConfig } from '@plinth/config';
 import type { CacheInvalidation } from '@plinth/database';
-import { Clock } from '@plinth/jobs';
 import type { DataSource } from 'typeorm';
 import { BillingAccessService } from './billing-access.service';
+import { TestClock } from '../../../test/support/test-clock';
 
 const DAY = 86_400_000;
 
@@ -11,7 +11,7 @@ describe(BillingAccessService.name, () => {
   let since: Date | null;
   let queries: number;
   let onInvalidate: (key: string) => void;
-  let clock: Clock;
+  let clock: TestClock;
   let sut: BillingAccessService;
 
   beforeEach(() => {
@@ -19,7 +19,7 @@ describe(BillingAccessService.name, () => {
     queries = 0;
     const db = { query: async () => (queries++, [{ delinquent_since: since }]) } as unknown as DataSource;
     const invalidation = { subscribe: (_topic: string, h: (key: string) => void) => (onInvalidate = h) } as unknown as CacheInvalidation;
-    clock = new Clock();
+    clock = new TestClock();
     sut = new BillingAccessService(config, db, invalidation, clock);
     sut.onModuleInit();
   });

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { ErrorCode, PlinthException } from '@plinth/common';
 import { CacheInvalidation } from '@plinth/database';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { BILLING_ACCESS_TOPIC } from './billing.constants';
 import { delinquency, Delinquency } from './delinquency';
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { PlansService } from '@plinth/quotas';
 import { BillingAccountRepository, InvoiceLine } from './billing-account.repository';
 import { LedgerService } from './ledger.service';

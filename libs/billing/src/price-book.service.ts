@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { PlinthException } from '@plinth/common';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { periodEnd } from '@plinth/metering';
 import { PlansService } from '@plinth/quotas';
 import type { MeterPrice, PriceVersion } from './price-book';

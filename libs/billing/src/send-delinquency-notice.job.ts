@@ -2,7 +2,8 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock, JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { delinquencyNoticeEmail, orgBillingRecipients, PlatformMailer } from '@plinth/mail';
 import { delinquency } from './delinquency';
 

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { PlansService } from '@plinth/quotas';
 import { BillingAccount, BillingAccountRepository } from './billing-account.repository';
 import { PriceBookRepository } from './price-book.repository';

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { BillingAccount, BillingAccountRepository } from './billing-account.repository';
 import { REPORT_ALERT_DAYS, STRIPE_METER_WINDOW_DAYS, stripeEventName } from './billing.constants';
 import { LedgerService } from './ledger.service';

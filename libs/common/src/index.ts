@@ -18,3 +18,5 @@ export { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, PASSWORD_
 /** Outbound connections to customer-chosen hosts (webhooks, SMTP), refusing non-public addresses in the socket's own lookup. */
 export { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundLookup, postJson } from './outbound-http';
 export type { OutboundPolicy, OutboundResolver } from './outbound-http';
+/** The time every job, meter, quota and bill uses (tests override the provider). */
+export { Clock } from './clock';

@@ -23,7 +23,6 @@ export { PermanentJobError } from './job-handler';
 export { QUEUES, QUEUE_NAMES, JOB_NAMES, REDIS } from './job.constants';
 export type { QueueName } from './job.constants';
 /** Injectable time; tests move it with `travel`. */
-export { Clock } from './clock';
 /** Runners, exported for the worker, tests and benchmarks. */
 export { OutboxRunner } from './outbox-runner';
 export { OutboxRelay } from './outbox-relay';

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock } from './clock';
+import { Clock } from '@plinth/common';
 import { PermanentJobError } from './job-handler';
 import { JobRegistry } from './job-registry';
 

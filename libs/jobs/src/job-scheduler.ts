@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Clock } from './clock';
+import { Clock } from '@plinth/common';
 import { JobRegistry } from './job-registry';
 import { OutboxService } from './outbox.service';
 

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { BullQueues, bullJobId } from './bullmq-queues';
-import { Clock } from './clock';
+import { Clock } from '@plinth/common';
 import { backoffMs } from './job-executor';
 import { JobRegistry } from './job-registry';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock } from './clock';
+import { Clock } from '@plinth/common';
 import { ClaimedJob, JobExecutor, JobOutcome } from './job-executor';
 import { JobRegistry } from './job-registry';
 

@@ -1,7 +1,7 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock } from './clock';
+import { Clock } from '@plinth/common';
 import { JobRegistry } from './job-registry';
 import { REDIS } from './job.constants';
 import { OutboxService } from './outbox.service';

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock } from './clock';
+import { Clock } from '@plinth/common';
 import type { JobData } from './job-handler';
 import type { QueueName } from './job.constants';
 

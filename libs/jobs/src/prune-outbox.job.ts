@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Clock } from './clock';
+import { Clock } from '@plinth/common';
 import type { JobData, JobHandler } from './job-handler';
 import { JobRegistry } from './job-registry';
 import { JOB_NAMES, QUEUES } from './job.constants';

@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import { createServer, ServerResponse } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
 import type { PlinthConfig } from '@plinth/config';
-import { Clock } from '@plinth/jobs';
 import { MeteringService } from './metering.service';
 import { periodEnd, periodStart } from './meters';
 import type { UsageRepository, UsageRow } from './usage.repository';
+import { TestClock } from '../../../test/support/test-clock';
 
 /** An in-memory usage store with the repository's batch-id semantics, that can be told to fail. */
 class FakeUsageRepository {
@@ -54,7 +54,7 @@ describe(MeteringService.name, () => {
 
   beforeEach(() => {
     repo = new FakeUsageRepository();
-    sut = new MeteringService(config, repo as unknown as UsageRepository, new Clock());
+    sut = new MeteringService(config, repo as unknown as UsageRepository, new TestClock());
   });
 
   afterEach(() => sut.onApplicationShutdown());
@@ -73,7 +73,7 @@ describe(MeteringService.name, () => {
   });
 
   it('keeps one row per project, meter and minute, across minutes and projects', async () => {
-    const clock = new Clock();
+    const clock = new TestClock();
     sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
     const minute = Date.UTC(2026, 4, 1, 12, 0);
     clock.set(new Date(minute + 10_000));
@@ -179,7 +179,7 @@ describe(MeteringService.name, () => {
   });
 
   it('counts a response that finishes after a flush or in a later minute, once, in the minute it finished', async () => {
-    const clock = new Clock();
+    const clock = new TestClock();
     sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
     const minute = Date.UTC(2026, 4, 1, 12, 0);
     clock.set(new Date(minute + 1_000));
@@ -244,7 +244,7 @@ describe(MeteringService.name, () => {
   });
 
   it('lets an admission whose response never finishes go after two epochs at most', () => {
-    const clock = new Clock();
+    const clock = new TestClock();
     sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
     sut.countAdmitted({ socket: null }, 'p1');
     clock.travel(30_000);
@@ -271,7 +271,7 @@ describe(MeteringService.name, () => {
 
   it('keeps enforcing the last known totals when the database cannot be read (quotas fail closed)', async () => {
     const fast = { metering: { ...config.metering, quotaRefreshMs: 0 } } as PlinthConfig;
-    sut = new MeteringService(fast, repo as unknown as UsageRepository, new Clock());
+    sut = new MeteringService(fast, repo as unknown as UsageRepository, new TestClock());
     sut.record('p1', 'requests:rest', 9);
     await sut.flush();
     expect((await sut.periodTotals('p1')).get('requests')).toBe(9);
@@ -286,7 +286,7 @@ describe(MeteringService.name, () => {
   });
 
   it('starts a new period at the first of the next UTC month', async () => {
-    const clock = new Clock();
+    const clock = new TestClock();
     sut = new MeteringService(config, repo as unknown as UsageRepository, clock);
     clock.set(new Date('2026-03-31T23:59:30Z'));
     sut.record('p1', 'requests:rest', 4);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ServerResponse } from 'node:http';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { baseMeter, METERS, minuteOf, periodEnd, periodStart } from './meters';
 import { UsageRepository, UsageRow } from './usage.repository';
 

@@ -1,4 +1,5 @@
-import { Clock, JobRegistry } from '@plinth/jobs';
+import { JobRegistry } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { RollupUsageJob } from './rollup-usage.job';
 import type { UsageRepository } from './usage.repository';
 

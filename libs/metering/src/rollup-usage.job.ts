@@ -1,5 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { Clock, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { REREAD_MS, UsageRepository } from './usage.repository';
 
 export const ROLLUP_USAGE_JOB = 'rollup-usage';

@@ -1,7 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Clock, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { METERS } from './meters';
 import { UsageRepository } from './usage.repository';
 

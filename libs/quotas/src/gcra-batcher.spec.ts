@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { gcra, RateDecision, RateRule } from './gcra';
 import { runGcraBatchReference } from './gcra-batch-reference';
 import { GcraBatcher, GcraScript } from './gcra-batcher';

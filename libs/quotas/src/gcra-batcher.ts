@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Clock } from '@plinth/jobs';
+import type { Clock } from '@plinth/common';
 import type { RateDecision, RateRule } from './gcra';
 
 /** Requests decided by one Redis call at most (bounds the script's arguments and its time in Redis). */

@@ -5,7 +5,7 @@ import { AuditService } from '@plinth/audit';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { nonPublicHostReason, PlinthException } from '@plinth/common';
 import type { Principal } from '@plinth/identity';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { ProjectsService } from '@plinth/tenancy';
 import { ruleRate } from './plan';
 import { PlansService } from './plans.service';

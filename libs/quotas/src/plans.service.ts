@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { DEFAULT_PLAN_ID, Plan } from './plan';
 
 const PLANS_TTL_MS = 60_000;

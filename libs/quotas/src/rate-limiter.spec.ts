@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import type { PlinthConfig } from '@plinth/config';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { gcra, GCRA_BATCH_LUA, RateDecision, RateRule } from './gcra';
 import { runGcraBatchReference } from './gcra-batch-reference';
 import { RateLimiter } from './rate-limiter';

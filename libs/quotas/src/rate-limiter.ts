@@ -1,7 +1,8 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock, REDIS } from '@plinth/jobs';
+import { REDIS } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { gcra, GCRA_BATCH_LUA, RateDecision, RateRule } from './gcra';
 import { GcraBatcher, GcraScript } from './gcra-batcher';
 

@@ -1,6 +1,6 @@
 import type { PlinthConfig } from '@plinth/config';
 import { ErrorCode, PlinthException } from '@plinth/common';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import type { MeteringService } from '@plinth/metering';
 import type { Plan } from './plan';
 import type { PlansService } from './plans.service';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { ErrorCode, PlinthException } from '@plinth/common';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { METERS, MeteringService, periodEnd } from '@plinth/metering';
 import type { RateDecision, RateRule } from './gcra';
 import { AUTHENTICATED_IP_FACTOR, overageCents, Plan, RateLimitRule } from './plan';

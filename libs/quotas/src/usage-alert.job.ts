@@ -3,7 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { OutboundAddressError, postJson } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock, JobContext, JobData, JobHandler, JobRegistry, PermanentJobError, QUEUES } from '@plinth/jobs';
+import { JobContext, JobData, JobHandler, JobRegistry, PermanentJobError, QUEUES } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { orgBillingRecipients, PlatformMailer, usageAlertEmail } from '@plinth/mail';
 
 export const USAGE_ALERT_JOB = 'usage-alert';

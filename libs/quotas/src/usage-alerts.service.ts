@@ -1,7 +1,8 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Clock, OutboxService, QUEUES } from '@plinth/jobs';
+import { OutboxService, QUEUES } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { MeteringService, periodStart } from '@plinth/metering';
 import { overageCents } from './plan';
 import { PlansService } from './plans.service';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PlinthException } from '@plinth/common';
 import type { Principal } from '@plinth/identity';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { BASE_METERS, baseMeter, GAUGE_METERS, periodEnd, periodStart, UsageRepository } from '@plinth/metering';
 import { ProjectsService } from '@plinth/tenancy';
 import { overageCents, Plan } from './plan';

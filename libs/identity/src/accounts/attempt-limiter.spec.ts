@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { PlinthConfig } from '@plinth/config';
-import { Clock } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 import { AttemptLimiter } from './attempt-limiter';
 
 /** Against the real Redis when REDIS_URL is set (as CI runs), else the in-memory store the embedded default uses. */

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import { Clock, REDIS } from '@plinth/jobs';
+import { REDIS } from '@plinth/jobs';
+import { Clock } from '@plinth/common';
 
 /** At most `limit` attempts counted under `key` per fixed window of `windowMs`, starting at the window's first attempt. */
 export interface AttemptRule {
