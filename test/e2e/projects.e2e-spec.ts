@@ -1,4 +1,4 @@
-import { ProjectsService } from '@plinth/tenancy';
+import { ProjectRefs } from '@plinth/tenancy';
 import { addMember, bootTestApp, createProject, signup, TestApp, upgradeOrg } from '../support/test-app';
 
 describe('projects (/v1/orgs/:orgId/projects, /v1/projects/:ref)', () => {
@@ -64,20 +64,21 @@ describe('projects (/v1/orgs/:orgId/projects, /v1/projects/:ref)', () => {
   });
 
   it('leaves nothing behind when provisioning fails half way', async () => {
-    const u = await signup(t);
     const ref = 'zzfail' + Math.random().toString(36).slice(2, 8).padEnd(6, '0');
-    // Occupy the schema name the project would get, so the DDL fails after the roles were created.
-    await t.sql.query(`CREATE SCHEMA "t_${ref}"`);
-    const refs = (t.app.get(ProjectsService) as unknown as { nextRef: () => string });
-    const original = refs.nextRef;
-    refs.nextRef = () => ref;
+    // An app whose ref generator hands out a ref whose schema name is taken, so the DDL fails after the roles were created.
+    const failing = await bootTestApp({}, undefined, { overrides: [{ provide: ProjectRefs, useValue: { next: () => ref } }] });
     try {
-      const res = await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: 'doomed' });
-      expect(res.status).toBe(500);
-      expect(res.body.error.error_id).toMatch(/^[0-9a-f-]{36}$/);
+      const u = await signup(failing);
+      await failing.sql.query(`CREATE SCHEMA "t_${ref}"`);
+      try {
+        const res = await failing.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: 'doomed' });
+        expect(res.status).toBe(500);
+        expect(res.body.error.error_id).toMatch(/^[0-9a-f-]{36}$/);
+      } finally {
+        await failing.sql.query(`DROP SCHEMA "t_${ref}"`);
+      }
     } finally {
-      refs.nextRef = original;
-      await t.sql.query(`DROP SCHEMA "t_${ref}"`);
+      await failing.close();
     }
     expect(await tenantObjects(ref)).toEqual({ schemas: 0, roles: 0, rows: 0 });
     const audit = await t.sql.query(`SELECT count(*)::int AS n FROM control.audit_log WHERE target_id = $1`, [ref]);

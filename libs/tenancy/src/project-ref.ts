@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -9,6 +10,14 @@ export function newProjectRef(): string {
   let ref = ALPHABET[bytes[0] % 26];
   for (let i = 1; i < 12; i++) ref += ALPHABET[bytes[i] % 36];
   return ref;
+}
+
+/** Where new project refs come from (a provider, so a test can force a collision or a failure by overriding it). */
+@Injectable()
+export class ProjectRefs {
+  next(): string {
+    return newProjectRef();
+  }
 }
 
 /** Names of a project's schema and roles, all derived from the validated ref. */

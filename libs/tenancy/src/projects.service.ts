@@ -8,7 +8,7 @@ import { CacheInvalidation } from '@plinth/database';
 import type { Principal } from '@plinth/identity';
 import { ApiKeyService, ApiKeyView, CreateKeyInput, RotateKeyInput } from '@plinth/keys';
 import { ProjectEntity } from './project.entity';
-import { newProjectRef, REF_PATTERN, tenantNames } from './project-ref';
+import { ProjectRefs, REF_PATTERN, tenantNames } from './project-ref';
 import { Provisioner } from './provisioner';
 
 export const PROJECT_TOPIC = 'project';
@@ -34,6 +34,7 @@ export class ProjectsService {
     private readonly keys: ApiKeyService,
     private readonly audit: AuditService,
     private readonly invalidation: CacheInvalidation,
+    private readonly refs: ProjectRefs,
   ) {}
 
   /**
@@ -43,7 +44,7 @@ export class ProjectsService {
   async create(p: Principal, orgId: string, name: string): Promise<ProjectView & { keys: { publishable: string; secret: string } }> {
     p.permissions.assert('create', 'Project', orgId, 'Organization');
     for (let attempt = 0; ; attempt++) {
-      const ref = this.nextRef();
+      const ref = this.refs.next();
       try {
         return await this.repo.manager.transaction(async (m) => {
           await this.provisioner.admit(m, orgId);
@@ -148,11 +149,6 @@ export class ProjectsService {
       });
       return { ...view, key, previous: old };
     });
-  }
-
-  /** The next project ref; a method so a test can force a collision or a failure. */
-  nextRef(): string {
-    return newProjectRef();
   }
 
   /** An active project by ref, for the gateway (no caller check: the key is the credential there). */
