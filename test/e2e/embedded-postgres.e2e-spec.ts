@@ -11,8 +11,8 @@ interface Outcome {
 }
 
 /** A process running test/support/embedded-child.ts: what `npm start` does with the embedded Postgres, alone. */
-function child(dir: string, port: number): { proc: ChildProcess; outcome: Promise<Outcome> } {
-  const proc = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, '../support/embedded-child.ts'), dir, String(port)], {
+function child(dir: string, port: number, then?: 'exit'): { proc: ChildProcess; outcome: Promise<Outcome> } {
+  const proc = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, '../support/embedded-child.ts'), dir, String(port), ...(then ? [then] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -102,5 +102,16 @@ describe('embedded Postgres start-up', () => {
     await new Promise((r) => owner.once('exit', r));
     expect(alive(pid)).toBe(false);
     expect(existsSync(`${dir}.owner`)).toBe(false);
+  }, 60_000);
+
+  it('tells its Postgres to stop when the process exits without stopping it, and exits with its own code', async () => {
+    const quick = child(dir, port, 'exit');
+    expect((await quick.outcome).ready).toBe(true);
+    const pid = postmaster();
+    const code = await new Promise((r) => (quick.proc.exitCode !== null ? r(quick.proc.exitCode) : quick.proc.once('exit', r)));
+    expect(code).toBe(0);
+    const deadline = Date.now() + 15_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid)).toBe(false);
   }, 60_000);
 });

