@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import { connect, Socket } from 'node:net';
 import { PlansService } from '@plinth/quotas';
-import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
+import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, testRedisPrefix } from '../support/test-app';
 import { declareTable, registerTestTokens, signUserToken } from '../support/data';
 
 /**
@@ -231,7 +231,7 @@ describe('attack: several end-user sessions from one IP', () => {
   let p: TestProject;
 
   beforeAll(async () => {
-    t = await bootTestApp({ RATE_LIMITS_ENABLED: 'true', REDIS_PREFIX: `plinth-test-attack-keys-${process.pid}` });
+    t = await bootTestApp({ RATE_LIMITS_ENABLED: 'true', REDIS_PREFIX: testRedisPrefix('keys') });
     registerTestTokens(t);
     u = await signup(t, 'sessions');
     p = await createProject(t, u, 'sessions');

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { BullWorkers, JobContext, JobData, JobHandler, JobRegistry, OutboxRelay, OutboxRunner, OutboxService, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { WorkerModule } from '../../apps/worker/src/worker.module';
-import { bootTestApp, TestApp } from '../support/test-app';
+import { bootTestApp, TestApp, testRedisPrefix } from '../support/test-app';
 import { TestClock } from '../support/test-clock';
 
 /**
@@ -49,6 +49,15 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
 }
 
 const redisUrl = process.env.REDIS_URL;
+
+/** Deletes the keys matching `pattern` (SCAN, not KEYS, so a shared Redis isn't blocked); how many there were. */
+async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+  let n = 0;
+  for await (const keys of redis.scanStream({ match: pattern, count: 500 }) as AsyncIterable<string[]>) {
+    if (keys.length) n += await redis.del(...keys);
+  }
+  return n;
+}
 const modes = redisUrl ? (['redis', 'embedded'] as const) : (['embedded'] as const);
 
 describe.each(modes)('jobs and the outbox (%s mode)', (mode) => {
@@ -57,7 +66,7 @@ describe.each(modes)('jobs and the outbox (%s mode)', (mode) => {
     JOBS_BACKOFF_MS: '20',
     JOBS_MAX_ATTEMPTS: '3',
     JOBS_LEASE_MS: '5000',
-    REDIS_PREFIX: `plinth-test-jobs-${process.pid}`,
+    REDIS_PREFIX: testRedisPrefix('jobs'),
     ...(mode === 'embedded' ? { REDIS_URL: '' } : {}),
   };
   let api: TestApp;
@@ -210,9 +219,11 @@ describe.each(modes)('jobs and the outbox (%s mode)', (mode) => {
       expect(await relay.tick()).toBeGreaterThanOrEqual(25);
       expect((await statuses(t)).relayed).toBe(25);
 
+      // Redis loses everything of this app's (its REDIS_PREFIX), and nothing of anyone else's in that database.
       const redis = new Redis(redisUrl!);
-      await redis.flushdb(); // only DB of REDIS_URL (db 5 in the docs' command)
+      const lost = await deleteKeys(redis, `${env.REDIS_PREFIX}:*`);
       await redis.quit();
+      expect(lost).toBeGreaterThan(0);
 
       // Nothing to find in Redis any more; after the lease the sweep sends the rows round again.
       runnerClock.travel(6000);

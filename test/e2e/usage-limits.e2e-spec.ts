@@ -4,7 +4,7 @@ import request from 'supertest';
 import { OutboxService } from '@plinth/jobs';
 import { MeteringService, UsageRepository } from '@plinth/metering';
 import { PlansService, UsageAlertsService } from '@plinth/quotas';
-import { addMember, bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
+import { addMember, bootTestApp, createProject, signup, TestApp, TestProject, TestUser, testRedisPrefix } from '../support/test-app';
 
 /**
  * Metering, usage API, plans, quotas (402), spend caps, alerts and rate limits (429), against real Postgres, and
@@ -14,7 +14,7 @@ const redisUrl = process.env.REDIS_URL;
 const env = {
   RATE_LIMITS_ENABLED: 'true',
   METERING_FLUSH_MS: '5000',
-  REDIS_PREFIX: `plinth-test-usage-${process.pid}`,
+  REDIS_PREFIX: testRedisPrefix('usage'),
   JOBS_POLL_MS: '20',
 };
 

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { ensureDatabase, startEmbeddedPostgres } from '../../libs/database/src/embedded-postgres';
 import { runMigrations } from '../../libs/database/src/migrate';
@@ -24,6 +25,9 @@ export default async function globalSetup(): Promise<void> {
   await runMigrations(url.toString());
   await ensureTenantLoginRole(url.toString(), TEST_SECRET);
   process.env.PLINTH_TEST_DATABASE_URL = url.toString();
+  // Every test app's Redis keys start with this run's prefix (bootTestApp), and the teardown deletes them: a test
+  // run touches nothing else in REDIS_URL's database and leaves nothing behind.
+  process.env.PLINTH_TEST_REDIS_PREFIX = `pt-${Date.now().toString(36)}-${process.pid}`;
   process.env.PLINTH_TEST_SERVER_URL = serverUrl;
 }
 
@@ -46,4 +50,19 @@ export async function dropTestDatabase(): Promise<void> {
   await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   for (const r of rows) await c.query(`DROP ROLE IF EXISTS "${r.rolname}"`).catch(() => undefined);
   await c.end();
+}
+
+/** Deletes this run's Redis keys (those under PLINTH_TEST_REDIS_PREFIX), when the run used Redis. */
+export async function deleteTestRedisKeys(): Promise<void> {
+  const prefix = process.env.PLINTH_TEST_REDIS_PREFIX;
+  if (!process.env.REDIS_URL || !prefix) return;
+  const redis = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+      if (keys.length) await redis.del(...keys);
+    }
+  } finally {
+    redis.disconnect();
+  }
 }

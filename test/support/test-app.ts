@@ -54,6 +54,8 @@ export async function bootTestApp(
     PORT: '0',
     // Suites that hammer one project would trip the free plan's rate limits; the limits suite turns them on.
     RATE_LIMITS_ENABLED: 'false',
+    // This run's keys only (deleted by the global teardown); suites that need their own add to it (testRedisPrefix).
+    REDIS_PREFIX: testRedisPrefix(),
     ...env,
   });
   // The app as `npm start` builds it, from a testing module so providers can be overridden: every test app gets a
@@ -92,6 +94,13 @@ export async function bootTestApp(
       await app.close();
     },
   };
+}
+
+/** This test run's Redis key prefix, with `suffix` for a suite that needs keys of its own. */
+export function testRedisPrefix(suffix?: string): string {
+  const run = process.env.PLINTH_TEST_REDIS_PREFIX;
+  if (!run) throw new Error('e2e tests need the global setup (run them through jest)');
+  return suffix ? `${run}-${suffix}` : run;
 }
 
 let counter = 0;

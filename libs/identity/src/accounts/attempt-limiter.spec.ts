@@ -24,7 +24,12 @@ describe(`${AttemptLimiter.name} (${redisUrl ? 'Redis' : 'memory'})`, () => {
   beforeAll(() => {
     if (redisUrl) redis = new Redis(redisUrl);
   });
-  afterAll(() => redis?.disconnect());
+  afterAll(async () => {
+    // Only the keys this spec made.
+    const keys = redis ? await redis.keys(`${config.redis.prefix}:*`) : [];
+    if (keys.length) await redis!.del(...keys);
+    redis?.disconnect();
+  });
   beforeEach(() => {
     clock = new FixedClock();
     sut = new AttemptLimiter(config, redis, clock);
