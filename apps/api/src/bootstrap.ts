@@ -10,7 +10,7 @@ import { ensureDatabase, ensureTenantLoginRole, RunningDatabase, runMigrations, 
 export async function prepareDatabase(config: PlinthConfig): Promise<RunningDatabase> {
   let db: RunningDatabase;
   if (config.database.url) {
-    await ensureDatabase(config.database.url);
+    await ensureDatabase(config.database.url, config.database.connectWaitMs);
     db = { url: config.database.url, embedded: false, stop: async () => undefined };
   } else {
     const { dir, port } = config.database.embedded;

@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     process.stderr.write('The standalone worker needs DATABASE_URL; without it, `npm start` runs jobs inside the api.\n');
     process.exit(1);
   }
-  await ensureDatabase(config.database.url);
+  await ensureDatabase(config.database.url, config.database.connectWaitMs);
   await runMigrations(config.database.url);
   const app = await NestFactory.createApplicationContext(WorkerModule.register(config, config.database.url));
   app.enableShutdownHooks();

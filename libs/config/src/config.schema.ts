@@ -32,6 +32,8 @@ export const envSchema = z.object({
     .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a short lowercase name')
     .default('default'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
+  // A database started beside Plinth (compose, Kubernetes) may come up later: retry the first connection this long.
+  DATABASE_CONNECT_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(60_000),
   TENANT_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
   TENANT_POOL_MAX_USES: z.coerce.number().int().min(0).default(5000),
   TENANT_STATEMENT_CACHE: z.coerce.number().int().min(0).max(10000).default(100),

@@ -20,6 +20,8 @@ export interface PlinthConfig {
   database: {
     /** External Postgres, or undefined for the embedded default. */
     url: string | undefined;
+    /** How long start-up waits for an external Postgres that isn't reachable yet. */
+    connectWaitMs: number;
     clusterName: string;
     poolMax: number;
     tenantPoolMax: number;
@@ -114,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
     log: { level: e.LOG_LEVEL },
     database: {
       url: e.DATABASE_URL,
+      connectWaitMs: e.DATABASE_CONNECT_WAIT_MS,
       clusterName: e.DATABASE_CLUSTER_NAME,
       poolMax: e.DATABASE_POOL_MAX,
       tenantPoolMax: e.TENANT_POOL_MAX,

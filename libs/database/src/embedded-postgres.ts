@@ -183,14 +183,41 @@ async function letPostgresThrough(dir: string): Promise<void> {
   }
 }
 
-/** Creates the database named in `url` when it doesn't exist yet (connecting to `postgres` to do so). */
-export async function ensureDatabase(url: string): Promise<void> {
+/** Errors that mean "not reachable yet" (a server still starting, a name not yet in DNS): worth waiting for. */
+const NOT_YET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03']);
+
+/**
+ * Connects, retrying with backoff (0.25 s doubling to 5 s) while the server isn't reachable yet, for up to
+ * `waitMs`: a process started beside its database (compose, Kubernetes) waits for it instead of exiting. Any other
+ * error (bad password, no such database) fails at once.
+ */
+async function connectPatiently(connectionString: string, waitMs: number): Promise<Client> {
+  const until = Date.now() + waitMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    const client = new Client({ connectionString });
+    try {
+      await client.connect();
+      return client;
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      const code = (e as { code?: string }).code ?? '';
+      if (!NOT_YET.has(code) || Date.now() + delay > until) throw e;
+      logger.warn(`database not reachable yet (${code}); retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/**
+ * Creates the database named in `url` when it doesn't exist yet (connecting to `postgres` to do so). The first
+ * connection waits up to `waitMs` for a server that isn't reachable yet.
+ */
+export async function ensureDatabase(url: string, waitMs = 0): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
+  const client = await connectPatiently(admin.toString(), waitMs);
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (!rowCount) {
