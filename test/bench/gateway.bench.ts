@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     await run(gateway, key, 10, 2); // warm-up: JIT, pools, caches
     await baseline(10, 2);
     console.log(`\nGateway overhead, ${duration}s per run, autocannon in a separate process from the server`);
-    console.log('conns  route                      req/s     p50 ms  p99 ms  non-2xx   (mean of 2 runs each)');
+    console.log('conns  route                          req/s     p50 ms  p99 ms  non-2xx   (mean of 2 runs each)');
     for (const connections of [10, 50]) {
       // Alternate (h g g h): the machine's load drifts, and the target is a ratio.
       const h1 = await baseline(connections, duration);
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
       const h = mean(h1, h2);
       const g = mean(g1, g2);
       const line = (name: string, r: Run) =>
-        console.log(`${String(connections).padEnd(6)} ${name.padEnd(26)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${r.non2xx}`);
+        console.log(`${String(connections).padEnd(6)} ${name.padEnd(30)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${r.non2xx}`);
       line('OPTIONS (preflight, baseline)', h);
       line('GET /p/:ref/rest/v1/ + key', g);
       const cost = 1 - g.rps / h.rps;

@@ -22,6 +22,7 @@ describe(RuntimeRegistry.name, () => {
     expect(sut.match('rest', 'HEAD', '/todos/')).toEqual({ route: table, params: { table: 'todos' } });
     expect(sut.match('auth', 'GET', '/admin/users/42')).toEqual({ route: user, params: { id: '42' } });
     expect(sut.match('auth', 'GET', '/.well-known/jwks.json')?.route).toBe(jwks);
+    expect(sut.match('auth', 'HEAD', '/.well-known/jwks.json')?.route).toBe(jwks);
     expect(sut.match('storage', 'GET', '/object/avatars/a/b%20c.png')).toEqual({ route: object, params: { bucket: 'avatars', '*': 'a/b c.png' } });
   });
 

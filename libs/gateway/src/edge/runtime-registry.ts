@@ -81,7 +81,8 @@ export class RuntimeRegistry {
   }
 
   /**
-   * The route of `runtime` serving `method` on `path` (what follows `/v1`, without the query), or undefined.
+   * The route of `runtime` serving `method` on `path` (what follows `/v1`, without the query), or undefined; a HEAD
+   * without a route of its own takes the GET route's.
    * Throws {@link MalformedPath} for a parameter that isn't valid percent-encoding.
    */
   match(runtime: string, method: string, path: string): RouteMatch | undefined {
@@ -96,7 +97,8 @@ export class RuntimeRegistry {
       const params = matchSegments(segments, parts);
       if (params !== undefined) return { route, params };
     }
-    return undefined;
+    // As HTTP (and Express) have it: a GET route answers HEAD too (Node sends no body for HEAD).
+    return method === 'HEAD' ? this.match(runtime, 'GET', path) : undefined;
   }
 }
 
