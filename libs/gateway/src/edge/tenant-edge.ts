@@ -69,7 +69,14 @@ export class TenantEdge {
     if (answerCors(req, res)) return;
     const address = tenantAddress(req.url ?? '');
     const state = { bodyRead: false };
-    this.admitAndHandle(req, res, address, state).catch((e: unknown) => this.fail(req, res, address?.runtime, e, state.bodyRead));
+    this.admitAndHandle(req, res, address, state).catch((e: unknown) => {
+      try {
+        this.fail(req, res, address?.runtime, e, state.bodyRead);
+      } catch {
+        // Rendering failed too (a header value Node refuses): drop the connection rather than the process.
+        res.destroy();
+      }
+    });
   }
 
   /** Steps 3–7. */
