@@ -18,7 +18,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { jwtVerify, SignJWT } from 'jose';
 import { Client } from 'pg';
 import { hashPassword, PASSWORD_HASH_PARAMS, verifyPassword } from '@plinth/common';
-import { benchDatabaseUrl, post, signup, startServer } from './support';
+import { benchDatabaseUrl, post, requireAll2xx, signup, startServer } from './support';
 
 interface Run {
   rps: number;
@@ -34,7 +34,11 @@ function run(opts: autocannon.Options): Promise<Run> {
   return new Promise((resolve, reject) => {
     autocannon({ pipelining: 1, ...opts }, (err, r) => {
       if (err) return reject(err);
-      resolve({ rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx });
+      try {
+        resolve(requireAll2xx(`${opts.method ?? 'GET'} ${String(opts.url)}`, { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx }));
+      } catch (e) {
+        reject(e);
+      }
     });
   });
 }
@@ -200,7 +204,7 @@ async function main(): Promise<void> {
           }),
         );
         lat.sort((x, y) => x - y);
-        return { rps: done / duration, total: done, p50: Math.round(lat[Math.floor(lat.length / 2)]), p99: Math.round(lat[Math.floor(lat.length * 0.99)]), non2xx: failed };
+        return requireAll2xx('POST /token?grant_type=refresh_token', { rps: done / duration, total: done, p50: Math.round(lat[Math.floor(lat.length / 2)]), p99: Math.round(lat[Math.floor(lat.length * 0.99)]), non2xx: failed });
       };
       line('POST /token?grant_type=refresh_token', c, await withCpu(serverPid, db, refreshes));
     }

@@ -20,7 +20,7 @@ import { resolve } from 'node:path';
 import { tenantLoginUrl } from '../../libs/database/src/tenant-login';
 import { Client } from 'pg';
 import { PARSE_APP_ID, PARSE_MASTER_KEY, PARSE_REST_KEY } from './parse-server';
-import { benchDatabaseUrl, post, signup, startServer, useBenchPlan } from './support';
+import { benchDatabaseUrl, post, requireAll2xx, signup, startServer, useBenchPlan } from './support';
 
 interface Run {
   rps: number;
@@ -59,7 +59,14 @@ function run(base: string, headers: Record<string, string>, s: Scenario, connect
           },
         ],
       },
-      (err, r) => (err ? reject(err) : resolveRun({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx })),
+      (err, r) => {
+        if (err) return reject(err);
+        try {
+          resolveRun(requireAll2xx(`${s.method} ${base}${s.path()}`, { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx }));
+        } catch (e) {
+          reject(e);
+        }
+      },
     );
   });
 }

@@ -29,7 +29,7 @@ import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { post, signup, startServer, startTwinServer, useBenchPlan } from './support';
+import { post, requireAll2xx, signup, startServer, startTwinServer, useBenchPlan } from './support';
 
 interface Side {
   name: string;
@@ -86,9 +86,14 @@ interface Run {
 function load(url: string, headers: Record<string, string>, connections: number, duration: number) {
   return new Promise<{ rps: number; p99: number; sent: number; completed: number }>((resolve, reject) => {
     // autocannon ships no types; its result shape is documented in its README.
-    type Result = { requests: { average: number; total: number; sent: number }; latency: { p99: number } };
+    type Result = { requests: { average: number; total: number; sent: number }; latency: { p99: number }; non2xx: number };
     autocannon({ url, headers, connections, duration }, (err: Error | null, r: Result) => {
       if (err) return reject(err);
+      try {
+        requireAll2xx(`GET ${url}`, r);
+      } catch (e) {
+        return reject(e);
+      }
       resolve({ rps: r.requests.average, p99: r.latency.p99, sent: r.requests.sent, completed: r.requests.total });
     });
   });

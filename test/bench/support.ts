@@ -131,3 +131,12 @@ export async function useBenchPlan(databaseUrl: string, orgId: string): Promise<
     await sql.end();
   }
 }
+
+/**
+ * A bench measures served requests only: any non-2xx answer (a 401 from a bad key, a 429, a 500) fails the run, so a
+ * regression can't pass as a speed-up. Call it on every load run's result, warm-ups included.
+ */
+export function requireAll2xx<T extends { non2xx: number }>(what: string, r: T): T {
+  if (r.non2xx > 0) throw new Error(`${what}: ${r.non2xx} non-2xx responses; a bench run must be all 2xx`);
+  return r;
+}

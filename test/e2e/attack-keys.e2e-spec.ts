@@ -189,7 +189,7 @@ describe('attack: API keys on every surface', () => {
       return ended;
     }
 
-    it('a bad key with a trickling 1 MB body gets 401 within 2 s on POST /p/:ref/rest/v1/:table (data fast lane), and the connection is closed', async () => {
+    it('a bad key with a trickling 1 MB body gets 401 within 2 s on POST /p/:ref/rest/v1/:table (the tenant edge), and the connection is closed', async () => {
       const r = await trickle(rest(), { apikey: 'pl_sk_' + 'A'.repeat(38) });
       expect(r.status).toBe(401);
       expect(r.head).toContain('connection: close');

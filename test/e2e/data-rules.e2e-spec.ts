@@ -228,8 +228,8 @@ describe('data runtime: rules', () => {
     const notesOnly = await mk({ scopes: ['rest:*'], tables: ['notes'] });
     expect((await get('notes?select=secret', notesOnly)).body).toHaveLength(6);
     const other = await get('comments', notesOnly);
-    // Refused by the gateway's key resolver, which judges the addressed table with the key's other restrictions.
-    expect([other.status, other.body.error.code]).toEqual([403, 'forbidden']);
+    // Refused by the edge's key resolver, which judges the addressed table with the key's other restrictions.
+    expect([other.status, other.body.code]).toEqual([403, 'forbidden']);
     expect((await get('comments?select=id,notes(id)', notesOnly)).status).toBe(403);
     expect((await get('notes?select=id,comments(id)', notesOnly)).status).toBe(403);
     const w = await t.http().post(rest(t, p.ref, 'comments')).set('apikey', notesOnly).send({ body: 'x' });

@@ -73,7 +73,7 @@ describe('API keys (/v1/projects/:ref/keys) and the gateway (/p/:ref)', () => {
       expect(res.status).toBe(401);
       bodies.add(res.text);
     }
-    expect([...bodies]).toEqual(['{"error":{"code":"invalid_api_key","message":"Invalid API key"}}']);
+    expect([...bodies]).toEqual(['{"code":"invalid_api_key","message":"Invalid API key","details":null,"hint":null}']);
     expect((await t.http().get(rest(p.ref))).status).toBe(401);
   });
 
@@ -118,7 +118,7 @@ describe('API keys (/v1/projects/:ref/keys) and the gateway (/p/:ref)', () => {
   it('refuses a secret key from a browser unless the key allows it', async () => {
     const res = await t.http().get(rest(p.ref)).set('apikey', p.secret).set('origin', 'https://evil.example');
     expect(res.status).toBe(403);
-    expect(res.body.error.message).toMatch(/browser/);
+    expect(res.body.message).toMatch(/browser/);
     const browserOk = await t.http().post(`/v1/projects/${p.ref}/keys`).set(u.auth).send({ type: 'secret', name: 'edge', allow_browser: true });
     expect((await t.http().get(rest(p.ref)).set('apikey', browserOk.body.key).set('origin', 'https://x.example')).status).toBe(200);
   });

@@ -114,8 +114,12 @@ describe('usage, quotas and rate limits', () => {
     const blocked = await tenant(a, p);
     expect(blocked.status).toBe(402);
     const resetsAt = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1)).toISOString();
+    // In PostgREST's shape (the edge renders its refusals in the addressed runtime's dialect).
     expect(blocked.body).toEqual({
-      error: { code: 'quota_exceeded', message: expect.stringContaining('requests'), meter: 'requests', limit: 5, resets_at: resetsAt },
+      code: 'quota_exceeded',
+      message: expect.stringContaining('requests'),
+      details: { meter: 'requests', limit: 5, resets_at: resetsAt },
+      hint: null,
     });
     // Refused requests are not billed.
     await flush();
@@ -140,12 +144,12 @@ describe('usage, quotas and rate limits', () => {
     for (let i = 0; i < 5; i++) expect((await tenant(a, p)).status).toBe(200);
     const blocked = await tenant(a, p);
     expect(blocked.status).toBe(402);
-    expect(blocked.body.error).toMatchObject({ code: 'quota_exceeded', meter: 'spend_cents', limit: 20 });
+    expect(blocked.body).toMatchObject({ code: 'quota_exceeded', details: { meter: 'spend_cents', limit: 20 } });
 
     await a.http().put(`/v1/projects/${p.ref}/limits`).set(u.auth).send({ spend_cap_cents: null, meter_caps: { requests: 7 } }).expect(200);
     expect((await tenant(a, p)).status).toBe(200);
     expect((await tenant(a, p)).status).toBe(200);
-    expect((await tenant(a, p)).body.error).toMatchObject({ code: 'quota_exceeded', meter: 'requests', limit: 7 });
+    expect((await tenant(a, p)).body).toMatchObject({ code: 'quota_exceeded', details: { meter: 'requests', limit: 7 } });
     await flush();
     const usage = await a.http().get(`/v1/projects/${p.ref}/usage`).set(u.auth);
     expect(usage.body.spend).toEqual({ overage_cents: 40, cap_cents: null });
@@ -206,7 +210,7 @@ describe('usage, quotas and rate limits', () => {
     expect(admitted).toHaveLength(10);
     expect(limited).toHaveLength(20);
     const one = limited[0];
-    expect(one.body.error.code).toBe('rate_limited');
+    expect(one.body.code).toBe('rate_limited');
     expect(Number(one.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(one.headers['ratelimit-limit']).toBe('10');
     expect(one.headers['ratelimit-remaining']).toBe('0');

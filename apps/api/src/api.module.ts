@@ -1,20 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
-import { randomUUID } from 'node:crypto';
 import { LoggerModule } from 'nestjs-pino';
 import { BillingModule } from '@plinth/billing';
 import { ConfigModule, PlinthConfig } from '@plinth/config';
 import { DatabaseModule } from '@plinth/database';
-import { GatewayFallbackModule, GatewayModule } from '@plinth/gateway';
+import { GatewayModule, requestIdFor } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { JobsModule } from '@plinth/jobs';
 import { DataRuntimeModule } from '@plinth/runtime-data';
 import { AuthRuntimeModule } from '@plinth/runtime-auth';
 import { TenancyModule } from '@plinth/tenancy';
 import { HealthController } from './health.controller';
-
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export interface ApiModuleOptions {
   config: PlinthConfig;
@@ -25,15 +21,10 @@ export interface ApiModuleOptions {
   logStream?: Writable;
 }
 
-/** The request id: the caller's `x-request-id` when sane, else a fresh UUID; echoed as `x-request-id`. */
-export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
-  const incoming = req.headers['x-request-id'];
-  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-  res.setHeader('x-request-id', id);
-  return id;
-}
-
-/** Structured JSON logs with a request id on every line (also returned as `x-request-id`); never credentials. */
+/**
+ * Structured JSON logs with a request id on every line (also returned as `x-request-id`); never credentials. The
+ * tenant edge logs its requests through the same root logger, with these serializers and this redaction.
+ */
 export function loggerModule(config: PlinthConfig, stream?: Writable) {
   return LoggerModule.forRoot({
     pinoHttp: {
@@ -69,8 +60,6 @@ export class ApiModule {
         DataRuntimeModule,
         AuthRuntimeModule,
         BillingModule,
-        // Runtime modules go above this line: the fallback's catch-all must be registered last.
-        GatewayFallbackModule,
         ...(options.withWorker ? [JobsModule] : []),
       ],
       controllers: [HealthController],

@@ -8,40 +8,33 @@ import { Logger } from 'nestjs-pino';
 import { PlinthConfig } from '@plinth/config';
 import { PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
-import { BodyParsers, TenantBodyInterceptor } from './body-parsers';
-import { RestFastLane } from './rest-fast-lane';
+import { TenantEdge } from '@plinth/gateway';
+import { bodyParsers } from './body-parsers';
 
 /**
- * Builds the HTTP app (not listening yet): body parsers and limits (tenant bodies read only after the key is judged),
- * header and request timeouts, the error filter, OpenAPI at /docs and /docs.json, and the data fast lane in front of
- * Express.
+ * Builds the HTTP app (not listening yet): the tenant edge in front of Nest for `/p/…` (every runtime's routes), and
+ * Nest for the rest (`/v1`, `/healthz`, `/docs`) with its body parsers and limits, header and request timeouts, the
+ * error filter, OpenAPI at /docs and /docs.json.
  */
 export async function createApiApp(
   config: PlinthConfig,
   databaseUrl: string,
   withWorker: boolean,
   logStream?: Writable,
-  options: ApiAppOptions = {},
 ): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.register({ config, databaseUrl, withWorker, logStream }), API_APP_OPTIONS);
-  return configureApiApp(app, config, options);
-}
-
-export interface ApiAppOptions {
-  restFastLane?: boolean;
+  return configureApiApp(app, config);
 }
 
 /** How the api's Nest application is created (tests create it from a testing module with the same options). */
 export const API_APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
 /** Everything {@link createApiApp} does to the application once Nest has created it. */
-export function configureApiApp(app: NestExpressApplication, config: PlinthConfig, options: ApiAppOptions = {}): NestExpressApplication {
+export function configureApiApp(app: NestExpressApplication, config: PlinthConfig): NestExpressApplication {
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
-  const bodies = new BodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json']);
-  app.use(bodies.outsideTenantRoutes);
-  app.useGlobalInterceptors(new TenantBodyInterceptor(bodies));
+  for (const parser of bodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json'])) app.use(parser);
   app.useGlobalFilters(new PlinthExceptionFilter());
   // Shorter than Node's defaults (60 s for headers, 300 s for a whole request), so slow senders can't hold sockets.
   const server = app.getHttpServer() as Server;
@@ -58,7 +51,7 @@ export function configureApiApp(app: NestExpressApplication, config: PlinthConfi
       .build(),
   );
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs.json' });
-  // The tenant data plane skips Express's router and Nest's pipeline; everything else reaches Express unchanged.
-  if (options.restFastLane !== false) new RestFastLane(app, config).install(app.getHttpServer());
+  // Tenant routes never reach Nest: the edge is their only implementation (see TenantEdge for the steps).
+  app.get(TenantEdge).install(server);
   return app;
 }

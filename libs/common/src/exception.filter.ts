@@ -2,9 +2,9 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { ERROR_STATUS, ErrorCode, PlinthException } from './plinth.exception';
-import { errorDialectFor, WireException } from './wire.exception';
+import { WireException } from './wire.exception';
 
-interface ErrorBody {
+export interface ErrorBody {
   error: { code: string; message: string; details?: unknown; error_id?: string; [field: string]: unknown };
 }
 
@@ -23,15 +23,10 @@ const HTTP_CODES: Record<number, ErrorCode> = {
 /** Where unexpected errors (500s) are logged with their error id. */
 const logger = new Logger('PlinthExceptionFilter');
 
-/**
- * Writes an error response as the global filter does: the same status, headers and body (in the route's
- * dialect). Exported so request handlers outside Nest's pipeline (the tenant data fast lane) answer alike.
- */
-export function sendException(exception: unknown, req: Request, res: Response): void {
-  const { status, body, headers } = renderException(exception, req);
-  if (res.headersSent) return;
-  for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
-  res.status(status).json(body);
+/** Where an error happened, for the 404 message of an unmatched route and the log line of a 500. */
+export interface ErrorSite {
+  method?: string;
+  path: string;
 }
 
 /**
@@ -42,22 +37,26 @@ export function sendException(exception: unknown, req: Request, res: Response): 
 export class PlinthExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    sendException(exception, ctx.getRequest<Request>(), ctx.getResponse<Response>());
+    const req = ctx.getRequest<Request>();
+    const res = ctx.getResponse<Response>();
+    const { status, body, headers } = renderException(exception, { method: req.method, path: req.path });
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
+    res.status(status).json(body);
   }
 }
 
-/** WireExceptions go out as they are; other errors in the default shape, or re-shaped by the route's dialect. */
-export function renderException(exception: unknown, req: Request): { status: number; body: unknown; headers?: Record<string, string> } {
+/** WireExceptions go out as they are, other errors in Plinth's shape ({@link standardError}). */
+export function renderException(exception: unknown, at: ErrorSite): { status: number; body: unknown; headers?: Record<string, string> } {
   if (exception instanceof WireException) return { status: exception.status, body: exception.body, headers: exception.headers };
-  const standard = toResponse(exception, req);
-  const dialect = errorDialectFor(req);
-  if (!dialect) return standard;
-  const { code, message, error_id } = standard.body.error;
-  const wire = dialect.render({ status: standard.status, code, message, headers: standard.headers, errorId: error_id }, req);
-  return { status: wire.status, body: wire.body, headers: { ...standard.headers, ...wire.headers } };
+  return standardError(exception, at);
 }
 
-function toResponse(exception: unknown, req: Request): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+/**
+ * Any error in Plinth's shape, `{error: {code, message, details?, error_id?, …}}`: what a runtime's error dialect
+ * re-shapes. A 500 is logged here with its error id.
+ */
+export function standardError(exception: unknown, at: ErrorSite): { status: number; body: ErrorBody; headers?: Record<string, string> } {
   if (exception instanceof PlinthException) {
     const error: ErrorBody['error'] = { code: exception.code, message: exception.message, ...exception.fields };
     if (exception.details !== undefined) error.details = exception.details;
@@ -81,12 +80,12 @@ function toResponse(exception: unknown, req: Request): { status: number; body: E
     const status = exception.getStatus();
     if (status < 500) {
       const code = HTTP_CODES[status] ?? ErrorCode.BadRequest;
-      const message = status === 404 ? `Cannot ${req.method} ${req.path}` : exception.message;
+      const message = status === 404 ? `Cannot ${at.method} ${at.path}` : exception.message;
       return { status, body: { error: { code, message } } };
     }
   }
   const errorId = randomUUID();
-  logger.error({ err: exception, errorId, path: req.path }, `Unhandled error ${errorId}`);
+  logger.error({ err: exception, errorId, path: at.path }, `Unhandled error ${errorId}`);
   return {
     status: 500,
     body: { error: { code: ErrorCode.Internal, message: 'An unexpected error occurred', error_id: errorId } },

@@ -1,9 +1,9 @@
 /** Domain errors with codes, and the one filter that maps them to HTTP. */
 export { ErrorCode, ERROR_STATUS, PlinthException } from './plinth.exception';
-export { PlinthExceptionFilter, renderException, sendException } from './exception.filter';
-/** Errors that are their own wire response, and per-route error dialects (GoTrue, PostgREST). */
-export { WireException, registerErrorDialect, errorDialectFor } from './wire.exception';
-export type { ErrorDialect, StandardError } from './wire.exception';
+export { PlinthExceptionFilter, renderException, standardError } from './exception.filter';
+export type { ErrorBody, ErrorSite } from './exception.filter';
+/** Errors that are their own wire response, in a runtime's dialect (GoTrue, PostgREST). */
+export { WireException } from './wire.exception';
 /** zod-based validation of bodies and queries, documented in OpenAPI from the same schema. */
 export { ZodValidationPipe, ZodBody, ZodQuery, ApiZodBody, emptyBody } from './zod';
 /** Customer-visible secrets: prefix + random + checksum; only hashes are stored. */

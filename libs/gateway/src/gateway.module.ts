@@ -1,27 +1,25 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { BillingAccessModule } from '@plinth/billing';
 import { KeysModule } from '@plinth/keys';
 import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule } from '@plinth/tenancy';
+import { Admission } from './edge/admission.service';
+import { ErrorDialects } from './edge/error-dialects';
+import { RuntimeRegistry } from './edge/runtime-registry';
+import { TenantEdge } from './edge/tenant-edge';
 import { EndUserTokens } from './end-user-tokens';
-import { gatewayCors } from './gateway-cors.middleware';
-import { GatewayFallbackController } from './gateway.controller';
-import { GatewayGuard } from './gateway.guard';
 import { KeyResolver } from './key-resolver';
 import { ProjectDirectory } from './project-directory';
 
+/**
+ * The tenant edge and what it is made of. Runtimes import it to register their routes and dialect
+ * ({@link RuntimeRegistry}) and to judge keys elsewhere ({@link KeyResolver}); the app installs {@link TenantEdge}
+ * in front of its HTTP server. It exports its own providers only: a runtime imports the other libs it uses itself.
+ */
 @Module({
   imports: [KeysModule, TenancyModule, MeteringModule, QuotasModule, BillingAccessModule],
-  providers: [GatewayGuard, KeyResolver, ProjectDirectory, EndUserTokens],
-  exports: [GatewayGuard, KeyResolver, ProjectDirectory, EndUserTokens, KeysModule, TenancyModule, MeteringModule, QuotasModule, BillingAccessModule],
+  providers: [TenantEdge, RuntimeRegistry, ErrorDialects, Admission, KeyResolver, ProjectDirectory, EndUserTokens],
+  exports: [TenantEdge, RuntimeRegistry, ErrorDialects, Admission, KeyResolver, ProjectDirectory, EndUserTokens],
 })
-export class GatewayModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(gatewayCors).forRoutes('p/*path');
-  }
-}
-
-/** The 404 for unknown runtime paths; import it after every runtime module so their routes win. */
-@Module({ imports: [GatewayModule], controllers: [GatewayFallbackController] })
-export class GatewayFallbackModule {}
+export class GatewayModule {}

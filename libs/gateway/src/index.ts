@@ -1,14 +1,22 @@
-/** Tenant traffic entry: key → TenantContext, origin/IP/scope checks, CORS, runtime routing. */
-export { GatewayModule, GatewayFallbackModule } from './gateway.module';
-export { GatewayGuard, closeIfBodyUnread } from './gateway.guard';
-export type { GatewayRequest } from './gateway.guard';
+/** Tenant traffic: the edge for `/p/:ref/<runtime>/v1/*`, the key resolver, admission and error dialects. */
+export { GatewayModule } from './gateway.module';
+/** The one implementation of tenant routes; the app installs it in front of its HTTP server. */
+export { TenantEdge, sendJson, clientIp } from './edge/tenant-edge';
+/** Where runtimes register their routes (and dialect) with the edge. */
+export { RuntimeRegistry } from './edge/runtime-registry';
+export type { BodyMode, EdgeContext, EdgeMethod, EdgeRoute, EdgeRuntime } from './edge/runtime-registry';
+/** Error dialects by runtime (PostgREST, GoTrue, …), applied by the edge to every error of a tenant request. */
+export { ErrorDialects } from './edge/error-dialects';
+export type { ErrorDialect, RenderedError, StandardError } from './edge/error-dialects';
+/** Billing access, quotas, rate limits and metering of a resolved tenant request, as a decision. */
+export { Admission } from './edge/admission.service';
+export type { AdmissionClient, AdmissionDecision } from './edge/admission.service';
+/** The request id every request gets (`x-request-id`, the caller's when sane), for the app's logger too. */
+export { requestIdFor } from './edge/request-log';
 /** The one judge of a presented API key (every restriction it carries), for every surface that takes one. */
 export { KeyResolver, scopeAllows } from './key-resolver';
 export type { KeyRequest, KeySurface, KeyTarget, ResolvedKey } from './key-resolver';
-/** CORS for `/p/` routes, also applied by handlers outside Nest's middleware (the data fast lane). */
-export { gatewayCors } from './gateway-cors.middleware';
-export { Tenant } from './tenant-context';
-export type { TenantContext, TenantProject, TenantRequest } from './tenant-context';
+export type { TenantContext, TenantProject } from './tenant-context';
 export { ProjectDirectory } from './project-directory';
 /** Where the auth runtime registers end-user token verification (role `authenticated`, `auth.uid`). */
 export { EndUserTokens } from './end-user-tokens';

@@ -40,8 +40,8 @@ const invalidKey = () => new PlinthException(ErrorCode.InvalidApiKey, 'Invalid A
 const noKey = () => new PlinthException(ErrorCode.InvalidApiKey, 'No API key found in request', undefined, { 'www-authenticate': 'Bearer' });
 
 /**
- * The one place a presented API key is judged. Every surface that takes a key (the gateway for `/p/:ref/…`, the data
- * fast lane through it, the table catalog and rules) calls it, so a new endpoint cannot forget a restriction. In
+ * The one place a presented API key is judged. Every surface that takes a key (the tenant edge for `/p/:ref/…`, the
+ * table catalog and rules) calls it, so a new endpoint cannot forget a restriction. In
  * order: the key exists and isn't revoked or expired, and belongs to `:ref` (all the same 401); its type suits the
  * surface (the catalog takes secret keys only, others get the same 401); a secret key isn't used from a browser
  * unless it allows it; its allowed origins and IP ranges; a restricted key's scopes, read-only flag and table or

@@ -1,5 +1,3 @@
-import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
 import type { KeyScopes, KeyType, Runtime } from '@plinth/keys';
 import type { EndUser } from './end-user-tokens';
 
@@ -14,7 +12,7 @@ export interface TenantProject {
 }
 
 /**
- * Who is calling a tenant runtime and on which project. Built by the gateway from the presented key;
+ * Who is calling a tenant runtime and on which project. Built by the edge from the presented key;
  * every runtime call takes it explicitly.
  */
 export interface TenantContext {
@@ -32,12 +30,3 @@ export interface TenantContext {
   /** Table/bucket/read-only limits of a restricted key, for the runtimes to enforce. */
   restrictions: KeyScopes | null;
 }
-
-export type TenantRequest = Request & { tenant?: TenantContext };
-
-/** Parameter decorator: the {@link TenantContext} of a request that passed the gateway guard. */
-export const Tenant = createParamDecorator((_: unknown, ctx: ExecutionContext): TenantContext => {
-  const req = ctx.switchToHttp().getRequest<TenantRequest>();
-  if (!req.tenant) throw new Error('Tenant() used on a route without GatewayGuard');
-  return req.tenant;
-});

@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import type { PlinthConfig } from '@plinth/config';
 import { banUntil } from './auth-admin.service';
 import { defaultAuthSettings } from './auth-config.dto';
@@ -70,19 +69,11 @@ describe('renderTemplate', () => {
 });
 
 describe('GOTRUE_DIALECT', () => {
-  const req = (path: string) => ({ path }) as Request;
-
-  it('claims only auth runtime paths', () => {
-    expect(GOTRUE_DIALECT.matches(req('/p/abcdefghijkl/auth/v1/token'))).toBe(true);
-    expect(GOTRUE_DIALECT.matches(req('/p/abcdefghijkl/rest/v1/things'))).toBe(false);
-    expect(GOTRUE_DIALECT.matches(req('/v1/projects/x/auth/config'))).toBe(false);
-  });
-
   it('renders standard errors in GoTrue shape (an invalid user token is 403 bad_jwt)', () => {
-    const e = GOTRUE_DIALECT.render({ status: 401, code: 'unauthorized', message: 'Invalid or expired access token' }, req('/p/x/auth/v1/user'));
+    const e = GOTRUE_DIALECT.render({ status: 401, code: 'unauthorized', message: 'Invalid or expired access token' });
     expect(e.status).toBe(403);
     expect(e.body).toMatchObject({ code: 403, error_code: 'bad_jwt' });
-    const crash = GOTRUE_DIALECT.render({ status: 500, code: 'internal_error', message: 'An unexpected error occurred', errorId: 'id-1' }, req('/p/x/auth/v1/user'));
+    const crash = GOTRUE_DIALECT.render({ status: 500, code: 'internal_error', message: 'An unexpected error occurred', errorId: 'id-1' });
     expect(crash.body).toEqual({ code: 500, error_code: 'unexpected_failure', msg: 'An unexpected error occurred', error_id: 'id-1' });
   });
 });

@@ -1,9 +1,9 @@
 import { Module, OnModuleInit } from '@nestjs/common';
-import { registerErrorDialect } from '@plinth/common';
 import { EndUserTokens, GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { MailModule } from '@plinth/mail';
 import { MeteringModule } from '@plinth/metering';
+import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule, ProvisioningHooks } from '@plinth/tenancy';
 import { AuthAdminService } from './auth-admin.service';
 import { AuthConfigService } from './auth-config.service';
@@ -13,10 +13,9 @@ import { createAuthTables } from './auth-schema';
 import { AuthSettingsController } from './auth-settings.controller';
 import { AuthSettingsService } from './auth-settings.service';
 import { AuthTokensService } from './auth-tokens.service';
-import { AuthController } from './auth.controller';
+import { AuthEdge } from './auth-edge';
 import { AuthRepository } from './auth.repository';
 import { AuthService } from './auth.service';
-import { GOTRUE_DIALECT } from './gotrue.exception';
 import { MauService } from './mau.service';
 import { SecretBox } from './secret-box';
 import { SendAuthEmailJob } from './send-auth-email.job';
@@ -31,13 +30,13 @@ import { SigningKeysService } from './signing-keys.service';
 export class AuthJobsModule {}
 
 /**
- * The auth runtime: GoTrue-compatible endpoints at `/p/:ref/auth/v1`, the project auth settings in the management
+ * The auth runtime: GoTrue-compatible endpoints at `/p/:ref/auth/v1` (registered with the tenant edge by {@link AuthEdge}), the project auth settings in the management
  * API, per-project tables created at provisioning, and the gateway's end-user token verifier.
  */
 @Module({
-  imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, AuthJobsModule],
-  controllers: [AuthController, AuthSettingsController],
-  providers: [AuthRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauService, AuthService, AuthAdminService, AuthSettingsService],
+  imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
+  controllers: [AuthSettingsController],
+  providers: [AuthEdge, AuthRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauService, AuthService, AuthAdminService, AuthSettingsService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {
@@ -50,6 +49,5 @@ export class AuthRuntimeModule implements OnModuleInit {
   onModuleInit(): void {
     this.hooks.register('auth', createAuthTables);
     this.endUsers.register(this.tokens);
-    registerErrorDialect(GOTRUE_DIALECT);
   }
 }

@@ -1,5 +1,5 @@
-import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
+import { parse as parseQueryString } from 'node:querystring';
 import { z } from 'zod';
 import { GoTrueCode, GoTrueException } from './gotrue.exception';
 
@@ -56,31 +56,30 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.
   throw GoTrueException.validation(`${first.path.length ? first.path.join('.') : 'body'}: ${first.message}`);
 }
 
+/** JSON media types, as the body reader takes them (`application/json`, `application/*+json`). */
+const JSON_MEDIA = /^application\/(?:json|[^/;\s]+\+json)\s*(?:;|$)/i;
+
 /**
  * The JSON body validated by `schema`, GoTrue style: a body that isn't JSON (wrong content type) is a 400
  * bad_json, an invalid one a 400 validation_failed. An absent body counts as `{}`.
  */
-const gotrueBody = createParamDecorator(({ zod: schema }: { zod: z.ZodType }, ctx: ExecutionContext) => {
-  const req = ctx.switchToHttp().getRequest<Request>();
-  const length = Number(req.get('content-length') ?? 0);
-  const hasBody = length > 0 || req.get('transfer-encoding') !== undefined;
-  if (hasBody && !req.is('application/json') && !req.is('application/*+json')) {
+export function gotrueBody<T extends z.ZodType>(schema: T, headers: IncomingHttpHeaders, parsed: unknown): z.infer<T> {
+  const length = Number(headers['content-length'] ?? 0);
+  const hasBody = length > 0 || headers['transfer-encoding'] !== undefined;
+  if (hasBody && !JSON_MEDIA.test(headers['content-type'] ?? '')) {
     throw GoTrueException.badRequest(GoTrueCode.BadJson, 'Could not parse request body as JSON: content type must be application/json');
   }
-  const body: unknown = req.body ?? {};
+  const body: unknown = parsed ?? {};
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw GoTrueException.badRequest(GoTrueCode.BadJson, 'Could not parse request body as JSON: expected an object');
   }
   return parseOrThrow(schema, body);
-});
-// The schema is wrapped under `zod`: Nest takes a bare zod schema for a pipe, and `{schema}` for its own options.
-export const GoTrueBody = (schema: z.ZodType): ParameterDecorator => gotrueBody({ zod: schema });
+}
 
-/** The query string validated by `schema`, with GoTrue errors. */
-const gotrueQuery = createParamDecorator(({ zod: schema }: { zod: z.ZodType }, ctx: ExecutionContext) =>
-  parseOrThrow(schema, ctx.switchToHttp().getRequest<Request>().query),
-);
-export const GoTrueQuery = (schema: z.ZodType): ParameterDecorator => gotrueQuery({ zod: schema });
+/** The query string (as Express's simple parser reads it: repeats become arrays) validated by `schema`, with GoTrue errors. */
+export function gotrueQuery<T extends z.ZodType>(schema: T, query: string): z.infer<T> {
+  return parseOrThrow(schema, { ...parseQueryString(query) });
+}
 
 const EMAIL = /^[^\s@"(),:;<>[\\\]]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 

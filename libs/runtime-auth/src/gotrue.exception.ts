@@ -1,5 +1,5 @@
-import type { Request } from 'express';
-import { ErrorDialect, StandardError, WireException } from '@plinth/common';
+import { WireException } from '@plinth/common';
+import type { ErrorDialect, StandardError } from '@plinth/gateway';
 
 /** GoTrue's error codes that Plinth's auth runtime answers with (`error_code` on the wire). */
 export enum GoTrueCode {
@@ -59,9 +59,7 @@ export class GoTrueException extends WireException {
   }
 }
 
-const AUTH_PATH = /^\/p\/[^/]+\/auth\/v1(\/|$)/;
-
-/** What GoTrue would answer for the errors raised before the auth runtime's code (gateway, body parser, pipes). */
+/** What GoTrue would answer for the errors raised outside the auth runtime's code (the edge: key, admission, body). */
 const STANDARD_TO_GOTRUE: Record<string, { status?: number; code: GoTrueCode | string; msg?: string }> = {
   validation_failed: { code: GoTrueCode.ValidationFailed },
   bad_request: { code: GoTrueCode.ValidationFailed },
@@ -74,9 +72,8 @@ const STANDARD_TO_GOTRUE: Record<string, { status?: number; code: GoTrueCode | s
   internal_error: { code: GoTrueCode.UnexpectedFailure },
 };
 
-/** Renders every error under `/p/:ref/auth/v1` in GoTrue's shape, whoever raised it. */
+/** Renders every error under `/p/:ref/auth/v1` in GoTrue's shape, whoever raised it (registered with the edge). */
 export const GOTRUE_DIALECT: ErrorDialect = {
-  matches: (req: Request) => AUTH_PATH.test(req.path),
   render: (e: StandardError) => {
     const m = STANDARD_TO_GOTRUE[e.code] ?? { code: e.code };
     const status = m.status ?? e.status;

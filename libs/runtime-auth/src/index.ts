@@ -1,4 +1,4 @@
-/** The auth runtime (GoTrue-compatible end-user accounts per project); import once in the api, before the gateway fallback. */
+/** The auth runtime (GoTrue-compatible end-user accounts per project); import once in the api (its routes register with the tenant edge). */
 export { AuthRuntimeModule, AuthJobsModule } from './auth-runtime.module';
 /** Verifies a project's end-user access tokens (registered with the gateway at start-up). */
 export { AuthTokensService } from './auth-tokens.service';

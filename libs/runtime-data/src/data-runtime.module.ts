@@ -2,19 +2,21 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
+import { QuotasModule } from '@plinth/quotas';
+import { TenancyModule } from '@plinth/tenancy';
 import { DataCatalog } from './catalog/data-catalog';
 import { DataTableEntity } from './catalog/data-table.entity';
 import { TableAdminGuard } from './catalog/table-admin.guard';
 import { TablesController } from './catalog/tables.controller';
 import { TablesService } from './catalog/tables.service';
-import { RestController } from './rest/rest.controller';
+import { RestEdge } from './rest/rest-edge';
 import { RestService } from './rest/rest.service';
 
-/** The data runtime: the table catalog API (`/v1/projects/:ref/tables`) and PostgREST at `/p/:ref/rest/v1`. */
+/** The data runtime: the table catalog API (`/v1/projects/:ref/tables`) and PostgREST at `/p/:ref/rest/v1` (routes registered with the tenant edge). */
 @Module({
-  imports: [GatewayModule, IdentityModule, TypeOrmModule.forFeature([DataTableEntity])],
-  controllers: [TablesController, RestController],
-  providers: [DataCatalog, TablesService, TableAdminGuard, RestService],
+  imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, TypeOrmModule.forFeature([DataTableEntity])],
+  controllers: [TablesController],
+  providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge],
   exports: [DataCatalog, TablesService, RestService],
 })
 export class DataRuntimeModule {}

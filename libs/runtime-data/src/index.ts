@@ -16,8 +16,8 @@ export type { StoredRule, RuleInput, Caller } from './rules/table-rules';
 /** The REST request path: catalog + policy → one statement in the tenant transaction → PostgREST response. */
 export { RestService } from './rest/rest.service';
 export type { RestRequest, RestMethod } from './rest/rest.service';
-/** HTTP glue of the REST path (query, PostgREST response, OpenAPI document), shared by the controller and the fast lane. */
-export { restQueryOf, sendPostgrest, sendOpenApi } from './rest/rest-http';
+/** The REST runtime's routes and PostgREST error dialect on the tenant edge. */
+export { RestEdge, POSTGREST_DIALECT } from './rest/rest-edge';
 /** The per-project OpenAPI document. */
 export { openApiDocument } from './rest/openapi';
 /** The caller's policy from the tenant context (secret, restricted, anon, authenticated). */

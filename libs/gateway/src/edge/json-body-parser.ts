@@ -1,10 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Request, Response } from 'express';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { json } from 'express';
 
-export type JsonBodyParser = (req: Request, res: Response, next: (err?: unknown) => void) => void;
+/** A request whose body a parser may set, as body-parser does. */
+export type BodyRequest = IncomingMessage & { body?: unknown };
+export type JsonBodyParser = (req: BodyRequest, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /** `application/json`, optionally `; charset=utf-8`: what clients send; everything else goes to body-parser. */
 const PLAIN_TYPE = /^application\/json(?:; ?charset=utf-8)?$/i;
@@ -33,7 +34,7 @@ export function jsonBodyParser(options: { limit: number; type: string[] }): Json
 }
 
 /** The declared length of a body this reader takes itself, or -1. */
-function plainLength(req: Request, limit: number): number {
+function plainLength(req: BodyRequest, limit: number): number {
   const h = req.headers;
   const type = h['content-type'];
   const length = h['content-length'];
@@ -46,7 +47,7 @@ function plainLength(req: Request, limit: number): number {
   return n <= limit ? n : -1;
 }
 
-function readPlain(req: Request, res: Response, next: (err?: unknown) => void, length: number, parser: JsonBodyParser): void {
+function readPlain(req: BodyRequest, res: ServerResponse, next: (err?: unknown) => void, length: number, parser: JsonBodyParser): void {
   // As body-parser does before reading.
   const target: { body?: unknown } = req;
   if (!('body' in target)) target.body = undefined;
@@ -112,9 +113,9 @@ function parsePlain(chunks: Buffer[], received: number): unknown {
  * and then the event that stopped the read (and any later one body-parser still listens to), so body-parser
  * reaches its own verdict. The stand-in is not an IncomingMessage, so body-parser doesn't take it as finished.
  */
-function replay(req: Request, res: Response, next: (err?: unknown) => void, parser: JsonBodyParser, chunks: Buffer[], event: string, args: unknown[]): void {
+function replay(req: BodyRequest, res: ServerResponse, next: (err?: unknown) => void, parser: JsonBodyParser, chunks: Buffer[], event: string, args: unknown[]): void {
   const standIn = new ReplayedRequest(req.headers);
-  parser(standIn as unknown as Request, res, (err) => {
+  parser(standIn as unknown as BodyRequest, res, (err) => {
     if (!err) req.body = standIn.body;
     next(err);
   });

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const ALLOWED_HEADERS =
   'apikey, authorization, content-type, content-profile, accept-profile, prefer, range, range-unit, x-client-info, x-request-id, x-upsert, cache-control';
@@ -7,20 +7,19 @@ const EXPOSED_HEADERS = 'content-range, content-location, preference-applied, x-
 /**
  * CORS for tenant APIs, as browsers using supabase-js expect: preflights are answered without credentials
  * (keys are checked on the real request, where allowed origins are enforced), and the caller's origin is
- * echoed so credentialed requests work.
+ * echoed so credentialed requests work. Returns true when it answered the request (a preflight).
  */
-export function gatewayCors(req: Request, res: Response, next: NextFunction): void {
-  const origin = req.get('origin');
+export function answerCors(req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
   res.setHeader('Vary', 'Origin');
   res.setHeader('Access-Control-Allow-Origin', origin ?? '*');
   res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
   if (origin) res.setHeader('Access-Control-Allow-Credentials', 'true');
-  if (req.method === 'OPTIONS') {
-    res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
-    res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
-    res.setHeader('Access-Control-Max-Age', '86400');
-    res.status(204).end();
-    return;
-  }
-  next();
+  if (req.method !== 'OPTIONS') return false;
+  res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+  res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
+  res.setHeader('Access-Control-Max-Age', '86400');
+  res.statusCode = 204;
+  res.end();
+  return true;
 }

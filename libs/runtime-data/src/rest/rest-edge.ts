@@ -1,0 +1,55 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { WireException } from '@plinth/common';
+import { EdgeContext, EdgeRuntime, ErrorDialect, RuntimeRegistry, StandardError } from '@plinth/gateway';
+import { restQueryOf, sendOpenApi, sendPostgrest } from './rest-http';
+import { RestMethod, RestService } from './rest.service';
+
+/**
+ * PostgREST's error shape `{code, message, details, hint}` for the errors the edge raises on `/p/:ref/rest/v1`
+ * (key, admission, body): `code` is Plinth's error code, `details` its details or extra fields (`meter`, `limit`,
+ * …) and, on a 500, the error id. The runtime's own errors already are PostgREST's ({@link RestService}).
+ */
+export const POSTGREST_DIALECT: ErrorDialect = {
+  render: (e: StandardError) => {
+    const details = e.errorId !== undefined ? { error_id: e.errorId } : (e.details ?? e.fields ?? null);
+    return new WireException(e.status, { code: e.code, message: e.message, details, hint: null }, e.headers);
+  },
+};
+
+/**
+ * `/p/:ref/rest/v1`: the PostgREST dialect supabase-js speaks, over the project's declared tables. The root is the
+ * project's OpenAPI document (complete with the secret key; limited to what the caller may use otherwise).
+ */
+@Injectable()
+export class RestEdge implements OnModuleInit {
+  constructor(
+    private readonly runtimes: RuntimeRegistry,
+    private readonly rest: RestService,
+  ) {}
+
+  onModuleInit(): void {
+    this.runtimes.register(this.runtime());
+  }
+
+  runtime(): EdgeRuntime {
+    const table = (p: Record<string, string>) => ({ table: p.table });
+    return {
+      name: 'rest',
+      dialect: POSTGREST_DIALECT,
+      routes: [
+        { methods: ['GET', 'HEAD'], path: '/', body: 'none', handler: (c) => this.openApi(c) },
+        { methods: ['GET', 'HEAD', 'DELETE'], path: '/:table', body: 'none', target: table, handler: (c) => this.serve(c) },
+        { methods: ['POST', 'PATCH'], path: '/:table', body: 'json', target: table, handler: (c) => this.serve(c) },
+      ],
+    };
+  }
+
+  private async openApi(c: EdgeContext): Promise<void> {
+    sendOpenApi(c.req, c.res, await this.rest.openApi(c.tenant));
+  }
+
+  private async serve(c: EdgeContext): Promise<void> {
+    const r = await this.rest.handle(c.tenant, { method: c.method as RestMethod, table: c.params.table, query: restQueryOf(c.query), headers: c.req.headers, body: c.body });
+    sendPostgrest(c.res, r);
+  }
+}
