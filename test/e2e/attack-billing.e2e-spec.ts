@@ -59,7 +59,7 @@ describe('attack: billing limits', () => {
       const admitted = results.filter((r) => r.status !== 402);
       expect(admitted).toHaveLength(50);
       expect(refused).toHaveLength(350);
-      expect(refused[0].body.error).toMatchObject({ code: 'quota_exceeded', meter: 'requests', limit: current + 50 });
+      expect(refused[0].body).toMatchObject({ code: 'quota_exceeded', details: { meter: 'requests', limit: current + 50 } });
       await new Promise((r) => setTimeout(r, 50));
       await metering.flush();
       metering.forget(p.id);

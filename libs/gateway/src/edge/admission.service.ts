@@ -5,14 +5,8 @@ import { MeteringService } from '@plinth/metering';
 import { LimitSubject, TenantLimitsService } from '@plinth/quotas';
 import type { TenantContext } from '../tenant-context';
 
-/**
- * Whether a resolved caller's request may proceed, for the edge to apply: the response headers to set
- * (RateLimit-* near a limit), whether the request counts (metering), and the refusal to render instead, if any.
- */
+/** Whether a resolved caller's request may proceed: nothing to do, or the refusal to render instead. */
 export interface AdmissionDecision {
-  /** Counted as a request of its project (a request refused for non-payment isn't; one refused for rate is). */
-  metered: boolean;
-  headers?: Record<string, string>;
   /** The error to answer with (402 billing or quota, 429 rate) instead of serving the request. */
   refusal?: unknown;
 }
@@ -20,12 +14,18 @@ export interface AdmissionDecision {
 /** What admission reads of a request besides its {@link TenantContext}: the client (for per-IP limits). */
 export type AdmissionClient = LimitSubject['client'] & { method?: string };
 
-const NOT_METERED_REFUSAL = (refusal: unknown): AdmissionDecision => ({ metered: false, refusal });
+const ADMITTED: AdmissionDecision = Object.freeze({});
+const refused = (refusal: unknown): AdmissionDecision => ({ refusal });
 
 /**
  * Admission of a resolved tenant request, in order: billing access (read-only after the grace period, then
- * suspended: 402), then quotas and rate limits (402 over a hard cap, 429 over a rate). It decides; the edge applies
- * the decision (counts the response, sets headers, renders a refusal in the runtime's dialect).
+ * suspended: 402; such a request isn't counted), then metering (the response is counted when it finishes; the
+ * metering service leaves 402 and 429 answers out), then quotas and rate limits (402 over a hard cap, 429 over a
+ * rate; `RateLimit-*` headers set on the response near a limit). It decides; the edge renders a refusal in the
+ * runtime's dialect.
+ *
+ * The response is tracked before the limits are checked because a request admitted under a quota counts against
+ * it until that response finishes (so a concurrent burst can't pass a cap all at once).
  *
  * Synchronous while every cache is warm and limits are in memory or leased (the steady state): it returns a
  * promise only when something must be loaded, so the request path allocates none it need not wait for.
@@ -38,30 +38,20 @@ export class Admission {
     private readonly metering: MeteringService,
   ) {}
 
-  admit(t: TenantContext, client: AdmissionClient): AdmissionDecision | Promise<AdmissionDecision> {
+  admit(t: TenantContext, client: AdmissionClient, res: ServerResponse): AdmissionDecision | Promise<AdmissionDecision> {
     const write = client.method !== 'GET' && client.method !== 'HEAD';
     let billing: Promise<void> | undefined;
     try {
       billing = this.billing.admit(t.project.orgId, write);
     } catch (e) {
-      return NOT_METERED_REFUSAL(e);
+      return refused(e);
     }
-    if (billing !== undefined) return billing.then(() => this.admitWithinLimits(t, client), NOT_METERED_REFUSAL);
-    return this.admitWithinLimits(t, client);
+    if (billing !== undefined) return billing.then(() => this.admitWithinLimits(t, client, res), refused);
+    return this.admitWithinLimits(t, client, res);
   }
 
-  /** Counts the response of an admitted (or rate-refused) request when it finishes. */
-  meter(res: ServerResponse, t: TenantContext): void {
+  private admitWithinLimits(t: TenantContext, client: AdmissionClient, res: ServerResponse): AdmissionDecision | Promise<AdmissionDecision> {
     this.metering.trackResponse(res, t.project.id, t.runtime);
-  }
-
-  private admitWithinLimits(t: TenantContext, client: AdmissionClient): AdmissionDecision | Promise<AdmissionDecision> {
-    const decision: AdmissionDecision = { metered: true };
-    const sink = {
-      setHeader(name: string, value: string): void {
-        (decision.headers ??= {})[name] = value;
-      },
-    };
     const subject: LimitSubject = {
       projectId: t.project.id,
       orgId: t.project.orgId,
@@ -71,15 +61,11 @@ export class Admission {
       client,
     };
     try {
-      const pending = this.limits.admit(subject, sink);
-      if (pending === undefined) return decision;
-      return pending.then(
-        () => decision,
-        (e: unknown) => ({ ...decision, refusal: e }),
-      );
+      const pending = this.limits.admit(subject, res);
+      if (pending === undefined) return ADMITTED;
+      return pending.then(() => ADMITTED, refused);
     } catch (e) {
-      decision.refusal = e;
-      return decision;
+      return refused(e);
     }
   }
 }

@@ -89,10 +89,8 @@ export class TenantEdge {
     if (match === undefined) throw PlinthException.notFound('Route');
 
     const client = { method, ip, headers: req.headers, socket: req.socket };
-    const pending = this.admission.admit(tenant, client);
+    const pending = this.admission.admit(tenant, client, res);
     const decision = pending instanceof Promise ? await pending : pending;
-    if (decision.metered) this.admission.meter(res, tenant);
-    if (decision.headers) for (const name in decision.headers) res.setHeader(name, decision.headers[name]);
     if (decision.refusal !== undefined) throw decision.refusal;
 
     state.bodyRead = true;
