@@ -1,34 +1,24 @@
-import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { fencedBlocks, REPO_ROOT, requireCurl, runBash } from '../support/markdown';
 import { bootTestApp, TestApp } from '../support/test-app';
 
 const MARKER = '<!-- readme-tour:';
 
 /** The bash block that follows the marker comment in README.md, exactly as a reader copies it. */
 function readmeTour(): string {
-  const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   const at = readme.indexOf(MARKER);
   if (at < 0) throw new Error(`README.md has no ${MARKER} marker before its curl tour`);
-  const block = /```bash\n([\s\S]*?)```/.exec(readme.slice(at));
+  const [block] = fencedBlocks('README.md', 'bash', readme.slice(at));
   if (!block) throw new Error('no ```bash block after the readme-tour marker');
-  return block[1];
-}
-
-function hasCurl(): boolean {
-  try {
-    execFileSync('curl', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+  return block;
 }
 
 describe("README's curl tour", () => {
   let t: TestApp;
   beforeAll(async () => {
-    if (!hasCurl()) throw new Error('this test runs the README tour with curl: install curl');
+    requireCurl();
     t = await bootTestApp();
   });
   afterAll(() => t?.close());
@@ -37,14 +27,7 @@ describe("README's curl tour", () => {
     const tour = readmeTour();
     // The block's first line takes B from the environment, so the tour runs unchanged against this app's port.
     expect(tour.split('\n')[0]).toBe('B=${B:-http://127.0.0.1:3000}');
-    // Asynchronous: the app answering the tour's requests runs in this process.
-    const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', tour], {
-      env: { ...process.env, B: t.baseUrl },
-      timeout: 60_000,
-    }).catch((err: Error & { stdout?: string; stderr?: string }) => {
-      throw new Error(`the README tour failed: ${err.message}\nstdout:\n${err.stdout}\nstderr:\n${err.stderr}`);
-    });
-    const lines = stdout.trim().split('\n');
+    const lines = (await runBash(tour, t.baseUrl, 'the README tour')).trim().split('\n');
     const ref = /^project ([a-z0-9]{12}) at /.exec(lines[1] ?? '')?.[1];
     expect(ref).toBeDefined();
     expect(lines).toEqual([
