@@ -55,6 +55,15 @@ describe('tenant edge', () => {
     expect([deleted.status, deleted.body]).toEqual([200, []]);
   });
 
+  it('a ref with no project behind it gets 404 "Project not found", with a valid key of another project or none', async () => {
+    for (const key of [p.secret, undefined]) {
+      const req = t.http().get('/p/nosuchproject1/rest/v1/todos');
+      const res = await (key ? req.set('apikey', key) : req);
+      expect(res.status).toBe(404);
+      expect(res.body).toMatchObject({ code: 'not_found', message: 'Project not found' });
+    }
+  });
+
   it('a request without a key gets 401 with WWW-Authenticate, in PostgREST shape', async () => {
     const res = await t.http().get(path());
     expect(res.status).toBe(401);

@@ -71,8 +71,15 @@ describe(KeyResolver.name, () => {
     expect(await outcome(req(null))).toBe(INVALID);
     expect(await outcome(req('pl_pk_unknown'))).toBe(INVALID);
     expect(await outcome(req('pl_sk_other'))).toBe(INVALID);
-    expect(await outcome(req('pl_pk_plain'), 'rest', undefined, 'nosuchref')).toBe(INVALID);
     expect(await outcome(req('pl_sk_other'), 'catalog')).toBe(INVALID);
+  });
+
+  it('answers a ref with no project 404, with any key or none (refs are not secrets; keys are)', async () => {
+    const NOT_FOUND = `404 ${ErrorCode.NotFound}`;
+    expect(await outcome(req('pl_pk_plain'), 'rest', undefined, 'nosuchref')).toBe(NOT_FOUND);
+    expect(await outcome(req(null), 'rest', undefined, 'nosuchref')).toBe(NOT_FOUND);
+    expect(await outcome(req('pl_pk_unknown'), 'rest', undefined, 'nosuchref')).toBe(NOT_FOUND);
+    expect(await outcome(req('pl_sk_plain'), 'catalog', undefined, 'nosuchref')).toBe(NOT_FOUND);
   });
 
   it('takes the key from apikey or a key-shaped bearer, and a JWT bearer as the end user', async () => {

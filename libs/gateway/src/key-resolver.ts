@@ -38,11 +38,14 @@ const KEY_BEARER = /^pl_(?:pk|sk|rk)_/;
 /** One response for unknown, malformed, revoked, expired and other-project keys, so none can be told apart. */
 const invalidKey = () => new PlinthException(ErrorCode.InvalidApiKey, 'Invalid API key');
 const noKey = () => new PlinthException(ErrorCode.InvalidApiKey, 'No API key found in request', undefined, { 'www-authenticate': 'Bearer' });
+/** Refs aren't secrets (keys are): an address with no project behind it says so, whatever key came with it. */
+const noProject = () => PlinthException.notFound('Project');
 
 /**
  * The one place a presented API key is judged. Every surface that takes a key (the tenant edge for `/p/:ref/…`, the
- * table catalog and rules) calls it, so a new endpoint cannot forget a restriction. In
- * order: the key exists and isn't revoked or expired, and belongs to `:ref` (all the same 401); its type suits the
+ * table catalog and rules) calls it, so a new endpoint cannot forget a restriction. In order: `:ref` names a project
+ * (else 404, with any key or none: refs aren't secrets, keys are); the key exists, isn't revoked or expired, and
+ * belongs to it (all the same 401); its type suits the
  * surface (the catalog takes secret keys only, others get the same 401); a secret key isn't used from a browser
  * unless it allows it; its allowed origins and IP ranges; a restricted key's scopes, read-only flag and table or
  * bucket lists (403 each). Admission (billing, quotas, rate limits, metering) is not its business.
@@ -72,7 +75,7 @@ export class KeyResolver {
     const runtime = runtimeName as Runtime;
     if (!RUNTIMES.includes(runtime)) throw PlinthException.notFound(`Runtime "${runtime.slice(0, 40)}"`);
     const { key: presented, userToken } = credentials(req.headers);
-    if (!presented) throw noKey();
+    if (!presented) throw (await this.directory.find(ref)) ? noKey() : noProject();
     const { key, project } = await this.check(req, presented, ref, runtime, target);
 
     let user: EndUser | null = null;
@@ -98,10 +101,10 @@ export class KeyResolver {
 
   /** `presented` judged for `surface` of project `ref`; throws the 401/403 the request gets otherwise. */
   async check(req: KeyRequest, presented: string, ref: string, surface: KeySurface, target?: KeyTarget): Promise<ResolvedKey> {
-    const key = await this.verifier.verify(presented);
-    if (!key) throw invalidKey();
     const project = await this.directory.find(ref);
-    if (!project || project.id !== key.projectId) throw invalidKey();
+    if (!project) throw noProject();
+    const key = await this.verifier.verify(presented);
+    if (!key || project.id !== key.projectId) throw invalidKey();
     if (surface === 'catalog' && key.type !== 'secret') throw invalidKey();
 
     const origin = header(req.headers, 'origin');
