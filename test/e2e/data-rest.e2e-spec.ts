@@ -217,7 +217,7 @@ describe('data runtime: PostgREST through supabase-js', () => {
     expect(JSON.stringify(raw.body)).not.toContain(`t_${p.ref}`);
   });
 
-  it('refuses a filterless PATCH or DELETE unless the key is secret', async () => {
+  it('refuses a filterless PATCH or DELETE with 400 21000 for every key, the secret one included', async () => {
     await putRules(t, u, p, 'authors', [{ role: 'anon', action: ['read', 'update', 'delete'] }]);
     const patch = await anon.from('authors').update({ name: 'everyone' }).neq('id', -1).select('id');
     expect(patch.error).toBeNull();
@@ -229,8 +229,12 @@ describe('data runtime: PostgREST through supabase-js', () => {
     const del = await t.http().delete(rest(t, p.ref, 'authors')).set('apikey', p.publishable);
     expect(del.status).toBe(400);
     expect((await anon.from('authors').select('name').order('id')).data).toEqual([{ name: 'Ursula' }, { name: 'Terry' }, { name: 'Nobody' }]);
-    // The secret key may mean "every row" (here: a no-op update of every row).
-    const all = await t.http().patch(rest(t, p.ref, 'books')).set('apikey', p.secret).set('prefer', 'count=exact').send({ published: true });
+    // The secret key too; every row on purpose takes a filter that is always true (here: a no-op update of every row).
+    const refused = await t.http().patch(rest(t, p.ref, 'books')).set('apikey', p.secret).send({ published: true });
+    expect([refused.status, refused.body.code]).toEqual([400, '21000']);
+    const deleteAll = await t.http().delete(rest(t, p.ref, 'books')).set('apikey', p.secret);
+    expect([deleteAll.status, deleteAll.body.code]).toEqual([400, '21000']);
+    const all = await t.http().patch(rest(t, p.ref, 'books?id=not.is.null')).set('apikey', p.secret).set('prefer', 'count=exact').send({ published: true });
     expect([all.status, all.headers['content-range']]).toEqual([204, '0-3/4']);
     await putRules(t, u, p, 'authors', [{ role: 'anon', action: 'read' }]);
   });

@@ -20,7 +20,7 @@ export interface WritePlan extends SqlQuery {
   single: boolean;
   returning: ReturnMode;
   count?: CountMode;
-  /** Whether the caller sent any filter on the table itself; callers refuse filterless PATCH/DELETE for public keys. */
+  /** Whether the caller sent any filter on the table itself; callers refuse filterless PATCH/DELETE. */
   hasFilters: boolean;
   preferenceApplied: string[];
 }

@@ -74,9 +74,11 @@ export class RestService {
       if (req.method === 'POST') plan = planInsert(ctx, req.table, input, req.body);
       else if (req.method === 'PATCH') plan = planUpdate(ctx, req.table, input, req.body);
       else plan = planDelete(ctx, req.table, input);
-      // Without a filter a PATCH/DELETE touches every row the rules allow: only the secret key may mean that.
-      if (plan.kind !== 'insert' && !plan.hasFilters && t.role !== 'service') {
-        throw new PostgrestError(400, '21000', `${plan.kind.toUpperCase()} requires a WHERE clause`, null, 'Add a filter, or use the secret key to change every row');
+      // Without a filter a PATCH/DELETE touches every row: refused for every key, as hosted PostgREST with
+      // pg-safeupdate does, because a forgotten `.eq()` would otherwise change a whole table. Every row on purpose
+      // takes a filter that is always true.
+      if (plan.kind !== 'insert' && !plan.hasFilters) {
+        throw new PostgrestError(400, '21000', `${plan.kind.toUpperCase()} requires a WHERE clause`, null, 'Add a filter choosing the rows; to change every row on purpose, filter on a column that is never null, e.g. ?id=not.is.null');
       }
       // Transaction-local, like the role: read by `auth.uid` column defaults, gone at COMMIT.
       const setUid = plan.kind === 'insert' && t.user !== null && pc.authUidTables.has(plan.table);
