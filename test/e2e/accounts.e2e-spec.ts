@@ -130,6 +130,14 @@ describe('accounts (/v1/auth, /v1/me)', () => {
       expect(await users()).toBe(before);
     });
 
+    it('a text body to a JSON endpoint gets 400 saying a JSON body is expected', async () => {
+      const before = await users();
+      const res = await t.http().post('/v1/auth/signup').set('content-type', 'text/plain').send(JSON.stringify({ email: 'text@example.com', password: PASSWORD }));
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toBe('Request is invalid: expected a JSON body (Content-Type: application/json)');
+      expect(await users()).toBe(before);
+    });
+
     it('a huge body gets 413', async () => {
       const before = await users();
       const res = await t

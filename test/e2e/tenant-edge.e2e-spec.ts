@@ -112,6 +112,11 @@ describe('tenant edge', () => {
       const res = await post().set('content-type', 'application/json; charset=latin1').send('{"title":"x"}');
       expect([res.status, res.body.code]).toEqual([415, 'unsupported_media_type']);
     });
+    it('a text body to a JSON route (415), saying which Content-Type it takes', async () => {
+      const res = await post().set('content-type', 'text/plain').send('{"title":"x"}');
+      expect([res.status, res.body.code]).toEqual([415, 'unsupported_media_type']);
+      expect(res.body.message).toBe('This endpoint takes a JSON body (Content-Type: application/json); the request has Content-Type text/plain');
+    });
     it('a corrupt gzip body (400)', async () => {
       const res = await post().set('content-type', 'application/json').set('content-encoding', 'gzip').send('not gzip at all');
       expect([res.status, res.body.code, res.body.message]).toEqual([400, 'bad_request', 'The request body could not be read']);

@@ -8,7 +8,14 @@ import { ErrorCode, PlinthException } from './plinth.exception';
 export class ZodValidationPipe<T extends z.ZodType> implements PipeTransform {
   constructor(private readonly schema: T) {}
 
-  transform(value: unknown, _metadata: ArgumentMetadata): z.infer<T> {
+  transform(value: unknown, metadata: ArgumentMetadata): z.infer<T> {
+    // No parsed body at all: none was sent, or not as JSON (a text or other body isn't parsed). Say what is expected
+    // rather than zod's "expected object, received undefined".
+    if (value === undefined && metadata.type === 'body' && !this.schema.safeParse(undefined).success) {
+      throw new PlinthException(ErrorCode.ValidationFailed, 'Request is invalid: expected a JSON body (Content-Type: application/json)', [
+        { path: '', message: 'expected a JSON body (Content-Type: application/json)' },
+      ]);
+    }
     const result = this.schema.safeParse(value);
     if (result.success) return result.data;
     throw new PlinthException(

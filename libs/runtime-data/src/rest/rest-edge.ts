@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { WireException } from '@plinth/common';
+import { ErrorCode, PlinthException, WireException } from '@plinth/common';
 import { EdgeContext, EdgeRuntime, ErrorDialect, RuntimeRegistry, StandardError } from '@plinth/gateway';
 import { restQueryOf, sendOpenApi, sendPostgrest } from './rest-http';
 import { RestMethod, RestService } from './rest.service';
@@ -49,7 +49,20 @@ export class RestEdge implements OnModuleInit {
   }
 
   private async serve(c: EdgeContext): Promise<void> {
+    if (c.body === undefined && hasBody(c)) {
+      // A body the edge left unread is of a media type the route doesn't take (text, XML, none given).
+      const type = c.req.headers['content-type'];
+      const sent = type ? `Content-Type ${type.slice(0, 80)}` : 'no Content-Type';
+      throw new PlinthException(ErrorCode.UnsupportedMediaType, `This endpoint takes a JSON body (Content-Type: application/json); the request has ${sent}`);
+    }
     const r = await this.rest.handle(c.tenant, { method: c.method as RestMethod, table: c.params.table, query: restQueryOf(c.query), headers: c.req.headers, body: c.body });
     sendPostgrest(c.res, r);
   }
+}
+
+/** Whether a POST or PATCH came with a body (a declared non-zero length, or chunked). */
+function hasBody(c: EdgeContext): boolean {
+  if (c.method !== 'POST' && c.method !== 'PATCH') return false;
+  const length = c.req.headers['content-length'];
+  return length !== undefined ? length !== '0' : c.req.headers['transfer-encoding'] !== undefined;
 }
