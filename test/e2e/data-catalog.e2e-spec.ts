@@ -105,6 +105,10 @@ describe('data runtime: table catalog (/v1/projects/:ref/tables)', () => {
       const res = await t.http().post(tables(p.ref)).set(u.auth).send(body);
       expect([JSON.stringify(body).slice(0, 80), res.status, res.body.error?.code]).toEqual([JSON.stringify(body).slice(0, 80), 400, 'validation_failed']);
     }
+    // Every problem at once, the schema's and the catalog's: a bad table name, a bad column name and a bad type.
+    const many = await t.http().post(tables(p.ref)).set(u.auth).send({ name: 'Bad-Name', columns: [{ name: 'Bad Col', type: 'money' }] });
+    expect(many.status).toBe(400);
+    expect(many.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['columns.0.name', 'columns.0.type', 'name']);
     // A date literal PostgreSQL can't read is refused by the database inside the transaction: 400, nothing left.
     const date = await t.http().post(tables(p.ref)).set(u.auth).send({ name: 'ok_name', columns: [{ name: 'd', type: 'date', default: 'not a date' }] });
     expect(date.status).toBe(400);

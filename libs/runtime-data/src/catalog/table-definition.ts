@@ -127,7 +127,12 @@ export const ON_DELETE = ['no action', 'restrict', 'cascade', 'set null'] as con
 export const columnSchema = z
   .object({
     name: identifier,
-    type: z.string().min(1).max(60),
+    // Checked here too (not only in validateTable), so a bad type is reported with a bad name in the same answer.
+    type: z
+      .string()
+      .min(1)
+      .max(60)
+      .refine((t) => canonicalType(t) !== null, { error: (i) => `unsupported type "${String(i.input)}"; use one of ${[...SCALARS, ...ARRAYS].join(', ')}, varchar(n), numeric(p,s)` }),
     nullable: z.boolean().optional(),
     default: defaultSchema.optional(),
     primary_key: z.boolean().optional(),
