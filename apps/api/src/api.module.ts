@@ -29,6 +29,7 @@ export function loggerModule(config: PlinthConfig, stream?: Writable) {
   return LoggerModule.forRoot({
     pinoHttp: {
       stream,
+      ...(prettyLogs(config, stream) ? { transport: { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,req.headers,res.headers' } } } : {}),
       level: config.log.level,
       genReqId: requestIdFor,
       redact: { paths: ['req.headers.authorization', 'req.headers.apikey', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
@@ -43,6 +44,20 @@ export function loggerModule(config: PlinthConfig, stream?: Writable) {
       },
     },
   });
+}
+
+/**
+ * Human-readable log lines for a person at a terminal in development (pino-pretty, a development dependency, when
+ * installed); JSON lines everywhere else: production, tests, and output piped to a file or a log collector.
+ */
+function prettyLogs(config: PlinthConfig, stream: Writable | undefined): boolean {
+  if (stream !== undefined || config.env !== 'development' || !process.stdout.isTTY) return false;
+  try {
+    require.resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 @Module({})

@@ -10,6 +10,7 @@ import { PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
 import { TenantEdge } from '@plinth/gateway';
 import { bodyParsers } from './body-parsers';
+import { QuietBootLogger } from './quiet-boot-logger';
 
 /**
  * Builds the HTTP app (not listening yet): the tenant edge in front of Nest for `/p/…` (every runtime's routes), and
@@ -31,7 +32,7 @@ export const API_APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
 /** Everything {@link createApiApp} does to the application once Nest has created it. */
 export function configureApiApp(app: NestExpressApplication, config: PlinthConfig): NestExpressApplication {
-  app.useLogger(app.get(Logger));
+  app.useLogger(config.env === 'development' ? new QuietBootLogger(app.get(Logger)) : app.get(Logger));
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
   for (const parser of bodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json'])) app.use(parser);
