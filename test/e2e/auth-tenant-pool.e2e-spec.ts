@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { TenantDatabase, TenantTarget } from '@plinth/database';
 import { TenantAuthRole1764000700000 } from '../../libs/database/src/migrations/1764000700000-tenant-auth-role';
 import { tenantNames } from '@plinth/tenancy';
 import { declareTable } from '../support/data';
@@ -119,6 +120,21 @@ describe('auth runtime on the tenant pool (t_<ref>_auth)', () => {
       [n.authRole],
     );
     expect(rows[0]).toEqual({ member: true, inherits: false, login: false, owns: 0 });
+  });
+
+  it('the executor runs as t_<ref>_auth and aborts (XX000) a transaction that switched to another project\'s auth role', async () => {
+    const tenants = t.app.get(TenantDatabase);
+    const na = tenantNames(a.ref);
+    const nb = tenantNames(b.ref);
+    const target: TenantTarget = { ref: a.ref, cluster: t.config.database.clusterName, schema: na.schema, dataRole: na.dataRole };
+    expect(await tenants.asRole(target, 'auth', async (c) => (await c.query('SELECT current_user AS u')).rows[0].u)).toBe(na.authRole);
+    expect(await tenants.run(target, [{ text: 'SELECT current_user AS u', values: [] }], (r) => r.rows[0].u, { as: 'auth' })).toBe(na.authRole);
+    const hijack = tenants.asRole(target, 'auth', async (c) => {
+      await c.query(`SELECT set_config('role', '${nb.authRole}', true)`);
+      await c.query(`INSERT INTO "${nb.schema}"._auth_users (id, email) VALUES (gen_random_uuid(), 'planted@example.com')`);
+    });
+    await expect(hijack).rejects.toMatchObject({ code: 'XX000' });
+    expect((await t.sql.query(`SELECT count(*)::int AS n FROM "${nb.schema}"._auth_users WHERE email = 'planted@example.com'`)).rows[0].n).toBe(0);
   });
 
   it('deleting a project drops its auth role', async () => {
