@@ -1,3 +1,4 @@
+import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { TenantDatabase, TenantTarget } from '@plinth/database';
 import { TenantAuthRole1764000700000 } from '../../libs/database/src/migrations/1764000700000-tenant-auth-role';
@@ -175,5 +176,46 @@ describe('auth runtime on the tenant pool (t_<ref>_auth)', () => {
     // And the project's auth works again.
     const up = await t.http().post(authPath(old, '/signup')).set('apikey', old.publishable).send({ email: uniqueEmail('old'), password: PASSWORD });
     expect(up.status).toBe(200);
+  });
+});
+
+/**
+ * The design's rule: tenant traffic can't starve the control plane, and the control plane's load doesn't stall
+ * tenant traffic. With every connection of the control pool held, end users still sign in and refresh (project
+ * settings, signing keys and API keys come from the runtime's caches, warmed just before).
+ */
+describe('auth runtime while the control pool is exhausted', () => {
+  let t: TestApp;
+  let p: TestProject;
+
+  beforeAll(async () => {
+    t = await bootTestApp({ LOG_LEVEL: 'silent', DATABASE_POOL_MAX: '3', KEY_CACHE_TTL_MS: '5000' });
+    const owner = await signup(t, 'authpool-starved');
+    p = await createProject(t, owner, 'starved');
+    const res = await t.http().patch(`/v1/projects/${p.ref}/auth/config`).set(owner.auth).send({ email_confirm_required: false });
+    if (res.status !== 200) throw new Error(`patch config: ${res.status}`);
+  });
+  afterAll(() => t?.close());
+
+  it('password sign-in and refresh answer 200 while all DATABASE_POOL_MAX control connections are held', async () => {
+    const email = uniqueEmail('starved');
+    const path = (x: string) => `/p/${p.ref}/auth/v1${x}`;
+    expect((await t.http().post(path('/signup')).set('apikey', p.publishable).send({ email, password: PASSWORD })).status).toBe(200);
+    // Warm the caches the edge and the runtime read from the control plane (key, settings, signing key).
+    expect((await t.http().post(path('/token?grant_type=password')).set('apikey', p.publishable).send({ email, password: PASSWORD })).status).toBe(200);
+
+    const control = (t.app.get(DataSource).driver as unknown as { master: Pool }).master;
+    const held: PoolClient[] = [];
+    try {
+      for (let i = 0; i < t.config.database.poolMax; i++) held.push(await control.connect());
+      expect(control.totalCount).toBe(t.config.database.poolMax);
+      expect(control.idleCount).toBe(0);
+      const signIn = await t.http().post(path('/token?grant_type=password')).set('apikey', p.publishable).timeout(4000).send({ email, password: PASSWORD });
+      expect(signIn.status).toBe(200);
+      const refresh = await t.http().post(path('/token?grant_type=refresh_token')).set('apikey', p.publishable).timeout(4000).send({ refresh_token: signIn.body.refresh_token });
+      expect(refresh.status).toBe(200);
+    } finally {
+      for (const c of held) c.release();
+    }
   });
 });
