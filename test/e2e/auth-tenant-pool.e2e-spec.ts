@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { TenantDatabase, TenantTarget } from '@plinth/database';
@@ -86,6 +87,39 @@ describe('auth runtime on the tenant pool (t_<ref>_auth)', () => {
     } finally {
       await t.sql.query(`DROP TABLE public.auth_probe; DROP FUNCTION public.auth_probe() CASCADE`);
     }
+  });
+
+  it('two exchanges of one refresh token queued on its row lock: one 200, one 400 refresh_token_already_used, and the session is revoked', async () => {
+    const up = await t.http().post(authPath(a, '/signup')).set('apikey', a.publishable).send({ email: uniqueEmail('race'), password: PASSWORD });
+    expect(up.status).toBe(200);
+    const n = tenantNames(a.ref);
+    const exchange = () => t.http().post(authPath(a, '/token?grant_type=refresh_token')).set('apikey', a.publishable).send({ refresh_token: up.body.refresh_token });
+    // Both exchanges wait behind a lock on the token's row, so they meet it together once it is released.
+    await t.sql.query('BEGIN');
+    let answers: Array<{ status: number; body: Record<string, string> }>;
+    try {
+      await t.sql.query(`SELECT 1 FROM "${n.schema}"._auth_refresh_tokens WHERE token_hash = $1 FOR UPDATE`, [createHash('sha256').update(up.body.refresh_token).digest('hex')]);
+      const pending = Promise.all([exchange(), exchange()]);
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        await t.sql.query('SELECT pg_stat_clear_snapshot()');
+        const waiting = await t.sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND usename = 'plinth_tenant' AND wait_event_type = 'Lock'`);
+        if (waiting.rowCount === 2) break;
+        if (Date.now() > deadline) throw new Error('the exchanges never queued on the lock');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await t.sql.query('COMMIT');
+      answers = await pending;
+    } catch (e) {
+      await t.sql.query('ROLLBACK');
+      throw e;
+    }
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
+    expect(answers.find((r) => r.status === 400)!.body.error_code).toBe('refresh_token_already_used');
+    const sessions = await t.sql.query(`SELECT 1 FROM "${n.schema}"._auth_sessions WHERE user_id = $1`, [up.body.user.id]);
+    expect(sessions.rowCount).toBe(0);
+    const winner = answers.find((r) => r.status === 200)!;
+    expect((await t.http().post(authPath(a, '/token?grant_type=refresh_token')).set('apikey', a.publishable).send({ refresh_token: winner.body.refresh_token })).status).toBe(400);
   });
 
   it('t_<ref>_auth reads its own auth tables but gets permission denied (42501) on the declared table "items"', async () => {

@@ -203,29 +203,26 @@ export class AuthRepository {
 
   /**
    * Exchanges a refresh token for a new one. A token already spent means it leaked (or a client raced): the
-   * whole session (its token family) is revoked, and the caller refuses.
+   * whole session (its token family) is revoked, and the caller refuses. One statement (so one round trip on the
+   * tenant pool): the presented token's row is locked first, and a concurrent exchange of the same token waits for
+   * it, then sees it spent and takes the revoking branch.
    */
   async rotateRefreshToken(t: AuthScope, presentedHash: string, nextHash: string): Promise<RefreshOutcome> {
-    return this.transaction(t, async (tx) => {
-      const { rows } = await tx.query<{ session_id: string; revoked: boolean; user_id: string; amr: NewSession['amr'] }>(
-        `SELECT r.session_id, r.revoked, s.user_id, s.amr FROM ${t.refreshTokens} r JOIN ${t.sessions} s ON s.id = r.session_id
-          WHERE r.token_hash = $1 FOR UPDATE OF r`,
-        [presentedHash],
-      );
-      const row = rows[0];
-      if (!row) return { status: 'not_found' } as const;
-      if (row.revoked) {
-        await tx.query(`DELETE FROM ${t.sessions} WHERE id = $1`, [row.session_id]);
-        return { status: 'reused', sessionId: row.session_id } as const;
-      }
-      await tx.query(
-        `WITH spent AS (UPDATE ${t.refreshTokens} SET revoked = true WHERE token_hash = $1)
-         , fresh AS (INSERT INTO ${t.refreshTokens} (token_hash, session_id) VALUES ($2, $3))
-         UPDATE ${t.sessions} SET refreshed_at = now() WHERE id = $3`,
-        [presentedHash, nextHash, row.session_id],
-      );
-      return { status: 'ok', sessionId: row.session_id, userId: row.user_id, amr: row.amr } as const;
-    });
+    const { rows } = await this.query<{ session_id: string; revoked: boolean; user_id: string; amr: NewSession['amr'] }>(t, undefined,
+      `WITH r AS (
+         SELECT r.session_id, r.revoked, s.user_id, s.amr FROM ${t.refreshTokens} r JOIN ${t.sessions} s ON s.id = r.session_id
+          WHERE r.token_hash = $1 FOR UPDATE OF r)
+       , spent AS (UPDATE ${t.refreshTokens} SET revoked = true WHERE token_hash = $1 AND EXISTS (SELECT 1 FROM r WHERE NOT r.revoked))
+       , fresh AS (INSERT INTO ${t.refreshTokens} (token_hash, session_id) SELECT $2, r.session_id FROM r WHERE NOT r.revoked)
+       , touched AS (UPDATE ${t.sessions} SET refreshed_at = now() WHERE id IN (SELECT r.session_id FROM r WHERE NOT r.revoked))
+       , ended AS (DELETE FROM ${t.sessions} WHERE id IN (SELECT r.session_id FROM r WHERE r.revoked))
+       SELECT session_id, revoked, user_id, amr FROM r`,
+      [presentedHash, nextHash],
+    );
+    const row = rows[0];
+    if (!row) return { status: 'not_found' };
+    if (row.revoked) return { status: 'reused', sessionId: row.session_id };
+    return { status: 'ok', sessionId: row.session_id, userId: row.user_id, amr: row.amr };
   }
 
   /** True while the session exists and its user isn't banned. */
