@@ -4,7 +4,7 @@ export { DatabaseModule } from './database.module';
 export { DATABASE_URL } from './database.tokens';
 /** Runs tenant statements as a project's data role in a transaction, on the tenant pool of its cluster. */
 export { TenantDatabase } from './tenant-database';
-export type { TenantTarget } from './tenant-database';
+export type { TenantRole, TenantTarget } from './tenant-database';
 /** Names of the prepared statements the tenant executor keeps per connection. */
 export { statementName } from './prepared-statements';
 /** Boot helpers: the embedded Postgres, database creation, migrations. */

@@ -15,7 +15,14 @@ export interface TenantTarget {
   dataRole: string;
 }
 
-const ROLE_NAME = /^t_[a-z0-9]{4,32}_(data|owner)$/;
+/**
+ * Which of a project's NOLOGIN roles a tenant transaction works as: `data` (the data runtime; grants on declared
+ * tables only) or `auth` (the auth runtime; grants on the project's `_auth_*` tables only). The auth role's name is
+ * derived from the schema (`t_<ref>_auth`), as provisioning derives it from the ref.
+ */
+export type TenantRole = 'data' | 'auth';
+
+const ROLE_NAME = /^t_[a-z0-9]{4,32}_(data|owner|auth)$/;
 const SCHEMA_NAME = /^t_[a-z0-9]{4,32}$/;
 
 /**
@@ -73,8 +80,14 @@ export class TenantDatabase implements OnModuleDestroy {
    * switch go in one round trip (with the deallocation of statements this connection's cache has evicted); the
    * role is asserted again with COMMIT. Takes one of the project's slots on the pool (see {@link ProjectSlots}).
    */
-  async asDataRole<T>(target: TenantTarget, fn: (client: PoolClient) => Promise<T>, statementTimeoutMs = 5000): Promise<T> {
-    const begin = beginAs(target, statementTimeoutMs);
+  asDataRole<T>(target: TenantTarget, fn: (client: PoolClient) => Promise<T>, statementTimeoutMs = 5000): Promise<T> {
+    return this.asRole(target, 'data', fn, statementTimeoutMs);
+  }
+
+  /** {@link asDataRole} as any of the project's tenant roles (see {@link TenantRole}). */
+  async asRole<T>(target: TenantTarget, as: TenantRole, fn: (client: PoolClient) => Promise<T>, statementTimeoutMs = 5000): Promise<T> {
+    const role = roleOf(target, as);
+    const begin = beginAs(target, role, statementTimeoutMs);
     const pool = this.pool(target.cluster);
     const slots = this.slots.get(target.cluster)!;
     const entering = slots.enter(target.ref);
@@ -86,7 +99,7 @@ export class TenantDatabase implements OnModuleDestroy {
         await client.query(begin + this.statements.takeStale(client));
         const result = await fn(client);
         // One message: should the role check fail, COMMIT isn't run and the ROLLBACK below ends the transaction.
-        await client.query(commitAs(target));
+        await client.query(commitAs(role));
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {
@@ -116,9 +129,10 @@ export class TenantDatabase implements OnModuleDestroy {
     target: TenantTarget,
     statements: Array<{ text: string; values: unknown[] }>,
     finish: (result: QueryResult<R>) => T,
-    opts: { confirm?: boolean; statementTimeoutMs?: number } = {},
+    opts: { confirm?: boolean; statementTimeoutMs?: number; as?: TenantRole } = {},
   ): Promise<T> {
-    const begin = beginAs(target, opts.statementTimeoutMs ?? 5000);
+    const role = roleOf(target, opts.as ?? 'data');
+    const begin = beginAs(target, role, opts.statementTimeoutMs ?? 5000);
     const pool = this.pool(target.cluster);
     const slots = this.slots.get(target.cluster)!;
     const entering = slots.enter(target.ref);
@@ -143,10 +157,10 @@ export class TenantDatabase implements OnModuleDestroy {
       try {
         sent.push(client.query(begin + this.statements.takeStale(client)));
         for (let i = 0; i < statements.length; i++) {
-          if (i > 0) sent.push(client.query({ ...ASSERT_ROLE, values: [target.dataRole] }));
+          if (i > 0) sent.push(client.query({ ...ASSERT_ROLE, values: [role] }));
           sent.push(client.query(this.statements.query(client, statements[i].text, statements[i].values)));
         }
-        if (!opts.confirm) sent.push(client.query(commitAs(target)));
+        if (!opts.confirm) sent.push(client.query(commitAs(role)));
       } finally {
         socket?.uncork();
       }
@@ -177,7 +191,7 @@ export class TenantDatabase implements OnModuleDestroy {
         throw err;
       }
       try {
-        await client.query(commitAs(target));
+        await client.query(commitAs(role));
       } catch (err) {
         if (err instanceof DatabaseError) await client.query('ROLLBACK');
         open = !(err instanceof DatabaseError);
@@ -206,12 +220,18 @@ function socketOf(client: PoolClient): Writable | undefined {
   return (client as unknown as { connection?: { stream?: Writable } }).connection?.stream;
 }
 
-/** BEGIN and the switch to the project's data role with a statement timeout, transaction-local. */
-function beginAs(target: TenantTarget, statementTimeoutMs: number): string {
-  if (!ROLE_NAME.test(target.dataRole) || !SCHEMA_NAME.test(target.schema)) {
+/** The name of the project's role `as`; checked against the naming pattern before anything is sent. */
+function roleOf(target: TenantTarget, as: TenantRole): string {
+  const role = as === 'auth' ? `${target.schema}_auth` : target.dataRole;
+  if (!ROLE_NAME.test(role) || !SCHEMA_NAME.test(target.schema)) {
     throw new Error(`Refusing tenant target with malformed names (${target.ref})`);
   }
-  return `BEGIN; SELECT set_config('role', '${target.dataRole}', true), set_config('statement_timeout', '${Math.floor(statementTimeoutMs)}', true)`;
+  return role;
+}
+
+/** BEGIN and the switch to the project's role with a statement timeout, transaction-local. */
+function beginAs(target: TenantTarget, role: string, statementTimeoutMs: number): string {
+  return `BEGIN; SELECT set_config('role', '${role}', true), set_config('statement_timeout', '${Math.floor(statementTimeoutMs)}', true)`;
 }
 
 /**
@@ -219,7 +239,7 @@ function beginAs(target: TenantTarget, statementTimeoutMs: number): string {
  * last statement's check without a message of its own). Should the check fail, or a statement before it have failed,
  * the rest of the message is skipped and the transaction stays open, aborted: the caller rolls it back.
  */
-function commitAs(target: TenantTarget): string {
-  // The role name passed beginAs's pattern check before anything was sent.
-  return `SELECT tenant_guard.assert_role('${target.dataRole}'); COMMIT`;
+function commitAs(role: string): string {
+  // The role name passed roleOf's pattern check before anything was sent.
+  return `SELECT tenant_guard.assert_role('${role}'); COMMIT`;
 }

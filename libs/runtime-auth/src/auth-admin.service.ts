@@ -86,7 +86,7 @@ export class AuthAdminService {
     let ban: Date | null | undefined;
     if (input.ban_duration !== undefined) fields.banned_until = ban = input.ban_duration === 'none' ? null : banUntil(input.ban_duration);
     return this.repo.run(tenant.project, async (t) => {
-      await this.repo.transaction(async (m) => {
+      await this.repo.transaction(t, async (m) => {
         await this.repo.updateUser(t, id, fields, m);
         if (typeof fields.email === 'string') await this.repo.upsertEmailIdentity(t, id, fields.email, m);
         // A ban ends every session at once, so refresh tokens stop working too.
@@ -142,9 +142,10 @@ export class AuthAdminService {
         target = normalizeEmail(input.new_email);
         if (await this.repo.findUser(t, { email: target })) throw GoTrueException.unprocessable(GoTrueCode.EmailExists, 'A user with this email address has already been registered');
       }
-      const issued = await this.repo.transaction(async (m) => {
+      // Returned, not emailed: the caller sends it its own way.
+      const issued = await this.repo.transaction(t, async (m) => {
         if (kind === 'email_change') await this.repo.updateUser(t, u.id, { new_email: target }, m);
-        return this.auth.issueCode(m, call, s, t, { kind, email: target, userId: u.id, newEmail: target }, false);
+        return this.auth.issueCode(m, call, s, t, { kind, email: target, userId: u.id, newEmail: target });
       });
       return {
         ...userView((await this.repo.findUser(t, { id: u.id }))!),

@@ -4,7 +4,8 @@ import type { TenantNames } from '@plinth/tenancy';
 /**
  * The auth runtime's tables in a project's schema. The leading underscore keeps them apart from tables customers
  * declare; no grant goes to the data role, so the data runtime can't reach them. Created by the provisioning
- * hook as the schema's owner, in one round trip.
+ * hook as the schema's owner, in one round trip, and granted to the project's auth role (row access only: it
+ * can't alter, truncate or own anything), which the auth runtime works as on the tenant pool.
  */
 export function authTables(schema: string) {
   const q = (t: string) => `"${schema}"."${t}"`;
@@ -77,5 +78,6 @@ export async function createAuthTables(m: EntityManager, names: TenantNames): Pr
       created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX ON ${t.codes} (email, kind);
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${names.authRole}";
   `);
 }

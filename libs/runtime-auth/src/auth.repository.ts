@@ -1,10 +1,18 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { DataSource } from 'typeorm';
+import { TenantDatabase, TenantTarget } from '@plinth/database';
 import type { TenantProject } from '@plinth/gateway';
 import { tenantNames } from '@plinth/tenancy';
 import { authTables, AuthTables, createAuthTables } from './auth-schema';
 import type { UserRow } from './auth-user.view';
+
+/** A project's auth tables and where their SQL runs (the project's cluster, as its auth role). */
+export type AuthScope = AuthTables & { readonly target: TenantTarget };
+
+/** A transaction on the tenant pool as the project's auth role (see {@link AuthRepository.transaction}). */
+export type AuthTx = PoolClient;
 
 export type CodeKind = 'signup' | 'magiclink' | 'recovery' | 'email_change' | 'invite';
 
@@ -51,22 +59,29 @@ const USER_COLUMNS = `u.id, u.email, u.encrypted_password, u.email_confirmed_at,
 
 /**
  * End-user data of a project (users, identities, sessions, refresh tokens, one-time codes) in its own schema,
- * reached from the control pool with schema-qualified, parameterised SQL: never through the data role.
- * Table names come from the validated ref only.
+ * with schema-qualified, parameterised SQL on the tenant pool as the project's auth role (`t_<ref>_auth`, granted
+ * these tables only): tenant traffic can't starve the control pool, and a statement here can't reach the
+ * project's declared tables, another project, or control data. Never through the data role, which has no grant
+ * on these tables. Table names come from the validated ref only. A method given a transaction runs in it;
+ * without one, its statement is a transaction of its own (one round trip).
  */
 @Injectable()
 export class AuthRepository {
   private readonly logger = new Logger(AuthRepository.name);
   private readonly ready = new Set<string>();
 
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly tenants: TenantDatabase,
+  ) {}
 
-  tables(project: Pick<TenantProject, 'ref'>): AuthTables {
-    return authTables(tenantNames(project.ref).schema);
+  tables(project: Pick<TenantProject, 'ref' | 'cluster' | 'schema' | 'dataRole'>): AuthScope {
+    const target: TenantTarget = { ref: project.ref, cluster: project.cluster, schema: tenantNames(project.ref).schema, dataRole: project.dataRole };
+    return { ...authTables(target.schema), target };
   }
 
   /** Runs `fn`; a project provisioned before the auth runtime existed gets its tables first (once). */
-  async run<T>(project: Pick<TenantProject, 'ref'>, fn: (t: AuthTables) => Promise<T>): Promise<T> {
+  async run<T>(project: Pick<TenantProject, 'ref' | 'cluster' | 'schema' | 'dataRole'>, fn: (t: AuthScope) => Promise<T>): Promise<T> {
     const t = this.tables(project);
     try {
       return await fn(t);
@@ -78,10 +93,18 @@ export class AuthRepository {
     }
   }
 
-  transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.db.transaction(fn);
+  /** Runs `fn` in one transaction on the tenant pool as the project's auth role; pass its client to the methods. */
+  transaction<T>(t: AuthScope, fn: (tx: AuthTx) => Promise<T>): Promise<T> {
+    return this.tenants.asRole(t.target, 'auth', fn);
   }
 
+  /** One statement: in `tx` when given, else as a transaction of its own. */
+  private query<R extends QueryResultRow>(t: AuthScope, tx: AuthTx | undefined, text: string, values: unknown[]): Promise<QueryResult<R>> {
+    if (tx) return tx.query<R>(text, values);
+    return this.tenants.run<R, QueryResult<R>>(t.target, [{ text, values }], (r) => r, { as: 'auth' });
+  }
+
+  /** DDL, so on the control pool as the schema's owner (the auth role may create nothing). */
   private async backfill(ref: string): Promise<void> {
     const names = tenantNames(ref);
     this.logger.log(`creating auth tables for project ${ref}`);
@@ -94,20 +117,20 @@ export class AuthRepository {
     });
   }
 
-  async findUser(t: AuthTables, by: { id: string } | { email: string }, m: EntityManager = this.db.manager, lock = false): Promise<UserRow | null> {
+  async findUser(t: AuthScope, by: { id: string } | { email: string }, tx?: AuthTx, lock = false): Promise<UserRow | null> {
     const [where, value] = 'id' in by ? ['u.id = $1', by.id] : ['u.email = $1', by.email];
-    const rows = (await m.query(
+    const { rows } = await this.query<UserRow>(t, tx,
       `SELECT ${USER_COLUMNS},
          coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities
          FROM ${t.users} u WHERE ${where}${lock ? ' FOR UPDATE' : ''}`,
       [value],
-    )) as UserRow[];
+    );
     return rows[0] ?? null;
   }
 
   /** Inserts a user and, when it has an email, its email identity. False when the email is taken. */
-  async createUser(t: AuthTables, u: NewUser, m: EntityManager = this.db.manager): Promise<boolean> {
-    const rows = (await m.query(
+  async createUser(t: AuthScope, u: NewUser, tx?: AuthTx): Promise<boolean> {
+    const { rows } = await this.query<{ id: string }>(t, tx,
       `WITH u AS (
          INSERT INTO ${t.users} (id, email, encrypted_password, email_confirmed_at, is_anonymous, user_metadata, app_metadata, banned_until)
          VALUES ($1, $2, $3, CASE WHEN $4::boolean THEN now() END, $5, $6, $7, $8)
@@ -119,13 +142,13 @@ export class AuthRepository {
            FROM u WHERE u.email IS NOT NULL)
        SELECT id FROM u`,
       [u.id, u.email, u.passwordHash, u.confirmed, u.anonymous, JSON.stringify(u.userMetadata), JSON.stringify(u.appMetadata), u.bannedUntil ?? null],
-    )) as Array<{ id: string }>;
+    );
     return rows.length === 1;
   }
 
   /** Adds the email identity of a user who just got (or changed) an email. */
-  async upsertEmailIdentity(t: AuthTables, userId: string, email: string, m: EntityManager = this.db.manager): Promise<void> {
-    await m.query(
+  async upsertEmailIdentity(t: AuthScope, userId: string, email: string, tx?: AuthTx): Promise<void> {
+    await this.query(t, tx,
       `INSERT INTO ${t.identities} (id, user_id, provider, provider_id, identity_data)
        VALUES (gen_random_uuid(), $1::uuid, 'email', $1::uuid::text,
                jsonb_build_object('sub', $1::uuid::text, 'email', $2::text, 'email_verified', true, 'phone_verified', false))
@@ -134,7 +157,7 @@ export class AuthRepository {
     );
   }
 
-  async updateUser(t: AuthTables, id: string, fields: Record<string, unknown>, m: EntityManager = this.db.manager): Promise<void> {
+  async updateUser(t: AuthScope, id: string, fields: Record<string, unknown>, tx?: AuthTx): Promise<void> {
     const keys = Object.keys(fields);
     if (!keys.length) return;
     for (const k of keys) if (!UPDATABLE.has(k)) throw new Error(`not an updatable user column: ${k}`);
@@ -143,33 +166,33 @@ export class AuthRepository {
       const v = fields[k];
       return v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v;
     });
-    await m.query(`UPDATE ${t.users} SET ${sets}, updated_at = now() WHERE id = $1`, [id, ...values]);
+    await this.query(t, tx, `UPDATE ${t.users} SET ${sets}, updated_at = now() WHERE id = $1`, [id, ...values]);
   }
 
   /** Swaps a password hash for an equivalent fresh one, unless the password changed meanwhile. */
-  async replacePasswordHash(t: AuthTables, id: string, current: string, fresh: string): Promise<void> {
-    await this.db.query(`UPDATE ${t.users} SET encrypted_password = $3 WHERE id = $1 AND encrypted_password = $2`, [id, current, fresh]);
+  async replacePasswordHash(t: AuthScope, id: string, current: string, fresh: string): Promise<void> {
+    await this.query(t, undefined, `UPDATE ${t.users} SET encrypted_password = $3 WHERE id = $1 AND encrypted_password = $2`, [id, current, fresh]);
   }
 
-  async deleteUser(t: AuthTables, id: string): Promise<boolean> {
-    const [, count] = (await this.db.query(`DELETE FROM ${t.users} WHERE id = $1`, [id])) as [unknown, number];
-    return count === 1;
+  async deleteUser(t: AuthScope, id: string): Promise<boolean> {
+    const { rowCount } = await this.query(t, undefined, `DELETE FROM ${t.users} WHERE id = $1`, [id]);
+    return rowCount === 1;
   }
 
-  async listUsers(t: AuthTables, page: number, perPage: number): Promise<{ users: UserRow[]; total: number }> {
-    const rows = (await this.db.query(
+  async listUsers(t: AuthScope, page: number, perPage: number): Promise<{ users: UserRow[]; total: number }> {
+    const { rows } = await this.query<UserRow & { total: string }>(t, undefined,
       `SELECT ${USER_COLUMNS}, count(*) OVER () AS total,
          coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities
          FROM ${t.users} u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2`,
       [perPage, (page - 1) * perPage],
-    )) as Array<UserRow & { total: string }>;
-    const total = rows.length ? Number(rows[0].total) : Number(((await this.db.query(`SELECT count(*) AS n FROM ${t.users}`)) as Array<{ n: string }>)[0].n);
+    );
+    const total = rows.length ? Number(rows[0].total) : Number((await this.query<{ n: string }>(t, undefined, `SELECT count(*) AS n FROM ${t.users}`, [])).rows[0].n);
     return { users: rows, total };
   }
 
   /** One statement: the session, its first refresh token and the sign-in time. */
-  async createSession(t: AuthTables, s: NewSession, m: EntityManager = this.db.manager): Promise<void> {
-    await m.query(
+  async createSession(t: AuthScope, s: NewSession, tx?: AuthTx): Promise<void> {
+    await this.query(t, tx,
       `WITH s AS (
          INSERT INTO ${t.sessions} (id, user_id, amr, user_agent, ip) VALUES ($1, $2, $3, $4, $5) RETURNING id)
        , r AS (INSERT INTO ${t.refreshTokens} (token_hash, session_id) SELECT $6, id FROM s)
@@ -180,60 +203,57 @@ export class AuthRepository {
 
   /**
    * Exchanges a refresh token for a new one. A token already spent means it leaked (or a client raced): the
-   * whole session (its token family) is revoked, and the caller refuses.
+   * whole session (its token family) is revoked, and the caller refuses. One statement (so one round trip on the
+   * tenant pool): the presented token's row is locked first, and a concurrent exchange of the same token waits for
+   * it, then sees it spent and takes the revoking branch.
    */
-  async rotateRefreshToken(t: AuthTables, presentedHash: string, nextHash: string): Promise<RefreshOutcome> {
-    return this.db.transaction(async (m) => {
-      const rows = (await m.query(
-        `SELECT r.session_id, r.revoked, s.user_id, s.amr FROM ${t.refreshTokens} r JOIN ${t.sessions} s ON s.id = r.session_id
-          WHERE r.token_hash = $1 FOR UPDATE OF r`,
-        [presentedHash],
-      )) as Array<{ session_id: string; revoked: boolean; user_id: string; amr: NewSession['amr'] }>;
-      const row = rows[0];
-      if (!row) return { status: 'not_found' } as const;
-      if (row.revoked) {
-        await m.query(`DELETE FROM ${t.sessions} WHERE id = $1`, [row.session_id]);
-        return { status: 'reused', sessionId: row.session_id } as const;
-      }
-      await m.query(
-        `WITH spent AS (UPDATE ${t.refreshTokens} SET revoked = true WHERE token_hash = $1)
-         , fresh AS (INSERT INTO ${t.refreshTokens} (token_hash, session_id) VALUES ($2, $3))
-         UPDATE ${t.sessions} SET refreshed_at = now() WHERE id = $3`,
-        [presentedHash, nextHash, row.session_id],
-      );
-      return { status: 'ok', sessionId: row.session_id, userId: row.user_id, amr: row.amr } as const;
-    });
+  async rotateRefreshToken(t: AuthScope, presentedHash: string, nextHash: string): Promise<RefreshOutcome> {
+    const { rows } = await this.query<{ session_id: string; revoked: boolean; user_id: string; amr: NewSession['amr'] }>(t, undefined,
+      `WITH r AS (
+         SELECT r.session_id, r.revoked, s.user_id, s.amr FROM ${t.refreshTokens} r JOIN ${t.sessions} s ON s.id = r.session_id
+          WHERE r.token_hash = $1 FOR UPDATE OF r)
+       , spent AS (UPDATE ${t.refreshTokens} SET revoked = true WHERE token_hash = $1 AND EXISTS (SELECT 1 FROM r WHERE NOT r.revoked))
+       , fresh AS (INSERT INTO ${t.refreshTokens} (token_hash, session_id) SELECT $2, r.session_id FROM r WHERE NOT r.revoked)
+       , touched AS (UPDATE ${t.sessions} SET refreshed_at = now() WHERE id IN (SELECT r.session_id FROM r WHERE NOT r.revoked))
+       , ended AS (DELETE FROM ${t.sessions} WHERE id IN (SELECT r.session_id FROM r WHERE r.revoked))
+       SELECT session_id, revoked, user_id, amr FROM r`,
+      [presentedHash, nextHash],
+    );
+    const row = rows[0];
+    if (!row) return { status: 'not_found' };
+    if (row.revoked) return { status: 'reused', sessionId: row.session_id };
+    return { status: 'ok', sessionId: row.session_id, userId: row.user_id, amr: row.amr };
   }
 
   /** True while the session exists and its user isn't banned. */
-  async sessionActive(t: AuthTables, sessionId: string): Promise<boolean> {
-    const rows = (await this.db.query(
+  async sessionActive(t: AuthScope, sessionId: string): Promise<boolean> {
+    const { rows } = await this.query(t, undefined,
       `SELECT 1 FROM ${t.sessions} s JOIN ${t.users} u ON u.id = s.user_id
         WHERE s.id = $1 AND (u.banned_until IS NULL OR u.banned_until <= now())`,
       [sessionId],
-    )) as unknown[];
+    );
     return rows.length === 1;
   }
 
   /** Deletes sessions: `local` the given one, `global` all of the user's, `others` all but the given one. */
-  async deleteSessions(t: AuthTables, userId: string, scope: 'local' | 'global' | 'others', sessionId: string | null, m: EntityManager = this.db.manager): Promise<string[]> {
-    const rows = (await m.query(
+  async deleteSessions(t: AuthScope, userId: string, scope: 'local' | 'global' | 'others', sessionId: string | null, tx?: AuthTx): Promise<string[]> {
+    const { rows } = await this.query<{ id: string }>(t, tx,
       scope === 'local'
         ? `DELETE FROM ${t.sessions} WHERE user_id = $1 AND id = $2 RETURNING id`
         : scope === 'global'
           ? `DELETE FROM ${t.sessions} WHERE user_id = $1 AND ($2::uuid IS NULL OR true) RETURNING id`
           : `DELETE FROM ${t.sessions} WHERE user_id = $1 AND id IS DISTINCT FROM $2 RETURNING id`,
       [userId, sessionId],
-    )) as [Array<{ id: string }>, number];
-    return rows[0].map((r) => r.id);
+    );
+    return rows.map((r) => r.id);
   }
 
   async createCode(
-    t: AuthTables,
+    t: AuthScope,
     c: { id: string; kind: CodeKind; email: string; userId: string | null; codeHash: string; linkHash: string; ttlSeconds: number },
-    m: EntityManager,
+    tx: AuthTx,
   ): Promise<void> {
-    await m.query(
+    await tx.query(
       `WITH old AS (DELETE FROM ${t.codes} WHERE email = $3 AND kind = $2 OR expires_at < now())
        INSERT INTO ${t.codes} (id, kind, email, user_id, code_hash, link_hash, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
@@ -245,29 +265,29 @@ export class AuthRepository {
    * Consumes the newest live code of one of `kinds` for `email` whose hash matches. A miss counts an attempt on
    * every live candidate; a code that has taken 5 wrong guesses is dead.
    */
-  async consumeCode(t: AuthTables, email: string, kinds: CodeKind[], matches: (hash: string) => boolean): Promise<CodeRow | null> {
-    return this.db.transaction(async (m) => {
-      const rows = (await m.query(
+  async consumeCode(t: AuthScope, email: string, kinds: CodeKind[], matches: (hash: string) => boolean): Promise<CodeRow | null> {
+    return this.transaction(t, async (tx) => {
+      const { rows } = await tx.query<CodeRow & { code_hash: string }>(
         `SELECT id, kind, email, user_id, code_hash FROM ${t.codes}
           WHERE email = $1 AND kind = ANY($2) AND expires_at > now() AND attempts < 5 ORDER BY created_at DESC LIMIT 5 FOR UPDATE`,
         [email, kinds],
-      )) as Array<CodeRow & { code_hash: string }>;
+      );
       const hit = rows.find((r) => matches(r.code_hash));
       if (!hit) {
-        if (rows.length) await m.query(`UPDATE ${t.codes} SET attempts = attempts + 1 WHERE id = ANY($1)`, [rows.map((r) => r.id)]);
+        if (rows.length) await tx.query(`UPDATE ${t.codes} SET attempts = attempts + 1 WHERE id = ANY($1)`, [rows.map((r) => r.id)]);
         return null;
       }
-      await m.query(`DELETE FROM ${t.codes} WHERE email = $1 AND kind = $2`, [email, hit.kind]);
+      await tx.query(`DELETE FROM ${t.codes} WHERE email = $1 AND kind = $2`, [email, hit.kind]);
       return { id: hit.id, kind: hit.kind, email: hit.email, user_id: hit.user_id };
     });
   }
 
   /** Consumes a live code by its link hash (single use: the row is deleted). */
-  async consumeLink(t: AuthTables, linkHash: string, kinds: CodeKind[]): Promise<CodeRow | null> {
-    const rows = (await this.db.query(
+  async consumeLink(t: AuthScope, linkHash: string, kinds: CodeKind[]): Promise<CodeRow | null> {
+    const { rows } = await this.query<CodeRow>(t, undefined,
       `DELETE FROM ${t.codes} WHERE link_hash = $1 AND kind = ANY($2) AND expires_at > now() AND attempts < 5 RETURNING id, kind, email, user_id`,
       [linkHash, kinds],
-    )) as [CodeRow[], number];
-    return rows[0][0] ?? null;
+    );
+    return rows[0] ?? null;
   }
 }

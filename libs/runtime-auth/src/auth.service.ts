@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import type { EndUser, TenantContext, TenantProject } from '@plinth/gateway';
 import { OutboxService, QUEUES } from '@plinth/jobs';
@@ -8,8 +9,7 @@ import type { AuthSettings } from './auth-config.dto';
 import { AuthConfigService } from './auth-config.service';
 import { AuthLimitsService } from './auth-limits.service';
 import type { EmailTemplate } from './auth-mailer';
-import { AuthRepository, CodeKind, CodeRow } from './auth.repository';
-import type { AuthTables } from './auth-schema';
+import { AuthRepository, AuthScope, AuthTx, CodeKind, CodeRow } from './auth.repository';
 import { AuthTokensService } from './auth-tokens.service';
 import { obfuscatedUser, UserRow, userView } from './auth-user.view';
 import { normalizeEmail, VERIFY_TYPES } from './auth.dto';
@@ -40,6 +40,15 @@ export interface TokenResponse {
 }
 
 type Amr = Array<{ method: string; timestamp: number }>;
+
+/** A one-time code just created, and the (sealed) email that carries it. */
+export interface IssuedCode {
+  code: string;
+  link: string;
+  actionLink: string;
+  redirectTo: string;
+  email: SendAuthEmailData;
+}
 type VerifyType = (typeof VERIFY_TYPES)[number];
 
 const LINK_TYPE: Record<CodeKind, VerifyType> = { signup: 'signup', magiclink: 'magiclink', recovery: 'recovery', email_change: 'email_change', invite: 'invite' };
@@ -72,6 +81,7 @@ export class AuthService {
     private readonly box: SecretBox,
     private readonly outbox: OutboxService,
     private readonly mau: MauService,
+    @InjectDataSource() private readonly db: DataSource,
   ) {}
 
   async publicSettings(project: TenantProject) {
@@ -114,7 +124,7 @@ export class AuthService {
       const existing = await this.repo.findUser(t, { email });
       if (existing?.email_confirmed_at) return obfuscatedUser(randomUUID(), email, metadata);
       await this.limits.spendEmailBudget(project.id, s);
-      const outcome = await this.repo.transaction(async (m) => {
+      const outcome = await this.repo.transaction(t, async (m) => {
         let userId: string = id;
         let ended: string[] = [];
         if (!existing) {
@@ -130,12 +140,13 @@ export class AuthService {
           ended = await this.repo.deleteSessions(t, existing.id, 'global', null, m);
           userId = existing.id;
         }
-        await this.issueCode(m, call, s, t, { kind: 'signup', email, userId });
+        const issued = await this.issueCode(m, call, s, t, { kind: 'signup', email, userId });
         await this.repo.updateUser(t, userId, { confirmation_sent_at: new Date() }, m);
-        return { user: (await this.repo.findUser(t, { id: userId }, m))!, ended };
+        return { user: (await this.repo.findUser(t, { id: userId }, m))!, ended, issued };
       });
       if (!outcome) return obfuscatedUser(randomUUID(), email, metadata);
       this.tokens.forgetSessions(project.id, outcome.ended);
+      await this.sendCode(outcome.issued);
       return userView(outcome.user);
     });
   }
@@ -235,16 +246,18 @@ export class AuthService {
         await this.limits.checkEmailRequest(project.id, s, email, call.ip);
         await this.limits.spendEmailBudget(project.id, s);
       }
-      await this.repo.transaction(async (m) => {
+      let issued: IssuedCode | undefined;
+      await this.repo.transaction(t, async (m) => {
         if (changeEmail && s.email_confirm_required) {
           fields.new_email = email;
-          await this.issueCode(m, call, s, t, { kind: 'email_change', email, userId: user.id, newEmail: email });
+          issued = await this.issueCode(m, call, s, t, { kind: 'email_change', email, userId: user.id, newEmail: email });
         } else if (changeEmail) {
           Object.assign(fields, { email, new_email: null, email_confirmed_at: new Date(), is_anonymous: false });
           await this.repo.upsertEmailIdentity(t, user.id, email, m);
         }
         await this.repo.updateUser(t, user.id, fields, m);
       }).catch(uniqueEmail);
+      if (issued) await this.sendCode(issued);
       return userView((await this.repo.findUser(t, { id: user.id }))!);
     });
   }
@@ -269,13 +282,14 @@ export class AuthService {
       if (existing && existing.banned_until && existing.banned_until.getTime() > Date.now()) return;
       if (!existing && (body.create_user === false || !s.signup_enabled)) return;
       await this.limits.spendEmailBudget(project.id, s);
-      await this.repo.transaction(async (m) => {
+      const issued = await this.repo.transaction(t, async (m) => {
         const userId = existing?.id ?? randomUUID();
         if (!existing) {
           await this.repo.createUser(t, { id: userId, email, passwordHash: null, confirmed: false, anonymous: false, userMetadata: body.data ?? {}, appMetadata: {} }, m);
         }
-        await this.issueCode(m, call, s, t, { kind: 'magiclink', email, userId });
+        return this.issueCode(m, call, s, t, { kind: 'magiclink', email, userId });
       });
+      await this.sendCode(issued);
     });
     return {};
   }
@@ -290,7 +304,7 @@ export class AuthService {
       const user = await this.repo.findUser(t, { email });
       if (!user) return;
       await this.limits.spendEmailBudget(project.id, s);
-      await this.repo.transaction((m) => this.issueCode(m, call, s, t, { kind: 'recovery', email, userId: user.id }));
+      await this.sendCode(await this.repo.transaction(t, (m) => this.issueCode(m, call, s, t, { kind: 'recovery', email, userId: user.id })));
     });
     return {};
   }
@@ -346,13 +360,13 @@ export class AuthService {
     }
   }
 
-  private async completeVerification(call: AuthCall, s: AuthSettings, t: AuthTables, code: CodeRow): Promise<TokenResponse> {
+  private async completeVerification(call: AuthCall, s: AuthSettings, t: AuthScope, code: CodeRow): Promise<TokenResponse> {
     const project = call.tenant.project;
     if (!code.user_id) throw otpInvalid();
     const user = await this.repo.findUser(t, { id: code.user_id });
     if (!user) throw otpInvalid();
     this.assertNotBanned(user);
-    const ended = await this.repo.transaction(async (m): Promise<string[]> => {
+    const ended = await this.repo.transaction(t, async (m): Promise<string[]> => {
       if (code.kind === 'email_change') {
         if (user.new_email !== code.email) throw otpInvalid();
         await this.repo.updateUser(t, user.id, { email: code.email, new_email: null, email_confirmed_at: new Date(), is_anonymous: false }, m);
@@ -377,15 +391,18 @@ export class AuthService {
     return this.startSession(project, s, t, fresh, method, call);
   }
 
-  /** Creates a one-time code + link and enqueues its email, in the caller's transaction. */
+  /**
+   * Creates a one-time code + link in the caller's transaction; its email goes out with {@link sendCode} once that
+   * transaction has committed (the codes live on the tenant pool, the outbox on the control plane: no transaction
+   * spans both, and an email for a code that was rolled back would carry a dead link).
+   */
   async issueCode(
-    m: EntityManager,
+    m: AuthTx,
     call: Pick<AuthCall, 'tenant' | 'redirectTo'>,
     s: AuthSettings,
-    t: AuthTables,
+    t: AuthScope,
     c: { kind: CodeKind; email: string; userId: string | null; newEmail?: string },
-    send = true,
-  ): Promise<{ code: string; link: string; actionLink: string; redirectTo: string }> {
+  ): Promise<IssuedCode> {
     const project = call.tenant.project;
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
     const link = randomBytes(32).toString('base64url');
@@ -397,22 +414,24 @@ export class AuthService {
     const redirectTo = this.safeRedirect(s, call.redirectTo);
     const actionLink =
       `${this.tokens.issuer(project.ref)}/verify?` + new URLSearchParams({ token: link, type: LINK_TYPE[c.kind], redirect_to: redirectTo }).toString();
-    if (send) {
-      const data: SendAuthEmailData = {
-        orgId: project.orgId,
-        projectId: project.id,
-        ref: project.ref,
-        to: c.email,
-        template: TEMPLATE[c.kind],
-        sealed: this.box.seal(JSON.stringify({ token: code, tokenHash: link, confirmationUrl: actionLink, redirectTo, newEmail: c.newEmail }), emailSealContext(project.id, c.email)),
-      };
-      await this.outbox.enqueue(m, { queue: QUEUES.email, name: SEND_AUTH_EMAIL_JOB, data });
-    }
-    return { code, link, actionLink, redirectTo };
+    const email: SendAuthEmailData = {
+      orgId: project.orgId,
+      projectId: project.id,
+      ref: project.ref,
+      to: c.email,
+      template: TEMPLATE[c.kind],
+      sealed: this.box.seal(JSON.stringify({ token: code, tokenHash: link, confirmationUrl: actionLink, redirectTo, newEmail: c.newEmail }), emailSealContext(project.id, c.email)),
+    };
+    return { code, link, actionLink, redirectTo, email };
+  }
+
+  /** Enqueues the email of a code whose transaction committed (the outbox is a control table). */
+  private async sendCode(issued: IssuedCode): Promise<void> {
+    await this.outbox.enqueue(this.db.manager, { queue: QUEUES.email, name: SEND_AUTH_EMAIL_JOB, data: issued.email });
   }
 
   /** A new session with its first refresh token, and the token response. */
-  async startSession(project: TenantProject, s: AuthSettings, t: AuthTables, user: UserRow, method: string, call: Pick<AuthCall, 'ip' | 'userAgent'>): Promise<TokenResponse> {
+  async startSession(project: TenantProject, s: AuthSettings, t: AuthScope, user: UserRow, method: string, call: Pick<AuthCall, 'ip' | 'userAgent'>): Promise<TokenResponse> {
     const sessionId = randomUUID();
     const refresh = newRefreshToken();
     const amr: Amr = [{ method, timestamp: Math.floor(Date.now() / 1000) }];

@@ -5,9 +5,9 @@ import { tenantNames } from './project-ref';
 import { ProvisioningHooks } from './provisioning-hooks';
 
 /**
- * Raw, templated DDL for a tenant: a schema owned by a NOLOGIN owner role, and a weaker NOLOGIN data role
- * with USAGE on the schema only (table grants come when tables are declared). Only the tenant login role
- * may switch into the data role. One round trip, in the
+ * Raw, templated DDL for a tenant: a schema owned by a NOLOGIN owner role, and two weaker NOLOGIN roles with
+ * USAGE on the schema only: the data role (table grants come when tables are declared) and the auth role (grants
+ * on the auth runtime's tables come from its hook). Only the tenant login role may switch into them. One round trip, in the
  * caller's transaction, so a failure leaves nothing behind. Names come from {@link tenantNames}, which
  * only accepts validated refs, so interpolation is safe.
  */
@@ -22,28 +22,34 @@ export class Provisioner {
   }
 
   async provision(m: EntityManager, ref: string): Promise<void> {
-    const { schema, ownerRole, dataRole } = tenantNames(ref);
+    const { schema, ownerRole, dataRole, authRole } = tenantNames(ref);
     await m.query(`
       CREATE ROLE "${ownerRole}" NOLOGIN NOINHERIT;
       CREATE ROLE "${dataRole}" NOLOGIN NOINHERIT;
+      CREATE ROLE "${authRole}" NOLOGIN NOINHERIT;
       GRANT "${ownerRole}" TO CURRENT_USER;
       GRANT "${dataRole}" TO ${TENANT_LOGIN_ROLE};
+      GRANT "${authRole}" TO ${TENANT_LOGIN_ROLE};
       CREATE SCHEMA "${schema}" AUTHORIZATION "${ownerRole}";
-      GRANT USAGE ON SCHEMA "${schema}" TO "${dataRole}";
+      GRANT USAGE ON SCHEMA "${schema}" TO "${dataRole}", "${authRole}";
     `);
     // Runtime tables are created as the owner role, so the owner owns everything in its schema.
     await m.query(`SET LOCAL ROLE "${ownerRole}"`);
-    await this.hooks.run(m, { ref, schema, ownerRole, dataRole });
+    await this.hooks.run(m, { ref, schema, ownerRole, dataRole, authRole });
     await m.query('SET LOCAL ROLE NONE');
   }
 
-  /** Drops the schema and both roles; safe to repeat. */
+  /** Drops the schema and its roles; safe to repeat. */
   async deprovision(m: EntityManager, ref: string): Promise<void> {
-    const { schema, ownerRole, dataRole } = tenantNames(ref);
+    const { schema, ownerRole, dataRole, authRole } = tenantNames(ref);
     await m.query(`
       DROP SCHEMA IF EXISTS "${schema}" CASCADE;
       DO $$
       BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${authRole}') THEN
+          DROP OWNED BY "${authRole}";
+          DROP ROLE "${authRole}";
+        END IF;
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${dataRole}') THEN
           DROP OWNED BY "${dataRole}";
           DROP ROLE "${dataRole}";

@@ -7,6 +7,8 @@ export interface TenantNames {
   schema: string;
   ownerRole: string;
   dataRole: string;
+  /** The auth runtime's role: a hook creating auth tables grants them to it. */
+  authRole: string;
 }
 
 /** DDL a runtime adds to every project (its own tables in `t_<ref>`), run in the provisioning transaction. */

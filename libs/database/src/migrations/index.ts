@@ -7,6 +7,7 @@ import { PlatformMail1763900550000 } from './1763900550000-platform-mail';
 import { ConsoleEmailVerification1764000100000 } from './1764000100000-console-email-verification';
 import { TenantGuard1764000200000 } from './1764000200000-tenant-guard';
 import { AuthenticatedIpLimits1764000600000 } from './1764000600000-authenticated-ip-limits';
+import { TenantAuthRole1764000700000 } from './1764000700000-tenant-auth-role';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
 export const CONTROL_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const CONTROL_MIGRATIONS = [
   ConsoleEmailVerification1764000100000,
   TenantGuard1764000200000,
   AuthenticatedIpLimits1764000600000,
+  TenantAuthRole1764000700000,
 ];
