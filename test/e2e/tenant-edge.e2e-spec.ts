@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { MeteringService } from '@plinth/metering';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
 import { declareTable, putRules } from '../support/data';
 
@@ -62,6 +63,23 @@ describe('tenant edge', () => {
       expect(res.status).toBe(404);
       expect(res.body).toMatchObject({ code: 'not_found', message: 'Project not found' });
     }
+  });
+
+  it('serves what a browser fetches bare (the JWKS) without a key, metered as the project\'s; a bad key there is still 401', async () => {
+    const usage = async () =>
+      Number((await t.sql.query(`SELECT coalesce(sum(quantity), 0)::int AS n FROM control.usage_minute WHERE project_id = $1 AND meter = 'requests:auth'`, [p.id])).rows[0].n);
+    await t.app.get(MeteringService).flush();
+    const before = await usage();
+    const jwks = await t.http().get(`/p/${p.ref}/auth/v1/.well-known/jwks.json`);
+    expect(jwks.status).toBe(200);
+    expect(jwks.body.keys).toEqual([expect.objectContaining({ kty: 'EC', alg: 'ES256' })]);
+    const bad = await t.http().get(`/p/${p.ref}/auth/v1/.well-known/jwks.json`).set('apikey', 'pl_pk_nope');
+    expect([bad.status, bad.body.error_code]).toEqual([401, 'invalid_api_key']);
+    // Other auth routes still need a key.
+    expect((await t.http().get(`/p/${p.ref}/auth/v1/settings`)).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 20));
+    await t.app.get(MeteringService).flush();
+    expect(await usage()).toBe(before + 1);
   });
 
   it('a request without a key gets 401 with WWW-Authenticate, in PostgREST shape', async () => {

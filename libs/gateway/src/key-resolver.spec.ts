@@ -82,6 +82,12 @@ describe(KeyResolver.name, () => {
     expect(await outcome(req('pl_sk_plain'), 'catalog', undefined, 'nosuchref')).toBe(NOT_FOUND);
   });
 
+  it("makes the project's anonymous caller for a route that takes no key, with a per-project key id; 404 for no project", async () => {
+    await expect(sut.keyless('refone', 'auth')).resolves.toMatchObject({ role: 'anon', user: null, keyId: 'keyless:p1', restrictions: null, runtime: 'auth' });
+    await expect(sut.keyless('nosuchref', 'auth')).rejects.toMatchObject({ status: 404 });
+    await expect(sut.keyless('refone', 'bogus')).rejects.toMatchObject({ status: 404 });
+  });
+
   it('takes the key from apikey or a key-shaped bearer, and a JWT bearer as the end user', async () => {
     expect(await outcome({ method: 'GET', ip: '127.0.0.1', headers: { authorization: 'Bearer pl_sk_plain' } })).toBe('ok');
     expect(sut.presentedKey({ authorization: 'Bearer pl_pat_abc' })).toBeNull(); // a personal access token is no key

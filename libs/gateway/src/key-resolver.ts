@@ -94,6 +94,18 @@ export class KeyResolver {
     };
   }
 
+  /**
+   * The caller of a route that takes no key (an emailed link, a JWKS) when none was sent: the project's anonymous
+   * caller. Its key id stands for "no key" of this project, so the per-key limit is a bucket of the project's own.
+   */
+  async keyless(ref: string, runtimeName: string): Promise<TenantContext> {
+    const runtime = runtimeName as Runtime;
+    if (!RUNTIMES.includes(runtime)) throw PlinthException.notFound(`Runtime "${runtime.slice(0, 40)}"`);
+    const project = await this.directory.find(ref);
+    if (!project) throw noProject();
+    return { project, runtime, role: 'anon', user: null, keyId: `keyless:${project.id}`, keyType: 'publishable', restrictions: null };
+  }
+
   /** The key a request presents (`apikey`, or `Authorization: Bearer pl_…`), or null: then it has none. */
   presentedKey(headers: IncomingHttpHeaders): string | null {
     return credentials(headers).key;

@@ -60,7 +60,8 @@ export class AuthEdge implements OnModuleInit {
       dialect: GOTRUE_DIALECT,
       routes: [
         route(['GET'], '/settings', 'none', (c) => auth.publicSettings(c.tenant.project)),
-        route(['GET'], '/.well-known/jwks.json', 'none', (c) => this.keys.jwks(c.tenant.project.id)),
+        // Fetched bare (jose's createRemoteJWKSet sends no apikey), as Supabase's gateway serves it.
+        { ...route(['GET'], '/.well-known/jwks.json', 'none', (c) => this.keys.jwks(c.tenant.project.id)), key: 'optional' },
         route(['POST'], '/signup', 'json', (c) => auth.signup(callOf(c), bodyOf(c, signupSchema))),
         route(['POST'], '/token', 'json', (c) => {
           const q = gotrueQuery(tokenQuerySchema, c.query);
@@ -83,8 +84,9 @@ export class AuthEdge implements OnModuleInit {
         route(['POST'], '/otp', 'json', (c) => auth.otp(callOf(c), bodyOf(c, otpSchema))),
         route(['POST'], '/recover', 'json', (c) => auth.recover(callOf(c), bodyOf(c, recoverSchema))),
         route(['POST'], '/verify', 'json', (c) => auth.verify(callOf(c), bodyOf(c, verifySchema))),
-        // The emailed link: 303 to the redirect URL with the session (or the error) in the fragment.
-        { methods: ['GET'], path: '/verify', body: 'none', handler: (c) => this.verifyLink(c) },
+        // The emailed link, opened in a browser without any key: 303 to the redirect URL with the session (or the
+        // error) in the fragment.
+        { methods: ['GET'], path: '/verify', body: 'none', key: 'optional', handler: (c) => this.verifyLink(c) },
         { methods: ['GET'], path: '/admin/users', body: 'none', handler: (c) => this.listUsers(c) },
         route(['POST'], '/admin/users', 'json', (c) => admin.create(c.tenant, bodyOf(c, adminUserSchema))),
         route(['GET'], '/admin/users/:id', 'none', (c) => admin.get(c.tenant, c.params.id)),

@@ -38,6 +38,11 @@ export interface EdgeRoute {
   body: BodyMode;
   /** What the key must be allowed to reach (a table, a bucket), from the path's parameters. */
   target?: (params: Record<string, string>) => KeyTarget;
+  /**
+   * `optional` for what a browser opens or fetches bare (an emailed link, a JWKS): without a key the caller is the
+   * project's anonymous caller, still metered and held to the per-IP limits; a key that is sent is judged as usual.
+   */
+  key?: 'required' | 'optional';
   /** Writes the response (or throws what the edge renders in the runtime's dialect). */
   handler(ctx: EdgeContext): Promise<void> | void;
 }

@@ -85,7 +85,10 @@ export class TenantEdge {
     const method = req.method ?? '';
     const match = this.route(address, method);
     const ip = clientIp(req, this.config.http.trustProxy);
-    const tenant = await this.keys.tenant({ method, ip, headers: req.headers }, address.ref, address.runtime, match?.route.target?.(match.params));
+    const keyless = match?.route.key === 'optional' && this.keys.presentedKey(req.headers) === null;
+    const tenant = keyless
+      ? await this.keys.keyless(address.ref, address.runtime)
+      : await this.keys.tenant({ method, ip, headers: req.headers }, address.ref, address.runtime, match?.route.target?.(match.params));
     if (match === undefined) throw PlinthException.notFound('Route');
 
     const client = { method, ip, headers: req.headers, socket: req.socket };
