@@ -372,9 +372,9 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
       const wrong = second === '123456' ? '654321' : '123456';
       for (let i = 0; i < 5; i++) expect((await sb.auth.verifyOtp({ email, token: wrong, type: 'email' })).error).toMatchObject({ code: 'otp_expired' });
       expect((await sb.auth.verifyOtp({ email, token: second, type: 'email' })).error).toMatchObject({ status: 403, code: 'otp_expired' });
-      // shouldCreateUser: false for an unknown address answers the same, and creates nothing.
+      // shouldCreateUser: false for an unknown address is 422 otp_disabled, as GoTrue answers, and creates nothing.
       const unknown = uniqueEmail('nouser');
-      expect((await client(a).auth.signInWithOtp({ email: unknown, options: { shouldCreateUser: false } })).error).toBeNull();
+      expect((await client(a).auth.signInWithOtp({ email: unknown, options: { shouldCreateUser: false } })).error).toMatchObject({ status: 422, code: 'otp_disabled' });
       const { rows } = await t.sql.query(`SELECT 1 FROM "t_${a.ref}"._auth_users WHERE email = $1`, [unknown]);
       expect(rows).toHaveLength(0);
     });

@@ -280,7 +280,9 @@ export class AuthService {
     await this.repo.run(project, async (t) => {
       const existing = await this.repo.findUser(t, { email });
       if (existing && existing.banned_until && existing.banned_until.getTime() > Date.now()) return;
-      if (!existing && (body.create_user === false || !s.signup_enabled)) return;
+      // As GoTrue: a code for an unknown address that may not sign up is 422 otp_disabled (the per-address and per-IP
+      // limits above come first, so this can't be used to test addresses quickly).
+      if (!existing && (body.create_user === false || !s.signup_enabled)) throw GoTrueException.unprocessable(GoTrueCode.OtpDisabled, 'Signups not allowed for otp');
       await this.limits.spendEmailBudget(project.id, s);
       const issued = await this.repo.transaction(t, async (m) => {
         const userId = existing?.id ?? randomUUID();

@@ -13,6 +13,7 @@ export enum GoTrueCode {
   WeakPassword = 'weak_password',
   SamePassword = 'same_password',
   SignupDisabled = 'signup_disabled',
+  OtpDisabled = 'otp_disabled',
   AnonymousDisabled = 'anonymous_provider_disabled',
   OtpExpired = 'otp_expired',
   RefreshTokenNotFound = 'refresh_token_not_found',
