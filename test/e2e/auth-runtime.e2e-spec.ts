@@ -451,6 +451,13 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
       expect(list.error).toBeNull();
       expect(list.data.users).toHaveLength(2);
       expect((list.data as unknown as { total: number }).total).toBeGreaterThan(2);
+      // Newest first, as GoTrue lists them: the user just created leads; `sort=created_at asc` turns it round.
+      expect(list.data.users[0].email).toBe(email);
+      const oldest = await t.http().get(`${authPath(a, '/admin/users')}?per_page=1&sort=created_at%20asc`).set('apikey', a.secret);
+      expect(oldest.status).toBe(200);
+      expect(oldest.body.users[0].email).not.toBe(email);
+      const badSort = await t.http().get(`${authPath(a, '/admin/users')}?sort=email`).set('apikey', a.secret);
+      expect(badSort.status).toBe(400);
       expect((await admin.getUserById(id)).data.user!.email).toBe(email);
       const signedIn = await client(a).auth.signInWithPassword({ email, password: PASSWORD });
       expect(decodeJwt(signedIn.data.session!.access_token).app_metadata).toMatchObject({ tier: 'gold' });

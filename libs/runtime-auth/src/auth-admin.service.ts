@@ -33,9 +33,10 @@ export class AuthAdminService {
     private readonly tokens: AuthTokensService,
   ) {}
 
-  async list(tenant: TenantContext, page: number, perPage: number): Promise<{ users: Record<string, unknown>[]; total: number }> {
+  /** A page of the project's users, newest first (as GoTrue lists them) unless `oldestFirst`. */
+  async list(tenant: TenantContext, page: number, perPage: number, oldestFirst = false): Promise<{ users: Record<string, unknown>[]; total: number }> {
     assertAdmin(tenant);
-    const { users, total } = await this.repo.run(tenant.project, (t) => this.repo.listUsers(t, page, perPage));
+    const { users, total } = await this.repo.run(tenant.project, (t) => this.repo.listUsers(t, page, perPage, oldestFirst));
     return { users: users.map(userView), total };
   }
 

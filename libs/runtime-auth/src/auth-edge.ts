@@ -114,7 +114,8 @@ export class AuthEdge implements OnModuleInit {
     const q = gotrueQuery(listUsersQuerySchema, c.query);
     const page = typeof q.page === 'number' ? q.page : 1;
     const perPage = typeof q.per_page === 'number' ? q.per_page : 50;
-    const { users, total } = await this.admin.list(c.tenant, page, perPage);
+    const oldestFirst = /\basc$/i.test(q.sort ?? '');
+    const { users, total } = await this.admin.list(c.tenant, page, perPage, oldestFirst);
     const base = `/p/${c.tenant.project.ref}/auth/v1/admin/users`;
     const last = Math.max(1, Math.ceil(total / perPage));
     const links: string[] = [];

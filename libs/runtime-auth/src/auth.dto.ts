@@ -45,6 +45,11 @@ export const generateLinkSchema = z.object({
 export const listUsersQuerySchema = z.object({
   page: z.union([z.literal(''), z.coerce.number().int().min(1).max(1_000_000)]).optional(),
   per_page: z.union([z.literal(''), z.coerce.number().int().min(1).max(1000)]).optional(),
+  // GoTrue's `sort=<column> [asc|desc]`; users sort by creation time, newest first unless told otherwise.
+  sort: z
+    .string()
+    .regex(/^created_at(\s+(asc|desc))?$/i, 'sort by created_at, asc or desc')
+    .optional(),
 });
 export const logoutQuerySchema = z.object({ scope: z.enum(['local', 'global', 'others']).optional() });
 export const tokenQuerySchema = z.object({ grant_type: z.string().max(50).optional() });

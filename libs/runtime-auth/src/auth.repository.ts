@@ -179,11 +179,12 @@ export class AuthRepository {
     return rowCount === 1;
   }
 
-  async listUsers(t: AuthScope, page: number, perPage: number): Promise<{ users: UserRow[]; total: number }> {
+  async listUsers(t: AuthScope, page: number, perPage: number, oldestFirst: boolean): Promise<{ users: UserRow[]; total: number }> {
+    const order = oldestFirst ? 'u.created_at, u.id' : 'u.created_at DESC, u.id DESC';
     const { rows } = await this.query<UserRow & { total: string }>(t, undefined,
       `SELECT ${USER_COLUMNS}, count(*) OVER () AS total,
          coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities
-         FROM ${t.users} u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2`,
+         FROM ${t.users} u ORDER BY ${order} LIMIT $1 OFFSET $2`,
       [perPage, (page - 1) * perPage],
     );
     const total = rows.length ? Number(rows[0].total) : Number((await this.query<{ n: string }>(t, undefined, `SELECT count(*) AS n FROM ${t.users}`, [])).rows[0].n);
