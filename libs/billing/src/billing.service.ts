@@ -258,10 +258,7 @@ export class BillingService {
    */
   private async assertFits(m: EntityManager, orgId: string, target: Plan): Promise<void> {
     const exceeds: PlanExcess[] = await this.fit.excess(m, orgId, target);
-    const projects = (await m.query(`SELECT id, ref FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at`, [orgId])) as Array<{
-      id: string;
-      ref: string;
-    }>;
+    const projects = await this.ledger.activeProjectsOf(m, orgId);
     if (target.hard_caps && projects.length) {
       const now = this.clock.nowMs();
       const ids = projects.map((x) => x.id);

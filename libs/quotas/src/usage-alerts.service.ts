@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { OutboxService, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { MeteringService, periodStart } from '@plinth/metering';
+import { ProjectsRepository } from '@plinth/tenancy';
 import { overageCents } from './plan';
 import { PlansService } from './plans.service';
 import { ProjectLimitsRepository } from './project-limits.service';
@@ -36,6 +37,7 @@ export class UsageAlertsService implements OnModuleInit {
     private readonly metering: MeteringService,
     private readonly plans: PlansService,
     private readonly limits: ProjectLimitsRepository,
+    private readonly projectRows: ProjectsRepository,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
   ) {}
@@ -48,13 +50,9 @@ export class UsageAlertsService implements OnModuleInit {
   async evaluate(projectIds: string[]): Promise<number> {
     const missing = projectIds.filter((id) => !this.projects.has(id));
     if (missing.length) {
-      const rows = (await this.db.query(`SELECT id, org_id, ref FROM control.projects WHERE id = ANY($1::uuid[])`, [missing])) as Array<{
-        id: string;
-        org_id: string;
-        ref: string;
-      }>;
+      const rows = await this.projectRows.refsByIds(missing);
       if (this.projects.size > 50_000) this.projects.clear();
-      for (const r of rows) this.projects.set(r.id, { orgId: r.org_id, ref: r.ref });
+      for (const r of rows) this.projects.set(r.id, { orgId: r.orgId, ref: r.ref });
     }
     let created = 0;
     const period = periodStart(this.clock.nowMs());
