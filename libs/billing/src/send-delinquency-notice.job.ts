@@ -4,7 +4,8 @@ import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
-import { delinquencyNoticeEmail, orgBillingRecipients, PlatformMailer } from '@plinth/mail';
+import { delinquencyNoticeEmail, PlatformMailer } from '@plinth/mail';
+import { OrgMembersRepository } from '@plinth/identity';
 import { delinquency } from './delinquency';
 
 export const SEND_DELINQUENCY_NOTICE_JOB = 'billing.delinquency-notice';
@@ -31,6 +32,7 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @InjectDataSource() private readonly db: DataSource,
+    private readonly members: OrgMembersRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
     private readonly mailer: PlatformMailer,
@@ -57,7 +59,7 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
     if (row.current_since?.getTime() !== since.getTime()) return;
     const timeline = delinquency(since, this.clock.nowMs(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
     if (timeline.state !== d.state) return;
-    const recipients = await orgBillingRecipients(this.db, d.orgId);
+    const recipients = await this.members.billingRecipients(d.orgId);
     const mail = delinquencyNoticeEmail({
       orgName: row.org_name,
       state: d.state,

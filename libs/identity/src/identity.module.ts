@@ -13,6 +13,7 @@ import { AuthController, SessionController } from './accounts/auth.controller';
 import { UserEntity } from './accounts/user.entity';
 import { ConsoleAuthGuard } from './authz/console-auth.guard';
 import { OrgEntity, OrgInvitationEntity, OrgMemberEntity } from './orgs/org.entity';
+import { OrgMembersRepository } from './orgs/org-members.repository';
 import { OrgsController } from './orgs/orgs.controller';
 import { OrgsService } from './orgs/orgs.service';
 import { SendInvitationEmailJob } from './orgs/send-invitation-email.job';
@@ -35,9 +36,9 @@ import { SessionService } from './tokens/session.service';
   controllers: [AuthController, SessionController, OrgsController],
   providers: [
     AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard, SendInvitationEmailJob,
-    EmailSecrets, EmailVerificationService, SendVerificationEmailJob, AttemptLimiter, ConsoleAuthLimits,
+    EmailSecrets, EmailVerificationService, SendVerificationEmailJob, AttemptLimiter, ConsoleAuthLimits, OrgMembersRepository,
   ],
   // The guard's dependencies go along so other libs' controllers can use @ConsoleApi().
-  exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, TypeOrmModule, AuditModule],
+  exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, OrgMembersRepository, TypeOrmModule, AuditModule],
 })
 export class IdentityModule {}

@@ -8,6 +8,8 @@ export type { Principal } from './authz/principal';
 export { Permissions } from './authz/abilities';
 export type { Action, SubjectType } from './authz/abilities';
 export { ORG_ROLES } from './orgs/org.entity';
+/** Org members' addresses for other libs' emails (billing and usage notices go to owners and billing members). */
+export { OrgMembersRepository } from './orgs/org-members.repository';
 export type { OrgRole } from './orgs/org.entity';
 /** The outbox job that emails an org invitation (enqueued with the invitation). */
 export { SendInvitationEmailJob, SEND_INVITATION_EMAIL_JOB } from './orgs/send-invitation-email.job';
