@@ -38,7 +38,8 @@ import { SessionService } from './tokens/session.service';
     AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard, SendInvitationEmailJob,
     EmailSecrets, EmailVerificationService, SendVerificationEmailJob, AttemptLimiter, ConsoleAuthLimits, OrgMembersRepository,
   ],
-  // The guard's dependencies go along so other libs' controllers can use @ConsoleApi().
-  exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, OrgMembersRepository, TypeOrmModule, AuditModule],
+  // The guard's dependencies go along so other libs' controllers can use @ConsoleApi(); identity's TypeORM
+  // repositories don't: other libs read its tables through OrgMembersRepository and the services.
+  exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, OrgMembersRepository, AuditModule],
 })
 export class IdentityModule {}

@@ -1,11 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { DataSource, Repository } from 'typeorm';
+import type { Membership } from '../authz/abilities';
+import { OrgMemberEntity } from './org.entity';
 
-/** Reads of org members (control.org_members with their users' addresses) for other libs' notifications. */
+/**
+ * Reads of org members (control.org_members, with their users' addresses) for the console guard and for other
+ * libs' notifications, so nothing outside identity needs its TypeORM repositories.
+ */
 @Injectable()
 export class OrgMembersRepository {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @InjectRepository(OrgMemberEntity) private readonly members: Repository<OrgMemberEntity>,
+  ) {}
+
+  /** The user's role in each org they belong to. */
+  async membershipsOf(userId: string): Promise<Membership[]> {
+    return this.members.find({ where: { userId }, select: { orgId: true, role: true } });
+  }
 
   /** Who gets an org's billing and usage emails: its owners and billing members, by address. */
   async billingRecipients(orgId: string): Promise<string[]> {
