@@ -1,5 +1,6 @@
-// Lint: TypeScript recommended rules, no import cycles, and no deep imports into another lib's internals
-// (import from `@plinth/<lib>` only; relative paths may not climb into another lib or app).
+// Lint: TypeScript recommended rules, no import cycles, no deep imports into another lib's internals
+// (import from `@plinth/<lib>` only; relative paths may not climb into another lib or app), and the raw
+// DataSource/EntityManager injected only in repositories.
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
@@ -32,8 +33,60 @@ export default tseslint.config(
     },
   },
   {
+    // One owner per table: SQL lives in repositories (`*.repository.ts`), which other classes and libs call.
+    files: ['**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportSpecifier[imported.name=/^Inject(DataSource|EntityManager)$/]",
+          message: 'Only repositories (*.repository.ts) take the raw DataSource/EntityManager; call the owning lib\'s repository methods instead.',
+        },
+        {
+          selector: "MemberExpression[property.name=/^Inject(DataSource|EntityManager)$/]",
+          message: 'Only repositories (*.repository.ts) take the raw DataSource/EntityManager; call the owning lib\'s repository methods instead.',
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.repository.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    // To be moved (issue 14): classes that still inject the DataSource themselves. Don't add to this list.
+    files: [
+      'libs/runtime-auth/src/**/*.ts', // its SQL is moving onto the tenant pool in a parallel change
+      'apps/api/src/health.controller.ts',
+      'libs/billing/src/billing-access.service.ts',
+      'libs/billing/src/billing.service.ts',
+      'libs/billing/src/delinquency-notices.job.ts',
+      'libs/billing/src/period-closer.service.ts',
+      'libs/billing/src/send-delinquency-notice.job.ts',
+      'libs/billing/src/stripe-catalog.service.ts',
+      'libs/billing/src/stripe-events.service.ts',
+      'libs/billing/src/subscription-sync.service.ts',
+      'libs/billing/src/usage-reporter.service.ts',
+      'libs/identity/src/accounts/send-verification-email.job.ts',
+      'libs/identity/src/orgs/send-invitation-email.job.ts',
+      'libs/jobs/src/job-executor.ts',
+      'libs/jobs/src/job-scheduler.ts',
+      'libs/jobs/src/maintenance.job.ts',
+      'libs/jobs/src/outbox-relay.ts',
+      'libs/jobs/src/outbox-runner.ts',
+      'libs/jobs/src/outbox.service.ts',
+      'libs/jobs/src/prune-outbox.job.ts',
+      'libs/quotas/src/limits.service.ts',
+      'libs/quotas/src/plans.service.ts',
+      'libs/quotas/src/project-limits.service.ts',
+      'libs/quotas/src/usage-alert.job.ts',
+      'libs/quotas/src/usage-alerts.service.ts',
+    ],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
     // Tests and benchmarks may reach into apps to boot them, and into lib internals for setup.
     files: ['test/**/*.ts', '**/*.spec.ts', '**/*.e2e-spec.ts'],
-    rules: { 'no-restricted-imports': 'off' },
+    rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
   },
 );
