@@ -71,7 +71,6 @@ export default tseslint.config(
       'libs/identity/src/orgs/send-invitation-email.job.ts',
       'libs/jobs/src/job-executor.ts',
       'libs/jobs/src/job-scheduler.ts',
-      'libs/jobs/src/maintenance.job.ts',
       'libs/jobs/src/outbox-relay.ts',
       'libs/jobs/src/outbox-runner.ts',
       'libs/jobs/src/outbox.service.ts',

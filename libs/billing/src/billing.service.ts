@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '@plinth/audit';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { PlinthException } from '@plinth/common';
-import type { Principal } from '@plinth/identity';
+import { OrgsRepository, type Principal } from '@plinth/identity';
 import { OutboxService, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { periodEnd, periodStart, UsageRepository } from '@plinth/metering';
@@ -28,6 +28,7 @@ export class BillingService {
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @InjectDataSource() private readonly db: DataSource,
     private readonly accounts: BillingAccountRepository,
+    private readonly orgs: OrgsRepository,
     private readonly priceBook: PriceBookRepository,
     private readonly ledger: LedgerService,
     private readonly plans: PlansService,
@@ -140,7 +141,7 @@ export class BillingService {
         change = 'downgrade';
         // Serialised with project creation (which locks the org row), so no project slips in between the check
         // and the pending downgrade that later creates are held to.
-        await m.query('SELECT 1 FROM control.orgs WHERE id = $1 FOR UPDATE', [orgId]);
+        await this.orgs.lock(m, orgId);
         await this.assertFits(m, orgId, target);
         if (!account.period_end || from.hard_caps) {
           // No running paid period: nothing to wait for.

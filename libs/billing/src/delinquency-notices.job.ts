@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobData, JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
-import { OrgMembersRepository } from '@plinth/identity';
+import { OrgsRepository } from '@plinth/identity';
 import { BillingAccountRepository } from './billing-account.repository';
 import { BILLING_JOBS } from './billing.constants';
 import { delinquency, DelinquencyState } from './delinquency';
@@ -33,7 +33,7 @@ export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @InjectDataSource() private readonly db: DataSource,
-    private readonly members: OrgMembersRepository,
+    private readonly orgs: OrgsRepository,
     private readonly accounts: BillingAccountRepository,
     private readonly outbox: OutboxService,
     private readonly registry: JobRegistry,
@@ -58,7 +58,7 @@ export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit 
       if (d.state === 'ok' || !a.delinquent_since) continue;
       const since = a.delinquent_since;
       const state = d.state;
-      const to = await this.members.billingRecipients(a.org_id);
+      const to = await this.orgs.billingRecipients(a.org_id);
       const queued = await this.db.transaction(async (m) => {
         const inserted = (await m.query(
           `INSERT INTO control.billing_notices (org_id, delinquent_since, state, created_at) VALUES ($1, $2, $3, $4)

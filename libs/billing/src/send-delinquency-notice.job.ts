@@ -5,7 +5,7 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { delinquencyNoticeEmail, PlatformMailer } from '@plinth/mail';
-import { OrgMembersRepository } from '@plinth/identity';
+import { OrgsRepository } from '@plinth/identity';
 import { delinquency } from './delinquency';
 
 export const SEND_DELINQUENCY_NOTICE_JOB = 'billing.delinquency-notice';
@@ -32,7 +32,7 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @InjectDataSource() private readonly db: DataSource,
-    private readonly members: OrgMembersRepository,
+    private readonly orgs: OrgsRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
     private readonly mailer: PlatformMailer,
@@ -45,13 +45,12 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
   async handle(d: SendDelinquencyNoticeData, ctx: JobContext): Promise<void> {
     const key = [d.orgId, d.delinquentSince, d.state];
     const rows = (await this.db.query(
-      `SELECT n.notified_at, o.name AS org_name, b.delinquent_since AS current_since
+      `SELECT n.notified_at, b.delinquent_since AS current_since
          FROM control.billing_notices n
-         JOIN control.orgs o ON o.id = n.org_id
          LEFT JOIN control.billing_accounts b ON b.org_id = n.org_id
         WHERE n.org_id = $1 AND n.delinquent_since = $2 AND n.state = $3`,
       key,
-    )) as Array<{ notified_at: Date | null; org_name: string; current_since: Date | null }>;
+    )) as Array<{ notified_at: Date | null; current_since: Date | null }>;
     const row = rows[0];
     if (!row || row.notified_at) return;
     const since = new Date(d.delinquentSince);
@@ -59,9 +58,11 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
     if (row.current_since?.getTime() !== since.getTime()) return;
     const timeline = delinquency(since, this.clock.nowMs(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
     if (timeline.state !== d.state) return;
-    const recipients = await this.members.billingRecipients(d.orgId);
+    const orgName = await this.orgs.nameOf(d.orgId);
+    if (orgName === null) return;
+    const recipients = await this.orgs.billingRecipients(d.orgId);
     const mail = delinquencyNoticeEmail({
-      orgName: row.org_name,
+      orgName,
       state: d.state,
       readOnlyAt: timeline.read_only_at!,
       suspendedAt: timeline.suspended_at!,

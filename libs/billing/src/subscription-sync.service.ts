@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { Clock } from '@plinth/common';
+import { OrgsRepository } from '@plinth/identity';
 import { PlansService } from '@plinth/quotas';
 import { BillingAccount, BillingAccountRepository } from './billing-account.repository';
 import { PriceBookRepository } from './price-book.repository';
@@ -24,6 +25,7 @@ export class SubscriptionSyncService {
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
+    private readonly orgs: OrgsRepository,
     private readonly stripe: StripeClient,
     private readonly accounts: BillingAccountRepository,
     private readonly catalog: StripeCatalogService,
@@ -37,15 +39,10 @@ export class SubscriptionSyncService {
     const account = await this.accounts.get(orgId);
     if (!account) throw new Error(`No billing account for org ${orgId}`);
     if (account.stripe_customer_id) return account.stripe_customer_id;
-    const rows = (await this.db.query(
-      `SELECT o.name, (SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id
-                        WHERE m.org_id = o.id AND m.role IN ('owner', 'billing') ORDER BY m.role = 'billing' DESC, m.created_at LIMIT 1) AS email
-         FROM control.orgs o WHERE o.id = $1`,
-      [orgId],
-    )) as Array<{ name: string; email: string | null }>;
+    const contact = await this.orgs.billingContact(orgId);
     const customer = await this.stripe.call('create customer', (s) =>
       s.customers.create(
-        { name: rows[0]?.name ?? orgId, ...(rows[0]?.email ? { email: rows[0].email } : {}), metadata: { org_id: orgId } },
+        { name: contact?.name ?? orgId, ...(contact?.email ? { email: contact.email } : {}), metadata: { org_id: orgId } },
         { idempotencyKey: `plinth:${orgId}:customer` },
       ),
     );

@@ -5,15 +5,17 @@ import { OutboxModule } from '@plinth/jobs';
 import { MailModule } from '@plinth/mail';
 import { AccountsService } from './accounts/accounts.service';
 import { AttemptLimiter } from './accounts/attempt-limiter';
+import { CredentialsMaintenanceRepository } from './accounts/credentials-maintenance.repository';
 import { ConsoleAuthLimits } from './accounts/console-auth-limits';
 import { EmailVerificationEntity } from './accounts/email-verification.entity';
 import { EmailVerificationService } from './accounts/email-verification.service';
+import { PruneCredentialsJob } from './accounts/prune-credentials.job';
 import { SendVerificationEmailJob } from './accounts/send-verification-email.job';
 import { AuthController, SessionController } from './accounts/auth.controller';
 import { UserEntity } from './accounts/user.entity';
 import { ConsoleAuthGuard } from './authz/console-auth.guard';
 import { OrgEntity, OrgInvitationEntity, OrgMemberEntity } from './orgs/org.entity';
-import { OrgMembersRepository } from './orgs/org-members.repository';
+import { OrgsRepository } from './orgs/orgs.repository';
 import { OrgsController } from './orgs/orgs.controller';
 import { OrgsService } from './orgs/orgs.service';
 import { SendInvitationEmailJob } from './orgs/send-invitation-email.job';
@@ -36,10 +38,11 @@ import { SessionService } from './tokens/session.service';
   controllers: [AuthController, SessionController, OrgsController],
   providers: [
     AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard, SendInvitationEmailJob,
-    EmailSecrets, EmailVerificationService, SendVerificationEmailJob, AttemptLimiter, ConsoleAuthLimits, OrgMembersRepository,
+    EmailSecrets, EmailVerificationService, SendVerificationEmailJob, AttemptLimiter, ConsoleAuthLimits, OrgsRepository,
+    CredentialsMaintenanceRepository, PruneCredentialsJob,
   ],
   // The guard's dependencies go along so other libs' controllers can use @ConsoleApi(); identity's TypeORM
-  // repositories don't: other libs read its tables through OrgMembersRepository and the services.
-  exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, OrgMembersRepository, AuditModule],
+  // repositories don't: other libs read its tables through OrgsRepository and the services.
+  exports: [ConsoleAuthGuard, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsRepository, AuditModule],
 })
 export class IdentityModule {}

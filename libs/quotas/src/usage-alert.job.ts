@@ -6,7 +6,7 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobContext, JobData, JobHandler, JobRegistry, PermanentJobError, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { PlatformMailer, usageAlertEmail } from '@plinth/mail';
-import { OrgMembersRepository } from '@plinth/identity';
+import { OrgsRepository } from '@plinth/identity';
 
 export const USAGE_ALERT_JOB = 'usage-alert';
 
@@ -37,7 +37,7 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @InjectDataSource() private readonly db: DataSource,
-    private readonly members: OrgMembersRepository,
+    private readonly orgs: OrgsRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
     private readonly mailer: PlatformMailer,
@@ -57,7 +57,7 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
     )) as Array<{ notified_at: Date | null; emailed_at: Date | null; alert_webhook_url: string | null }>;
     if (!rows[0] || rows[0].notified_at) return;
     if (!rows[0].emailed_at) {
-      const recipients = await this.members.billingRecipients(d.orgId);
+      const recipients = await this.orgs.billingRecipients(d.orgId);
       const mail = usageAlertEmail({ ...d, usageUrl: `${this.config.http.publicUrl}/v1/projects/${d.projectRef}/usage` });
       await this.mailer.send({
         ...mail,

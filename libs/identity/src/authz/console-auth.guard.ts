@@ -2,7 +2,7 @@ import { applyDecorators, CanActivate, ExecutionContext, Injectable, SetMetadata
 import { Reflector } from '@nestjs/core';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import { PlinthException } from '@plinth/common';
-import { OrgMembersRepository } from '../orgs/org-members.repository';
+import { OrgsRepository } from '../orgs/orgs.repository';
 import { AccessTokenService } from '../tokens/access-token.service';
 import { PAT_PREFIX, PersonalAccessTokenService } from '../tokens/personal-access-token.service';
 import { SessionService } from '../tokens/session.service';
@@ -22,7 +22,7 @@ export class ConsoleAuthGuard implements CanActivate {
     private readonly access: AccessTokenService,
     private readonly sessions: SessionService,
     private readonly pats: PersonalAccessTokenService,
-    private readonly members: OrgMembersRepository,
+    private readonly members: OrgsRepository,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
