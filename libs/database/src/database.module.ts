@@ -5,6 +5,7 @@ import { DATABASE_URL } from './database.tokens';
 import { controlDataSourceOptions } from './migrate';
 import { TenantDatabase } from './tenant-database';
 import { CacheInvalidation } from './cache-invalidation';
+import { ControlTransactions } from './control-transactions';
 
 /**
  * The control plane's TypeORM data source (entities registered by each lib with `forFeature`) and the
@@ -28,8 +29,8 @@ export class DatabaseModule {
           }),
         }),
       ],
-      providers: [{ provide: DATABASE_URL, useValue: url }, TenantDatabase, CacheInvalidation],
-      exports: [DATABASE_URL, TenantDatabase, CacheInvalidation],
+      providers: [{ provide: DATABASE_URL, useValue: url }, TenantDatabase, CacheInvalidation, ControlTransactions],
+      exports: [DATABASE_URL, TenantDatabase, CacheInvalidation, ControlTransactions],
     };
   }
 }

@@ -9,7 +9,7 @@ import { LimitsService } from './limits.service';
 import { PlansController } from './plans.controller';
 import { PlansService } from './plans.service';
 import { ProjectAdmission } from './project-admission';
-import { ProjectLimitsRepository } from './project-limits.service';
+import { ProjectLimitsRepository } from './project-limits.repository';
 import { RateLimiter } from './rate-limiter';
 import { TenantLimitsService } from './tenant-limits.service';
 import { UsageAlertJob } from './usage-alert.job';

@@ -7,7 +7,7 @@ import { MeteringService, periodStart } from '@plinth/metering';
 import { ProjectsRepository } from '@plinth/tenancy';
 import { overageCents } from './plan';
 import { PlansService } from './plans.service';
-import { ProjectLimitsRepository } from './project-limits.service';
+import { ProjectLimitsRepository } from './project-limits.repository';
 import { USAGE_ALERT_JOB, UsageAlertData } from './usage-alert.job';
 
 export const ALERT_THRESHOLDS = [50, 80, 100] as const;
