@@ -59,7 +59,6 @@ export default tseslint.config(
     files: [
       'libs/runtime-auth/src/**/*.ts', // its SQL is moving onto the tenant pool in a parallel change
       'apps/api/src/health.controller.ts',
-      'libs/billing/src/billing-access.service.ts',
       'libs/billing/src/billing.service.ts',
       'libs/billing/src/delinquency-notices.job.ts',
       'libs/billing/src/send-delinquency-notice.job.ts',

@@ -68,6 +68,12 @@ export class BillingAccountRepository {
     return rows[0] ?? null;
   }
 
+  /** When the org's non-payment began (null when in good standing or without an account): the gateway's billing check. */
+  async delinquentSince(orgId: string): Promise<Date | null> {
+    const rows = (await this.db.query(`SELECT delinquent_since FROM control.billing_accounts WHERE org_id = $1`, [orgId])) as Array<{ delinquent_since: Date | null }>;
+    return rows[0]?.delinquent_since ?? null;
+  }
+
   /** The org's account, created on first need with the org's current plan; locked for the caller's transaction. */
   async getOrCreate(m: EntityManager, orgId: string, defaults: { currency: string; planId: string; at: Date }): Promise<BillingAccount> {
     await m.query(

@@ -7,7 +7,6 @@ import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule } from '@plinth/tenancy';
 import { BillingAccessModule } from './billing-access.module';
-import { BillingAccountRepository } from './billing-account.repository';
 import { BillingController, StripeWebhookController } from './billing.controller';
 import { BillingService } from './billing.service';
 import { ClosePeriodsJob } from './close-periods.job';
@@ -40,7 +39,6 @@ import { UsageReporterService } from './usage-reporter.service';
     StripeClient,
     PriceBookRepository,
     PriceBookService,
-    BillingAccountRepository,
     LedgerService,
     StripeCatalogService,
     SubscriptionSyncService,
