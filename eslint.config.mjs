@@ -66,8 +66,6 @@ export default tseslint.config(
       'libs/billing/src/stripe-events.service.ts',
       'libs/billing/src/subscription-sync.service.ts',
       'libs/billing/src/usage-reporter.service.ts',
-      'libs/identity/src/accounts/send-verification-email.job.ts',
-      'libs/identity/src/orgs/send-invitation-email.job.ts',
       'libs/jobs/src/job-executor.ts',
       'libs/jobs/src/job-scheduler.ts',
       'libs/jobs/src/outbox-relay.ts',

@@ -8,6 +8,7 @@ import { AttemptLimiter } from './accounts/attempt-limiter';
 import { CredentialsMaintenanceRepository } from './accounts/credentials-maintenance.repository';
 import { ConsoleAuthLimits } from './accounts/console-auth-limits';
 import { EmailVerificationEntity } from './accounts/email-verification.entity';
+import { EmailVerificationsRepository } from './accounts/email-verifications.repository';
 import { EmailVerificationService } from './accounts/email-verification.service';
 import { PruneCredentialsJob } from './accounts/prune-credentials.job';
 import { SendVerificationEmailJob } from './accounts/send-verification-email.job';
@@ -39,7 +40,7 @@ import { SessionService } from './tokens/session.service';
   providers: [
     AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard, SendInvitationEmailJob,
     EmailSecrets, EmailVerificationService, SendVerificationEmailJob, AttemptLimiter, ConsoleAuthLimits, OrgsRepository,
-    CredentialsMaintenanceRepository, PruneCredentialsJob,
+    CredentialsMaintenanceRepository, PruneCredentialsJob, EmailVerificationsRepository,
   ],
   // The guard's dependencies go along so other libs' controllers can use @ConsoleApi(); identity's TypeORM
   // repositories don't: other libs read its tables through OrgsRepository and the services.

@@ -4,6 +4,17 @@ import type { DataSource, EntityManager, Repository } from 'typeorm';
 import type { Membership } from '../authz/abilities';
 import { OrgMemberEntity } from './org.entity';
 
+/** An invitation as its email job needs it: addressee, role, state, org name and inviter's address. */
+export interface InvitationToSend {
+  email: string;
+  role: string;
+  expires_at: Date;
+  accepted_at: Date | null;
+  revoked_at: Date | null;
+  org_name: string;
+  inviter: string | null;
+}
+
 /**
  * Orgs and their members (control.orgs, control.org_members, with their users' addresses) as other libs need them:
  * the console guard, billing and usage emails, Stripe customers, and the org lock that serialises project creation
@@ -57,5 +68,18 @@ export class OrgsRepository {
       [orgId],
     )) as Array<{ email: string }>;
     return rows.map((r) => r.email);
+  }
+
+  /** The invitation `id` of `orgId`, or null. */
+  async invitationToSend(id: string, orgId: string): Promise<InvitationToSend | null> {
+    const rows = (await this.db.query(
+      `SELECT i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at, o.name AS org_name, u.email AS inviter
+         FROM control.org_invitations i
+         JOIN control.orgs o ON o.id = i.org_id
+         LEFT JOIN control.users u ON u.id = i.invited_by
+        WHERE i.id = $1 AND i.org_id = $2`,
+      [id, orgId],
+    )) as InvitationToSend[];
+    return rows[0] ?? null;
   }
 }
