@@ -58,7 +58,6 @@ export default tseslint.config(
     // To be moved (issue 14): classes that still inject the DataSource themselves. Don't add to this list.
     files: [
       'libs/runtime-auth/src/**/*.ts', // its SQL is moving onto the tenant pool in a parallel change
-      'apps/api/src/health.controller.ts',
       'libs/billing/src/billing.service.ts',
       'libs/billing/src/delinquency-notices.job.ts',
       'libs/billing/src/send-delinquency-notice.job.ts',
