@@ -72,8 +72,6 @@ export default tseslint.config(
       'libs/jobs/src/outbox.service.ts',
       'libs/jobs/src/prune-outbox.job.ts',
       'libs/quotas/src/plans.service.ts',
-      'libs/quotas/src/usage-alert.job.ts',
-      'libs/quotas/src/usage-alerts.service.ts',
     ],
     rules: { 'no-restricted-syntax': 'off' },
   },
