@@ -1,8 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
-import { DataSource } from 'typeorm';
 import { Clock } from '@plinth/common';
 import { OrgsRepository } from '@plinth/identity';
 import { PlansService } from '@plinth/quotas';
@@ -24,7 +22,6 @@ export class SubscriptionSyncService {
   private readonly logger = new Logger(SubscriptionSyncService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
     private readonly orgs: OrgsRepository,
     private readonly stripe: StripeClient,
     private readonly accounts: BillingAccountRepository,
@@ -46,11 +43,7 @@ export class SubscriptionSyncService {
         { idempotencyKey: `plinth:${orgId}:customer` },
       ),
     );
-    await this.db.query(`UPDATE control.billing_accounts SET stripe_customer_id = $2, updated_at = $3 WHERE org_id = $1 AND stripe_customer_id IS NULL`, [
-      orgId,
-      customer.id,
-      this.clock.now(),
-    ]);
+    await this.accounts.setCustomerIfUnset(orgId, customer.id, this.clock.now());
     return (await this.accounts.get(orgId))!.stripe_customer_id!;
   }
 
@@ -112,18 +105,15 @@ export class SubscriptionSyncService {
   async recordSubscription(orgId: string, sub: Stripe.Subscription): Promise<void> {
     const item = sub.items.data[0];
     const live = sub.status !== 'canceled' && sub.status !== 'incomplete_expired';
-    await this.db.query(
-      `UPDATE control.billing_accounts SET stripe_subscription_id = $2, subscription_status = $3,
-              period_start = coalesce($4, period_start), period_end = coalesce($5, period_end), updated_at = $6
-        WHERE org_id = $1`,
-      [
-        orgId,
-        live ? sub.id : null,
-        sub.status,
-        live && item ? new Date(item.current_period_start * 1000) : null,
-        live && item ? new Date(item.current_period_end * 1000) : null,
-        this.clock.now(),
-      ],
+    await this.accounts.recordSubscription(
+      orgId,
+      {
+        id: live ? sub.id : null,
+        status: sub.status,
+        periodStart: live && item ? new Date(item.current_period_start * 1000) : null,
+        periodEnd: live && item ? new Date(item.current_period_end * 1000) : null,
+      },
+      this.clock.now(),
     );
   }
 
