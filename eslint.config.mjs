@@ -67,7 +67,6 @@ export default tseslint.config(
       'libs/jobs/src/outbox-runner.ts',
       'libs/jobs/src/outbox.service.ts',
       'libs/jobs/src/prune-outbox.job.ts',
-      'libs/quotas/src/plans.service.ts',
     ],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { PlinthException } from '@plinth/common';
 import { ProjectsRepository, ProvisioningHooks } from '@plinth/tenancy';
-import { DEFAULT_PLAN_ID } from './plan';
+import { PlansRepository } from './plans.repository';
 
 /**
  * Holds an org to its plan's `projects_per_org` when a project is created. Runs in the creating transaction
@@ -14,6 +14,7 @@ export class ProjectAdmission implements OnModuleInit {
   constructor(
     private readonly hooks: ProvisioningHooks,
     private readonly projects: ProjectsRepository,
+    private readonly plans: PlansRepository,
   ) {}
 
   onModuleInit(): void {
@@ -21,12 +22,7 @@ export class ProjectAdmission implements OnModuleInit {
   }
 
   async check(m: EntityManager, orgId: string): Promise<void> {
-    const [row] = (await m.query(
-      `SELECT pl.id AS plan, pl.name, (pl.limits->>'projects_per_org')::int AS max
-         FROM control.plans pl
-        WHERE pl.id = COALESCE((SELECT plan_id FROM control.org_plans WHERE org_id = $1), $2)`,
-      [orgId, DEFAULT_PLAN_ID],
-    )) as Array<{ plan: string; name: string; max: number | null }>;
+    const row = await this.plans.projectsPerOrg(m, orgId);
     if (!row || row.max === null) return;
     if ((await this.projects.countActiveInOrg(m, orgId)) < row.max) return;
     throw PlinthException.conflict(

@@ -7,6 +7,7 @@ import { MeteringModule } from '@plinth/metering';
 import { TenancyModule } from '@plinth/tenancy';
 import { LimitsService } from './limits.service';
 import { PlansController } from './plans.controller';
+import { PlansRepository } from './plans.repository';
 import { PlansService } from './plans.service';
 import { ProjectAdmission } from './project-admission';
 import { ProjectLimitsRepository } from './project-limits.repository';
@@ -22,7 +23,7 @@ import { UsageService } from './usage.service';
 @Module({
   imports: [OutboxModule, MailModule, MeteringModule, TenancyModule, IdentityModule, AuditModule],
   controllers: [PlansController, UsageController],
-  providers: [PlansService, ProjectAdmission, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService, UsageAlertsRepository, UsageAlertJob, UsageService, LimitsService],
+  providers: [PlansService, PlansRepository, ProjectAdmission, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService, UsageAlertsRepository, UsageAlertJob, UsageService, LimitsService],
   exports: [PlansService, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService],
 })
 export class QuotasModule {}
