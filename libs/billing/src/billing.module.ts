@@ -19,6 +19,7 @@ import { PriceBookService } from './price-book.service';
 import { ReconcileUsageJob } from './reconcile-usage.job';
 import { ReportUsageJob } from './report-usage.job';
 import { SendDelinquencyNoticeJob } from './send-delinquency-notice.job';
+import { StripeCatalogRepository } from './stripe-catalog.repository';
 import { StripeCatalogService } from './stripe-catalog.service';
 import { StripeClient } from './stripe-client';
 import { StripeEventJob } from './stripe-event.job';
@@ -41,6 +42,7 @@ import { UsageReporterService } from './usage-reporter.service';
     PriceBookService,
     LedgerService,
     StripeCatalogService,
+    StripeCatalogRepository,
     SubscriptionSyncService,
     UsageReporterService,
     StripeEventsService,
