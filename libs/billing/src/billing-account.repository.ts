@@ -101,6 +101,11 @@ export class BillingAccountRepository {
     await this.db.query(`UPDATE control.billing_accounts SET stripe_customer_id = $2, updated_at = $3 WHERE org_id = $1 AND stripe_customer_id IS NULL`, [orgId, customerId, at]);
   }
 
+  /** Notes when the org first gave a payment method (kept if already set). */
+  async markPaymentMethod(orgId: string, at: Date): Promise<void> {
+    await this.db.query(`UPDATE control.billing_accounts SET payment_method_at = coalesce(payment_method_at, $2), updated_at = $2 WHERE org_id = $1`, [orgId, at]);
+  }
+
   /** Stores what Stripe says about the subscription; a null period leaves the stored one. */
   async recordSubscription(
     orgId: string,

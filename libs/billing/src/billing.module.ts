@@ -23,6 +23,7 @@ import { StripeCatalogRepository } from './stripe-catalog.repository';
 import { StripeCatalogService } from './stripe-catalog.service';
 import { StripeClient } from './stripe-client';
 import { StripeEventJob } from './stripe-event.job';
+import { StripeEventsRepository } from './stripe-events.repository';
 import { StripeEventsService } from './stripe-events.service';
 import { SubscriptionSyncService } from './subscription-sync.service';
 import { SyncSubscriptionJob } from './sync-subscription.job';
@@ -46,6 +47,7 @@ import { UsageReporterService } from './usage-reporter.service';
     SubscriptionSyncService,
     UsageReporterService,
     StripeEventsService,
+    StripeEventsRepository,
     PlanFitService,
     PeriodCloserService,
     BillingService,
