@@ -58,7 +58,6 @@ export default tseslint.config(
     // To be moved (issue 14): classes that still inject the DataSource themselves. Don't add to this list.
     files: [
       'libs/runtime-auth/src/**/*.ts', // its SQL is moving onto the tenant pool in a parallel change
-      'libs/billing/src/usage-reporter.service.ts',
       'libs/jobs/src/job-executor.ts',
       'libs/jobs/src/job-scheduler.ts',
       'libs/jobs/src/outbox-relay.ts',

@@ -101,6 +101,11 @@ export class BillingAccountRepository {
     await this.db.query(`UPDATE control.billing_accounts SET stripe_customer_id = $2, updated_at = $3 WHERE org_id = $1 AND stripe_customer_id IS NULL`, [orgId, customerId, at]);
   }
 
+  /** Usage up to `to` has been turned into reports (never moves back). */
+  async advanceReportedThrough(m: EntityManager, orgId: string, to: Date, at: Date): Promise<void> {
+    await m.query(`UPDATE control.billing_accounts SET reported_through = greatest(coalesce(reported_through, $2), $2), updated_at = $3 WHERE org_id = $1`, [orgId, to, at]);
+  }
+
   /** Notes when the org first gave a payment method (kept if already set). */
   async markPaymentMethod(orgId: string, at: Date): Promise<void> {
     await this.db.query(`UPDATE control.billing_accounts SET payment_method_at = coalesce(payment_method_at, $2), updated_at = $2 WHERE org_id = $1`, [orgId, at]);

@@ -12,6 +12,7 @@ import { BillingService } from './billing.service';
 import { ClosePeriodsJob } from './close-periods.job';
 import { DelinquencyNoticesJob } from './delinquency-notices.job';
 import { LedgerService } from './ledger.service';
+import { MeterReportsRepository } from './meter-reports.repository';
 import { PeriodCloserService } from './period-closer.service';
 import { PlanFitService } from './plan-fit.service';
 import { PriceBookRepository } from './price-book.repository';
@@ -46,6 +47,7 @@ import { UsageReporterService } from './usage-reporter.service';
     StripeCatalogRepository,
     SubscriptionSyncService,
     UsageReporterService,
+    MeterReportsRepository,
     StripeEventsService,
     StripeEventsRepository,
     PlanFitService,
