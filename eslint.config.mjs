@@ -1,5 +1,6 @@
-// Lint: TypeScript recommended rules, no import cycles, and no deep imports into another lib's internals
-// (import from `@plinth/<lib>` only; relative paths may not climb into another lib or app).
+// Lint: TypeScript recommended rules, no import cycles, no deep imports into another lib's internals
+// (import from `@plinth/<lib>` only; relative paths may not climb into another lib or app), and the raw
+// DataSource/EntityManager injected only in repositories.
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
@@ -32,8 +33,49 @@ export default tseslint.config(
     },
   },
   {
+    // One owner per table: SQL lives in repositories (`*.repository.ts`), which other classes and libs call.
+    files: ['**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportSpecifier[imported.name=/^Inject(DataSource|EntityManager)$/]",
+          message: 'Only repositories (*.repository.ts) take the raw DataSource/EntityManager; call the owning lib\'s repository methods instead.',
+        },
+        {
+          selector: "MemberExpression[property.name=/^Inject(DataSource|EntityManager)$/]",
+          message: 'Only repositories (*.repository.ts) take the raw DataSource/EntityManager; call the owning lib\'s repository methods instead.',
+        },
+      ],
+    },
+  },
+  {
+    // Repositories, and the control database's transaction opener that services use instead of the DataSource.
+    files: ['**/*.repository.ts', 'libs/database/src/control-transactions.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    // To be moved (issue 14): classes that still inject the DataSource themselves. Don't add to this list.
+    files: [
+      // runtime-auth's SQL is moving onto the tenant pool in a parallel change
+      'libs/runtime-auth/src/auth-config.service.ts',
+      'libs/runtime-auth/src/auth-settings.service.ts',
+      'libs/runtime-auth/src/auth.service.ts',
+      'libs/runtime-auth/src/mau.service.ts',
+      'libs/runtime-auth/src/signing-keys.service.ts',
+      // the job runtime's own outbox SQL
+      'libs/jobs/src/job-executor.ts',
+      'libs/jobs/src/job-scheduler.ts',
+      'libs/jobs/src/outbox-relay.ts',
+      'libs/jobs/src/outbox-runner.ts',
+      'libs/jobs/src/outbox.service.ts',
+      'libs/jobs/src/prune-outbox.job.ts',
+    ],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
     // Tests and benchmarks may reach into apps to boot them, and into lib internals for setup.
     files: ['test/**/*.ts', '**/*.spec.ts', '**/*.e2e-spec.ts'],
-    rules: { 'no-restricted-imports': 'off' },
+    rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
   },
 );

@@ -6,6 +6,7 @@ import { JobsModule } from '@plinth/jobs';
 import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { AuthJobsModule } from '@plinth/runtime-auth';
+import { CatalogStructureModule } from '@plinth/runtime-data';
 
 /** The worker's root module: the same config and database as the api, plus the job processors. */
 @Module({})
@@ -13,7 +14,7 @@ export class WorkerModule {
   static register(config: PlinthConfig, databaseUrl: string): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule],
     };
   }
 }

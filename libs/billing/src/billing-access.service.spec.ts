@@ -1,7 +1,7 @@
 import type { PlinthConfig } from '@plinth/config';
 import type { CacheInvalidation } from '@plinth/database';
-import type { DataSource } from 'typeorm';
 import { BillingAccessService } from './billing-access.service';
+import type { BillingAccountRepository } from './billing-account.repository';
 import { TestClock } from '../../../test/support/test-clock';
 
 const DAY = 86_400_000;
@@ -17,10 +17,10 @@ describe(BillingAccessService.name, () => {
   beforeEach(() => {
     since = null;
     queries = 0;
-    const db = { query: async () => (queries++, [{ delinquent_since: since }]) } as unknown as DataSource;
+    const accounts = { delinquentSince: async () => (queries++, since) } as unknown as BillingAccountRepository;
     const invalidation = { subscribe: (_topic: string, h: (key: string) => void) => (onInvalidate = h) } as unknown as CacheInvalidation;
     clock = new TestClock();
-    sut = new BillingAccessService(config, db, invalidation, clock);
+    sut = new BillingAccessService(config, accounts, invalidation, clock);
     sut.onModuleInit();
   });
 

@@ -1,10 +1,9 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { ErrorCode, PlinthException } from '@plinth/common';
 import { CacheInvalidation } from '@plinth/database';
 import { Clock } from '@plinth/common';
+import { BillingAccountRepository } from './billing-account.repository';
 import { BILLING_ACCESS_TOPIC } from './billing.constants';
 import { delinquency, Delinquency } from './delinquency';
 
@@ -20,7 +19,7 @@ export class BillingAccessService implements OnModuleInit {
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly accounts: BillingAccountRepository,
     private readonly invalidation: CacheInvalidation,
     private readonly clock: Clock,
   ) {}
@@ -32,8 +31,7 @@ export class BillingAccessService implements OnModuleInit {
   }
 
   private async load(orgId: string): Promise<{ since: Date | null }> {
-    const rows = (await this.db.query(`SELECT delinquent_since FROM control.billing_accounts WHERE org_id = $1`, [orgId])) as Array<{ delinquent_since: Date | null }>;
-    const hit = { since: rows[0]?.delinquent_since ?? null, until: Date.now() + TTL_MS };
+    const hit = { since: await this.accounts.delinquentSince(orgId), until: Date.now() + TTL_MS };
     if (this.cache.size > 50_000) this.cache.clear();
     this.cache.set(orgId, hit);
     return hit;

@@ -58,7 +58,7 @@ const ACCOUNT_COLUMNS = `org_id, currency, plan_id, pending_plan_id, period_star
 
 type Patch = Partial<Omit<BillingAccount, 'org_id' | 'created_at'>>;
 
-/** Data access for billing accounts and invoices. Writes take the caller's EntityManager (its transaction). */
+/** Data access for billing accounts, invoices, delinquency notices and the pending-report count. Writes take the caller's EntityManager (its transaction). */
 @Injectable()
 export class BillingAccountRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
@@ -66,6 +66,12 @@ export class BillingAccountRepository {
   async get(orgId: string, m: EntityManager = this.db.manager, lock = false): Promise<BillingAccount | null> {
     const rows = (await m.query(`SELECT ${ACCOUNT_COLUMNS} FROM control.billing_accounts WHERE org_id = $1${lock ? ' FOR UPDATE' : ''}`, [orgId])) as BillingAccount[];
     return rows[0] ?? null;
+  }
+
+  /** When the org's non-payment began (null when in good standing or without an account): the gateway's billing check. */
+  async delinquentSince(orgId: string): Promise<Date | null> {
+    const rows = (await this.db.query(`SELECT delinquent_since FROM control.billing_accounts WHERE org_id = $1`, [orgId])) as Array<{ delinquent_since: Date | null }>;
+    return rows[0]?.delinquent_since ?? null;
   }
 
   /** The org's account, created on first need with the org's current plan; locked for the caller's transaction. */
@@ -88,6 +94,72 @@ export class BillingAccountRepository {
     if (!keys.length) return;
     const sets = keys.map((k, i) => `${k} = $${i + 3}`).join(', ');
     await m.query(`UPDATE control.billing_accounts SET ${sets}, updated_at = $2 WHERE org_id = $1`, [orgId, at, ...keys.map((k) => patch[k])]);
+  }
+
+  /** Stores the org's Stripe customer unless one is already stored (a concurrent caller's, the same customer). */
+  async setCustomerIfUnset(orgId: string, customerId: string, at: Date): Promise<void> {
+    await this.db.query(`UPDATE control.billing_accounts SET stripe_customer_id = $2, updated_at = $3 WHERE org_id = $1 AND stripe_customer_id IS NULL`, [orgId, customerId, at]);
+  }
+
+  /** Usage up to `to` has been turned into reports (never moves back). */
+  async advanceReportedThrough(m: EntityManager, orgId: string, to: Date, at: Date): Promise<void> {
+    await m.query(`UPDATE control.billing_accounts SET reported_through = greatest(coalesce(reported_through, $2), $2), updated_at = $3 WHERE org_id = $1`, [orgId, to, at]);
+  }
+
+  /** Notes when the org first gave a payment method (kept if already set). */
+  async markPaymentMethod(orgId: string, at: Date): Promise<void> {
+    await this.db.query(`UPDATE control.billing_accounts SET payment_method_at = coalesce(payment_method_at, $2), updated_at = $2 WHERE org_id = $1`, [orgId, at]);
+  }
+
+  /** Stores what Stripe says about the subscription; a null period leaves the stored one. */
+  async recordSubscription(
+    orgId: string,
+    sub: { id: string | null; status: string; periodStart: Date | null; periodEnd: Date | null },
+    at: Date,
+  ): Promise<void> {
+    await this.db.query(
+      `UPDATE control.billing_accounts SET stripe_subscription_id = $2, subscription_status = $3,
+              period_start = coalesce($4, period_start), period_end = coalesce($5, period_end), updated_at = $6
+        WHERE org_id = $1`,
+      [orgId, sub.id, sub.status, sub.periodStart, sub.periodEnd, at],
+    );
+  }
+
+  /** Records a delinquency notice (org, episode, state) in `m`'s transaction; false when already recorded. */
+  async recordNotice(m: EntityManager, orgId: string, delinquentSince: Date, state: string, at: Date): Promise<boolean> {
+    const inserted = (await m.query(
+      `INSERT INTO control.billing_notices (org_id, delinquent_since, state, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT DO NOTHING RETURNING 1`,
+      [orgId, delinquentSince, state, at],
+    )) as unknown[];
+    return inserted.length > 0;
+  }
+
+  /** A recorded notice's delivery state with the account's current `delinquent_since`, or null. */
+  async notice(orgId: string, delinquentSince: Date | string, state: string): Promise<{ notified_at: Date | null; current_since: Date | null } | null> {
+    const rows = (await this.db.query(
+      `SELECT n.notified_at, b.delinquent_since AS current_since
+         FROM control.billing_notices n
+         LEFT JOIN control.billing_accounts b ON b.org_id = n.org_id
+        WHERE n.org_id = $1 AND n.delinquent_since = $2 AND n.state = $3`,
+      [orgId, delinquentSince, state],
+    )) as Array<{ notified_at: Date | null; current_since: Date | null }>;
+    return rows[0] ?? null;
+  }
+
+  async markNoticeSent(orgId: string, delinquentSince: Date | string, state: string, at: Date): Promise<void> {
+    await this.db.query(
+      `UPDATE control.billing_notices SET notified_at = $4 WHERE org_id = $1 AND delinquent_since = $2 AND state = $3 AND notified_at IS NULL`,
+      [orgId, delinquentSince, state, at],
+    );
+  }
+
+  /** How many of the org's hourly usage reports to Stripe are still pending, and the oldest hour. */
+  async pendingReports(orgId: string): Promise<{ n: number; oldest: Date | null }> {
+    const [row] = (await this.db.query(`SELECT count(*)::int AS n, min(hour) AS oldest FROM control.meter_reports WHERE org_id = $1 AND status = 'pending'`, [
+      orgId,
+    ])) as Array<{ n: number; oldest: Date | null }>;
+    return row;
   }
 
   /** Accounts whose Stripe subscription exists (usage is reported for them). */

@@ -7,12 +7,12 @@ import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule } from '@plinth/tenancy';
 import { BillingAccessModule } from './billing-access.module';
-import { BillingAccountRepository } from './billing-account.repository';
 import { BillingController, StripeWebhookController } from './billing.controller';
 import { BillingService } from './billing.service';
 import { ClosePeriodsJob } from './close-periods.job';
 import { DelinquencyNoticesJob } from './delinquency-notices.job';
 import { LedgerService } from './ledger.service';
+import { MeterReportsRepository } from './meter-reports.repository';
 import { PeriodCloserService } from './period-closer.service';
 import { PlanFitService } from './plan-fit.service';
 import { PriceBookRepository } from './price-book.repository';
@@ -20,9 +20,11 @@ import { PriceBookService } from './price-book.service';
 import { ReconcileUsageJob } from './reconcile-usage.job';
 import { ReportUsageJob } from './report-usage.job';
 import { SendDelinquencyNoticeJob } from './send-delinquency-notice.job';
+import { StripeCatalogRepository } from './stripe-catalog.repository';
 import { StripeCatalogService } from './stripe-catalog.service';
 import { StripeClient } from './stripe-client';
 import { StripeEventJob } from './stripe-event.job';
+import { StripeEventsRepository } from './stripe-events.repository';
 import { StripeEventsService } from './stripe-events.service';
 import { SubscriptionSyncService } from './subscription-sync.service';
 import { SyncSubscriptionJob } from './sync-subscription.job';
@@ -40,12 +42,14 @@ import { UsageReporterService } from './usage-reporter.service';
     StripeClient,
     PriceBookRepository,
     PriceBookService,
-    BillingAccountRepository,
     LedgerService,
     StripeCatalogService,
+    StripeCatalogRepository,
     SubscriptionSyncService,
     UsageReporterService,
+    MeterReportsRepository,
     StripeEventsService,
+    StripeEventsRepository,
     PlanFitService,
     PeriodCloserService,
     BillingService,

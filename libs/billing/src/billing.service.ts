@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { AuditService } from '@plinth/audit';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { PlinthException } from '@plinth/common';
-import type { Principal } from '@plinth/identity';
+import { ControlTransactions } from '@plinth/database';
+import { OrgsRepository, type Principal } from '@plinth/identity';
 import { OutboxService, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { periodEnd, periodStart, UsageRepository } from '@plinth/metering';
@@ -26,8 +26,9 @@ const HOUR_MS = 3600_000;
 export class BillingService {
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
     private readonly accounts: BillingAccountRepository,
+    private readonly orgs: OrgsRepository,
     private readonly priceBook: PriceBookRepository,
     private readonly ledger: LedgerService,
     private readonly plans: PlansService,
@@ -77,10 +78,7 @@ export class BillingService {
     }
     const base = plan.hard_caps ? 0 : (version?.base_fee_minor ?? 0);
     const delinquency = await this.access.delinquency(orgId);
-    const pendingReports = (await this.db.query(
-      `SELECT count(*)::int AS n, min(hour) AS oldest FROM control.meter_reports WHERE org_id = $1 AND status = 'pending'`,
-      [orgId],
-    )) as Array<{ n: number; oldest: Date | null }>;
+    const pendingReports = await this.accounts.pendingReports(orgId);
     return {
       org_id: orgId,
       mode: this.stripe.enabled ? 'stripe' : 'ledger_only',
@@ -101,7 +99,7 @@ export class BillingService {
         read_only_at: delinquency.read_only_at?.toISOString() ?? null,
         suspended_at: delinquency.suspended_at?.toISOString() ?? null,
       },
-      reporting: this.stripe.enabled ? { pending: pendingReports[0].n, oldest_pending_hour: pendingReports[0].oldest ? new Date(pendingReports[0].oldest).toISOString() : null } : null,
+      reporting: this.stripe.enabled ? { pending: pendingReports.n, oldest_pending_hour: pendingReports.oldest ? new Date(pendingReports.oldest).toISOString() : null } : null,
     };
   }
 
@@ -125,7 +123,7 @@ export class BillingService {
     const now = this.clock.now();
     const stripe = this.stripe.enabled;
     let change: 'upgrade' | 'downgrade' | 'cancel_downgrade' | 'none' = 'none';
-    await this.db.transaction(async (m) => {
+    await this.tx.run(async (m) => {
       const current = await this.plans.forOrg(orgId);
       const account = await this.accounts.getOrCreate(m, orgId, { currency: this.config.billing.currency, planId: current.id, at: now });
       const from = await this.plans.get(account.plan_id);
@@ -140,7 +138,7 @@ export class BillingService {
         change = 'downgrade';
         // Serialised with project creation (which locks the org row), so no project slips in between the check
         // and the pending downgrade that later creates are held to.
-        await m.query('SELECT 1 FROM control.orgs WHERE id = $1 FOR UPDATE', [orgId]);
+        await this.orgs.lock(m, orgId);
         await this.assertFits(m, orgId, target);
         if (!account.period_end || from.hard_caps) {
           // No running paid period: nothing to wait for.
@@ -201,7 +199,7 @@ export class BillingService {
 
   private async customerFor(orgId: string): Promise<string> {
     const current = await this.plans.forOrg(orgId);
-    await this.db.transaction((m) => this.accounts.getOrCreate(m, orgId, { currency: this.config.billing.currency, planId: current.id, at: this.clock.now() }));
+    await this.tx.run((m) => this.accounts.getOrCreate(m, orgId, { currency: this.config.billing.currency, planId: current.id, at: this.clock.now() }));
     // Same idempotency key as the sync job's, so the two can never make two customers.
     return this.subscriptions.ensureCustomer(orgId);
   }
@@ -258,10 +256,7 @@ export class BillingService {
    */
   private async assertFits(m: EntityManager, orgId: string, target: Plan): Promise<void> {
     const exceeds: PlanExcess[] = await this.fit.excess(m, orgId, target);
-    const projects = (await m.query(`SELECT id, ref FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at`, [orgId])) as Array<{
-      id: string;
-      ref: string;
-    }>;
+    const projects = await this.ledger.activeProjectsOf(m, orgId);
     if (target.hard_caps && projects.length) {
       const now = this.clock.nowMs();
       const ids = projects.map((x) => x.id);

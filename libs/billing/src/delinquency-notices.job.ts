@@ -1,10 +1,9 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobData, JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
-import { orgBillingRecipients } from '@plinth/mail';
+import { ControlTransactions } from '@plinth/database';
+import { OrgsRepository } from '@plinth/identity';
 import { BillingAccountRepository } from './billing-account.repository';
 import { BILLING_JOBS } from './billing.constants';
 import { delinquency, DelinquencyState } from './delinquency';
@@ -32,7 +31,8 @@ export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit 
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
+    private readonly orgs: OrgsRepository,
     private readonly accounts: BillingAccountRepository,
     private readonly outbox: OutboxService,
     private readonly registry: JobRegistry,
@@ -57,14 +57,9 @@ export class DelinquencyNoticesJob implements JobHandler<JobData>, OnModuleInit 
       if (d.state === 'ok' || !a.delinquent_since) continue;
       const since = a.delinquent_since;
       const state = d.state;
-      const to = await orgBillingRecipients(this.db, a.org_id);
-      const queued = await this.db.transaction(async (m) => {
-        const inserted = (await m.query(
-          `INSERT INTO control.billing_notices (org_id, delinquent_since, state, created_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING RETURNING 1`,
-          [a.org_id, since, state, now],
-        )) as unknown[];
-        if (!inserted.length) return false;
+      const to = await this.orgs.billingRecipients(a.org_id);
+      const queued = await this.tx.run(async (m) => {
+        if (!(await this.accounts.recordNotice(m, a.org_id, since, state, now))) return false;
         await this.outbox.enqueue<SendDelinquencyNoticeData>(m, {
           queue: QUEUES.email,
           name: SEND_DELINQUENCY_NOTICE_JOB,

@@ -1,14 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { baseMeter, UsageRepository } from '@plinth/metering';
+import { ProjectsRepository, ProjectSummary } from '@plinth/tenancy';
 import type { InvoiceLine } from './billing-account.repository';
 import { allocate, hoursOfPeriod, meterAmount, PriceVersion } from './price-book';
-
-export interface OrgProject {
-  id: string;
-  ref: string;
-}
 
 /** One meter's usage over a period: the org total and each project's part. */
 export interface MeterUsage {
@@ -20,22 +15,27 @@ export interface MeterUsage {
 /**
  * The usage ledger as billing reads it: an org's usage per meter and project over a billing period, or per hour
  * for reporting, and the usage lines of an invoice priced by a price-book version. Read-only over metering's
- * tables (through its repository).
+ * tables and tenancy's projects (through their repositories).
  */
 @Injectable()
 export class LedgerService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly projects: ProjectsRepository,
     private readonly usage: UsageRepository,
   ) {}
 
   /** Every project the org has had, deleted ones included (their usage in the period is still billed). */
-  async projectsOf(orgId: string): Promise<OrgProject[]> {
-    return (await this.db.query(`SELECT id, ref FROM control.projects WHERE org_id = $1 ORDER BY created_at, id`, [orgId])) as OrgProject[];
+  async projectsOf(orgId: string): Promise<ProjectSummary[]> {
+    return this.projects.listInOrg(orgId);
+  }
+
+  /** The org's projects that aren't deleted, oldest first, read in the caller's transaction. */
+  async activeProjectsOf(m: EntityManager, orgId: string): Promise<ProjectSummary[]> {
+    return this.projects.listActiveInOrg(m, orgId);
   }
 
   /** Usage of `meters` in the billing period [start, end), attributed by hour like the reports to Stripe. */
-  async periodUsage(orgId: string, meters: string[], start: Date, end: Date): Promise<{ projects: OrgProject[]; usage: Map<string, MeterUsage> }> {
+  async periodUsage(orgId: string, meters: string[], start: Date, end: Date): Promise<{ projects: ProjectSummary[]; usage: Map<string, MeterUsage> }> {
     const projects = await this.projectsOf(orgId);
     const usage = new Map<string, MeterUsage>(meters.map((m) => [m, { meter: m, quantity: 0, byProject: new Map() }]));
     if (!projects.length) return { projects, usage };

@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Clock } from '@plinth/common';
+import { ControlTransactions } from '@plinth/database';
 import { PlansService } from '@plinth/quotas';
 import { BillingAccountRepository, InvoiceLine } from './billing-account.repository';
 import { LedgerService } from './ledger.service';
@@ -19,7 +18,7 @@ export class PeriodCloserService {
   private readonly logger = new Logger(PeriodCloserService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
     private readonly accounts: BillingAccountRepository,
     private readonly ledger: LedgerService,
     private readonly priceBook: PriceBookRepository,
@@ -44,7 +43,7 @@ export class PeriodCloserService {
   /** Closes the org's current period if it has ended: true = invoiced, false = nothing to bill, null = not ended. */
   private closeOne(orgId: string): Promise<boolean | null> {
     const now = this.clock.now();
-    return this.db.transaction(async (m) => {
+    return this.tx.run(async (m) => {
       const a = await this.accounts.get(orgId, m, true);
       if (!a || a.stripe_subscription_id || !a.period_start || !a.period_end || a.period_end > now) return null;
       const plan = await this.plans.get(a.plan_id);

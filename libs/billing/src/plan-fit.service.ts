@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { AuditService } from '@plinth/audit';
 import { PlinthException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Plan, PlansService } from '@plinth/quotas';
-import { ProvisioningHooks } from '@plinth/tenancy';
+import { ProjectsRepository, ProjectStructure, ProjectSummary, ProjectTable, ProvisioningHooks } from '@plinth/tenancy';
+import { BillingAccountRepository } from './billing-account.repository';
 
 /** One limit of a plan that an org is over: a structural one, or (`usage`) a hard-capped meter's included amount. */
 export interface PlanExcess {
@@ -23,8 +23,8 @@ export interface PlanExcess {
  * Whether an org fits a plan's structural limits (projects per org, tables per project, columns per table), for
  * plan changes: a downgrade is refused while the org is over its target's limits; while one is pending, projects
  * are created within the lower of the two plans' limits; and at the switch any excess left (a plan's limits
- * changed meanwhile) is recorded. Reads the tables of tenancy and the data catalog as a count, in the caller's
- * transaction.
+ * changed meanwhile) is recorded. Reads projects through tenancy and their declared tables through
+ * {@link ProjectStructure} (the data runtime registers there), in the caller's transaction.
  */
 @Injectable()
 export class PlanFitService implements OnModuleInit {
@@ -32,19 +32,18 @@ export class PlanFitService implements OnModuleInit {
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly accounts: BillingAccountRepository,
     private readonly plans: PlansService,
     private readonly hooks: ProvisioningHooks,
+    private readonly projects: ProjectsRepository,
+    private readonly structure: ProjectStructure,
     private readonly audit: AuditService,
   ) {}
 
   onModuleInit(): void {
     this.hooks.registerAdmission('billing.pending_downgrade', (m, orgId) => this.admitProject(m, orgId));
     // Tables and columns are held to the lower plan through the plans' structural limits.
-    this.plans.registerPendingPlan(async (orgId) => {
-      const rows = (await this.db.query(`SELECT pending_plan_id FROM control.billing_accounts WHERE org_id = $1`, [orgId])) as Array<{ pending_plan_id: string | null }>;
-      return rows[0]?.pending_plan_id ?? null;
-    });
+    this.plans.registerPendingPlan(async (orgId) => (await this.accounts.get(orgId))?.pending_plan_id ?? null);
   }
 
   /** What the org has over `plan`'s structural limits (empty when it fits). */
@@ -53,20 +52,9 @@ export class PlanFitService implements OnModuleInit {
     const maxProjects = plan.limits['projects_per_org'];
     const maxTables = plan.limits['tables_per_project'] ?? this.config.data.maxTablesPerProject;
     const maxColumns = plan.limits['columns_per_table'] ?? this.config.data.maxColumnsPerTable;
-    const [{ n }] = (await m.query(`SELECT count(*)::int AS n FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL`, [orgId])) as Array<{ n: number }>;
-    if (maxProjects !== undefined && n > maxProjects) out.push({ limit: 'projects_per_org', max: maxProjects, current: n });
-    const tables = (await m.query(
-      `SELECT p.ref, count(*)::int AS n FROM control.data_tables t JOIN control.projects p ON p.id = t.project_id
-        WHERE p.org_id = $1 AND p.deleted_at IS NULL GROUP BY p.ref HAVING count(*) > $2 ORDER BY p.ref`,
-      [orgId, maxTables],
-    )) as Array<{ ref: string; n: number }>;
-    for (const t of tables) out.push({ limit: 'tables_per_project', max: maxTables, current: t.n, project: t.ref });
-    const wide = (await m.query(
-      `SELECT p.ref, t.name, jsonb_array_length(t.definition->'columns') AS n FROM control.data_tables t JOIN control.projects p ON p.id = t.project_id
-        WHERE p.org_id = $1 AND p.deleted_at IS NULL AND jsonb_array_length(t.definition->'columns') > $2 ORDER BY p.ref, t.name`,
-      [orgId, maxColumns],
-    )) as Array<{ ref: string; name: string; n: number }>;
-    for (const t of wide) out.push({ limit: 'columns_per_table', max: maxColumns, current: t.n, project: t.ref, table: t.name });
+    const projects = await this.projects.listActiveInOrg(m, orgId);
+    if (maxProjects !== undefined && projects.length > maxProjects) out.push({ limit: 'projects_per_org', max: maxProjects, current: projects.length });
+    out.push(...structureExcess(projects, await this.structure.tables(m, projects.map((p) => p.id)), maxTables, maxColumns));
     return out;
   }
 
@@ -93,21 +81,42 @@ export class PlanFitService implements OnModuleInit {
    * project must also fit the scheduled plan, so the org can't grow past it before the switch.
    */
   private async admitProject(m: EntityManager, orgId: string): Promise<void> {
-    const rows = (await m.query(`SELECT pending_plan_id, period_end FROM control.billing_accounts WHERE org_id = $1 AND pending_plan_id IS NOT NULL`, [orgId])) as Array<{
-      pending_plan_id: string;
-      period_end: Date | null;
-    }>;
-    if (!rows[0]) return;
-    const pending = await this.plans.get(rows[0].pending_plan_id);
+    const account = await this.accounts.get(orgId, m);
+    if (!account?.pending_plan_id) return;
+    const pending = await this.plans.get(account.pending_plan_id);
     const max = pending.limits['projects_per_org'];
     if (max === undefined) return;
-    const [{ n }] = (await m.query(`SELECT count(*)::int AS n FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL`, [orgId])) as Array<{ n: number }>;
-    if (n < max) return;
+    if ((await this.projects.countActiveInOrg(m, orgId)) < max) return;
     throw PlinthException.conflict(
       `A downgrade to the ${pending.name} plan is scheduled, which allows ${max} project${max === 1 ? '' : 's'} per organization; delete a project or cancel the downgrade`,
-      { limit: 'projects_per_org', max, plan: pending.id, pending_downgrade: true, effective_at: rows[0].period_end?.toISOString() ?? null },
+      { limit: 'projects_per_org', max, plan: pending.id, pending_downgrade: true, effective_at: account.period_end?.toISOString() ?? null },
     );
   }
+}
+
+/**
+ * Projects with more declared tables than `maxTables` (by ref), then tables with more than `maxColumns` columns (by
+ * ref and name). Tables of projects not in `projects` (deleted ones) don't count.
+ */
+export function structureExcess(projects: ProjectSummary[], tables: ProjectTable[], maxTables: number, maxColumns: number): PlanExcess[] {
+  const refs = new Map(projects.map((p) => [p.id, p.ref]));
+  const live = tables.flatMap((t) => {
+    const ref = refs.get(t.projectId);
+    return ref === undefined ? [] : [{ ref, name: t.name, columns: t.columns }];
+  });
+  const perProject = new Map<string, number>();
+  for (const t of live) perProject.set(t.ref, (perProject.get(t.ref) ?? 0) + 1);
+  const out: PlanExcess[] = [];
+  for (const [ref, n] of [...perProject].sort(([a], [b]) => compare(a, b))) {
+    if (n > maxTables) out.push({ limit: 'tables_per_project', max: maxTables, current: n, project: ref });
+  }
+  const wide = live.filter((t) => t.columns > maxColumns).sort((a, b) => compare(a.ref, b.ref) || compare(a.name, b.name));
+  for (const t of wide) out.push({ limit: 'columns_per_table', max: maxColumns, current: t.columns, project: t.ref, table: t.name });
+  return out;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** `tables_per_project (project abc): 3 of 2`, or a meter's usage, for messages and logs. */

@@ -1,10 +1,10 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
-import { delinquencyNoticeEmail, orgBillingRecipients, PlatformMailer } from '@plinth/mail';
+import { delinquencyNoticeEmail, PlatformMailer } from '@plinth/mail';
+import { OrgsRepository } from '@plinth/identity';
+import { BillingAccountRepository } from './billing-account.repository';
 import { delinquency } from './delinquency';
 
 export const SEND_DELINQUENCY_NOTICE_JOB = 'billing.delinquency-notice';
@@ -30,7 +30,8 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly accounts: BillingAccountRepository,
+    private readonly orgs: OrgsRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
     private readonly mailer: PlatformMailer,
@@ -41,25 +42,18 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
   }
 
   async handle(d: SendDelinquencyNoticeData, ctx: JobContext): Promise<void> {
-    const key = [d.orgId, d.delinquentSince, d.state];
-    const rows = (await this.db.query(
-      `SELECT n.notified_at, o.name AS org_name, b.delinquent_since AS current_since
-         FROM control.billing_notices n
-         JOIN control.orgs o ON o.id = n.org_id
-         LEFT JOIN control.billing_accounts b ON b.org_id = n.org_id
-        WHERE n.org_id = $1 AND n.delinquent_since = $2 AND n.state = $3`,
-      key,
-    )) as Array<{ notified_at: Date | null; org_name: string; current_since: Date | null }>;
-    const row = rows[0];
+    const row = await this.accounts.notice(d.orgId, d.delinquentSince, d.state);
     if (!row || row.notified_at) return;
     const since = new Date(d.delinquentSince);
     // Paid since (or a new episode), or already past this state (its wording would be wrong): nothing to say.
     if (row.current_since?.getTime() !== since.getTime()) return;
     const timeline = delinquency(since, this.clock.nowMs(), this.config.billing.graceDays, this.config.billing.readOnlyDays);
     if (timeline.state !== d.state) return;
-    const recipients = await orgBillingRecipients(this.db, d.orgId);
+    const orgName = await this.orgs.nameOf(d.orgId);
+    if (orgName === null) return;
+    const recipients = await this.orgs.billingRecipients(d.orgId);
     const mail = delinquencyNoticeEmail({
-      orgName: row.org_name,
+      orgName,
       state: d.state,
       readOnlyAt: timeline.read_only_at!,
       suspendedAt: timeline.suspended_at!,
@@ -71,9 +65,6 @@ export class SendDelinquencyNoticeJob implements JobHandler<SendDelinquencyNotic
       messageId: this.mailer.messageId('billing-notice', ctx.id),
       tag: `billing-notice-${d.state}`,
     });
-    await this.db.query(
-      `UPDATE control.billing_notices SET notified_at = $4 WHERE org_id = $1 AND delinquent_since = $2 AND state = $3 AND notified_at IS NULL`,
-      [...key, this.clock.now()],
-    );
+    await this.accounts.markNoticeSent(d.orgId, d.delinquentSince, d.state, this.clock.now());
   }
 }

@@ -1,11 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import Stripe from 'stripe';
-import { DataSource } from 'typeorm';
 import { PlansService } from '@plinth/quotas';
 import { priceLookupKey, productId, stripeEventName } from './billing.constants';
 import { PriceModel, priceModel, PriceVersion } from './price-book';
 import { PriceBookRepository } from './price-book.repository';
+import { StripeCatalogKind, StripeCatalogRepository } from './stripe-catalog.repository';
 import { isMissing, StripeClient } from './stripe-client';
 
 export interface CatalogPrices {
@@ -20,7 +19,7 @@ export interface SyncSummary {
   created: string[];
 }
 
-type Kind = 'meter' | 'product' | 'price';
+type Kind = StripeCatalogKind;
 
 /**
  * The Stripe side of the price book: a Billing Meter per Plinth meter, a product per paid plan, and per plan
@@ -34,7 +33,7 @@ export class StripeCatalogService {
   private cache: Map<string, string> | undefined;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly catalog: StripeCatalogRepository,
     private readonly stripe: StripeClient,
     private readonly priceBook: PriceBookRepository,
     private readonly plans: PlansService,
@@ -153,7 +152,7 @@ export class StripeCatalogService {
 
   private async load(): Promise<void> {
     if (this.cache) return;
-    const rows = (await this.db.query(`SELECT kind, key, stripe_id FROM control.stripe_catalog`)) as Array<{ kind: Kind; key: string; stripe_id: string }>;
+    const rows = await this.catalog.all();
     this.cache = new Map(rows.map((r) => [`${r.kind}:${r.key}`, r.stripe_id]));
   }
 
@@ -162,18 +161,14 @@ export class StripeCatalogService {
     let id = this.cache!.get(`${kind}:${key}`);
     if (!id) {
       // Another process (the sync command, another worker) may have stored it since this one loaded.
-      const rows = (await this.db.query(`SELECT stripe_id FROM control.stripe_catalog WHERE kind = $1 AND key = $2`, [kind, key])) as Array<{ stripe_id: string }>;
-      id = rows[0]?.stripe_id;
+      id = await this.catalog.find(kind, key);
       if (id) this.cache!.set(`${kind}:${key}`, id);
     }
     return id;
   }
 
   private async store(kind: Kind, key: string, id: string): Promise<void> {
-    await this.db.query(
-      `INSERT INTO control.stripe_catalog (kind, key, stripe_id) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET stripe_id = EXCLUDED.stripe_id`,
-      [kind, key, id],
-    );
+    await this.catalog.save(kind, key, id);
     this.cache?.set(`${kind}:${key}`, id);
   }
 }

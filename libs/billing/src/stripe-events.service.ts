@@ -1,10 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import Stripe from 'stripe';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { ErrorCode, PlinthException } from '@plinth/common';
-import { CacheInvalidation } from '@plinth/database';
+import { CacheInvalidation, ControlTransactions } from '@plinth/database';
 import { OutboxService, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { DEFAULT_PLAN_ID, PlansService } from '@plinth/quotas';
@@ -15,6 +13,7 @@ import { PlanFitService } from './plan-fit.service';
 import { allocate } from './price-book';
 import { StripeCatalogService } from './stripe-catalog.service';
 import { isMissing, StripeClient } from './stripe-client';
+import { StripeEventsRepository } from './stripe-events.repository';
 import { SubscriptionSyncService } from './subscription-sync.service';
 
 /** Job data of one received webhook event: which object to fetch. */
@@ -42,7 +41,8 @@ export class StripeEventsService {
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
+    private readonly events: StripeEventsRepository,
     private readonly stripe: StripeClient,
     private readonly accounts: BillingAccountRepository,
     private readonly subscriptions: SubscriptionSyncService,
@@ -69,13 +69,10 @@ export class StripeEventsService {
     }
     const objectId = (event.data.object as { id?: string }).id ?? '';
     const handled = HANDLED.some((prefix) => event.type.startsWith(prefix));
-    const fresh = await this.db.transaction(async (m) => {
+    const fresh = await this.tx.run(async (m) => {
       const now = this.clock.now();
-      const rows = (await m.query(
-        `INSERT INTO control.stripe_events (id, type, created, received_at, processed_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING 1`,
-        [event.id, event.type, new Date(event.created * 1000), now, handled ? null : now],
-      )) as unknown[];
-      if (!rows.length) return false;
+      const recorded = await this.events.record(m, { id: event.id, type: event.type, created: new Date(event.created * 1000), receivedAt: now, processedAt: handled ? null : now });
+      if (!recorded) return false;
       if (!handled) return true; // acknowledged; nothing of Plinth's state depends on it
       await this.outbox.enqueue<StripeEventJobData>(m, {
         queue: QUEUES.billing,
@@ -95,7 +92,7 @@ export class StripeEventsService {
     else if (d.type.startsWith('customer.subscription.')) await this.syncSubscription(d.objectId);
     else if (d.type === 'customer.deleted') await this.customerDeleted(d.objectId);
     else if (d.type === 'checkout.session.completed') await this.checkoutCompleted(d.objectId);
-    await this.db.query(`UPDATE control.stripe_events SET processed_at = $2 WHERE id = $1`, [d.eventId, this.clock.now()]);
+    await this.events.markProcessed(d.eventId, this.clock.now());
   }
 
   /** Mirrors the invoice as it is now, refreshes its subscription, and re-derives delinquency. */
@@ -109,7 +106,7 @@ export class StripeEventsService {
     const lines = await this.mapLines(account.org_id, lineItems);
     const subId = inv.parent?.subscription_details?.subscription;
     const now = this.clock.now();
-    await this.db.transaction(async (m) => {
+    await this.tx.run(async (m) => {
       await this.accounts.upsertStripeInvoice(
         m,
         {
@@ -147,7 +144,7 @@ export class StripeEventsService {
     const ended = sub.status === 'canceled' || sub.status === 'incomplete_expired';
     const now = this.clock.now();
     if (ended) {
-      await this.db.transaction(async (m) => {
+      await this.tx.run(async (m) => {
         const a = (await this.accounts.get(account.org_id, m, true))!;
         // Only the org's current subscription ending changes its plan (a late event about an older one doesn't).
         if (a.stripe_subscription_id !== sub.id) return;
@@ -170,7 +167,7 @@ export class StripeEventsService {
 
   private async applyPendingDowngrade(orgId: string): Promise<void> {
     const now = this.clock.now();
-    await this.db.transaction(async (m) => {
+    await this.tx.run(async (m) => {
       const a = (await this.accounts.get(orgId, m, true))!;
       if (!a.pending_plan_id) return;
       await this.accounts.update(m, orgId, { plan_id: a.pending_plan_id, pending_plan_id: null, sync_version: a.sync_version + 1 }, now);
@@ -197,7 +194,7 @@ export class StripeEventsService {
     }
     if (!deleted) return;
     const now = this.clock.now();
-    await this.db.transaction(async (m) => {
+    await this.tx.run(async (m) => {
       // Stripe cancelled the subscription with the customer: back to the free plan, a new customer on next need.
       await this.accounts.update(
         m,
@@ -215,10 +212,7 @@ export class StripeEventsService {
     if (session.status !== 'complete' || !session.customer) return;
     const account = await this.accountOf(typeof session.customer === 'string' ? session.customer : session.customer.id);
     if (!account) return;
-    await this.db.query(`UPDATE control.billing_accounts SET payment_method_at = coalesce(payment_method_at, $2), updated_at = $2 WHERE org_id = $1`, [
-      account.org_id,
-      this.clock.now(),
-    ]);
+    await this.accounts.markPaymentMethod(account.org_id, this.clock.now());
   }
 
   /**
@@ -227,7 +221,7 @@ export class StripeEventsService {
    */
   async refreshDelinquency(orgId: string): Promise<void> {
     const now = this.clock.now();
-    await this.db.transaction(async (m) => {
+    await this.tx.run(async (m) => {
       const a = await this.accounts.get(orgId, m, true);
       if (!a) return;
       const delinquent = (await this.accounts.hasFailedOpenInvoice(m, orgId)) || a.subscription_status === 'past_due' || a.subscription_status === 'unpaid';
@@ -247,7 +241,7 @@ export class StripeEventsService {
       const c = await this.stripe.call('retrieve customer', (s) => s.customers.retrieve(customerId));
       const orgId = 'deleted' in c && c.deleted ? undefined : (c as Stripe.Customer).metadata?.org_id;
       if (!orgId) return null;
-      await this.db.query(`UPDATE control.billing_accounts SET stripe_customer_id = $2 WHERE org_id = $1 AND stripe_customer_id IS NULL`, [orgId, customerId]);
+      await this.accounts.setCustomerIfUnset(orgId, customerId, this.clock.now());
       return this.accounts.get(orgId);
     } catch (e) {
       if (isMissing(e)) return null;

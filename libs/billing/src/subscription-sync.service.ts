@@ -1,9 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
-import { DataSource } from 'typeorm';
 import { Clock } from '@plinth/common';
+import { OrgsRepository } from '@plinth/identity';
 import { PlansService } from '@plinth/quotas';
 import { BillingAccount, BillingAccountRepository } from './billing-account.repository';
 import { PriceBookRepository } from './price-book.repository';
@@ -23,7 +22,7 @@ export class SubscriptionSyncService {
   private readonly logger = new Logger(SubscriptionSyncService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly orgs: OrgsRepository,
     private readonly stripe: StripeClient,
     private readonly accounts: BillingAccountRepository,
     private readonly catalog: StripeCatalogService,
@@ -37,23 +36,14 @@ export class SubscriptionSyncService {
     const account = await this.accounts.get(orgId);
     if (!account) throw new Error(`No billing account for org ${orgId}`);
     if (account.stripe_customer_id) return account.stripe_customer_id;
-    const rows = (await this.db.query(
-      `SELECT o.name, (SELECT u.email FROM control.org_members m JOIN control.users u ON u.id = m.user_id
-                        WHERE m.org_id = o.id AND m.role IN ('owner', 'billing') ORDER BY m.role = 'billing' DESC, m.created_at LIMIT 1) AS email
-         FROM control.orgs o WHERE o.id = $1`,
-      [orgId],
-    )) as Array<{ name: string; email: string | null }>;
+    const contact = await this.orgs.billingContact(orgId);
     const customer = await this.stripe.call('create customer', (s) =>
       s.customers.create(
-        { name: rows[0]?.name ?? orgId, ...(rows[0]?.email ? { email: rows[0].email } : {}), metadata: { org_id: orgId } },
+        { name: contact?.name ?? orgId, ...(contact?.email ? { email: contact.email } : {}), metadata: { org_id: orgId } },
         { idempotencyKey: `plinth:${orgId}:customer` },
       ),
     );
-    await this.db.query(`UPDATE control.billing_accounts SET stripe_customer_id = $2, updated_at = $3 WHERE org_id = $1 AND stripe_customer_id IS NULL`, [
-      orgId,
-      customer.id,
-      this.clock.now(),
-    ]);
+    await this.accounts.setCustomerIfUnset(orgId, customer.id, this.clock.now());
     return (await this.accounts.get(orgId))!.stripe_customer_id!;
   }
 
@@ -115,18 +105,15 @@ export class SubscriptionSyncService {
   async recordSubscription(orgId: string, sub: Stripe.Subscription): Promise<void> {
     const item = sub.items.data[0];
     const live = sub.status !== 'canceled' && sub.status !== 'incomplete_expired';
-    await this.db.query(
-      `UPDATE control.billing_accounts SET stripe_subscription_id = $2, subscription_status = $3,
-              period_start = coalesce($4, period_start), period_end = coalesce($5, period_end), updated_at = $6
-        WHERE org_id = $1`,
-      [
-        orgId,
-        live ? sub.id : null,
-        sub.status,
-        live && item ? new Date(item.current_period_start * 1000) : null,
-        live && item ? new Date(item.current_period_end * 1000) : null,
-        this.clock.now(),
-      ],
+    await this.accounts.recordSubscription(
+      orgId,
+      {
+        id: live ? sub.id : null,
+        status: sub.status,
+        periodStart: live && item ? new Date(item.current_period_start * 1000) : null,
+        periodEnd: live && item ? new Date(item.current_period_end * 1000) : null,
+      },
+      this.clock.now(),
     );
   }
 

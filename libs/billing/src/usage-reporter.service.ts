@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Clock } from '@plinth/common';
+import { ControlTransactions } from '@plinth/database';
 import { BillingAccount, BillingAccountRepository } from './billing-account.repository';
 import { REPORT_ALERT_DAYS, STRIPE_METER_WINDOW_DAYS, stripeEventName } from './billing.constants';
 import { LedgerService } from './ledger.service';
+import { MeterReportsRepository, PendingReport } from './meter-reports.repository';
 import { meterEventIdentifier } from './price-book';
 import { PriceBookRepository } from './price-book.repository';
 import { StripeCatalogService } from './stripe-catalog.service';
@@ -16,16 +16,6 @@ const SETTLE_MS = 10 * 60_000;
 const DAY_MS = 86_400_000;
 /** Values this close count as equal (usage can be fractional, e.g. GB-seconds). */
 const EPSILON = 1e-9;
-
-interface PendingReport {
-  org_id: string;
-  meter: string;
-  hour: Date;
-  seq: number;
-  identifier: string;
-  quantity: string;
-  stripe_customer_id: string;
-}
 
 export interface ReportOutcome {
   queued: number;
@@ -45,7 +35,8 @@ export class UsageReporterService {
   private readonly logger = new Logger(UsageReporterService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
+    private readonly reports: MeterReportsRepository,
     private readonly stripe: StripeClient,
     private readonly accounts: BillingAccountRepository,
     private readonly ledger: LedgerService,
@@ -79,37 +70,23 @@ export class UsageReporterService {
     const meters = await this.billedMeters(account);
     const hourly = await this.ledger.hourlyUsage(account.org_id, meters, from, to);
     const now = this.clock.now();
-    return this.db.transaction(async (m) => {
+    return this.tx.run(async (m) => {
       let n = 0;
       for (const [hour, byMeter] of [...hourly].sort(([a], [b]) => a - b)) {
         for (const [meter, quantity] of byMeter) {
           if (!(Math.abs(quantity) > EPSILON)) continue;
-          const rows = (await m.query(
-            `INSERT INTO control.meter_reports (org_id, meter, hour, seq, identifier, quantity, created_at) VALUES ($1, $2, $3, 0, $4, $5, $6)
-             ON CONFLICT DO NOTHING RETURNING 1`,
-            [account.org_id, meter, new Date(hour), meterEventIdentifier(account.org_id, meter, new Date(hour)), quantity, now],
-          )) as unknown[];
-          n += rows.length;
+          const at = new Date(hour);
+          if (await this.reports.insertHourly(m, account.org_id, meter, at, meterEventIdentifier(account.org_id, meter, at), quantity, now)) n++;
         }
       }
-      await m.query(`UPDATE control.billing_accounts SET reported_through = greatest(coalesce(reported_through, $2), $2), updated_at = $3 WHERE org_id = $1`, [
-        account.org_id,
-        to,
-        now,
-      ]);
+      await this.accounts.advanceReportedThrough(m, account.org_id, to, now);
       return n;
     });
   }
 
   /** Sends pending reports oldest first; transient failures leave them pending for the next run. */
   async sendPending(orgId?: string, limit = 5000): Promise<{ accepted: number; pending: number }> {
-    const rows = (await this.db.query(
-      `SELECT r.org_id, r.meter, r.hour, r.seq, r.identifier, r.quantity::text AS quantity, a.stripe_customer_id
-         FROM control.meter_reports r JOIN control.billing_accounts a ON a.org_id = r.org_id
-        WHERE r.status = 'pending' AND a.stripe_customer_id IS NOT NULL AND ($1::uuid IS NULL OR r.org_id = $1)
-        ORDER BY r.hour, r.org_id, r.meter, r.seq LIMIT $2`,
-      [orgId ?? null, limit],
-    )) as PendingReport[];
+    const rows = await this.reports.pending(orgId ?? null, limit);
     let accepted = 0;
     for (const r of rows) {
       try {
@@ -132,17 +109,11 @@ export class UsageReporterService {
         }
         const message = (e as Error).message;
         this.logger.warn(`meter event ${r.identifier} not accepted yet: ${message}`);
-        await this.db.query(
-          `UPDATE control.meter_reports SET attempts = attempts + 1, last_error = $5 WHERE org_id = $1 AND meter = $2 AND hour = $3 AND seq = $4`,
-          [r.org_id, r.meter, r.hour, r.seq, message.slice(0, 1000)],
-        );
+        await this.reports.markFailed(r, message.slice(0, 1000));
       }
     }
     await this.alertOld();
-    const left = (await this.db.query(`SELECT count(*)::int AS n FROM control.meter_reports WHERE status = 'pending' AND ($1::uuid IS NULL OR org_id = $1)`, [
-      orgId ?? null,
-    ])) as Array<{ n: number }>;
-    return { accepted, pending: left[0].n };
+    return { accepted, pending: await this.reports.countPending(orgId ?? null) };
   }
 
   /**
@@ -187,14 +158,9 @@ export class UsageReporterService {
           if (blocked.has(`${meter}|${hour}`)) continue;
           const diff = (local.get(hour)?.get(meter) ?? 0) - (remote.get(hour) ?? 0);
           if (Math.abs(diff) <= EPSILON) continue;
-          const seq = (await this.db.query(
-            `SELECT coalesce(max(seq), 0) + 1 AS seq FROM control.meter_reports WHERE org_id = $1 AND meter = $2 AND hour = $3`,
-            [account.org_id, meter, new Date(hour)],
-          )) as Array<{ seq: number }>;
-          await this.db.query(
-            `INSERT INTO control.meter_reports (org_id, meter, hour, seq, identifier, quantity, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-            [account.org_id, meter, new Date(hour), seq[0].seq, meterEventIdentifier(account.org_id, meter, new Date(hour), seq[0].seq), diff, now],
-          );
+          const at = new Date(hour);
+          const seq = await this.reports.nextSeq(account.org_id, meter, at);
+          await this.reports.insertCorrection(account.org_id, meter, at, seq, meterEventIdentifier(account.org_id, meter, at, seq), diff, now);
           this.logger.warn(`reconciliation: ${account.org_id} ${meter} ${new Date(hour).toISOString()} differs by ${diff}; sending a correction`);
           corrections++;
         }
@@ -211,27 +177,17 @@ export class UsageReporterService {
   }
 
   private async pendingHours(orgId: string): Promise<Set<string>> {
-    const rows = (await this.db.query(`SELECT meter, hour FROM control.meter_reports WHERE org_id = $1 AND status = 'pending'`, [orgId])) as Array<{
-      meter: string;
-      hour: Date;
-    }>;
+    const rows = await this.reports.pendingHours(orgId);
     return new Set(rows.map((r) => `${r.meter}|${new Date(r.hour).getTime()}`));
   }
 
   private async markAccepted(r: PendingReport): Promise<void> {
-    await this.db.query(
-      `UPDATE control.meter_reports SET status = 'accepted', accepted_at = $5, attempts = attempts + 1, last_error = NULL
-        WHERE org_id = $1 AND meter = $2 AND hour = $3 AND seq = $4`,
-      [r.org_id, r.meter, r.hour, r.seq, this.clock.now()],
-    );
+    await this.reports.markAccepted(r, this.clock.now());
   }
 
   /** Undelivered usage nearing Stripe's 35-day limit is an operator alert: after that it can't be billed. */
   private async alertOld(): Promise<void> {
-    const rows = (await this.db.query(
-      `SELECT org_id, count(*)::int AS n, min(hour) AS oldest FROM control.meter_reports WHERE status = 'pending' AND hour < $1 GROUP BY org_id`,
-      [new Date(this.clock.nowMs() - REPORT_ALERT_DAYS * DAY_MS)],
-    )) as Array<{ org_id: string; n: number; oldest: Date }>;
+    const rows = await this.reports.pendingBefore(new Date(this.clock.nowMs() - REPORT_ALERT_DAYS * DAY_MS));
     for (const r of rows) {
       this.logger.error(
         { org_id: r.org_id, pending: r.n, oldest_hour: new Date(r.oldest).toISOString() },

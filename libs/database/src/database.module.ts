@@ -5,6 +5,8 @@ import { DATABASE_URL } from './database.tokens';
 import { controlDataSourceOptions } from './migrate';
 import { TenantDatabase } from './tenant-database';
 import { CacheInvalidation } from './cache-invalidation';
+import { ControlHealthRepository } from './control-health.repository';
+import { ControlTransactions } from './control-transactions';
 
 /**
  * The control plane's TypeORM data source (entities registered by each lib with `forFeature`) and the
@@ -28,8 +30,8 @@ export class DatabaseModule {
           }),
         }),
       ],
-      providers: [{ provide: DATABASE_URL, useValue: url }, TenantDatabase, CacheInvalidation],
-      exports: [DATABASE_URL, TenantDatabase, CacheInvalidation],
+      providers: [{ provide: DATABASE_URL, useValue: url }, TenantDatabase, CacheInvalidation, ControlTransactions, ControlHealthRepository],
+      exports: [DATABASE_URL, TenantDatabase, CacheInvalidation, ControlTransactions, ControlHealthRepository],
     };
   }
 }

@@ -11,6 +11,11 @@ export { statementName } from './prepared-statements';
 export { startEmbeddedPostgres, ensureDatabase, quoteIdent, EmbeddedPostgresError } from './embedded-postgres';
 export type { RunningDatabase } from './embedded-postgres';
 export { runMigrations, controlDataSourceOptions, CONTROL_SCHEMA } from './migrate';
+/** Transactions on the control database for services (their SQL stays in repositories taking the manager). */
+export { ControlTransactions } from './control-transactions';
+/** The readiness probe's check of the control database (reachable, migrations applied). */
+export { ControlHealthRepository } from './control-health.repository';
+export type { ControlHealth } from './control-health.repository';
 /** Cross-instance cache invalidation (Postgres LISTEN/NOTIFY, delivered on commit). */
 export { CacheInvalidation } from './cache-invalidation';
 /** The login role tenant pools connect as (may only switch into data roles). */

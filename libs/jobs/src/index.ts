@@ -32,5 +32,3 @@ export { JobScheduler } from './job-scheduler';
 export { JobExecutor, backoffMs } from './job-executor';
 /** Refuses a Redis whose maxmemory-policy isn't noeviction; fail-fast connection for request-path use. */
 export { assertNoEviction, connectRedis } from './redis';
-/** Hourly clean-up of expired control data. */
-export { MaintenanceJob } from './maintenance.job';

@@ -3,7 +3,6 @@ import { BullQueues } from './bullmq-queues';
 import { BullWorkers } from './bullmq-workers';
 import { JobExecutor } from './job-executor';
 import { JobScheduler } from './job-scheduler';
-import { MaintenanceJob } from './maintenance.job';
 import { OutboxModule } from './outbox.module';
 import { OutboxRelay } from './outbox-relay';
 import { OutboxRunner } from './outbox-runner';
@@ -15,7 +14,7 @@ import { PruneOutboxJob } from './prune-outbox.job';
  */
 @Module({
   imports: [OutboxModule],
-  providers: [MaintenanceJob, JobExecutor, OutboxRunner, BullQueues, OutboxRelay, BullWorkers, JobScheduler, PruneOutboxJob],
-  exports: [MaintenanceJob, JobExecutor, OutboxRunner, BullQueues, OutboxRelay, BullWorkers, JobScheduler],
+  providers: [JobExecutor, OutboxRunner, BullQueues, OutboxRelay, BullWorkers, JobScheduler, PruneOutboxJob],
+  exports: [JobExecutor, OutboxRunner, BullQueues, OutboxRelay, BullWorkers, JobScheduler],
 })
 export class JobsModule {}

@@ -6,5 +6,3 @@ export type { PlatformEmail, SendResult } from './platform-mailer';
 /** HTML + text templates, every value escaped. */
 export { renderEmail, usageAlertEmail, delinquencyNoticeEmail, orgInvitationEmail, emailVerificationEmail } from './templates';
 export type { Block, RenderedEmail, UsageAlertEmail, DelinquencyNoticeEmail, OrgInvitationEmail, EmailVerificationEmail } from './templates';
-/** The owners and billing members an org's billing and usage emails go to. */
-export { orgBillingRecipients } from './recipients';

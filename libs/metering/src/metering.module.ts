@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { OutboxModule } from '@plinth/jobs';
+import { TenancyModule } from '@plinth/tenancy';
 import { MeteringService } from './metering.service';
 import { RollupUsageJob } from './rollup-usage.job';
 import { SampleStorageJob } from './sample-storage.job';
@@ -7,7 +8,7 @@ import { UsageRepository } from './usage.repository';
 
 /** Usage counters (hot path + flush), their queries, and the roll-up and sampling jobs. */
 @Module({
-  imports: [OutboxModule],
+  imports: [OutboxModule, TenancyModule],
   providers: [MeteringService, UsageRepository, RollupUsageJob, SampleStorageJob],
   exports: [MeteringService, UsageRepository, RollupUsageJob, SampleStorageJob],
 })

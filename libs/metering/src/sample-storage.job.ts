@@ -1,8 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
+import { ProjectsRepository } from '@plinth/tenancy';
 import { METERS } from './meters';
 import { UsageRepository } from './usage.repository';
 
@@ -18,7 +17,7 @@ export class SampleStorageJob implements JobHandler<JobData>, OnModuleInit {
   readonly name = SAMPLE_DB_BYTES_JOB;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly projects: ProjectsRepository,
     private readonly repo: UsageRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
@@ -34,13 +33,7 @@ export class SampleStorageJob implements JobHandler<JobData>, OnModuleInit {
   }
 
   async run(): Promise<number> {
-    const rows = (await this.db.query(
-      `SELECT p.id, coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 AS bytes
-         FROM control.projects p
-         LEFT JOIN pg_namespace n ON n.nspname = p.schema_name
-         LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'm', 'p')
-        WHERE p.status = 'active' GROUP BY p.id`,
-    )) as Array<{ id: string; bytes: number }>;
+    const rows = await this.projects.activeSchemaSizes();
     const at = this.clock.now();
     for (const r of rows) await this.repo.recordSample(r.id, METERS.dbBytes, r.bytes, at);
     return rows.length;

@@ -8,8 +8,8 @@ export { PlansService } from './plans.service';
 export { DEFAULT_PLAN_ID, overageCents, statementTimeoutMs } from './plan';
 export type { Plan, RateLimitRule } from './plan';
 /** A project's spend cap, meter caps, rate limit and alert webhook. */
-export { ProjectLimitsRepository, PROJECT_LIMITS_TOPIC } from './project-limits.service';
-export type { ProjectLimits } from './project-limits.service';
+export { ProjectLimitsRepository, PROJECT_LIMITS_TOPIC } from './project-limits.repository';
+export type { ProjectLimits } from './project-limits.repository';
 /** GCRA rate limiter, Redis (shared) or memory (embedded); fails open. */
 export { RateLimiter } from './rate-limiter';
 export { gcra } from './gcra';

@@ -1,15 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AuditService } from '@plinth/audit';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { nonPublicHostReason, PlinthException } from '@plinth/common';
+import { ControlTransactions } from '@plinth/database';
 import type { Principal } from '@plinth/identity';
 import { Clock } from '@plinth/common';
 import { ProjectsService } from '@plinth/tenancy';
 import { ruleRate } from './plan';
 import { PlansService } from './plans.service';
-import { ProjectLimits, ProjectLimitsRepository } from './project-limits.service';
+import { ProjectLimits, ProjectLimitsRepository } from './project-limits.repository';
 import type { LimitsInput } from './usage.dto';
 
 /** Reading and changing a project's limits (billing rights), within what its plan allows. */
@@ -17,7 +16,7 @@ import type { LimitsInput } from './usage.dto';
 export class LimitsService {
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
     private readonly projects: ProjectsService,
     private readonly plans: PlansService,
     private readonly repo: ProjectLimitsRepository,
@@ -56,7 +55,7 @@ export class LimitsService {
       rate_limit: input.rate_limit,
       alert_webhook_url: input.alert_webhook_url,
     };
-    await this.db.transaction(async (m) => {
+    await this.tx.run(async (m) => {
       await this.repo.put(m, project.id, limits, p.userId, this.clock.now());
       await this.audit.record(m, p.actor, {
         orgId: project.org_id,

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { Clock } from '@plinth/common';
 import { DEFAULT_PLAN_ID, Plan } from './plan';
+import { PlansRepository } from './plans.repository';
 
 const PLANS_TTL_MS = 60_000;
 const ORG_TTL_MS = 5_000;
@@ -15,25 +15,19 @@ export class PlansService {
   private pendingPlanOf: ((orgId: string) => Promise<string | null>) | undefined;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: PlansRepository,
     private readonly clock: Clock,
   ) {}
 
   /** Public plans, cheapest first. */
   async list(): Promise<Plan[]> {
-    const rows = (await this.db.query(
-      `SELECT id, name, monthly_price_cents, hard_caps, included, unit_price_cents, rate_limits, limits
-         FROM control.plans WHERE public ORDER BY sort, id`,
-    )) as Plan[];
-    return rows;
+    return this.repo.listPublic();
   }
 
   async get(planId: string): Promise<Plan> {
     const now = Date.now();
     if (!this.plans || this.plans.until < now) {
-      const rows = (await this.db.query(
-        `SELECT id, name, monthly_price_cents, hard_caps, included, unit_price_cents, rate_limits, limits FROM control.plans`,
-      )) as Plan[];
+      const rows = await this.repo.all();
       this.plans = { byId: new Map(rows.map((r) => [r.id, r])), until: now + PLANS_TTL_MS };
     }
     const plan = this.plans.byId.get(planId) ?? this.plans.byId.get(DEFAULT_PLAN_ID);
@@ -53,8 +47,7 @@ export class PlansService {
     const now = Date.now();
     const hit = this.orgPlans.get(orgId);
     if (hit && hit.until > now) return this.get(hit.planId);
-    const rows = (await this.db.query(`SELECT plan_id FROM control.org_plans WHERE org_id = $1`, [orgId])) as Array<{ plan_id: string }>;
-    const planId = rows[0]?.plan_id ?? DEFAULT_PLAN_ID;
+    const planId = (await this.repo.orgPlanId(orgId)) ?? DEFAULT_PLAN_ID;
     if (this.orgPlans.size > 50_000) this.orgPlans.clear();
     this.orgPlans.set(orgId, { planId, until: now + ORG_TTL_MS });
     return this.get(planId);
@@ -83,12 +76,8 @@ export class PlansService {
   }
 
   /** Puts an org on a plan (billing calls this on subscription changes, in its transaction when it passes `m`). */
-  async setOrgPlan(orgId: string, planId: string, m: EntityManager = this.db.manager): Promise<void> {
-    await m.query(
-      `INSERT INTO control.org_plans (org_id, plan_id, updated_at) VALUES ($1, $2, $3)
-       ON CONFLICT (org_id) DO UPDATE SET plan_id = EXCLUDED.plan_id, updated_at = EXCLUDED.updated_at`,
-      [orgId, planId, this.clock.now()],
-    );
+  async setOrgPlan(orgId: string, planId: string, m?: EntityManager): Promise<void> {
+    await this.repo.setOrgPlan(orgId, planId, this.clock.now(), m);
     this.orgPlans.delete(orgId);
   }
 

@@ -1,8 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { PlinthException } from '@plinth/common';
-import { ProvisioningHooks } from '@plinth/tenancy';
-import { DEFAULT_PLAN_ID } from './plan';
+import { ProjectsRepository, ProvisioningHooks } from '@plinth/tenancy';
+import { PlansRepository } from './plans.repository';
 
 /**
  * Holds an org to its plan's `projects_per_org` when a project is created. Runs in the creating transaction
@@ -11,21 +11,20 @@ import { DEFAULT_PLAN_ID } from './plan';
  */
 @Injectable()
 export class ProjectAdmission implements OnModuleInit {
-  constructor(private readonly hooks: ProvisioningHooks) {}
+  constructor(
+    private readonly hooks: ProvisioningHooks,
+    private readonly projects: ProjectsRepository,
+    private readonly plans: PlansRepository,
+  ) {}
 
   onModuleInit(): void {
     this.hooks.registerAdmission('quotas.projects_per_org', (m, orgId) => this.check(m, orgId));
   }
 
   async check(m: EntityManager, orgId: string): Promise<void> {
-    const [row] = (await m.query(
-      `SELECT pl.id AS plan, pl.name, (pl.limits->>'projects_per_org')::int AS max,
-              (SELECT count(*)::int FROM control.projects p WHERE p.org_id = $1 AND p.deleted_at IS NULL) AS active
-         FROM control.plans pl
-        WHERE pl.id = COALESCE((SELECT plan_id FROM control.org_plans WHERE org_id = $1), $2)`,
-      [orgId, DEFAULT_PLAN_ID],
-    )) as Array<{ plan: string; name: string; max: number | null; active: number }>;
-    if (!row || row.max === null || row.active < row.max) return;
+    const row = await this.plans.projectsPerOrg(m, orgId);
+    if (!row || row.max === null) return;
+    if ((await this.projects.countActiveInOrg(m, orgId)) < row.max) return;
     throw PlinthException.conflict(
       `The ${row.name} plan allows ${row.max} project${row.max === 1 ? '' : 's'} per organization; delete a project or upgrade the plan`,
       { limit: 'projects_per_org', max: row.max, plan: row.plan },

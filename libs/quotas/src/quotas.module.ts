@@ -7,12 +7,14 @@ import { MeteringModule } from '@plinth/metering';
 import { TenancyModule } from '@plinth/tenancy';
 import { LimitsService } from './limits.service';
 import { PlansController } from './plans.controller';
+import { PlansRepository } from './plans.repository';
 import { PlansService } from './plans.service';
 import { ProjectAdmission } from './project-admission';
-import { ProjectLimitsRepository } from './project-limits.service';
+import { ProjectLimitsRepository } from './project-limits.repository';
 import { RateLimiter } from './rate-limiter';
 import { TenantLimitsService } from './tenant-limits.service';
 import { UsageAlertJob } from './usage-alert.job';
+import { UsageAlertsRepository } from './usage-alerts.repository';
 import { UsageAlertsService } from './usage-alerts.service';
 import { UsageController } from './usage.controller';
 import { UsageService } from './usage.service';
@@ -21,7 +23,7 @@ import { UsageService } from './usage.service';
 @Module({
   imports: [OutboxModule, MailModule, MeteringModule, TenancyModule, IdentityModule, AuditModule],
   controllers: [PlansController, UsageController],
-  providers: [PlansService, ProjectAdmission, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService, UsageAlertJob, UsageService, LimitsService],
+  providers: [PlansService, PlansRepository, ProjectAdmission, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService, UsageAlertsRepository, UsageAlertJob, UsageService, LimitsService],
   exports: [PlansService, ProjectLimitsRepository, RateLimiter, TenantLimitsService, UsageAlertsService],
 })
 export class QuotasModule {}

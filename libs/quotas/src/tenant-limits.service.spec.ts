@@ -4,7 +4,7 @@ import { Clock } from '@plinth/common';
 import type { MeteringService } from '@plinth/metering';
 import type { Plan } from './plan';
 import type { PlansService } from './plans.service';
-import { NO_LIMITS, ProjectLimits, ProjectLimitsRepository } from './project-limits.service';
+import { NO_LIMITS, ProjectLimits, ProjectLimitsRepository } from './project-limits.repository';
 import { RateLimiter } from './rate-limiter';
 import { LimitSubject, TenantLimitsService } from './tenant-limits.service';
 

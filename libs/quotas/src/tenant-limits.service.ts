@@ -6,7 +6,7 @@ import { METERS, MeteringService, periodEnd } from '@plinth/metering';
 import type { RateDecision, RateRule } from './gcra';
 import { AUTHENTICATED_IP_FACTOR, overageCents, Plan, RateLimitRule } from './plan';
 import { PlansService } from './plans.service';
-import { ProjectLimits, ProjectLimitsRepository } from './project-limits.service';
+import { ProjectLimits, ProjectLimitsRepository } from './project-limits.repository';
 import { RateLimiter } from './rate-limiter';
 
 /** Who a tenant request is, for limits (the gateway fills it from its TenantContext). */

@@ -1,11 +1,11 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { OutboundAddressError, postJson } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobContext, JobData, JobHandler, JobRegistry, PermanentJobError, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
-import { orgBillingRecipients, PlatformMailer, usageAlertEmail } from '@plinth/mail';
+import { PlatformMailer, usageAlertEmail } from '@plinth/mail';
+import { OrgsRepository } from '@plinth/identity';
+import { UsageAlertKey, UsageAlertsRepository } from './usage-alerts.repository';
 
 export const USAGE_ALERT_JOB = 'usage-alert';
 
@@ -35,7 +35,8 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly alerts: UsageAlertsRepository,
+    private readonly orgs: OrgsRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
     private readonly mailer: PlatformMailer,
@@ -46,16 +47,11 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
   }
 
   async handle(d: UsageAlertData, ctx: JobContext): Promise<void> {
-    const key = [d.projectId, d.periodStart, d.meter, d.kind, d.threshold];
-    const rows = (await this.db.query(
-      `SELECT a.notified_at, a.emailed_at, l.alert_webhook_url FROM control.usage_alerts a
-         LEFT JOIN control.project_limits l ON l.project_id = a.project_id
-        WHERE a.project_id = $1 AND a.period_start = $2 AND a.meter = $3 AND a.kind = $4 AND a.threshold = $5`,
-      key,
-    )) as Array<{ notified_at: Date | null; emailed_at: Date | null; alert_webhook_url: string | null }>;
-    if (!rows[0] || rows[0].notified_at) return;
-    if (!rows[0].emailed_at) {
-      const recipients = await orgBillingRecipients(this.db, d.orgId);
+    const key: UsageAlertKey = { projectId: d.projectId, periodStart: d.periodStart, meter: d.meter, kind: d.kind, threshold: d.threshold };
+    const alert = await this.alerts.delivery(key);
+    if (!alert || alert.notified_at) return;
+    if (!alert.emailed_at) {
+      const recipients = await this.orgs.billingRecipients(d.orgId);
       const mail = usageAlertEmail({ ...d, usageUrl: `${this.config.http.publicUrl}/v1/projects/${d.projectRef}/usage` });
       await this.mailer.send({
         ...mail,
@@ -63,13 +59,9 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
         messageId: this.mailer.messageId('usage-alert', ctx.id),
         tag: 'usage-alert',
       });
-      await this.db.query(
-        `UPDATE control.usage_alerts SET emailed_at = $6
-          WHERE project_id = $1 AND period_start = $2 AND meter = $3 AND kind = $4 AND threshold = $5 AND emailed_at IS NULL`,
-        [...key, this.clock.now()],
-      );
+      await this.alerts.markEmailed(key, this.clock.now());
     }
-    const webhook = rows[0].alert_webhook_url;
+    const webhook = alert.alert_webhook_url;
     if (webhook) {
       // Outside production by default, a webhook may point at a private address (a local receiver in development).
       const status = await postJson(
@@ -82,10 +74,6 @@ export class UsageAlertJob implements JobHandler<UsageAlertData>, OnModuleInit {
       });
       if (status < 200 || status >= 300) throw new Error(`alert webhook answered ${status}`);
     }
-    await this.db.query(
-      `UPDATE control.usage_alerts SET notified_at = $6
-        WHERE project_id = $1 AND period_start = $2 AND meter = $3 AND kind = $4 AND threshold = $5 AND notified_at IS NULL`,
-      [...key, this.clock.now()],
-    );
+    await this.alerts.markNotified(key, this.clock.now());
   }
 }

@@ -1,13 +1,14 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { OutboxService, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
+import { ControlTransactions } from '@plinth/database';
 import { MeteringService, periodStart } from '@plinth/metering';
+import { ProjectsRepository } from '@plinth/tenancy';
 import { overageCents } from './plan';
 import { PlansService } from './plans.service';
-import { ProjectLimitsRepository } from './project-limits.service';
+import { ProjectLimitsRepository } from './project-limits.repository';
 import { USAGE_ALERT_JOB, UsageAlertData } from './usage-alert.job';
+import { UsageAlertsRepository } from './usage-alerts.repository';
 
 export const ALERT_THRESHOLDS = [50, 80, 100] as const;
 
@@ -32,10 +33,12 @@ export class UsageAlertsService implements OnModuleInit {
   private readonly projects = new Map<string, { orgId: string; ref: string }>();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
+    private readonly alerts: UsageAlertsRepository,
     private readonly metering: MeteringService,
     private readonly plans: PlansService,
     private readonly limits: ProjectLimitsRepository,
+    private readonly projectRows: ProjectsRepository,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
   ) {}
@@ -48,13 +51,9 @@ export class UsageAlertsService implements OnModuleInit {
   async evaluate(projectIds: string[]): Promise<number> {
     const missing = projectIds.filter((id) => !this.projects.has(id));
     if (missing.length) {
-      const rows = (await this.db.query(`SELECT id, org_id, ref FROM control.projects WHERE id = ANY($1::uuid[])`, [missing])) as Array<{
-        id: string;
-        org_id: string;
-        ref: string;
-      }>;
+      const rows = await this.projectRows.refsByIds(missing);
       if (this.projects.size > 50_000) this.projects.clear();
-      for (const r of rows) this.projects.set(r.id, { orgId: r.org_id, ref: r.ref });
+      for (const r of rows) this.projects.set(r.id, { orgId: r.orgId, ref: r.ref });
     }
     let created = 0;
     const period = periodStart(this.clock.nowMs());
@@ -64,15 +63,11 @@ export class UsageAlertsService implements OnModuleInit {
       const crossings = await this.crossings(id, project.orgId);
       const fresh = crossings.filter((c) => !this.seen.has(seenKey(id, period, c)));
       if (!fresh.length) continue;
-      created += await this.db.transaction(async (m) => {
+      created += await this.tx.run(async (m) => {
         let n = 0;
         for (const c of fresh) {
-          const inserted = (await m.query(
-            `INSERT INTO control.usage_alerts (project_id, period_start, meter, kind, threshold, used, amount, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1`,
-            [id, period, c.meter, c.kind, c.threshold, c.used, c.amount, this.clock.now()],
-          )) as unknown[];
-          if (inserted.length) {
+          const key = { projectId: id, periodStart: period, meter: c.meter, kind: c.kind, threshold: c.threshold };
+          if (await this.alerts.record(m, key, c.used, c.amount, this.clock.now())) {
             n++;
             await this.outbox.enqueue<UsageAlertData>(m, {
               queue: QUEUES.notifications,

@@ -6,7 +6,7 @@ import { BASE_METERS, baseMeter, GAUGE_METERS, periodEnd, periodStart, UsageRepo
 import { ProjectsService } from '@plinth/tenancy';
 import { overageCents, Plan } from './plan';
 import { PlansService } from './plans.service';
-import { ProjectLimits, ProjectLimitsRepository } from './project-limits.service';
+import { ProjectLimits, ProjectLimitsRepository } from './project-limits.repository';
 import { MAX_RANGE_MS, UsageQuery } from './usage.dto';
 
 export interface MeterTotal {

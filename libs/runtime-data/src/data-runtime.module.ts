@@ -4,6 +4,7 @@ import { GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule } from '@plinth/tenancy';
+import { CatalogStructureModule } from './catalog/catalog-structure.module';
 import { DataCatalog } from './catalog/data-catalog';
 import { DataTableEntity } from './catalog/data-table.entity';
 import { TableAdminGuard } from './catalog/table-admin.guard';
@@ -14,7 +15,7 @@ import { RestService } from './rest/rest.service';
 
 /** The data runtime: the table catalog API (`/v1/projects/:ref/tables`) and PostgREST at `/p/:ref/rest/v1` (routes registered with the tenant edge). */
 @Module({
-  imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, TypeOrmModule.forFeature([DataTableEntity])],
+  imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, CatalogStructureModule, TypeOrmModule.forFeature([DataTableEntity])],
   controllers: [TablesController],
   providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge],
   exports: [DataCatalog, TablesService, RestService],

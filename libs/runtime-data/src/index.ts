@@ -3,6 +3,8 @@ export { DataRuntimeModule } from './data-runtime.module';
 /** Declared tables: catalog changes (DDL in one transaction, exact grants, audit) and the caller type they take. */
 export { TablesService } from './catalog/tables.service';
 export type { TableAdmin, TableView } from './catalog/tables.service';
+/** Reports projects' declared tables to tenancy (for plan limits); the worker imports it without the runtime. */
+export { CatalogStructureModule } from './catalog/catalog-structure.module';
 /** Compiled, cached catalogs per project, invalidated across instances on change. */
 export { DataCatalog, DATA_CATALOG_TOPIC } from './catalog/data-catalog';
 /** Request shapes and validation of table definitions (zod), and the stored definition types. */

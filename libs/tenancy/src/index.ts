@@ -7,3 +7,9 @@ export { tenantNames, newProjectRef, REF_PATTERN, ProjectRefs } from './project-
 /** Runtimes add their per-project tables to provisioning here. */
 export { ProvisioningHooks } from './provisioning-hooks';
 export type { ProvisioningHook, TenantNames } from './provisioning-hooks';
+/** Reads of control.projects for other libs (counts, lists, refs, schema sizes); nobody else queries the table. */
+export { ProjectsRepository } from './projects.repository';
+export type { ProjectSummary } from './projects.repository';
+/** The data runtime reports projects' declared tables here, for plan-limit checks in billing. */
+export { ProjectStructure } from './project-structure';
+export type { ProjectTable, ProjectStructureSource } from './project-structure';

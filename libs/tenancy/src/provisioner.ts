@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { TENANT_LOGIN_ROLE } from '@plinth/database';
+import { OrgsRepository } from '@plinth/identity';
 import { tenantNames } from './project-ref';
 import { ProvisioningHooks } from './provisioning-hooks';
 
@@ -13,11 +14,14 @@ import { ProvisioningHooks } from './provisioning-hooks';
  */
 @Injectable()
 export class Provisioner {
-  constructor(private readonly hooks: ProvisioningHooks) {}
+  constructor(
+    private readonly hooks: ProvisioningHooks,
+    private readonly orgs: OrgsRepository,
+  ) {}
 
   /** Locks the org row for the rest of the transaction and runs the registered admission checks. */
   async admit(m: EntityManager, orgId: string): Promise<void> {
-    await m.query('SELECT 1 FROM control.orgs WHERE id = $1 FOR UPDATE', [orgId]);
+    await this.orgs.lock(m, orgId);
     await this.hooks.admit(m, orgId);
   }
 

@@ -5,6 +5,8 @@ import { KeysModule } from '@plinth/keys';
 import { ProjectRefs } from './project-ref';
 import { ProjectEntity } from './project.entity';
 import { ProjectsController } from './projects.controller';
+import { ProjectStructure } from './project-structure';
+import { ProjectsRepository } from './projects.repository';
 import { ProjectsService } from './projects.service';
 import { Provisioner } from './provisioner';
 import { ProvisioningHooks } from './provisioning-hooks';
@@ -12,7 +14,7 @@ import { ProvisioningHooks } from './provisioning-hooks';
 @Module({
   imports: [IdentityModule, KeysModule, TypeOrmModule.forFeature([ProjectEntity])],
   controllers: [ProjectsController],
-  providers: [ProjectsService, Provisioner, ProvisioningHooks, ProjectRefs],
-  exports: [ProjectsService, ProvisioningHooks],
+  providers: [ProjectsService, ProjectsRepository, ProjectStructure, Provisioner, ProvisioningHooks, ProjectRefs],
+  exports: [ProjectsService, ProjectsRepository, ProjectStructure, ProvisioningHooks],
 })
 export class TenancyModule {}

@@ -1,11 +1,10 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { emailVerificationEmail, PlatformMailer } from '@plinth/mail';
 import { EmailSecrets } from '../tokens/email-secrets';
+import { EmailVerificationsRepository } from './email-verifications.repository';
 
 export const SEND_VERIFICATION_EMAIL_JOB = 'identity.verification-email';
 
@@ -30,7 +29,7 @@ export class SendVerificationEmailJob implements JobHandler<SendVerificationEmai
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly verifications: EmailVerificationsRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
     private readonly mailer: PlatformMailer,
@@ -42,13 +41,7 @@ export class SendVerificationEmailJob implements JobHandler<SendVerificationEmai
   }
 
   async handle(d: SendVerificationEmailData, ctx: JobContext): Promise<void> {
-    const rows = (await this.db.query(
-      `SELECT v.email, v.expires_at, v.consumed_at, u.email AS current_email
-         FROM control.email_verifications v JOIN control.users u ON u.id = v.user_id
-        WHERE v.id = $1 AND v.user_id = $2`,
-      [d.verificationId, d.userId],
-    )) as Array<{ email: string; expires_at: Date; consumed_at: Date | null; current_email: string }>;
-    const v = rows[0];
+    const v = await this.verifications.toSend(d.verificationId, d.userId);
     if (!v || v.consumed_at || v.expires_at.getTime() <= this.clock.nowMs() || v.current_email.toLowerCase() !== v.email) return;
     const token = this.secrets.verificationToken(d.verificationId);
     const mail = emailVerificationEmail({

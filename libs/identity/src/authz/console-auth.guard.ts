@@ -1,10 +1,8 @@
 import { applyDecorators, CanActivate, ExecutionContext, Injectable, SetMetadata, UseGuards } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiBearerAuth } from '@nestjs/swagger';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
 import { PlinthException } from '@plinth/common';
-import { OrgMemberEntity } from '../orgs/org.entity';
+import { OrgsRepository } from '../orgs/orgs.repository';
 import { AccessTokenService } from '../tokens/access-token.service';
 import { PAT_PREFIX, PersonalAccessTokenService } from '../tokens/personal-access-token.service';
 import { SessionService } from '../tokens/session.service';
@@ -24,7 +22,7 @@ export class ConsoleAuthGuard implements CanActivate {
     private readonly access: AccessTokenService,
     private readonly sessions: SessionService,
     private readonly pats: PersonalAccessTokenService,
-    @InjectRepository(OrgMemberEntity) private readonly members: Repository<OrgMemberEntity>,
+    private readonly members: OrgsRepository,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -53,7 +51,7 @@ export class ConsoleAuthGuard implements CanActivate {
       via = 'session';
     }
 
-    const memberships = await this.members.find({ where: { userId }, select: { orgId: true, role: true } });
+    const memberships = await this.members.membershipsOf(userId);
     const permissions = new Permissions(userId, memberships);
     req.principal = { userId, via, sessionId, tokenId, permissions, actor: actorFor(req, via, userId) };
 

@@ -1,11 +1,10 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { JobContext, JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { orgInvitationEmail, PlatformMailer } from '@plinth/mail';
 import { EmailSecrets } from '../tokens/email-secrets';
+import { OrgsRepository } from './orgs.repository';
 
 export const SEND_INVITATION_EMAIL_JOB = 'identity.invitation-email';
 
@@ -28,7 +27,7 @@ export class SendInvitationEmailJob implements JobHandler<SendInvitationEmailDat
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly orgs: OrgsRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
     private readonly mailer: PlatformMailer,
@@ -40,15 +39,7 @@ export class SendInvitationEmailJob implements JobHandler<SendInvitationEmailDat
   }
 
   async handle(d: SendInvitationEmailData, ctx: JobContext): Promise<void> {
-    const rows = (await this.db.query(
-      `SELECT i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at, o.name AS org_name, u.email AS inviter
-         FROM control.org_invitations i
-         JOIN control.orgs o ON o.id = i.org_id
-         LEFT JOIN control.users u ON u.id = i.invited_by
-        WHERE i.id = $1 AND i.org_id = $2`,
-      [d.invitationId, d.orgId],
-    )) as Array<{ email: string; role: string; expires_at: Date; accepted_at: Date | null; revoked_at: Date | null; org_name: string; inviter: string | null }>;
-    const inv = rows[0];
+    const inv = await this.orgs.invitationToSend(d.invitationId, d.orgId);
     if (!inv || inv.accepted_at || inv.revoked_at || inv.expires_at.getTime() <= this.clock.nowMs()) return;
     const mail = orgInvitationEmail({
       orgName: inv.org_name,

@@ -1,0 +1,56 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** A project as other libs need it: its id and public ref. */
+export interface ProjectSummary {
+  id: string;
+  ref: string;
+}
+
+/**
+ * Reads of `control.projects` for other libs (quotas, billing, metering): the table's one owner, so they don't write
+ * SQL against it. Methods that take an EntityManager run in the caller's transaction (e.g. with the org row locked
+ * by project admission), so their counts are consistent with what the caller does next.
+ */
+@Injectable()
+export class ProjectsRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** Projects of the org that aren't deleted. */
+  async countActiveInOrg(m: EntityManager, orgId: string): Promise<number> {
+    const [{ n }] = (await m.query(`SELECT count(*)::int AS n FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL`, [orgId])) as Array<{ n: number }>;
+    return n;
+  }
+
+  /** Projects of the org that aren't deleted, oldest first. */
+  async listActiveInOrg(m: EntityManager, orgId: string): Promise<ProjectSummary[]> {
+    return (await m.query(`SELECT id, ref FROM control.projects WHERE org_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`, [orgId])) as ProjectSummary[];
+  }
+
+  /** Every project the org has had, deleted ones included, oldest first. */
+  async listInOrg(orgId: string): Promise<ProjectSummary[]> {
+    return (await this.db.query(`SELECT id, ref FROM control.projects WHERE org_id = $1 ORDER BY created_at, id`, [orgId])) as ProjectSummary[];
+  }
+
+  /** Org and ref of each of these projects (deleted ones included); unknown ids are left out. */
+  async refsByIds(ids: string[]): Promise<Array<ProjectSummary & { orgId: string }>> {
+    if (!ids.length) return [];
+    const rows = (await this.db.query(`SELECT id, org_id, ref FROM control.projects WHERE id = ANY($1::uuid[])`, [ids])) as Array<{ id: string; org_id: string; ref: string }>;
+    return rows.map((r) => ({ id: r.id, orgId: r.org_id, ref: r.ref }));
+  }
+
+  /**
+   * Size in bytes of every relation (tables, materialized views, partitioned tables, with their indexes and TOAST) in
+   * each active project's schema. Reads this database's catalog, so it covers projects on the default cluster.
+   */
+  async activeSchemaSizes(): Promise<Array<{ id: string; bytes: number }>> {
+    return (await this.db.query(
+      `SELECT p.id, coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 AS bytes
+         FROM control.projects p
+         LEFT JOIN pg_namespace n ON n.nspname = p.schema_name
+         LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'm', 'p')
+        WHERE p.status = 'active' GROUP BY p.id`,
+    )) as Array<{ id: string; bytes: number }>;
+  }
+}
