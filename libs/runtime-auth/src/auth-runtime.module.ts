@@ -16,6 +16,7 @@ import { AuthTokensService } from './auth-tokens.service';
 import { AuthEdge } from './auth-edge';
 import { AuthRepository } from './auth.repository';
 import { AuthService } from './auth.service';
+import { MauRepository } from './mau.repository';
 import { MauService } from './mau.service';
 import { SecretBox } from './secret-box';
 import { SendAuthEmailJob } from './send-auth-email.job';
@@ -36,7 +37,7 @@ export class AuthJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController],
-  providers: [AuthEdge, AuthRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauService, AuthService, AuthAdminService, AuthSettingsService],
+  providers: [AuthEdge, AuthRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {
