@@ -61,7 +61,6 @@ export default tseslint.config(
       'libs/runtime-auth/src/auth-config.service.ts',
       'libs/runtime-auth/src/auth-settings.service.ts',
       'libs/runtime-auth/src/auth.service.ts',
-      'libs/runtime-auth/src/signing-keys.service.ts',
       // the job runtime's own outbox SQL
       'libs/jobs/src/job-executor.ts',
       'libs/jobs/src/job-scheduler.ts',

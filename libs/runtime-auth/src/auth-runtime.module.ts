@@ -20,6 +20,7 @@ import { MauRepository } from './mau.repository';
 import { MauService } from './mau.service';
 import { SecretBox } from './secret-box';
 import { SendAuthEmailJob } from './send-auth-email.job';
+import { SigningKeysRepository } from './signing-keys.repository';
 import { SigningKeysService } from './signing-keys.service';
 
 /** What sends auth emails (the outbox job); the worker imports this alone, the api gets it via AuthRuntimeModule. */
@@ -37,7 +38,7 @@ export class AuthJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController],
-  providers: [AuthEdge, AuthRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService],
+  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {
