@@ -6,6 +6,7 @@ import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule, ProvisioningHooks } from '@plinth/tenancy';
 import { AuthAdminService } from './auth-admin.service';
+import { AuthConfigRepository } from './auth-config.repository';
 import { AuthConfigService } from './auth-config.service';
 import { AuthLimitsService } from './auth-limits.service';
 import { AuthMailer } from './auth-mailer';
@@ -26,7 +27,7 @@ import { SigningKeysService } from './signing-keys.service';
 /** What sends auth emails (the outbox job); the worker imports this alone, the api gets it via AuthRuntimeModule. */
 @Module({
   imports: [MailModule],
-  providers: [SecretBox, AuthConfigService, AuthMailer, SendAuthEmailJob],
+  providers: [SecretBox, AuthConfigRepository, AuthConfigService, AuthMailer, SendAuthEmailJob],
   exports: [SecretBox, AuthConfigService],
 })
 export class AuthJobsModule {}
