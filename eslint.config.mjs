@@ -57,8 +57,6 @@ export default tseslint.config(
   {
     // To be moved (issue 14): classes that still inject the DataSource themselves. Don't add to this list.
     files: [
-      // runtime-auth's SQL is moving onto the tenant pool in a parallel change
-      'libs/runtime-auth/src/auth.service.ts',
       // the job runtime's own outbox SQL
       'libs/jobs/src/job-executor.ts',
       'libs/jobs/src/job-scheduler.ts',
