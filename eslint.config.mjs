@@ -62,7 +62,6 @@ export default tseslint.config(
       'libs/jobs/src/job-scheduler.ts',
       'libs/jobs/src/outbox-relay.ts',
       'libs/jobs/src/outbox-runner.ts',
-      'libs/jobs/src/prune-outbox.job.ts',
     ],
     rules: { 'no-restricted-syntax': 'off' },
   },
