@@ -58,7 +58,6 @@ export default tseslint.config(
     // To be moved (issue 14): classes that still inject the DataSource themselves. Don't add to this list.
     files: [
       // the job runtime's own outbox SQL
-      'libs/jobs/src/job-executor.ts',
       'libs/jobs/src/job-scheduler.ts',
       'libs/jobs/src/outbox-relay.ts',
       'libs/jobs/src/outbox-runner.ts',
