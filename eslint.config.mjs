@@ -60,7 +60,6 @@ export default tseslint.config(
       // the job runtime's own outbox SQL
       'libs/jobs/src/job-scheduler.ts',
       'libs/jobs/src/outbox-relay.ts',
-      'libs/jobs/src/outbox-runner.ts',
     ],
     rules: { 'no-restricted-syntax': 'off' },
   },
