@@ -59,7 +59,6 @@ export default tseslint.config(
     files: [
       // the job runtime's own outbox SQL
       'libs/jobs/src/job-scheduler.ts',
-      'libs/jobs/src/outbox-relay.ts',
     ],
     rules: { 'no-restricted-syntax': 'off' },
   },
