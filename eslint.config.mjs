@@ -55,14 +55,6 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    // To be moved (issue 14): classes that still inject the DataSource themselves. Don't add to this list.
-    files: [
-      // the job runtime's own outbox SQL
-      'libs/jobs/src/job-scheduler.ts',
-    ],
-    rules: { 'no-restricted-syntax': 'off' },
-  },
-  {
     // Tests and benchmarks may reach into apps to boot them, and into lib internals for setup.
     files: ['test/**/*.ts', '**/*.spec.ts', '**/*.e2e-spec.ts'],
     rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
