@@ -55,25 +55,6 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    // To be moved (issue 14): classes that still inject the DataSource themselves. Don't add to this list.
-    files: [
-      // runtime-auth's SQL is moving onto the tenant pool in a parallel change
-      'libs/runtime-auth/src/auth-config.service.ts',
-      'libs/runtime-auth/src/auth-settings.service.ts',
-      'libs/runtime-auth/src/auth.service.ts',
-      'libs/runtime-auth/src/mau.service.ts',
-      'libs/runtime-auth/src/signing-keys.service.ts',
-      // the job runtime's own outbox SQL
-      'libs/jobs/src/job-executor.ts',
-      'libs/jobs/src/job-scheduler.ts',
-      'libs/jobs/src/outbox-relay.ts',
-      'libs/jobs/src/outbox-runner.ts',
-      'libs/jobs/src/outbox.service.ts',
-      'libs/jobs/src/prune-outbox.job.ts',
-    ],
-    rules: { 'no-restricted-syntax': 'off' },
-  },
-  {
     // Tests and benchmarks may reach into apps to boot them, and into lib internals for setup.
     files: ['test/**/*.ts', '**/*.spec.ts', '**/*.e2e-spec.ts'],
     rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },

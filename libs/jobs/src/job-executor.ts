@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock } from '@plinth/common';
 import { PermanentJobError } from './job-handler';
 import { JobRegistry } from './job-registry';
+import { OutboxRepository } from './outbox.repository';
 
 export interface ClaimedJob {
   id: string;
@@ -35,7 +34,7 @@ export class JobExecutor {
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: OutboxRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
   ) {}
@@ -62,11 +61,7 @@ export class JobExecutor {
   }
 
   async markDone(job: Pick<ClaimedJob, 'id' | 'generation'>): Promise<void> {
-    await this.db.query(
-      `UPDATE control.outbox SET status = 'done', done_at = $3, locked_until = NULL, last_error = NULL
-        WHERE id = $1 AND generation = $2`,
-      [job.id, job.generation, this.clock.now()],
-    );
+    await this.repo.markDone(job, this.clock.now());
   }
 
   /**
@@ -80,25 +75,14 @@ export class JobExecutor {
     const now = this.clock.nowMs();
     if (dead) {
       this.logger.error(`job ${job.queue}/${job.name} #${job.id} is dead after ${job.attempts} attempts: ${message}`);
-      await this.db.query(
-        `UPDATE control.outbox SET status = 'dead', attempts = $3, last_error = $4, locked_until = NULL
-          WHERE id = $1 AND generation = $2`,
-        [job.id, job.generation, job.attempts, message.slice(0, 2000)],
-      );
+      await this.repo.markDead(job, job.attempts, message.slice(0, 2000));
       return 'dead';
     }
     this.logger.warn(`job ${job.queue}/${job.name} #${job.id} failed (attempt ${job.attempts}/${job.max_attempts}): ${message}`);
     if (reschedule) {
-      await this.db.query(
-        `UPDATE control.outbox SET status = 'pending', attempts = $3, last_error = $4, locked_until = NULL, run_at = $5
-          WHERE id = $1 AND generation = $2`,
-        [job.id, job.generation, job.attempts, message.slice(0, 2000), new Date(now + backoffMs(this.config.jobs.backoffMs, job.attempts))],
-      );
+      await this.repo.reschedule(job, job.attempts, message.slice(0, 2000), new Date(now + backoffMs(this.config.jobs.backoffMs, job.attempts)));
     } else {
-      await this.db.query(
-        `UPDATE control.outbox SET attempts = $3, last_error = $4, locked_until = $5 WHERE id = $1 AND generation = $2`,
-        [job.id, job.generation, job.attempts, message.slice(0, 2000), new Date(now + this.config.jobs.leaseMs)],
-      );
+      await this.repo.recordAttempt(job, job.attempts, message.slice(0, 2000), new Date(now + this.config.jobs.leaseMs));
     }
     return 'retry';
   }

@@ -1,8 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Clock } from '@plinth/common';
 import { JobRegistry } from './job-registry';
+import { OutboxRepository } from './outbox.repository';
 import { OutboxService } from './outbox.service';
 
 const TICK_MS = 15_000;
@@ -17,7 +16,7 @@ export class JobScheduler implements OnApplicationBootstrap, OnApplicationShutdo
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: OutboxRepository,
     private readonly registry: JobRegistry,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
@@ -40,12 +39,14 @@ export class JobScheduler implements OnApplicationBootstrap, OnApplicationShutdo
     const now = this.clock.nowMs();
     for (const s of this.registry.schedules()) {
       const window = Math.floor(now / s.everyMs);
-      const id = await this.outbox.enqueue(this.db.manager, {
-        queue: s.queue,
-        name: s.name,
-        data: s.data,
-        dedupeKey: `schedule:${s.everyMs}:${window}`,
-      });
+      const id = await this.repo.transaction((m) =>
+        this.outbox.enqueue(m, {
+          queue: s.queue,
+          name: s.name,
+          data: s.data,
+          dedupeKey: `schedule:${s.everyMs}:${window}`,
+        }),
+      );
       if (id) added++;
     }
     return added;

@@ -1,21 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { BullQueues, bullJobId } from './bullmq-queues';
 import { Clock } from '@plinth/common';
 import { backoffMs } from './job-executor';
 import { JobRegistry } from './job-registry';
-
-interface PendingRow {
-  id: string;
-  queue: string;
-  name: string;
-  data: { orgId: string | null };
-  attempts: number;
-  max_attempts: number;
-  generation: number;
-}
+import { OutboxRepository, PendingOutboxRow } from './outbox.repository';
 
 /**
  * Redis mode: moves committed outbox rows onto BullMQ queues. Rows are locked with `FOR UPDATE SKIP LOCKED`,
@@ -36,7 +25,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: OutboxRepository,
     private readonly queues: BullQueues,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
@@ -64,16 +53,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** Relays one batch of due pending rows. Returns how many. */
   async tick(limit = 500): Promise<number> {
-    return this.db.transaction(async (m) => {
+    return this.repo.transaction(async (m) => {
       const now = this.clock.nowMs();
-      const rows = (await m.query(
-        `SELECT id, queue, name, data, attempts, max_attempts, generation FROM control.outbox
-          WHERE status = 'pending' AND run_at <= $1 AND queue || '/' || name = ANY($3::text[])
-          ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [new Date(now), limit, this.registry.keys()],
-      )) as PendingRow[];
+      const rows = await this.repo.lockDuePending(m, new Date(now), limit, this.registry.keys());
       if (rows.length === 0) return 0;
-      const byQueue = new Map<string, PendingRow[]>();
+      const byQueue = new Map<string, PendingOutboxRow[]>();
       for (const r of rows) byQueue.set(r.queue, [...(byQueue.get(r.queue) ?? []), r]);
       for (const [queue, batch] of byQueue) {
         await this.queues.queue(queue).addBulk(
@@ -92,11 +76,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       }
       const ids = rows.map((r) => r.id);
       await this.beforeCommit?.(ids);
-      await m.query(`UPDATE control.outbox SET status = 'relayed', relayed_at = $2, locked_until = $3 WHERE id = ANY($1::bigint[])`, [
-        ids,
-        new Date(now),
-        new Date(now + this.config.jobs.leaseMs),
-      ]);
+      await this.repo.markRelayed(m, ids, new Date(now), new Date(now + this.config.jobs.leaseMs));
       return rows.length;
     });
   }
@@ -107,10 +87,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
    */
   async sweep(limit = 1000): Promise<{ requeued: number; extended: number }> {
     const now = this.clock.nowMs();
-    const rows = (await this.db.query(
-      `SELECT id, queue, generation FROM control.outbox WHERE status = 'relayed' AND locked_until < $1 ORDER BY id LIMIT $2`,
-      [new Date(now), limit],
-    )) as Array<{ id: string; queue: string; generation: number }>;
+    const rows = await this.repo.relayedPastLease(new Date(now), limit);
     const lost: string[] = [];
     const alive: string[] = [];
     for (const r of rows) {
@@ -119,13 +96,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     }
     if (lost.length) {
       this.logger.warn(`${lost.length} relayed job(s) missing from Redis; relaying them again`);
-      await this.db.query(`UPDATE control.outbox SET status = 'pending', locked_until = NULL WHERE id = ANY($1::bigint[]) AND status = 'relayed'`, [lost]);
+      await this.repo.unrelay(lost);
     }
     if (alive.length) {
-      await this.db.query(`UPDATE control.outbox SET locked_until = $2 WHERE id = ANY($1::bigint[]) AND status = 'relayed'`, [
-        alive,
-        new Date(now + this.config.jobs.leaseMs),
-      ]);
+      await this.repo.extendRelayedLease(alive, new Date(now + this.config.jobs.leaseMs));
     }
     return { requeued: lost.length, extended: alive.length };
   }

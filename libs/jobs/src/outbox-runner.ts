@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock } from '@plinth/common';
 import { ClaimedJob, JobExecutor, JobOutcome } from './job-executor';
 import { JobRegistry } from './job-registry';
+import { OutboxRepository } from './outbox.repository';
 
 /**
  * Embedded mode (no REDIS_URL): runs jobs straight from the outbox. Rows are claimed with `FOR UPDATE SKIP
@@ -20,7 +19,7 @@ export class OutboxRunner implements OnApplicationBootstrap, OnApplicationShutdo
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: OutboxRepository,
     private readonly executor: JobExecutor,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
@@ -55,18 +54,7 @@ export class OutboxRunner implements OnApplicationBootstrap, OnApplicationShutdo
   /** Marks due rows running under a lease; one statement, so a crash leaves nothing half-claimed. */
   async claim(limit: number): Promise<ClaimedJob[]> {
     const now = this.clock.nowMs();
-    // TypeORM answers an UPDATE with [rows, affected].
-    const [rows] = (await this.db.query(
-      `UPDATE control.outbox o SET status = 'running', attempts = o.attempts + 1, locked_until = $2
-        WHERE o.id IN (
-          SELECT id FROM control.outbox
-           WHERE ((status = 'pending' AND run_at <= $1) OR (status = 'running' AND locked_until < $1))
-             AND queue || '/' || name = ANY($4::text[])
-           ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING o.id, o.queue, o.name, o.data, o.attempts, o.max_attempts, o.generation`,
-      [new Date(now), new Date(now + this.config.jobs.leaseMs), limit, this.registry.keys()],
-    )) as [ClaimedJob[], number];
-    return rows;
+    return this.repo.claim(new Date(now), new Date(now + this.config.jobs.leaseMs), limit, this.registry.keys());
   }
 
   private async run(): Promise<void> {

@@ -4,6 +4,7 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock } from '@plinth/common';
 import { JobRegistry } from './job-registry';
 import { REDIS } from './job.constants';
+import { OutboxRepository } from './outbox.repository';
 import { OutboxService } from './outbox.service';
 import { connectRedis } from './redis';
 
@@ -24,6 +25,7 @@ class RedisLifecycle implements OnApplicationShutdown {
   providers: [
     Clock,
     JobRegistry,
+    OutboxRepository,
     OutboxService,
     {
       provide: REDIS,
@@ -32,6 +34,6 @@ class RedisLifecycle implements OnApplicationShutdown {
     },
     RedisLifecycle,
   ],
-  exports: [Clock, JobRegistry, OutboxService, REDIS],
+  exports: [Clock, JobRegistry, OutboxRepository, OutboxService, REDIS],
 })
 export class OutboxModule {}

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { Clock } from '@plinth/common';
 import type { JobData } from './job-handler';
 import type { QueueName } from './job.constants';
+import { OutboxRepository } from './outbox.repository';
 
 export interface EnqueueJob<T extends JobData> {
   queue: QueueName;
@@ -42,67 +42,41 @@ export interface OutboxRow {
 export class OutboxService {
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: OutboxRepository,
     private readonly clock: Clock,
   ) {}
 
   /** Writes a job in the caller's transaction. Returns its id, or null when `dedupeKey` already exists. */
   async enqueue<T extends JobData>(manager: EntityManager, job: EnqueueJob<T>): Promise<string | null> {
     const now = this.clock.nowMs();
-    const rows = (await manager.query(
-      `INSERT INTO control.outbox (queue, name, data, org_id, dedupe_key, max_attempts, run_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (queue, name, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-       RETURNING id`,
-      [
-        job.queue,
-        job.name,
-        JSON.stringify(job.data),
-        job.data.orgId,
-        job.dedupeKey ?? null,
-        job.maxAttempts ?? this.config.jobs.maxAttempts,
-        new Date(now + (job.delayMs ?? 0)),
-        new Date(now),
-      ],
-    )) as Array<{ id: string }>;
-    return rows[0]?.id ?? null;
+    return this.repo.insert(manager, {
+      queue: job.queue,
+      name: job.name,
+      data: job.data,
+      dedupeKey: job.dedupeKey ?? null,
+      maxAttempts: job.maxAttempts ?? this.config.jobs.maxAttempts,
+      runAt: new Date(now + (job.delayMs ?? 0)),
+      createdAt: new Date(now),
+    });
   }
 
   /** Dead jobs (all retries spent), newest first; of one org when given. */
-  async listDead(orgId?: string, limit = 100): Promise<OutboxRow[]> {
-    return (await this.db.query(
-      `SELECT id, queue, name, data, org_id, status, attempts, max_attempts, generation, last_error, created_at, run_at, done_at
-         FROM control.outbox WHERE status = 'dead' AND ($1::uuid IS NULL OR org_id = $1) ORDER BY id DESC LIMIT $2`,
-      [orgId ?? null, limit],
-    )) as OutboxRow[];
+  listDead(orgId?: string, limit = 100): Promise<OutboxRow[]> {
+    return this.repo.listDead(orgId ?? null, limit);
   }
 
-  async get(id: string): Promise<OutboxRow | null> {
-    const rows = (await this.db.query(
-      `SELECT id, queue, name, data, org_id, status, attempts, max_attempts, generation, last_error, created_at, run_at, done_at
-         FROM control.outbox WHERE id = $1`,
-      [id],
-    )) as OutboxRow[];
-    return rows[0] ?? null;
+  get(id: string): Promise<OutboxRow | null> {
+    return this.repo.get(id);
   }
 
   /** Sends a dead job round again with a fresh set of attempts. False if it isn't dead (or isn't that org's). */
-  async redrive(id: string, orgId?: string): Promise<boolean> {
-    const [, count] = (await this.db.query(
-      `UPDATE control.outbox SET status = 'pending', attempts = 0, generation = generation + 1, run_at = $2,
-              locked_until = NULL, relayed_at = NULL
-        WHERE id = $1 AND status = 'dead' AND ($3::uuid IS NULL OR org_id = $3)`,
-      [id, this.clock.now(), orgId ?? null],
-    )) as [unknown, number];
-    return count === 1;
+  redrive(id: string, orgId?: string): Promise<boolean> {
+    return this.repo.redrive(id, this.clock.now(), orgId ?? null);
   }
 
   /** Counts by status, for health and tests. */
   async counts(): Promise<Record<OutboxStatus, number>> {
-    const rows = (await this.db.query(`SELECT status, count(*)::int AS n FROM control.outbox GROUP BY status`)) as Array<{
-      status: OutboxStatus;
-      n: number;
-    }>;
+    const rows = await this.repo.countByStatus();
     const out: Record<OutboxStatus, number> = { pending: 0, running: 0, relayed: 0, done: 0, dead: 0 };
     for (const r of rows) out[r.status] = r.n;
     return out;

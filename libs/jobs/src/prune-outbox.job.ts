@@ -1,10 +1,9 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Clock } from '@plinth/common';
 import type { JobData, JobHandler } from './job-handler';
 import { JobRegistry } from './job-registry';
 import { JOB_NAMES, QUEUES } from './job.constants';
+import { OutboxRepository } from './outbox.repository';
 
 const KEEP_DONE_MS = 7 * 86400_000;
 
@@ -15,7 +14,7 @@ export class PruneOutboxJob implements JobHandler<JobData>, OnModuleInit {
   readonly name = JOB_NAMES.pruneOutbox;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: OutboxRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
   ) {}
@@ -26,6 +25,6 @@ export class PruneOutboxJob implements JobHandler<JobData>, OnModuleInit {
   }
 
   async handle(): Promise<void> {
-    await this.db.query(`DELETE FROM control.outbox WHERE status = 'done' AND done_at < $1`, [new Date(this.clock.nowMs() - KEEP_DONE_MS)]);
+    await this.repo.deleteDoneBefore(new Date(this.clock.nowMs() - KEEP_DONE_MS));
   }
 }

@@ -1,10 +1,10 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { ErrorCode, nonPublicHostReason, PlinthException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { CacheInvalidation } from '@plinth/database';
 import { AuthSettings, authSettingsSchema, defaultAuthSettings, PatchAuthSettings } from './auth-config.dto';
+import { AuthConfigRepository } from './auth-config.repository';
 import { parseRedirectPattern } from './redirect-allow-list';
 import { SecretBox } from './secret-box';
 
@@ -32,7 +32,7 @@ export class AuthConfigService implements OnModuleInit {
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly plinth: PlinthConfig,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: AuthConfigRepository,
     private readonly box: SecretBox,
     private readonly invalidation: CacheInvalidation,
   ) {}
@@ -45,10 +45,7 @@ export class AuthConfigService implements OnModuleInit {
     const now = Date.now();
     const hit = this.cache.get(projectId);
     if (hit && hit.until > now) return hit.config;
-    const rows = (await this.db.query(`SELECT settings, smtp_password_enc, updated_at FROM control.auth_configs WHERE project_id = $1`, [
-      projectId,
-    ])) as Array<{ settings: Partial<AuthSettings>; smtp_password_enc: string | null; updated_at: Date }>;
-    const row = rows[0];
+    const row = await this.repo.find(projectId);
     const defaults = defaultAuthSettings();
     const config: ProjectAuthConfig = row
       ? {
@@ -100,12 +97,7 @@ export class AuthConfigService implements OnModuleInit {
       if (pass !== undefined) sealed = pass ? this.box.seal(pass, `smtp:${projectId}`) : null;
     }
     const settings = authSettingsSchema.parse(merged);
-    await m.query(
-      `INSERT INTO control.auth_configs (project_id, settings, smtp_password_enc, updated_at) VALUES ($1, $2, $3, clock_timestamp())
-       ON CONFLICT (project_id) DO UPDATE SET settings = EXCLUDED.settings, smtp_password_enc = EXCLUDED.smtp_password_enc,
-         updated_at = EXCLUDED.updated_at`,
-      [projectId, JSON.stringify(settings), sealed],
-    );
+    await this.repo.upsert(m, projectId, settings, sealed);
     await this.invalidation.publish(m, AUTH_CONFIG_TOPIC, projectId);
     this.cache.delete(projectId);
     return AuthConfigService.view(settings, sealed !== null);

@@ -6,6 +6,7 @@ import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule, ProvisioningHooks } from '@plinth/tenancy';
 import { AuthAdminService } from './auth-admin.service';
+import { AuthConfigRepository } from './auth-config.repository';
 import { AuthConfigService } from './auth-config.service';
 import { AuthLimitsService } from './auth-limits.service';
 import { AuthMailer } from './auth-mailer';
@@ -16,15 +17,17 @@ import { AuthTokensService } from './auth-tokens.service';
 import { AuthEdge } from './auth-edge';
 import { AuthRepository } from './auth.repository';
 import { AuthService } from './auth.service';
+import { MauRepository } from './mau.repository';
 import { MauService } from './mau.service';
 import { SecretBox } from './secret-box';
 import { SendAuthEmailJob } from './send-auth-email.job';
+import { SigningKeysRepository } from './signing-keys.repository';
 import { SigningKeysService } from './signing-keys.service';
 
 /** What sends auth emails (the outbox job); the worker imports this alone, the api gets it via AuthRuntimeModule. */
 @Module({
   imports: [MailModule],
-  providers: [SecretBox, AuthConfigService, AuthMailer, SendAuthEmailJob],
+  providers: [SecretBox, AuthConfigRepository, AuthConfigService, AuthMailer, SendAuthEmailJob],
   exports: [SecretBox, AuthConfigService],
 })
 export class AuthJobsModule {}
@@ -36,7 +39,7 @@ export class AuthJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController],
-  providers: [AuthEdge, AuthRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauService, AuthService, AuthAdminService, AuthSettingsService],
+  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {

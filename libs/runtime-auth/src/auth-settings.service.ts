@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AuditService } from '@plinth/audit';
+import { ControlTransactions } from '@plinth/database';
 import type { Principal } from '@plinth/identity';
 import { ProjectsService } from '@plinth/tenancy';
 import type { PatchAuthSettings } from './auth-config.dto';
@@ -12,7 +11,7 @@ import { SigningKeysService } from './signing-keys.service';
 @Injectable()
 export class AuthSettingsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
     private readonly projects: ProjectsService,
     private readonly config: AuthConfigService,
     private readonly keys: SigningKeysService,
@@ -28,7 +27,7 @@ export class AuthSettingsService {
   async update(p: Principal, ref: string, patch: PatchAuthSettings): Promise<AuthSettingsView> {
     const project = await this.projects.get(p, ref);
     p.permissions.assert('update', 'Project', project.org_id, 'Project');
-    return this.db.transaction(async (m) => {
+    return this.tx.run(async (m) => {
       const view = await this.config.update(m, project.id, patch);
       const changed = Object.keys(patch).sort();
       await this.audit.record(m, p.actor, { orgId: project.org_id, action: 'auth_config.update', targetType: 'project', targetId: ref, details: { changed } });
@@ -39,7 +38,7 @@ export class AuthSettingsService {
   async rotateSigningKey(p: Principal, ref: string): Promise<{ kid: string; previous_kid: string | null }> {
     const project = await this.projects.get(p, ref);
     p.permissions.assert('update', 'Project', project.org_id, 'Project');
-    return this.db.transaction(async (m) => {
+    return this.tx.run(async (m) => {
       const { kid, previous } = await this.keys.rotate(m, project.id);
       await this.audit.record(m, p.actor, { orgId: project.org_id, action: 'auth_signing_key.rotate', targetType: 'project', targetId: ref, details: { kid, previous_kid: previous } });
       return { kid, previous_kid: previous };

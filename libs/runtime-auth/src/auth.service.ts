@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { ControlTransactions } from '@plinth/database';
 import type { EndUser, TenantContext, TenantProject } from '@plinth/gateway';
 import { OutboxService, QUEUES } from '@plinth/jobs';
 import type { AuthSettings } from './auth-config.dto';
@@ -81,7 +80,7 @@ export class AuthService {
     private readonly box: SecretBox,
     private readonly outbox: OutboxService,
     private readonly mau: MauService,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly tx: ControlTransactions,
   ) {}
 
   async publicSettings(project: TenantProject) {
@@ -429,7 +428,7 @@ export class AuthService {
 
   /** Enqueues the email of a code whose transaction committed (the outbox is a control table). */
   private async sendCode(issued: IssuedCode): Promise<void> {
-    await this.outbox.enqueue(this.db.manager, { queue: QUEUES.email, name: SEND_AUTH_EMAIL_JOB, data: issued.email });
+    await this.tx.run((m) => this.outbox.enqueue(m, { queue: QUEUES.email, name: SEND_AUTH_EMAIL_JOB, data: issued.email }));
   }
 
   /** A new session with its first refresh token, and the token response. */

@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { METERS, MeteringService, periodStart } from '@plinth/metering';
+import { MauRepository } from './mau.repository';
 
 const MAX_SEEN = 200_000;
 
@@ -16,7 +15,7 @@ export class MauService {
   private readonly seen = new Set<string>();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: MauRepository,
     private readonly metering: MeteringService,
   ) {}
 
@@ -34,10 +33,6 @@ export class MauService {
   }
 
   private async record(projectId: string, month: string, userId: string): Promise<void> {
-    const rows = (await this.db.query(
-      `INSERT INTO control.auth_monthly_users (project_id, month, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
-      [projectId, month, userId],
-    )) as unknown[];
-    if (rows.length) this.metering.record(projectId, METERS.mau, 1);
+    if (await this.repo.record(projectId, month, userId)) this.metering.record(projectId, METERS.mau, 1);
   }
 }

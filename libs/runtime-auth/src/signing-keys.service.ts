@@ -1,22 +1,14 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, JsonWebKey, KeyObject, randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import { CacheInvalidation } from '@plinth/database';
 import { SecretBox } from './secret-box';
+import { SigningKeysRepository } from './signing-keys.repository';
 
 export const AUTH_KEYS_TOPIC = 'auth-keys';
 const TTL_MS = 60_000;
 /** How long a rotated-out key stays in JWKS: longer than any access token it signed may live. */
 const OVERLAP_MS = 86_400_000 + 60_000;
-
-interface KeyRow {
-  kid: string;
-  status: 'active' | 'previous';
-  public_jwk: JsonWebKey;
-  private_enc: string;
-  rotated_at: Date | null;
-}
 
 interface ProjectKeys {
   active: { kid: string; privateKey: KeyObject } | null;
@@ -36,7 +28,7 @@ export class SigningKeysService implements OnModuleInit {
   private readonly loading = new Map<string, Promise<ProjectKeys>>();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: SigningKeysRepository,
     private readonly box: SecretBox,
     private readonly invalidation: CacheInvalidation,
   ) {}
@@ -49,7 +41,7 @@ export class SigningKeysService implements OnModuleInit {
   async signingKey(projectId: string): Promise<{ kid: string; privateKey: KeyObject }> {
     let keys = await this.keys(projectId);
     if (!keys.active) {
-      await this.create(this.db.manager, projectId);
+      await this.create(null, projectId);
       this.cache.delete(projectId);
       keys = await this.keys(projectId);
     }
@@ -79,31 +71,22 @@ export class SigningKeysService implements OnModuleInit {
 
   /** Makes a new active key in the caller's transaction; the old one stays verifiable during the overlap. */
   async rotate(m: EntityManager, projectId: string): Promise<{ kid: string; previous: string | null }> {
-    await m.query(`SELECT pg_advisory_xact_lock(hashtext('auth-keys:' || $1))`, [projectId]);
-    await m.query(
-      `UPDATE control.auth_signing_keys SET status = 'retired' WHERE project_id = $1 AND status = 'previous' AND rotated_at < now() - make_interval(secs => $2)`,
-      [projectId, OVERLAP_MS / 1000],
-    );
-    const prev = (await m.query(
-      `UPDATE control.auth_signing_keys SET status = 'previous', rotated_at = now() WHERE project_id = $1 AND status = 'active' RETURNING kid`,
-      [projectId],
-    )) as [Array<{ kid: string }>, number];
+    await this.repo.lockProject(m, projectId);
+    await this.repo.retireExpired(m, projectId, OVERLAP_MS / 1000);
+    const previous = await this.repo.demoteActive(m, projectId);
     const kid = await this.create(m, projectId);
     await this.invalidation.publish(m, AUTH_KEYS_TOPIC, projectId);
     this.cache.delete(projectId);
-    return { kid, previous: prev[0][0]?.kid ?? null };
+    return { kid, previous };
   }
 
-  private async create(m: EntityManager, projectId: string): Promise<string> {
+  /** In `m`'s transaction, or on its own when null. */
+  private async create(m: EntityManager | null, projectId: string): Promise<string> {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const kid = randomUUID();
     const jwk = publicKey.export({ format: 'jwk' });
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    await m.query(
-      `INSERT INTO control.auth_signing_keys (kid, project_id, status, public_jwk, private_enc) VALUES ($1, $2, 'active', $3, $4)
-       ON CONFLICT DO NOTHING`,
-      [kid, projectId, JSON.stringify(jwk), this.box.seal(pem, `signing-key:${projectId}:${kid}`)],
-    );
+    await this.repo.insertActive(m, { kid, projectId, publicJwk: jwk, privateEnc: this.box.seal(pem, `signing-key:${projectId}:${kid}`) });
     return kid;
   }
 
@@ -119,11 +102,7 @@ export class SigningKeysService implements OnModuleInit {
   }
 
   private async load(projectId: string): Promise<ProjectKeys> {
-    const rows = (await this.db.query(
-      `SELECT kid, status, public_jwk, private_enc, rotated_at FROM control.auth_signing_keys
-        WHERE project_id = $1 AND status <> 'retired' AND (status = 'active' OR rotated_at > now() - make_interval(secs => $2))`,
-      [projectId, OVERLAP_MS / 1000],
-    )) as KeyRow[];
+    const rows = await this.repo.live(projectId, OVERLAP_MS / 1000);
     const entry: ProjectKeys = { active: null, publics: new Map(), jwks: [], until: Date.now() + TTL_MS };
     for (const r of rows) {
       entry.publics.set(r.kid, createPublicKey({ key: r.public_jwk, format: 'jwk' }));
