@@ -321,6 +321,24 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
       expect(rows.map((r) => r.d).join('\n')).not.toContain(code);
     });
 
+    it('resend: a fresh confirmation replaces the first (the new code confirms, the old does not); unknown and confirmed addresses get the same 200 and no mail', async () => {
+      const email = uniqueEmail('resend');
+      await client(b).auth.signUp({ email, password: PASSWORD });
+      const first = codeAndLink(await smtp.waitFor(email)).code;
+      expect((await client(b).auth.resend({ type: 'signup', email })).error).toBeNull();
+      const second = codeAndLink(await smtp.waitFor(email)).code;
+      if (first !== second) expect((await client(b).auth.verifyOtp({ email, token: first, type: 'signup' })).error).toMatchObject({ code: 'otp_expired' });
+      const ok = await client(b).auth.verifyOtp({ email, token: second, type: 'signup' });
+      expect(ok.error).toBeNull();
+      expect(ok.data.session!.user.email_confirmed_at).toEqual(expect.any(String));
+      // Now confirmed, and an address nobody has: the same empty 200, and nothing sent.
+      const unknown = uniqueEmail('resend-nobody');
+      for (const to of [email, unknown]) expect(await t.http().post(authPath(b, '/resend')).set('apikey', b.publishable).send({ type: 'signup', email: to })).toMatchObject({ status: 200, body: {} });
+      await new Promise((r) => setTimeout(r, 500));
+      expect([smtp.countTo(email), smtp.countTo(unknown)]).toEqual([0, 0]); // both earlier mails were taken above
+      expect((await t.http().post(authPath(b, '/resend')).set('apikey', b.publishable).send({ type: 'sms', email })).status).toBe(400);
+    });
+
     it('a second sign-up of a confirmed address looks the same and sends nothing (no enumeration)', async () => {
       const email = uniqueEmail('taken');
       await client(b).auth.signUp({ email, password: PASSWORD });

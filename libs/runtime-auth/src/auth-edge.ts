@@ -5,7 +5,7 @@ import { EdgeContext, EdgeRoute, EdgeRuntime, RuntimeRegistry, sendJson } from '
 import { AuthAdminService } from './auth-admin.service';
 import {
   adminUserSchema, generateLinkSchema, gotrueBody, gotrueQuery, listUsersQuerySchema, logoutQuerySchema, otpSchema, parseOrThrow,
-  passwordGrantSchema, recoverSchema, refreshGrantSchema, signupSchema, tokenQuerySchema, updateUserSchema, verifyLinkSchema, verifySchema,
+  passwordGrantSchema, recoverSchema, refreshGrantSchema, resendSchema, signupSchema, tokenQuerySchema, updateUserSchema, verifyLinkSchema, verifySchema,
 } from './auth.dto';
 import { AuthCall, AuthService } from './auth.service';
 import { GOTRUE_DIALECT, GoTrueException } from './gotrue.exception';
@@ -83,6 +83,7 @@ export class AuthEdge implements OnModuleInit {
         },
         route(['POST'], '/otp', 'json', (c) => auth.otp(callOf(c), bodyOf(c, otpSchema))),
         route(['POST'], '/recover', 'json', (c) => auth.recover(callOf(c), bodyOf(c, recoverSchema))),
+        route(['POST'], '/resend', 'json', (c) => auth.resend(callOf(c), bodyOf(c, resendSchema))),
         route(['POST'], '/verify', 'json', (c) => auth.verify(callOf(c), bodyOf(c, verifySchema))),
         // The emailed link, opened in a browser without any key: 303 to the redirect URL with the session (or the
         // error) in the fragment.

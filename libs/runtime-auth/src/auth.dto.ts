@@ -25,6 +25,8 @@ export const verifySchema = z.object({
 });
 export const verifyLinkSchema = z.object({ token: z.string().min(1).max(200), type: z.enum(VERIFY_TYPES), redirect_to: z.string().max(2000).optional() });
 export const recoverSchema = z.object({ email });
+/** `POST /resend`: email confirmations only (phone types aren't supported). */
+export const resendSchema = z.object({ type: z.enum(['signup', 'email_change']), email });
 export const adminUserSchema = z.object({
   email: email.optional(),
   password: password.optional(),

@@ -295,6 +295,33 @@ export class AuthService {
     return {};
   }
 
+  /**
+   * `POST /resend`: a fresh confirmation (a new code and link, replacing what was sent) for an address still waiting
+   * for one: a sign-up not yet confirmed, or an email change pending on the account whose current address this is.
+   * The answer is the same whether or not anything was sent (no enumeration); the email limits come first.
+   */
+  async resend(call: AuthCall, body: { type: 'signup' | 'email_change'; email: string }): Promise<Record<string, never>> {
+    const project = call.tenant.project;
+    const email = normalizeEmail(body.email);
+    const s = await this.settingsOf(project);
+    await this.limits.checkEmailRequest(project.id, s, email, call.ip);
+    await this.repo.run(project, async (t) => {
+      const user = await this.repo.findUser(t, { email });
+      if (!user || (user.banned_until && user.banned_until.getTime() > Date.now())) return;
+      if (body.type === 'signup' && user.email_confirmed_at) return;
+      if (body.type === 'email_change' && !user.new_email) return;
+      await this.limits.spendEmailBudget(project.id, s);
+      const issued = await this.repo.transaction(t, async (m) => {
+        if (body.type === 'email_change') return this.issueCode(m, call, s, t, { kind: 'email_change', email: user.new_email!, userId: user.id, newEmail: user.new_email! });
+        const code = await this.issueCode(m, call, s, t, { kind: 'signup', email, userId: user.id });
+        await this.repo.updateUser(t, user.id, { confirmation_sent_at: new Date() }, m);
+        return code;
+      });
+      await this.sendCode(issued);
+    });
+    return {};
+  }
+
   /** `POST /recover`: a recovery link and code if the account exists; the answer never says. */
   async recover(call: AuthCall, body: { email: string }): Promise<Record<string, never>> {
     const project = call.tenant.project;
