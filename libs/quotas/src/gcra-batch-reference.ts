@@ -59,6 +59,11 @@ export function runGcraBatchReference(store: Map<string, number>, keys: string[]
       const t = rt[r];
       const cap = rc[r];
       let tat = tatOf(rk[r]);
+      if (tat > now + cap) {
+        tat = now + cap;
+        tats.set(rk[r], tat);
+        dirty.add(rk[r]);
+      }
       if (tat < now) tat = now;
       const diff = tat + t - now;
       if (diff > cap + 0.000001 && diff - cap > retry) {

@@ -15,6 +15,19 @@ describe(gcra.name, () => {
     expect(gcra(tats, [rule(10, 60_000)], 1_006_000).allowed).toBe(false);
   });
 
+  it('carries at most one window of debt into a changed rule: a bucket drained under 2 a minute admits again one interval later under 20 a second', () => {
+    const tats = new Map<string, number>();
+    const strict = rule(2, 60_000);
+    expect([gcra(tats, [strict], 0).allowed, gcra(tats, [strict], 0).allowed, gcra(tats, [strict], 0).allowed]).toEqual([true, true, false]);
+    const relaxed = rule(20, 1000);
+    // The stored minute of debt would refuse for ~59 s; now it counts as one new window: a 50 ms interval later the
+    // bucket admits again, at the new rate.
+    expect(gcra(tats, [relaxed], 1000)).toMatchObject({ allowed: false, retryAfterMs: 50 });
+    expect(gcra(tats, [relaxed], 1050).allowed).toBe(true);
+    expect(gcra(tats, [relaxed], 1050).allowed).toBe(false);
+    expect(gcra(tats, [relaxed], 2050).allowed).toBe(true);
+  });
+
   it('is all or nothing across rules: a refusal consumes no rule', () => {
     const tats = new Map<string, number>();
     const tight = rule(1, 1000, 'tight');

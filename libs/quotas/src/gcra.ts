@@ -36,7 +36,11 @@ export function gcra(tats: Map<string, number>, rules: readonly RateRule[], nowM
     const r = rules[i];
     const t = (r.windowMs * 1000) / r.limit;
     const cap = t * r.limit;
-    const newTat = Math.max(tats.get(r.key) ?? 0, now) + t;
+    let stored = tats.get(r.key) ?? 0;
+    // Debt is at most one window of the rule as it is now: a bucket left by a stricter rule (a limit lowered, then
+    // raised or cleared) is lowered to one window ahead, refused or not, so it drains at the new rate.
+    if (stored > now + cap) tats.set(r.key, (stored = now + cap));
+    const newTat = Math.max(stored, now) + t;
     next[i] = newTat;
     const diff = newTat - now;
     if (diff > cap + 1e-6 && diff - cap > retryUs) {
@@ -79,7 +83,8 @@ export function gcra(tats: Map<string, number>, rules: readonly RateRule[], nowM
  * rules, then their indices (1-based). Returns per request five integers: admitted (1/0), retry after (ms),
  * the binding rule (1-based, in the request's own list), remaining, reset (ms); then per rule two: tokens
  * leased, and the key's stored time after the lease (µs).
- * Stored times are rounded to whole µs after every admission, as a sequence of single calls would store them.
+ * Stored times are rounded to whole µs after every admission, as a sequence of single calls would store them. A
+ * stored time more than one window ahead (left by a stricter rule on the same key) is lowered to one window ahead.
  */
 export const GCRA_BATCH_LUA = `
 local now = tonumber(ARGV[1])
@@ -130,6 +135,11 @@ while a <= nargs do
     local t = rt[r]
     local cap = rc[r]
     local tat = tatOf(rk[r])
+    if tat > now + cap then
+      tat = now + cap
+      tats[rk[r]] = tat
+      dirty[rk[r]] = true
+    end
     if tat < now then tat = now end
     local diff = tat + t - now
     if diff > cap + 0.000001 and diff - cap > retry then
