@@ -19,6 +19,10 @@ import { AuthRepository } from './auth.repository';
 import { AuthService } from './auth.service';
 import { MauRepository } from './mau.repository';
 import { MauService } from './mau.service';
+import { FlowStateRepository } from './flow-state.repository';
+import { MfaRepository } from './mfa.repository';
+import { MfaService } from './mfa.service';
+import { PkceService } from './pkce.service';
 import { SecretBox } from './secret-box';
 import { SendAuthEmailJob } from './send-auth-email.job';
 import { SigningKeysRepository } from './signing-keys.repository';
@@ -39,7 +43,8 @@ export class AuthJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController],
-  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService],
+  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService,
+    FlowStateRepository, PkceService, MfaRepository, MfaService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { TenantNames } from '@plinth/tenancy';
+import { createAuthFlowTables } from './auth-flow-schema';
 
 /**
  * The auth runtime's tables in a project's schema. The leading underscore keeps them apart from tables customers
@@ -80,4 +81,5 @@ export async function createAuthTables(m: EntityManager, names: TenantNames): Pr
     CREATE INDEX ON ${t.codes} (email, kind);
     GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${names.authRole}";
   `);
+  await createAuthFlowTables(m, names);
 }
