@@ -90,6 +90,15 @@ export class AuthRepository {
   /** Runs `fn`; a project provisioned before the auth runtime existed gets its tables first (once). */
   async run<T>(project: Pick<TenantProject, 'ref' | 'cluster' | 'schema' | 'dataRole'>, fn: (t: AuthScope) => Promise<T>): Promise<T> {
     const t = this.tables(project);
+    // Once per project and process: the newest tables exist (else they are created first). Retrying `fn` after a
+    // missing table is not enough on its own: statements before the failing one (a user created, a rate limit
+    // spent) would run twice.
+    if (!this.ready.has(project.ref)) {
+      const { rows } = await this.tenants.run<{ t: string | null }, QueryResult<{ t: string | null }>>(
+        t.target, [{ text: `SELECT to_regclass($1) AS t`, values: [t.challenges] }], (r) => r, { as: 'auth' });
+      if (!rows[0]?.t) await this.backfill(project.ref);
+      this.ready.add(project.ref);
+    }
     try {
       return await fn(t);
     } catch (e) {
