@@ -11,6 +11,8 @@ import { AuthCall, AuthService } from './auth.service';
 import { GOTRUE_DIALECT, GoTrueException } from './gotrue.exception';
 import { mfaRoutes } from './mfa-routes';
 import { MfaService } from './mfa.service';
+import { oauthRoutes } from './oauth-routes';
+import { OAuthService } from './oauth.service';
 import { pkceGrantSchema, pkceOf } from './pkce';
 import { SigningKeysService } from './signing-keys.service';
 
@@ -46,6 +48,7 @@ export class AuthEdge implements OnModuleInit {
     private readonly admin: AuthAdminService,
     private readonly keys: SigningKeysService,
     private readonly mfa: MfaService,
+    private readonly oauth: OAuthService,
   ) {}
 
   onModuleInit(): void {
@@ -107,6 +110,7 @@ export class AuthEdge implements OnModuleInit {
           return admin.generateLink({ ...call, redirectTo: body.redirect_to ?? call.redirectTo }, body);
         }),
         ...mfaRoutes(this.mfa, callOf, bodyOf),
+        ...oauthRoutes(this.oauth, auth, callOf),
       ],
     };
   }

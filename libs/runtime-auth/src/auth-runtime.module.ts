@@ -22,6 +22,8 @@ import { MauService } from './mau.service';
 import { FlowStateRepository } from './flow-state.repository';
 import { MfaRepository } from './mfa.repository';
 import { MfaService } from './mfa.service';
+import { IdentityRepository } from './identity.repository';
+import { OAuthService } from './oauth.service';
 import { PkceService } from './pkce.service';
 import { SecretBox } from './secret-box';
 import { SendAuthEmailJob } from './send-auth-email.job';
@@ -44,7 +46,7 @@ export class AuthJobsModule {}
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController],
   providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService,
-    FlowStateRepository, PkceService, MfaRepository, MfaService],
+    FlowStateRepository, PkceService, MfaRepository, MfaService, IdentityRepository, OAuthService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {

@@ -92,7 +92,10 @@ export class AuthService {
   async publicSettings(project: TenantProject) {
     const s = (await this.settings.get(project.id)).settings;
     return {
-      external: { email: true, phone: false, anonymous_users: s.anonymous_sign_ins },
+      external: {
+        email: true, phone: false, anonymous_users: s.anonymous_sign_ins,
+        ...Object.fromEntries(Object.entries(s.providers).map(([name, p]) => [name, p?.enabled === true])),
+      },
       disable_signup: !s.signup_enabled,
       mailer_autoconfirm: !s.email_confirm_required,
       phone_autoconfirm: false,

@@ -12,6 +12,8 @@ export interface NewFlowState {
   codeChallenge: string | null;
   data: Record<string, unknown>;
   expiresAt: Date;
+  /** Set when the flow is created with its auth code already issued (an OAuth flow after its callback). */
+  authCodeHash?: string;
 }
 
 export interface FlowStateRow {
@@ -44,9 +46,9 @@ export class FlowStateRepository {
   async create(t: AuthScope, f: NewFlowState, now: Date, tx?: AuthTx): Promise<void> {
     await this.query(t, tx,
       `WITH old AS (DELETE FROM ${t.flowStates} WHERE expires_at < $9 OR (code_id IS NOT NULL AND code_id = $3))
-       INSERT INTO ${t.flowStates} (id, user_id, code_id, auth_method, provider, code_challenge, data, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [f.id, f.userId, f.codeId, f.authMethod, f.provider, f.codeChallenge, JSON.stringify(f.data), f.expiresAt, now],
+       INSERT INTO ${t.flowStates} (id, user_id, code_id, auth_method, provider, code_challenge, data, expires_at, auth_code_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10)`,
+      [f.id, f.userId, f.codeId, f.authMethod, f.provider, f.codeChallenge, JSON.stringify(f.data), f.expiresAt, now, f.authCodeHash ?? null],
     );
   }
 
@@ -66,11 +68,6 @@ export class FlowStateRepository {
   /** Removes the flow waiting for emailed code `codeId` (the code was used another way). */
   async deleteForCode(t: AuthScope, codeId: string): Promise<void> {
     await this.query(t, undefined, `DELETE FROM ${t.flowStates} WHERE code_id = $1`, [codeId]);
-  }
-
-  /** Gives flow `id` its user and auth code (an OAuth flow after the provider's callback), with a new expiry. */
-  async issueForFlow(t: AuthScope, id: string, userId: string, authCodeHash: string, expiresAt: Date): Promise<void> {
-    await this.query(t, undefined, `UPDATE ${t.flowStates} SET user_id = $2, auth_code_hash = $3, expires_at = $4 WHERE id = $1`, [id, userId, authCodeHash, expiresAt]);
   }
 
   /** Takes (deletes) a flow by id: the single use of an OAuth state. Expired ones are returned too; the caller decides. */

@@ -58,10 +58,15 @@ export class PkceService {
     await this.flows.deleteForCode(t, codeId);
   }
 
-  /** Gives an OAuth flow its user and a fresh auth code. */
-  async authCodeForFlow(project: TenantProject, t: AuthScope, flowId: string, userId: string): Promise<string> {
+  /** A fresh auth code for the user an OAuth flow with `challenge` signed in (its state was spent by the callback). */
+  async authCodeForOAuth(project: TenantProject, t: AuthScope, c: { userId: string; challenge: string; provider: string }): Promise<string> {
     const code = randomUUID();
-    await this.flows.issueForFlow(t, flowId, userId, this.hash(project, code), this.expiry(this.clock.now()));
+    const now = this.clock.now();
+    await this.flows.create(
+      t,
+      { id: randomUUID(), userId: c.userId, codeId: null, authMethod: 'oauth', provider: c.provider, codeChallenge: c.challenge, data: {}, expiresAt: this.expiry(now), authCodeHash: this.hash(project, code) },
+      now,
+    );
     return code;
   }
 
