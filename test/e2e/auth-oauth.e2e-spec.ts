@@ -1,6 +1,5 @@
 import { createClient, SupabaseClient } from '@supabase/supabase-js';
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -215,6 +214,22 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     expect(await replay.json()).toMatchObject({ error_code: 'bad_oauth_state' });
   });
 
+  it('the same provider subject is a different user in another project: identities never cross projects', async () => {
+    const email = uniqueEmail('twice');
+    await nextLogin({ sub: 'twice-1', email, email_verified: true });
+    const inA = decodeJwt(fragment(await drive(await signInUrl(a))).get('access_token')!).sub;
+    await nextLogin({ sub: 'twice-1', email, email_verified: true });
+    const bToken = fragment(await drive(await signInUrl(b))).get('access_token')!;
+    expect(decodeJwt(bToken).sub).not.toBe(inA);
+    expect(decodeJwt(bToken).iss).toBe(`${t.baseUrl}/p/${b.ref}/auth/v1`);
+    // A's token is no session in B.
+    const aToken = fragment(await (async () => {
+      await nextLogin({ sub: 'twice-1', email, email_verified: true });
+      return drive(await signInUrl(a));
+    })()).get('access_token')!;
+    expect((await t.http().get(`/p/${b.ref}/auth/v1/user`).set('apikey', b.publishable).set('authorization', `Bearer ${aToken}`)).status).toBe(403);
+  });
+
   it('a redirect_to off the allow-list ends at the site URL', async () => {
     await nextLogin({ sub: 'evil-1', email: uniqueEmail('evil'), email_verified: true });
     const end = await drive(await signInUrl(a, 'https://evil.example.net/steal'));
@@ -292,26 +307,33 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
   });
 
   const chromiumPath = '/usr/bin/chromium';
-  (existsSync(chromiumPath) ? it : it.skip)('in Chromium: the full redirect flow ends at the app with a session', async () => {
+  // Chromium is installed on the test machine (the lead's apt step); a missing one fails here rather than skipping.
+  it('in Chromium: the full redirect flow ends at the app with a session', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: chromiumPath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     try {
-      const page = await browser.newPage();
-      let landed: string | null = null;
-      await page.route(`${APP}/**`, async (route) => {
-        landed = route.request().url();
-        await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' });
-      });
-      const email = uniqueEmail('chromium');
-      await nextLogin({ sub: 'chromium-1', email, email_verified: true });
-      await page.goto(await signInUrl(a, `${APP}/browser`));
-      await page.waitForURL(`${APP}/**`);
-      const f = fragment(new URL(landed ?? page.url()));
-      const me = await t.http().get(`/p/${a.ref}/auth/v1/user`).set('apikey', a.publishable).set('authorization', `Bearer ${f.get('access_token')}`);
-      expect(me.body.email).toBe(email);
+      // The app: a local page the project allows as a redirect target.
+      const appServer = (await import('node:http')).createServer((_req, res) => res.end('<p>app</p>'));
+      await new Promise<void>((r) => appServer.listen(0, '127.0.0.1', () => r()));
+      const appUrl = `http://localhost:${(appServer.address() as { port: number }).port}`;
+      try {
+        await patchConfig(a, { redirect_urls: [`${APP}/**`, `${appUrl}/**`] });
+        const page = await browser.newPage();
+        const email = uniqueEmail('chromium');
+        await nextLogin({ sub: 'chromium-1', email, email_verified: true });
+        await page.goto(await signInUrl(a, `${appUrl}/browser`));
+        await page.waitForURL(`${appUrl}/**`);
+        const landed = new URL(page.url());
+        expect(landed.pathname).toBe('/browser');
+        const f = fragment(landed);
+        const me = await t.http().get(`/p/${a.ref}/auth/v1/user`).set('apikey', a.publishable).set('authorization', `Bearer ${f.get('access_token')}`);
+        expect(me.body.email).toBe(email);
+      } finally {
+        appServer.close();
+      }
     } finally {
       await browser.close();
     }
