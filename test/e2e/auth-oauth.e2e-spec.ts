@@ -306,6 +306,54 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     expect(again.data.user!.id).toBe(id);
   });
 
+  it('GitHub (OAuth 2, no ID token): user and primary email from its API, here a local GitHub Enterprise stand-in', async () => {
+    const codes = new Map<string, string>(); // code → PKCE challenge it was issued for
+    const calls: string[] = [];
+    const gh = (await import('node:http')).createServer(async (req, res) => {
+      const url = new URL(req.url!, 'http://gh');
+      calls.push(`${req.method} ${url.pathname}`);
+      if (url.pathname === '/login/oauth/authorize') {
+        const code = `gh-${codes.size}`;
+        codes.set(code, url.searchParams.get('code_challenge')!);
+        const back = new URL(url.searchParams.get('redirect_uri')!);
+        back.searchParams.set('code', code);
+        back.searchParams.set('state', url.searchParams.get('state')!);
+        return void res.writeHead(302, { location: back.href }).end();
+      }
+      if (url.pathname === '/login/oauth/access_token') {
+        let body = '';
+        for await (const chunk of req) body += chunk;
+        const form = new URLSearchParams(body);
+        const challenge = codes.get(form.get('code')!);
+        const { createHash } = await import('node:crypto');
+        const ok = form.get('client_secret') === 'gh-secret-0123456789' && challenge === createHash('sha256').update(form.get('code_verifier')!).digest('base64url');
+        res.setHeader('content-type', 'application/json');
+        return void res.writeHead(ok ? 200 : 400).end(JSON.stringify(ok ? { access_token: 'gho_test', token_type: 'bearer', scope: 'read:user,user:email' } : { error: 'bad_verification_code' }));
+      }
+      if (req.headers.authorization !== 'Bearer gho_test') return void res.writeHead(401).end();
+      res.setHeader('content-type', 'application/json');
+      if (url.pathname === '/api/v3/user') return void res.end(JSON.stringify({ id: 4242, login: 'octo', name: 'Octo Cat', avatar_url: 'https://avatars.example/octo' }));
+      if (url.pathname === '/api/v3/user/emails') return void res.end(JSON.stringify([{ email: 'octo@example.com', primary: true, verified: true }]));
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => gh.listen(0, '127.0.0.1', () => r()));
+    const ghUrl = `http://127.0.0.1:${(gh.address() as { port: number }).port}`;
+    try {
+      await patchConfig(b, { providers: { github: { enabled: true, client_id: 'gh-client', client_secret: 'gh-secret-0123456789', issuer: ghUrl } } });
+      const { data } = await client(b).auth.signInWithOAuth({ provider: 'github', options: { redirectTo: `${APP}/gh`, skipBrowserRedirect: true } });
+      const start = new URL(data.url!);
+      const f = fragment(await drive(data.url!));
+      expect(f.get('error_description')).toBeNull();
+      const me = await t.http().get(`/p/${b.ref}/auth/v1/user`).set('apikey', b.publishable).set('authorization', `Bearer ${f.get('access_token')}`);
+      expect(me.body).toMatchObject({ email: 'octo@example.com', app_metadata: { provider: 'github' } });
+      expect(me.body.identities).toEqual([expect.objectContaining({ provider: 'github', id: '4242', identity_data: expect.objectContaining({ user_name: 'octo', email_verified: true }) })]);
+      expect(calls).toEqual(['GET /login/oauth/authorize', 'POST /login/oauth/access_token', 'GET /api/v3/user', 'GET /api/v3/user/emails']);
+      expect(start.searchParams.get('provider')).toBe('github');
+    } finally {
+      gh.close();
+    }
+  });
+
   const chromiumPath = '/usr/bin/chromium';
   // Chromium is installed on the test machine (the lead's apt step); a missing one fails here rather than skipping.
   it('in Chromium: the full redirect flow ends at the app with a session', async () => {

@@ -36,12 +36,16 @@ export const callbackQuerySchema = z.object({
 
 /** How long the app's user has at the provider (GoTrue's OAuth state lives about as long). */
 const FLOW_TTL_MS = 10 * 60_000;
-const GITHUB = {
-  issuer: 'https://github.com',
-  authorization_endpoint: 'https://github.com/login/oauth/authorize',
-  token_endpoint: 'https://github.com/login/oauth/access_token',
-  api: 'https://api.github.com',
-};
+/** GitHub's endpoints; an `issuer` on the github provider is a GitHub Enterprise Server (API under /api/v3). */
+function githubEndpoints(base: string | null) {
+  const root = (base ?? 'https://github.com').replace(/\/+$/, '');
+  return {
+    issuer: root,
+    authorization_endpoint: `${root}/login/oauth/authorize`,
+    token_endpoint: `${root}/login/oauth/access_token`,
+    api: base ? `${root}/api/v3` : 'https://api.github.com',
+  };
+}
 
 interface ProviderUser {
   subject: string;
@@ -203,7 +207,7 @@ export class OAuthService {
       this.logger.warn(`OAuth code exchange with ${name} for project ${project.ref} failed: ${(e as Error).message}`);
       throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'Unable to exchange external code');
     }
-    if (name === 'github') return this.githubUser(grant.access_token);
+    if (name === 'github') return this.githubUser(githubEndpoints(provider.issuer).api, grant.access_token);
     const idToken = grant.claims();
     if (!idToken) throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'The provider sent no ID token');
     let claims: Record<string, unknown> & { sub: string } = { ...idToken };
@@ -226,9 +230,9 @@ export class OAuthService {
   }
 
   /** GitHub has no ID token: the user and their primary verified email come from its API. */
-  private async githubUser(accessToken: string): Promise<ProviderUser> {
+  private async githubUser(api: string, accessToken: string): Promise<ProviderUser> {
     const get = async (path: string) => {
-      const res = await this.fetch(`${GITHUB.api}${path}`, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/vnd.github+json' } });
+      const res = await this.fetch(`${api}${path}`, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/vnd.github+json' } });
       if (res.status !== 200) throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'Error getting user profile from external provider');
       return res.json() as Promise<unknown>;
     };
@@ -242,7 +246,7 @@ export class OAuthService {
       email: primary?.email ?? null,
       emailVerified: primary?.verified === true,
       data: JSON.parse(JSON.stringify({
-        iss: GITHUB.api, sub, provider_id: sub, email: primary?.email, email_verified: primary?.verified === true, phone_verified: false,
+        iss: api, sub, provider_id: sub, email: primary?.email, email_verified: primary?.verified === true, phone_verified: false,
         name: user.name, full_name: user.name, user_name: user.login, preferred_username: user.login, avatar_url: user.avatar_url,
       })) as Record<string, unknown>,
     };
@@ -323,7 +327,7 @@ export class OAuthService {
     if (this.config.outbound.allowPrivate) options.execute = [oidc.allowInsecureRequests];
     const config =
       name === 'github'
-        ? Promise.resolve(this.withOptions(new oidc.Configuration({ issuer: GITHUB.issuer, authorization_endpoint: GITHUB.authorization_endpoint, token_endpoint: GITHUB.token_endpoint }, p.client_id!, secret, oidc.ClientSecretPost(secret)), options))
+        ? Promise.resolve(this.withOptions(new oidc.Configuration(githubServer(p.issuer), p.client_id!, secret, oidc.ClientSecretPost(secret)), options))
         : oidc.discovery(new URL(issuer!), p.client_id!, undefined, oidc.ClientSecretPost(secret), options);
     config.catch(() => this.clients.delete(cacheKey)); // a failed discovery is retried next time
     if (this.clients.size > 10_000) this.clients.clear();
@@ -351,6 +355,11 @@ export class OAuthService {
   private flowContext(project: TenantProject, flowId: string): string {
     return `oauth-flow:${project.id}:${flowId}`;
   }
+}
+
+function githubServer(base: string | null): oidc.ServerMetadata {
+  const { issuer, authorization_endpoint, token_endpoint } = githubEndpoints(base);
+  return { issuer, authorization_endpoint, token_endpoint };
 }
 
 /** `url` with `params` in its query or fragment (GoTrue: implicit flows get the fragment, PKCE the query). */
