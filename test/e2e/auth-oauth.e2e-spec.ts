@@ -238,8 +238,11 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
   });
 
   it('a provider error comes back to the app as error/error_description, and no user is created', async () => {
+    const users = async () => (await t.sql.query(`SELECT count(*)::int AS n FROM "t_${a.ref}"._auth_users`)).rows[0].n as number;
+    const before = await users();
     await nextLogin({ error: 'access_denied', error_description: 'User cancelled' });
     const f = fragment(await drive(await signInUrl(a)));
+    expect(await users()).toBe(before);
     expect(f.get('error')).toBe('access_denied');
     expect(f.get('error_description')).toBe('User cancelled');
     expect(f.get('access_token')).toBeNull();
@@ -351,6 +354,21 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
       expect(start.searchParams.get('provider')).toBe('github');
     } finally {
       gh.close();
+    }
+  });
+
+  it('GET /authorize (keyless, it stores a flow) is limited per IP like sign-ins: 429 with Retry-After', async () => {
+    await patchConfig(b, { rate_limits: { sign_in_per_ip: 2 } });
+    try {
+      const url = `${t.baseUrl}/p/${b.ref}/auth/v1/authorize?provider=oidc&redirect_to=${encodeURIComponent(`${APP}/x`)}`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(url, { redirect: 'manual' })).status);
+      expect(statuses).toEqual([302, 302, 429]);
+      const limited = await fetch(url, { redirect: 'manual' });
+      expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await limited.json()).toMatchObject({ error_code: 'over_request_rate_limit' });
+    } finally {
+      await patchConfig(b, { rate_limits: RELAXED_LIMITS });
     }
   });
 

@@ -7,6 +7,7 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import type { EndUser, TenantProject } from '@plinth/gateway';
 import type { AuthSettings } from './auth-config.dto';
 import { AuthConfigService } from './auth-config.service';
+import { AuthLimitsService } from './auth-limits.service';
 import { AuthRepository, AuthScope } from './auth.repository';
 import { AuthTokensService } from './auth-tokens.service';
 import { normalizeEmail } from './auth.dto';
@@ -86,6 +87,7 @@ export class OAuthService {
     private readonly tokens: AuthTokensService,
     private readonly box: SecretBox,
     private readonly clock: Clock,
+    private readonly limits: AuthLimitsService,
   ) {
     this.fetch = outboundFetch({ allowPrivate: config.outbound.allowPrivate, timeoutMs: 10_000, maxBytes: 1_000_000, userAgent: 'Plinth-Auth' });
   }
@@ -101,6 +103,8 @@ export class OAuthService {
     const provider = (OAUTH_PROVIDERS as readonly string[]).includes(q.provider) ? s.providers[name] : undefined;
     if (!provider?.enabled) throw GoTrueException.badRequest(GoTrueCode.ProviderDisabled, 'Unsupported provider: Provider is not enabled');
     const appPkce = pkceOf(q);
+    // Keyless and writing a row: limited per IP like sign-ins.
+    await this.limits.check(project.id, s, 'sign_in', call.ip);
     const redirectTo = this.auth.safeRedirect(s, q.redirect_to);
     const client = await this.client(project, name, provider);
     const flowId = randomUUID();
