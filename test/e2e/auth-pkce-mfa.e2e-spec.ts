@@ -17,11 +17,16 @@ const APP = 'https://app.example.com';
 /** A storage supabase-js can persist into, so a test can read the PKCE verifier it keeps. */
 class MemoryStorage {
   readonly items = new Map<string, string>();
+  /** The last verifier supabase-js stored (it may remove it before the test reads it). */
+  private lastVerifier: string | null = null;
   getItem = (k: string) => this.items.get(k) ?? null;
-  setItem = (k: string, v: string) => void this.items.set(k, v);
+  setItem = (k: string, v: string) => {
+    if (k.endsWith('-code-verifier')) this.lastVerifier = v;
+    this.items.set(k, v);
+  };
   removeItem = (k: string) => void this.items.delete(k);
   verifier(): string {
-    const [, v] = [...this.items].find(([k]) => k.endsWith('-code-verifier')) ?? [];
+    const v = this.lastVerifier;
     if (!v) throw new Error('no code verifier stored');
     return (JSON.parse(v) as string).split('/')[0]; // supabase-js stores JSON, `<verifier>[/recovery]`
   }
@@ -184,6 +189,24 @@ describe('auth runtime: PKCE flow and multi-factor TOTP with supabase-js', () =>
       expect(decodeJwt(data.session!.access_token).amr).toEqual([{ method: 'recovery', timestamp: expect.any(Number) }]);
       expect((await sb.auth.updateUser({ password: 'An0ther-secret-pass' })).error).toBeNull();
       expect((await client(a, { pkce: false }).auth.signInWithPassword({ email, password: 'An0ther-secret-pass' })).error).toBeNull();
+    });
+
+    it('updateUser({email}): the change link to the new address gives a code; the exchange completes the change', async () => {
+      const [email, next] = [uniqueEmail('pkce-chg'), uniqueEmail('pkce-chg-new')];
+      const admin = client(a, { key: a.secret, pkce: false });
+      expect((await admin.auth.admin.createUser({ email, password: PASSWORD, email_confirm: true })).error).toBeNull();
+      const storage = new MemoryStorage();
+      const sb = client(a, { storage });
+      expect((await sb.auth.signInWithPassword({ email, password: PASSWORD })).error).toBeNull();
+      expect((await sb.auth.updateUser({ email: next }, { emailRedirectTo: `${APP}/changed` })).error).toBeNull();
+      // supabase-js drops the stored verifier once updateUser returns, so the test takes the one it stored.
+      const verifier = storage.verifier();
+      const to = await follow(codeAndLink(await smtp.waitFor(next)).link);
+      expect(to.hash).toBe('');
+      const res = await pkceGrant(a, to.searchParams.get('code')!, verifier);
+      expect(res.status).toBe(200);
+      expect(res.body.user.email).toBe(next);
+      expect(decodeJwt(res.body.access_token).amr).toEqual([{ method: 'email_change', timestamp: expect.any(Number) }]);
     });
 
     it('the emailed 6-digit code still verifies directly (session in the answer) and voids the link’s flow', async () => {
