@@ -230,6 +230,16 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     expect((await t.http().get(`/p/${b.ref}/auth/v1/user`).set('apikey', b.publishable).set('authorization', `Bearer ${aToken}`)).status).toBe(403);
   });
 
+  it('the callback also takes its parameters as a form POST (response_mode=form_post), once', async () => {
+    await nextLogin({ sub: 'form-1', email: uniqueEmail('form'), email_verified: true });
+    const cb = await drive(await signInUrl(a), isCallback(a));
+    const post = () => fetch(`${cb.origin}${cb.pathname}`, { method: 'POST', redirect: 'manual', body: cb.searchParams });
+    const ok = await post();
+    expect(ok.status).toBe(302);
+    expect(fragment(new URL(ok.headers.get('location')!)).get('access_token')).toEqual(expect.any(String));
+    expect((await post()).status).toBe(400);
+  });
+
   it('a redirect_to off the allow-list ends at the site URL', async () => {
     await nextLogin({ sub: 'evil-1', email: uniqueEmail('evil'), email_verified: true });
     const end = await drive(await signInUrl(a, 'https://evil.example.net/steal'));

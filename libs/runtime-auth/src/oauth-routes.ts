@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { EdgeContext, EdgeRoute, sendJson } from '@plinth/gateway';
-import { gotrueQuery } from './auth.dto';
+import { gotrueQuery, parseOrThrow } from './auth.dto';
 import type { AuthCall, AuthService } from './auth.service';
 import { authorizeQuerySchema, callbackQuerySchema, OAuthService } from './oauth.service';
 
@@ -30,6 +30,15 @@ export function oauthRoutes(oauth: OAuthService, auth: AuthService, callOf: Call
     {
       methods: ['GET'], path: '/callback', body: 'none', key: 'optional',
       handler: async (c) => redirect(c, await oauth.callback(callOf(c), c.query, gotrueQuery(callbackQuerySchema, c.query)), false),
+    },
+    // response_mode=form_post (Apple, when it is asked for name or email): the same parameters as a form body.
+    {
+      methods: ['POST'], path: '/callback', body: 'json', key: 'optional',
+      handler: async (c) => {
+        const fields = typeof c.body === 'object' && c.body !== null && !Array.isArray(c.body) ? (c.body as Record<string, unknown>) : {};
+        const params = new URLSearchParams(Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === 'string'));
+        redirect(c, await oauth.callback(callOf(c), params.toString(), parseOrThrow(callbackQuerySchema, Object.fromEntries(params))), false);
+      },
     },
     {
       methods: ['GET'], path: '/user/identities/authorize', body: 'none',

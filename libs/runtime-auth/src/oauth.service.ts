@@ -132,6 +132,8 @@ export class OAuthService {
       code_challenge_method: 'S256',
     };
     if (name !== 'github') params.nonce = nonce;
+    // Apple sends the callback as a form POST when scopes are asked for (and refuses a query response then).
+    if (name === 'apple') params.response_mode = 'form_post';
     return oidc.buildAuthorizationUrl(client, params).href;
   }
 
