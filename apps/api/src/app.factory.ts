@@ -6,7 +6,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { PlinthConfig } from '@plinth/config';
-import { PlinthExceptionFilter } from '@plinth/common';
+import { openApiComponents, PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
 import { TenantEdge } from '@plinth/gateway';
 import { bodyParsers } from './body-parsers';
@@ -51,6 +51,8 @@ export function configureApiApp(app: NestExpressApplication, config: PlinthConfi
       .addBearerAuth()
       .build(),
   );
+  // Recursive schemas (JSON values) are references into components; the zod decorators collected them.
+  doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, ...(openApiComponents() as Record<string, object>) } };
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs.json' });
   // Tenant routes never reach Nest: the edge is their only implementation (see TenantEdge for the steps).
   app.get(TenantEdge).install(server);
