@@ -22,3 +22,5 @@ export { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressE
 export type { OutboundPolicy, OutboundResolver } from './outbound-http';
 /** The time every job, meter, quota and bill uses (tests override the provider). */
 export { Clock } from './clock';
+/** The api's pino logging: root logger, request-bound loggers for Nest routes, Nest's LoggerService. */
+export { AppLogging } from './app-logging';
