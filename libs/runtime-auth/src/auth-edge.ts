@@ -14,7 +14,10 @@ import { MfaService } from './mfa.service';
 import { oauthRoutes } from './oauth-routes';
 import { OAuthService } from './oauth.service';
 import { pkceGrantSchema, pkceOf } from './pkce';
+import { InviteService } from './invite.service';
+import { ReauthenticationService } from './reauthentication.service';
 import { SigningKeysService } from './signing-keys.service';
+import { inviteSchema } from './auth.dto';
 
 const anyObject = z.object({}).passthrough();
 
@@ -49,6 +52,8 @@ export class AuthEdge implements OnModuleInit {
     private readonly keys: SigningKeysService,
     private readonly mfa: MfaService,
     private readonly oauth: OAuthService,
+    private readonly invites: InviteService,
+    private readonly reauth: ReauthenticationService,
   ) {}
 
   onModuleInit(): void {
@@ -82,7 +87,10 @@ export class AuthEdge implements OnModuleInit {
           throw GoTrueException.validation('unsupported_grant_type');
         }),
         route(['GET'], '/user', 'none', (c) => auth.getUser(callOf(c))),
-        route(['PUT'], '/user', 'json', (c) => auth.updateUser(pkceCallOf(c), bodyOf(c, updateUserSchema))),
+        // Through reauthentication: a password change may need the nonce of GET /reauthenticate.
+        route(['PUT'], '/user', 'json', (c) => this.reauth.updateUser(pkceCallOf(c), bodyOf(c, updateUserSchema))),
+        route(['GET'], '/reauthenticate', 'none', (c) => this.reauth.reauthenticate(callOf(c))),
+        route(['POST'], '/invite', 'json', (c) => this.invites.invite(callOf(c), bodyOf(c, inviteSchema))),
         {
           methods: ['POST'],
           path: '/logout',

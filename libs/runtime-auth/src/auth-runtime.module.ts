@@ -25,6 +25,8 @@ import { MfaService } from './mfa.service';
 import { IdentityRepository } from './identity.repository';
 import { OAuthService } from './oauth.service';
 import { PkceService } from './pkce.service';
+import { InviteService } from './invite.service';
+import { ReauthenticationService } from './reauthentication.service';
 import { SecretBox } from './secret-box';
 import { SendAuthEmailJob } from './send-auth-email.job';
 import { SigningKeysRepository } from './signing-keys.repository';
@@ -45,7 +47,7 @@ export class AuthJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController],
-  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService,
+  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService, InviteService, ReauthenticationService,
     FlowStateRepository, PkceService, MfaRepository, MfaService, IdentityRepository, OAuthService],
   exports: [AuthTokensService],
 })
