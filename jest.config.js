@@ -26,7 +26,7 @@ const shared = {
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   transform: { '^.+\\.(t|j|mj)s$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|load-esm|file-type|uid|jose|@supabase)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|load-esm|file-type|uid|jose|@supabase|openid-client|oauth4webapi)/)'],
   moduleNameMapper,
 };
 

@@ -62,7 +62,7 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1`,
         [`t_${a.ref}`, `t_${a.ref}_data`],
       );
-      expect(rows.map((r) => r.relname)).toEqual(['_auth_codes', '_auth_identities', '_auth_refresh_tokens', '_auth_sessions', '_auth_users']);
+      expect(rows.map((r) => r.relname)).toEqual(['_auth_codes', '_auth_flow_states', '_auth_identities', '_auth_mfa_challenges', '_auth_mfa_factors', '_auth_refresh_tokens', '_auth_sessions', '_auth_users']);
       expect(rows.every((r) => r.data_can_read === false && r.owner === `t_${a.ref}_owner`)).toBe(true);
     });
   });

@@ -3,12 +3,14 @@ import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { TenantDatabase, TenantTarget } from '@plinth/database';
 import { TenantAuthRole1764000700000 } from '../../libs/database/src/migrations/1764000700000-tenant-auth-role';
+import { AuthFlowsMfa1765000500000 } from '../../libs/database/src/migrations/1765000500000-auth-flows-mfa';
 import { tenantNames } from '@plinth/tenancy';
 import { declareTable } from '../support/data';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, uniqueEmail, upgradeOrg } from '../support/test-app';
 
 const PASSWORD = 'Sup3r-secret-pass';
-const AUTH_TABLES = ['_auth_users', '_auth_identities', '_auth_sessions', '_auth_refresh_tokens', '_auth_codes'];
+const FLOW_TABLES = ['_auth_flow_states', '_auth_mfa_factors', '_auth_mfa_challenges'];
+const AUTH_TABLES = ['_auth_users', '_auth_identities', '_auth_sessions', '_auth_refresh_tokens', '_auth_codes', ...FLOW_TABLES];
 
 /**
  * The auth runtime works on the tenant pool (login role `plinth_tenant`) as the project's auth role `t_<ref>_auth`,
@@ -211,6 +213,8 @@ describe('auth runtime on the tenant pool (t_<ref>_auth)', () => {
     try {
       await new TenantAuthRole1764000700000().up(runner);
       await new TenantAuthRole1764000700000().up(runner);
+      // Migrations run in order: the later one grants the tables it adds.
+      await new AuthFlowsMfa1765000500000().up(runner);
     } finally {
       await runner.release();
     }
@@ -228,6 +232,35 @@ describe('auth runtime on the tenant pool (t_<ref>_auth)', () => {
     // And the project's auth works again.
     const up = await t.http().post(authPath(old, '/signup')).set('apikey', old.publishable).send({ email: uniqueEmail('old'), password: PASSWORD });
     expect(up.status).toBe(200);
+  });
+
+  it('the flows/MFA migration adds their tables to a project created before them (owner’s, auth role only; idempotent), and the backfill does when it missed one', async () => {
+    const before = await createProject(t, owner, 'authpool-flows');
+    // No confirmation mail: a signup that sends one checks the per-address interval inside the retried callback.
+    await patchConfig(before, { email_confirm_required: false });
+    const n = tenantNames(before.ref);
+    const drop = () => t.sql.query(`DROP TABLE ${FLOW_TABLES.map((x) => `"${n.schema}"."${x}"`).join(', ')} CASCADE`);
+    const present = async () =>
+      (await t.sql.query(
+        `SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, has_table_privilege($2, c.oid, 'SELECT') AS auth, has_table_privilege($3, c.oid, 'SELECT') AS data
+           FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relname = ANY($4) ORDER BY 1`,
+        [n.schema, n.authRole, n.dataRole, FLOW_TABLES],
+      )).rows;
+    const expected = [...FLOW_TABLES].sort().map((relname) => ({ relname, owner: n.ownerRole, auth: true, data: false }));
+    await drop();
+    expect(await present()).toEqual([]);
+    const runner = t.app.get(DataSource).createQueryRunner();
+    try {
+      await new AuthFlowsMfa1765000500000().up(runner);
+      await new AuthFlowsMfa1765000500000().up(runner);
+    } finally {
+      await runner.release();
+    }
+    expect(await present()).toEqual(expected);
+    await drop();
+    const up = await t.http().post(authPath(before, '/signup')).set('apikey', before.publishable).send({ email: uniqueEmail('flows'), password: PASSWORD });
+    expect(up.status).toBe(200);
+    expect(await present()).toEqual(expected);
   });
 });
 

@@ -75,7 +75,8 @@ export async function bootTestApp(
     mails.push(mail);
     return send(mail);
   };
-  await app.listen(0, '127.0.0.1');
+  // A suite that needs the public URL to be this server (OAuth redirects) passes a free PORT; others get any port.
+  await app.listen(Number(env.PORT ?? 0), '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
   const sql = new Client({ connectionString: databaseUrl });

@@ -1,7 +1,7 @@
 import type { LookupAddress } from 'node:dns';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo, createServer as createTcpServer, LookupFunction, Server as TcpServer } from 'node:net';
-import { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundLookup, OutboundResolver, postJson } from './outbound-http';
+import { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundFetch, outboundLookup, OutboundResolver, postJson } from './outbound-http';
 
 /** Resolves names from a table, offline; counts the names it was asked for. */
 function fakeResolver(table: Record<string, string[]>): OutboundResolver & { asked: string[] } {
@@ -183,6 +183,47 @@ describe('outbound webhooks', () => {
       socket.destroy();
       await new Promise((r) => setTimeout(r, 50));
       expect(connections).toBe(1);
+    });
+  });
+
+  describe('outboundFetch (OpenID providers) against a local server', () => {
+    let server: Server;
+    let port: number;
+    let hits = 0;
+
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        hits++;
+        if (req.url === '/redirect') return void res.writeHead(302, { location: 'http://169.254.169.254/' }).end();
+        if (req.url === '/big') return void res.end('x'.repeat(5000));
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ method: req.method, ua: req.headers['user-agent'] }));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      port = (server.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+    beforeEach(() => (hits = 0));
+
+    it('refuses loopback literals and names resolving to private addresses without connecting', async () => {
+      const resolve = fakeResolver({ 'idp.customer.example': ['10.0.0.7'] });
+      const fetchOut = outboundFetch({ allowPrivate: false, timeoutMs: 2000, maxBytes: 1000, userAgent: 't', resolve });
+      for (const url of [`http://127.0.0.1:${port}/`, `http://[::1]:${port}/`, `http://idp.customer.example:${port}/`, `http://localhost:${port}/`]) {
+        await expect(fetchOut(url)).rejects.toBeInstanceOf(OutboundAddressError);
+      }
+      await expect(fetchOut('file:///etc/passwd')).rejects.toThrow('unsupported protocol');
+      expect(hits).toBe(0);
+    });
+
+    it('returns a standard Response, does not follow redirects, and caps the body', async () => {
+      const fetchOut = outboundFetch({ allowPrivate: true, timeoutMs: 2000, maxBytes: 1000, userAgent: 'Plinth-Test', resolve: fakeResolver({ 'idp.customer.example': ['127.0.0.1'] }) });
+      const ok = await fetchOut(`http://idp.customer.example:${port}/x`, { method: 'POST', body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ method: 'POST', ua: 'Plinth-Test' });
+      const redirect = await fetchOut(`http://idp.customer.example:${port}/redirect`);
+      expect(redirect.status).toBe(302);
+      expect(hits).toBe(2);
+      await expect(fetchOut(`http://idp.customer.example:${port}/big`)).rejects.toThrow('exceeds 1000 bytes');
     });
   });
 });

@@ -179,3 +179,53 @@ export function postJson(url: string, body: unknown, opts: OutboundPolicy & { ti
     req.end(payload);
   });
 }
+
+export interface OutboundFetchInit {
+  method?: string;
+  headers?: Record<string, string> | Headers;
+  body?: string | URLSearchParams | Uint8Array | null;
+  signal?: AbortSignal | null;
+}
+
+/**
+ * A `fetch` for customer-chosen URLs (e.g. an OpenID provider's discovery, token and JWKS endpoints): the same
+ * address policy as {@link postJson} (literal addresses checked up front, names in the socket's lookup), http(s)
+ * only, redirects not followed (a 3xx is returned as is), the response body capped at `maxBytes` and the exchange
+ * bounded by `timeoutMs`. Returns a standard Response, so libraries that take a custom fetch can use it.
+ */
+export function outboundFetch(opts: OutboundPolicy & { timeoutMs: number; maxBytes: number; userAgent: string }) {
+  const lookup = outboundLookup(opts);
+  return (url: string | URL, init: OutboundFetchInit = {}): Promise<Response> => {
+    const target = new URL(url);
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
+    const refused = refuseLiteral(bareHost(target.hostname), opts);
+    if (refused) return Promise.reject(refused);
+    const headers: Record<string, string> = { 'user-agent': opts.userAgent };
+    new Headers(init.headers ?? {}).forEach((v, k) => (headers[k] = v));
+    const payload = init.body === undefined || init.body === null ? undefined : Buffer.from(init.body instanceof Uint8Array ? init.body : String(init.body));
+    if (payload) headers['content-length'] = String(payload.length);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs);
+    return new Promise((resolve, reject) => {
+      const req = send(target, { method: init.method ?? 'GET', lookup, headers, signal }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > opts.maxBytes) res.destroy(new Error(`response from ${target.host} exceeds ${opts.maxBytes} bytes`));
+          else chunks.push(c);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const out = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : v);
+          const status = res.statusCode ?? 502;
+          const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+          resolve(new Response(body, { status, statusText: res.statusMessage, headers: out }));
+        });
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  };
+}

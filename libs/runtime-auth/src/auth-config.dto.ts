@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { patchProvidersSchema, storedProvidersSchema } from './oauth-providers';
 import { parseRedirectPattern } from './redirect-allow-list';
 
 const template = z.object({ subject: z.string().trim().min(1).max(200), html: z.string().min(1).max(20_000) }).strict();
@@ -69,13 +70,20 @@ export const authSettingsSchema = z
     smtp: smtpSchema.nullable(),
     templates: templatesSchema,
     rate_limits: rateLimitsSchema,
+    /** OAuth / OIDC providers (see oauth-providers.ts); client secrets stored sealed. */
+    providers: storedProvidersSchema,
+    /**
+     * A provider sign-in whose email belongs to an existing user links to that user only when the provider says
+     * the email is verified and this is on; otherwise it is refused (422 email_exists), never merged silently.
+     */
+    link_verified_provider_emails: z.boolean(),
   })
   .strict();
 export type AuthSettings = z.infer<typeof authSettingsSchema>;
 
 /** PATCH body: any subset; `rate_limits` and `templates` merge field by field; `smtp: null` removes it. */
 export const patchAuthSettingsSchema = authSettingsSchema
-  .extend({ rate_limits: rateLimitsSchema.partial(), smtp: smtpSchema.nullable() })
+  .extend({ rate_limits: rateLimitsSchema.partial(), smtp: smtpSchema.nullable(), providers: patchProvidersSchema })
   .partial()
   .strict();
 export type PatchAuthSettings = z.infer<typeof patchAuthSettingsSchema>;
@@ -108,5 +116,7 @@ export function defaultAuthSettings(): AuthSettings {
     smtp: null,
     templates: {},
     rate_limits: { ...DEFAULT_RATE_LIMITS },
+    providers: {},
+    link_verified_provider_emails: true,
   };
 }

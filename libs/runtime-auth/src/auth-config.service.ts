@@ -5,6 +5,7 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { CacheInvalidation } from '@plinth/database';
 import { AuthSettings, authSettingsSchema, defaultAuthSettings, PatchAuthSettings } from './auth-config.dto';
 import { AuthConfigRepository } from './auth-config.repository';
+import { EMPTY_PROVIDER, OAuthProviderName, providerProblem, providerView, secretContext } from './oauth-providers';
 import { parseRedirectPattern } from './redirect-allow-list';
 import { SecretBox } from './secret-box';
 
@@ -20,7 +21,10 @@ export interface ProjectAuthConfig {
 }
 
 /** What the management API shows: everything but the SMTP password, which is reported as set or not. */
-export type AuthSettingsView = Omit<AuthSettings, 'smtp'> & { smtp: (Omit<NonNullable<AuthSettings['smtp']>, 'pass'> & { pass_set: boolean }) | null };
+export type AuthSettingsView = Omit<AuthSettings, 'smtp' | 'providers'> & {
+  smtp: (Omit<NonNullable<AuthSettings['smtp']>, 'pass'> & { pass_set: boolean }) | null;
+  providers: Record<string, ReturnType<typeof providerView>>;
+};
 
 /**
  * Per-project auth settings in `control.auth_configs` (absent row = defaults). Cached per instance for a few
@@ -73,7 +77,7 @@ export class AuthConfigService implements OnModuleInit {
 
   /** Merges a patch into the stored settings in the caller's transaction; returns the new view. */
   async update(m: EntityManager, projectId: string, patch: PatchAuthSettings): Promise<AuthSettingsView> {
-    const { smtp: smtpPatch, rate_limits, templates, ...rest } = patch;
+    const { smtp: smtpPatch, rate_limits, templates, providers: providersPatch, ...rest } = patch;
     // Refused up front when it is plainly internal; a name is checked again at every connection (see AuthMailer).
     const refused = smtpPatch && !this.plinth.outbound.allowPrivate ? nonPublicHostReason(smtpPatch.host) : null;
     if (refused) {
@@ -86,7 +90,18 @@ export class AuthConfigService implements OnModuleInit {
       ...rest,
       rate_limits: { ...current.settings.rate_limits, ...rate_limits },
       templates: { ...current.settings.templates, ...templates },
+      providers: { ...current.settings.providers },
     };
+    for (const [name, p] of Object.entries(providersPatch ?? {}) as Array<[OAuthProviderName, NonNullable<typeof providersPatch>[OAuthProviderName]]>) {
+      if (!p) continue;
+      const { client_secret, ...fields } = p;
+      const next = { ...EMPTY_PROVIDER, ...merged.providers[name], ...fields };
+      if (client_secret !== undefined) next.client_secret_enc = client_secret === null ? null : this.box.seal(client_secret, secretContext(projectId, name));
+      const host = next.issuer ? new URL(next.issuer).hostname : null;
+      const problem = providerProblem(name, next) ?? (host && !this.plinth.outbound.allowPrivate ? nonPublicHostReason(host) : null);
+      if (problem) throw new PlinthException(ErrorCode.ValidationFailed, `Request is invalid: ${problem}`, [{ path: `providers.${name}`, message: problem }]);
+      merged.providers[name] = next;
+    }
     let sealed = current.smtpPasswordSealed;
     if (smtpPatch === null) {
       merged.smtp = null;
@@ -104,9 +119,15 @@ export class AuthConfigService implements OnModuleInit {
   }
 
   static view(settings: AuthSettings, passSet: boolean): AuthSettingsView {
-    const { smtp, ...rest } = settings;
-    if (!smtp) return { ...rest, smtp: null };
+    const { smtp, providers: stored, ...rest } = settings;
+    const providers = Object.fromEntries(Object.entries(stored).map(([name, p]) => [name, providerView(p!)]));
+    if (!smtp) return { ...rest, providers, smtp: null };
     const { pass: _omitted, ...visible } = smtp;
-    return { ...rest, smtp: { ...visible, pass_set: passSet } };
+    return { ...rest, providers, smtp: { ...visible, pass_set: passSet } };
+  }
+
+  /** A provider's client secret, decrypted (only the OAuth flow calls this). */
+  providerSecret(projectId: string, name: OAuthProviderName, sealed: string): string {
+    return this.box.open(sealed, secretContext(projectId, name));
   }
 }

@@ -9,6 +9,11 @@ import {
 } from './auth.dto';
 import { AuthCall, AuthService } from './auth.service';
 import { GOTRUE_DIALECT, GoTrueException } from './gotrue.exception';
+import { mfaRoutes } from './mfa-routes';
+import { MfaService } from './mfa.service';
+import { oauthRoutes } from './oauth-routes';
+import { OAuthService } from './oauth.service';
+import { pkceGrantSchema, pkceOf } from './pkce';
 import { InviteService } from './invite.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { SigningKeysService } from './signing-keys.service';
@@ -28,6 +33,9 @@ function callOf(c: EdgeContext): AuthCall {
   };
 }
 
+/** {@link callOf} plus the PKCE challenge of a request that sends a link (supabase-js `flowType: 'pkce'`). */
+const pkceCallOf = (c: EdgeContext): AuthCall => ({ ...callOf(c), pkce: pkceOf(c.body) });
+
 /** The request's JSON body validated by `schema`, GoTrue style. */
 const bodyOf = <T extends z.ZodType>(c: EdgeContext, schema: T): z.infer<T> => gotrueBody(schema, c.req.headers, c.body);
 
@@ -42,6 +50,8 @@ export class AuthEdge implements OnModuleInit {
     private readonly auth: AuthService,
     private readonly admin: AuthAdminService,
     private readonly keys: SigningKeysService,
+    private readonly mfa: MfaService,
+    private readonly oauth: OAuthService,
     private readonly invites: InviteService,
     private readonly reauth: ReauthenticationService,
   ) {}
@@ -67,17 +77,18 @@ export class AuthEdge implements OnModuleInit {
         route(['GET'], '/settings', 'none', (c) => auth.publicSettings(c.tenant.project)),
         // Fetched bare (jose's createRemoteJWKSet sends no apikey), as Supabase's gateway serves it.
         { ...route(['GET'], '/.well-known/jwks.json', 'none', (c) => this.keys.jwks(c.tenant.project.id)), key: 'optional' },
-        route(['POST'], '/signup', 'json', (c) => auth.signup(callOf(c), bodyOf(c, signupSchema))),
+        route(['POST'], '/signup', 'json', (c) => auth.signup(pkceCallOf(c), bodyOf(c, signupSchema))),
         route(['POST'], '/token', 'json', (c) => {
           const q = gotrueQuery(tokenQuerySchema, c.query);
           const body = bodyOf(c, anyObject);
           if (q.grant_type === 'password') return auth.passwordGrant(callOf(c), parseOrThrow(passwordGrantSchema, body));
           if (q.grant_type === 'refresh_token') return auth.refreshGrant(callOf(c), parseOrThrow(refreshGrantSchema, body));
+          if (q.grant_type === 'pkce') return auth.pkceGrant(callOf(c), parseOrThrow(pkceGrantSchema, body));
           throw GoTrueException.validation('unsupported_grant_type');
         }),
         route(['GET'], '/user', 'none', (c) => auth.getUser(callOf(c))),
         // Through reauthentication: a password change may need the nonce of GET /reauthenticate.
-        route(['PUT'], '/user', 'json', (c) => this.reauth.updateUser(callOf(c), bodyOf(c, updateUserSchema))),
+        route(['PUT'], '/user', 'json', (c) => this.reauth.updateUser(pkceCallOf(c), bodyOf(c, updateUserSchema))),
         route(['GET'], '/reauthenticate', 'none', (c) => this.reauth.reauthenticate(callOf(c))),
         route(['POST'], '/invite', 'json', (c) => this.invites.invite(callOf(c), bodyOf(c, inviteSchema))),
         {
@@ -89,9 +100,9 @@ export class AuthEdge implements OnModuleInit {
             sendJson(c.res, 204, undefined);
           },
         },
-        route(['POST'], '/otp', 'json', (c) => auth.otp(callOf(c), bodyOf(c, otpSchema))),
-        route(['POST'], '/recover', 'json', (c) => auth.recover(callOf(c), bodyOf(c, recoverSchema))),
-        route(['POST'], '/resend', 'json', (c) => auth.resend(callOf(c), bodyOf(c, resendSchema))),
+        route(['POST'], '/otp', 'json', (c) => auth.otp(pkceCallOf(c), bodyOf(c, otpSchema))),
+        route(['POST'], '/recover', 'json', (c) => auth.recover(pkceCallOf(c), bodyOf(c, recoverSchema))),
+        route(['POST'], '/resend', 'json', (c) => auth.resend(pkceCallOf(c), bodyOf(c, resendSchema))),
         route(['POST'], '/verify', 'json', (c) => auth.verify(callOf(c), bodyOf(c, verifySchema))),
         // The emailed link, opened in a browser without any key: 303 to the redirect URL with the session (or the
         // error) in the fragment.
@@ -106,6 +117,8 @@ export class AuthEdge implements OnModuleInit {
           const call = callOf(c);
           return admin.generateLink({ ...call, redirectTo: body.redirect_to ?? call.redirectTo }, body);
         }),
+        ...mfaRoutes(this.mfa, callOf, bodyOf),
+        ...oauthRoutes(this.oauth, auth, callOf),
       ],
     };
   }

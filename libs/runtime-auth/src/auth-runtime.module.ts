@@ -19,6 +19,12 @@ import { AuthRepository } from './auth.repository';
 import { AuthService } from './auth.service';
 import { MauRepository } from './mau.repository';
 import { MauService } from './mau.service';
+import { FlowStateRepository } from './flow-state.repository';
+import { MfaRepository } from './mfa.repository';
+import { MfaService } from './mfa.service';
+import { IdentityRepository } from './identity.repository';
+import { OAuthService } from './oauth.service';
+import { PkceService } from './pkce.service';
 import { InviteService } from './invite.service';
 import { ReauthenticationService } from './reauthentication.service';
 import { SecretBox } from './secret-box';
@@ -41,7 +47,8 @@ export class AuthJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController],
-  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService, InviteService, ReauthenticationService],
+  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService, InviteService, ReauthenticationService,
+    FlowStateRepository, PkceService, MfaRepository, MfaService, IdentityRepository, OAuthService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {

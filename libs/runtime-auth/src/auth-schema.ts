@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { TenantNames } from '@plinth/tenancy';
+import { createAuthFlowTables } from './auth-flow-schema';
 import { authColumnAdditions } from './auth-schema-additions';
 
 /**
@@ -82,4 +83,5 @@ export async function createAuthTables(m: EntityManager, names: TenantNames): Pr
     ${authColumnAdditions(names.schema)}
     GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${names.authRole}";
   `);
+  await createAuthFlowTables(m, names);
 }

@@ -8,6 +8,8 @@ import { appMetadata, UserRow } from './auth-user.view';
 import { SigningKeysService } from './signing-keys.service';
 
 const SESSION_CACHE_MS = 5000;
+/** amr methods that are a second factor. */
+const AAL2_METHODS = new Set(['totp']);
 const MAX_CACHED = 50_000;
 
 export interface AccessTokenInput {
@@ -49,7 +51,8 @@ export class AuthTokensService implements EndUserTokenVerifier {
       phone: '',
       app_metadata: appMetadata(u),
       user_metadata: u.user_metadata ?? {},
-      aal: 'aal1',
+      // aal2 once the session has a second factor in its amr (GoTrue's CalculateAALAndAMR).
+      aal: input.amr.some((e) => AAL2_METHODS.has(e.method)) ? 'aal2' : 'aal1',
       amr: input.amr,
       session_id: input.sessionId,
       is_anonymous: u.is_anonymous,

@@ -16,6 +16,31 @@ export interface UserRow {
   created_at: Date;
   updated_at: Date;
   identities?: IdentityRow[];
+  /** MFA factors (no secrets), aggregated by the repository. */
+  factors?: FactorView[];
+}
+
+export interface FactorView {
+  id: string;
+  friendly_name: string;
+  factor_type: string;
+  status: 'verified' | 'unverified';
+  created_at: string | Date;
+  updated_at: string | Date;
+  last_challenged_at: string | Date | null;
+}
+
+/** A factor as GoTrue serialises it (in the user object and the admin API). */
+export function factorView(f: FactorView): Record<string, unknown> {
+  return {
+    id: f.id,
+    friendly_name: f.friendly_name || undefined,
+    factor_type: f.factor_type,
+    status: f.status,
+    created_at: iso(f.created_at),
+    updated_at: iso(f.updated_at),
+    last_challenged_at: f.last_challenged_at ? iso(f.last_challenged_at) : null,
+  };
 }
 
 export interface IdentityRow {
@@ -60,6 +85,8 @@ export function userView(u: UserRow): Record<string, unknown> {
     updated_at: iso(u.updated_at),
     is_anonymous: u.is_anonymous,
   };
+  // GoTrue omits `factors` when there are none.
+  if (u.factors?.length) view.factors = u.factors.map(factorView);
   if (u.new_email) view.new_email = u.new_email;
   if (u.invited_at) view.invited_at = iso(u.invited_at);
   if (u.banned_until && u.banned_until.getTime() > Date.now()) view.banned_until = iso(u.banned_until);

@@ -5,11 +5,12 @@ import { DataSource } from 'typeorm';
 import { TenantDatabase, TenantTarget } from '@plinth/database';
 import type { TenantProject } from '@plinth/gateway';
 import { tenantNames } from '@plinth/tenancy';
+import { authFlowTables, AuthFlowTables, createAuthFlowTables } from './auth-flow-schema';
 import { authTables, AuthTables, createAuthTables } from './auth-schema';
 import type { UserRow } from './auth-user.view';
 
 /** A project's auth tables and where their SQL runs (the project's cluster, as its auth role). */
-export type AuthScope = AuthTables & { readonly target: TenantTarget };
+export type AuthScope = AuthTables & AuthFlowTables & { readonly target: TenantTarget };
 
 /** A transaction on the tenant pool as the project's auth role (see {@link AuthRepository.transaction}). */
 export type AuthTx = PoolClient;
@@ -69,6 +70,12 @@ const UPDATABLE = new Set([
 const USER_COLUMNS = `u.id, u.email, u.encrypted_password, u.email_confirmed_at, u.confirmation_sent_at, u.new_email, u.is_anonymous,
   u.banned_until, u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at, u.invited_at`;
 
+/** The user's MFA factors as GoTrue shows them (never the secret), for the user object. */
+const FACTORS_OF_U = (t: AuthScope) =>
+  `coalesce((SELECT json_agg(json_build_object('id', f.id, 'friendly_name', f.friendly_name, 'factor_type', f.factor_type, 'status', f.status,
+     'created_at', f.created_at, 'updated_at', f.updated_at, 'last_challenged_at', f.last_challenged_at) ORDER BY f.created_at)
+     FROM ${t.factors} f WHERE f.user_id = u.id), '[]'::json) AS factors`;
+
 /**
  * End-user data of a project (users, identities, sessions, refresh tokens, one-time codes) in its own schema,
  * with schema-qualified, parameterised SQL on the tenant pool as the project's auth role (`t_<ref>_auth`, granted
@@ -89,12 +96,21 @@ export class AuthRepository {
 
   tables(project: Pick<TenantProject, 'ref' | 'cluster' | 'schema' | 'dataRole'>): AuthScope {
     const target: TenantTarget = { ref: project.ref, cluster: project.cluster, schema: tenantNames(project.ref).schema, dataRole: project.dataRole };
-    return { ...authTables(target.schema), target };
+    return { ...authTables(target.schema), ...authFlowTables(target.schema), target };
   }
 
   /** Runs `fn`; a project provisioned before the auth runtime existed gets its tables first (once). */
   async run<T>(project: Pick<TenantProject, 'ref' | 'cluster' | 'schema' | 'dataRole'>, fn: (t: AuthScope) => Promise<T>): Promise<T> {
     const t = this.tables(project);
+    // Once per project and process: the newest tables exist (else they are created first). Retrying `fn` after a
+    // missing table is not enough on its own: statements before the failing one (a user created, a rate limit
+    // spent) would run twice.
+    if (!this.ready.has(project.ref)) {
+      const { rows } = await this.tenants.run<{ t: string | null }, QueryResult<{ t: string | null }>>(
+        t.target, [{ text: `SELECT to_regclass($1) AS t`, values: [t.challenges] }], (r) => r, { as: 'auth' });
+      if (!rows[0]?.t) await this.backfill(project.ref);
+      this.ready.add(project.ref);
+    }
     try {
       return await fn(t);
     } catch (e) {
@@ -123,9 +139,10 @@ export class AuthRepository {
     await this.db.transaction(async (m) => {
       await m.query(`SELECT pg_advisory_xact_lock(hashtext('auth-tables:' || $1))`, [ref]);
       const exists = (await m.query(`SELECT to_regclass($1) AS t`, [`"${names.schema}"."_auth_users"`])) as Array<{ t: string | null }>;
-      if (exists[0]?.t) return;
       await m.query(`SET LOCAL ROLE "${names.ownerRole}"`);
-      await createAuthTables(m, { ref, ...names });
+      // Tables added later (flows, MFA) are created idempotently for a schema that has the first ones.
+      if (exists[0]?.t) await createAuthFlowTables(m, { ref, ...names });
+      else await createAuthTables(m, { ref, ...names });
     });
   }
 
@@ -133,8 +150,9 @@ export class AuthRepository {
     const [where, value] = 'id' in by ? ['u.id = $1', by.id] : ['u.email = $1', by.email];
     const { rows } = await this.query<UserRow>(t, tx,
       `SELECT ${USER_COLUMNS},
-         coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities
-         FROM ${t.users} u WHERE ${where}${lock ? ' FOR UPDATE' : ''}`,
+         coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities,
+         ${FACTORS_OF_U(t)}
+         FROM ${t.users} u WHERE ${where}${lock ? ' FOR UPDATE OF u' : ''}`,
       [value],
     );
     return rows[0] ?? null;
@@ -195,7 +213,8 @@ export class AuthRepository {
     const order = oldestFirst ? 'u.created_at, u.id' : 'u.created_at DESC, u.id DESC';
     const { rows } = await this.query<UserRow & { total: string }>(t, undefined,
       `SELECT ${USER_COLUMNS}, count(*) OVER () AS total,
-         coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities
+         coalesce((SELECT json_agg(i ORDER BY i.created_at) FROM ${t.identities} i WHERE i.user_id = u.id), '[]'::json) AS identities,
+         ${FACTORS_OF_U(t)}
          FROM ${t.users} u ORDER BY ${order} LIMIT $1 OFFSET $2`,
       [perPage, (page - 1) * perPage],
     );

@@ -14,6 +14,8 @@ import { obfuscatedUser, UserRow, userView } from './auth-user.view';
 import { normalizeEmail, VERIFY_TYPES } from './auth.dto';
 import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import { MauService } from './mau.service';
+import type { PkceChallenge } from './pkce';
+import { PkceService } from './pkce.service';
 import { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, weakPasswordReasons } from './password';
 import { SecretBox } from './secret-box';
 import { allowedRedirect } from './redirect-allow-list';
@@ -27,6 +29,8 @@ export interface AuthCall {
   /** The raw `Authorization: Bearer` value when it is not an API key (an end-user access token). */
   bearer: string | null;
   redirectTo?: string;
+  /** The S256 code challenge of a PKCE flow (`flowType: 'pkce'`), for requests that send a link. */
+  pkce?: PkceChallenge | null;
 }
 
 export interface TokenResponse {
@@ -42,6 +46,7 @@ type Amr = Array<{ method: string; timestamp: number }>;
 
 /** A one-time code just created, and the (sealed) email that carries it. */
 export interface IssuedCode {
+  id: string;
   code: string;
   link: string;
   actionLink: string;
@@ -81,12 +86,16 @@ export class AuthService {
     private readonly outbox: OutboxService,
     private readonly mau: MauService,
     private readonly tx: ControlTransactions,
+    private readonly pkce: PkceService,
   ) {}
 
   async publicSettings(project: TenantProject) {
     const s = (await this.settings.get(project.id)).settings;
     return {
-      external: { email: true, phone: false, anonymous_users: s.anonymous_sign_ins },
+      external: {
+        email: true, phone: false, anonymous_users: s.anonymous_sign_ins,
+        ...Object.fromEntries(Object.entries(s.providers).map(([name, p]) => [name, p?.enabled === true])),
+      },
       disable_signup: !s.signup_enabled,
       mailer_autoconfirm: !s.email_confirm_required,
       phone_autoconfirm: false,
@@ -380,7 +389,23 @@ export class AuthService {
         code = await this.repo.consumeCode(t, email, KINDS_FOR[type], (h) => SecretBox.equal(h, this.codeHash(project, email, expected)));
       }
       if (!code) throw otpInvalid();
+      // Verified by the code itself: the answer is the session, and a PKCE flow waiting for this link is void.
+      await this.pkce.forgetEmailedCode(t, code.id);
       return this.completeVerification(call, s, t, code);
+    });
+  }
+
+  /** `grant_type=pkce`: the auth code of a PKCE flow and its verifier, exchanged once for a session. */
+  async pkceGrant(call: AuthCall, body: { auth_code: string; code_verifier: string }): Promise<TokenResponse> {
+    const project = call.tenant.project;
+    const s = await this.settingsOf(project);
+    await this.limits.check(project.id, s, 'verify', call.ip);
+    return this.repo.run(project, async (t) => {
+      const flow = await this.pkce.exchange(project, t, body.auth_code, body.code_verifier);
+      const user = await this.repo.findUser(t, { id: flow.user_id });
+      if (!user) throw GoTrueException.notFound(GoTrueCode.FlowStateNotFound, 'invalid flow state, no valid flow state found');
+      this.assertNotBanned(user);
+      return this.startSession(project, s, t, user, amrMethodOf(flow.auth_method), call);
     });
   }
 
@@ -394,8 +419,14 @@ export class AuthService {
       const session = await this.repo.run(project, async (t) => {
         const code = await this.repo.consumeLink(t, this.linkHash(project, q.token), KINDS_FOR[q.type]);
         if (!code) throw otpInvalid();
-        return this.completeVerification(call, s, t, code);
+        // A PKCE flow: the confirmation happens now, the session only when the app exchanges the code with its
+        // verifier (the link alone, say read from a mailbox, yields nothing usable).
+        const user = await this.applyVerification(call, t, code);
+        const authCode = await this.pkce.authCodeForEmailedCode(project, t, code.id);
+        if (authCode) return { authCode };
+        return this.startSession(project, s, t, user, amrMethodOf(code.kind), call);
       });
+      if ('authCode' in session) return withQuery(target, { code: session.authCode });
       const fragment = new URLSearchParams({
         access_token: session.access_token,
         expires_at: String(session.expires_at),
@@ -413,6 +444,12 @@ export class AuthService {
   }
 
   private async completeVerification(call: AuthCall, s: AuthSettings, t: AuthScope, code: CodeRow): Promise<TokenResponse> {
+    const user = await this.applyVerification(call, t, code);
+    return this.startSession(call.tenant.project, s, t, user, amrMethodOf(code.kind), call);
+  }
+
+  /** What a verified code proves (a confirmed address, a changed email), applied; the user as it is now. */
+  private async applyVerification(call: AuthCall, t: AuthScope, code: CodeRow): Promise<UserRow> {
     const project = call.tenant.project;
     if (!code.user_id) throw otpInvalid();
     const user = await this.repo.findUser(t, { id: code.user_id });
@@ -438,9 +475,7 @@ export class AuthService {
       return this.repo.deleteSessions(t, user.id, 'global', null, m);
     }).catch(uniqueEmail);
     this.tokens.forgetSessions(project.id, ended);
-    const fresh = (await this.repo.findUser(t, { id: user.id }))!;
-    const method = code.kind === 'recovery' ? 'recovery' : code.kind === 'email_change' ? 'email_change' : code.kind === 'invite' ? 'invite' : 'otp';
-    return this.startSession(project, s, t, fresh, method, call);
+    return (await this.repo.findUser(t, { id: user.id }))!;
   }
 
   /**
@@ -450,7 +485,7 @@ export class AuthService {
    */
   async issueCode(
     m: AuthTx,
-    call: Pick<AuthCall, 'tenant' | 'redirectTo'>,
+    call: Pick<AuthCall, 'tenant' | 'redirectTo' | 'pkce'>,
     s: AuthSettings,
     t: AuthScope,
     c: { kind: CodeKind; email: string; userId: string | null; newEmail?: string },
@@ -458,11 +493,13 @@ export class AuthService {
     const project = call.tenant.project;
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
     const link = randomBytes(32).toString('base64url');
+    const id = randomUUID();
     await this.repo.createCode(
       t,
-      { id: randomUUID(), kind: c.kind, email: c.email, userId: c.userId, codeHash: this.codeHash(project, c.email, code), linkHash: this.linkHash(project, link), ttlSeconds: s.otp_ttl_seconds },
+      { id, kind: c.kind, email: c.email, userId: c.userId, codeHash: this.codeHash(project, c.email, code), linkHash: this.linkHash(project, link), ttlSeconds: s.otp_ttl_seconds },
       m,
     );
+    if (call.pkce) await this.pkce.attachToCode(m, t, call.pkce, { codeId: id, userId: c.userId, authMethod: c.kind, ttlSeconds: s.otp_ttl_seconds });
     const redirectTo = this.safeRedirect(s, call.redirectTo);
     const actionLink =
       `${this.tokens.issuer(project.ref)}/verify?` + new URLSearchParams({ token: link, type: LINK_TYPE[c.kind], redirect_to: redirectTo }).toString();
@@ -474,7 +511,7 @@ export class AuthService {
       template: TEMPLATE[c.kind],
       sealed: this.box.seal(JSON.stringify({ token: code, tokenHash: link, confirmationUrl: actionLink, redirectTo, newEmail: c.newEmail }), emailSealContext(project.id, c.email)),
     };
-    return { code, link, actionLink, redirectTo, email };
+    return { id, code, link, actionLink, redirectTo, email };
   }
 
   /** Enqueues the email of a code whose transaction committed (the outbox is a control table). */
@@ -491,7 +528,8 @@ export class AuthService {
     return this.tokenResponse(project, s, { ...user, last_sign_in_at: new Date() }, sessionId, amr, refresh);
   }
 
-  private async tokenResponse(project: TenantProject, s: AuthSettings, user: UserRow, sessionId: string, amr: Amr, refresh: string): Promise<TokenResponse> {
+  /** The token response for a session whose refresh token `refresh` was just stored. */
+  async tokenResponse(project: TenantProject, s: AuthSettings, user: UserRow, sessionId: string, amr: Amr, refresh: string): Promise<TokenResponse> {
     const { token, expiresAt } = await this.tokens.sign(project, { user, sessionId, amr, ttlSeconds: s.access_token_ttl_seconds });
     this.mau.touch(project.id, user.id);
     return { access_token: token, token_type: 'bearer', expires_in: s.access_token_ttl_seconds, expires_at: expiresAt, refresh_token: refresh, user: userView(user) };
@@ -527,6 +565,22 @@ export class AuthService {
 
   private linkHash(project: TenantProject, link: string): string {
     return this.box.mac(link, `link:${project.id}`);
+  }
+}
+
+/** The `amr` method of a session started by a verified code of `kind`, or by a PKCE flow of that auth method. */
+function amrMethodOf(kind: string): string {
+  return kind === 'signup' || kind === 'magiclink' ? 'otp' : kind;
+}
+
+/** `url` with `params` added to its query (before any fragment); a URL that doesn't parse gets them appended. */
+function withQuery(url: string, params: Record<string, string>): string {
+  try {
+    const u = new URL(url);
+    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+    return u.toString();
+  } catch {
+    return `${url}${url.includes('?') ? '&' : '?'}${new URLSearchParams(params).toString()}`;
   }
 }
 

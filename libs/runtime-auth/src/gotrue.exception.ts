@@ -29,6 +29,22 @@ export enum GoTrueCode {
   OverRequestRateLimit = 'over_request_rate_limit',
   OverEmailSendRateLimit = 'over_email_send_rate_limit',
   UnexpectedFailure = 'unexpected_failure',
+  FlowStateNotFound = 'flow_state_not_found',
+  FlowStateExpired = 'flow_state_expired',
+  BadCodeVerifier = 'bad_code_verifier',
+  InsufficientAal = 'insufficient_aal',
+  MfaFactorNotFound = 'mfa_factor_not_found',
+  MfaFactorNameConflict = 'mfa_factor_name_conflict',
+  TooManyEnrolledMfaFactors = 'too_many_enrolled_mfa_factors',
+  MfaChallengeExpired = 'mfa_challenge_expired',
+  MfaVerificationFailed = 'mfa_verification_failed',
+  MfaIpAddressMismatch = 'mfa_ip_address_mismatch',
+  ProviderDisabled = 'provider_disabled',
+  BadOAuthState = 'bad_oauth_state',
+  BadOAuthCallback = 'bad_oauth_callback',
+  IdentityNotFound = 'identity_not_found',
+  IdentityAlreadyExists = 'identity_already_exists',
+  SingleIdentityNotDeletable = 'single_identity_not_deletable',
 }
 
 /**

@@ -1,4 +1,4 @@
-import { buildAbility, normaliseRules, policyFromAbility, resolveWhere, rulesSchema, StoredRule, validateRules } from './table-rules';
+import { AAL_KEY, buildAbility, normaliseRules, policyFromAbility, resolveWhere, rulesSchema, StoredRule, validateRules } from './table-rules';
 import { restrictedPolicy } from '../rest/tenant-policy';
 import type { TableDefinition } from '../catalog/table-definition';
 
@@ -32,6 +32,20 @@ describe('table rules', () => {
     expect(resolveWhere({ team: '$auth.claims.org.team' }, { role: 'authenticated', uid: 'u', claims: { org: { team: 'red' } } })).toEqual({ team: 'red' });
     expect(resolveWhere({ team: '$auth.claims.team' }, { role: 'authenticated', uid: 'u', claims: { team: { $ne: 1 } } })).toBeNull();
     expect(resolveWhere({ r: { $eq: '$auth.role' } }, { role: 'anon', uid: null, claims: {} })).toEqual({ r: { $eq: 'anon' } });
+  });
+
+  it('"$auth.aal" tests the caller’s session level, not a column: aal2 needs a second factor, aal1 any session', () => {
+    const aal = (claims: Record<string, unknown>, level: string) => resolveWhere({ [AAL_KEY]: level, owner_id: '$auth.uid' }, { role: 'authenticated', uid: 'u1', claims });
+    expect(aal({ aal: 'aal2' }, 'aal2')).toEqual({ owner_id: 'u1' });
+    expect(aal({ aal: 'aal1' }, 'aal2')).toBeNull();
+    expect(aal({}, 'aal2')).toBeNull();
+    expect(aal({ aal: 'aal1' }, 'aal1')).toEqual({ owner_id: 'u1' });
+    expect(aal({ aal: 'aal2' }, 'aal1')).toEqual({ owner_id: 'u1' });
+    const stored = normaliseRules(rulesSchema.parse([{ role: 'authenticated', action: 'read', where: { [AAL_KEY]: 'aal2' } }, { role: 'authenticated', action: 'read', where: { [AAL_KEY]: 'aal3' } }]));
+    expect(validateRules(stored, notes)).toEqual([{ path: '1.where.$auth.aal', message: 'must be "aal1" or "aal2"' }]);
+    const policy = (claims: Record<string, unknown>) => policyFromAbility(buildAbility(new Map([['notes', stored.slice(0, 1)]]), { role: 'authenticated', uid: 'u1', claims }));
+    expect(policy({ aal: 'aal1' })('notes', 'read').rows).toBe('none');
+    expect(policy({ aal: 'aal2' })('notes', 'read').rows).toBe('all');
   });
 
   it('turns the CASL ability into the SQL policy: deny, all rows, or OR-ed conditions with columns', () => {

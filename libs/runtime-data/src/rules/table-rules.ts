@@ -13,6 +13,13 @@ export const RULE_ROLES = ['anon', 'authenticated'] as const;
 export const RULE_ACTIONS = ['read', 'create', 'update', 'delete'] as const;
 export type RuleRole = (typeof RULE_ROLES)[number];
 
+/**
+ * A `where` key that tests the caller rather than a column: `"$auth.aal": "aal2"` grants the rule only to a session
+ * that passed a second factor (the access token's `aal` claim); `"aal1"` to any session (aal2 includes aal1).
+ */
+export const AAL_KEY = '$auth.aal';
+const AAL_LEVELS = ['aal1', 'aal2'];
+
 /** `$auth.uid`, `$auth.role`, `$auth.claims.<name>[.<name>…]`. */
 const CALLER_REF = /^\$auth\.(uid|role|claims\.[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,4})$/;
 
@@ -77,7 +84,11 @@ export function validateRules(rules: StoredRule[], table: TableDefinition): Arra
   const columns = new Set(table.columns.map((c) => c.name));
   const seen = new Map<string, string>();
   rules.forEach((r, i) => {
-    for (const name of Object.keys(r.where ?? {})) if (!columns.has(name)) problems.push({ path: `${i}.where.${name}`, message: `no column "${name}"` });
+    for (const [name, test] of Object.entries(r.where ?? {})) {
+      if (name === AAL_KEY) {
+        if (typeof test !== 'string' || !AAL_LEVELS.includes(test)) problems.push({ path: `${i}.where.${name}`, message: 'must be "aal1" or "aal2"' });
+      } else if (!columns.has(name)) problems.push({ path: `${i}.where.${name}`, message: `no column "${name}"` });
+    }
     for (const name of r.columns ?? []) if (!columns.has(name)) problems.push({ path: `${i}.columns`, message: `no column "${name}"` });
     const cols = r.columns ? [...r.columns].sort().join(',') : '*';
     for (const a of r.action) {
@@ -137,6 +148,11 @@ export function resolveWhere(where: Record<string, ColumnTest> | undefined, call
   if (!where) return {};
   const out: RowCondition = {};
   for (const [column, test] of Object.entries(where)) {
+    if (column === AAL_KEY) {
+      // A test of the caller, not of rows: met → no row condition; not met → the rule grants nothing.
+      if (!(caller.claims.aal === 'aal2' || (test === 'aal1' && caller.claims.aal === 'aal1'))) return null;
+      continue;
+    }
     if (test === null || typeof test !== 'object') {
       const v = resolveValue(test, caller);
       if (v === MISSING) return null;
