@@ -3,7 +3,7 @@ import { StorageException } from './storage.exception';
 /** Bucket ids: what S3 and Supabase accept in practice, without anything a path or a URL would reinterpret. */
 const BUCKET_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 /** Characters never allowed in an object name: C0 controls (NUL included), DEL, backslash. */
-// eslint-disable-next-line no-control-regex
+ 
 const FORBIDDEN = /[\u0000-\u001f\u007f\\]/;
 export const MAX_NAME_BYTES = 1024;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -28,11 +28,6 @@ function int(v: unknown, name: string, min: number, max: number, fallback: numbe
   return n;
 }
 
-function str(v: unknown, name: string): string {
-  if (typeof v !== 'string') throw StorageException.invalid(`${name} is required`);
-  return v;
-}
-
 const SORT_COLUMNS = ['name', 'created_at', 'updated_at', 'last_accessed_at'] as const;
 
 /**

@@ -238,6 +238,9 @@ export class StorageService {
     // The bytes pass a counter that fails the write past the limit; the request going away fails it too.
     const limited = byteLimit(limit, () => StorageException.tooLarge(limit));
     body.stream.on('error', (e) => limited.destroy(e));
+    // Its error reaches the backend's pipeline; this listener only keeps one raised before that is attached from
+    // being an unhandled 'error' event.
+    limited.on('error', () => undefined);
     req.once('close', () => {
       if (!req.complete) limited.destroy(new Error('upload aborted'));
     });

@@ -18,7 +18,7 @@ const MAX_METADATA = 8 * 1024;
 /** `max-age=3600` from `3600` (supabase-js's form field) or the header as sent; bounded. */
 function cacheControlOf(v: string | undefined): string | undefined {
   if (v === undefined || v === '') return undefined;
-  // eslint-disable-next-line no-control-regex
+   
   if (v.length > 200 || /[\u0000-\u001f\u007f]/.test(v)) throw StorageException.invalid('Invalid cache-control');
   return /^\d+$/.test(v) ? `max-age=${v}` : v;
 }
@@ -38,7 +38,7 @@ function metadataOf(raw: string | undefined, base64: boolean): Record<string, un
 /** A content type as stored: `type/subtype` and its parameters, sane length, no control characters; or 400. */
 export function contentTypeOf(v: string | undefined): string {
   const type = (v ?? '').trim() || 'application/octet-stream';
-  // eslint-disable-next-line no-control-regex
+   
   if (type.length > 200 || /[\u0000-\u001f\u007f]/.test(type) || !/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(type)) throw StorageException.invalid(`Invalid content-type`);
   return type;
 }

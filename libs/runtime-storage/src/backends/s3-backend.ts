@@ -52,7 +52,11 @@ export class S3Backend implements StorageBackend {
       await upload.abort().catch(() => undefined);
       throw e;
     });
-    await Promise.all([fed, upload.done()]);
+    out.on('error', () => undefined);
+    // The body's failure (a size limit, a dropped client) is the cause to report, whatever the upload says after it.
+    const [feedResult, uploadResult] = await Promise.allSettled([fed, upload.done()]);
+    if (feedResult.status === 'rejected') throw feedResult.reason;
+    if (uploadResult.status === 'rejected') throw uploadResult.reason;
     return { size, md5: hash.digest('hex') };
   }
 
