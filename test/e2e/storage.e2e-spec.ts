@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import * as tus from 'tus-js-client';
 import { MeteringService, SampleStorageJob } from '@plinth/metering';
 import { DELETE_PROJECT_OBJECTS_JOB, DeleteProjectObjectsJob, STORAGE_BACKEND, StorageBackend, SweepOrphanBytesJob } from '@plinth/runtime-storage';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
@@ -234,6 +235,82 @@ describe.each(['disk', 's3'] as const)('storage runtime on %s', (kind) => {
     const head = await fetch(url('/object/http/n.txt'), { method: 'HEAD', headers: h });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe('10');
+  });
+
+  it('resumes a TUS upload (tus-js-client) cut off part way, and commits the object only once complete', async () => {
+    const s = supabase(t, p.ref, p.secret).storage;
+    await s.createBucket('big');
+    const data = Buffer.from(Array.from({ length: 1536 * 1024 }, (_, i) => (i * 7) % 256));
+    const opts = {
+      endpoint: url('/upload/resumable'),
+      chunkSize: 256 * 1024,
+      retryDelays: [],
+      headers: { apikey: p.secret, 'x-upsert': 'false' },
+      metadata: { bucketName: 'big', objectName: 'video/clip.bin', contentType: 'video/mp4', cacheControl: '60' },
+    };
+    let uploadUrl = '';
+    await new Promise<void>((resolve, reject) => {
+      const up: tus.Upload = new tus.Upload(data, {
+        ...opts,
+        onChunkComplete: (_chunk, sent) => {
+          // Cut the connection while the next chunk is on its way.
+          if (sent >= 512 * 1024 && !uploadUrl) {
+            uploadUrl = up.url!;
+            setTimeout(() => void up.abort().then(resolve, reject), 5);
+          }
+        },
+        onError: reject,
+        onSuccess: () => reject(new Error('the first attempt was meant to be cut off')),
+      });
+      up.start();
+    });
+    const head = await fetch(uploadUrl, { method: 'HEAD', headers: { apikey: p.secret, 'tus-resumable': '1.0.0' } });
+    expect(head.status).toBe(200);
+    const offset = Number(head.headers.get('upload-offset'));
+    expect(offset).toBeGreaterThanOrEqual(512 * 1024);
+    expect(offset).toBeLessThan(data.length);
+    expect((await s.from('big').exists('video/clip.bin')).data).toBe(false);
+    // Only the key that created it sees it: not the project's publishable key, nor another project's key.
+    expect((await fetch(uploadUrl, { method: 'HEAD', headers: { apikey: p.publishable } })).status).toBe(404);
+    const stranger = await createProject(t, await signup(t, 'tus-stranger'), 'tus-stranger');
+    expect((await fetch(uploadUrl, { method: 'HEAD', headers: { apikey: stranger.secret } })).status).toBe(401);
+    expect((await fetch(uploadUrl.replace(`/p/${p.ref}/`, `/p/${stranger.ref}/`), { method: 'HEAD', headers: { apikey: stranger.secret } })).status).toBe(404);
+
+    let resumedFrom = -1;
+    await new Promise<void>((resolve, reject) => {
+      const up = new tus.Upload(data, { ...opts, uploadUrl, onError: reject, onSuccess: () => resolve(), onProgress: (sent) => (resumedFrom = resumedFrom < 0 ? sent : resumedFrom) });
+      up.start();
+    });
+    expect(resumedFrom).toBeGreaterThanOrEqual(offset);
+    const down = await s.from('big').download('video/clip.bin');
+    expect(Buffer.from(await down.data!.arrayBuffer()).equals(data)).toBe(true);
+    expect((await s.from('big').info('video/clip.bin')).data).toMatchObject({ size: data.length, contentType: 'video/mp4', cacheControl: 'max-age=60' });
+    expect((await keysOf(backend, p.ref)).filter((k) => k.includes('/_uploads/'))).toEqual([]);
+    expect((await fetch(uploadUrl, { method: 'HEAD', headers: { apikey: p.secret } })).status).toBe(404);
+  });
+
+  it('refuses a TUS upload over the bucket limit at creation, and an expired one afterwards', async () => {
+    const s = supabase(t, p.ref, p.secret).storage;
+    await s.createBucket('tus-small', { public: false, fileSizeLimit: 1000 });
+    const meta = (name: string) => `bucketName ${Buffer.from('tus-small').toString('base64')},objectName ${Buffer.from(name).toString('base64')}`;
+    const create = (length: number, name: string) =>
+      fetch(url('/upload/resumable'), { method: 'POST', headers: { apikey: p.secret, 'tus-resumable': '1.0.0', 'upload-length': String(length), 'upload-metadata': meta(name) } });
+    expect((await create(1001, 'big.bin')).status).toBe(413);
+    const ok = await create(10, 'small.bin');
+    expect(ok.status).toBe(201);
+    const location = `${t.baseUrl}${ok.headers.get('location')}`;
+    const patch = (offset: number, body: string) =>
+      fetch(location, { method: 'PATCH', headers: { apikey: p.secret, 'tus-resumable': '1.0.0', 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body });
+    expect((await patch(3, 'abc')).status).toBe(409);
+    const first = await patch(0, 'abcde');
+    expect([first.status, first.headers.get('upload-offset')]).toEqual([204, '5']);
+    t.clock.travel(25 * 3600_000);
+    try {
+      expect((await patch(5, 'fghij')).status).toBe(404);
+    } finally {
+      t.clock.travel(-25 * 3600_000);
+    }
+    expect((await s.from('tus-small').exists('small.bin')).data).toBe(false);
   });
 
   describe('rules, limits and isolation', () => {

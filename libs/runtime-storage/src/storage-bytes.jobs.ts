@@ -82,6 +82,8 @@ export class SweepOrphanBytesJob implements JobHandler<JobData>, OnModuleInit {
     let deleted = 0;
     for (const p of await this.projects.activeTargets()) {
       const project = { ...p, orgId: '' };
+      // Abandoned resumable uploads first: their parts become orphans like any other bytes.
+      await this.repo.dropExpiredUploads(project, this.clock.now());
       let candidates: string[] = [];
       const sweep = async () => {
         const referenced = await this.repo.referencedKeys(project, candidates);

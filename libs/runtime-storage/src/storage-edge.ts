@@ -3,6 +3,7 @@ import { EdgeContext, EdgeRoute, EdgeRuntime, RuntimeRegistry, sendJson } from '
 import { bucketId, listPrefix, objectName } from './object-path';
 import { serveObject } from './object-http';
 import { STORAGE_DIALECT, StorageException } from './storage.exception';
+import { ResumableUploads, TUS_VERSION } from './resumable-uploads';
 import { BucketInput, StorageService } from './storage.service';
 
 type Json = Record<string, unknown>;
@@ -41,6 +42,7 @@ export class StorageEdge implements OnModuleInit {
   constructor(
     private readonly runtimes: RuntimeRegistry,
     private readonly storage: StorageService,
+    private readonly resumable: ResumableUploads,
   ) {}
 
   onModuleInit(): void {
@@ -170,6 +172,56 @@ export class StorageEdge implements OnModuleInit {
           },
         },
         json(['GET'], '/object/info/:bucket/*', 'none', (c) => s.info(c.tenant, ...target(c)), { target: byBucket }),
+        {
+          methods: ['POST'],
+          path: '/upload/resumable',
+          body: 'none',
+          handler: async (c) => {
+            const { id, expiresAt } = await this.resumable.create(c.tenant, c.req);
+            c.res.statusCode = 201;
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.setHeader('location', `/p/${c.tenant.project.ref}/storage/v1/upload/resumable/${id}`);
+            c.res.setHeader('upload-expires', expiresAt.toUTCString());
+            c.res.end();
+          },
+        },
+        {
+          methods: ['HEAD'],
+          path: '/upload/resumable/:id',
+          body: 'none',
+          handler: async (c) => {
+            const u = await this.resumable.status(c.tenant, c.params.id);
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.setHeader('upload-offset', String(u.offset));
+            c.res.setHeader('upload-length', String(u.length));
+            c.res.setHeader('upload-expires', new Date(u.expires_at).toUTCString());
+            c.res.setHeader('cache-control', 'no-store');
+            c.res.end();
+          },
+        },
+        {
+          methods: ['PATCH'],
+          path: '/upload/resumable/:id',
+          body: 'stream',
+          handler: async (c) => {
+            const offset = await this.resumable.append(c.tenant, c.params.id, c.req);
+            c.res.statusCode = 204;
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.setHeader('upload-offset', String(offset));
+            c.res.end();
+          },
+        },
+        {
+          methods: ['DELETE'],
+          path: '/upload/resumable/:id',
+          body: 'none',
+          handler: async (c) => {
+            await this.resumable.terminate(c.tenant, c.params.id);
+            c.res.statusCode = 204;
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.end();
+          },
+        },
         json(['DELETE'], '/object/:bucket', 'json', (c) => {
           const b = jsonBody(c);
           if (!Array.isArray(b.prefixes) || b.prefixes.length === 0 || b.prefixes.length > 1000) throw StorageException.invalid('prefixes must be a list of 1-1000 object names');

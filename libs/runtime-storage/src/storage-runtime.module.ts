@@ -14,6 +14,7 @@ import { createStorageTables } from './storage-schema';
 import { StorageEdge } from './storage-edge';
 import { StorageRepository } from './storage.repository';
 import { StorageService } from './storage.service';
+import { ResumableUploads } from './resumable-uploads';
 import { STORAGE_BACKEND } from './backends/storage-backend';
 
 /**
@@ -55,7 +56,7 @@ export class StorageJobsModule implements OnModuleInit {
 @Module({
   imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, StorageJobsModule],
   controllers: [BucketsController],
-  providers: [StorageService, StorageEdge, BucketsAdminService, BucketAdminGuard],
+  providers: [StorageService, ResumableUploads, StorageEdge, BucketsAdminService, BucketAdminGuard],
   exports: [StorageService],
 })
 export class StorageRuntimeModule {}

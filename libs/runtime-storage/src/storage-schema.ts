@@ -3,7 +3,8 @@ import type { TenantNames } from '@plinth/tenancy';
 
 /**
  * The storage runtime's tables in a project's schema: buckets (with their rules), objects' metadata (the bytes live
- * in the backend under `key`, never under the user's path) and spent signed-upload tokens. The leading underscore
+ * in the backend under `key`, never under the user's path), spent signed-upload tokens and resumable (TUS)
+ * uploads in progress. The leading underscore
  * keeps them apart from declared tables; no grant goes to the data role, so the data runtime can't reach them.
  * Created by the provisioning hook as the schema's owner and granted (rows only) to the project's storage role.
  * The migration 1765000100000 creates the same tables in projects provisioned before: keep the two in step.
@@ -14,6 +15,7 @@ export function storageTables(schema: string) {
     buckets: q('_storage_buckets'),
     objects: q('_storage_objects'),
     uploadTokens: q('_storage_upload_tokens'),
+    uploads: q('_storage_uploads'),
   };
 }
 export type StorageTables = ReturnType<typeof storageTables>;
@@ -54,6 +56,22 @@ export function storageDdl(schema: string, role: string): string {
     CREATE TABLE ${t.uploadTokens} (
       id uuid PRIMARY KEY,
       expires_at timestamptz NOT NULL
+    );
+    CREATE TABLE ${t.uploads} (
+      id uuid PRIMARY KEY,
+      bucket_id text NOT NULL,
+      name text NOT NULL,
+      owner_id text,
+      creator text NOT NULL,
+      upsert boolean NOT NULL,
+      length bigint NOT NULL,
+      "offset" bigint NOT NULL DEFAULT 0,
+      parts text[] NOT NULL DEFAULT '{}',
+      content_type text NOT NULL,
+      cache_control text,
+      user_metadata jsonb,
+      expires_at timestamptz NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
     );
     GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${role}";
   `;

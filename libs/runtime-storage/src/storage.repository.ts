@@ -59,6 +59,24 @@ export interface ListQuery {
   rules: { rules: StoredBucketRule[]; caller: StorageCaller; action: StorageAction } | null;
 }
 
+/** A resumable (TUS) upload in progress. */
+export interface UploadRow {
+  id: string;
+  bucket_id: string;
+  name: string;
+  owner_id: string | null;
+  /** Who created it (key id and end user): only they may continue it. */
+  creator: string;
+  upsert: boolean;
+  length: number;
+  offset: number;
+  parts: string[];
+  content_type: string;
+  cache_control: string | null;
+  user_metadata: Record<string, unknown> | null;
+  expires_at: Date;
+}
+
 export type StorageTx = PoolClient;
 type Scope = StorageTables & { target: TenantTarget };
 
@@ -229,9 +247,50 @@ export class StorageRepository {
     return rows[0].bytes;
   }
 
-  /** Which of `keys` some object row still points at. */
+  /** Which of `keys` some object row, or an unexpired resumable upload's parts, still point at. */
   async referencedKeys(p: TenantProject, keys: string[]): Promise<Set<string>> {
-    const rows = await this.one<{ key: string }>(p, (t) => `SELECT key FROM ${t.objects} WHERE key = ANY($1)`, [keys]);
+    const rows = await this.one<{ key: string }>(
+      p,
+      (t) => `SELECT key FROM ${t.objects} WHERE key = ANY($1)
+              UNION SELECT part FROM ${t.uploads}, unnest(parts) AS part WHERE expires_at > now() AND part = ANY($1)`,
+      [keys],
+    );
     return new Set(rows.map((r) => r.key));
+  }
+
+  /** Deletes resumable uploads past their expiry (their parts are then orphans for the sweeper). */
+  async dropExpiredUploads(p: TenantProject, now: Date): Promise<number> {
+    return (await this.one(p, (t) => `DELETE FROM ${t.uploads} WHERE expires_at <= $1 RETURNING id`, [now])).length;
+  }
+
+  async createUpload(p: TenantProject, u: Omit<UploadRow, 'offset' | 'parts'>): Promise<void> {
+    await this.one(
+      p,
+      (t) => `INSERT INTO ${t.uploads} (id, bucket_id, name, owner_id, upsert, length, content_type, cache_control, user_metadata, expires_at, creator)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [u.id, u.bucket_id, u.name, u.owner_id, u.upsert, u.length, u.content_type, u.cache_control, u.user_metadata === null ? null : JSON.stringify(u.user_metadata), u.expires_at, u.creator],
+    );
+  }
+
+  /** An upload unexpired at `now`. */
+  async upload(p: TenantProject, id: string, now: Date): Promise<UploadRow | null> {
+    const rows = await this.one<UploadRow>(
+      p,
+      (t) => `SELECT id, bucket_id, name, owner_id, creator, upsert, length::float8 AS length, "offset"::float8 AS "offset", parts, content_type, cache_control, user_metadata, expires_at
+                FROM ${t.uploads} WHERE id = $1 AND expires_at > $2`,
+      [id, now],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Records a part written at `from`; false when another request moved the offset first (the part is then unused). */
+  async addUploadPart(p: TenantProject, id: string, from: number, size: number, key: string): Promise<boolean> {
+    const rows = await this.one(p, (t) => `UPDATE ${t.uploads} SET "offset" = "offset" + $3, parts = parts || $4::text WHERE id = $1 AND "offset" = $2 RETURNING id`, [id, from, size, key]);
+    return rows.length === 1;
+  }
+
+  async deleteUpload(p: TenantProject, id: string): Promise<UploadRow | null> {
+    const rows = await this.one<UploadRow>(p, (t) => `DELETE FROM ${t.uploads} WHERE id = $1 RETURNING id, parts`, [id]);
+    return rows[0] ?? null;
   }
 }

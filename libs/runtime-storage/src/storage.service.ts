@@ -19,6 +19,14 @@ export interface UploadMode {
   signed?: boolean;
 }
 
+/** A write that passed {@link StorageService.admitWrite}: what its commit needs to know. */
+export interface AdmittedWrite {
+  limit: number;
+  action: StorageAction;
+  upsert: boolean;
+  signed: boolean;
+}
+
 /** A bucket as Storage shows it. */
 export interface BucketView {
   id: string;
@@ -219,24 +227,12 @@ export class StorageService {
       throw StorageException.tooLarge(limit);
     }
     const body = await readUpload(req);
-    if (body.declaredSize !== undefined && body.declaredSize > limit) throw StorageException.tooLarge(limit);
-    if (!mimeAllowed(body.contentType, b.allowed_mime_types)) throw StorageException.mimeType(body.contentType);
-    await this.assertStorageQuota(t.project, body.declaredSize ?? 0);
-
-    const existing = await this.repo.object(t.project, bucket, name);
-    if (existing && !mode.upsert) throw StorageException.duplicate();
-    const ownerId = t.user?.id ?? null;
-    const action: StorageAction = existing ? 'update' : 'create';
-    const facts = (size: number): ObjectFacts => ({ owner_id: ownerId, path: name, mime_type: body.contentType, size });
-    if (!mode.signed) {
-      if (existing) this.authorize(t, b, 'update', this.factsOf(existing));
-      this.authorize(t, b, action, facts(body.declaredSize ?? 0));
-    }
+    const write = await this.admitWrite(t, b, name, { contentType: body.contentType, size: body.declaredSize, upsert: mode.upsert, signed: mode.signed === true });
 
     const version = randomUUID();
     const key = `${t.project.ref}/${bucket}/${version}`;
     // The bytes pass a counter that fails the write past the limit; the request going away fails it too.
-    const limited = byteLimit(limit, () => StorageException.tooLarge(limit));
+    const limited = byteLimit(write.limit, () => StorageException.tooLarge(write.limit));
     body.stream.on('error', (e) => limited.destroy(e));
     // Its error reaches the backend's pipeline; this listener only keeps one raised before that is attached from
     // being an unhandled 'error' event.
@@ -253,33 +249,75 @@ export class StorageService {
       body.stream.unpipe(limited);
       throw e instanceof StorageException ? e : this.uploadFailed(e);
     }
+    return this.commitWrite(t, b, name, { key, version, size: stored.size, md5: stored.md5 }, { contentType: body.contentType, cacheControl: body.cacheControl, metadata: body.metadata }, write);
+  }
+
+  /**
+   * Everything a write can be refused for before its bytes arrive: the size (when known) against the bucket's and
+   * the plan's limit, the type, the stored-bytes quota, an existing object without upsert, and the rules
+   * (`update` on the object replaced, `create` or `update` on the new one; a signed upload URL stands in for them).
+   */
+  async admitWrite(t: TenantContext, b: BucketRow, name: string, w: { contentType: string; size: number | undefined; upsert: boolean; signed: boolean }): Promise<AdmittedWrite> {
+    this.assertKeyBucket(t, b.id);
+    const limit = await this.uploadLimit(t.project, b);
+    if (w.size !== undefined && w.size > limit) throw StorageException.tooLarge(limit);
+    if (!mimeAllowed(w.contentType, b.allowed_mime_types)) throw StorageException.mimeType(w.contentType);
+    await this.assertStorageQuota(t.project, w.size ?? 0);
+    const existing = await this.repo.object(t.project, b.id, name);
+    if (existing && !w.upsert) throw StorageException.duplicate();
+    const action: StorageAction = existing ? 'update' : 'create';
+    if (!w.signed) {
+      if (existing) this.authorize(t, b, 'update', this.factsOf(existing));
+      this.authorize(t, b, action, { owner_id: t.user?.id ?? null, path: name, mime_type: w.contentType, size: w.size ?? 0 });
+    }
+    return { limit, action, upsert: w.upsert, signed: w.signed };
+  }
+
+  /**
+   * Commits bytes already stored under `bytes.key` as `b/name` (the rules judged again with the real size), then
+   * deletes the bytes it replaced; on any refusal or failure the new bytes are deleted and nothing is committed.
+   */
+  async commitWrite(
+    t: TenantContext,
+    b: BucketRow,
+    name: string,
+    bytes: { key: string; version: string; size: number; md5: string },
+    meta: { contentType: string; cacheControl: string | undefined; metadata: Record<string, unknown> | null },
+    write: AdmittedWrite,
+  ): Promise<{ Id: string; Key: string }> {
+    const ownerId = t.user?.id ?? null;
     let replaced: string | undefined;
     try {
-      if (!mode.signed) this.authorize(t, b, action, facts(stored.size));
+      if (!write.signed) this.authorize(t, b, write.action, { owner_id: ownerId, path: name, mime_type: meta.contentType, size: bytes.size });
       const row = await this.repo.transaction(t.project, async (tx, tables) => {
-        const current = await this.repo.object(t.project, bucket, name, tx, true);
-        if (current && !mode.upsert) throw StorageException.duplicate();
+        const current = await this.repo.object(t.project, b.id, name, tx, true);
+        if (current && !write.upsert) throw StorageException.duplicate();
         replaced = current?.key;
         return this.repo.putObject(tx, tables, {
           id: current?.id ?? randomUUID(),
-          bucket_id: bucket,
+          bucket_id: b.id,
           name,
           owner_id: ownerId ?? current?.owner_id ?? null,
-          key,
-          version,
-          size: stored.size,
-          mime_type: body.contentType,
-          etag: stored.md5,
-          cache_control: body.cacheControl ?? 'no-cache',
-          user_metadata: body.metadata,
+          key: bytes.key,
+          version: bytes.version,
+          size: bytes.size,
+          mime_type: meta.contentType,
+          etag: bytes.md5,
+          cache_control: meta.cacheControl ?? 'no-cache',
+          user_metadata: meta.metadata,
         });
       });
       if (replaced) await this.dropBytes([replaced]);
-      return { Id: row.id, Key: `${bucket}/${name}` };
+      return { Id: row.id, Key: `${b.id}/${name}` };
     } catch (e) {
-      await this.dropBytes([key]);
+      await this.dropBytes([bytes.key]);
       throw e;
     }
+  }
+
+  /** A bucket of the project, or 404. */
+  bucket(project: TenantProject, id: string): Promise<BucketRow> {
+    return this.bucketOr404(project, id);
   }
 
   /** The object a download may serve (read rule for anon and authenticated callers), or 404. */

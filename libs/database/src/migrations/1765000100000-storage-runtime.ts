@@ -38,7 +38,23 @@ const STORAGE_DDL = `
     id uuid PRIMARY KEY,
     expires_at timestamptz NOT NULL
   );
-  GRANT SELECT, INSERT, UPDATE, DELETE ON %1$I._storage_buckets, %1$I._storage_objects, %1$I._storage_upload_tokens TO %2$I;
+  CREATE TABLE %1$I._storage_uploads (
+    id uuid PRIMARY KEY,
+    bucket_id text NOT NULL,
+    name text NOT NULL,
+    owner_id text,
+    creator text NOT NULL,
+    upsert boolean NOT NULL,
+    length bigint NOT NULL,
+    "offset" bigint NOT NULL DEFAULT 0,
+    parts text[] NOT NULL DEFAULT '{}',
+    content_type text NOT NULL,
+    cache_control text,
+    user_metadata jsonb,
+    expires_at timestamptz NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  GRANT SELECT, INSERT, UPDATE, DELETE ON %1$I._storage_buckets, %1$I._storage_objects, %1$I._storage_upload_tokens, %1$I._storage_uploads TO %2$I;
 `;
 
 /**
@@ -90,7 +106,7 @@ export class StorageRuntime1765000100000 implements MigrationInterface {
         pr record;
       BEGIN
         FOR pr IN SELECT 't_' || ref AS schema FROM control.projects LOOP
-          EXECUTE format('DROP TABLE IF EXISTS %I._storage_objects, %I._storage_buckets, %I._storage_upload_tokens', pr.schema, pr.schema, pr.schema);
+          EXECUTE format('DROP TABLE IF EXISTS %1$I._storage_objects, %1$I._storage_buckets, %1$I._storage_upload_tokens, %1$I._storage_uploads', pr.schema);
           IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = pr.schema || '_storage') THEN
             EXECUTE format('DROP OWNED BY %I', pr.schema || '_storage');
             EXECUTE format('DROP ROLE %I', pr.schema || '_storage');
