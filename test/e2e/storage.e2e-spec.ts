@@ -479,6 +479,31 @@ describe.each(['disk', 's3'] as const)('storage runtime on %s', (kind) => {
       expect((await keysOf(backend, other.ref)).every((k) => k.startsWith(`${other.ref}/iso/`))).toBe(true);
     });
 
+    it("holds a restricted key to its buckets (route target and request bodies) and to read-only", async () => {
+      const admin = supabase(t, p.ref, p.secret).storage;
+      await admin.createBucket('rk_in');
+      await admin.createBucket('rk_out');
+      await admin.from('rk_out').upload('x.txt', Buffer.from('out'));
+      const make = async (body: object) => {
+        const res = await t.http().post(`/v1/projects/${p.ref}/keys`).set(u.auth).send({ type: 'restricted', name: 'rk', ...body });
+        expect(res.status).toBe(201);
+        return res.body.key as string;
+      };
+      const rk = supabase(t, p.ref, await make({ scopes: ['storage:*'], buckets: ['rk_in'] })).storage;
+      expect((await rk.from('rk_in').upload('a.txt', Buffer.from('in'))).error).toBeNull();
+      expect(await (await rk.from('rk_in').download('a.txt')).data!.text()).toBe('in');
+      expect((await rk.from('rk_out').download('x.txt')).error).toMatchObject({ status: 403 });
+      expect((await rk.from('rk_out').upload('y.txt', Buffer.from('x'))).error).toMatchObject({ status: 403 });
+      // Buckets named in a body, which the edge can't see, are checked too.
+      expect((await rk.from('rk_in').copy('a.txt', 'stolen.txt', { destinationBucket: 'rk_out' })).error).toMatchObject({ status: 403 });
+      expect((await rk.from('rk_out').move('x.txt', 'moved.txt', { destinationBucket: 'rk_in' })).error).toMatchObject({ status: 403 });
+      expect((await rk.listBuckets()).data!.map((b) => b.id)).toEqual(['rk_in']);
+      const ro = supabase(t, p.ref, await make({ scopes: ['storage:*'], read_only: true })).storage;
+      expect(await (await ro.from('rk_out').download('x.txt')).data!.text()).toBe('out');
+      expect((await ro.from('rk_out').upload('z.txt', Buffer.from('x'))).error).toMatchObject({ status: 403 });
+      expect((await admin.from('rk_out').exists('z.txt')).data).toBe(false);
+    });
+
     it('keeps storage tables out of reach of the data role', async () => {
       const role = `t_${p.ref}_data`;
       await expect(t.sql.query(`BEGIN; SET LOCAL ROLE ${role}; SELECT * FROM t_${p.ref}._storage_objects`)).rejects.toThrow(/permission denied/);
