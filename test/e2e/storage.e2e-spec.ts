@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import { MeteringService, SampleStorageJob } from '@plinth/metering';
 import { DELETE_PROJECT_OBJECTS_JOB, DeleteProjectObjectsJob, STORAGE_BACKEND, StorageBackend, SweepOrphanBytesJob } from '@plinth/runtime-storage';
@@ -311,6 +312,31 @@ describe.each(['disk', 's3'] as const)('storage runtime on %s', (kind) => {
       t.clock.travel(-25 * 3600_000);
     }
     expect((await s.from('tus-small').exists('small.bin')).data).toBe(false);
+  });
+
+  it('renders images with sharp (size, fit, format), caches the result, and refuses what it must not render', async () => {
+    const s = supabase(t, p.ref, p.secret).storage;
+    await s.createBucket('img', { public: true });
+    const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 200, g: 20, b: 20 } } }).png().toBuffer();
+    await s.from('img').upload('red.png', png, { contentType: 'image/png' });
+    await s.from('img').upload('note.txt', Buffer.from('not an image'));
+    const publicUrl = s.from('img').getPublicUrl('red.png', { transform: { width: 100, height: 100, resize: 'cover' } }).data.publicUrl;
+    const first = await fetch(`${publicUrl}&format=webp`);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('image/webp');
+    expect(first.headers.get('x-render-cache')).toBe('MISS');
+    expect(await sharp(Buffer.from(await first.arrayBuffer())).metadata()).toMatchObject({ width: 100, height: 100, format: 'webp' });
+    const again = await fetch(`${publicUrl}&format=webp`);
+    expect(again.headers.get('x-render-cache')).toBe('HIT');
+    expect((await keysOf(backend, p.ref)).some((k) => k.startsWith(`${p.ref}/_render/`))).toBe(true);
+    const contained = await s.from('img').download('red.png', { transform: { width: 200, height: 50, resize: 'contain' } });
+    expect(await sharp(Buffer.from(await contained.data!.arrayBuffer())).metadata()).toMatchObject({ width: 200, height: 50 });
+    const base = url('/render/image/public/img/red.png');
+    expect((await fetch(`${base}?width=99999`)).status).toBe(400);
+    expect((await fetch(`${base}?resize=explode`)).status).toBe(400);
+    expect((await fetch(url('/render/image/public/img/note.txt?width=10'))).status).toBe(415);
+    // Authenticated renders follow the read rules: the publishable key alone reads nothing from a rule-less bucket.
+    expect((await fetch(url('/render/image/authenticated/img/red.png?width=10'), { headers: { apikey: p.publishable } })).status).toBe(404);
   });
 
   describe('rules, limits and isolation', () => {

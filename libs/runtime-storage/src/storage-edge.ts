@@ -3,6 +3,7 @@ import { EdgeContext, EdgeRoute, EdgeRuntime, RuntimeRegistry, sendJson } from '
 import { bucketId, listPrefix, objectName } from './object-path';
 import { serveObject } from './object-http';
 import { STORAGE_DIALECT, StorageException } from './storage.exception';
+import { ImageRender, renderOptions } from './image-render';
 import { ResumableUploads, TUS_VERSION } from './resumable-uploads';
 import { BucketInput, StorageService } from './storage.service';
 
@@ -43,6 +44,7 @@ export class StorageEdge implements OnModuleInit {
     private readonly runtimes: RuntimeRegistry,
     private readonly storage: StorageService,
     private readonly resumable: ResumableUploads,
+    private readonly images: ImageRender,
   ) {}
 
   onModuleInit(): void {
@@ -172,6 +174,41 @@ export class StorageEdge implements OnModuleInit {
           },
         },
         json(['GET'], '/object/info/:bucket/*', 'none', (c) => s.info(c.tenant, ...target(c)), { target: byBucket }),
+        {
+          methods: ['GET'],
+          path: '/render/image/public/:bucket/*',
+          body: 'none',
+          key: 'optional',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            const opts = renderOptions(query(c));
+            await this.images.serve(c.tenant.project.ref, await s.publicObject(c.tenant.project, bucket, name), opts, c.req, c.res);
+          },
+        },
+        {
+          methods: ['GET'],
+          path: '/render/image/authenticated/:bucket/*',
+          body: 'none',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            const opts = renderOptions(query(c));
+            await this.images.serve(c.tenant.project.ref, await s.readable(c.tenant, bucket, name), opts, c.req, c.res);
+          },
+        },
+        {
+          methods: ['GET'],
+          path: '/render/image/sign/:bucket/*',
+          body: 'none',
+          key: 'optional',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            const opts = renderOptions(query(c));
+            await this.images.serve(c.tenant.project.ref, await s.signedObject(c.tenant.project, bucket, name, query(c).get('token')), opts, c.req, c.res);
+          },
+        },
         {
           methods: ['POST'],
           path: '/upload/resumable',

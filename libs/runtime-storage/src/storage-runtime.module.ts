@@ -15,6 +15,7 @@ import { StorageEdge } from './storage-edge';
 import { StorageRepository } from './storage.repository';
 import { StorageService } from './storage.service';
 import { ResumableUploads } from './resumable-uploads';
+import { ImageRender } from './image-render';
 import { STORAGE_BACKEND } from './backends/storage-backend';
 
 /**
@@ -56,7 +57,7 @@ export class StorageJobsModule implements OnModuleInit {
 @Module({
   imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, StorageJobsModule],
   controllers: [BucketsController],
-  providers: [StorageService, ResumableUploads, StorageEdge, BucketsAdminService, BucketAdminGuard],
+  providers: [StorageService, ResumableUploads, ImageRender, StorageEdge, BucketsAdminService, BucketAdminGuard],
   exports: [StorageService],
 })
 export class StorageRuntimeModule {}
