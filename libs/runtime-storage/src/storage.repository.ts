@@ -168,6 +168,19 @@ export class StorageRepository {
     return rows.map((r) => r.key);
   }
 
+  /** The bucket and its object `name` in one statement (the download path: one round trip). */
+  async bucketAndObject(p: TenantProject, bucket: string, name: string): Promise<{ bucket: BucketRow | null; object: ObjectRow | null }> {
+    const rows = await this.one<{ b: BucketRow; o: ObjectRow | null }>(
+      p,
+      (t) => `SELECT (SELECT row_to_json(x) FROM (SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} WHERE id = $1) x) AS b,
+                     (SELECT row_to_json(y) FROM (SELECT ${OBJECT_COLUMNS} FROM ${t.objects} WHERE bucket_id = $1 AND name = $2) y) AS o`,
+      [bucket, name],
+    );
+    const { b, o } = rows[0];
+    // JSON carries dates as strings; the callers format them with new Date(…), which takes either.
+    return { bucket: b, object: b ? o : null };
+  }
+
   async object(p: TenantProject, bucket: string, name: string, tx?: StorageTx, lock = false): Promise<ObjectRow | null> {
     const t = this.scope(p);
     const text = `SELECT ${OBJECT_COLUMNS} FROM ${t.objects} WHERE bucket_id = $1 AND name = $2${lock ? ' FOR UPDATE' : ''}`;

@@ -323,8 +323,8 @@ export class StorageService {
   /** The object a download may serve (read rule for anon and authenticated callers), or 404. */
   async readable(t: TenantContext, bucket: string, name: string): Promise<ObjectRow> {
     this.assertKeyBucket(t, bucket);
-    const b = await this.bucketOr404(t.project, bucket);
-    const o = await this.repo.object(t.project, bucket, name);
+    const { bucket: b, object: o } = await this.repo.bucketAndObject(t.project, bucket, name);
+    if (!b) throw StorageException.bucketNotFound();
     if (!o) throw StorageException.objectNotFound();
     // A caller who may not read it learns nothing more than that it isn't there for them.
     if (!this.permits(t, b, 'read', this.factsOf(o))) throw StorageException.objectNotFound();
@@ -333,10 +333,8 @@ export class StorageService {
 
   /** An object of a public bucket, for anyone. */
   async publicObject(project: TenantProject, bucket: string, name: string): Promise<ObjectRow> {
-    const b = await this.repo.bucket(project, bucket);
-    if (!b || !b.public) throw StorageException.objectNotFound();
-    const o = await this.repo.object(project, bucket, name);
-    if (!o) throw StorageException.objectNotFound();
+    const { bucket: b, object: o } = await this.repo.bucketAndObject(project, bucket, name);
+    if (!b || !b.public || !o) throw StorageException.objectNotFound();
     return o;
   }
 
