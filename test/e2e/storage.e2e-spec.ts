@@ -564,7 +564,12 @@ describe.each(['disk', 's3'] as const)('storage runtime on %s', (kind) => {
       const badRules = await t.http().put(`/v1/projects/${p.ref}/buckets/managed/rules`).set(u.auth).send([{ role: 'anon', action: 'read', where: { secret_column: 1 } }]);
       expect(badRules.status).toBe(400);
       expect((await t.http().delete(`/v1/projects/${p.ref}/buckets/managed`).set(u.auth)).status).toBe(204);
-      expect((await t.http().get(`/v1/projects/${p.ref}/buckets/managed`).set(u.auth)).status).toBe(404);
+      const gone = await t.http().get(`/v1/projects/${p.ref}/buckets/managed`).set(u.auth);
+      expect([gone.status, gone.body.error?.code]).toEqual([404, 'not_found']);
+      const dup = await t.http().post(`/v1/projects/${p.ref}/buckets`).set(u.auth).send({ id: 'avatars' });
+      expect([dup.status, dup.body.error?.code]).toEqual([409, 'conflict']);
+      const bad = await t.http().post(`/v1/projects/${p.ref}/buckets`).set(u.auth).send({ id: '../x' });
+      expect([bad.status, bad.body.error?.code]).toEqual([400, 'bad_request']);
     });
 
     it('meters downloads as egress and samples stored bytes as the file_bytes gauge', async () => {

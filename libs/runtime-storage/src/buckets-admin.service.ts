@@ -8,6 +8,19 @@ import { StorageException } from './storage.exception';
 import { StorageRepository } from './storage.repository';
 import { BucketInput, BucketView, bucketView, StorageService } from './storage.service';
 
+/** The management API answers in Plinth's error shape: a Storage-dialect refusal is re-raised as its equivalent. */
+async function plinthErrors<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    if (!(e instanceof StorageException)) throw e;
+    if (e.status === 404) throw new PlinthException(ErrorCode.NotFound, e.message);
+    if (e.status === 409) throw PlinthException.conflict(e.message);
+    if (e.status === 400) throw PlinthException.badRequest(e.message);
+    throw e;
+  }
+}
+
 /** A bucket on the management API: Storage's view plus its rules. */
 export type ManagedBucket = BucketView & { rules: StoredBucketRule[] };
 
@@ -30,35 +43,36 @@ export class BucketsAdminService {
 
   async get(a: BucketAdmin, ref: string, id: string): Promise<ManagedBucket> {
     const project = await this.project(a, ref, 'read');
-    return this.view(project, bucketId(id));
+    return this.view(project, id);
   }
 
   async create(a: BucketAdmin, ref: string, input: BucketInput): Promise<ManagedBucket> {
     const project = await this.project(a, ref, 'update');
-    const id = bucketId(input.id ?? input.name);
-    await this.storage.createBucket(project, { ...input, id }, null);
+    const id = await plinthErrors(Promise.resolve().then(() => bucketId(input.id ?? input.name)));
+    await plinthErrors(this.storage.createBucket(project, { ...input, id }, null));
     return this.view(project, id);
   }
 
   async update(a: BucketAdmin, ref: string, id: string, input: BucketInput): Promise<ManagedBucket> {
     const project = await this.project(a, ref, 'update');
-    await this.storage.updateBucket(project, bucketId(id), input);
+    await plinthErrors(Promise.resolve().then(() => this.storage.updateBucket(project, bucketId(id), input)));
     return this.view(project, id);
   }
 
   async remove(a: BucketAdmin, ref: string, id: string): Promise<void> {
     const project = await this.project(a, ref, 'update');
-    await this.storage.deleteBucket(project, bucketId(id));
+    await plinthErrors(Promise.resolve().then(() => this.storage.deleteBucket(project, bucketId(id))));
   }
 
   async putRules(a: BucketAdmin, ref: string, id: string, rules: BucketRuleInput[]): Promise<ManagedBucket> {
     const project = await this.project(a, ref, 'update');
-    if (!(await this.repo.updateBucket(project, bucketId(id), { rules: normaliseBucketRules(rules) }))) throw StorageException.bucketNotFound();
+    const updated = await plinthErrors(Promise.resolve().then(() => this.repo.updateBucket(project, bucketId(id), { rules: normaliseBucketRules(rules) })));
+    if (!updated) throw new PlinthException(ErrorCode.NotFound, 'Bucket not found');
     return this.view(project, id);
   }
 
   private async view(project: TenantProject, id: string): Promise<ManagedBucket> {
-    const b = await this.repo.bucket(project, id);
+    const b = await plinthErrors(Promise.resolve().then(() => this.repo.bucket(project, bucketId(id))));
     if (!b) throw new PlinthException(ErrorCode.NotFound, 'Bucket not found');
     return { ...bucketView(b), rules: b.rules };
   }
