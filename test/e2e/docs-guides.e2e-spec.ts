@@ -53,6 +53,26 @@ describe('docs/ guides: their examples run as written', () => {
       }
     }, 120_000);
 
+    it('storage.md: buckets, uploads, public and signed URLs, a per-user-folder rule; refusals as the guide says', async () => {
+      const out = await runBash(guideScript('docs/storage.md'), t.baseUrl, 'docs/storage.md');
+      const lines = out.split('\n');
+      for (const line of [
+        'bucket avatars, limit 1048576',
+        'created site',
+        'uploaded site/hello.txt',
+        'hello storage',
+        'public URL, no key: 200',
+        'range: 206',
+        'again: 409 Duplicate',
+        'signed URL on another path: 400',
+        'rules: 2',
+        'anon upload: 403',
+      ]) {
+        expect(lines).toContain(line);
+      }
+      expect(lines.filter((l) => l === 'hello storage')).toHaveLength(2);
+    }, 120_000);
+
     it('supabase-js.md: the setup block and the todos.mjs example (supabase-js with ws) print what the guide says', async () => {
       const out = await runBash(guideScript('docs/supabase-js.md'), t.baseUrl, 'docs/supabase-js.md');
       const env = /^PLINTH_URL=(\S+) REF=(\S+) PK=(\S+)$/m.exec(out);

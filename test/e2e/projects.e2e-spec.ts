@@ -11,14 +11,14 @@ describe('projects (/v1/orgs/:orgId/projects, /v1/projects/:ref)', () => {
   async function tenantObjects(ref: string) {
     const { rows } = await t.sql.query(
       `SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1)::int AS schemas,
-              (SELECT count(*) FROM pg_roles WHERE rolname IN ($2, $3, $5))::int AS roles,
+              (SELECT count(*) FROM pg_roles WHERE rolname IN ($2, $3, $5, $6))::int AS roles,
               (SELECT count(*) FROM control.projects WHERE ref = $4)::int AS rows`,
-      [`t_${ref}`, `t_${ref}_owner`, `t_${ref}_data`, ref, `t_${ref}_auth`],
+      [`t_${ref}`, `t_${ref}_owner`, `t_${ref}_data`, ref, `t_${ref}_auth`, `t_${ref}_storage`],
     );
     return rows[0] as { schemas: number; roles: number; rows: number };
   }
 
-  it('creates a project with its schema, three NOLOGIN roles (owner, data, auth) and keys shown once', async () => {
+  it('creates a project with its schema, four NOLOGIN roles (owner, data, auth, storage) and keys shown once', async () => {
     const u = await signup(t);
     const res = await t.http().post(`/v1/orgs/${u.orgId}/projects`).set(u.auth).send({ name: 'Shop' });
     expect(res.status).toBe(201);
@@ -26,7 +26,7 @@ describe('projects (/v1/orgs/:orgId/projects, /v1/projects/:ref)', () => {
     expect(res.body.ref).toMatch(/^[a-z][a-z0-9]{11}$/);
     expect(res.body.keys.publishable).toMatch(/^pl_pk_/);
     expect(res.body.keys.secret).toMatch(/^pl_sk_/);
-    expect(await tenantObjects(res.body.ref)).toEqual({ schemas: 1, roles: 3, rows: 1 });
+    expect(await tenantObjects(res.body.ref)).toEqual({ schemas: 1, roles: 4, rows: 1 });
 
     const { rows } = await t.sql.query(
       `SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE $1 ORDER BY rolname`,
@@ -36,6 +36,7 @@ describe('projects (/v1/orgs/:orgId/projects, /v1/projects/:ref)', () => {
       { rolname: `t_${res.body.ref}_auth`, rolcanlogin: false },
       { rolname: `t_${res.body.ref}_data`, rolcanlogin: false },
       { rolname: `t_${res.body.ref}_owner`, rolcanlogin: false },
+      { rolname: `t_${res.body.ref}_storage`, rolcanlogin: false },
     ]);
     const owner = await t.sql.query(`SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1`, [`t_${res.body.ref}`]);
     expect(owner.rows[0].owner).toBe(`t_${res.body.ref}_owner`);

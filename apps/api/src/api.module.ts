@@ -9,6 +9,7 @@ import { IdentityModule } from '@plinth/identity';
 import { JobsModule } from '@plinth/jobs';
 import { DataRuntimeModule } from '@plinth/runtime-data';
 import { AuthRuntimeModule } from '@plinth/runtime-auth';
+import { StorageRuntimeModule } from '@plinth/runtime-storage';
 import { TenancyModule } from '@plinth/tenancy';
 import { HealthController } from './health.controller';
 
@@ -81,6 +82,7 @@ export class ApiModule {
         GatewayModule,
         DataRuntimeModule,
         AuthRuntimeModule,
+        StorageRuntimeModule,
         BillingModule,
         ...(options.withWorker ? [JobsModule] : []),
       ],

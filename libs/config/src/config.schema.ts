@@ -81,6 +81,16 @@ export const envSchema = z.object({
   DATA_MAX_ROWS: z.coerce.number().int().min(1).max(100_000).default(1000),
   DATA_MAX_TABLES_PER_PROJECT: z.coerce.number().int().min(1).max(100_000).default(100),
   DATA_MAX_COLUMNS_PER_TABLE: z.coerce.number().int().min(1).max(1600).default(100),
+  // Storage runtime (libs/runtime-storage): local disk by default; an S3-compatible store when STORAGE_S3_BUCKET is set.
+  STORAGE_DIR: z.string().min(1).default('.plinth/storage'),
+  STORAGE_S3_ENDPOINT: z.url().optional(),
+  STORAGE_S3_REGION: z.string().min(1).max(64).default('us-east-1'),
+  STORAGE_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').optional(),
+  STORAGE_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  STORAGE_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  STORAGE_S3_FORCE_PATH_STYLE: bool.default(false),
+  // Largest object when the plan sets no max_upload_bytes.
+  STORAGE_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
   // Platform mailer (libs/mail): Plinth's own emails and auth emails of projects without their own SMTP; unset = log.
   SMTP_URL: z
     .string()

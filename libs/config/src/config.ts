@@ -47,6 +47,15 @@ export interface PlinthConfig {
   outbound: { allowPrivate: boolean };
   /** Data runtime: statement timeout and row cap per request; catalog limits when the plan sets none. */
   data: { statementTimeoutMs: number; maxRows: number; maxTablesPerProject: number; maxColumnsPerTable: number };
+  /**
+   * Storage runtime: where object bytes go. `s3` null = local disk under `dir`; otherwise an S3-compatible store.
+   * `maxUploadBytes` applies when the plan sets no `max_upload_bytes`.
+   */
+  storage: {
+    dir: string;
+    maxUploadBytes: number;
+    s3: { endpoint: string | undefined; region: string; bucket: string; accessKeyId: string | undefined; secretAccessKey: string | undefined; forcePathStyle: boolean } | null;
+  };
   /** The platform mailer: SMTP URL (undefined = write mail to the log) and default sender. */
   mail: { smtpUrl: string | undefined; from: string };
   /**
@@ -145,6 +154,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       maxRows: e.DATA_MAX_ROWS,
       maxTablesPerProject: e.DATA_MAX_TABLES_PER_PROJECT,
       maxColumnsPerTable: e.DATA_MAX_COLUMNS_PER_TABLE,
+    },
+    storage: {
+      dir: resolve(e.STORAGE_DIR),
+      maxUploadBytes: e.STORAGE_MAX_UPLOAD_BYTES,
+      s3: e.STORAGE_S3_BUCKET
+        ? {
+            endpoint: e.STORAGE_S3_ENDPOINT,
+            region: e.STORAGE_S3_REGION,
+            bucket: e.STORAGE_S3_BUCKET,
+            accessKeyId: e.STORAGE_S3_ACCESS_KEY_ID,
+            secretAccessKey: e.STORAGE_S3_SECRET_ACCESS_KEY,
+            forcePathStyle: e.STORAGE_S3_FORCE_PATH_STYLE,
+          }
+        : null,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.SMTP_FROM },
     billing: {

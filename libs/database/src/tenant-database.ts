@@ -17,12 +17,13 @@ export interface TenantTarget {
 
 /**
  * Which of a project's NOLOGIN roles a tenant transaction works as: `data` (the data runtime; grants on declared
- * tables only) or `auth` (the auth runtime; grants on the project's `_auth_*` tables only). The auth role's name is
- * derived from the schema (`t_<ref>_auth`), as provisioning derives it from the ref.
+ * tables only), `auth` (the auth runtime; grants on the project's `_auth_*` tables only) or `storage` (the storage
+ * runtime; its `_storage_*` tables only). The auth and storage roles' names are derived from the schema
+ * (`t_<ref>_auth`, `t_<ref>_storage`), as provisioning derives them from the ref.
  */
-export type TenantRole = 'data' | 'auth';
+export type TenantRole = 'data' | 'auth' | 'storage';
 
-const ROLE_NAME = /^t_[a-z0-9]{4,32}_(data|owner|auth)$/;
+const ROLE_NAME = /^t_[a-z0-9]{4,32}_(data|owner|auth|storage)$/;
 const SCHEMA_NAME = /^t_[a-z0-9]{4,32}$/;
 
 /**
@@ -222,7 +223,7 @@ function socketOf(client: PoolClient): Writable | undefined {
 
 /** The name of the project's role `as`; checked against the naming pattern before anything is sent. */
 function roleOf(target: TenantTarget, as: TenantRole): string {
-  const role = as === 'auth' ? `${target.schema}_auth` : target.dataRole;
+  const role = as === 'data' ? target.dataRole : `${target.schema}_${as}`;
   if (!ROLE_NAME.test(role) || !SCHEMA_NAME.test(target.schema)) {
     throw new Error(`Refusing tenant target with malformed names (${target.ref})`);
   }

@@ -17,3 +17,6 @@ export type { BaseMeter } from './meters';
 /** Jobs: hourly roll-up, daily database-size sampling. */
 export { RollupUsageJob, ROLLUP_USAGE_JOB } from './rollup-usage.job';
 export { SampleStorageJob, SAMPLE_DB_BYTES_JOB } from './sample-storage.job';
+/** Where runtimes register gauges the sampling job records (e.g. `file_bytes`). */
+export { GaugeSources } from './gauge-sources';
+export type { GaugeSource } from './gauge-sources';

@@ -2,14 +2,16 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { JobData, JobHandler, JobRegistry, QUEUES } from '@plinth/jobs';
 import { Clock } from '@plinth/common';
 import { ProjectsRepository } from '@plinth/tenancy';
+import { GaugeSources } from './gauge-sources';
 import { METERS } from './meters';
 import { UsageRepository } from './usage.repository';
 
 export const SAMPLE_DB_BYTES_JOB = 'sample-db-bytes';
 
 /**
- * Daily: samples each active project's database size (every relation in its schema) as the `db_bytes` gauge.
- * Reads the control database's catalog, so it covers projects on the default cluster.
+ * Daily: samples each active project's database size (every relation in its schema) as the `db_bytes` gauge, and
+ * the gauges runtimes register ({@link GaugeSources}: the storage runtime's `file_bytes`). Reads the control
+ * database's catalog, so it covers projects on the default cluster.
  */
 @Injectable()
 export class SampleStorageJob implements JobHandler<JobData>, OnModuleInit {
@@ -21,6 +23,7 @@ export class SampleStorageJob implements JobHandler<JobData>, OnModuleInit {
     private readonly repo: UsageRepository,
     private readonly registry: JobRegistry,
     private readonly clock: Clock,
+    private readonly gauges: GaugeSources,
   ) {}
 
   onModuleInit(): void {
@@ -36,6 +39,9 @@ export class SampleStorageJob implements JobHandler<JobData>, OnModuleInit {
     const rows = await this.projects.activeSchemaSizes();
     const at = this.clock.now();
     for (const r of rows) await this.repo.recordSample(r.id, METERS.dbBytes, r.bytes, at);
+    for (const [meter, source] of this.gauges.entries()) {
+      for (const s of await source()) await this.repo.recordSample(s.projectId, meter, s.value, at);
+    }
     return rows.length;
   }
 }

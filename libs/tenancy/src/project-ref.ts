@@ -21,10 +21,10 @@ export class ProjectRefs {
 }
 
 /**
- * Names of a project's schema and roles, all derived from the validated ref. The auth role isn't stored on the
- * project row (unlike the data role): nothing ever renames it, so the ref is the one source of truth.
+ * Names of a project's schema and roles, all derived from the validated ref. The auth and storage roles aren't stored on the
+ * project row (unlike the data role): nothing ever renames them, so the ref is the one source of truth.
  */
-export function tenantNames(ref: string): { schema: string; ownerRole: string; dataRole: string; authRole: string } {
+export function tenantNames(ref: string): { schema: string; ownerRole: string; dataRole: string; authRole: string; storageRole: string } {
   if (!REF_PATTERN.test(ref)) throw new Error(`invalid project ref ${JSON.stringify(ref)}`);
-  return { schema: `t_${ref}`, ownerRole: `t_${ref}_owner`, dataRole: `t_${ref}_data`, authRole: `t_${ref}_auth` };
+  return { schema: `t_${ref}`, ownerRole: `t_${ref}_owner`, dataRole: `t_${ref}_data`, authRole: `t_${ref}_auth`, storageRole: `t_${ref}_storage` };
 }

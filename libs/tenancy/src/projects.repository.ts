@@ -53,4 +53,11 @@ export class ProjectsRepository {
         WHERE p.status = 'active' GROUP BY p.id`,
     )) as Array<{ id: string; bytes: number }>;
   }
+
+  /** Every active project with where its data lives (for runtimes' per-project sampling, e.g. stored file bytes). */
+  async activeTargets(): Promise<Array<{ id: string; ref: string; cluster: string; schema: string; dataRole: string }>> {
+    return (await this.db.query(
+      `SELECT id, ref, cluster, schema_name AS schema, data_role AS "dataRole" FROM control.projects WHERE status = 'active' ORDER BY id`,
+    )) as Array<{ id: string; ref: string; cluster: string; schema: string; dataRole: string }>;
+  }
 }

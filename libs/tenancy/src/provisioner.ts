@@ -7,8 +7,8 @@ import { ProvisioningHooks } from './provisioning-hooks';
 
 /**
  * Raw, templated DDL for a tenant: a schema owned by a NOLOGIN owner role, and two weaker NOLOGIN roles with
- * USAGE on the schema only: the data role (table grants come when tables are declared) and the auth role (grants
- * on the auth runtime's tables come from its hook). Only the tenant login role may switch into them. One round trip, in the
+ * USAGE on the schema only: the data role (table grants come when tables are declared), the auth role and the
+ * storage role (grants on their runtime's tables come from its hook). Only the tenant login role may switch into them. One round trip, in the
  * caller's transaction, so a failure leaves nothing behind. Names come from {@link tenantNames}, which
  * only accepts validated refs, so interpolation is safe.
  */
@@ -26,30 +26,38 @@ export class Provisioner {
   }
 
   async provision(m: EntityManager, ref: string): Promise<void> {
-    const { schema, ownerRole, dataRole, authRole } = tenantNames(ref);
+    const { schema, ownerRole, dataRole, authRole, storageRole } = tenantNames(ref);
     await m.query(`
       CREATE ROLE "${ownerRole}" NOLOGIN NOINHERIT;
       CREATE ROLE "${dataRole}" NOLOGIN NOINHERIT;
       CREATE ROLE "${authRole}" NOLOGIN NOINHERIT;
+      CREATE ROLE "${storageRole}" NOLOGIN NOINHERIT;
       GRANT "${ownerRole}" TO CURRENT_USER;
       GRANT "${dataRole}" TO ${TENANT_LOGIN_ROLE};
       GRANT "${authRole}" TO ${TENANT_LOGIN_ROLE};
+      GRANT "${storageRole}" TO ${TENANT_LOGIN_ROLE};
       CREATE SCHEMA "${schema}" AUTHORIZATION "${ownerRole}";
-      GRANT USAGE ON SCHEMA "${schema}" TO "${dataRole}", "${authRole}";
+      GRANT USAGE ON SCHEMA "${schema}" TO "${dataRole}", "${authRole}", "${storageRole}";
     `);
     // Runtime tables are created as the owner role, so the owner owns everything in its schema.
     await m.query(`SET LOCAL ROLE "${ownerRole}"`);
-    await this.hooks.run(m, { ref, schema, ownerRole, dataRole, authRole });
+    await this.hooks.run(m, { ref, schema, ownerRole, dataRole, authRole, storageRole });
     await m.query('SET LOCAL ROLE NONE');
   }
 
-  /** Drops the schema and its roles; safe to repeat. */
+  /** Runs the teardown hooks, then drops the schema and its roles; safe to repeat. */
   async deprovision(m: EntityManager, ref: string): Promise<void> {
-    const { schema, ownerRole, dataRole, authRole } = tenantNames(ref);
+    const names = tenantNames(ref);
+    const { schema, ownerRole, dataRole, authRole, storageRole } = names;
+    await this.hooks.teardown(m, { ref, ...names });
     await m.query(`
       DROP SCHEMA IF EXISTS "${schema}" CASCADE;
       DO $$
       BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${storageRole}') THEN
+          DROP OWNED BY "${storageRole}";
+          DROP ROLE "${storageRole}";
+        END IF;
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${authRole}') THEN
           DROP OWNED BY "${authRole}";
           DROP ROLE "${authRole}";

@@ -9,7 +9,12 @@ export interface TenantNames {
   dataRole: string;
   /** The auth runtime's role: a hook creating auth tables grants them to it. */
   authRole: string;
+  /** The storage runtime's role: a hook creating storage tables grants them to it. */
+  storageRole: string;
 }
+
+/** Work a runtime adds to a project's deletion (e.g. a job removing its files), run in the deleting transaction. */
+export type TeardownHook = (m: EntityManager, names: TenantNames) => Promise<void>;
 
 /** DDL a runtime adds to every project (its own tables in `t_<ref>`), run in the provisioning transaction. */
 export type ProvisioningHook = (m: EntityManager, names: TenantNames) => Promise<void>;
@@ -30,10 +35,21 @@ export type ProjectAdmission = (m: EntityManager, orgId: string) => Promise<void
 export class ProvisioningHooks {
   private readonly hooks: Array<{ name: string; hook: ProvisioningHook }> = [];
   private readonly admissions: Array<{ name: string; check: ProjectAdmission }> = [];
+  private readonly teardowns: Array<{ name: string; hook: TeardownHook }> = [];
 
   register(name: string, hook: ProvisioningHook): void {
     if (this.hooks.some((h) => h.name === name)) return;
     this.hooks.push({ name, hook });
+  }
+
+  /** Runs when a project is deleted, in the transaction that drops its schema (enqueue jobs there, don't do slow work). */
+  registerTeardown(name: string, hook: TeardownHook): void {
+    if (this.teardowns.some((h) => h.name === name)) return;
+    this.teardowns.push({ name, hook });
+  }
+
+  async teardown(m: EntityManager, names: TenantNames): Promise<void> {
+    for (const { hook } of this.teardowns) await hook(m, names);
   }
 
   registerAdmission(name: string, check: ProjectAdmission): void {

@@ -8,6 +8,7 @@ import { ConsoleEmailVerification1764000100000 } from './1764000100000-console-e
 import { TenantGuard1764000200000 } from './1764000200000-tenant-guard';
 import { AuthenticatedIpLimits1764000600000 } from './1764000600000-authenticated-ip-limits';
 import { TenantAuthRole1764000700000 } from './1764000700000-tenant-auth-role';
+import { StorageRuntime1765000100000 } from './1765000100000-storage-runtime';
 import { AuthFlowsMfa1765000500000 } from './1765000500000-auth-flows-mfa';
 import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-recovery';
 
@@ -23,6 +24,7 @@ export const CONTROL_MIGRATIONS = [
   TenantGuard1764000200000,
   AuthenticatedIpLimits1764000600000,
   TenantAuthRole1764000700000,
+  StorageRuntime1765000100000,
   AuthFlowsMfa1765000500000,
   AuthSessionRecovery1765000600000,
 ];

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const ALLOWED_HEADERS =
-  'apikey, authorization, content-type, content-profile, accept-profile, prefer, range, range-unit, x-client-info, x-request-id, x-upsert, cache-control';
-const EXPOSED_HEADERS = 'content-range, content-location, preference-applied, x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset';
+  'apikey, authorization, content-type, content-profile, accept-profile, prefer, range, range-unit, x-client-info, x-request-id, x-upsert, cache-control, x-metadata, tus-resumable, upload-length, upload-offset, upload-metadata';
+const EXPOSED_HEADERS = 'content-range, content-location, content-disposition, etag, location, tus-resumable, upload-offset, upload-length, upload-expires, preference-applied, x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset';
 
 /**
  * CORS for tenant APIs, as browsers using supabase-js expect: preflights are answered without credentials

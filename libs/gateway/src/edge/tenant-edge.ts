@@ -98,7 +98,8 @@ export class TenantEdge {
     const decision = pending instanceof Promise ? await pending : pending;
     if (decision.refusal !== undefined) throw decision.refusal;
 
-    state.bodyRead = true;
+    // A streaming route reads its body itself: should it fail before the end, the body is still unread (see fail).
+    state.bodyRead = match.route.body !== 'stream';
     const reading = this.bodies.read(req as BodyRequest, res, match.route.body);
     const body = reading === undefined ? undefined : await reading;
 

@@ -1,0 +1,291 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { EdgeContext, EdgeRoute, EdgeRuntime, RuntimeRegistry, sendJson } from '@plinth/gateway';
+import { bucketId, listPrefix, objectName } from './object-path';
+import { serveObject } from './object-http';
+import { STORAGE_DIALECT, StorageException } from './storage.exception';
+import { ImageRender, renderOptions } from './image-render';
+import { ResumableUploads, TUS_VERSION } from './resumable-uploads';
+import { BucketInput, StorageService } from './storage.service';
+
+type Json = Record<string, unknown>;
+
+/** The JSON object body of a request, or 400. */
+function jsonBody(c: EdgeContext): Json {
+  const b = c.body;
+  if (b === undefined) return {};
+  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw StorageException.invalid('The body must be a JSON object');
+  return b as Json;
+}
+
+const query = (c: EdgeContext) => new URLSearchParams(c.query);
+const flag = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) === 'true';
+/** `bucket` and the object name of a `:bucket/*` route, validated. */
+const target = (c: EdgeContext): [string, string] => [bucketId(c.params.bucket), objectName(c.params['*'])];
+const byBucket: EdgeRoute['target'] = (p) => ({ bucket: p.bucket });
+
+function int(v: unknown, name: string, min: number, max: number, fallback: number): number {
+  if (v === undefined || v === null) return fallback;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw StorageException.invalid(`${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+const SORT_COLUMNS = ['name', 'created_at', 'updated_at', 'last_accessed_at'] as const;
+
+/**
+ * Supabase Storage at `/p/:ref/storage/v1`, as supabase-js `storage` calls it: buckets, objects (uploads streamed
+ * with the edge's `stream` body mode), listing, move and copy, signed download and upload URLs, and keyless routes
+ * for public buckets and signed URLs. Each route turns the request into one {@link StorageService} call; errors go
+ * out in Storage's dialect.
+ */
+@Injectable()
+export class StorageEdge implements OnModuleInit {
+  constructor(
+    private readonly runtimes: RuntimeRegistry,
+    private readonly storage: StorageService,
+    private readonly resumable: ResumableUploads,
+    private readonly images: ImageRender,
+  ) {}
+
+  onModuleInit(): void {
+    this.runtimes.register(this.runtime());
+  }
+
+  runtime(): EdgeRuntime {
+    const s = this.storage;
+    const json = (methods: EdgeRoute['methods'], path: string, body: EdgeRoute['body'], handler: (c: EdgeContext) => Promise<unknown>, extra: Partial<EdgeRoute> = {}): EdgeRoute => ({
+      methods,
+      path,
+      body,
+      ...extra,
+      handler: async (c) => sendJson(c.res, 200, await handler(c)),
+    });
+    const download = (c: EdgeContext) => query(c).get('download') ?? undefined;
+    return {
+      name: 'storage',
+      dialect: STORAGE_DIALECT,
+      routes: [
+        json(['GET'], '/bucket', 'none', (c) => s.listBuckets(c.tenant)),
+        json(['POST'], '/bucket', 'json', async (c) => {
+          s.assertManager(c.tenant);
+          const b = jsonBody(c) as BucketInput;
+          const id = bucketId(b.id ?? b.name);
+          s.assertManager(c.tenant, id);
+          return s.createBucket(c.tenant.project, { ...b, id }, null);
+        }),
+        json(['GET'], '/bucket/:bucket', 'none', (c) => s.getBucket(c.tenant, bucketId(c.params.bucket)), { target: byBucket }),
+        json(['PUT'], '/bucket/:bucket', 'json', async (c) => {
+          const id = bucketId(c.params.bucket);
+          s.assertManager(c.tenant, id);
+          await s.updateBucket(c.tenant.project, id, jsonBody(c) as BucketInput);
+          return { message: 'Successfully updated' };
+        }, { target: byBucket }),
+        json(['POST'], '/bucket/:bucket/empty', 'json', async (c) => {
+          const id = bucketId(c.params.bucket);
+          s.assertManager(c.tenant, id);
+          await s.emptyBucket(c.tenant.project, id);
+          return { message: 'Successfully emptied' };
+        }, { target: byBucket }),
+        json(['DELETE'], '/bucket/:bucket', 'json', async (c) => {
+          const id = bucketId(c.params.bucket);
+          s.assertManager(c.tenant, id);
+          await s.deleteBucket(c.tenant.project, id);
+          return { message: 'Successfully deleted' };
+        }, { target: byBucket }),
+
+        json(['POST'], '/object/list/:bucket', 'json', (c) => {
+          const b = jsonBody(c);
+          const sortBy = (b.sortBy ?? {}) as Json;
+          const column = sortBy.column ?? 'name';
+          if (!SORT_COLUMNS.includes(column as never)) throw StorageException.invalid(`sortBy.column must be one of ${SORT_COLUMNS.join(', ')}`);
+          const order = String(sortBy.order ?? 'asc').toLowerCase();
+          if (order !== 'asc' && order !== 'desc') throw StorageException.invalid('sortBy.order must be asc or desc');
+          const search = b.search ?? '';
+          if (typeof search !== 'string' || search.length > 1024 || search.includes('/')) throw StorageException.invalid('search must be a name fragment without "/"');
+          return s.list(c.tenant, bucketId(c.params.bucket), {
+            prefix: listPrefix(b.prefix),
+            search,
+            limit: int(b.limit, 'limit', 1, 1000, 100),
+            offset: int(b.offset, 'offset', 0, 1_000_000, 0),
+            sortColumn: column as (typeof SORT_COLUMNS)[number],
+            ascending: order === 'asc',
+          });
+        }, { target: byBucket }),
+        json(['POST'], '/object/move', 'json', async (c) => {
+          const b = jsonBody(c);
+          const from = bucketId(b.bucketId);
+          await s.move(c.tenant, { bucket: from, name: objectName(b.sourceKey) }, { bucket: b.destinationBucket ? bucketId(b.destinationBucket) : from, name: objectName(b.destinationKey) });
+          return { message: 'Successfully moved' };
+        }),
+        json(['POST'], '/object/copy', 'json', (c) => {
+          const b = jsonBody(c);
+          const from = bucketId(b.bucketId);
+          const to = { bucket: b.destinationBucket ? bucketId(b.destinationBucket) : from, name: objectName(b.destinationKey) };
+          return s.copy(c.tenant, { bucket: from, name: objectName(b.sourceKey) }, to, flag(c.req.headers['x-upsert']));
+        }),
+        json(['POST'], '/object/sign/:bucket', 'json', (c) => {
+          const b = jsonBody(c);
+          if (!Array.isArray(b.paths) || b.paths.length === 0 || b.paths.length > 1000) throw StorageException.invalid('paths must be a list of 1-1000 object names');
+          return s.signMany(c.tenant, bucketId(c.params.bucket), b.paths.map(objectName), int(b.expiresIn, 'expiresIn', 1, 365 * 86400, 0));
+        }, { target: byBucket }),
+        json(['POST'], '/object/sign/:bucket/*', 'json', (c) => {
+          const [bucket, name] = target(c);
+          return s.sign(c.tenant, bucket, name, int(jsonBody(c).expiresIn, 'expiresIn', 1, 365 * 86400, 0));
+        }, { target: byBucket }),
+        {
+          methods: ['GET'],
+          path: '/object/sign/:bucket/*',
+          body: 'none',
+          key: 'optional',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            const o = await s.signedObject(c.tenant.project, bucket, name, query(c).get('token'));
+            await serveObject(s.backend, c.req, c.res, o, download(c));
+          },
+        },
+        json(['POST'], '/object/upload/sign/:bucket/*', 'json', (c) => {
+          const [bucket, name] = target(c);
+          return s.signUpload(c.tenant, bucket, name, flag(c.req.headers['x-upsert']));
+        }, { target: byBucket }),
+        json(['PUT'], '/object/upload/sign/:bucket/*', 'stream', (c) => {
+          const [bucket, name] = target(c);
+          return s.uploadSigned(c.tenant, bucket, name, query(c).get('token'), c.req);
+        }, { key: 'optional', target: byBucket }),
+        {
+          methods: ['GET'],
+          path: '/object/public/:bucket/*',
+          body: 'none',
+          key: 'optional',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            await serveObject(s.backend, c.req, c.res, await s.publicObject(c.tenant.project, bucket, name), download(c));
+          },
+        },
+        {
+          methods: ['GET'],
+          path: '/object/authenticated/:bucket/*',
+          body: 'none',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            await serveObject(s.backend, c.req, c.res, await s.readable(c.tenant, bucket, name), download(c));
+          },
+        },
+        json(['GET'], '/object/info/:bucket/*', 'none', (c) => s.info(c.tenant, ...target(c)), { target: byBucket }),
+        {
+          methods: ['GET'],
+          path: '/render/image/public/:bucket/*',
+          body: 'none',
+          key: 'optional',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            const opts = renderOptions(query(c));
+            await this.images.serve(c.tenant.project.ref, await s.publicObject(c.tenant.project, bucket, name), opts, c.req, c.res);
+          },
+        },
+        {
+          methods: ['GET'],
+          path: '/render/image/authenticated/:bucket/*',
+          body: 'none',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            const opts = renderOptions(query(c));
+            await this.images.serve(c.tenant.project.ref, await s.readable(c.tenant, bucket, name), opts, c.req, c.res);
+          },
+        },
+        {
+          methods: ['GET'],
+          path: '/render/image/sign/:bucket/*',
+          body: 'none',
+          key: 'optional',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            const opts = renderOptions(query(c));
+            await this.images.serve(c.tenant.project.ref, await s.signedObject(c.tenant.project, bucket, name, query(c).get('token')), opts, c.req, c.res);
+          },
+        },
+        {
+          methods: ['POST'],
+          path: '/upload/resumable',
+          body: 'none',
+          handler: async (c) => {
+            const { id, expiresAt } = await this.resumable.create(c.tenant, c.req);
+            c.res.statusCode = 201;
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.setHeader('location', `/p/${c.tenant.project.ref}/storage/v1/upload/resumable/${id}`);
+            c.res.setHeader('upload-expires', expiresAt.toUTCString());
+            c.res.end();
+          },
+        },
+        {
+          methods: ['HEAD'],
+          path: '/upload/resumable/:id',
+          body: 'none',
+          handler: async (c) => {
+            const u = await this.resumable.status(c.tenant, c.params.id);
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.setHeader('upload-offset', String(u.offset));
+            c.res.setHeader('upload-length', String(u.length));
+            c.res.setHeader('upload-expires', new Date(u.expires_at).toUTCString());
+            c.res.setHeader('cache-control', 'no-store');
+            c.res.end();
+          },
+        },
+        {
+          methods: ['PATCH'],
+          path: '/upload/resumable/:id',
+          body: 'stream',
+          handler: async (c) => {
+            const offset = await this.resumable.append(c.tenant, c.params.id, c.req);
+            c.res.statusCode = 204;
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.setHeader('upload-offset', String(offset));
+            c.res.end();
+          },
+        },
+        {
+          methods: ['DELETE'],
+          path: '/upload/resumable/:id',
+          body: 'none',
+          handler: async (c) => {
+            await this.resumable.terminate(c.tenant, c.params.id);
+            c.res.statusCode = 204;
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.end();
+          },
+        },
+        json(['DELETE'], '/object/:bucket', 'json', (c) => {
+          const b = jsonBody(c);
+          if (!Array.isArray(b.prefixes) || b.prefixes.length === 0 || b.prefixes.length > 1000) throw StorageException.invalid('prefixes must be a list of 1-1000 object names');
+          return s.remove(c.tenant, bucketId(c.params.bucket), b.prefixes.map(objectName));
+        }, { target: byBucket }),
+        json(['POST', 'PUT'], '/object/:bucket/*', 'stream', (c) => {
+          const [bucket, name] = target(c);
+          // POST creates (x-upsert: true replaces); PUT replaces, as Storage's update does.
+          return s.upload(c.tenant, bucket, name, c.req, { upsert: c.method === 'PUT' || flag(c.req.headers['x-upsert']) });
+        }, { target: byBucket }),
+        {
+          methods: ['GET'],
+          path: '/object/:bucket/*',
+          body: 'none',
+          target: byBucket,
+          handler: async (c) => {
+            const [bucket, name] = target(c);
+            await serveObject(s.backend, c.req, c.res, await s.readable(c.tenant, bucket, name), download(c));
+          },
+        },
+        json(['DELETE'], '/object/:bucket/*', 'none', async (c) => {
+          const [bucket, name] = target(c);
+          const removed = await s.remove(c.tenant, bucket, [name]);
+          if (!removed.length) throw StorageException.objectNotFound();
+          return { message: 'Successfully deleted' };
+        }, { target: byBucket }),
+      ],
+    };
+  }
+}

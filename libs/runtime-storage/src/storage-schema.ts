@@ -1,0 +1,83 @@
+import type { EntityManager } from 'typeorm';
+import type { TenantNames } from '@plinth/tenancy';
+
+/**
+ * The storage runtime's tables in a project's schema: buckets (with their rules), objects' metadata (the bytes live
+ * in the backend under `key`, never under the user's path), spent signed-upload tokens and resumable (TUS)
+ * uploads in progress. The leading underscore
+ * keeps them apart from declared tables; no grant goes to the data role, so the data runtime can't reach them.
+ * Created by the provisioning hook as the schema's owner and granted (rows only) to the project's storage role.
+ * The migration 1765000100000 creates the same tables in projects provisioned before: keep the two in step.
+ */
+export function storageTables(schema: string) {
+  const q = (t: string) => `"${schema}"."${t}"`;
+  return {
+    buckets: q('_storage_buckets'),
+    objects: q('_storage_objects'),
+    uploadTokens: q('_storage_upload_tokens'),
+    uploads: q('_storage_uploads'),
+  };
+}
+export type StorageTables = ReturnType<typeof storageTables>;
+
+/** The DDL, as one string for `schema` and `role` (both validated names). */
+export function storageDdl(schema: string, role: string): string {
+  const t = storageTables(schema);
+  return `
+    CREATE TABLE ${t.buckets} (
+      id text PRIMARY KEY,
+      name text NOT NULL,
+      public boolean NOT NULL DEFAULT false,
+      file_size_limit bigint,
+      allowed_mime_types text[],
+      owner_id text,
+      rules jsonb NOT NULL DEFAULT '[]',
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE ${t.objects} (
+      id uuid PRIMARY KEY,
+      bucket_id text NOT NULL REFERENCES ${t.buckets} ON UPDATE CASCADE,
+      name text NOT NULL COLLATE "C",
+      owner_id text,
+      key text NOT NULL,
+      version uuid NOT NULL,
+      size bigint NOT NULL,
+      mime_type text NOT NULL,
+      etag text NOT NULL,
+      cache_control text NOT NULL,
+      user_metadata jsonb,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      last_accessed_at timestamptz NOT NULL DEFAULT now(),
+      UNIQUE (bucket_id, name)
+    );
+    CREATE INDEX ON ${t.objects} (key);
+    CREATE TABLE ${t.uploadTokens} (
+      id uuid PRIMARY KEY,
+      expires_at timestamptz NOT NULL
+    );
+    CREATE TABLE ${t.uploads} (
+      id uuid PRIMARY KEY,
+      bucket_id text NOT NULL,
+      name text NOT NULL,
+      owner_id text,
+      creator text NOT NULL,
+      upsert boolean NOT NULL,
+      length bigint NOT NULL,
+      "offset" bigint NOT NULL DEFAULT 0,
+      parts text[] NOT NULL DEFAULT '{}',
+      content_type text NOT NULL,
+      cache_control text,
+      user_metadata jsonb,
+      expires_at timestamptz NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${role}";
+  `;
+}
+
+/** Provisioning hook: the tables, as the schema's owner, granted to the storage role. */
+export async function createStorageTables(m: EntityManager, names: TenantNames): Promise<void> {
+  await m.query(storageDdl(names.schema, names.storageRole));
+}

@@ -1,0 +1,309 @@
+import { Injectable } from '@nestjs/common';
+import type { PoolClient, QueryResultRow } from 'pg';
+import { TenantDatabase, TenantTarget } from '@plinth/database';
+import type { TenantProject } from '@plinth/gateway';
+import { rulesSql, StorageAction, StorageCaller, StoredBucketRule } from './bucket-rules';
+import { storageTables, StorageTables } from './storage-schema';
+
+export interface BucketRow {
+  id: string;
+  name: string;
+  public: boolean;
+  file_size_limit: number | null;
+  allowed_mime_types: string[] | null;
+  owner_id: string | null;
+  rules: StoredBucketRule[];
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ObjectRow {
+  id: string;
+  bucket_id: string;
+  name: string;
+  owner_id: string | null;
+  key: string;
+  version: string;
+  size: number;
+  mime_type: string;
+  etag: string;
+  cache_control: string;
+  user_metadata: Record<string, unknown> | null;
+  created_at: Date;
+  updated_at: Date;
+  last_accessed_at: Date;
+}
+
+/** What a listing returns per name: a folder (no id) or an object. */
+export interface ListedRow {
+  name: string;
+  id: string | null;
+  size: number | null;
+  mime_type: string | null;
+  etag: string | null;
+  cache_control: string | null;
+  user_metadata: Record<string, unknown> | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+  last_accessed_at: Date | null;
+}
+
+export interface ListQuery {
+  prefix: string;
+  search: string;
+  limit: number;
+  offset: number;
+  sortColumn: 'name' | 'created_at' | 'updated_at' | 'last_accessed_at';
+  ascending: boolean;
+  /** Rules the listed objects must satisfy (null: every object). */
+  rules: { rules: StoredBucketRule[]; caller: StorageCaller; action: StorageAction } | null;
+}
+
+/** A resumable (TUS) upload in progress. */
+export interface UploadRow {
+  id: string;
+  bucket_id: string;
+  name: string;
+  owner_id: string | null;
+  /** Who created it (key id and end user): only they may continue it. */
+  creator: string;
+  upsert: boolean;
+  length: number;
+  offset: number;
+  parts: string[];
+  content_type: string;
+  cache_control: string | null;
+  user_metadata: Record<string, unknown> | null;
+  expires_at: Date;
+}
+
+export type StorageTx = PoolClient;
+type Scope = StorageTables & { target: TenantTarget };
+
+const OBJECT_COLUMNS = `id, bucket_id, name, owner_id, key, version, size::float8 AS size, mime_type, etag, cache_control, user_metadata, created_at, updated_at, last_accessed_at`;
+const BUCKET_COLUMNS = `id, name, public, file_size_limit::float8 AS file_size_limit, allowed_mime_types, owner_id, rules, created_at, updated_at`;
+
+/** `%` and `_` taken literally in a LIKE pattern (with the default `\` escape). */
+const likeLiteral = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * A project's buckets and objects' metadata, in its own schema, with schema-qualified, parameterised SQL on the tenant
+ * pool as the project's storage role (`t_<ref>_storage`, granted these tables only): a statement here can't reach the
+ * project's declared tables, its auth tables, another project or control data; and the data role, which serves
+ * PostgREST, has no grant on these tables. Table names come from the validated ref only.
+ */
+@Injectable()
+export class StorageRepository {
+  constructor(private readonly tenants: TenantDatabase) {}
+
+  private scope(p: Pick<TenantProject, 'ref' | 'cluster' | 'schema' | 'dataRole'>): Scope {
+    const target: TenantTarget = { ref: p.ref, cluster: p.cluster, schema: `t_${p.ref}`, dataRole: p.dataRole };
+    return { ...storageTables(target.schema), target };
+  }
+
+  /** Runs `fn` in one transaction as the project's storage role. */
+  transaction<T>(p: TenantProject, fn: (tx: StorageTx, t: StorageTables) => Promise<T>): Promise<T> {
+    const s = this.scope(p);
+    return this.tenants.asRole(s.target, 'storage', (tx) => fn(tx, s));
+  }
+
+  private async one<R extends QueryResultRow>(p: TenantProject, text: (t: StorageTables) => string, values: unknown[]): Promise<R[]> {
+    const s = this.scope(p);
+    return this.tenants.run<R, R[]>(s.target, [{ text: text(s), values }], (r) => r.rows, { as: 'storage' });
+  }
+
+  listBuckets(p: TenantProject): Promise<BucketRow[]> {
+    return this.one<BucketRow>(p, (t) => `SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} ORDER BY id`, []);
+  }
+
+  async bucket(p: TenantProject, id: string, tx?: StorageTx): Promise<BucketRow | null> {
+    if (tx) {
+      const t = this.scope(p);
+      return (await tx.query<BucketRow>(`SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} WHERE id = $1`, [id])).rows[0] ?? null;
+    }
+    return (await this.one<BucketRow>(p, (t) => `SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} WHERE id = $1`, [id]))[0] ?? null;
+  }
+
+  /** Inserts the bucket; false when the id is taken. */
+  async createBucket(p: TenantProject, b: { id: string; name: string; public: boolean; file_size_limit: number | null; allowed_mime_types: string[] | null; owner_id: string | null }): Promise<boolean> {
+    const rows = await this.one(p, (t) => `INSERT INTO ${t.buckets} (id, name, public, file_size_limit, allowed_mime_types, owner_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id`, [
+      b.id, b.name, b.public, b.file_size_limit, b.allowed_mime_types, b.owner_id,
+    ]);
+    return rows.length === 1;
+  }
+
+  /** Changes the given fields; false when there is no such bucket. */
+  async updateBucket(p: TenantProject, id: string, patch: { public?: boolean; file_size_limit?: number | null; allowed_mime_types?: string[] | null; rules?: StoredBucketRule[] }): Promise<boolean> {
+    const sets: string[] = [];
+    const values: unknown[] = [id];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      values.push(k === 'rules' ? JSON.stringify(v) : v);
+      sets.push(`${k} = $${values.length}`);
+    }
+    sets.push('updated_at = now()');
+    const rows = await this.one(p, (t) => `UPDATE ${t.buckets} SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, values);
+    return rows.length === 1;
+  }
+
+  /** Deletes an empty bucket: 'deleted', 'missing', or 'not_empty' (nothing changed). */
+  async deleteBucket(p: TenantProject, id: string): Promise<'deleted' | 'missing' | 'not_empty'> {
+    return this.transaction(p, async (tx, t) => {
+      const b = await tx.query(`SELECT id FROM ${t.buckets} WHERE id = $1 FOR UPDATE`, [id]);
+      if (!b.rowCount) return 'missing';
+      const any = await tx.query(`SELECT 1 FROM ${t.objects} WHERE bucket_id = $1 LIMIT 1`, [id]);
+      if (any.rowCount) return 'not_empty';
+      await tx.query(`DELETE FROM ${t.buckets} WHERE id = $1`, [id]);
+      return 'deleted';
+    });
+  }
+
+  /** Deletes up to `limit` objects of a bucket; their byte keys (to delete after the commit). */
+  async emptyBucket(p: TenantProject, id: string, limit: number): Promise<string[]> {
+    const rows = await this.one<{ key: string }>(
+      p,
+      (t) => `DELETE FROM ${t.objects} WHERE id IN (SELECT id FROM ${t.objects} WHERE bucket_id = $1 LIMIT $2) RETURNING key`,
+      [id, limit],
+    );
+    return rows.map((r) => r.key);
+  }
+
+  /** The bucket and its object `name` in one statement (the download path: one round trip). */
+  async bucketAndObject(p: TenantProject, bucket: string, name: string): Promise<{ bucket: BucketRow | null; object: ObjectRow | null }> {
+    const rows = await this.one<{ b: BucketRow; o: ObjectRow | null }>(
+      p,
+      (t) => `SELECT (SELECT row_to_json(x) FROM (SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} WHERE id = $1) x) AS b,
+                     (SELECT row_to_json(y) FROM (SELECT ${OBJECT_COLUMNS} FROM ${t.objects} WHERE bucket_id = $1 AND name = $2) y) AS o`,
+      [bucket, name],
+    );
+    const { b, o } = rows[0];
+    // JSON carries dates as strings; the callers format them with new Date(…), which takes either.
+    return { bucket: b, object: b ? o : null };
+  }
+
+  async object(p: TenantProject, bucket: string, name: string, tx?: StorageTx, lock = false): Promise<ObjectRow | null> {
+    const t = this.scope(p);
+    const text = `SELECT ${OBJECT_COLUMNS} FROM ${t.objects} WHERE bucket_id = $1 AND name = $2${lock ? ' FOR UPDATE' : ''}`;
+    if (tx) return (await tx.query<ObjectRow>(text, [bucket, name])).rows[0] ?? null;
+    return (await this.one<ObjectRow>(p, () => text, [bucket, name]))[0] ?? null;
+  }
+
+  /** Inserts or replaces the object's row (the commit of an upload); the row and the key it replaced, if any. */
+  async putObject(tx: StorageTx, t: StorageTables, o: Omit<ObjectRow, 'created_at' | 'updated_at' | 'last_accessed_at'>): Promise<ObjectRow> {
+    const { rows } = await tx.query<ObjectRow>(
+      `INSERT INTO ${t.objects} (id, bucket_id, name, owner_id, key, version, size, mime_type, etag, cache_control, user_metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (bucket_id, name) DO UPDATE SET owner_id = EXCLUDED.owner_id, key = EXCLUDED.key, version = EXCLUDED.version,
+         size = EXCLUDED.size, mime_type = EXCLUDED.mime_type, etag = EXCLUDED.etag, cache_control = EXCLUDED.cache_control,
+         user_metadata = EXCLUDED.user_metadata, updated_at = now(), last_accessed_at = now()
+       RETURNING ${OBJECT_COLUMNS}`,
+      [o.id, o.bucket_id, o.name, o.owner_id, o.key, o.version, o.size, o.mime_type, o.etag, o.cache_control, o.user_metadata === null ? null : JSON.stringify(o.user_metadata)],
+    );
+    return rows[0];
+  }
+
+  /** Deletes the named objects of a bucket that `allowed` passes; the deleted rows. */
+  async deleteObjects(p: TenantProject, bucket: string, names: string[], filter: ListQuery['rules']): Promise<ObjectRow[]> {
+    const values: unknown[] = [bucket, names];
+    const rule = filter ? rulesSql(filter.rules, filter.caller, filter.action, values) : 'TRUE';
+    return this.one<ObjectRow>(p, (t) => `DELETE FROM ${t.objects} o WHERE o.bucket_id = $1 AND o.name = ANY($2) AND ${rule} RETURNING ${OBJECT_COLUMNS.replace(/(^|, )(\w+)/g, '$1o.$2')}`, values);
+  }
+
+  /** Renames (and maybe re-buckets) an object; false if the destination is taken. The bytes don't move. */
+  async rename(tx: StorageTx, t: StorageTables, id: string, toBucket: string, toName: string, ownerId: string | null): Promise<boolean> {
+    const taken = await tx.query(`SELECT 1 FROM ${t.objects} WHERE bucket_id = $1 AND name = $2`, [toBucket, toName]);
+    if (taken.rowCount) return false;
+    await tx.query(`UPDATE ${t.objects} SET bucket_id = $2, name = $3, owner_id = coalesce($4, owner_id), updated_at = now() WHERE id = $1`, [id, toBucket, toName, ownerId]);
+    return true;
+  }
+
+  /** Folder-style listing: the direct children of `prefix` — objects, and folders (names with more below them). */
+  async list(p: TenantProject, bucket: string, q: ListQuery): Promise<ListedRow[]> {
+    const base = q.prefix === '' ? '' : `${q.prefix}/`;
+    const values: unknown[] = [bucket, likeLiteral(base + q.search) + '%', base.length];
+    const rule = q.rules ? rulesSql(q.rules.rules, q.rules.caller, q.rules.action, values) : 'TRUE';
+    values.push(q.limit, q.offset);
+    const [limit, offset] = [`$${values.length - 1}`, `$${values.length}`];
+    const dir = q.ascending ? 'ASC' : 'DESC';
+    // Folders sort by name among the objects whatever the column (their timestamps are null, as Storage returns them).
+    const order = q.sortColumn === 'name' ? `name ${dir}` : `${q.sortColumn} ${dir} NULLS FIRST, name ${dir}`;
+    return this.one<ListedRow>(
+      p,
+      (t) => `
+      WITH children AS (
+        SELECT substr(o.name, $3 + 1) AS rest, o.* FROM ${t.objects} o
+         WHERE o.bucket_id = $1 AND o.name LIKE $2 AND ${rule}
+      )
+      SELECT * FROM (
+        SELECT DISTINCT split_part(rest, '/', 1) COLLATE "C" AS name, NULL::uuid AS id, NULL::float8 AS size, NULL::text AS mime_type, NULL::text AS etag,
+               NULL::text AS cache_control, NULL::jsonb AS user_metadata, NULL::timestamptz AS created_at, NULL::timestamptz AS updated_at,
+               NULL::timestamptz AS last_accessed_at
+          FROM children WHERE strpos(rest, '/') > 0
+        UNION ALL
+        SELECT rest COLLATE "C", id, size::float8, mime_type, etag, cache_control, user_metadata, created_at, updated_at, last_accessed_at
+          FROM children WHERE strpos(rest, '/') = 0
+      ) listed ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      values,
+    );
+  }
+
+  /** Spends a signed-upload token; false if it was spent before. Expired entries are pruned on the way. */
+  async spendUploadToken(tx: StorageTx, t: StorageTables, jti: string, expiresAt: Date): Promise<boolean> {
+    await tx.query(`DELETE FROM ${t.uploadTokens} WHERE expires_at < now() - interval '1 hour'`);
+    const r = await tx.query(`INSERT INTO ${t.uploadTokens} (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [jti, expiresAt]);
+    return r.rowCount === 1;
+  }
+
+  /** Bytes stored by the project (every object's size). */
+  async storedBytes(p: TenantProject): Promise<number> {
+    const rows = await this.one<{ bytes: number }>(p, (t) => `SELECT coalesce(sum(size), 0)::float8 AS bytes FROM ${t.objects}`, []);
+    return rows[0].bytes;
+  }
+
+  /** Which of `keys` some object row, or an unexpired resumable upload's parts, still point at. */
+  async referencedKeys(p: TenantProject, keys: string[]): Promise<Set<string>> {
+    const rows = await this.one<{ key: string }>(
+      p,
+      (t) => `SELECT key FROM ${t.objects} WHERE key = ANY($1)
+              UNION SELECT part FROM ${t.uploads}, unnest(parts) AS part WHERE expires_at > now() AND part = ANY($1)`,
+      [keys],
+    );
+    return new Set(rows.map((r) => r.key));
+  }
+
+  /** Deletes resumable uploads past their expiry (their parts are then orphans for the sweeper). */
+  async dropExpiredUploads(p: TenantProject, now: Date): Promise<number> {
+    return (await this.one(p, (t) => `DELETE FROM ${t.uploads} WHERE expires_at <= $1 RETURNING id`, [now])).length;
+  }
+
+  async createUpload(p: TenantProject, u: Omit<UploadRow, 'offset' | 'parts'>): Promise<void> {
+    await this.one(
+      p,
+      (t) => `INSERT INTO ${t.uploads} (id, bucket_id, name, owner_id, upsert, length, content_type, cache_control, user_metadata, expires_at, creator)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [u.id, u.bucket_id, u.name, u.owner_id, u.upsert, u.length, u.content_type, u.cache_control, u.user_metadata === null ? null : JSON.stringify(u.user_metadata), u.expires_at, u.creator],
+    );
+  }
+
+  /** An upload unexpired at `now`. */
+  async upload(p: TenantProject, id: string, now: Date): Promise<UploadRow | null> {
+    const rows = await this.one<UploadRow>(
+      p,
+      (t) => `SELECT id, bucket_id, name, owner_id, creator, upsert, length::float8 AS length, "offset"::float8 AS "offset", parts, content_type, cache_control, user_metadata, expires_at
+                FROM ${t.uploads} WHERE id = $1 AND expires_at > $2`,
+      [id, now],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Records a part written at `from`; false when another request moved the offset first (the part is then unused). */
+  async addUploadPart(p: TenantProject, id: string, from: number, size: number, key: string): Promise<boolean> {
+    const rows = await this.one(p, (t) => `UPDATE ${t.uploads} SET "offset" = "offset" + $3, parts = parts || $4::text WHERE id = $1 AND "offset" = $2 RETURNING id`, [id, from, size, key]);
+    return rows.length === 1;
+  }
+
+  async deleteUpload(p: TenantProject, id: string): Promise<UploadRow | null> {
+    const rows = await this.one<UploadRow>(p, (t) => `DELETE FROM ${t.uploads} WHERE id = $1 RETURNING id, parts`, [id]);
+    return rows[0] ?? null;
+  }
+}
