@@ -3,18 +3,19 @@ import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { Writable } from 'node:stream';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { PlinthConfig } from '@plinth/config';
 import { PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
 import { TenantEdge } from '@plinth/gateway';
 import { bodyParsers } from './body-parsers';
+import { consoleStatic } from './console-static';
 import { QuietBootLogger } from './quiet-boot-logger';
 
 /**
  * Builds the HTTP app (not listening yet): the tenant edge in front of Nest for `/p/…` (every runtime's routes), and
- * Nest for the rest (`/v1`, `/healthz`, `/docs`) with its body parsers and limits, header and request timeouts, the
+ * Nest for the rest (`/v1`, `/healthz`, `/docs`), the console's static files at `/` with its body parsers and limits, header and request timeouts, the
  * error filter, OpenAPI at /docs and /docs.json.
  */
 export async function createApiApp(
@@ -30,19 +31,12 @@ export async function createApiApp(
 /** How the api's Nest application is created (tests create it from a testing module with the same options). */
 export const API_APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
-/** Everything {@link createApiApp} does to the application once Nest has created it. */
-export function configureApiApp(app: NestExpressApplication, config: PlinthConfig): NestExpressApplication {
-  app.useLogger(config.env === 'development' ? new QuietBootLogger(app.get(Logger)) : app.get(Logger));
-  app.set('trust proxy', config.http.trustProxy);
-  app.disable('x-powered-by');
-  for (const parser of bodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json'])) app.use(parser);
-  app.useGlobalFilters(new PlinthExceptionFilter());
-  // Shorter than Node's defaults (60 s for headers, 300 s for a whole request), so slow senders can't hold sockets.
-  const server = app.getHttpServer() as Server;
-  server.headersTimeout = config.http.headersTimeoutMs;
-  server.requestTimeout = config.http.requestTimeoutMs;
-
-  const doc = SwaggerModule.createDocument(
+/**
+ * The management API's OpenAPI document, as `/docs.json` serves it. The console's typed client is generated from
+ * it (`npm run console:api`), from an app created in Nest's preview mode (no database).
+ */
+export function apiDocument(app: INestApplication): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Plinth management API')
@@ -51,6 +45,23 @@ export function configureApiApp(app: NestExpressApplication, config: PlinthConfi
       .addBearerAuth()
       .build(),
   );
+}
+
+/** Everything {@link createApiApp} does to the application once Nest has created it. */
+export function configureApiApp(app: NestExpressApplication, config: PlinthConfig): NestExpressApplication {
+  app.useLogger(config.env === 'development' ? new QuietBootLogger(app.get(Logger)) : app.get(Logger));
+  app.set('trust proxy', config.http.trustProxy);
+  app.disable('x-powered-by');
+  for (const parser of bodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json'])) app.use(parser);
+  app.useGlobalFilters(new PlinthExceptionFilter());
+  // The console at `/` (its HTML for client routes); `/v1`, `/docs` and the probes pass through to Nest.
+  app.use(consoleStatic(config.console.dir));
+  // Shorter than Node's defaults (60 s for headers, 300 s for a whole request), so slow senders can't hold sockets.
+  const server = app.getHttpServer() as Server;
+  server.headersTimeout = config.http.headersTimeoutMs;
+  server.requestTimeout = config.http.requestTimeoutMs;
+
+  const doc = apiDocument(app);
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs.json' });
   // Tenant routes never reach Nest: the edge is their only implementation (see TenantEdge for the steps).
   app.get(TenantEdge).install(server);

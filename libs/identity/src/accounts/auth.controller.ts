@@ -1,6 +1,6 @@
-import { Controller, Delete, Get, Header, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import { Controller, Delete, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiHeader, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
 import { ApiZodBody, ReqMeta, RequestMeta, UuidParam, ZodBody, ZodQuery } from '@plinth/common';
 import { ConsoleApi } from '../authz/console-auth.guard';
 import { CurrentPrincipal, Principal } from '../authz/principal';
@@ -9,7 +9,15 @@ import { AccountsService } from './accounts.service';
 import { createPatSchema, loginSchema, refreshSchema, resendVerificationSchema, signupSchema, verifyCodeSchema, verifyLinkQuerySchema } from './auth.dto';
 import { EmailVerificationService } from './email-verification.service';
 import { verificationPage } from './verification-page';
+import { SESSION_HEADER, SessionCookies } from './session-cookie';
 import { z } from 'zod';
+
+const COOKIE_HEADER_DOC = {
+  name: SESSION_HEADER,
+  required: false,
+  description: '`cookie`: keep the refresh token in an httpOnly cookie (the web console) instead of the response body',
+  schema: { type: 'string', enum: ['cookie'] },
+};
 
 @ApiTags('auth')
 @Controller('v1/auth')
@@ -17,19 +25,32 @@ export class AuthController {
   constructor(
     private readonly accounts: AccountsService,
     private readonly verification: EmailVerificationService,
+    private readonly cookies: SessionCookies,
   ) {}
 
   @Post('signup')
   @ApiZodBody(signupSchema)
-  signup(@ZodBody(signupSchema) body: z.infer<typeof signupSchema>, @ReqMeta() meta: RequestMeta) {
-    return this.accounts.signup(body, meta);
+  @ApiHeader(COOKIE_HEADER_DOC)
+  async signup(
+    @ZodBody(signupSchema) body: z.infer<typeof signupSchema>,
+    @ReqMeta() meta: RequestMeta,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return this.cookies.deliver(req, res, await this.accounts.signup(body, meta));
   }
 
   @Post('login')
   @HttpCode(200)
   @ApiZodBody(loginSchema)
-  login(@ZodBody(loginSchema) body: z.infer<typeof loginSchema>, @ReqMeta() meta: RequestMeta) {
-    return this.accounts.login(body, meta);
+  @ApiHeader(COOKIE_HEADER_DOC)
+  async login(
+    @ZodBody(loginSchema) body: z.infer<typeof loginSchema>,
+    @ReqMeta() meta: RequestMeta,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return this.cookies.deliver(req, res, await this.accounts.login(body, meta));
   }
 
   @Post('verify')
@@ -62,6 +83,30 @@ export class AuthController {
   @ApiZodBody(refreshSchema)
   refresh(@ZodBody(refreshSchema) body: z.infer<typeof refreshSchema>) {
     return this.accounts.refresh(body.refresh_token);
+  }
+
+  /** The cookie session's refresh: rotates the cookie, answers a new access token (no refresh token in the body). */
+  @Post('session/refresh')
+  @HttpCode(200)
+  @ApiHeader({ ...COOKIE_HEADER_DOC, required: true })
+  async cookieRefresh(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const presented = this.cookies.read(req);
+    try {
+      return this.cookies.deliver(req, res, await this.accounts.refresh(presented));
+    } catch (e) {
+      this.cookies.clear(res);
+      throw e;
+    }
+  }
+
+  /** Signs the cookie session out: its session ends and the cookie is cleared. */
+  @Post('session/logout')
+  @HttpCode(204)
+  @ApiHeader({ ...COOKIE_HEADER_DOC, required: true })
+  async cookieLogout(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const presented = this.cookies.read(req);
+    this.cookies.clear(res);
+    await this.accounts.logoutByRefreshToken(presented);
   }
 }
 

@@ -1,0 +1,70 @@
+import { lazy, Suspense, type ReactNode } from 'react';
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
+import { useAuth } from './auth/auth';
+import { Loading } from './components/ui';
+import { OrgLayout, ProjectLayout, Shell } from './pages/layout';
+import { HomeRedirect, MyInvitationsPage } from './pages/orgs';
+import { ProjectOverviewPage, ProjectsPage } from './pages/projects';
+import { KeysPage } from './pages/keys';
+import { SignInPage, SignUpPage, VerifyPage } from './pages/auth-pages';
+
+// Pages with heavier dependencies (charts, the grid) load when first visited.
+const TablesPage = lazy(() => import('./pages/data').then((m) => ({ default: m.TablesPage })));
+const TablePage = lazy(() => import('./pages/data').then((m) => ({ default: m.TablePage })));
+const UsagePage = lazy(() => import('./pages/usage').then((m) => ({ default: m.UsagePage })));
+const BillingPage = lazy(() => import('./pages/billing').then((m) => ({ default: m.BillingPage })));
+const MembersPage = lazy(() => import('./pages/members').then((m) => ({ default: m.MembersPage })));
+
+function RequireAuth({ children }: { children: ReactNode }) {
+  const { status } = useAuth();
+  const location = useLocation();
+  if (status === 'loading') return <Loading label="Starting…" />;
+  if (status === 'signed-out') return <Navigate to="/sign-in" replace state={{ from: location.pathname }} />;
+  return <>{children}</>;
+}
+
+function PublicOnly({ children }: { children: ReactNode }) {
+  const { status, user } = useAuth();
+  if (status === 'loading') return <Loading label="Starting…" />;
+  if (status === 'signed-in') return <Navigate to={user && !user.email_verified ? '/verify' : '/'} replace />;
+  return <>{children}</>;
+}
+
+export function App() {
+  return (
+    <BrowserRouter>
+      <Suspense fallback={<Loading />}>
+        <Routes>
+          <Route path="/sign-in" element={<PublicOnly><SignInPage /></PublicOnly>} />
+          <Route path="/sign-up" element={<PublicOnly><SignUpPage /></PublicOnly>} />
+          <Route path="/verify" element={<RequireAuth><VerifyPage /></RequireAuth>} />
+          <Route element={<RequireAuth><Shell /></RequireAuth>}>
+            <Route index element={<HomeRedirect />} />
+            <Route path="invitations" element={<MyInvitationsPage />} />
+            <Route path="orgs/:orgId" element={<OrgLayout />}>
+              <Route index element={<ProjectsPage />} />
+              <Route path="members" element={<MembersPage />} />
+              <Route path="billing" element={<BillingPage />} />
+            </Route>
+            <Route path="projects/:ref" element={<ProjectLayout />}>
+              <Route index element={<ProjectOverviewPage />} />
+              <Route path="keys" element={<KeysPage />} />
+              <Route path="tables" element={<TablesPage />} />
+              <Route path="tables/:table" element={<TablePage />} />
+              <Route path="usage" element={<UsagePage />} />
+            </Route>
+            <Route path="*" element={<NotFound />} />
+          </Route>
+        </Routes>
+      </Suspense>
+    </BrowserRouter>
+  );
+}
+
+function NotFound() {
+  return (
+    <div className="state empty">
+      <strong>Page not found</strong>
+    </div>
+  );
+}
