@@ -75,6 +75,8 @@ export interface MeterTotal {
 export interface ProjectUsage {
   plan: { id: string; name: string };
   period: { start: string; end: string };
+  from: string;
+  to: string;
   granularity: 'minute' | 'hour' | 'day';
   meters: Record<string, MeterTotal>;
   series: Array<{ t: string; meter: string; quantity: number }>;

@@ -163,7 +163,7 @@ export function TablePage() {
             <tbody>
               {t.columns.map((c) => (
                 <tr key={c.name}>
-                  <td className="mono">{c.name}{t.primary_key.includes(c.name) ? ' 🔑' : ''}</td>
+                  <td className="mono">{c.name} {t.primary_key.includes(c.name) ? <span className="badge">primary key</span> : null}</td>
                   <td className="mono">{c.type}</td>
                   <td className="mono">{c.default === undefined ? '' : showCell(c.default)}</td>
                   <td>{c.nullable ? 'yes' : 'no'}</td>
@@ -381,7 +381,7 @@ function RowsGrid({ ref_, table }: { ref_: string; table: Table }) {
                       )}
                     </td>
                   ))}
-                  <td>{pk.length ? <Button variant="ghost" aria-label="Delete row" onClick={() => { if (window.confirm('Delete this row?')) del.mutate(r); }}>🗑</Button> : null}</td>
+                  <td>{pk.length ? <Button variant="ghost" onClick={() => { if (window.confirm('Delete this row?')) del.mutate(r); }}>Delete</Button> : null}</td>
                 </tr>
               ))}
             </tbody>

@@ -31,7 +31,8 @@ export function MembersPage() {
 function MembersTab({ orgId }: { orgId: string }) {
   const { user } = useAuth();
   const queries = useQueryClient();
-  const members = useQuery({ queryKey: ['members', orgId], queryFn: () => unwrap<Member[]>(api.GET('/v1/orgs/{orgId}/members', { params: { path: { orgId } } })) });
+  // Always fresh when the tab opens: members join from elsewhere (an accepted invitation).
+  const members = useQuery({ queryKey: ['members', orgId], staleTime: 0, queryFn: () => unwrap<Member[]>(api.GET('/v1/orgs/{orgId}/members', { params: { path: { orgId } } })) });
   const reload = () => void queries.invalidateQueries({ queryKey: ['members', orgId] });
   const role = useMutation({
     mutationFn: (v: { userId: string; role: string }) =>

@@ -75,7 +75,7 @@ function UsageBody({ usage }: { usage: ProjectUsage }) {
             {[...byMeter].map(([meter, data]) => (
               <figure key={meter} className="chart">
                 <figcaption>{meter}</figcaption>
-                <Chart data={data} />
+                <Chart data={data} range={[Date.parse(usage.from) / 1000, Date.parse(usage.to) / 1000]} />
               </figure>
             ))}
           </div>
@@ -105,14 +105,24 @@ function MeterBar({ name, m }: { name: string; m: MeterTotal }) {
   );
 }
 
-function Chart({ data }: { data: [number[], number[]] }) {
+/** One meter over the queried range (the whole range on the time axis, even with a single bucket of usage). */
+function Chart({ data, range }: { data: [number[], number[]]; range: [number, number] }) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const xRange = useRef(range);
+  xRange.current = range;
   useEffect(() => {
     if (!el.current) return;
     const width = Math.max(280, el.current.clientWidth);
     plot.current = new uPlot(
-      { width, height: 180, legend: { show: false }, series: [{}, { stroke: '#3b5bdb', fill: 'rgba(59,91,219,0.12)', width: 2 }], axes: [{}, { size: 50 }] },
+      {
+        width,
+        height: 180,
+        legend: { show: false },
+        scales: { x: { time: true, range: () => xRange.current }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        series: [{}, { stroke: '#3b5bdb', fill: 'rgba(59,91,219,0.12)', width: 2, points: { show: true, size: 5 } }],
+        axes: [{}, { size: 60 }],
+      },
       data,
       el.current,
     );
