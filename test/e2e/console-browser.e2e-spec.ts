@@ -248,6 +248,21 @@ run('console in a browser: the customer journey', () => {
     expect(reuse.status).toBe(401);
   });
 
+  it('signs back in with the keyboard alone', async () => {
+    await page.getByLabel('Email').focus();
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
+    // The org menu opens and switches with keys too.
+    await page.getByRole('button', { name: 'Switch organization' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('menuitem', { name: /Create organization/ }).waitFor();
+    await page.keyboard.press('Escape');
+    await shot(page, '16-signed-back-in');
+  });
+
   it('logged no errors in any page', () => {
     expect(problems).toEqual([]);
   });
