@@ -190,6 +190,33 @@ run('console in a browser: the customer journey', () => {
     await shot(page, '10-usage');
   });
 
+  it('shows the API\'s refusal beside the limits form, then saves an alert webhook', async () => {
+    await page.getByLabel('Spend cap (USD, empty: none)').fill('25');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    // Free plans have hard caps: the API says so, and nothing is stored.
+    await page.getByRole('alert').filter({ hasText: 'hard caps' }).waitFor();
+    await page.getByLabel('Spend cap (USD, empty: none)').fill('');
+    await page.getByLabel('Alert webhook URL').fill('http://127.0.0.1:9/usage-alerts');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    await shot(page, '10b-usage-limits');
+    const limits = await t.sql.query(
+      `SELECT l.spend_cap_cents, l.alert_webhook_url FROM control.project_limits l JOIN control.projects p ON p.id = l.project_id WHERE p.ref = $1`,
+      [ref],
+    );
+    expect(limits.rows).toEqual([{ spend_cap_cents: null, alert_webhook_url: 'http://127.0.0.1:9/usage-alerts' }]);
+  });
+
+  it('turns off end-user sign-ups in the auth settings', async () => {
+    await page.getByRole('link', { name: 'Auth' }).click();
+    await page.getByLabel('Allow new users to sign up').uncheck();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    await shot(page, '10c-auth-settings');
+    const signupTry = await t.http().post(`/p/${ref}/auth/v1/signup`).set('apikey', keys.publishable).send({ email: uniqueEmail('end'), password: PASSWORD });
+    expect(signupTry.status).toBe(422);
+  });
+
   it('changes plan on the billing page (ledger-only notice shown)', async () => {
     await page.goto(`${t.baseUrl}/orgs/${orgId}/billing`);
     await page.getByText('Ledger-only billing').waitFor();

@@ -13,6 +13,8 @@ const TablesPage = lazy(() => import('./pages/data').then((m) => ({ default: m.T
 const TablePage = lazy(() => import('./pages/data').then((m) => ({ default: m.TablePage })));
 const UsagePage = lazy(() => import('./pages/usage').then((m) => ({ default: m.UsagePage })));
 const BillingPage = lazy(() => import('./pages/billing').then((m) => ({ default: m.BillingPage })));
+const AuthSettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AuthSettingsPage })));
+const AccountPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AccountPage })));
 const MembersPage = lazy(() => import('./pages/members').then((m) => ({ default: m.MembersPage })));
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -41,6 +43,7 @@ export function App() {
           <Route element={<RequireAuth><Shell /></RequireAuth>}>
             <Route index element={<HomeRedirect />} />
             <Route path="invitations" element={<MyInvitationsPage />} />
+            <Route path="account" element={<AccountPage />} />
             <Route path="orgs/:orgId" element={<OrgLayout />}>
               <Route index element={<ProjectsPage />} />
               <Route path="members" element={<MembersPage />} />
@@ -52,6 +55,7 @@ export function App() {
               <Route path="tables" element={<TablesPage />} />
               <Route path="tables/:table" element={<TablePage />} />
               <Route path="usage" element={<UsagePage />} />
+              <Route path="auth" element={<AuthSettingsPage />} />
             </Route>
             <Route path="*" element={<NotFound />} />
           </Route>

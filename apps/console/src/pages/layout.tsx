@@ -36,6 +36,7 @@ export function Shell() {
           <DropdownMenu.Portal>
             <DropdownMenu.Content className="menu" align="end" sideOffset={4}>
               <DropdownMenu.Item className="menu-item" onSelect={() => navigate('/invitations')}>Invitations</DropdownMenu.Item>
+              <DropdownMenu.Item className="menu-item" onSelect={() => navigate('/account')}>Personal access tokens</DropdownMenu.Item>
               <DropdownMenu.Separator className="menu-sep" />
               <DropdownMenu.Item className="menu-item" onSelect={() => void signOut().then(() => navigate('/sign-in'))}>Sign out</DropdownMenu.Item>
             </DropdownMenu.Content>
@@ -148,6 +149,7 @@ export function ProjectLayout() {
         <NavLink to={`/projects/${p.ref}/keys`}>API keys</NavLink>
         <NavLink to={`/projects/${p.ref}/tables`}>Data</NavLink>
         <NavLink to={`/projects/${p.ref}/usage`}>Usage</NavLink>
+        <NavLink to={`/projects/${p.ref}/auth`}>Auth</NavLink>
       </nav>
       <main className="content">
         <Outlet />

@@ -1,11 +1,11 @@
-import { useQuery } from '@tanstack/react-query';
-import { useEffect, useRef, useState } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useParams } from 'react-router';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, unwrap } from '../api/client';
 import type { MeterTotal, ProjectUsage } from '../api/types';
-import { Empty, ErrorState, Loading, PageHeader } from '../components/ui';
+import { Button, Empty, ErrorState, Field, fieldError, FormError, Loading, PageHeader } from '../components/ui';
 
 type Granularity = ProjectUsage['granularity'];
 const RANGE_MS: Record<Granularity, number> = { minute: 60 * 60 * 1000, hour: 48 * 3600 * 1000, day: 30 * 24 * 3600 * 1000 };
@@ -48,6 +48,7 @@ export function UsagePage() {
         </div>
       </PageHeader>
       {usage.isPending ? <Loading /> : usage.isError ? <ErrorState error={usage.error} retry={() => void usage.refetch()} /> : <UsageBody usage={usage.data} />}
+      <LimitsPanel ref_={ref} />
     </>
   );
 }
@@ -136,4 +137,56 @@ function Chart({ data, range }: { data: [number[], number[]]; range: [number, nu
     plot.current?.setData(data);
   }, [data]);
   return <div ref={el} className="chart-canvas" />;
+}
+
+interface Limits {
+  spend_cap_cents: number | null;
+  meter_caps: Record<string, number>;
+  rate_limit: { limit: number; window_s: number } | null;
+  rate_limit_ceiling: { limit: number; window_s: number };
+  alert_webhook_url: string | null;
+}
+
+/** Spend cap, rate limit within the plan's ceiling, usage-alert webhook (50/80/100 %). Meter caps are kept as set. */
+function LimitsPanel({ ref_ }: { ref_: string }) {
+  const queries = useQueryClient();
+  const limits = useQuery({ queryKey: ['limits', ref_], queryFn: () => unwrap<Limits>(api.GET('/v1/projects/{ref}/limits', { params: { path: { ref: ref_ } } })) });
+  const [draft, setDraft] = useState<{ cap?: string; rate?: string; window?: string; webhook?: string }>({});
+  const save = useMutation({
+    mutationFn: () => {
+      const l = limits.data!;
+      const cap = draft.cap ?? (l.spend_cap_cents === null ? '' : String(l.spend_cap_cents / 100));
+      const rate = draft.rate ?? (l.rate_limit ? String(l.rate_limit.limit) : '');
+      const window = draft.window ?? (l.rate_limit ? String(l.rate_limit.window_s) : '60');
+      const webhook = draft.webhook ?? l.alert_webhook_url ?? '';
+      const body = {
+        spend_cap_cents: cap === '' ? null : Math.round(Number(cap) * 100),
+        meter_caps: l.meter_caps,
+        rate_limit: rate === '' ? null : { limit: Number(rate), window_s: Number(window) },
+        alert_webhook_url: webhook === '' ? null : webhook,
+      };
+      return unwrap<Limits>(api.PUT('/v1/projects/{ref}/limits', { params: { path: { ref: ref_ } }, body: body as never }));
+    },
+    onSuccess: (l) => {
+      queries.setQueryData(['limits', ref_], l);
+      setDraft({});
+    },
+  });
+  if (limits.isPending) return <Loading />;
+  if (limits.isError) return <ErrorState error={limits.error} />;
+  const l = limits.data;
+  return (
+    <section className="panel">
+      <h2>Limits and alerts</h2>
+      <form className="inline-form" onSubmit={(e: FormEvent) => { e.preventDefault(); save.mutate(); }}>
+        <Field label="Spend cap (USD, empty: none)" inputMode="decimal" value={draft.cap ?? (l.spend_cap_cents === null ? '' : String(l.spend_cap_cents / 100))} onChange={(e) => setDraft({ ...draft, cap: e.target.value })} error={fieldError(save.error, 'spend_cap_cents')} />
+        <Field label={`Rate limit (≤ ${l.rate_limit_ceiling.limit})`} inputMode="numeric" value={draft.rate ?? (l.rate_limit ? String(l.rate_limit.limit) : '')} onChange={(e) => setDraft({ ...draft, rate: e.target.value })} error={fieldError(save.error, 'rate_limit.limit')} />
+        <Field label="per seconds" inputMode="numeric" value={draft.window ?? (l.rate_limit ? String(l.rate_limit.window_s) : '60')} onChange={(e) => setDraft({ ...draft, window: e.target.value })} error={fieldError(save.error, 'rate_limit.window_s')} />
+        <Field label="Alert webhook URL" type="url" value={draft.webhook ?? l.alert_webhook_url ?? ''} onChange={(e) => setDraft({ ...draft, webhook: e.target.value })} error={fieldError(save.error, 'alert_webhook_url')} />
+        <Button type="submit" variant="secondary" busy={save.isPending}>Save limits</Button>
+      </form>
+      <FormError error={save.error} />
+      {save.isSuccess ? <p className="ok" role="status">Saved</p> : null}
+    </section>
+  );
 }
