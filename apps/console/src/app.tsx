@@ -2,13 +2,18 @@ import { lazy, Suspense, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
 import { useAuth } from './auth/auth';
 import { Loading } from './components/ui';
-import { OrgLayout, ProjectLayout, Shell } from './pages/layout';
-import { HomeRedirect, MyInvitationsPage } from './pages/orgs';
-import { ProjectOverviewPage, ProjectsPage } from './pages/projects';
-import { KeysPage } from './pages/keys';
 import { SignInPage, SignUpPage, VerifyPage } from './pages/auth-pages';
 
-// Pages with heavier dependencies (charts, the grid) load when first visited.
+// The signed-out pages are in the entry chunk, so the first page is interactive as soon as it loads; the signed-in
+// app (menus, dialogs) and the heavier pages (charts, the grid) load when first visited.
+const Shell = lazy(() => import('./pages/layout').then((m) => ({ default: m.Shell })));
+const OrgLayout = lazy(() => import('./pages/layout').then((m) => ({ default: m.OrgLayout })));
+const ProjectLayout = lazy(() => import('./pages/layout').then((m) => ({ default: m.ProjectLayout })));
+const HomeRedirect = lazy(() => import('./pages/orgs').then((m) => ({ default: m.HomeRedirect })));
+const MyInvitationsPage = lazy(() => import('./pages/orgs').then((m) => ({ default: m.MyInvitationsPage })));
+const ProjectsPage = lazy(() => import('./pages/projects').then((m) => ({ default: m.ProjectsPage })));
+const ProjectOverviewPage = lazy(() => import('./pages/projects').then((m) => ({ default: m.ProjectOverviewPage })));
+const KeysPage = lazy(() => import('./pages/keys').then((m) => ({ default: m.KeysPage })));
 const TablesPage = lazy(() => import('./pages/data').then((m) => ({ default: m.TablesPage })));
 const TablePage = lazy(() => import('./pages/data').then((m) => ({ default: m.TablePage })));
 const UsagePage = lazy(() => import('./pages/usage').then((m) => ({ default: m.UsagePage })));

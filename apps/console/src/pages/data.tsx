@@ -3,7 +3,8 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
 import type { Table } from '../api/types';
-import { Button, Empty, ErrorState, Field, fieldError, FormError, Loading, Modal, PageHeader, TypedConfirm } from '../components/ui';
+import { Button, Empty, ErrorState, Field, fieldError, FormError, Loading, PageHeader } from '../components/ui';
+import { Modal, TypedConfirm } from '../components/modal';
 import { describeRules, type RuleAction, type RuleLike } from '../lib/rules-preview';
 import { deleteRow, fetchRows, insertRow, parseCell, rowsQuery, showCell, updateRow, type FilterOp, type RowFilter } from '../lib/rest';
 
@@ -172,11 +173,49 @@ export function TablePage() {
             </tbody>
           </table>
         </div>
+        <AddColumnForm ref_={ref} table={t.name} />
       </section>
       <RulesEditor ref_={ref} table={t} />
       <RowsGrid ref_={ref} table={t} />
       <TypedConfirm open={deleting} onOpenChange={setDeleting} title={`Delete table ${t.name}?`} word={t.name} action="Delete table" onConfirm={() => remove.mutate()} busy={remove.isPending} error={remove.error} />
     </>
+  );
+}
+
+/** Alters the table: one new column (nullable, or with a default, so existing rows stay valid). */
+function AddColumnForm({ ref_, table }: { ref_: string; table: string }) {
+  const empty: ColumnDraft = { name: '', type: 'text', nullable: true, default: '', primary_key: false, unique: false };
+  const [c, setC] = useState<ColumnDraft>(empty);
+  const queries = useQueryClient();
+  const m = useMutation({
+    mutationFn: () =>
+      unwrap<Table>(
+        api.PATCH('/v1/projects/{ref}/tables/{name}', {
+          params: { path: { ref: ref_, name: table } },
+          body: { add_columns: [{ name: c.name, type: c.type, nullable: c.nullable, ...(c.default.trim() ? { default: defaultValue(c) as string } : {}), ...(c.unique ? { unique: true } : {}) }] },
+        }),
+      ),
+    onSuccess: async () => {
+      setC(empty);
+      await queries.invalidateQueries({ queryKey: ['tables', ref_] });
+      // Existing rows now carry the new column (its default).
+      await queries.invalidateQueries({ queryKey: ['rows', ref_, table] });
+    },
+  });
+  return (
+    <form className="inline-form add-column" onSubmit={(e: FormEvent) => { e.preventDefault(); m.mutate(); }} aria-label="Add a column">
+      <Field label="New column" value={c.name} onChange={(e) => setC({ ...c, name: e.target.value })} error={fieldError(m.error, 'add_columns.0.name')} />
+      <div className="field">
+        <label htmlFor="add-col-type">Type</label>
+        <select id="add-col-type" value={c.type} onChange={(e) => setC({ ...c, type: e.target.value })}>
+          {TYPES.map((t) => <option key={t}>{t}</option>)}
+        </select>
+      </div>
+      <Field label="Default" value={c.default} onChange={(e) => setC({ ...c, default: e.target.value })} error={fieldError(m.error, 'add_columns.0.default')} />
+      <label className="check"><input type="checkbox" checked={c.nullable} onChange={(e) => setC({ ...c, nullable: e.target.checked })} /> Nullable</label>
+      <Button type="submit" variant="secondary" busy={m.isPending}>Add column</Button>
+      <FormError error={m.error} />
+    </form>
   );
 }
 

@@ -3,7 +3,8 @@ import { useState, type FormEvent } from 'react';
 import { useParams } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { ApiKey, CreatedKey } from '../api/types';
-import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, Modal, PageHeader, Select } from '../components/ui';
+import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader, Select } from '../components/ui';
+import { Modal } from '../components/modal';
 
 type KeyType = ApiKey['type'];
 

@@ -5,7 +5,8 @@ import { Link, NavLink, Outlet, useNavigate, useParams } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { Org, Project } from '../api/types';
 import { useAuth } from '../auth/auth';
-import { Button, ErrorState, Field, fieldError, FormError, Loading, Modal } from '../components/ui';
+import { Button, ErrorState, Field, fieldError, FormError, Loading } from '../components/ui';
+import { Modal } from '../components/modal';
 
 export function useOrgs() {
   return useQuery({ queryKey: ['orgs'], queryFn: () => unwrap<Org[]>(api.GET('/v1/orgs')) });

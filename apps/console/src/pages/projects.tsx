@@ -3,7 +3,8 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, unwrap } from '../api/client';
 import type { CreatedProject, Project } from '../api/types';
-import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, Modal, PageHeader, TypedConfirm } from '../components/ui';
+import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader } from '../components/ui';
+import { Modal, TypedConfirm } from '../components/modal';
 import { useProject } from './layout';
 
 export function ProjectsPage() {

@@ -2,7 +2,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useParams } from 'react-router';
 import { api, unwrap } from '../api/client';
-import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, Modal, PageHeader } from '../components/ui';
+import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader } from '../components/ui';
+import { Modal } from '../components/modal';
 
 interface AuthSettings {
   signup_enabled: boolean;
