@@ -57,6 +57,25 @@ describe('console: static files at /, the cookie session, the generated API type
       expect([icon.status, icon.headers['cache-control']]).toEqual([200, 'public, max-age=0']);
     });
 
+    it('serves nothing outside its folder: encoded ../ in asset and file paths gets no file from elsewhere', async () => {
+      writeFileSync(join(dir, '..', 'plinth-console-secret.txt'), 'outside');
+      try {
+        for (const path of [
+          '/assets/..%2f..%2fplinth-console-secret.txt',
+          '/assets/%2e%2e/%2e%2e/plinth-console-secret.txt',
+          '/..%2fplinth-console-secret.txt',
+          '/%2e%2e/plinth-console-secret.txt',
+          '/assets/..%5c..%5cplinth-console-secret.txt',
+        ]) {
+          const res = await t.http().get(path);
+          expect([path, res.text.includes('outside')]).toEqual([path, false]);
+          expect([path, res.status === 200 ? res.text : 'refused']).toEqual([path, res.status === 200 ? INDEX : 'refused']);
+        }
+      } finally {
+        rmSync(join(dir, '..', 'plinth-console-secret.txt'), { force: true });
+      }
+    });
+
     it('does not shadow the API, the tenant edge, the docs or the probes', async () => {
       expect((await t.http().get('/healthz')).body).toMatchObject({ status: 'ok' });
       expect((await t.http().get('/readyz')).status).toBe(200);
@@ -113,6 +132,9 @@ describe('console: static files at /, the cookie session, the generated API type
       expect(set).toMatch(/; HttpOnly/);
       expect(set).toMatch(/; SameSite=Strict/);
       expect(set).toMatch(/; Max-Age=\d+/);
+      // Beside it, a cookie scripts may read, saying only that there is a session.
+      const hint = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith('plinth_signed_in='))!;
+      expect(hint).toMatch(/^plinth_signed_in=1; Max-Age=\d+; Path=\/; Expires=[^;]+; SameSite=Strict$/);
       // Without the header, the API answers as before (no cookie).
       const plain = await t.http().post('/v1/auth/login').send({ email: user.email, password: PASSWORD });
       expect(plain.body.refresh_token).toMatch(/^pl_rt_/);
@@ -172,6 +194,7 @@ describe('console: static files at /, the cookie session, the generated API type
       const out = await t.http().post('/v1/auth/session/logout').set('x-plinth-session', 'cookie').set('cookie', `plinth_session=${cookie}`);
       expect(out.status).toBe(204);
       expect(cookieOf(out)).toMatch(/Expires=Thu, 01 Jan 1970/);
+      expect(([] as string[]).concat(out.headers['set-cookie'] ?? []).find((c) => c.startsWith('plinth_signed_in='))).toMatch(/Expires=Thu, 01 Jan 1970/);
       expect((await refresh(cookie)).status).toBe(401);
       expect((await t.http().get('/v1/me').set('authorization', `Bearer ${access}`)).status).toBe(401);
     });

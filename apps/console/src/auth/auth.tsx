@@ -2,7 +2,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, unwrap } from '../api/client';
 import type { AuthResult, User } from '../api/types';
-import { session, SESSION_HEADERS } from './session';
+import { hasSessionHint, session, SESSION_HEADERS } from './session';
 
 interface AuthState {
   status: 'loading' | 'signed-in' | 'signed-out';
@@ -17,7 +17,8 @@ const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null>(null);
-  const [status, setStatus] = useState<AuthState['status']>('loading');
+  // No session cookie set: the sign-in page shows at once, without a refresh round trip.
+  const [status, setStatus] = useState<AuthState['status']>(() => (hasSessionHint() ? 'loading' : 'signed-out'));
   const queries = useQueryClient();
 
   const reloadUser = useCallback(async () => {
@@ -27,7 +28,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     let live = true;
     // A reload keeps no token: the httpOnly cookie (if any) gets a new one.
-    void session.refresh().then(async (token) => {
+    if (hasSessionHint()) void session.refresh().then(async (token) => {
       if (!live) return;
       if (!token) return setStatus('signed-out');
       try {

@@ -10,6 +10,14 @@ export interface AccessGrant {
   expires_in: number;
 }
 
+/**
+ * Whether the server set a session cookie (it sets a readable `plinth_signed_in=1` beside the httpOnly one): without
+ * it there is no session to resume, and the first page needn't ask.
+ */
+export function hasSessionHint(): boolean {
+  return typeof document !== 'undefined' && /(?:^|;\s*)plinth_signed_in=1(?:;|$)/.test(document.cookie);
+}
+
 type Listener = (signedIn: boolean) => void;
 
 let token: string | null = null;
@@ -31,7 +39,7 @@ export const session = {
   /** A token valid for at least 30 more seconds, refreshing through the cookie when needed; null when signed out. */
   async freshToken(): Promise<string | null> {
     if (token && Date.now() < expiresAt - 30_000) return token;
-    return this.refresh();
+    return hasSessionHint() ? this.refresh() : null;
   },
 
   /** One refresh at a time: concurrent callers share it (a second would spend the rotated cookie twice). */

@@ -8,6 +8,11 @@ import type { TokenPair } from '../tokens/session.service';
 export const SESSION_COOKIE = 'plinth_session';
 export const SESSION_COOKIE_PATH = '/v1/auth/session';
 /**
+ * A companion cookie scripts may read, holding nothing but "1": whether a session cookie was set. The console skips
+ * the refresh round trip on its first page when it is absent (no session to resume).
+ */
+export const SESSION_HINT_COOKIE = 'plinth_signed_in';
+/**
  * The header a browser client sends to ask for (and to use) the cookie. A page on another site can't add a custom
  * header to a request here without a CORS preflight, which `/v1` never grants: with SameSite=Strict, this makes the
  * cookie endpoints CSRF-safe.
@@ -48,11 +53,14 @@ export class SessionCookies {
   }
 
   set(res: Response, refreshToken: string): void {
-    res.cookie(SESSION_COOKIE, refreshToken, { ...this.attributes(), maxAge: this.config.tokens.refreshTtlSeconds * 1000 });
+    const maxAge = this.config.tokens.refreshTtlSeconds * 1000;
+    res.cookie(SESSION_COOKIE, refreshToken, { ...this.attributes(), maxAge });
+    res.cookie(SESSION_HINT_COOKIE, '1', { ...this.attributes(), httpOnly: false, path: '/', maxAge });
   }
 
   clear(res: Response): void {
     res.clearCookie(SESSION_COOKIE, this.attributes());
+    res.clearCookie(SESSION_HINT_COOKIE, { ...this.attributes(), httpOnly: false, path: '/' });
   }
 
   private attributes() {
