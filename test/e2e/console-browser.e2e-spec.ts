@@ -64,15 +64,15 @@ run('console in a browser: the customer journey', () => {
     const started = Date.now();
     await page.goto(`${t.baseUrl}/`);
     await page.getByLabel('Email').waitFor({ state: 'visible' });
-    // From navigation start to the sign-in form on screen, as the page's own clock measures it.
-    const tti = await page.evaluate(() => performance.now());
+    // The page's own mark, set when the sign-in form is rendered and its handlers attached.
+    const tti = (await page.evaluate(`performance.getEntriesByName('console:sign-in-interactive')[0].startTime`)) as number;
     // Where the time went: the HTML, the scripts (DOMContentLoaded waits for module scripts), the session check.
     const parts = (await page.evaluate(
       `(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/v1/auth/session/refresh'));
         return { html: n.responseEnd, dcl: n.domContentLoadedEventEnd, refresh: r ? [r.startTime, r.responseEnd] : null }; })()`,
     )) as { html: number; dcl: number; refresh: [number, number] | null };
     process.stdout.write(
-      `\n  console first page: interactive after ${tti.toFixed(0)} ms (page clock), ${Date.now() - started} ms wall; ` +
+      `\n  console first page: interactive after ${tti.toFixed(0)} ms from navigation start (page clock), ${Date.now() - started} ms wall as the test saw it; ` +
         `HTML at ${parts.html.toFixed(0)} ms, scripts run by ${parts.dcl.toFixed(0)} ms, session check ${parts.refresh ? `${parts.refresh.map((x) => x.toFixed(0)).join('–')} ms` : 'skipped (no session cookie)'}\n`,
     );
     expect(page.url()).toBe(`${t.baseUrl}/sign-in`);

@@ -46,6 +46,8 @@ export function ensureConsoleBuilt(): void {
   if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(sources)) return;
   execFileSync(process.execPath, [join(dirname(require.resolve('vite/package.json')), 'bin/vite.js'), 'build', '--config', join(sources, 'vite.config.mts'), '--logLevel', 'warn'], {
     cwd: REPO_ROOT,
+    // Jest runs with NODE_ENV=test, which would make Vite build React's development bundle (1.6x the size, slower).
+    env: { ...process.env, NODE_ENV: 'production' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

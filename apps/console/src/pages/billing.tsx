@@ -15,6 +15,7 @@ export function BillingPage() {
   const change = useMutation({
     mutationFn: () => unwrap(api.PUT('/v1/orgs/{orgId}/billing/plan', { params: { path: { orgId } }, body: { plan } })),
     onSuccess: () => {
+      setPlan('');
       void queries.invalidateQueries({ queryKey: ['billing', orgId] });
       void queries.invalidateQueries({ queryKey: ['invoices', orgId] });
       void queries.invalidateQueries({ queryKey: ['orgs'] });
@@ -54,6 +55,7 @@ export function BillingPage() {
         </form>
         <p className="muted">Upgrades apply now (prorated); downgrades at the end of the period.</p>
         <FormError error={change.error} />
+        {change.isSuccess ? <p className="ok" role="status">Plan change recorded.</p> : null}
         {o.mode === 'stripe' ? (
           <div className="actions left">
             <Button variant="secondary" onClick={() => stripe.mutate('checkout-session')} busy={stripe.isPending}>Add payment method</Button>
