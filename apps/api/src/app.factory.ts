@@ -4,9 +4,8 @@ import type { Server } from 'node:http';
 import type { Writable } from 'node:stream';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import { PlinthConfig } from '@plinth/config';
-import { PlinthExceptionFilter } from '@plinth/common';
+import { AppLogging, openApiComponents, PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
 import { TenantEdge } from '@plinth/gateway';
 import { bodyParsers } from './body-parsers';
@@ -15,7 +14,7 @@ import { QuietBootLogger } from './quiet-boot-logger';
 
 /**
  * Builds the HTTP app (not listening yet): the tenant edge in front of Nest for `/p/…` (every runtime's routes), and
- * Nest for the rest (`/v1`, `/healthz`, `/docs`), the console's static files at `/` with its body parsers and limits, header and request timeouts, the
+ * Nest for the rest (`/v1`, `/healthz`, `/docs`, the console's static files at `/`) with its body parsers and limits, header and request timeouts, the
  * error filter, OpenAPI at /docs and /docs.json.
  */
 export async function createApiApp(
@@ -36,7 +35,7 @@ export const API_APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
  * it (`npm run console:api`), from an app created in Nest's preview mode (no database).
  */
 export function apiDocument(app: INestApplication): OpenAPIObject {
-  return SwaggerModule.createDocument(
+  const doc = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Plinth management API')
@@ -45,14 +44,21 @@ export function apiDocument(app: INestApplication): OpenAPIObject {
       .addBearerAuth()
       .build(),
   );
+  // Recursive schemas (JSON values) are references into components; the zod decorators collected them.
+  doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, ...(openApiComponents() as Record<string, object>) } };
+  return doc;
 }
 
 /** Everything {@link createApiApp} does to the application once Nest has created it. */
 export function configureApiApp(app: NestExpressApplication, config: PlinthConfig): NestExpressApplication {
-  app.useLogger(config.env === 'development' ? new QuietBootLogger(app.get(Logger)) : app.get(Logger));
+  const logging = app.get(AppLogging);
+  app.useLogger(config.env === 'development' ? new QuietBootLogger(logging.nestLogger()) : logging.nestLogger());
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
+  // Every request Nest serves is logged (body-parser refusals too), and what its route logs carries its id.
+  app.use(logging.logRequests);
   for (const parser of bodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json'])) app.use(parser);
+  app.use(logging.bindRequestLogger);
   app.useGlobalFilters(new PlinthExceptionFilter());
   // The console at `/` (its HTML for client routes); `/v1`, `/docs` and the probes pass through to Nest.
   app.use(consoleStatic(config.console.dir));
@@ -64,6 +70,6 @@ export function configureApiApp(app: NestExpressApplication, config: PlinthConfi
   const doc = apiDocument(app);
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs.json' });
   // Tenant routes never reach Nest: the edge is their only implementation (see TenantEdge for the steps).
-  app.get(TenantEdge).install(server);
+  app.get(TenantEdge).install(server, logging.root);
   return app;
 }

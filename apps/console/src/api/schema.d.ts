@@ -12,6 +12,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Liveness
+         * @description Answers while the process is up (for a load balancer or orchestrator liveness probe).
+         */
         get: operations["HealthController_health"];
         put?: never;
         post?: never;
@@ -28,6 +32,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Readiness
+         * @description Answers 200 when the control database answers and every migration is applied, else 503 with what is missing.
+         */
         get: operations["HealthController_ready"];
         put?: never;
         post?: never;
@@ -46,6 +54,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Sign in
+         * @description Exchanges email and password for a console session (access and refresh token). Limited per account and per IP: 429 with Retry-After. With `x-plinth-session: cookie`, the refresh token is set as an httpOnly cookie instead and left out of the body.
+         */
         post: operations["AuthController_login"];
         delete?: never;
         options?: never;
@@ -62,6 +74,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Sign out
+         * @description Ends the session of the access token used (a personal access token is not affected).
+         */
         post: operations["SessionController_logout"];
         delete?: never;
         options?: never;
@@ -78,6 +94,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Refresh a console session
+         * @description Exchanges a refresh token for a new access and refresh token. Refresh tokens rotate: presenting a spent one revokes the session.
+         */
         post: operations["AuthController_refresh"];
         delete?: never;
         options?: never;
@@ -94,6 +114,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Sign out the cookie session (web console)
+         * @description Ends the session of the httpOnly session cookie (its access tokens stop working) and clears the cookie. Needs the `x-plinth-session: cookie` header.
+         */
         post: operations["AuthController_cookieLogout"];
         delete?: never;
         options?: never;
@@ -110,6 +134,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Refresh the cookie session (web console)
+         * @description Rotates the httpOnly session cookie set by sign-in or sign-up with `x-plinth-session: cookie` and answers a new access token. Needs that header (CSRF: another site cannot send it); a spent or unknown cookie gets 401 and is cleared.
+         */
         post: operations["AuthController_cookieRefresh"];
         delete?: never;
         options?: never;
@@ -126,6 +154,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Create an account
+         * @description Creates a console account and its personal organization, signs it in, and emails a 6-digit code and a link to verify the address (the account works meanwhile, with limits until verified). Limited per IP. With `x-plinth-session: cookie`, the refresh token is set as an httpOnly cookie instead and left out of the body.
+         */
         post: operations["AuthController_signup"];
         delete?: never;
         options?: never;
@@ -140,8 +172,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Verify the email address with the link
+         * @description The link from the verification email, opened in a browser: answers a small HTML page saying whether the address is now verified.
+         */
         get: operations["AuthController_verifyLink"];
         put?: never;
+        /**
+         * Verify the email address with the code
+         * @description Confirms the account's address with the 6-digit code from the verification email. Five wrong codes end it; ask for a new one with /v1/auth/verify/resend.
+         */
         post: operations["AuthController_verify"];
         delete?: never;
         options?: never;
@@ -158,6 +198,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Send a new verification email
+         * @description Sends a fresh code and link to an address whose account is still unverified. The answer is the same whether or not the address has an account.
+         */
         post: operations["AuthController_resend"];
         delete?: never;
         options?: never;
@@ -174,6 +218,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Accept an invitation
+         * @description Joins the organization with the token from the invitation email. The caller's verified address must be the invited one.
+         */
         post: operations["OrgsController_accept"];
         delete?: never;
         options?: never;
@@ -188,6 +236,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * The signed-in account
+         * @description The caller's account, with whether its email address is verified.
+         */
         get: operations["SessionController_me"];
         put?: never;
         post?: never;
@@ -204,6 +256,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * My invitations
+         * @description Pending invitations addressed to the caller's email address.
+         */
         get: operations["OrgsController_myInvitations"];
         put?: never;
         post?: never;
@@ -220,8 +276,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List personal access tokens
+         * @description The caller's personal access tokens (never the tokens themselves).
+         */
         get: operations["SessionController_listTokens"];
         put?: never;
+        /**
+         * Create a personal access token
+         * @description A token that acts as the caller on /v1 (for scripts and CI), optionally expiring after some days. The token is shown once, in this answer.
+         */
         post: operations["SessionController_createToken"];
         delete?: never;
         options?: never;
@@ -239,6 +303,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /**
+         * Revoke a personal access token
+         * @description Revokes one of the caller's personal access tokens at once.
+         */
         delete: operations["SessionController_revokeToken"];
         options?: never;
         head?: never;
@@ -252,8 +320,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List my organizations
+         * @description The organizations the caller belongs to, with the caller's role in each.
+         */
         get: operations["OrgsController_list"];
         put?: never;
+        /**
+         * Create an organization
+         * @description Creates an organization with the caller as its owner.
+         */
         post: operations["OrgsController_create"];
         delete?: never;
         options?: never;
@@ -268,12 +344,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get an organization
+         * @description One organization the caller belongs to (404 for others).
+         */
         get: operations["OrgsController_get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
+        /**
+         * Rename an organization
+         * @description Renames the organization; needs owner or admin.
+         */
         patch: operations["OrgsController_rename"];
         trace?: never;
     };
@@ -284,6 +368,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Audit log
+         * @description The organization's audit log, newest first, a page at a time: pass the last entry's id (next_before) as `before` for the next page.
+         */
         get: operations["OrgsController_auditLog"];
         put?: never;
         post?: never;
@@ -300,6 +388,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Billing overview
+         * @description Plan, period, usage to date per meter with included amounts, overage, cost so far and projected, subscription, payment method and delinquency.
+         */
         get: operations["BillingController_overview"];
         put?: never;
         post?: never;
@@ -318,6 +410,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Add a payment method
+         * @description A Stripe Checkout Session (setup mode) to add a payment method; 409 in ledger-only mode.
+         */
         post: operations["BillingController_checkout"];
         delete?: never;
         options?: never;
@@ -333,6 +429,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        /**
+         * Change plan
+         * @description Upgrades at once (prorated) or downgrades at the period end; choosing the current plan cancels a pending downgrade.
+         */
         put: operations["BillingController_changePlan"];
         post?: never;
         delete?: never;
@@ -350,6 +450,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Open the billing portal
+         * @description A Stripe Customer Portal session (payment methods, invoices); 409 in ledger-only mode.
+         */
         post: operations["BillingController_portal"];
         delete?: never;
         options?: never;
@@ -364,8 +468,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List pending invitations
+         * @description Invitations of the organization not yet accepted, revoked or expired.
+         */
         get: operations["OrgsController_invitations"];
         put?: never;
+        /**
+         * Invite a member
+         * @description Emails an invitation with a token to the address; its account accepts it once verified. Only verified accounts invite.
+         */
         post: operations["OrgsController_invite"];
         delete?: never;
         options?: never;
@@ -383,6 +495,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /**
+         * Revoke an invitation
+         * @description Revokes a pending invitation; its token stops working.
+         */
         delete: operations["OrgsController_revokeInvitation"];
         options?: never;
         head?: never;
@@ -396,6 +512,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List invoices
+         * @description Invoices, newest first, with lines per meter and per project (from Stripe, or the local ledger without Stripe).
+         */
         get: operations["BillingController_invoices"];
         put?: never;
         post?: never;
@@ -412,6 +532,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List members
+         * @description The organization's members and their roles.
+         */
         get: operations["OrgsController_members"];
         put?: never;
         post?: never;
@@ -431,9 +555,17 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /**
+         * Remove a member
+         * @description Removes a member (or the caller leaves). The last owner can't leave.
+         */
         delete: operations["OrgsController_removeMember"];
         options?: never;
         head?: never;
+        /**
+         * Change a member's role
+         * @description Sets a member's role. Only owners grant or remove the owner role; the last owner can't be demoted.
+         */
         patch: operations["OrgsController_changeRole"];
         trace?: never;
     };
@@ -444,8 +576,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List projects
+         * @description The organization's projects.
+         */
         get: operations["ProjectsController_list"];
         put?: never;
+        /**
+         * Create a project
+         * @description Provisions a project (its own Postgres schema and roles) in the organization and returns it with its default publishable and secret keys, shown only here. Counts against the plan's projects per organization.
+         */
         post: operations["ProjectsController_create"];
         delete?: never;
         options?: never;
@@ -460,6 +600,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Organization usage
+         * @description Period totals of every project of the organization, and per project.
+         */
         get: operations["UsageController_orgUsage"];
         put?: never;
         post?: never;
@@ -476,6 +620,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List plans
+         * @description The public price book: plans with included amounts, unit prices, rate limits and structural limits. No authentication needed.
+         */
         get: operations["PlansController_list"];
         put?: never;
         post?: never;
@@ -492,12 +640,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a project
+         * @description One project, by its ref, with the endpoint apps use.
+         */
         get: operations["ProjectsController_get"];
         put?: never;
         post?: never;
+        /**
+         * Delete a project
+         * @description Deletes the project: its schema, roles, keys and data are dropped; its address answers 404 afterwards.
+         */
         delete: operations["ProjectsController_delete"];
         options?: never;
         head?: never;
+        /**
+         * Rename a project
+         * @description Renames the project.
+         */
         patch: operations["ProjectsController_rename"];
         trace?: never;
     };
@@ -508,12 +668,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get auth settings
+         * @description The project's end-user auth settings (sign-ups, confirmation, passwords, token lifetimes, redirects, refresh-token reuse interval, reauthentication, SMTP without its password, templates, rate limits).
+         */
         get: operations["AuthSettingsController_get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
+        /**
+         * Change auth settings
+         * @description Changes any subset of the settings; rate_limits and templates merge field by field, smtp: null removes the project's SMTP server. Audited.
+         */
         patch: operations["AuthSettingsController_update"];
         trace?: never;
     };
@@ -526,6 +694,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Rotate the signing key
+         * @description A new ES256 key signs access tokens from now on; the previous one stays in the JWKS until the tokens it signed have expired.
+         */
         post: operations["AuthSettingsController_rotate"];
         delete?: never;
         options?: never;
@@ -540,8 +712,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List API keys
+         * @description The project's API keys (never the keys themselves), revoked and expiring ones included.
+         */
         get: operations["ProjectsController_listKeys"];
         put?: never;
+        /**
+         * Create an API key
+         * @description A publishable, secret or restricted key (scopes, tables or buckets, read-only, expiry, allowed origins and IPs). The key is shown once, in this answer.
+         */
         post: operations["ProjectsController_createKey"];
         delete?: never;
         options?: never;
@@ -559,6 +739,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /**
+         * Revoke an API key
+         * @description Revokes the key; every instance refuses it within seconds.
+         */
         delete: operations["ProjectsController_revokeKey"];
         options?: never;
         head?: never;
@@ -574,6 +758,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Rotate an API key
+         * @description A new key with the same settings; the old one stays valid until expire_old_at (now by default).
+         */
         post: operations["ProjectsController_rotateKey"];
         delete?: never;
         options?: never;
@@ -588,7 +776,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get project limits
+         * @description The project's spend cap, per-meter caps, rate limit (within the plan's ceiling) and usage-alert webhook.
+         */
         get: operations["UsageController_getLimits"];
+        /**
+         * Set project limits
+         * @description Replaces the whole set (omitted fields are cleared). Needs billing rights.
+         */
         put: operations["UsageController_putLimits"];
         post?: never;
         delete?: never;
@@ -604,8 +800,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List tables
+         * @description The tables declared in the project, with columns, indexes and rules.
+         */
         get: operations["TablesController_list"];
         put?: never;
+        /**
+         * Declare a table
+         * @description Creates a table from its definition (columns and types, primary key, uniques, indexes, references, defaults). Every problem of the definition is listed in one 400. A table without rules is reachable only with a secret key.
+         */
         post: operations["TablesController_create"];
         delete?: never;
         options?: never;
@@ -620,12 +824,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a table
+         * @description One declared table.
+         */
         get: operations["TablesController_get"];
         put?: never;
         post?: never;
+        /**
+         * Drop a table
+         * @description Drops the table and its data.
+         */
         delete: operations["TablesController_remove"];
         options?: never;
         head?: never;
+        /**
+         * Change a table
+         * @description Adds, alters or drops columns and indexes.
+         */
         patch: operations["TablesController_patch"];
         trace?: never;
     };
@@ -637,6 +853,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        /**
+         * Replace a table's rules
+         * @description The whole rule set of the table: per role (anon, authenticated) and action (read, create, update, delete), with optional conditions over columns and the caller ($auth.uid) and allowed columns.
+         */
         put: operations["TablesController_putRules"];
         post?: never;
         delete?: never;
@@ -652,6 +872,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Project usage
+         * @description Usage of a project between from and to (the current period by default): totals per meter against the plan and a series by minute, hour or day, optionally for one meter.
+         */
         get: operations["UsageController_projectUsage"];
         put?: never;
         post?: never;
@@ -665,11 +889,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        ZodDefinition1: string | number | boolean | (null) | components["schemas"]["ZodDefinition1"][] | {
-            [key: string]: components["schemas"]["ZodDefinition1"];
-        };
-        ZodDefinition2: string | number | boolean | (null) | components["schemas"]["ZodDefinition2"][] | {
-            [key: string]: components["schemas"]["ZodDefinition2"];
+        Schema_49f38b3921: string | number | boolean | (null) | components["schemas"]["Schema_49f38b3921"][] | {
+            [key: string]: components["schemas"]["Schema_49f38b3921"];
         };
     };
     responses: never;
@@ -689,11 +910,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
             };
         };
     };
@@ -706,11 +933,19 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        database: string;
+                        migrations: string;
+                        /** @enum {string} */
+                        status: "ok" | "unavailable";
+                    };
+                };
             };
         };
     };
@@ -733,11 +968,41 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Console access token (JWT), sent as Authorization: Bearer */
+                        access_token: string;
+                        /** @description Seconds until the access token expires */
+                        expires_in: number;
+                        /** @description Single use: POST /v1/auth/refresh exchanges it for a new pair */
+                        refresh_token: string;
+                        /** @enum {string} */
+                        token_type: "bearer";
+                        user: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            created_at: string;
+                            /** Format: email */
+                            email: string;
+                            email_verified: boolean;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            email_verified_at: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            name: string | null;
+                        };
+                    };
+                };
             };
         };
     };
@@ -750,6 +1015,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -773,11 +1039,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Console access token (JWT), sent as Authorization: Bearer */
+                        access_token: string;
+                        /** @description Seconds until the access token expires */
+                        expires_in: number;
+                        /** @description Single use: POST /v1/auth/refresh exchanges it for a new pair */
+                        refresh_token: string;
+                        /** @enum {string} */
+                        token_type: "bearer";
+                    };
+                };
             };
         };
     };
@@ -793,6 +1071,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -813,11 +1092,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Console access token (JWT), sent as Authorization: Bearer */
+                        access_token: string;
+                        /** @description Seconds until the access token expires */
+                        expires_in: number;
+                        /** @enum {string} */
+                        token_type: "bearer";
+                    };
+                };
             };
         };
     };
@@ -834,7 +1123,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** Format: email */
                     email: string;
                     name?: string;
                     password: string;
@@ -842,28 +1130,69 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Console access token (JWT), sent as Authorization: Bearer */
+                        access_token: string;
+                        /** @description Seconds until the access token expires */
+                        expires_in: number;
+                        /** @description The personal organization created with the account */
+                        org: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                        };
+                        /** @description Single use: POST /v1/auth/refresh exchanges it for a new pair */
+                        refresh_token: string;
+                        /** @enum {string} */
+                        token_type: "bearer";
+                        user: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            created_at: string;
+                            /** Format: email */
+                            email: string;
+                            email_verified: boolean;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            email_verified_at: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            name: string | null;
+                        };
+                    };
+                };
             };
         };
     };
     AuthController_verifyLink: {
         parameters: {
-            query?: never;
+            query: {
+                token: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": string;
+                };
             };
         };
     };
@@ -883,11 +1212,19 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: email */
+                        email: string;
+                        /** @enum {boolean} */
+                        email_verified: true;
+                    };
+                };
             };
         };
     };
@@ -906,11 +1243,16 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        message: string;
+                    };
+                };
             };
         };
     };
@@ -931,11 +1273,29 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        personal: boolean;
+                        /**
+                         * @description The caller's role in it
+                         * @enum {string}
+                         */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                    };
+                };
             };
         };
     };
@@ -948,11 +1308,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: email */
+                        email: string;
+                        email_verified: boolean;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        email_verified_at: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        name: string | null;
+                    };
+                };
             };
         };
     };
@@ -965,11 +1345,34 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: email */
+                        email: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string;
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        org_id: string;
+                        org_name: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                    }[];
+                };
             };
         };
     };
@@ -982,11 +1385,34 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        last_used_at: string | null;
+                        last4: string;
+                        name: string;
+                    }[];
+                };
             };
         };
     };
@@ -1006,11 +1432,36 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        last_used_at: string | null;
+                        last4: string;
+                        name: string;
+                        /** @description The token itself, shown only in this answer */
+                        token: string;
+                    };
+                };
             };
         };
     };
@@ -1025,6 +1476,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1042,11 +1494,29 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        personal: boolean;
+                        /**
+                         * @description The caller's role in it
+                         * @enum {string}
+                         */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                    }[];
+                };
             };
         };
     };
@@ -1065,11 +1535,29 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        personal: boolean;
+                        /**
+                         * @description The caller's role in it
+                         * @enum {string}
+                         */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                    };
+                };
             };
         };
     };
@@ -1084,11 +1572,29 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        personal: boolean;
+                        /**
+                         * @description The caller's role in it
+                         * @enum {string}
+                         */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                    };
+                };
             };
         };
     };
@@ -1109,17 +1615,38 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        personal: boolean;
+                        /**
+                         * @description The caller's role in it
+                         * @enum {string}
+                         */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                    };
+                };
             };
         };
     };
     OrgsController_auditLog: {
         parameters: {
-            query?: never;
+            query?: {
+                before?: string;
+                limit?: number;
+            };
             header?: never;
             path: {
                 orgId: string;
@@ -1128,11 +1655,41 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        entries: {
+                            action: string;
+                            actor: {
+                                id: string | null;
+                                type: string;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            created_at: string;
+                            details: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @description Entry id; pass as `before` to page back */
+                            id: string;
+                            ip: string | null;
+                            request_id: string | null;
+                            target: {
+                                id: string | null;
+                                type: string | null;
+                            };
+                            user_agent: string | null;
+                        }[];
+                        /** @description Cursor for the next (older) page, null at the end */
+                        next_before: string | null;
+                    };
+                };
             };
         };
     };
@@ -1147,11 +1704,100 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        base_fee_minor: number;
+                        cost_to_date_minor: number;
+                        currency: string;
+                        delinquency: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            read_only_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            since: string | null;
+                            state: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            suspended_at: string | null;
+                        };
+                        meters: {
+                            [key: string]: {
+                                cost_minor: number;
+                                included: number;
+                                overage: number;
+                                projected_minor: number;
+                                tiers: {
+                                    [key: string]: unknown;
+                                }[] | null;
+                                /** @description Decimal string; null when the meter is priced in tiers */
+                                unit_price_minor: string | null;
+                                used: number;
+                            };
+                        };
+                        /** @enum {string} */
+                        mode: "stripe" | "ledger_only";
+                        /** Format: uuid */
+                        org_id: string;
+                        payment_method: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            added_at: string;
+                        } | null;
+                        /** @description A downgrade taking effect at the period end */
+                        pending_plan: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            effective_at: string;
+                            id: string;
+                        } | null;
+                        period: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            end: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            start: string;
+                        };
+                        plan: {
+                            id: string;
+                            name: string;
+                        };
+                        price_version: number | null;
+                        projected_minor: number;
+                        /** @description Usage hours not yet reported to Stripe */
+                        reporting: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            oldest_pending_hour: string | null;
+                            pending: number;
+                        } | null;
+                        subscription: {
+                            status: string | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -1170,11 +1816,18 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description Send the user here to add a payment method */
+                        url: string | null;
+                    };
+                };
             };
         };
     };
@@ -1195,11 +1848,102 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        base_fee_minor: number;
+                        /** @enum {string} */
+                        change: "upgrade" | "downgrade" | "cancel_downgrade" | "none";
+                        cost_to_date_minor: number;
+                        currency: string;
+                        delinquency: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            read_only_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            since: string | null;
+                            state: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            suspended_at: string | null;
+                        };
+                        meters: {
+                            [key: string]: {
+                                cost_minor: number;
+                                included: number;
+                                overage: number;
+                                projected_minor: number;
+                                tiers: {
+                                    [key: string]: unknown;
+                                }[] | null;
+                                /** @description Decimal string; null when the meter is priced in tiers */
+                                unit_price_minor: string | null;
+                                used: number;
+                            };
+                        };
+                        /** @enum {string} */
+                        mode: "stripe" | "ledger_only";
+                        /** Format: uuid */
+                        org_id: string;
+                        payment_method: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            added_at: string;
+                        } | null;
+                        /** @description A downgrade taking effect at the period end */
+                        pending_plan: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            effective_at: string;
+                            id: string;
+                        } | null;
+                        period: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            end: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            start: string;
+                        };
+                        plan: {
+                            id: string;
+                            name: string;
+                        };
+                        price_version: number | null;
+                        projected_minor: number;
+                        /** @description Usage hours not yet reported to Stripe */
+                        reporting: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            oldest_pending_hour: string | null;
+                            pending: number;
+                        } | null;
+                        subscription: {
+                            status: string | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -1218,11 +1962,16 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -1237,11 +1986,33 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: email */
+                        email: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string;
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        org_id: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                    }[];
+                };
             };
         };
     };
@@ -1257,7 +2028,6 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** Format: email */
                     email: string;
                     /** @enum {string} */
                     role: "owner" | "admin" | "developer" | "billing" | "viewer";
@@ -1265,11 +2035,33 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** Format: email */
+                        email: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string;
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        org_id: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                    };
+                };
             };
         };
     };
@@ -1285,6 +2077,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1304,11 +2097,45 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        amount_paid_minor: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        currency: string;
+                        hosted_url: string | null;
+                        id: string;
+                        /** @description Per meter and per project */
+                        lines: {
+                            [key: string]: unknown;
+                        }[];
+                        number: string | null;
+                        period: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            end: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            start: string;
+                        };
+                        reason: string | null;
+                        source: string;
+                        status: string;
+                        total_minor: number;
+                    }[];
+                };
             };
         };
     };
@@ -1323,11 +2150,27 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: email */
+                        email: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        joined_at: string;
+                        name: string | null;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                        /** Format: uuid */
+                        user_id: string;
+                    }[];
+                };
             };
         };
     };
@@ -1343,6 +2186,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1370,11 +2214,27 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: email */
+                        email: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        joined_at: string;
+                        name: string | null;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "developer" | "billing" | "viewer";
+                        /** Format: uuid */
+                        user_id: string;
+                    };
+                };
             };
         };
     };
@@ -1389,11 +2249,36 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description The database cluster the project lives on */
+                        cluster: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /**
+                         * Format: uri
+                         * @description Base URL for supabase-js: createClient(endpoint, key)
+                         */
+                        endpoint: string;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** Format: uuid */
+                        org_id: string;
+                        /** @description The project reference, in its tenant URLs /p/<ref>/… */
+                        ref: string;
+                        /** @enum {string} */
+                        status: "active" | "deleted";
+                    }[];
+                };
             };
         };
     };
@@ -1414,17 +2299,52 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description The database cluster the project lives on */
+                        cluster: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /**
+                         * Format: uri
+                         * @description Base URL for supabase-js: createClient(endpoint, key)
+                         */
+                        endpoint: string;
+                        /** Format: uuid */
+                        id: string;
+                        /** @description The two default keys, shown only in this answer */
+                        keys: {
+                            publishable: string;
+                            secret: string;
+                        };
+                        name: string;
+                        /** Format: uuid */
+                        org_id: string;
+                        /** @description The project reference, in its tenant URLs /p/<ref>/… */
+                        ref: string;
+                        /** @enum {string} */
+                        status: "active" | "deleted";
+                    };
+                };
             };
         };
     };
     UsageController_orgUsage: {
         parameters: {
-            query?: never;
+            query?: {
+                from?: string;
+                granularity?: "minute" | "hour" | "day";
+                meter?: string;
+                to?: string;
+            };
             header?: never;
             path: {
                 orgId: string;
@@ -1433,11 +2353,52 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        org_id: string;
+                        period: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            end: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            start: string;
+                        };
+                        plan: {
+                            id: string;
+                            name: string;
+                        };
+                        projects: {
+                            /** Format: uuid */
+                            id: string;
+                            meters: {
+                                [key: string]: number;
+                            };
+                            name: string;
+                            ref: string;
+                        }[];
+                        totals: {
+                            [key: string]: {
+                                cap: number | null;
+                                included: number | null;
+                                remaining: number | null;
+                                /** @description A gauge (latest sample) rather than a sum */
+                                sampled?: boolean;
+                                used: number;
+                            };
+                        };
+                    };
+                };
             };
         };
     };
@@ -1450,11 +2411,39 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Free plans stop at their included amounts (402); paid plans bill overage */
+                        hard_caps: boolean;
+                        id: string;
+                        /** @description Included amount per meter per period */
+                        included: {
+                            [key: string]: number;
+                        };
+                        /** @description Structural limits (projects per org, tables, upload size, timeouts) */
+                        limits: {
+                            [key: string]: number;
+                        };
+                        monthly_price_cents: number;
+                        name: string;
+                        /** @description Requests per window: per project, per key, per IP */
+                        rate_limits: {
+                            [key: string]: {
+                                limit: number;
+                                window_s: number;
+                            };
+                        };
+                        /** @description Overage price per meter unit */
+                        unit_price_cents: {
+                            [key: string]: unknown;
+                        };
+                    }[];
+                };
             };
         };
     };
@@ -1469,11 +2458,36 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description The database cluster the project lives on */
+                        cluster: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /**
+                         * Format: uri
+                         * @description Base URL for supabase-js: createClient(endpoint, key)
+                         */
+                        endpoint: string;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** Format: uuid */
+                        org_id: string;
+                        /** @description The project reference, in its tenant URLs /p/<ref>/… */
+                        ref: string;
+                        /** @enum {string} */
+                        status: "active" | "deleted";
+                    };
+                };
             };
         };
     };
@@ -1488,6 +2502,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1513,11 +2528,36 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description The database cluster the project lives on */
+                        cluster: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /**
+                         * Format: uri
+                         * @description Base URL for supabase-js: createClient(endpoint, key)
+                         */
+                        endpoint: string;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** Format: uuid */
+                        org_id: string;
+                        /** @description The project reference, in its tenant URLs /p/<ref>/… */
+                        ref: string;
+                        /** @enum {string} */
+                        status: "active" | "deleted";
+                    };
+                };
             };
         };
     };
@@ -1532,11 +2572,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        access_token_ttl_seconds: number;
+                        anonymous_sign_ins: boolean;
+                        email_confirm_required: boolean;
+                        otp_ttl_seconds: number;
+                        password_min_length: number;
+                        /** @enum {string} */
+                        password_required_characters: "none" | "letters_digits" | "lower_upper_digits" | "lower_upper_digits_symbols";
+                        rate_limits: {
+                            anonymous_per_ip_per_hour: number;
+                            email_interval_seconds: number;
+                            email_requests_per_ip: number;
+                            emails_per_hour: number;
+                            password_per_account: number;
+                            sign_in_per_ip: number;
+                            token_refresh_per_ip: number;
+                            verify_per_ip: number;
+                        };
+                        redirect_urls: string[];
+                        refresh_token_reuse_interval_seconds: number;
+                        signup_enabled: boolean;
+                        /** Format: uri */
+                        site_url: string | null;
+                        smtp: {
+                            host: string;
+                            /** @description Whether a password is stored (it is never shown) */
+                            pass_set: boolean;
+                            port: number;
+                            /** @default false */
+                            secure: boolean;
+                            /** Format: email */
+                            sender_email: string;
+                            sender_name?: string;
+                            user?: string;
+                        } | null;
+                        templates: {
+                            confirmation?: {
+                                html: string;
+                                subject: string;
+                            };
+                            email_change?: {
+                                html: string;
+                                subject: string;
+                            };
+                            invite?: {
+                                html: string;
+                                subject: string;
+                            };
+                            magic_link?: {
+                                html: string;
+                                subject: string;
+                            };
+                            reauthentication?: {
+                                html: string;
+                                subject: string;
+                            };
+                            recovery?: {
+                                html: string;
+                                subject: string;
+                            };
+                        };
+                        update_password_require_reauthentication: boolean;
+                    };
+                };
             };
         };
     };
@@ -1570,6 +2675,7 @@ export interface operations {
                         verify_per_ip?: number;
                     };
                     redirect_urls?: string[];
+                    refresh_token_reuse_interval_seconds?: number;
                     signup_enabled?: boolean;
                     /** Format: uri */
                     site_url?: string | null;
@@ -1578,7 +2684,7 @@ export interface operations {
                         pass?: string;
                         port: number;
                         /** @default false */
-                        secure: boolean;
+                        secure?: boolean;
                         /** Format: email */
                         sender_email: string;
                         sender_name?: string;
@@ -1601,20 +2707,90 @@ export interface operations {
                             html: string;
                             subject: string;
                         };
+                        reauthentication?: {
+                            html: string;
+                            subject: string;
+                        };
                         recovery?: {
                             html: string;
                             subject: string;
                         };
                     };
+                    update_password_require_reauthentication?: boolean;
                 };
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        access_token_ttl_seconds: number;
+                        anonymous_sign_ins: boolean;
+                        email_confirm_required: boolean;
+                        otp_ttl_seconds: number;
+                        password_min_length: number;
+                        /** @enum {string} */
+                        password_required_characters: "none" | "letters_digits" | "lower_upper_digits" | "lower_upper_digits_symbols";
+                        rate_limits: {
+                            anonymous_per_ip_per_hour: number;
+                            email_interval_seconds: number;
+                            email_requests_per_ip: number;
+                            emails_per_hour: number;
+                            password_per_account: number;
+                            sign_in_per_ip: number;
+                            token_refresh_per_ip: number;
+                            verify_per_ip: number;
+                        };
+                        redirect_urls: string[];
+                        refresh_token_reuse_interval_seconds: number;
+                        signup_enabled: boolean;
+                        /** Format: uri */
+                        site_url: string | null;
+                        smtp: {
+                            host: string;
+                            /** @description Whether a password is stored (it is never shown) */
+                            pass_set: boolean;
+                            port: number;
+                            /** @default false */
+                            secure: boolean;
+                            /** Format: email */
+                            sender_email: string;
+                            sender_name?: string;
+                            user?: string;
+                        } | null;
+                        templates: {
+                            confirmation?: {
+                                html: string;
+                                subject: string;
+                            };
+                            email_change?: {
+                                html: string;
+                                subject: string;
+                            };
+                            invite?: {
+                                html: string;
+                                subject: string;
+                            };
+                            magic_link?: {
+                                html: string;
+                                subject: string;
+                            };
+                            reauthentication?: {
+                                html: string;
+                                subject: string;
+                            };
+                            recovery?: {
+                                html: string;
+                                subject: string;
+                            };
+                        };
+                        update_password_require_reauthentication: boolean;
+                    };
+                };
             };
         };
     };
@@ -1629,11 +2805,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        kid: string;
+                        previous_kid: string | null;
+                    };
+                };
             };
         };
     };
@@ -1648,11 +2830,52 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        allow_browser: boolean;
+                        allowed_ips: string[] | null;
+                        allowed_origins: string[] | null;
+                        buckets: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Prefix and last four characters, for recognising the key */
+                        display: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        last_used_at: string | null;
+                        last4: string;
+                        name: string;
+                        read_only: boolean;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        revoked_at: string | null;
+                        /** Format: uuid */
+                        rotated_from: string | null;
+                        scopes: string[] | null;
+                        tables: string[] | null;
+                        /** @enum {string} */
+                        type: "publishable" | "secret" | "restricted";
+                    }[];
+                };
             };
         };
     };
@@ -1684,11 +2907,54 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        allow_browser: boolean;
+                        allowed_ips: string[] | null;
+                        allowed_origins: string[] | null;
+                        buckets: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Prefix and last four characters, for recognising the key */
+                        display: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        /** @description The key itself, shown only in this answer */
+                        key: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        last_used_at: string | null;
+                        last4: string;
+                        name: string;
+                        read_only: boolean;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        revoked_at: string | null;
+                        /** Format: uuid */
+                        rotated_from: string | null;
+                        scopes: string[] | null;
+                        tables: string[] | null;
+                        /** @enum {string} */
+                        type: "publishable" | "secret" | "restricted";
+                    };
+                };
             };
         };
     };
@@ -1704,11 +2970,52 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        allow_browser: boolean;
+                        allowed_ips: string[] | null;
+                        allowed_origins: string[] | null;
+                        buckets: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Prefix and last four characters, for recognising the key */
+                        display: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        last_used_at: string | null;
+                        last4: string;
+                        name: string;
+                        read_only: boolean;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        revoked_at: string | null;
+                        /** Format: uuid */
+                        rotated_from: string | null;
+                        scopes: string[] | null;
+                        tables: string[] | null;
+                        /** @enum {string} */
+                        type: "publishable" | "secret" | "restricted";
+                    };
+                };
             };
         };
     };
@@ -1731,11 +3038,94 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        allow_browser: boolean;
+                        allowed_ips: string[] | null;
+                        allowed_origins: string[] | null;
+                        buckets: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Prefix and last four characters, for recognising the key */
+                        display: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        expires_at: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        /** @description The key itself, shown only in this answer */
+                        key: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        last_used_at: string | null;
+                        last4: string;
+                        name: string;
+                        /** @description The old key, valid until its expires_at */
+                        previous: {
+                            allow_browser: boolean;
+                            allowed_ips: string[] | null;
+                            allowed_origins: string[] | null;
+                            buckets: string[] | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            created_at: string;
+                            /** @description Prefix and last four characters, for recognising the key */
+                            display: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            expires_at: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            last_used_at: string | null;
+                            last4: string;
+                            name: string;
+                            read_only: boolean;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            revoked_at: string | null;
+                            /** Format: uuid */
+                            rotated_from: string | null;
+                            scopes: string[] | null;
+                            tables: string[] | null;
+                            /** @enum {string} */
+                            type: "publishable" | "secret" | "restricted";
+                        };
+                        read_only: boolean;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        revoked_at: string | null;
+                        /** Format: uuid */
+                        rotated_from: string | null;
+                        scopes: string[] | null;
+                        tables: string[] | null;
+                        /** @enum {string} */
+                        type: "publishable" | "secret" | "restricted";
+                    };
+                };
             };
         };
     };
@@ -1750,11 +3140,30 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        alert_webhook_url: string | null;
+                        meter_caps: {
+                            [key: string]: number;
+                        };
+                        plan: string;
+                        rate_limit: {
+                            limit: number;
+                            window_s: number;
+                        } | null;
+                        /** @description The plan's per-project rate limit, the most rate_limit may be */
+                        rate_limit_ceiling: {
+                            limit: number;
+                            window_s: number;
+                        };
+                        spend_cap_cents: number | null;
+                    };
+                };
             };
         };
     };
@@ -1774,27 +3183,46 @@ export interface operations {
                      * Format: uri
                      * @default null
                      */
-                    alert_webhook_url: string | null;
+                    alert_webhook_url?: string | null;
                     /** @default {} */
-                    meter_caps: {
+                    meter_caps?: {
                         [key: string]: number;
                     };
                     /** @default null */
-                    rate_limit: {
+                    rate_limit?: {
                         limit: number;
                         window_s: number;
                     } | null;
                     /** @default null */
-                    spend_cap_cents: number | null;
+                    spend_cap_cents?: number | null;
                 };
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        alert_webhook_url: string | null;
+                        meter_caps: {
+                            [key: string]: number;
+                        };
+                        plan: string;
+                        rate_limit: {
+                            limit: number;
+                            window_s: number;
+                        } | null;
+                        /** @description The plan's per-project rate limit, the most rate_limit may be */
+                        rate_limit_ceiling: {
+                            limit: number;
+                            window_s: number;
+                        };
+                        spend_cap_cents: number | null;
+                    };
+                };
             };
         };
     };
@@ -1809,11 +3237,56 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        columns: {
+                            /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
+                            default?: unknown;
+                            name: string;
+                            nullable: boolean;
+                            primary_key: boolean;
+                            references?: {
+                                column: string;
+                                on_delete: string;
+                                table: string;
+                            };
+                            type: string;
+                            unique: boolean;
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        indexes: {
+                            columns: string[];
+                            name: string;
+                            unique: boolean;
+                        }[];
+                        name: string;
+                        primary_key: string[];
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            columns?: string[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions in CASL query language over columns ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    }[];
+                };
             };
         };
     };
@@ -1831,7 +3304,7 @@ export interface operations {
                 "application/json": {
                     columns: {
                         default?: (string | number | boolean | (null)) | {
-                            value: components["schemas"]["ZodDefinition1"];
+                            value: components["schemas"]["Schema_49f38b3921"];
                         };
                         name: string;
                         nullable?: boolean;
@@ -1855,11 +3328,56 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        columns: {
+                            /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
+                            default?: unknown;
+                            name: string;
+                            nullable: boolean;
+                            primary_key: boolean;
+                            references?: {
+                                column: string;
+                                on_delete: string;
+                                table: string;
+                            };
+                            type: string;
+                            unique: boolean;
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        indexes: {
+                            columns: string[];
+                            name: string;
+                            unique: boolean;
+                        }[];
+                        name: string;
+                        primary_key: string[];
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            columns?: string[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions in CASL query language over columns ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    };
+                };
             };
         };
     };
@@ -1875,11 +3393,56 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        columns: {
+                            /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
+                            default?: unknown;
+                            name: string;
+                            nullable: boolean;
+                            primary_key: boolean;
+                            references?: {
+                                column: string;
+                                on_delete: string;
+                                table: string;
+                            };
+                            type: string;
+                            unique: boolean;
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        indexes: {
+                            columns: string[];
+                            name: string;
+                            unique: boolean;
+                        }[];
+                        name: string;
+                        primary_key: string[];
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            columns?: string[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions in CASL query language over columns ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    };
+                };
             };
         };
     };
@@ -1895,6 +3458,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1918,7 +3482,7 @@ export interface operations {
                 "application/json": {
                     add_columns?: {
                         default?: (string | number | boolean | (null)) | {
-                            value: components["schemas"]["ZodDefinition2"];
+                            value: components["schemas"]["Schema_49f38b3921"];
                         };
                         name: string;
                         nullable?: boolean;
@@ -1947,11 +3511,56 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        columns: {
+                            /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
+                            default?: unknown;
+                            name: string;
+                            nullable: boolean;
+                            primary_key: boolean;
+                            references?: {
+                                column: string;
+                                on_delete: string;
+                                table: string;
+                            };
+                            type: string;
+                            unique: boolean;
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        indexes: {
+                            columns: string[];
+                            name: string;
+                            unique: boolean;
+                        }[];
+                        name: string;
+                        primary_key: string[];
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            columns?: string[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions in CASL query language over columns ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    };
+                };
             };
         };
     };
@@ -1988,17 +3597,67 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        columns: {
+                            /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
+                            default?: unknown;
+                            name: string;
+                            nullable: boolean;
+                            primary_key: boolean;
+                            references?: {
+                                column: string;
+                                on_delete: string;
+                                table: string;
+                            };
+                            type: string;
+                            unique: boolean;
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        indexes: {
+                            columns: string[];
+                            name: string;
+                            unique: boolean;
+                        }[];
+                        name: string;
+                        primary_key: string[];
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            columns?: string[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions in CASL query language over columns ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    };
+                };
             };
         };
     };
     UsageController_projectUsage: {
         parameters: {
-            query?: never;
+            query?: {
+                from?: string;
+                granularity?: "minute" | "hour" | "day";
+                meter?: string;
+                to?: string;
+            };
             header?: never;
             path: {
                 ref: string;
@@ -2007,11 +3666,74 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        from: string;
+                        /** @enum {string} */
+                        granularity: "minute" | "hour" | "day";
+                        /** @description Period totals per meter against the plan */
+                        meters: {
+                            [key: string]: {
+                                cap: number | null;
+                                included: number | null;
+                                remaining: number | null;
+                                /** @description A gauge (latest sample) rather than a sum */
+                                sampled?: boolean;
+                                used: number;
+                            };
+                        };
+                        period: {
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            end: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            start: string;
+                        };
+                        plan: {
+                            id: string;
+                            name: string;
+                        };
+                        project: {
+                            /** Format: uuid */
+                            id: string;
+                            ref: string;
+                        };
+                        /** @description Usage per bucket of the granularity */
+                        series: {
+                            meter: string;
+                            quantity: number;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            t: string;
+                        }[];
+                        /** @description Overage so far against the spend cap; null on plans with hard caps */
+                        spend: {
+                            cap_cents: number | null;
+                            overage_cents: number;
+                        } | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        to: string;
+                    };
+                };
             };
         };
     };
