@@ -52,9 +52,8 @@ export function toApiError(status: number, body: unknown): ApiError {
 }
 
 /**
- * The data of an openapi-fetch call, or its error thrown as an {@link ApiError}. `T` names the response's shape:
- * the document describes request bodies and parameters, and the response views in `types.ts` stand in until it
- * describes responses too.
+ * The data of an openapi-fetch call, or its error thrown as an {@link ApiError}. `T` names the response's shape
+ * (the views in `types.ts`, from before the document described responses).
  */
 export async function unwrap<T>(call: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<T> {
   let result: { data?: unknown; error?: unknown; response: Response };

@@ -1,6 +1,6 @@
 /**
- * Response shapes of the management API as the console reads them. The OpenAPI document describes requests (and
- * `schema.d.ts` types them); until it describes responses, these views mirror the services' return values.
+ * Response shapes of the management API as the console reads them, written before the OpenAPI document described
+ * responses; `schema.d.ts` now types those too, and these views are to give way to it.
  */
 export interface User {
   id: string;
