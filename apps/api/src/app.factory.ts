@@ -3,17 +3,18 @@ import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { Writable } from 'node:stream';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { PlinthConfig } from '@plinth/config';
 import { AppLogging, openApiComponents, PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
 import { TenantEdge } from '@plinth/gateway';
 import { bodyParsers } from './body-parsers';
+import { consoleStatic } from './console-static';
 import { QuietBootLogger } from './quiet-boot-logger';
 
 /**
  * Builds the HTTP app (not listening yet): the tenant edge in front of Nest for `/p/…` (every runtime's routes), and
- * Nest for the rest (`/v1`, `/healthz`, `/docs`) with its body parsers and limits, header and request timeouts, the
+ * Nest for the rest (`/v1`, `/healthz`, `/docs`, the console's static files at `/`) with its body parsers and limits, header and request timeouts, the
  * error filter, OpenAPI at /docs and /docs.json.
  */
 export async function createApiApp(
@@ -29,22 +30,11 @@ export async function createApiApp(
 /** How the api's Nest application is created (tests create it from a testing module with the same options). */
 export const API_APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
-/** Everything {@link createApiApp} does to the application once Nest has created it. */
-export function configureApiApp(app: NestExpressApplication, config: PlinthConfig): NestExpressApplication {
-  const logging = app.get(AppLogging);
-  app.useLogger(config.env === 'development' ? new QuietBootLogger(logging.nestLogger()) : logging.nestLogger());
-  app.set('trust proxy', config.http.trustProxy);
-  app.disable('x-powered-by');
-  // Every request Nest serves is logged (body-parser refusals too), and what its route logs carries its id.
-  app.use(logging.logRequests);
-  for (const parser of bodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json'])) app.use(parser);
-  app.use(logging.bindRequestLogger);
-  app.useGlobalFilters(new PlinthExceptionFilter());
-  // Shorter than Node's defaults (60 s for headers, 300 s for a whole request), so slow senders can't hold sockets.
-  const server = app.getHttpServer() as Server;
-  server.headersTimeout = config.http.headersTimeoutMs;
-  server.requestTimeout = config.http.requestTimeoutMs;
-
+/**
+ * The management API's OpenAPI document, as `/docs.json` serves it. The console's typed client is generated from
+ * it (`npm run console:api`), from an app created in Nest's preview mode (no database).
+ */
+export function apiDocument(app: INestApplication): OpenAPIObject {
   const doc = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -56,6 +46,28 @@ export function configureApiApp(app: NestExpressApplication, config: PlinthConfi
   );
   // Recursive schemas (JSON values) are references into components; the zod decorators collected them.
   doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, ...(openApiComponents() as Record<string, object>) } };
+  return doc;
+}
+
+/** Everything {@link createApiApp} does to the application once Nest has created it. */
+export function configureApiApp(app: NestExpressApplication, config: PlinthConfig): NestExpressApplication {
+  const logging = app.get(AppLogging);
+  app.useLogger(config.env === 'development' ? new QuietBootLogger(logging.nestLogger()) : logging.nestLogger());
+  app.set('trust proxy', config.http.trustProxy);
+  app.disable('x-powered-by');
+  // Every request Nest serves is logged (body-parser refusals too), and what its route logs carries its id.
+  app.use(logging.logRequests);
+  for (const parser of bodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json'])) app.use(parser);
+  app.use(logging.bindRequestLogger);
+  app.useGlobalFilters(new PlinthExceptionFilter());
+  // The console at `/` (its HTML for client routes); `/v1`, `/docs` and the probes pass through to Nest.
+  app.use(consoleStatic(config.console.dir));
+  // Shorter than Node's defaults (60 s for headers, 300 s for a whole request), so slow senders can't hold sockets.
+  const server = app.getHttpServer() as Server;
+  server.headersTimeout = config.http.headersTimeoutMs;
+  server.requestTimeout = config.http.requestTimeoutMs;
+
+  const doc = apiDocument(app);
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs.json' });
   // Tenant routes never reach Nest: the edge is their only implementation (see TenantEdge for the steps).
   app.get(TenantEdge).install(server, logging.root);

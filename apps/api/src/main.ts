@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     [
       '',
       `  Plinth is up${db.embedded ? ' (embedded Postgres' + (withWorker ? ', in-process jobs' : '') + ')' : ''}`,
+      `  Console:  ${base}/   (sign up here)`,
       `  API:      ${base}/v1`,
       `  Docs:     ${base}/docs`,
       `  Health:   ${base}/healthz`,

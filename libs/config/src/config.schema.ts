@@ -58,6 +58,8 @@ export const envSchema = z.object({
   // Node's defaults are 60 s for a request's headers and 300 s for the whole request; slow senders hold sockets that long.
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(20_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  // The console's built files (Vite's output), served at `/`; relative paths are against the working directory.
+  CONSOLE_DIR: z.string().min(1).default('dist/console'),
   // Jobs (libs/jobs): outbox polling, retries and the lease after which a claimed or relayed job is taken back.
   JOBS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(16),

@@ -17,6 +17,8 @@ export interface PlinthConfig {
     requestTimeoutMs: number;
   };
   log: { level: string };
+  /** The console (single-page app) served at `/`: the folder of its built files (absolute). */
+  console: { dir: string };
   database: {
     /** External Postgres, or undefined for the embedded default. */
     url: string | undefined;
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
     },
     log: { level: e.LOG_LEVEL },
+    console: { dir: resolve(e.CONSOLE_DIR) },
     database: {
       url: e.DATABASE_URL,
       connectWaitMs: e.DATABASE_CONNECT_WAIT_MS,

@@ -12,6 +12,7 @@ import { EmailVerificationsRepository } from './accounts/email-verifications.rep
 import { EmailVerificationService } from './accounts/email-verification.service';
 import { PruneCredentialsJob } from './accounts/prune-credentials.job';
 import { SendVerificationEmailJob } from './accounts/send-verification-email.job';
+import { SessionCookies } from './accounts/session-cookie';
 import { AuthController, SessionController } from './accounts/auth.controller';
 import { UserEntity } from './accounts/user.entity';
 import { ConsoleAuthGuard } from './authz/console-auth.guard';
@@ -40,7 +41,7 @@ import { SessionService } from './tokens/session.service';
   providers: [
     AccountsService, AccessTokenService, SessionService, PersonalAccessTokenService, OrgsService, ConsoleAuthGuard, SendInvitationEmailJob,
     EmailSecrets, EmailVerificationService, SendVerificationEmailJob, AttemptLimiter, ConsoleAuthLimits, OrgsRepository,
-    CredentialsMaintenanceRepository, PruneCredentialsJob, EmailVerificationsRepository,
+    CredentialsMaintenanceRepository, PruneCredentialsJob, EmailVerificationsRepository, SessionCookies,
   ],
   // The guard's dependencies go along so other libs' controllers can use @ConsoleApi(); identity's TypeORM
   // repositories don't: other libs read its tables through OrgsRepository and the services.

@@ -92,6 +92,11 @@ export class AccountsService {
     return this.sessions.revokeFamily(sessionId);
   }
 
+  /** Sign-out from the console's cookie session: its refresh token ends its session. */
+  logoutByRefreshToken(refreshToken: string): Promise<void> {
+    return this.sessions.revokeByToken(refreshToken);
+  }
+
   async me(userId: string): Promise<UserView> {
     const user = await this.users.findOne({ where: { id: userId } });
     if (!user) throw PlinthException.unauthorized();

@@ -1,6 +1,6 @@
-import { Controller, Delete, Get, Header, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import { Controller, Delete, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiHeader, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
 import { ApiEndpoint, ApiZodBody, ReqMeta, RequestMeta, UuidParam, ZodBody, ZodQuery } from '@plinth/common';
 import { ConsoleApi } from '../authz/console-auth.guard';
 import { CurrentPrincipal, Principal } from '../authz/principal';
@@ -9,8 +9,17 @@ import { AccountsService } from './accounts.service';
 import { createPatSchema, loginSchema, refreshSchema, resendVerificationSchema, signupSchema, verifyCodeSchema, verifyLinkQuerySchema } from './auth.dto';
 import { EmailVerificationService } from './email-verification.service';
 import { verificationPage } from './verification-page';
-import { accountSchema, createdPersonalTokenSchema, messageSchema, personalTokenSchema, refreshedSessionSchema, sessionSchema, signupResultSchema, verifiedSchema } from './auth.responses';
+import { accountSchema, cookieSessionSchema, createdPersonalTokenSchema, messageSchema, personalTokenSchema, refreshedSessionSchema, sessionSchema, signupResultSchema, verifiedSchema } from './auth.responses';
+import { SESSION_HEADER, SessionCookies } from './session-cookie';
 import { z } from 'zod';
+
+const COOKIE_HEADER_DOC = {
+  name: SESSION_HEADER,
+  required: false,
+  description: '`cookie`: keep the refresh token in an httpOnly cookie (the web console) instead of the response body',
+  schema: { type: 'string', enum: ['cookie'] },
+};
+const COOKIE_NOTE = ' With `x-plinth-session: cookie`, the refresh token is set as an httpOnly cookie instead and left out of the body.';
 
 @ApiTags('auth')
 @Controller('v1/auth')
@@ -18,21 +27,34 @@ export class AuthController {
   constructor(
     private readonly accounts: AccountsService,
     private readonly verification: EmailVerificationService,
+    private readonly cookies: SessionCookies,
   ) {}
 
-  @ApiEndpoint({ summary: 'Create an account', description: 'Creates a console account and its personal organization, signs it in, and emails a 6-digit code and a link to verify the address (the account works meanwhile, with limits until verified). Limited per IP.', status: 201, response: signupResultSchema })
+  @ApiEndpoint({ summary: 'Create an account', description: 'Creates a console account and its personal organization, signs it in, and emails a 6-digit code and a link to verify the address (the account works meanwhile, with limits until verified). Limited per IP.' + COOKIE_NOTE, status: 201, response: signupResultSchema })
   @Post('signup')
   @ApiZodBody(signupSchema)
-  signup(@ZodBody(signupSchema) body: z.infer<typeof signupSchema>, @ReqMeta() meta: RequestMeta) {
-    return this.accounts.signup(body, meta);
+  @ApiHeader(COOKIE_HEADER_DOC)
+  async signup(
+    @ZodBody(signupSchema) body: z.infer<typeof signupSchema>,
+    @ReqMeta() meta: RequestMeta,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return this.cookies.deliver(req, res, await this.accounts.signup(body, meta));
   }
 
-  @ApiEndpoint({ summary: 'Sign in', description: 'Exchanges email and password for a console session (access and refresh token). Limited per account and per IP: 429 with Retry-After.', response: sessionSchema })
+  @ApiEndpoint({ summary: 'Sign in', description: 'Exchanges email and password for a console session (access and refresh token). Limited per account and per IP: 429 with Retry-After.' + COOKIE_NOTE, response: sessionSchema })
   @Post('login')
   @HttpCode(200)
   @ApiZodBody(loginSchema)
-  login(@ZodBody(loginSchema) body: z.infer<typeof loginSchema>, @ReqMeta() meta: RequestMeta) {
-    return this.accounts.login(body, meta);
+  @ApiHeader(COOKIE_HEADER_DOC)
+  async login(
+    @ZodBody(loginSchema) body: z.infer<typeof loginSchema>,
+    @ReqMeta() meta: RequestMeta,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return this.cookies.deliver(req, res, await this.accounts.login(body, meta));
   }
 
   @ApiEndpoint({ summary: 'Verify the email address with the code', description: "Confirms the account's address with the 6-digit code from the verification email. Five wrong codes end it; ask for a new one with /v1/auth/verify/resend.", response: verifiedSchema })
@@ -69,6 +91,41 @@ export class AuthController {
   @ApiZodBody(refreshSchema)
   refresh(@ZodBody(refreshSchema) body: z.infer<typeof refreshSchema>) {
     return this.accounts.refresh(body.refresh_token);
+  }
+
+  /** The cookie session's refresh: rotates the cookie, answers a new access token (no refresh token in the body). */
+  @ApiEndpoint({
+    summary: 'Refresh the cookie session (web console)',
+    description:
+      'Rotates the httpOnly session cookie set by sign-in or sign-up with `x-plinth-session: cookie` and answers a new access token. Needs that header (CSRF: another site cannot send it); a spent or unknown cookie gets 401 and is cleared.',
+    response: cookieSessionSchema,
+  })
+  @Post('session/refresh')
+  @HttpCode(200)
+  @ApiHeader({ ...COOKIE_HEADER_DOC, required: true })
+  async cookieRefresh(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const presented = this.cookies.read(req);
+    try {
+      return this.cookies.deliver(req, res, await this.accounts.refresh(presented));
+    } catch (e) {
+      this.cookies.clear(res);
+      throw e;
+    }
+  }
+
+  /** Signs the cookie session out: its session ends and the cookie is cleared. */
+  @ApiEndpoint({
+    summary: 'Sign out the cookie session (web console)',
+    description: "Ends the session of the httpOnly session cookie (its access tokens stop working) and clears the cookie. Needs the `x-plinth-session: cookie` header.",
+    status: 204,
+  })
+  @Post('session/logout')
+  @HttpCode(204)
+  @ApiHeader({ ...COOKIE_HEADER_DOC, required: true })
+  async cookieLogout(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const presented = this.cookies.read(req);
+    this.cookies.clear(res);
+    await this.accounts.logoutByRefreshToken(presented);
   }
 }
 

@@ -18,6 +18,8 @@ const tokens = {
   refresh_token: z.string().describe('Single use: POST /v1/auth/refresh exchanges it for a new pair'),
 };
 export const refreshedSessionSchema = z.object(tokens);
+/** The cookie session's refresh (`POST /v1/auth/session/refresh`): the refresh token went into the cookie. */
+export const cookieSessionSchema = refreshedSessionSchema.omit({ refresh_token: true });
 export const sessionSchema = z.object({ ...tokens, user: accountSchema });
 export const signupResultSchema = sessionSchema.extend({ org: z.object({ id: apiId, name: z.string() }).describe('The personal organization created with the account') });
 export const verifiedSchema = z.object({ email: z.email(), email_verified: z.literal(true) });

@@ -60,6 +60,13 @@ export class SessionService {
     await this.revokeFamilyWith(this.repo.manager, familyId);
   }
 
+  /** Ends the session a refresh token belongs to (spent or not); an unknown token changes nothing. */
+  async revokeByToken(refreshToken: string): Promise<void> {
+    if (!isWellFormedToken(refreshToken, REFRESH_PREFIX)) return;
+    const row = await this.repo.findOne({ where: { tokenHash: hashToken(refreshToken) } });
+    if (row) await this.revokeFamily(row.familyId);
+  }
+
   async isActive(familyId: string): Promise<boolean> {
     return this.repo.exists({ where: { familyId, revokedAt: IsNull() } });
   }
