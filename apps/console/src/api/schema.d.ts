@@ -705,6 +705,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{ref}/buckets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List buckets
+         * @description The project's storage buckets with their limits and rules.
+         */
+        get: operations["BucketsController_list"];
+        put?: never;
+        /**
+         * Create a bucket
+         * @description Creates a bucket {id, name, public, file_size_limit, allowed_mime_types}. A bucket without rules is reachable only with a secret key (public buckets are also readable by anyone).
+         */
+        post: operations["BucketsController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/buckets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a bucket
+         * @description One bucket with its limits and rules.
+         */
+        get: operations["BucketsController_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a bucket
+         * @description Deletes an empty bucket; a bucket that still holds objects is refused with 409 (empty it first).
+         */
+        delete: operations["BucketsController_remove"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a bucket
+         * @description Changes whether a bucket is public, its size limit or its allowed types.
+         */
+        patch: operations["BucketsController_update"];
+        trace?: never;
+    };
+    "/v1/projects/{ref}/buckets/{id}/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replace bucket rules
+         * @description Replaces the rules of a bucket: per role (anon, authenticated) and action (read, create, update, delete), with optional conditions over owner_id, path, mime_type and size.
+         */
+        put: operations["BucketsController_putRules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{ref}/keys": {
         parameters: {
             query?: never;
@@ -2582,10 +2654,21 @@ export interface operations {
                         access_token_ttl_seconds: number;
                         anonymous_sign_ins: boolean;
                         email_confirm_required: boolean;
+                        link_verified_provider_emails: boolean;
                         otp_ttl_seconds: number;
                         password_min_length: number;
                         /** @enum {string} */
                         password_required_characters: "none" | "letters_digits" | "lower_upper_digits" | "lower_upper_digits_symbols";
+                        providers: {
+                            [key: string]: {
+                                client_id: string | null;
+                                client_secret_enc: string | null;
+                                enabled: boolean;
+                                /** Format: uri */
+                                issuer: string | null;
+                                scopes: string;
+                            };
+                        };
                         rate_limits: {
                             anonymous_per_ip_per_hour: number;
                             email_interval_seconds: number;
@@ -2660,10 +2743,21 @@ export interface operations {
                     access_token_ttl_seconds?: number;
                     anonymous_sign_ins?: boolean;
                     email_confirm_required?: boolean;
+                    link_verified_provider_emails?: boolean;
                     otp_ttl_seconds?: number;
                     password_min_length?: number;
                     /** @enum {string} */
                     password_required_characters?: "none" | "letters_digits" | "lower_upper_digits" | "lower_upper_digits_symbols";
+                    providers?: {
+                        [key: string]: {
+                            client_id?: string | null;
+                            client_secret?: string | null;
+                            enabled?: boolean;
+                            /** Format: uri */
+                            issuer?: string | null;
+                            scopes?: string;
+                        };
+                    };
                     rate_limits?: {
                         anonymous_per_ip_per_hour?: number;
                         email_interval_seconds?: number;
@@ -2731,10 +2825,21 @@ export interface operations {
                         access_token_ttl_seconds: number;
                         anonymous_sign_ins: boolean;
                         email_confirm_required: boolean;
+                        link_verified_provider_emails: boolean;
                         otp_ttl_seconds: number;
                         password_min_length: number;
                         /** @enum {string} */
                         password_required_characters: "none" | "letters_digits" | "lower_upper_digits" | "lower_upper_digits_symbols";
+                        providers: {
+                            [key: string]: {
+                                client_id: string | null;
+                                client_secret_enc: string | null;
+                                enabled: boolean;
+                                /** Format: uri */
+                                issuer: string | null;
+                                scopes: string;
+                            };
+                        };
                         rate_limits: {
                             anonymous_per_ip_per_hour: number;
                             email_interval_seconds: number;
@@ -2814,6 +2919,321 @@ export interface operations {
                     "application/json": {
                         kid: string;
                         previous_kid: string | null;
+                    };
+                };
+            };
+        };
+    };
+    BucketsController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Types such as "image/png" or "image/*"; null allows any */
+                        allowed_mime_types: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Bytes; null means the plan limit only */
+                        file_size_limit: number | null;
+                        id: string;
+                        name: string;
+                        /** @description Empty for buckets created by the console or a secret key */
+                        owner: string;
+                        /** @description Objects readable by anyone at /p/:ref/storage/v1/object/public/… */
+                        public: boolean;
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions over owner_id, path, mime_type and size ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /** @enum {string} */
+                        type: "STANDARD";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    }[];
+                };
+            };
+        };
+    };
+    BucketsController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Types such as "image/png" or "image/*"; null allows any */
+                        allowed_mime_types: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Bytes; null means the plan limit only */
+                        file_size_limit: number | null;
+                        id: string;
+                        name: string;
+                        /** @description Empty for buckets created by the console or a secret key */
+                        owner: string;
+                        /** @description Objects readable by anyone at /p/:ref/storage/v1/object/public/… */
+                        public: boolean;
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions over owner_id, path, mime_type and size ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /** @enum {string} */
+                        type: "STANDARD";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    };
+                };
+            };
+        };
+    };
+    BucketsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Types such as "image/png" or "image/*"; null allows any */
+                        allowed_mime_types: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Bytes; null means the plan limit only */
+                        file_size_limit: number | null;
+                        id: string;
+                        name: string;
+                        /** @description Empty for buckets created by the console or a secret key */
+                        owner: string;
+                        /** @description Objects readable by anyone at /p/:ref/storage/v1/object/public/… */
+                        public: boolean;
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions over owner_id, path, mime_type and size ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /** @enum {string} */
+                        type: "STANDARD";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    };
+                };
+            };
+        };
+    };
+    BucketsController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    BucketsController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Types such as "image/png" or "image/*"; null allows any */
+                        allowed_mime_types: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Bytes; null means the plan limit only */
+                        file_size_limit: number | null;
+                        id: string;
+                        name: string;
+                        /** @description Empty for buckets created by the console or a secret key */
+                        owner: string;
+                        /** @description Objects readable by anyone at /p/:ref/storage/v1/object/public/… */
+                        public: boolean;
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions over owner_id, path, mime_type and size ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /** @enum {string} */
+                        type: "STANDARD";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    };
+                };
+            };
+        };
+    };
+    BucketsController_putRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    action: ("read" | "create" | "update" | "delete") | ("read" | "create" | "update" | "delete")[];
+                    /** @enum {string} */
+                    role: "anon" | "authenticated";
+                    where?: {
+                        [key: string]: (string | number | (null)) | {
+                            $eq?: string | number | (null);
+                            $gt?: string | number | (null);
+                            $gte?: string | number | (null);
+                            $in?: (string | number | (null))[];
+                            $lt?: string | number | (null);
+                            $lte?: string | number | (null);
+                            $ne?: string | number | (null);
+                            $nin?: (string | number | (null))[];
+                            $startsWith?: string;
+                        };
+                    };
+                }[];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Types such as "image/png" or "image/*"; null allows any */
+                        allowed_mime_types: string[] | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @description Bytes; null means the plan limit only */
+                        file_size_limit: number | null;
+                        id: string;
+                        name: string;
+                        /** @description Empty for buckets created by the console or a secret key */
+                        owner: string;
+                        /** @description Objects readable by anyone at /p/:ref/storage/v1/object/public/… */
+                        public: boolean;
+                        rules: {
+                            action: ("read" | "create" | "update" | "delete")[];
+                            /** @enum {string} */
+                            role: "anon" | "authenticated";
+                            /** @description Conditions over owner_id, path, mime_type and size ($auth.uid for the caller) */
+                            where?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                        /** @enum {string} */
+                        type: "STANDARD";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
                     };
                 };
             };
