@@ -68,6 +68,25 @@ function defaultSql(col: ColumnDefinition, d: DefaultDefinition): string {
   }
 }
 
+/**
+ * The SQL expression of a column's default, as `Prefer: missing=default` evaluates it for every row of a bulk insert
+ * (PostgREST does the same, so an identity column's sequence advances once per row, as on Supabase). Identity columns
+ * read their sequence through pg_get_serial_sequence (the data role has USAGE on it, see {@link createTableSql}).
+ */
+export function defaultExpression(schema: string, table: string, col: ColumnDefinition): string | undefined {
+  const d = col.default;
+  if (!d) return undefined;
+  if (d.kind === 'identity') return `nextval(pg_get_serial_sequence(${quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(table)}`)}, ${quoteLiteral(col.name)}))::${safeType(col.type)}`;
+  return `(${defaultSql(col, d).replace(/^ DEFAULT /, '')})`;
+}
+
+/** Lets the data role read an identity column's sequence (for missing=default), run as the table's owner. */
+function identityGrantSql(t: DdlTarget, table: string, col: ColumnDefinition): string[] {
+  if (col.default?.kind !== 'identity') return [];
+  const seq = `pg_get_serial_sequence(${quoteLiteral(qualified(t, table))}, ${quoteLiteral(col.name)})`;
+  return [`DO $$ BEGIN EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', ${seq}, ${quoteLiteral(t.dataRole)}); END $$`];
+}
+
 export function columnSql(col: ColumnDefinition): string {
   let sql = `${quoteIdent(col.name)} ${safeType(col.type)}`;
   if (!col.nullable) sql += ' NOT NULL';
@@ -102,12 +121,13 @@ export function createTableSql(t: DdlTarget, def: TableDefinition): string[] {
     `CREATE TABLE ${qualified(t, def.name)} (\n  ${parts.join(',\n  ')}\n)`,
     ...def.indexes.map((i) => indexSql(t, def.name, i)),
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ${qualified(t, def.name)} TO ${quoteIdent(t.dataRole)}`,
+    ...def.columns.flatMap((c) => identityGrantSql(t, def.name, c)),
   ];
 }
 
 export function addColumnSql(t: DdlTarget, table: string, col: ColumnDefinition): string[] {
   const alter = `ALTER TABLE ${qualified(t, table)}`;
-  return [`${alter} ADD COLUMN ${columnSql(col)}`, ...columnConstraints(t, table, col).map((c) => `${alter} ADD ${c}`)];
+  return [`${alter} ADD COLUMN ${columnSql(col)}`, ...columnConstraints(t, table, col).map((c) => `${alter} ADD ${c}`), ...identityGrantSql(t, table, col)];
 }
 
 export function dropColumnSql(t: DdlTarget, table: string, column: string): string {

@@ -9,6 +9,8 @@ export interface ColumnDef {
   type: string;
   nullable: boolean;
   hasDefault: boolean;
+  /** The default's SQL expression (trusted: generated from the validated declaration), for `missing=default`. */
+  defaultSql?: string;
 }
 export interface ForeignKeyDef {
   name: string;

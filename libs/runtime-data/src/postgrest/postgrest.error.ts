@@ -3,20 +3,25 @@
  * Messages are safe to show the caller: they may echo the caller's own (truncated) input, never SQL text or schema
  * names.
  */
+export type PostgrestDetails = string | null | Array<Record<string, string>>;
+
 export class PostgrestError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details: string | null = null,
+    /** Usually text; PGRST201 carries an array of candidate relationships, as PostgREST's does. */
+    readonly details: PostgrestDetails = null,
     readonly hint: string | null = null,
+    /** Extra response headers (a 416's `Content-Range`). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'PostgrestError';
   }
 
   /** The JSON body PostgREST sends. */
-  toJSON(): { code: string; message: string; details: string | null; hint: string | null } {
+  toJSON(): { code: string; message: string; details: PostgrestDetails; hint: string | null } {
     return { code: this.code, message: this.message, details: this.details, hint: this.hint };
   }
 }
@@ -45,9 +50,28 @@ export const Errors = {
   body(message: string, details: string | null = null): PostgrestError {
     return new PostgrestError(400, 'PGRST102', message, details);
   },
-  /** PGRST103: an offset past the end of the data, or an inverted Range. */
-  range(details: string | null): PostgrestError {
-    return new PostgrestError(416, 'PGRST103', 'Requested range not satisfiable', details);
+  /**
+   * PGRST103: an offset past the end of the data (total known), a negative limit or an inverted Range. Every 416
+   * says in `Content-Range` what there is: `*\/N`, or `*\/*` when nothing was counted.
+   */
+  range(details: string | null, total?: number): PostgrestError {
+    return new PostgrestError(416, 'PGRST103', 'Requested range not satisfiable', details, null, { 'Content-Range': `*/${total ?? '*'}` });
+  },
+  /** PGRST106: Accept-Profile/Content-Profile names a schema the project doesn't expose. */
+  invalidSchema(schema: string): PostgrestError {
+    return new PostgrestError(406, 'PGRST106', `Invalid schema: ${echo(schema)}`, null, 'Only the following schemas are exposed: public');
+  },
+  /** PGRST122: unknown preferences with `Prefer: handling=strict`. */
+  invalidPreferences(prefs: string[]): PostgrestError {
+    return new PostgrestError(400, 'PGRST122', 'Invalid preferences given with handling=strict', `Invalid preferences: ${prefs.map(echo).join(', ')}`);
+  },
+  /** PGRST124: `Prefer: handling=strict, max-affected=N` and the write touched more rows (rolled back). */
+  maxAffected(rows: number): PostgrestError {
+    return new PostgrestError(400, 'PGRST124', 'Query result exceeds max-affected preference constraint', `The query affects ${rows} rows`);
+  },
+  /** PGRST123: aggregates in `select` while the project has them switched off. */
+  aggregatesDisabled(): PostgrestError {
+    return new PostgrestError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
   },
   /** PGRST107: an Accept header we can't satisfy. */
   mediaType(accept: string): PostgrestError {

@@ -17,6 +17,8 @@ export interface BuildContext {
   /** The caller has no user session: permission errors are 401 instead of 403 (PostgREST's rule). */
   anonymous?: boolean;
   limits?: Partial<PostgrestLimits>;
+  /** The project lets `Prefer: tx=rollback|commit` decide how the transaction ends (off by default). */
+  txAllowed?: boolean;
 }
 
 /** A table as it appears in one FROM clause of the statement. */
