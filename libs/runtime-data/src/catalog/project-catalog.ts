@@ -36,10 +36,12 @@ export interface OpenApiBody {
 export function tableDef(def: TableDefinition, schema: string): TableDef {
   const columns: ColumnDef[] = def.columns.map((c) => ({
     name: c.name,
-    type: c.type,
+    // The generator sees an enum as what it is stored as.
+    type: c.type === 'enum' ? 'text' : c.type,
     nullable: c.nullable,
     hasDefault: c.default !== undefined,
     defaultSql: defaultExpression(schema, def.name, c),
+    generated: c.generated !== undefined,
   }));
   const uniques = [
     ...def.columns.filter((c) => c.unique && !c.primary_key).map((c) => [c.name]),

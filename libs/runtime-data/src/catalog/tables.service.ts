@@ -139,6 +139,8 @@ export class TablesService {
         c.name = to;
         for (const i of def.indexes) i.columns = i.columns.map((x) => (x === from ? to : x));
         for (const x of def.columns) if (x.references?.table === name && x.references.column === from) x.references.column = to;
+        // PostgreSQL's generated expression follows the rename by itself; the definition keeps step.
+        for (const x of def.columns) if (x.generated) x.generated.from = x.generated.from.map((f) => (f === from ? to : f));
         rules = renameInRules(rules, from, to);
         sql.push(renameColumnSql(t, name, from, to));
       }
@@ -313,6 +315,8 @@ function view(row: DataTableEntity): TableView {
       primary_key: c.primary_key,
       unique: c.unique,
       ...(c.references ? { references: { table: c.references.table, column: c.references.column, on_delete: c.references.on_delete } } : {}),
+      ...(c.values ? { values: c.values } : {}),
+      ...(c.generated ? { generated: c.generated } : {}),
     })),
     indexes: def.indexes,
     primary_key: primaryKeyOf(def),

@@ -3,7 +3,7 @@ import { aggregateBody, projectRows } from './build-read';
 import { POLICY_VIOLATION_MARKER } from './map-pg-error';
 import { CountMode, MediaChoice, ParsedRequest, ReturnMode, preferenceApplied } from './parse-request';
 import { policyRowsSql } from './policy-sql';
-import { Errors, echo } from './postgrest.error';
+import { Errors, PostgrestError, echo } from './postgrest.error';
 import { BuildContext, Resolver, Scope } from './resolver';
 import { SqlQuery, and, ident, or, sqlType } from './sql';
 
@@ -50,6 +50,9 @@ function actionPolicy(r: Resolver, table: TableDef, action: 'create' | 'update' 
  */
 function writableColumn(r: Resolver, table: TableDef, policy: TablePolicy, name: string): ColumnDef {
   const col = findColumn(table, name);
+  if (col?.generated && policyAllowsColumn(r.ctx.policy(table.name, 'read'), name)) {
+    throw new PostgrestError(400, '428C9', `cannot insert a non-DEFAULT value into column "${name}"`, `Column "${name}" is a generated column.`);
+  }
   if (col && policyAllowsColumn(policy, name)) return col;
   const known = (['read', 'create', 'update'] as const).some((a) => {
     const p = r.ctx.policy(table.name, a);
@@ -191,7 +194,8 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
     ctes.push(`${into} (${cols}) ${src}${onConflictSql}${returning}`);
   }
   const named = ctes.length === 1 ? [`${MUT} AS (${ctes[0]})`] : [...ctes.map((c, i) => `${MUT}_${i} AS (${c})`), `${MUT} AS (${ctes.map((_, i) => `SELECT * FROM ${MUT}_${i}`).join(' UNION ALL ')})`];
-  if (rows.length === 0) named.splice(0, named.length, `${MUT} AS (SELECT * FROM ${r.qualified(table)} WHERE FALSE)`);
+  // An empty body writes nothing; the flag column is still there for the count of inserted rows.
+  if (rows.length === 0) named.splice(0, named.length, `${MUT} AS (SELECT *${merge ? `, FALSE AS ${ident(inserted)}` : ''} FROM ${r.qualified(table)} WHERE FALSE)`);
 
   const alias = r.nextAlias();
   // Nothing to check for an empty body (and no parameter may be left unused: PostgreSQL couldn't type it).

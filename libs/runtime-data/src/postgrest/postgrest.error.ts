@@ -138,6 +138,10 @@ export const Errors = {
   outOfRange(pgType: string, value: string): PostgrestError {
     return new PostgrestError(400, '22003', `value "${echo(value)}" is out of range for type ${pgType}`);
   },
+  /** 42704: `fts(lang)` with a configuration PostgreSQL doesn't ship. */
+  unknownSearchConfig(name: string): PostgrestError {
+    return new PostgrestError(400, '42704', `text search configuration "${echo(name)}" does not exist`);
+  },
   /** 42P10: on_conflict names no unique constraint. */
   noConflictTarget(): PostgrestError {
     return new PostgrestError(400, '42P10', 'there is no unique or exclusion constraint matching the ON CONFLICT specification');

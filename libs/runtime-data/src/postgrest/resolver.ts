@@ -1,5 +1,5 @@
 import { Catalog, ColumnDef, ForeignKeyDef, PolicyFn, TableDef, TablePolicy, findColumn, policyAllowsColumn } from './catalog';
-import { checkValue, typeFamily } from './column-type';
+import { TEXT_SEARCH_CONFIGS, checkValue, typeFamily } from './column-type';
 import { FieldRef } from './cursor';
 import { PostgrestLimits, withDefaults } from './limits';
 import { FilterNode, Condition } from './parse-filter';
@@ -142,6 +142,7 @@ export class Resolver {
   private condition(scope: Scope, c: Condition): string {
     const { sql: lhs, type } = this.field(scope, c.field);
     const family = typeFamily(type);
+    if (c.quantifier) return this.quantified(lhs, type, c);
     const cmp: Record<string, string> = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' };
     switch (c.op) {
       case 'eq': case 'neq': case 'gt': case 'gte': case 'lt': case 'lte':
@@ -168,12 +169,45 @@ export class Resolver {
       }
       case 'cs': case 'cd': case 'ov': {
         const op = { cs: '@>', cd: '<@', ov: '&&' }[c.op];
-        if (family !== 'array' && !(family === 'json' && c.op !== 'ov')) throw Errors.undefinedOperator(op, type);
+        if (family !== 'array' && family !== 'range' && !(family === 'json' && c.op !== 'ov')) throw Errors.undefinedOperator(op, type);
         const t = family === 'json' ? 'jsonb' : paramType(type);
         const l = family === 'json' && type === 'json' ? `${lhs}::jsonb` : lhs;
         return `${l} ${op} ${this.value(t, c.value)}`;
       }
+      case 'sl': case 'sr': case 'nxl': case 'nxr': case 'adj': {
+        const op = { sl: '<<', sr: '>>', nxl: '&<', nxr: '&>', adj: '-|-' }[c.op];
+        if (family !== 'range') throw Errors.undefinedOperator(op, type);
+        return `${lhs} ${op} ${this.value(paramType(type), c.value)}`;
+      }
+      case 'fts': case 'plfts': case 'phfts': case 'wfts': {
+        const fn = { fts: 'to_tsquery', plfts: 'plainto_tsquery', phfts: 'phraseto_tsquery', wfts: 'websearch_to_tsquery' }[c.op];
+        if (family !== 'text' && family !== 'tsvector') throw Errors.undefinedOperator('@@', type);
+        let config = '';
+        if (c.language !== undefined) {
+          if (!(TEXT_SEARCH_CONFIGS as readonly string[]).includes(c.language)) throw Errors.unknownSearchConfig(c.language);
+          config = `${this.params.add(c.language, 'regconfig')}, `;
+        }
+        const doc = family === 'tsvector' ? lhs : `to_tsvector(${config}${lhs})`;
+        return `${doc} @@ ${fn}(${config}${this.value('text', c.value)})`;
+      }
     }
+  }
+
+  /** `op(any).{…}` / `op(all).{…}`: the comparison against every element of a bound array. */
+  private quantified(lhs: string, type: string, c: Condition): string {
+    const family = typeFamily(type);
+    const list = c.list ?? [];
+    const q = c.quantifier === 'all' ? 'ALL' : 'ANY';
+    const textOps: Record<string, string> = { like: 'LIKE', ilike: 'ILIKE', match: '~', imatch: '~*' };
+    if (c.op in textOps) {
+      const text = family === 'text' ? lhs : `${lhs}::text`;
+      list.forEach((v) => checkValue('text', v));
+      return `${text} ${textOps[c.op]} ${q}(${this.params.add(list, 'text[]')})`;
+    }
+    const cmp: Record<string, string> = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' };
+    if (family === 'array' || family === 'json') throw Errors.undefinedOperator(`${cmp[c.op]} ${q}`, type);
+    list.forEach((v) => checkValue(type, v));
+    return `${lhs} ${cmp[c.op]} ${q}(${this.params.add(list, `${paramType(type)}[]`)})`;
   }
 
   order(scope: Scope, terms: OrderTerm[] | undefined): string {
