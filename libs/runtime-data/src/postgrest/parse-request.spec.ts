@@ -40,7 +40,7 @@ describe(parseFilterValue.name, () => {
     expect(() => filter('is.maybe')).toThrow(expect.objectContaining({ code: 'PGRST100' }));
   });
 
-  it.each(['', 'eq', 'fts.x', 'equals.1', 'in.(1,2', 'in.(1)x', 'not.not.eq.1'])('rejects %p with PGRST100', (v) => {
+  it.each(['', 'eq', 'equals.1', 'in.(1,2', 'in.(1)x', 'not.not.eq.1', 'is(any).{null}', 'eq(some).{1}', 'fts(Bad-Name).x', 'like(any).{a'])('rejects %p with PGRST100', (v) => {
     expect(() => filter(v)).toThrow(expect.objectContaining({ code: 'PGRST100', status: 400 }));
   });
 
