@@ -23,6 +23,8 @@ export interface EmbedItem {
   hint?: string;
   /** `!inner`: keep only parent rows that have a matching embedded row. */
   inner: boolean;
+  /** `...rel(a,b)`: the related row's fields are the parent's own. */
+  spread?: boolean;
   select: SelectItem[];
 }
 
@@ -67,7 +69,13 @@ function list(c: Cursor, depth: number, limits: PostgrestLimits, counter: Counte
 function item(c: Cursor, depth: number, limits: PostgrestLimits, counter: Counter): SelectItem {
   c.skipSpaces();
   if (c.eat('*')) return { kind: 'star' };
-  if (c.peek(3) === '...') c.fail('field name (spread embeds are not supported)');
+  if (c.peek(3) === '...') {
+    c.i += 3;
+    const relation = c.name();
+    c.skipSpaces();
+    if (c.peek() !== '!' && c.peek() !== '(') c.fail('"(" (only embedded resources can be spread)');
+    return { ...embed(c, undefined, relation, depth, limits, counter), spread: true };
+  }
   const start = c.i;
   let alias: string | undefined;
   const first = c.name();

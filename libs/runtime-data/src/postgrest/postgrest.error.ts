@@ -100,15 +100,23 @@ export const Errors = {
       `Searched for a foreign key relationship between '${echo(from)}' and '${echo(to)}' in the schema 'public', but no matches were found.`,
     );
   },
-  /** PGRST201: several foreign keys fit; the caller must disambiguate with `!fk_name`. */
-  ambiguousRelationship(from: string, to: string, candidates: string[]): PostgrestError {
+  /** PGRST201: several relationships fit; the caller must disambiguate with `!hint`. `details` lists each. */
+  ambiguousRelationship(from: string, to: string, candidates: Array<{ cardinality: string; embedding: string; relationship: string; hint: string }>): PostgrestError {
     return new PostgrestError(
       300,
       'PGRST201',
       `Could not embed because more than one relationship was found for '${echo(from)}' and '${echo(to)}'`,
-      candidates.map((c) => `${to}!${c}`).join(', '),
-      `Try changing '${echo(to)}' to one of the following: ${candidates.map((c) => `'${to}!${c}'`).join(', ')}. Find the desired relationship in the 'details' key.`,
+      candidates.map((c) => ({ cardinality: c.cardinality, embedding: c.embedding, relationship: c.relationship })),
+      `Try changing '${echo(to)}' to one of the following: ${candidates.map((c) => `'${c.hint}'`).join(', ')}. Find the desired relationship in the 'details' key.`,
     );
+  },
+  /** PGRST100: the same embed twice at one level without distinct aliases (its JSON would hold one key twice). */
+  duplicateEmbed(name: string): PostgrestError {
+    return new PostgrestError(400, 'PGRST100', `'${echo(name)}' is embedded more than once`, null, `Give each embedding of '${echo(name)}' its own alias, e.g. ${echo(name)}_2:${echo(name)}(...)`);
+  },
+  /** PGRST119: a spread `...rel()` over a to-many relationship. */
+  spreadNotToOne(from: string, to: string): PostgrestError {
+    return new PostgrestError(400, 'PGRST119', `A spread operation on '${echo(to)}' is not possible`, `'${echo(from)}' and '${echo(to)}' do not form a many-to-one or one-to-one relationship`);
   },
   /** PGRST204: a body key that is not a (usable) column. */
   unknownBodyColumn(column: string, table: string): PostgrestError {

@@ -29,12 +29,17 @@ export interface Scope {
   read: TablePolicy;
 }
 
-interface Relationship {
+export interface Relationship {
   fk: ForeignKeyDef;
   /** true when the parent holds the foreign key (many-to-one) or the child's key is unique (one-to-one). */
   toOne: boolean;
   /** true when the parent's columns are `fk.columns`. */
   parentHoldsKey: boolean;
+  /**
+   * Many-to-many through a junction table whose primary key holds both foreign keys: `fk` is the junction's key to
+   * the parent, `toChild` its key to the child.
+   */
+  junction?: { table: TableDef; toChild: ForeignKeyDef };
 }
 
 /**
@@ -233,9 +238,16 @@ export class Resolver {
    * (which belong in the WHERE of that scope). Output keys are bound parameters, so aliases never become SQL.
    */
   projection(scope: Scope, items: SelectItem[], pathKey: string): { json: string; inner: string[] } {
+    const { pairs, inner } = this.projectionPairs(scope, items, pathKey);
+    return { json: jsonObject(pairs), inner };
+  }
+
+  /** The (key, value) SQL pairs of {@link projection}; two embeds with one output name are refused. */
+  private projectionPairs(scope: Scope, items: SelectItem[], pathKey: string): { pairs: Array<[string, string]>; inner: string[] } {
     const pairs: Array<[string, string]> = [];
     const inner: string[] = [];
     const key = (k: string): string => this.params.add(k, 'text');
+    const embedNames = new Set<string>();
     for (const item of items) {
       if (item.kind === 'star') {
         for (const col of this.readableColumns(scope)) pairs.push([key(col.name), this.column(scope, col)]);
@@ -245,30 +257,40 @@ export class Resolver {
         const name = item.alias ?? (last && typeof last.key === 'string' ? last.key : item.field.name);
         pairs.push([key(name), item.cast ? `(${sql})::${item.cast}` : sql]);
       } else {
+        const name = item.alias ?? item.relation;
+        if (!item.spread && embedNames.has(name)) throw Errors.duplicateEmbed(name);
+        embedNames.add(name);
         const e = this.embed(scope, item, pathKey);
         if (e.inner) inner.push(e.inner);
-        if (item.select.length > 0) pairs.push([key(item.alias ?? item.relation), e.sql]);
+        if (e.pairs) pairs.push(...e.pairs);
+        else if (item.select.length > 0) pairs.push([key(name), e.sql]);
       }
     }
-    return { json: jsonObject(pairs), inner };
+    return { pairs, inner };
   }
 
-  private embed(parent: Scope, item: EmbedItem, parentPath: string): { sql: string; inner?: string } {
+  private embed(parent: Scope, item: EmbedItem, parentPath: string): { sql: string; inner?: string; pairs?: Array<[string, string]> } {
     const name = item.alias ?? item.relation;
     const pathKey = parentPath ? `${parentPath}.${name}` : name;
     this.embedPaths.add(pathKey);
     const { child, rel } = this.target(parent.table, item);
     const scope = this.scope(child);
-    const join = rel.fk.columns.map((col, i) => {
+    const join = rel.junction ? [this.junctionJoin(parent, scope, rel)] : rel.fk.columns.map((col, i) => {
       const [childCol, parentCol] = rel.parentHoldsKey ? [rel.fk.refColumns[i], col] : [col, rel.fk.refColumns[i]];
       return `${scope.alias}.${ident(childCol)} = ${parent.alias}.${ident(parentCol)}`;
     });
-    const { json, inner } = this.projection(scope, item.select, pathKey);
+    const { pairs, inner } = this.projectionPairs(scope, item.select, pathKey);
+    const json = jsonObject(pairs);
     const where = and([...join, ...this.conditions(scope, pathKey), ...inner]);
     const from = `${this.qualified(child)} AS ${scope.alias}`;
     const exists = item.inner ? `EXISTS (SELECT 1 FROM ${from} WHERE ${where})` : undefined;
     // An empty select (`users!inner()`) only filters: build nothing more, so no parameter is left unused.
     if (item.select.length === 0) return { sql: '', inner: exists };
+    if (item.spread) {
+      // `...rel(a,b)`: the related row's fields become the parent's own (to-one only, as in PostgREST 12).
+      if (!rel.toOne) throw Errors.spreadNotToOne(parent.table.name, child.name);
+      return { sql: '', inner: exists, pairs: pairs.map(([k, v]) => [k, `(SELECT ${v} FROM ${from} WHERE ${where})`]) };
+    }
     if (rel.toOne) return { sql: `(SELECT ${json} FROM ${from} WHERE ${where})`, inner: exists };
     const sub = `_${scope.alias}`;
     const rows = `SELECT ${json} AS j FROM ${from} WHERE ${where}${this.order(scope, this.req.order.get(pathKey))}${this.embedPage(pathKey)}`;
@@ -276,16 +298,43 @@ export class Resolver {
   }
 
   /**
-   * The embedded table and the foreign key to it. The name is a table (`users(*)`), or, as PostgREST also allows,
-   * one of the parent's foreign key columns or foreign key names (`author:author_id(*)`), which embeds to-one.
+   * The junction rows linking a parent and a child row, as far as the caller may read the junction table (its read
+   * rule applies like any embedded table's; no read access is 42501).
+   */
+  private junctionJoin(parent: Scope, child: Scope, rel: Relationship): string {
+    const j = rel.junction!;
+    const jScope = this.scope(j.table);
+    const toParent = rel.fk.columns.map((c, i) => `${jScope.alias}.${ident(c)} = ${parent.alias}.${ident(rel.fk.refColumns[i])}`);
+    const toChild = j.toChild.columns.map((c, i) => `${jScope.alias}.${ident(c)} = ${child.alias}.${ident(j.toChild.refColumns[i])}`);
+    const rows = policyRowsSql(j.table, jScope.alias, jScope.read.rows, this.params);
+    return `EXISTS (SELECT 1 FROM ${this.qualified(j.table)} AS ${jScope.alias} WHERE ${and([...toParent, ...toChild, ...(rows ? [rows] : [])])})`;
+  }
+
+  /**
+   * The embedded table and the relationship to it, by PostgREST's rules: the name is a table (`users(*)`), or a
+   * foreign key's name or column (`author:author_id(*)`, `posts_author_id_fkey(*)`), from either side.
    */
   private target(parent: TableDef, item: EmbedItem): { child: TableDef; rel: Relationship } {
     const child = this.ctx.catalog.tables.get(item.relation);
-    if (child) return { child, rel: relationship(parent, child, item.hint) };
-    const fk = parent.foreignKeys.find((k) => k.name === item.relation || (k.columns.length === 1 && k.columns[0] === item.relation));
-    const ref = fk && this.ctx.catalog.tables.get(fk.refTable);
-    if (!fk || !ref || item.hint !== undefined) throw Errors.noRelationship(parent.name, item.relation);
-    return { child: ref, rel: { fk, toOne: true, parentHoldsKey: true } };
+    if (child) return { child, rel: relationship(this.ctx.catalog, parent, child, item.hint) };
+    if (item.hint !== undefined) throw Errors.noRelationship(parent.name, item.relation);
+    const found: Array<{ child: TableDef; rel: Relationship }> = [];
+    for (const fk of parent.foreignKeys) {
+      const ref = this.ctx.catalog.tables.get(fk.refTable);
+      if (ref && (fk.name === item.relation || (fk.columns.length === 1 && fk.columns[0] === item.relation))) {
+        found.push({ child: ref, rel: { fk, toOne: true, parentHoldsKey: true } });
+      }
+    }
+    // A foreign key of another table pointing here, named from the referenced side: the referencing rows.
+    for (const other of this.ctx.catalog.tables.values()) {
+      for (const fk of other.foreignKeys) {
+        if (fk.refTable !== parent.name || fk.name !== item.relation || found.some((f) => f.rel.fk === fk)) continue;
+        found.push({ child: other, rel: { fk, toOne: isUniqueKey(other, fk.columns), parentHoldsKey: false } });
+      }
+    }
+    if (found.length === 0) throw Errors.noRelationship(parent.name, item.relation);
+    if (found.length > 1) throw Errors.ambiguousRelationship(parent.name, item.relation, found.map((f) => describe(parent, f.child, f.rel)));
+    return found[0];
   }
 
   /** Filters, order or limits addressed to an embed that isn't in `select` are errors (PGRST108). */
@@ -308,27 +357,84 @@ function sameSet(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
 
+function isUniqueKey(table: TableDef, columns: string[]): boolean {
+  return sameSet(columns, table.primaryKey) || table.uniques.some((u) => sameSet(u, columns));
+}
+
+/** One candidate relationship as PostgREST's PGRST201 details and hint describe it. */
+export interface RelationshipDescription {
+  cardinality: string;
+  embedding: string;
+  relationship: string;
+  /** `child!hint`, for the error's hint. */
+  hint: string;
+}
+
+function describe(parent: TableDef, child: TableDef, rel: Relationship): RelationshipDescription {
+  const cols = (c: string[]) => `(${c.join(', ')})`;
+  const embedding = `${parent.name} with ${child.name}`;
+  if (rel.junction) {
+    const j = rel.junction;
+    return {
+      cardinality: 'many-to-many',
+      embedding,
+      relationship: `${j.table.name} using ${rel.fk.name}${cols(rel.fk.columns)} and ${j.toChild.name}${cols(j.toChild.columns)}`,
+      hint: `${child.name}!${j.table.name}`,
+    };
+  }
+  const [pc, cc] = rel.parentHoldsKey ? [rel.fk.columns, rel.fk.refColumns] : [rel.fk.refColumns, rel.fk.columns];
+  const cardinality = rel.parentHoldsKey ? 'many-to-one' : rel.toOne ? 'one-to-one' : 'one-to-many';
+  return { cardinality, embedding, relationship: `${rel.fk.name} using ${parent.name}${cols(pc)} and ${child.name}${cols(cc)}`, hint: `${child.name}!${rel.fk.name}` };
+}
+
 /**
- * Finds the foreign key between parent and child, in either direction, optionally narrowed by a hint (a foreign
- * key's name or a foreign key column). None → PGRST200, several → PGRST201, like PostgREST.
+ * Many-to-many candidates: tables other than parent and child whose primary key holds a foreign key to each (the
+ * junction rule PostgREST applies).
  */
-export function relationship(parent: TableDef, child: TableDef, hint: string | undefined): Relationship {
+function junctions(catalog: Catalog, parent: TableDef, child: TableDef): Relationship[] {
+  const out: Relationship[] = [];
+  for (const j of catalog.tables.values()) {
+    if (j.name === parent.name || j.name === child.name) continue;
+    for (const toParent of j.foreignKeys) {
+      if (toParent.refTable !== parent.name) continue;
+      for (const toChild of j.foreignKeys) {
+        if (toChild === toParent || toChild.refTable !== child.name) continue;
+        if (![...toParent.columns, ...toChild.columns].every((c) => j.primaryKey.includes(c))) continue;
+        out.push({ fk: toParent, toOne: false, parentHoldsKey: false, junction: { table: j, toChild } });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Finds the relationship between parent and child by PostgREST's rules, optionally narrowed by a hint (a foreign
+ * key's name, a column on either side, or a junction table). On a self-reference the table's name means the children
+ * (one-to-many) and a hint names the children's key. None → PGRST200, several → PGRST201 (details: each candidate).
+ */
+export function relationship(catalog: Catalog, parent: TableDef, child: TableDef, hint: string | undefined): Relationship {
   let found: Relationship[] = [];
-  for (const fk of parent.foreignKeys) {
-    if (fk.refTable === child.name) found.push({ fk, toOne: true, parentHoldsKey: true });
-  }
-  for (const fk of child.foreignKeys) {
-    if (fk.refTable !== parent.name) continue;
-    // A child key that is also its primary key or a unique key makes the relation one-to-one.
-    const unique = sameSet(fk.columns, child.primaryKey) || child.uniques.some((u) => sameSet(u, fk.columns));
-    found.push({ fk, toOne: unique, parentHoldsKey: false });
-  }
-  if (hint !== undefined) {
-    found = found.filter((r) => r.fk.name === hint || (r.fk.columns.length === 1 && r.fk.columns[0] === hint));
-    // On a self-reference both directions share the key; the hint names the parent's own key, so take many-to-one.
-    if (found.length === 2 && found[0].fk === found[1].fk) found = found.filter((r) => r.parentHoldsKey);
+  if (parent.name === child.name) {
+    for (const fk of parent.foreignKeys) {
+      if (fk.refTable !== parent.name) continue;
+      if (hint === undefined || fk.name === hint || (fk.columns.length === 1 && fk.columns[0] === hint)) {
+        found.push({ fk, toOne: isUniqueKey(parent, fk.columns), parentHoldsKey: false });
+      }
+    }
+  } else {
+    for (const fk of parent.foreignKeys) {
+      if (fk.refTable === child.name) found.push({ fk, toOne: true, parentHoldsKey: true });
+    }
+    for (const fk of child.foreignKeys) {
+      if (fk.refTable === parent.name) found.push({ fk, toOne: isUniqueKey(child, fk.columns), parentHoldsKey: false });
+    }
+    found.push(...junctions(catalog, parent, child));
+    if (hint !== undefined) {
+      const single = (c: string[]) => c.length === 1 && c[0] === hint;
+      found = found.filter((r) => (r.junction ? r.junction.table.name === hint : r.fk.name === hint || single(r.fk.columns) || single(r.fk.refColumns)));
+    }
   }
   if (found.length === 0) throw Errors.noRelationship(parent.name, hint ? `${child.name}!${hint}` : child.name);
-  if (found.length > 1) throw Errors.ambiguousRelationship(parent.name, child.name, found.map((r) => r.fk.name));
+  if (found.length > 1) throw Errors.ambiguousRelationship(parent.name, child.name, found.map((r) => describe(parent, child, r)));
   return found[0];
 }
