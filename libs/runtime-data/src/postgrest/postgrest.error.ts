@@ -69,6 +69,14 @@ export const Errors = {
   maxAffected(rows: number): PostgrestError {
     return new PostgrestError(400, 'PGRST124', 'Query result exceeds max-affected preference constraint', `The query affects ${rows} rows`);
   },
+  /** 400: an embed beside aggregates at one level (ask for the aggregate inside the embed instead). */
+  embedWithAggregate(name: string): PostgrestError {
+    return new PostgrestError(400, 'PGRST100', `'${echo(name)}' can't be embedded next to aggregate functions`, null, `Aggregate inside the embedded resource instead, e.g. ${echo(name)}(count)`);
+  },
+  /** 400: aggregates inside a to-one embed (one row: nothing to aggregate). */
+  aggregateOnToOne(name: string): PostgrestError {
+    return new PostgrestError(400, 'PGRST100', `'${echo(name)}' is a to-one relationship: there is nothing to aggregate`);
+  },
   /** PGRST123: aggregates in `select` while the project has them switched off. */
   aggregatesDisabled(): PostgrestError {
     return new PostgrestError(400, 'PGRST123', 'Use of aggregate functions is not allowed');

@@ -19,6 +19,8 @@ export interface BuildContext {
   limits?: Partial<PostgrestLimits>;
   /** The project lets `Prefer: tx=rollback|commit` decide how the transaction ends (off by default). */
   txAllowed?: boolean;
+  /** Aggregates in `select` (on unless the project switched them off: PGRST123). */
+  aggregates?: boolean;
 }
 
 /** A table as it appears in one FROM clause of the statement. */
@@ -237,26 +239,46 @@ export class Resolver {
    * The JSON object of one row of `scope` for the select list, and the EXISTS conditions of its `!inner` embeds
    * (which belong in the WHERE of that scope). Output keys are bound parameters, so aliases never become SQL.
    */
-  projection(scope: Scope, items: SelectItem[], pathKey: string): { json: string; inner: string[] } {
-    const { pairs, inner } = this.projectionPairs(scope, items, pathKey);
-    return { json: jsonObject(pairs), inner };
+  projection(scope: Scope, items: SelectItem[], pathKey: string): { json: string; inner: string[]; groupBy: string; aggregated: boolean } {
+    const { pairs, inner, groupBy, aggregated } = this.projectionPairs(scope, items, pathKey);
+    return { json: jsonObject(pairs), inner, groupBy, aggregated };
   }
 
   /** The (key, value) SQL pairs of {@link projection}; two embeds with one output name are refused. */
-  private projectionPairs(scope: Scope, items: SelectItem[], pathKey: string): { pairs: Array<[string, string]>; inner: string[] } {
+  private projectionPairs(scope: Scope, items: SelectItem[], pathKey: string): { pairs: Array<[string, string]>; inner: string[]; groupBy: string; aggregated: boolean } {
     const pairs: Array<[string, string]> = [];
     const inner: string[] = [];
     const key = (k: string): string => this.params.add(k, 'text');
     const embedNames = new Set<string>();
+    // In an embed, a bare `count` that is no column of the table is the row count (`todos(count)`), as supabase-js uses it.
+    items = items.map((it) =>
+      it.kind === 'field' && pathKey !== '' && !it.aggregate && it.field.name === 'count' && it.field.path.length === 0 && !findColumn(scope.table, 'count')
+        ? { ...it, field: { name: '*', path: [] }, aggregate: 'count' as const }
+        : it,
+    );
+    const aggregated = items.some((it) => it.kind === 'field' && it.aggregate);
+    if (aggregated && this.ctx.aggregates === false) throw Errors.aggregatesDisabled();
+    const groups: string[] = [];
     for (const item of items) {
       if (item.kind === 'star') {
-        for (const col of this.readableColumns(scope)) pairs.push([key(col.name), this.column(scope, col)]);
+        for (const col of this.readableColumns(scope)) {
+          pairs.push([key(col.name), this.column(scope, col)]);
+          groups.push(this.column(scope, col));
+        }
+      } else if (item.kind === 'field' && item.aggregate) {
+        const input = item.field.name === '*' ? '*' : this.field(scope, item.field).sql;
+        const arg = item.cast && input !== '*' ? `(${input})::${item.cast}` : input;
+        const value = `${item.aggregate}(${arg})`;
+        pairs.push([key(item.alias ?? item.aggregate), item.aggregateCast ? `(${value})::${item.aggregateCast}` : value]);
       } else if (item.kind === 'field') {
         const { sql } = this.field(scope, item.field);
         const last = item.field.path[item.field.path.length - 1];
         const name = item.alias ?? (last && typeof last.key === 'string' ? last.key : item.field.name);
         pairs.push([key(name), item.cast ? `(${sql})::${item.cast}` : sql]);
+        groups.push(sql);
       } else {
+        // A related row or array per group has no meaning; PostgREST groups by it, we ask for an aggregate inside it.
+        if (aggregated && item.select.length > 0) throw Errors.embedWithAggregate(item.alias ?? item.relation);
         const name = item.alias ?? item.relation;
         if (!item.spread && embedNames.has(name)) throw Errors.duplicateEmbed(name);
         embedNames.add(name);
@@ -266,7 +288,7 @@ export class Resolver {
         else if (item.select.length > 0) pairs.push([key(name), e.sql]);
       }
     }
-    return { pairs, inner };
+    return { pairs, inner, groupBy: aggregated && groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '', aggregated };
   }
 
   private embed(parent: Scope, item: EmbedItem, parentPath: string): { sql: string; inner?: string; pairs?: Array<[string, string]> } {
@@ -279,7 +301,7 @@ export class Resolver {
       const [childCol, parentCol] = rel.parentHoldsKey ? [rel.fk.refColumns[i], col] : [col, rel.fk.refColumns[i]];
       return `${scope.alias}.${ident(childCol)} = ${parent.alias}.${ident(parentCol)}`;
     });
-    const { pairs, inner } = this.projectionPairs(scope, item.select, pathKey);
+    const { pairs, inner, groupBy, aggregated } = this.projectionPairs(scope, item.select, pathKey);
     const json = jsonObject(pairs);
     const where = and([...join, ...this.conditions(scope, pathKey), ...inner]);
     const from = `${this.qualified(child)} AS ${scope.alias}`;
@@ -291,9 +313,10 @@ export class Resolver {
       if (!rel.toOne) throw Errors.spreadNotToOne(parent.table.name, child.name);
       return { sql: '', inner: exists, pairs: pairs.map(([k, v]) => [k, `(SELECT ${v} FROM ${from} WHERE ${where})`]) };
     }
+    if (rel.toOne && aggregated) throw Errors.aggregateOnToOne(item.alias ?? item.relation);
     if (rel.toOne) return { sql: `(SELECT ${json} FROM ${from} WHERE ${where})`, inner: exists };
     const sub = `_${scope.alias}`;
-    const rows = `SELECT ${json} AS j FROM ${from} WHERE ${where}${this.order(scope, this.req.order.get(pathKey))}${this.embedPage(pathKey)}`;
+    const rows = `SELECT ${json} AS j FROM ${from} WHERE ${where}${groupBy}${this.order(scope, this.req.order.get(pathKey))}${this.embedPage(pathKey)}`;
     return { sql: `(SELECT coalesce(json_agg(${sub}.j), '[]'::json) FROM (${rows}) AS ${sub})`, inner: exists };
   }
 

@@ -90,6 +90,7 @@ export class RestService {
         anonymous,
         limits: { maxRows: this.config.data.maxRows },
         txAllowed: end.honoured,
+        aggregates: pc.settings.aggregates,
       };
       const input = { query: req.query, headers: req.headers };
       if (req.method === 'GET' || req.method === 'HEAD') {
