@@ -136,9 +136,11 @@ describe('PostgREST parity: embedding', () => {
       expect([res.error, res.data]).toEqual([null, [{ id: 1, first_name: 'Ann' }, { id: 2, first_name: 'Bob' }]]);
     });
 
-    it('refuses a to-many spread with PGRST119', async () => {
-      const res = await get('products?select=id,...categories(name)');
-      expect([res.status, res.body.code]).toEqual([400, 'PGRST119']);
+    it('...rel(col) over a to-many relationship gives each column as an array, in the embed order (PostgREST 13)', async () => {
+      const res = await get('products?select=id,...categories(category:name)&order=id&categories.order=name.desc');
+      expect([res.status, res.body]).toEqual([200, [{ id: 1, category: ['Kitchen', 'Drinks'] }, { id: 2, category: ['Kitchen'] }]]); // the hidden junction row keeps 'Secret' out
+      const viaClient = await anon.from('people').select('name, ...friendships!friendships_first_person_fkey(friendship:id)').order('id');
+      expect(viaClient.data).toEqual([{ name: 'Ann', friendship: [1] }, { name: 'Bob', friendship: [2] }]);
     });
   });
 

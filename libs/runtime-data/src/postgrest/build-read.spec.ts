@@ -295,10 +295,11 @@ describe('PostgREST parity in the generated SQL', () => {
     rejects(() => read(admin, 'posts', 'select=count(),users!editor_id(id)'), { code: 'PGRST100' });
   });
 
-  it('spreads a to-one embed into scalar subqueries and refuses to-many spreads', () => {
+  it('spreads a to-one embed into scalar subqueries and a to-many one into arrays per field', () => {
     const plan = read(admin, 'posts', 'select=id,...users!editor_id(editor:name)');
     expect(plan.text).toMatch(/\(SELECT t1\."name" FROM "t_abc123"\."users" AS t1 WHERE t1\."id" = t0\."editor_id"\)/);
-    rejects(() => read(admin, 'users', 'select=...posts!posts_editor_id_fkey(id)'), { code: 'PGRST119' });
+    const many = read(admin, 'users', 'select=...posts!posts_editor_id_fkey(id)');
+    expect(many.text).toMatch(/coalesce\(json_agg\(_t1\.v\), '\[\]'::json\) FROM \(SELECT t1\."id" AS v FROM "t_abc123"\."posts" AS t1 WHERE t1\."editor_id" = t0\."id" LIMIT/);
   });
 
   it('refuses the same embed twice at one level and lists PGRST201 candidates as objects', () => {

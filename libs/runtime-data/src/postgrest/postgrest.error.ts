@@ -122,10 +122,6 @@ export const Errors = {
   duplicateEmbed(name: string): PostgrestError {
     return new PostgrestError(400, 'PGRST100', `'${echo(name)}' is embedded more than once`, null, `Give each embedding of '${echo(name)}' its own alias, e.g. ${echo(name)}_2:${echo(name)}(...)`);
   },
-  /** PGRST119: a spread `...rel()` over a to-many relationship. */
-  spreadNotToOne(from: string, to: string): PostgrestError {
-    return new PostgrestError(400, 'PGRST119', `A spread operation on '${echo(to)}' is not possible`, `'${echo(from)}' and '${echo(to)}' do not form a many-to-one or one-to-one relationship`);
-  },
   /** PGRST204: a body key that is not a (usable) column. */
   unknownBodyColumn(column: string, table: string): PostgrestError {
     return new PostgrestError(400, 'PGRST204', `Could not find the '${echo(column)}' column of '${table}' in the schema cache`);

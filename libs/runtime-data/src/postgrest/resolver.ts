@@ -309,9 +309,17 @@ export class Resolver {
     // An empty select (`users!inner()`) only filters: build nothing more, so no parameter is left unused.
     if (item.select.length === 0) return { sql: '', inner: exists };
     if (item.spread) {
-      // `...rel(a,b)`: the related row's fields become the parent's own (to-one only, as in PostgREST 12).
-      if (!rel.toOne) throw Errors.spreadNotToOne(parent.table.name, child.name);
-      return { sql: '', inner: exists, pairs: pairs.map(([k, v]) => [k, `(SELECT ${v} FROM ${from} WHERE ${where})`]) };
+      // `...rel(a,b)`: the related row's fields become the parent's own. Over a to-many relationship each field is
+      // the array of its values, in the embed's order (PostgREST 13); every array is paged and ordered alike.
+      if (aggregated) throw Errors.embedWithAggregate(name);
+      if (rel.toOne) return { sql: '', inner: exists, pairs: pairs.map(([k, v]) => [k, `(SELECT ${v} FROM ${from} WHERE ${where})`]) };
+      const tail = `${this.order(scope, this.req.order.get(pathKey))}${this.embedPage(pathKey)}`;
+      const sub = `_${scope.alias}`;
+      return {
+        sql: '',
+        inner: exists,
+        pairs: pairs.map(([k, v]) => [k, `(SELECT coalesce(json_agg(${sub}.v), '[]'::json) FROM (SELECT ${v} AS v FROM ${from} WHERE ${where}${tail}) AS ${sub})`]),
+      };
     }
     if (rel.toOne && aggregated) throw Errors.aggregateOnToOne(item.alias ?? item.relation);
     if (rel.toOne) return { sql: `(SELECT ${json} FROM ${from} WHERE ${where})`, inner: exists };
