@@ -128,6 +128,17 @@ describe('PostgREST parity: reads and output', () => {
       expect(JSON.parse(json.text)[0].Plan).toBeDefined();
     });
 
+    it('runs EXPLAIN ANALYZE for options=analyze, rolling back a write it explains', async () => {
+      const analyzed = await admin.from('items').select('id').eq('id', 1).explain({ analyze: true, verbose: true });
+      expect(String(analyzed.data)).toMatch(/actual time=/);
+      const write = await t.http().delete(rest(t, p.ref, 'items?id=eq.2')).set('apikey', p.secret).set('accept', 'application/vnd.pgrst.plan+json; options=analyze');
+      expect([write.status, write.headers['content-type']]).toEqual([200, 'application/vnd.pgrst.plan+json; for="application/json"; options=analyze; charset=utf-8']);
+      expect(JSON.parse(write.text)[0]['Execution Time']).toEqual(expect.any(Number));
+      expect((await admin.from('items').select('id').eq('id', 2)).data).toEqual([{ id: 2 }]);
+      const unknown = await get('items?select=id', p.secret).set('accept', 'application/vnd.pgrst.plan; options=analyze|format');
+      expect([unknown.status, unknown.body.code]).toEqual([406, 'PGRST107']);
+    });
+
     it('refuses other keys with 406 PGRST107, and never runs a write', async () => {
       const res = await get('items?select=id').set('accept', 'application/vnd.pgrst.plan+text');
       expect([res.status, res.body.code]).toEqual([406, 'PGRST107']);

@@ -60,6 +60,20 @@ export interface MediaChoice {
   stripNulls: boolean;
   /** For plan: `application/vnd.pgrst.plan+text` rather than JSON. */
   planText?: boolean;
+  /** For plan: `options=analyze|verbose|settings|buffers|wal`, as EXPLAIN options (known words only). */
+  planOptions?: PlanOption[];
+}
+
+export const PLAN_OPTIONS = ['analyze', 'verbose', 'settings', 'buffers', 'wal'] as const;
+export type PlanOption = (typeof PLAN_OPTIONS)[number];
+
+/** The `options=a|b` parameter of a plan media type; unknown words are 406 like an unknown media type. */
+function planOptions(params: string[], raw: string): PlanOption[] {
+  const opt = params.find((p) => p.startsWith('options='));
+  if (!opt) return [];
+  const words = opt.slice('options='.length).replace(/^"|"$/g, '').split('|').map((w) => w.trim()).filter(Boolean);
+  if (!words.every((w) => (PLAN_OPTIONS as readonly string[]).includes(w))) throw Errors.mediaType(raw);
+  return [...new Set(words)] as PlanOption[];
 }
 
 /** A filter, scoped to the root table (path []) or to an embedded resource by its alias/name path. */
@@ -169,8 +183,8 @@ export function parseMedia(raw: string | undefined): MediaChoice {
     if (type === 'application/vnd.pgrst.array+json' || type === 'application/vnd.pgrst.array') return { kind: 'json', stripNulls: stripped };
     if (type === 'application/json' || type === '*/*' || type === 'application/*' || type === '') return { kind: 'json', stripNulls: false };
     if (type === 'text/csv') return { kind: 'csv', stripNulls: false };
-    if (type === 'application/vnd.pgrst.plan' || type === 'application/vnd.pgrst.plan+json') return { kind: 'plan', stripNulls: false };
-    if (type === 'application/vnd.pgrst.plan+text') return { kind: 'plan', stripNulls: false, planText: true };
+    if (type === 'application/vnd.pgrst.plan' || type === 'application/vnd.pgrst.plan+json') return { kind: 'plan', stripNulls: false, planOptions: planOptions(params, raw) };
+    if (type === 'application/vnd.pgrst.plan+text') return { kind: 'plan', stripNulls: false, planText: true, planOptions: planOptions(params, raw) };
   }
   throw Errors.mediaType(raw);
 }

@@ -55,8 +55,10 @@ export function contentType(media: MediaChoice): string {
       return `application/vnd.pgrst.object+json${media.stripNulls ? ';nulls=stripped' : ''}; charset=utf-8`;
     case 'csv':
       return 'text/csv; charset=utf-8';
-    case 'plan':
-      return `application/vnd.pgrst.plan+${media.planText ? 'text' : 'json'}; for="application/json"; charset=utf-8`;
+    case 'plan': {
+      const options = media.planOptions?.length ? `; options=${media.planOptions.join('|')}` : '';
+      return `application/vnd.pgrst.plan+${media.planText ? 'text' : 'json'}; for="application/json"${options}; charset=utf-8`;
+    }
     default:
       return media.stripNulls ? 'application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8' : 'application/json; charset=utf-8';
   }

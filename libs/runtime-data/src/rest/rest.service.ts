@@ -156,14 +156,16 @@ export class RestService {
   /**
    * `Accept: application/vnd.pgrst.plan` (supabase-js `explain()`): the planner's plan of the statement the request
    * would run, for the secret key only (a plan names the project's schema and reveals row estimates past the rules);
-   * others get PostgREST's answer for a disabled plan media type. Never ANALYZE: nothing is executed, writes included.
+   * others get PostgREST's answer for a disabled plan media type. `options=analyze` runs the statement, as PostgREST
+   * does, inside a transaction that always rolls back (writes included) and under the plan's statement timeout.
    */
   private async explain(t: TenantContext, plan: ReadPlan | WritePlan, media: MediaChoice): Promise<PostgrestResponse> {
     if (t.role !== 'service') throw Errors.mediaType('application/vnd.pgrst.plan');
-    const format = media.planText ? 'TEXT' : 'JSON';
+    // Option words come from a fixed list (parseMedia), never from the request's text.
+    const options = [...(media.planOptions ?? []).map((o) => o.toUpperCase()), `FORMAT ${media.planText ? 'TEXT' : 'JSON'}`];
     const rows = await this.run<{ 'QUERY PLAN': unknown }, Array<{ 'QUERY PLAN': unknown }>>(
       t,
-      [{ text: `EXPLAIN (FORMAT ${format}) ${plan.text}`, values: plan.values }],
+      [{ text: `EXPLAIN (${options.join(', ')}) ${plan.text}`, values: plan.values }],
       (r) => r.rows,
       { rollback: true },
     );
