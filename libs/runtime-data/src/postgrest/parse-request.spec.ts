@@ -217,7 +217,8 @@ describe(parseAccept.name, () => {
     expect(parseMedia('text/csv')).toEqual({ kind: 'csv', stripNulls: false });
     expect(parseMedia('application/vnd.pgrst.array+json;nulls=stripped')).toEqual({ kind: 'json', stripNulls: true });
     expect(parseMedia('application/vnd.pgrst.object+json; nulls=stripped')).toEqual({ kind: 'object', stripNulls: true });
-    expect(parseMedia('application/vnd.pgrst.plan+text; for="application/json"')).toEqual({ kind: 'plan', stripNulls: false, planText: true });
+    expect(parseMedia('application/vnd.pgrst.plan+text; for="application/json"; options=analyze|verbose;')).toEqual({ kind: 'plan', stripNulls: false, planText: true, planOptions: ['analyze', 'verbose'] });
+    expect(() => parseMedia('application/vnd.pgrst.plan; options=analyze|drop')).toThrow(expect.objectContaining({ code: 'PGRST107' }));
     expect(parseMedia('text/html, text/csv')).toEqual({ kind: 'csv', stripNulls: false });
   });
 });
