@@ -108,8 +108,8 @@ export class RestService {
       if (plan.kind !== 'insert' && !plan.hasFilters) {
         throw new PostgrestError(400, '21000', `${plan.kind.toUpperCase()} requires a WHERE clause`, null, 'Add a filter choosing the rows; to change every row on purpose, filter on a column that is never null, e.g. ?id=not.is.null');
       }
-      // Transaction-local, like the role: read by `auth.uid` column defaults, gone at COMMIT.
       if (plan.media.kind === 'plan') return await this.explain(t, plan, plan.media);
+      // Transaction-local, like the role: read by `auth.uid` column defaults, gone at COMMIT.
       const setUid = plan.kind === 'insert' && t.user !== null && pc.authUidTables.has(plan.table);
       const statements = setUid ? [{ text: SET_AUTH_UID, values: [t.user!.id] }, plan] : [plan];
       // Rule checks on written rows raise inside the statement; a single-object write that didn't touch exactly one
