@@ -134,7 +134,6 @@ describe('data runtime: hostile input', () => {
       `items?name=eq.${'x'.repeat(20_000)}`,
       `items?select=*,items(*,items(*,items(*,items(*,items(*,items(*))))))`,
       `items?limit=99999999999999999999`,
-      `items?offset=-1`,
     ];
     for (const path of cases) {
       const res = await t.http().get(rest(t, p.ref, path)).set('apikey', p.publishable);

@@ -130,9 +130,11 @@ export class TenantDatabase implements OnModuleDestroy {
     target: TenantTarget,
     statements: Array<{ text: string; values: unknown[] }>,
     finish: (result: QueryResult<R>) => T,
-    opts: { confirm?: boolean; statementTimeoutMs?: number; as?: TenantRole } = {},
+    opts: { confirm?: boolean; statementTimeoutMs?: number; as?: TenantRole; rollback?: boolean } = {},
   ): Promise<T> {
     const role = roleOf(target, opts.as ?? 'data');
+    // `rollback`: the transaction ends in ROLLBACK instead of COMMIT (PostgREST's `Prefer: tx=rollback`).
+    const end = opts.rollback ? 'ROLLBACK' : commitAs(role);
     const begin = beginAs(target, role, opts.statementTimeoutMs ?? 5000);
     const pool = this.pool(target.cluster);
     const slots = this.slots.get(target.cluster)!;
@@ -161,7 +163,7 @@ export class TenantDatabase implements OnModuleDestroy {
           if (i > 0) sent.push(client.query({ ...ASSERT_ROLE, values: [role] }));
           sent.push(client.query(this.statements.query(client, statements[i].text, statements[i].values)));
         }
-        if (!opts.confirm) sent.push(client.query(commitAs(role)));
+        if (!opts.confirm) sent.push(client.query(end));
       } finally {
         socket?.uncork();
       }
@@ -192,7 +194,7 @@ export class TenantDatabase implements OnModuleDestroy {
         throw err;
       }
       try {
-        await client.query(commitAs(role));
+        await client.query(end);
       } catch (err) {
         if (err instanceof DatabaseError) await client.query('ROLLBACK');
         open = !(err instanceof DatabaseError);

@@ -6,6 +6,8 @@ import { QuotasModule } from '@plinth/quotas';
 import { TenancyModule } from '@plinth/tenancy';
 import { CatalogStructureModule } from './catalog/catalog-structure.module';
 import { DataCatalog } from './catalog/data-catalog';
+import { DataSettingsController } from './catalog/data-settings.controller';
+import { DataSettingsEntity } from './catalog/data-settings';
 import { DataTableEntity } from './catalog/data-table.entity';
 import { TableAdminGuard } from './catalog/table-admin.guard';
 import { TablesController } from './catalog/tables.controller';
@@ -15,8 +17,8 @@ import { RestService } from './rest/rest.service';
 
 /** The data runtime: the table catalog API (`/v1/projects/:ref/tables`) and PostgREST at `/p/:ref/rest/v1` (routes registered with the tenant edge). */
 @Module({
-  imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, CatalogStructureModule, TypeOrmModule.forFeature([DataTableEntity])],
-  controllers: [TablesController],
+  imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, CatalogStructureModule, TypeOrmModule.forFeature([DataTableEntity, DataSettingsEntity])],
+  controllers: [TablesController, DataSettingsController],
   providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge],
   exports: [DataCatalog, TablesService, RestService],
 })

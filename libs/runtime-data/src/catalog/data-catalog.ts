@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { CacheInvalidation } from '@plinth/database';
+import { DataSettingsEntity } from './data-settings';
 import { DataTableEntity } from './data-table.entity';
 import { compileCatalog, ProjectCatalog } from './project-catalog';
 
@@ -23,6 +24,7 @@ export class DataCatalog implements OnModuleInit {
   constructor(
     @InjectRepository(DataTableEntity) private readonly repo: Repository<DataTableEntity>,
     private readonly invalidation: CacheInvalidation,
+    @InjectRepository(DataSettingsEntity) private readonly settings: Repository<DataSettingsEntity>,
   ) {}
 
   onModuleInit(): void {
@@ -35,10 +37,12 @@ export class DataCatalog implements OnModuleInit {
     const inflight = this.loading.get(project.id);
     if (inflight) return inflight;
     const gen = this.generation.get(project.id) ?? 0;
-    const load = this.repo
-      .find({ where: { projectId: project.id }, order: { createdAt: 'ASC' } })
-      .then((rows) => {
-        const value = compileCatalog(project.id, project.schema, rows);
+    const load = Promise.all([
+      this.repo.find({ where: { projectId: project.id }, order: { createdAt: 'ASC' } }),
+      this.settings.findOne({ where: { projectId: project.id } }),
+    ])
+      .then(([rows, settings]) => {
+        const value = compileCatalog(project.id, project.schema, rows, settings ?? undefined);
         if ((this.generation.get(project.id) ?? 0) === gen) {
           if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
           this.cache.set(project.id, { value, until: now + TTL_MS });

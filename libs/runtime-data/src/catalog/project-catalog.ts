@@ -1,6 +1,8 @@
 import type { Catalog, ColumnDef, PolicyFn, TableDef } from '../postgrest';
 import { StoredRule } from '../rules/table-rules';
 import { TableDefinition, primaryKeyOf } from './table-definition';
+import { DEFAULT_DATA_SETTINGS, DataSettings } from './data-settings';
+import { defaultExpression } from './table-ddl';
 
 /**
  * Everything the REST runtime needs about one project's declared tables, compiled once per catalog change: the
@@ -12,6 +14,8 @@ export interface ProjectCatalog {
   catalog: Catalog;
   definitions: ReadonlyMap<string, TableDefinition>;
   rules: ReadonlyMap<string, StoredRule[]>;
+  /** The project's data settings (transaction end, aggregates). */
+  settings: DataSettings;
   /** Tables with a column defaulting to the caller's user id. */
   authUidTables: ReadonlySet<string>;
   anonPolicy?: PolicyFn;
@@ -29,8 +33,16 @@ export interface OpenApiBody {
 }
 
 /** The generator's table from a stored definition. */
-export function tableDef(def: TableDefinition): TableDef {
-  const columns: ColumnDef[] = def.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, hasDefault: c.default !== undefined }));
+export function tableDef(def: TableDefinition, schema: string): TableDef {
+  const columns: ColumnDef[] = def.columns.map((c) => ({
+    name: c.name,
+    // The generator sees an enum as what it is stored as.
+    type: c.type === 'enum' ? 'text' : c.type,
+    nullable: c.nullable,
+    hasDefault: c.default !== undefined,
+    defaultSql: defaultExpression(schema, def.name, c),
+    generated: c.generated !== undefined,
+  }));
   const uniques = [
     ...def.columns.filter((c) => c.unique && !c.primary_key).map((c) => [c.name]),
     ...def.indexes.filter((i) => i.unique).map((i) => [...i.columns]),
@@ -46,13 +58,19 @@ export function tableDef(def: TableDefinition): TableDef {
   };
 }
 
-export function compileCatalog(projectId: string, schema: string, rows: Array<{ definition: TableDefinition; rules: StoredRule[] }>): ProjectCatalog {
+export function compileCatalog(
+  projectId: string,
+  schema: string,
+  rows: Array<{ definition: TableDefinition; rules: StoredRule[] }>,
+  settings: DataSettings = DEFAULT_DATA_SETTINGS,
+): ProjectCatalog {
   const definitions = new Map(rows.map((r) => [r.definition.name, r.definition]));
   return {
     projectId,
-    catalog: { schema, tables: new Map(rows.map((r) => [r.definition.name, tableDef(r.definition)])) },
+    catalog: { schema, tables: new Map(rows.map((r) => [r.definition.name, tableDef(r.definition, schema)])) },
     definitions,
     rules: new Map(rows.map((r) => [r.definition.name, r.rules])),
+    settings: { txEnd: settings.txEnd, aggregates: settings.aggregates },
     authUidTables: new Set(rows.filter((r) => r.definition.columns.some((c) => c.default?.kind === 'auth_uid')).map((r) => r.definition.name)),
   };
 }

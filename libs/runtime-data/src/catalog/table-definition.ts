@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { TEXT_SEARCH_CONFIGS } from '../postgrest/column-type';
 
 /**
  * Declared tables: the request shapes of the catalog API (zod, strict) and the normalised definition stored in
@@ -46,8 +47,18 @@ const identifier = z.string().superRefine((v, ctx) => {
 });
 
 /** Column types: the canonical spelling is stored and used in SQL; a few common aliases are accepted. */
-const SCALARS = ['text', 'int4', 'int8', 'float8', 'numeric', 'bool', 'uuid', 'timestamptz', 'date', 'jsonb'] as const;
+const SCALARS = [
+  'text', 'int4', 'int8', 'float8', 'numeric', 'bool', 'uuid', 'timestamptz', 'date', 'jsonb',
+  'int4range', 'int8range', 'tstzrange', 'daterange',
+] as const;
+/**
+ * Types that need more than a name: `enum` (with `values`, stored as text under a CHECK constraint) and `tsvector`
+ * (with `generated: {from, language}`, a stored generated column with a GIN index, for full-text search).
+ */
+const SPECIAL_TYPES = ['enum', 'tsvector'] as const;
 const ARRAYS = ['text[]', 'int4[]', 'int8[]', 'uuid[]'] as const;
+const TYPE_LIST = `${[...SCALARS, ...ARRAYS, ...SPECIAL_TYPES].join(', ')}, varchar(n), numeric(p,s)`;
+
 const ALIASES: Record<string, string> = {
   integer: 'int4', int: 'int4', bigint: 'int8', boolean: 'bool', 'double precision': 'float8', float: 'float8',
   'timestamp with time zone': 'timestamptz', 'integer[]': 'int4[]', 'bigint[]': 'int8[]',
@@ -57,7 +68,7 @@ const ALIASES: Record<string, string> = {
 export function canonicalType(raw: string): string | null {
   const t = raw.trim().toLowerCase().replace(/\s+/g, ' ');
   const aliased = ALIASES[t] ?? t;
-  if ((SCALARS as readonly string[]).includes(aliased) || (ARRAYS as readonly string[]).includes(aliased)) return aliased;
+  if ([...SCALARS, ...ARRAYS, ...SPECIAL_TYPES].includes(aliased as never)) return aliased;
   const varchar = /^(?:varchar|character varying) ?\( ?(\d{1,8}) ?\)$/.exec(t);
   if (varchar) {
     const n = Number(varchar[1]);
@@ -132,13 +143,20 @@ export const columnSchema = z
       .string()
       .min(1)
       .max(60)
-      .refine((t) => canonicalType(t) !== null, { error: (i) => `unsupported type "${String(i.input)}"; use one of ${[...SCALARS, ...ARRAYS].join(', ')}, varchar(n), numeric(p,s)` }),
+      .refine((t) => canonicalType(t) !== null, { error: (i) => `unsupported type "${String(i.input)}"; use one of ${TYPE_LIST}` }),
     nullable: z.boolean().optional(),
     default: defaultSchema.optional(),
     primary_key: z.boolean().optional(),
     unique: z.boolean().optional(),
     references: z
       .object({ table: identifier, column: identifier, on_delete: z.enum(ON_DELETE).optional() })
+      .strict()
+      .optional(),
+    /** type enum: the allowed values, in order. */
+    values: z.array(z.string().min(1).max(63)).min(1).max(100).optional(),
+    /** type tsvector: the text columns it is generated from, and the text search configuration. */
+    generated: z
+      .object({ from: z.array(identifier).min(1).max(8), language: z.string().max(40).optional() })
       .strict()
       .optional(),
   })
@@ -180,6 +198,10 @@ export interface ColumnDefinition {
   primary_key: boolean;
   unique: boolean;
   references?: { table: string; column: string; on_delete: (typeof ON_DELETE)[number]; constraint: string };
+  /** type enum */
+  values?: string[];
+  /** type tsvector */
+  generated?: { from: string[]; language: string };
 }
 export interface IndexDefinition {
   name: string;
@@ -214,6 +236,8 @@ export function columnDefinition(table: string, input: ColumnInput): ColumnDefin
     unique: input.unique ?? false,
   };
   if (input.default !== undefined) col.default = parseDefault(input.default);
+  if (input.values !== undefined) col.values = [...input.values];
+  if (input.generated !== undefined) col.generated = { from: [...input.generated.from], language: input.generated.language ?? 'simple' };
   if (col.default?.kind === 'identity') col.nullable = false;
   if (input.references) {
     col.references = {
@@ -296,6 +320,35 @@ function defaultProblem(col: ColumnDefinition): string | null {
   }
 }
 
+/** What enum and tsvector columns need, and that `values`/`generated` appear only on them. */
+function specialTypeProblems(def: TableDefinition, col: ColumnDefinition, at: string, add: (path: string, message: string) => void): void {
+  if (col.type === 'enum') {
+    const values = col.values ?? [];
+    if (values.length === 0) add(`${at}.values`, 'an enum column needs its values');
+    if (new Set(values).size !== values.length) add(`${at}.values`, 'a value is listed twice');
+    if (values.some((v) => v.includes('\u0000'))) add(`${at}.values`, 'values may not contain NUL');
+    if (col.default?.kind === 'literal' && col.default.value !== null && !values.includes(col.default.value as string)) {
+      add(`${at}.default`, 'must be one of the values');
+    }
+  } else if (col.values !== undefined) add(`${at}.values`, 'values are only for enum columns');
+  if (col.type === 'tsvector') {
+    const g = col.generated;
+    if (!g) add(`${at}.generated`, 'a tsvector column is generated: give generated.from (text columns) and optionally generated.language');
+    else {
+      if (!(TEXT_SEARCH_CONFIGS as readonly string[]).includes(g.language)) add(`${at}.generated.language`, `unknown text search configuration "${g.language}"; use one of ${TEXT_SEARCH_CONFIGS.join(', ')}`);
+      for (const f of g.from) {
+        const source = def.columns.find((c) => c.name === f);
+        if (!source) add(`${at}.generated.from`, `no column "${f}"`);
+        else if (!['text', 'varchar', 'enum'].includes(baseType(source.type))) add(`${at}.generated.from`, `"${f}" is not a text column`);
+      }
+    }
+    if (col.default) add(`${at}.default`, 'a generated column has no default');
+    if (col.primary_key || col.unique) add(`${at}.type`, 'a tsvector column cannot be a key');
+    if (col.references) add(`${at}.references`, 'a tsvector column cannot reference another table');
+  } else if (col.generated !== undefined) add(`${at}.generated`, 'generated is only for tsvector columns');
+  if (col.type === 'enum' && col.references) add(`${at}.references`, 'an enum column cannot reference another table');
+}
+
 export interface ValidationContext {
   /** The project's other declared tables (for references). */
   tables: ReadonlyMap<string, TableDefinition>;
@@ -313,11 +366,12 @@ export function validateTable(def: TableDefinition, ctx: ValidationContext): Arr
     const at = `columns.${i}`;
     if (names.has(col.name)) add(`${at}.name`, `duplicate column "${col.name}"`);
     names.add(col.name);
-    if (!canonicalType(col.type)) add(`${at}.type`, `unsupported type "${col.type}"; use one of ${[...SCALARS, ...ARRAYS].join(', ')}, varchar(n), numeric(p,s)`);
+    if (!canonicalType(col.type)) add(`${at}.type`, `unsupported type "${col.type}"; use one of ${TYPE_LIST}`);
     else {
       const dp = defaultProblem(col);
       if (dp) add(`${at}.default`, dp);
     }
+    specialTypeProblems(def, col, at, add);
     if (col.primary_key && col.type.endsWith('[]')) add(`${at}.primary_key`, 'an array column cannot be a primary key');
     if (col.references) {
       const ref = col.references;

@@ -9,6 +9,7 @@ import { PlansService } from '@plinth/quotas';
 import { ProjectEntity, ProjectsService } from '@plinth/tenancy';
 import { normaliseRules, renameInRules, RuleInput, rulesMention, StoredRule, validateRules } from '../rules/table-rules';
 import { DataCatalog } from './data-catalog';
+import { DEFAULT_DATA_SETTINGS, DataSettingsEntity, PatchDataSettingsInput, dataSettingsView } from './data-settings';
 import { DataTableEntity } from './data-table.entity';
 import {
   CreateTableInput,
@@ -138,6 +139,8 @@ export class TablesService {
         c.name = to;
         for (const i of def.indexes) i.columns = i.columns.map((x) => (x === from ? to : x));
         for (const x of def.columns) if (x.references?.table === name && x.references.column === from) x.references.column = to;
+        // PostgreSQL's generated expression follows the rename by itself; the definition keeps step.
+        for (const x of def.columns) if (x.generated) x.generated.from = x.generated.from.map((f) => (f === from ? to : f));
         rules = renameInRules(rules, from, to);
         sql.push(renameColumnSql(t, name, from, to));
       }
@@ -197,6 +200,33 @@ export class TablesService {
       await saveRow(m, row.id, row.definition, rules);
       return { row: { ...row, rules, updatedAt: new Date() }, details: { rules: rules.length } };
     });
+  }
+
+  /** The project's data settings (defaults when never changed). */
+  async settings(admin: TableAdmin, ref: string): Promise<ReturnType<typeof dataSettingsView>> {
+    const project = await this.project(admin, ref, 'read');
+    const row = await this.repo.manager.findOne(DataSettingsEntity, { where: { projectId: project.id } });
+    return dataSettingsView(row ?? DEFAULT_DATA_SETTINGS);
+  }
+
+  /** Changes the data settings: upserted, audited and published to every instance's catalog cache in one transaction. */
+  async patchSettings(admin: TableAdmin, ref: string, input: PatchDataSettingsInput): Promise<ReturnType<typeof dataSettingsView>> {
+    const project = await this.project(admin, ref, 'update');
+    const saved = await this.repo.manager.transaction(async (m) => {
+      const current = (await m.findOne(DataSettingsEntity, { where: { projectId: project.id } })) ?? DEFAULT_DATA_SETTINGS;
+      const next = { txEnd: input.tx_end ?? current.txEnd, aggregates: input.aggregates ?? current.aggregates };
+      await m.query(
+        `INSERT INTO control.data_settings (project_id, tx_end, aggregates) VALUES ($1, $2, $3)
+         ON CONFLICT (project_id) DO UPDATE SET tx_end = EXCLUDED.tx_end, aggregates = EXCLUDED.aggregates, updated_at = now()`,
+        [project.id, next.txEnd, next.aggregates],
+      );
+      const actor = admin.kind === 'key' ? admin.actor : admin.principal.actor;
+      await this.audit.record(m, actor, { orgId: project.orgId, action: 'data_settings.update', targetType: 'project', targetId: project.ref, details: dataSettingsView(next) });
+      await this.catalog.publish(m, project.id);
+      return next;
+    });
+    this.catalog.invalidate(project.id);
+    return dataSettingsView(saved);
   }
 
   /** The project, after checking the caller may `action` it: org role for console users, same project for keys. */
@@ -285,6 +315,8 @@ function view(row: DataTableEntity): TableView {
       primary_key: c.primary_key,
       unique: c.unique,
       ...(c.references ? { references: { table: c.references.table, column: c.references.column, on_delete: c.references.on_delete } } : {}),
+      ...(c.values ? { values: c.values } : {}),
+      ...(c.generated ? { generated: c.generated } : {}),
     })),
     indexes: def.indexes,
     primary_key: primaryKeyOf(def),

@@ -267,3 +267,51 @@ describe(buildRead.name, () => {
     expect(read({ ...admin, catalog: { ...CATALOG, schema: 't_other9' } }, 'orgs', '').text).toContain('"t_other9"."orgs"');
   });
 });
+
+describe('PostgREST parity in the generated SQL', () => {
+  it('binds quantified lists as one array parameter, never as SQL text', () => {
+    const plan = read(admin, 'posts', 'title=like(any).{a*,"b,);--"}&id=gt(all).{1,2}');
+    expect(plan.text).toMatch(/t0\."title" LIKE ANY\(\$\d+::text\[\]\)/);
+    expect(plan.text).toMatch(/t0\."id" > ALL\(\$\d+::int8\[\]\)/);
+    expect(plan.text).not.toContain(';--');
+    expect(plan.values).toEqual(expect.arrayContaining([['a%', 'b,);--'], ['1', '2']]));
+    rejects(() => read(admin, 'posts', 'id=eq(any).{1,x}'), { code: '22P02' });
+    rejects(() => read(admin, 'posts', 'tags=eq(any).{a}'), { code: '42883' });
+  });
+
+  it('binds full-text configurations as regconfig parameters from a fixed list', () => {
+    const plan = read(admin, 'posts', 'title=wfts(english).cats');
+    expect(plan.text).toMatch(/to_tsvector\(\$\d+::regconfig, t0\."title"\) @@ websearch_to_tsquery\(\$\d+::regconfig, \$\d+::text\)/);
+    rejects(() => read(admin, 'posts', 'title=fts(pg_catalog).x'), { code: '42704', status: 400 });
+    rejects(() => read(admin, 'posts', 'id=fts.x'), { code: '42883' });
+  });
+
+  it('groups by the non-aggregated fields and refuses aggregates when the project switched them off', () => {
+    const plan = read(admin, 'posts', 'select=published,count(),score.sum()');
+    expect(plan.text).toContain('count(*)');
+    expect(plan.text).toMatch(/sum\(t0\."score"\)/);
+    expect(plan.text).toContain('GROUP BY t0."published"');
+    rejects(() => read({ ...admin, aggregates: false }, 'posts', 'select=count()'), { code: 'PGRST123', status: 400 });
+    rejects(() => read(admin, 'posts', 'select=count(),users!editor_id(id)'), { code: 'PGRST100' });
+  });
+
+  it('spreads a to-one embed into scalar subqueries and a to-many one into arrays per field', () => {
+    const plan = read(admin, 'posts', 'select=id,...users!editor_id(editor:name)');
+    expect(plan.text).toMatch(/\(SELECT t1\."name" FROM "t_abc123"\."users" AS t1 WHERE t1\."id" = t0\."editor_id"\)/);
+    const many = read(admin, 'users', 'select=...posts!posts_editor_id_fkey(id)');
+    expect(many.text).toMatch(/coalesce\(json_agg\(_t1\.v\), '\[\]'::json\) FROM \(SELECT t1\."id" AS v FROM "t_abc123"\."posts" AS t1 WHERE t1\."editor_id" = t0\."id" LIMIT/);
+  });
+
+  it('refuses the same embed twice at one level and lists PGRST201 candidates as objects', () => {
+    rejects(() => read(admin, 'posts', 'select=users!editor_id(id),users!author_id(id)'), { code: 'PGRST100' });
+    try {
+      read(admin, 'posts', 'select=users(*)');
+      throw new Error('no error');
+    } catch (e) {
+      expect((e as { details: unknown }).details).toEqual([
+        { cardinality: 'many-to-one', embedding: 'posts with users', relationship: 'posts_author_id_fkey using posts(author_id) and users(id)' },
+        { cardinality: 'many-to-one', embedding: 'posts with users', relationship: 'posts_editor_id_fkey using posts(editor_id) and users(id)' },
+      ]);
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { CountMode, ParsedRequest } from './parse-request';
+import { CountMode, MediaChoice, ParsedRequest, preferenceApplied } from './parse-request';
 import { BuildContext, Resolver, Scope } from './resolver';
 import { SqlQuery, and } from './sql';
 
@@ -11,6 +11,7 @@ export interface ReadPlan extends SqlQuery {
   kind: 'read';
   table: string;
   single: boolean;
+  media: MediaChoice;
   count?: CountMode;
   offset: number;
   limit: number;
@@ -37,18 +38,19 @@ export function page(req: ParsedRequest, maxRows: number): { offset: number; lim
   return { offset, limit };
 }
 
-/** `coalesce(json_agg(j), '[]')` or, for a single object, the first element. */
-export function aggregateBody(rowsAlias: string, single: boolean): string {
-  return single ? `(json_agg(${rowsAlias}.j) -> 0)::text` : `coalesce(json_agg(${rowsAlias}.j), '[]'::json)::text`;
+/** `coalesce(json_agg(j), '[]')` or, for a single object, the first element; `nulls=stripped` drops null keys. */
+export function aggregateBody(rowsAlias: string, single: boolean, stripNulls = false): string {
+  const j = stripNulls ? `json_strip_nulls(${rowsAlias}.j)` : `${rowsAlias}.j`;
+  return single ? `(json_agg(${j}) -> 0)::text` : `coalesce(json_agg(${j}), '[]'::json)::text`;
 }
 
 /** The projection of the root table's rows from `source` (a table or a CTE of written rows). */
 export function projectRows(r: Resolver, scope: Scope, source: string, extraWhere: string[], tail: string): string {
   const items = r.req.select ?? [{ kind: 'star' as const }];
-  const { json, inner } = r.projection(scope, items, '');
+  const { json, inner, groupBy } = r.projection(scope, items, '');
   const where = and([...extraWhere, ...inner]);
   r.checkEmbedPaths();
-  return `SELECT ${json} AS j FROM ${source} AS ${scope.alias} WHERE ${where}${tail}`;
+  return `SELECT ${json} AS j FROM ${source} AS ${scope.alias} WHERE ${where}${groupBy}${tail}`;
 }
 
 /** Builds the read of `tableName`: select, filters, order, page, embeds, policy and count in one statement. */
@@ -60,28 +62,30 @@ export function buildRead(ctx: BuildContext, tableName: string, req: ParsedReque
   const source = r.qualified(table);
   const where = r.conditions(scope, '');
   const items = req.select ?? [{ kind: 'star' as const }];
-  const { json, inner } = r.projection(scope, items, '');
+  const { json, inner, groupBy, aggregated } = r.projection(scope, items, '');
   r.checkEmbedPaths();
   const filtered = `FROM ${source} AS ${scope.alias} WHERE ${and([...where, ...inner])}`;
   // Every parameter so far appears in the projection or the WHERE, so the EXPLAIN text binds exactly these values.
   const estimate =
     req.prefer.count === 'planned' || req.prefer.count === 'estimated'
-      ? { text: `EXPLAIN (FORMAT JSON) SELECT ${json} AS j ${filtered}`, values: [...r.params.values] }
+      ? { text: `EXPLAIN (FORMAT JSON) SELECT ${json} AS j ${filtered}${groupBy}`, values: [...r.params.values] }
       : undefined;
   const tail = `${r.order(scope, req.order.get(''))} LIMIT ${r.params.add(String(limit), 'int8')} OFFSET ${r.params.add(String(offset), 'int8')}`;
-  const rows = `SELECT ${json} AS j ${filtered}${tail}`;
-  const total = countSql(r, req.prefer.count, filtered);
-  const text = `SELECT ${aggregateBody('_p', req.single)} AS body, count(_p.j)::int AS n, ${total} AS total FROM (${rows}) AS _p`;
+  const rows = `SELECT ${json} AS j ${filtered}${groupBy}${tail}`;
+  // With aggregates the answer's rows are groups: counted as such.
+  const total = countSql(r, req.prefer.count, aggregated ? `FROM (SELECT 1 ${filtered}${groupBy || " HAVING TRUE"}) AS _g` : filtered);
+  const text = `SELECT ${aggregateBody('_p', req.single, req.media.stripNulls)} AS body, count(_p.j)::int AS n, ${total} AS total FROM (${rows}) AS _p`;
   return {
     kind: 'read',
     table: table.name,
     text,
     values: r.params.values,
     single: req.single,
+    media: req.media,
     count: req.prefer.count,
     offset,
     limit,
-    preferenceApplied: req.prefer.applied,
+    preferenceApplied: preferenceApplied(req.prefer, 'read', { txAllowed: ctx.txAllowed ?? false }),
     estimate,
     maxRows: r.limits.maxRows,
   };

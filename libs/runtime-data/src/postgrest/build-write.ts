@@ -1,15 +1,16 @@
 import { ColumnDef, TableDef, TablePolicy, findColumn, policyAllowsColumn } from './catalog';
 import { aggregateBody, projectRows } from './build-read';
 import { POLICY_VIOLATION_MARKER } from './map-pg-error';
-import { CountMode, ParsedRequest, ReturnMode } from './parse-request';
+import { CountMode, MediaChoice, ParsedRequest, ReturnMode, preferenceApplied } from './parse-request';
 import { policyRowsSql } from './policy-sql';
-import { Errors, echo } from './postgrest.error';
+import { Errors, PostgrestError, echo } from './postgrest.error';
 import { BuildContext, Resolver, Scope } from './resolver';
 import { SqlQuery, and, ident, or, sqlType } from './sql';
 
 /**
- * A write statement. It returns exactly one row `{ body, n, guard }`: `body` is the JSON text of the written rows
- * the caller may read (null unless return=representation), `n` the number of rows written. If any written row breaks
+ * A write statement. It returns exactly one row `{ body, n, guard, inserted }`: `body` is the JSON text of the written
+ * rows the caller may read (null unless return=representation), `n` the number of rows written, `inserted` for an
+ * upsert how many of them were new (null otherwise). If any written row breaks
  * the create/update policy the statement itself fails (see POLICY_VIOLATION_MARKER), so nothing is written;
  * `guard` is 0 otherwise.
  */
@@ -18,7 +19,10 @@ export interface WritePlan extends SqlQuery {
   table: string;
   upsert: boolean;
   single: boolean;
+  media: MediaChoice;
   returning: ReturnMode;
+  /** `Prefer: handling=strict, max-affected=N` on a PATCH/DELETE: more rows written is PGRST124 (rolled back). */
+  maxAffected?: number;
   count?: CountMode;
   /** Whether the caller sent any filter on the table itself; callers refuse filterless PATCH/DELETE. */
   hasFilters: boolean;
@@ -46,6 +50,9 @@ function actionPolicy(r: Resolver, table: TableDef, action: 'create' | 'update' 
  */
 function writableColumn(r: Resolver, table: TableDef, policy: TablePolicy, name: string): ColumnDef {
   const col = findColumn(table, name);
+  if (col?.generated && policyAllowsColumn(r.ctx.policy(table.name, 'read'), name)) {
+    throw new PostgrestError(400, '428C9', `cannot insert a non-DEFAULT value into column "${name}"`, `Column "${name}" is a generated column.`);
+  }
   if (col && policyAllowsColumn(policy, name)) return col;
   const known = (['read', 'create', 'update'] as const).some((a) => {
     const p = r.ctx.policy(table.name, a);
@@ -74,7 +81,7 @@ function finish(
   r: Resolver,
   table: TableDef,
   ctes: string[],
-  check: { alias: string; bad: string | null; expectedRows: string | null },
+  check: { alias: string; bad: string | null; expectedRows: string | null; insertedFlag?: string },
   plan: Omit<WritePlan, 'text' | 'values'>,
 ): WritePlan {
   let body = 'NULL::text';
@@ -82,7 +89,7 @@ function finish(
     const scope = r.scope(table);
     const readRows = policyRowsSql(table, scope.alias, scope.read.rows, r.params);
     const rows = projectRows(r, scope, MUT, readRows ? [readRows] : [], '');
-    body = `(SELECT ${aggregateBody('_p', plan.single)} FROM (${rows}) AS _p)`;
+    body = `(SELECT ${aggregateBody('_p', plan.single, plan.media.stripNulls)} FROM (${rows}) AS _p)`;
   } else {
     r.checkEmbedPaths();
   }
@@ -90,7 +97,8 @@ function finish(
   const tripped = check.expectedRows ? `v.bad > 0 OR v.n <> ${check.expectedRows}` : 'v.bad > 0';
   // A failing cast of a non-constant string aborts the statement, and with it every write in the CTEs above.
   const guard = `CASE WHEN ${tripped} THEN ('${POLICY_VIOLATION_MARKER} ' || v.bad)::int ELSE 0 END`;
-  const text = `WITH ${ctes.join(', ')} SELECT ${body} AS body, v.n AS n, ${guard} AS guard FROM (SELECT count(*)::int AS n, ${badCount} AS bad FROM ${MUT} AS ${check.alias}) AS v`;
+  const inserted = check.insertedFlag ? `count(*) FILTER (WHERE ${check.alias}.${ident(check.insertedFlag)})::int` : 'NULL::int';
+  const text = `WITH ${ctes.join(', ')} SELECT ${body} AS body, v.n AS n, ${guard} AS guard, v.inserted AS inserted FROM (SELECT count(*)::int AS n, ${badCount} AS bad, ${inserted} AS inserted FROM ${MUT} AS ${check.alias}) AS v`;
   return { ...plan, text, values: r.params.values };
 }
 
@@ -151,7 +159,7 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
     if (hit && hit.schema === ctx.catalog.schema && hit.createRows === create.rows) {
       // What finish() checks for a non-representation write.
       r.checkEmbedPaths();
-      return { ...insertFields(table, false, req), text: hit.text, values: [JSON.stringify(recordsOf(rows, columns)), ...hit.ruleValues] };
+      return { ...insertFields(ctx, table, false, req), text: hit.text, values: [JSON.stringify(recordsOf(rows, columns)), ...hit.ruleValues] };
     }
   }
 
@@ -175,19 +183,19 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
   const into = `INSERT INTO ${r.qualified(table)} AS t_conflict`;
 
   const ctes: string[] = [];
-  for (const group of groups(rows, columns, req.prefer.missing === 'default')) {
-    if (group.columns.length === 0) {
-      for (let i = 0; i < group.rows.length; i++) ctes.push(`${into} DEFAULT VALUES${onConflictSql}${returning}`);
-      continue;
-    }
-    const data = recordsOf(group.rows, group.columns);
-    const cols = group.columns.map((c) => ident(c.name)).join(', ');
-    const recordType = group.columns.map((c) => `${ident(c.name)} ${sqlType(c.type)}`).join(', ');
-    const src = `SELECT ${group.columns.map((c) => `r.${ident(c.name)}`).join(', ')} FROM json_to_recordset(${r.params.add(JSON.stringify(data), 'json')}) AS r(${recordType})`;
+  if (req.prefer.missing === 'default' && rows.length > 0 && columns.length > 0) {
+    ctes.push(`${into} (${columns.map((c) => ident(c.name)).join(', ')}) ${withDefaults(r, rows, columns)}${onConflictSql}${returning}`);
+  } else if (rows.length > 0 && columns.length === 0) {
+    for (let i = 0; i < rows.length; i++) ctes.push(`${into} DEFAULT VALUES${onConflictSql}${returning}`);
+  } else if (rows.length > 0) {
+    const cols = columns.map((c) => ident(c.name)).join(', ');
+    const recordType = columns.map((c) => `${ident(c.name)} ${sqlType(c.type)}`).join(', ');
+    const src = `SELECT ${columns.map((c) => `r.${ident(c.name)}`).join(', ')} FROM json_to_recordset(${r.params.add(JSON.stringify(recordsOf(rows, columns)), 'json')}) AS r(${recordType})`;
     ctes.push(`${into} (${cols}) ${src}${onConflictSql}${returning}`);
   }
   const named = ctes.length === 1 ? [`${MUT} AS (${ctes[0]})`] : [...ctes.map((c, i) => `${MUT}_${i} AS (${c})`), `${MUT} AS (${ctes.map((_, i) => `SELECT * FROM ${MUT}_${i}`).join(' UNION ALL ')})`];
-  if (rows.length === 0) named.splice(0, named.length, `${MUT} AS (SELECT * FROM ${r.qualified(table)} WHERE FALSE)`);
+  // An empty body writes nothing; the flag column is still there for the count of inserted rows.
+  if (rows.length === 0) named.splice(0, named.length, `${MUT} AS (SELECT *${merge ? `, FALSE AS ${ident(inserted)}` : ''} FROM ${r.qualified(table)} WHERE FALSE)`);
 
   const alias = r.nextAlias();
   // Nothing to check for an empty body (and no parameter may be left unused: PostgreSQL couldn't type it).
@@ -202,22 +210,40 @@ export function buildInsert(ctx: BuildContext, tableName: string, req: ParsedReq
   }
   // A merge must write every row; one missing means the existing row failed the update policy.
   const expectedRows = merge && rows.length > 0 ? r.params.add(String(rows.length), 'int4') : null;
-  const plan = finish(r, table, named, { alias, bad, expectedRows }, insertFields(table, upsert, req));
+  const plan = finish(r, table, named, { alias, bad, expectedRows, insertedFlag: merge ? inserted : undefined }, insertFields(ctx, table, upsert, req));
   // values[0] is the rows (the only parameter added before the rule's).
   if (plain) rememberPlainInsert(table, key, { schema: ctx.catalog.schema, createRows: create.rows, text: plan.text, ruleValues: plan.values.slice(1) });
   return plan;
 }
 
-function insertFields(table: TableDef, upsert: boolean, req: ParsedRequest): Omit<WritePlan, 'text' | 'values'> {
+function insertFields(ctx: BuildContext, table: TableDef, upsert: boolean, req: ParsedRequest): Omit<WritePlan, 'text' | 'values'> {
+  const conflictTarget = table.primaryKey.length > 0 || req.onConflict !== undefined;
   return {
     kind: 'insert',
     table: table.name,
     upsert,
     single: req.single,
+    media: req.media,
     returning: req.prefer.return ?? 'minimal',
     count: req.prefer.count,
     hasFilters: rootFilterCount(req) > 0,
-    preferenceApplied: req.prefer.applied,
+    preferenceApplied: preferenceApplied(req.prefer, 'insert', { txAllowed: ctx.txAllowed ?? false, conflictTarget }),
+  };
+}
+
+/** The fields of a PATCH/DELETE plan. */
+function changeFields(ctx: BuildContext, kind: 'update' | 'delete', table: TableDef, req: ParsedRequest): Omit<WritePlan, 'text' | 'values'> {
+  return {
+    kind,
+    table: table.name,
+    upsert: false,
+    single: req.single,
+    media: req.media,
+    returning: req.prefer.return ?? 'minimal',
+    maxAffected: req.prefer.handling === 'strict' ? req.prefer.maxAffected : undefined,
+    count: req.prefer.count,
+    hasFilters: rootFilterCount(req) > 0,
+    preferenceApplied: preferenceApplied(req.prefer, kind, { txAllowed: ctx.txAllowed ?? false }),
   };
 }
 
@@ -253,6 +279,25 @@ function isPlainInsert(req: ParsedRequest, rows: JsonObject[]): boolean {
   return rows.length > 0 && req.prefer.resolution === undefined && req.prefer.missing !== 'default' && req.prefer.return !== 'representation';
 }
 
+/**
+ * `Prefer: missing=default` as PostgREST runs it: one INSERT over the body's elements in order, where every column
+ * with a default has its default evaluated for every row (so an identity column's sequence advances once per row,
+ * key sent or not, and ids match what the same request gives on PostgREST) and used where the row lacks the key.
+ */
+function withDefaults(r: Resolver, rows: JsonObject[], columns: ColumnDef[]): string {
+  const recordType = columns.map((c) => `${ident(c.name)} ${sqlType(c.type)}`).join(', ');
+  const laterals: string[] = [];
+  const exprs = columns.map((c, i) => {
+    const value = `r.${ident(c.name)}`;
+    if (!c.defaultSql) return value;
+    // Correlated to the element, so a volatile default (nextval, gen_random_uuid) runs once per row, not once.
+    laterals.push(`CROSS JOIN LATERAL (SELECT ${c.defaultSql} AS v WHERE e.i IS NOT NULL) AS d${i}`);
+    return `CASE WHEN e.elem ? ${r.params.add(c.name, 'text')} THEN ${value} ELSE d${i}.v END`;
+  });
+  const data = r.params.add(JSON.stringify(rows.map((row) => Object.fromEntries(columns.filter((c) => Object.prototype.hasOwnProperty.call(row, c.name)).map((c) => [c.name, row[c.name]])))), 'jsonb');
+  return `SELECT ${exprs.join(', ')} FROM jsonb_array_elements(${data}) WITH ORDINALITY AS e(elem, i) CROSS JOIN LATERAL jsonb_to_record(e.elem) AS r(${recordType}) ${laterals.join(' ')} ORDER BY e.i`;
+}
+
 /** The keys of all rows, in first-seen order. */
 function keysOf(rows: JsonObject[]): string[] {
   if (rows.length === 1) return Object.keys(rows[0]);
@@ -273,20 +318,6 @@ function onConflict(table: TableDef, requested: string[] | undefined): string {
   const same = (k: string[]): boolean => k.length === target.length && k.every((c) => target.includes(c));
   if (target.length === 0 || !(same(table.primaryKey) || table.uniques.some(same))) throw Errors.noConflictTarget();
   return target.map(ident).join(', ');
-}
-
-/** Rows grouped by which columns they carry, so missing keys can take their DEFAULT (only with missing=default). */
-function groups(rows: JsonObject[], columns: ColumnDef[], missingDefault: boolean): Array<{ columns: ColumnDef[]; rows: JsonObject[] }> {
-  if (!missingDefault) return rows.length ? [{ columns, rows }] : [];
-  const byKey = new Map<string, { columns: ColumnDef[]; rows: JsonObject[] }>();
-  for (const row of rows) {
-    const present = columns.filter((c) => Object.prototype.hasOwnProperty.call(row, c.name));
-    const key = present.map((c) => c.name).join('\u0000');
-    const g = byKey.get(key) ?? { columns: present, rows: [] };
-    g.rows.push(row);
-    byKey.set(key, g);
-  }
-  return [...byKey.values()];
 }
 
 /**
@@ -320,8 +351,9 @@ export function buildUpdate(ctx: BuildContext, tableName: string, req: ParsedReq
   const where = targetWhere(r, table, scope, update.rows, req);
   let cte: string;
   if (columns.length === 0) {
-    // PostgREST answers an empty PATCH without touching anything.
-    cte = `${MUT} AS (SELECT * FROM ${r.qualified(table)} WHERE FALSE)`;
+    // PostgREST answers an empty PATCH without touching anything. The WHERE stays (under FALSE) so that every
+    // parameter it bound is used and typed.
+    cte = `${MUT} AS (SELECT ${scope.alias}.* FROM ${r.qualified(table)} AS ${scope.alias} WHERE FALSE AND ${where})`;
   } else {
     const recordType = columns.map((c) => `${ident(c.name)} ${sqlType(c.type)}`).join(', ');
     const set = columns.map((c) => `${ident(c.name)} = r.${ident(c.name)}`).join(', ');
@@ -329,16 +361,7 @@ export function buildUpdate(ctx: BuildContext, tableName: string, req: ParsedReq
     cte = `${MUT} AS (UPDATE ${r.qualified(table)} AS ${scope.alias} SET ${set} FROM ${src} WHERE ${where} RETURNING ${scope.alias}.*)`;
   }
   const alias = r.nextAlias();
-  return finish(r, table, [cte], { alias, bad: violation(r, table, alias, update.rows), expectedRows: null }, {
-    kind: 'update',
-    table: table.name,
-    upsert: false,
-    single: req.single,
-    returning: req.prefer.return ?? 'minimal',
-    count: req.prefer.count,
-    hasFilters: rootFilterCount(req) > 0,
-    preferenceApplied: req.prefer.applied,
-  });
+  return finish(r, table, [cte], { alias, bad: violation(r, table, alias, update.rows), expectedRows: null }, changeFields(ctx, 'update', table, req));
 }
 
 /** DELETE of the rows the filters and the delete policy select. */
@@ -349,14 +372,5 @@ export function buildDelete(ctx: BuildContext, tableName: string, req: ParsedReq
   const scope = targetScope(r, table, req);
   const where = targetWhere(r, table, scope, del.rows, req);
   const cte = `${MUT} AS (DELETE FROM ${r.qualified(table)} AS ${scope.alias} WHERE ${where} RETURNING ${scope.alias}.*)`;
-  return finish(r, table, [cte], { alias: r.nextAlias(), bad: null, expectedRows: null }, {
-    kind: 'delete',
-    table: table.name,
-    upsert: false,
-    single: req.single,
-    returning: req.prefer.return ?? 'minimal',
-    count: req.prefer.count,
-    hasFilters: rootFilterCount(req) > 0,
-    preferenceApplied: req.prefer.applied,
-  });
+  return finish(r, table, [cte], { alias: r.nextAlias(), bad: null, expectedRows: null }, changeFields(ctx, 'delete', table, req));
 }

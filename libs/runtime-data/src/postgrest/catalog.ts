@@ -9,6 +9,10 @@ export interface ColumnDef {
   type: string;
   nullable: boolean;
   hasDefault: boolean;
+  /** The default's SQL expression (trusted: generated from the validated declaration), for `missing=default`. */
+  defaultSql?: string;
+  /** A generated column (tsvector): readable, never written. */
+  generated?: boolean;
 }
 export interface ForeignKeyDef {
   name: string;

@@ -1,7 +1,7 @@
 import { Errors } from './postgrest.error';
 
 /** The families of column types we treat differently when validating values and choosing operators. */
-export type TypeFamily = 'int2' | 'int4' | 'int8' | 'float' | 'numeric' | 'bool' | 'uuid' | 'json' | 'text' | 'array' | 'other';
+export type TypeFamily = 'int2' | 'int4' | 'int8' | 'float' | 'numeric' | 'bool' | 'uuid' | 'json' | 'text' | 'array' | 'range' | 'tsvector' | 'other';
 
 const FAMILY: Record<string, TypeFamily> = {
   int2: 'int2', smallint: 'int2',
@@ -13,7 +13,19 @@ const FAMILY: Record<string, TypeFamily> = {
   uuid: 'uuid',
   json: 'json', jsonb: 'json',
   text: 'text', varchar: 'text', 'character varying': 'text', char: 'text', character: 'text', citext: 'text', bpchar: 'text',
+  int4range: 'range', int8range: 'range', numrange: 'range', tsrange: 'range', tstzrange: 'range', daterange: 'range',
+  tsvector: 'tsvector',
 };
+
+/**
+ * The text search configurations PostgreSQL ships (pg_catalog), the only ones a filter's `fts(lang)` or a declared
+ * tsvector column may name: a fixed list, so an unknown name is a clear 400 instead of a database error.
+ */
+export const TEXT_SEARCH_CONFIGS = [
+  'simple', 'arabic', 'armenian', 'basque', 'catalan', 'danish', 'dutch', 'english', 'finnish', 'french', 'german', 'greek',
+  'hindi', 'hungarian', 'indonesian', 'irish', 'italian', 'lithuanian', 'nepali', 'norwegian', 'portuguese', 'romanian',
+  'russian', 'serbian', 'spanish', 'swedish', 'tamil', 'turkish', 'yiddish',
+] as const;
 
 export function typeFamily(type: string): TypeFamily {
   const t = type.trim().toLowerCase();

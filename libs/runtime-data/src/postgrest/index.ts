@@ -13,8 +13,8 @@ export type { PostgrestLimits } from './limits';
 /** Catalog, policy and limits a plan is built with. */
 export type { BuildContext } from './resolver';
 /** Query string + headers → parsed request (pure, no catalog). */
-export { parseRequest } from './parse-request';
-export type { RequestInput, QueryInput, HeaderInput, ParsedRequest, Preferences, CountMode, ReturnMode } from './parse-request';
+export { parseRequest, parsePrefer, header } from './parse-request';
+export type { RequestInput, QueryInput, HeaderInput, ParsedRequest, Preferences, CountMode, ReturnMode, MediaChoice } from './parse-request';
 /** Parsed request → one parameterised statement. */
 export { buildRead } from './build-read';
 export type { ReadPlan } from './build-read';
@@ -25,5 +25,7 @@ export { planRead, planInsert, planUpdate, planDelete, finishRead, finishWrite, 
 /** A read's planned/estimated count: the EXPLAIN still to run after the read, if any. */
 export { estimateStatement } from './postgrest';
 export type { PostgrestResponse, ReadRow, WriteRow } from './postgrest';
+/** The Content-Type of an answer in a negotiated media type, as PostgREST spells it. */
+export { contentType } from './postgrest';
 /** The statement type every plan extends. */
 export type { SqlQuery } from './sql';

@@ -3,8 +3,15 @@ import { Errors } from './postgrest.error';
 import { PostgrestLimits } from './limits';
 import { checkRegexPattern } from './regex-guard';
 
-export const OPERATORS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch', 'in', 'is', 'isdistinct', 'cs', 'cd', 'ov'] as const;
+export const OPERATORS = [
+  'eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch', 'in', 'is', 'isdistinct', 'cs', 'cd', 'ov',
+  'sl', 'sr', 'nxl', 'nxr', 'adj', 'fts', 'plfts', 'phfts', 'wfts',
+] as const;
 export type Operator = (typeof OPERATORS)[number];
+/** Operators that take PostgREST's `(any)`/`(all)` quantifier: `like(any).{a*,b*}`. */
+const QUANTIFIABLE = new Set<Operator>(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch']);
+/** Full-text operators, which take an optional text search configuration: `fts(english).query`. */
+export const FTS_OPERATORS = new Set<Operator>(['fts', 'plfts', 'phfts', 'wfts']);
 export type IsValue = 'null' | 'not_null' | 'true' | 'false' | 'unknown';
 
 export interface Condition {
@@ -18,6 +25,10 @@ export interface Condition {
   list?: string[];
   /** The keyword of `is.…`. */
   is?: IsValue;
+  /** `(any)` / `(all)`: `value` is a `{a,b}` array literal compared element-wise. */
+  quantifier?: 'any' | 'all';
+  /** The text search configuration of `fts(english)`. */
+  language?: string;
 }
 export interface Logic {
   kind: 'logic';
@@ -47,7 +58,14 @@ function isOperator(s: string): s is Operator {
   return (OPERATORS as readonly string[]).includes(s);
 }
 
-function operator(c: Cursor): { negate: boolean; op: Operator } {
+interface OperatorRef {
+  negate: boolean;
+  op: Operator;
+  quantifier?: 'any' | 'all';
+  language?: string;
+}
+
+function operator(c: Cursor): OperatorRef {
   let negate = false;
   const start = c.i;
   let word = c.name();
@@ -60,8 +78,18 @@ function operator(c: Cursor): { negate: boolean; op: Operator } {
     c.i = start;
     throw Errors.parse('filter', c.s, `unknown operator "${word}"; expecting one of ${OPERATORS.join(', ')}`);
   }
+  const ref: OperatorRef = { negate, op: word };
+  if (c.peek() === '(') {
+    // `eq(any)`, `like(all)`, `fts(english)`: a word in parentheses right after the operator.
+    const close = c.s.indexOf(')', c.i);
+    const arg = close > c.i ? c.s.slice(c.i + 1, close) : '';
+    if (QUANTIFIABLE.has(word) && (arg === 'any' || arg === 'all')) ref.quantifier = arg;
+    else if (FTS_OPERATORS.has(word) && /^[a-z_][a-z0-9_]{0,62}$/.test(arg)) ref.language = arg;
+    else c.fail(QUANTIFIABLE.has(word) ? '"(any)" or "(all)"' : FTS_OPERATORS.has(word) ? 'a text search configuration' : '"."');
+    c.i = close + 1;
+  }
   c.expect('.');
-  return { negate, op: word };
+  return ref;
 }
 
 function isKeyword(c: Cursor, raw: string): IsValue {
@@ -99,16 +127,17 @@ function likePattern(op: Operator, v: string): string {
 export function parseFilterValue(field: FieldRef, raw: string, limits: PostgrestLimits, budget: FilterBudget): Condition {
   budget.take();
   const c = new Cursor(raw, 'filter');
-  const { negate, op } = operator(c);
+  const { negate, op, quantifier, language } = operator(c);
   if (op === 'in') {
     const list = inList(c, limits);
     if (!c.done) c.fail('end of input');
     return { kind: 'cond', field, negate, op, value: '', list };
   }
   const rest = c.s.slice(c.i);
+  if (quantifier) return quantified(field, negate, op, quantifier, rest, limits, budget);
   budget.regex(op, rest);
   if (op === 'is') return { kind: 'cond', field, negate, op, value: rest, is: isKeyword(c, rest) };
-  return { kind: 'cond', field, negate, op, value: likePattern(op, rest) };
+  return { kind: 'cond', field, negate, op, value: likePattern(op, rest), language };
 }
 
 /** `(a.eq.1,b.gt.2,and(c.eq.3,not.or(d.is.null)))` as the value of `or=` / `and=` / `not.or=` / `not.and=`. */
@@ -145,12 +174,13 @@ function logicItem(c: Cursor, depth: number, limits: PostgrestLimits, budget: Fi
   budget.take();
   const field = c.field();
   c.expect('.');
-  const { negate, op } = operator(c);
+  const { negate, op, quantifier, language } = operator(c);
   if (op === 'in') return { kind: 'cond', field, negate, op, value: '', list: inList(c, limits) };
   const value = logicValue(c);
+  if (quantifier) return quantified(field, negate, op, quantifier, value, limits, budget);
   budget.regex(op, value);
   if (op === 'is') return { kind: 'cond', field, negate, op, value, is: isKeyword(c, value) };
-  return { kind: 'cond', field, negate, op, value: likePattern(op, value) };
+  return { kind: 'cond', field, negate, op, value: likePattern(op, value), language };
 }
 
 /** Inside a tree a value is quoted, a `{…}` array literal, or runs to the next `,` or `)`. */
@@ -165,6 +195,31 @@ function logicValue(c: Cursor): string {
   }
   while (!c.done && c.peek() !== ',' && c.peek() !== ')') c.i++;
   return c.s.slice(start, c.i);
+}
+
+/**
+ * `op(any).{a,b}` / `op(all).{a,b}`: the elements of the `{…}` literal (quoted elements may hold `,` and `}`), each
+ * checked like a single value (like patterns get `*` → `%`, regexes the pattern rules), at most maxInList of them.
+ */
+function quantified(field: FieldRef, negate: boolean, op: Operator, quantifier: 'any' | 'all', raw: string, limits: PostgrestLimits, budget: FilterBudget): Condition {
+  const c = new Cursor(raw, 'filter');
+  c.expect('{');
+  const list: string[] = [];
+  if (!c.eat('}')) {
+    do {
+      if (list.length >= limits.maxInList) throw Errors.limit(`(any)/(all) lists are limited to ${limits.maxInList} values`);
+      if (c.peek() === '"') list.push(c.quoted());
+      else {
+        const start = c.i;
+        while (!c.done && c.peek() !== ',' && c.peek() !== '}') c.i++;
+        list.push(c.s.slice(start, c.i).trim());
+      }
+    } while (c.eat(','));
+    c.expect('}');
+  }
+  if (!c.done) c.fail('end of input');
+  for (const v of list) budget.regex(op, v);
+  return { kind: 'cond', field, negate, op, value: '', list: list.map((v) => likePattern(op, v)), quantifier };
 }
 
 /** Parses a whole filter key (`col`, `col->a->>b`) with no embed prefix. */

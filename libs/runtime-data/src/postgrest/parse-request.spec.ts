@@ -1,7 +1,7 @@
 import { DEFAULT_LIMITS } from './limits';
 import { FilterBudget, parseFilterValue, parseLogicValue } from './parse-filter';
 import { parseOrder } from './parse-order';
-import { parseAccept, parsePrefer, parseRange, parseRequest } from './parse-request';
+import { parseAccept, parseMedia, parsePrefer, parseRange, parseRequest, preferenceApplied } from './parse-request';
 
 const field = { name: 'a', path: [] };
 const budget = () => new FilterBudget(DEFAULT_LIMITS);
@@ -40,7 +40,7 @@ describe(parseFilterValue.name, () => {
     expect(() => filter('is.maybe')).toThrow(expect.objectContaining({ code: 'PGRST100' }));
   });
 
-  it.each(['', 'eq', 'fts.x', 'equals.1', 'in.(1,2', 'in.(1)x', 'not.not.eq.1'])('rejects %p with PGRST100', (v) => {
+  it.each(['', 'eq', 'equals.1', 'in.(1,2', 'in.(1)x', 'not.not.eq.1', 'is(any).{null}', 'eq(some).{1}', 'fts(Bad-Name).x', 'like(any).{a'])('rejects %p with PGRST100', (v) => {
     expect(() => filter(v)).toThrow(expect.objectContaining({ code: 'PGRST100', status: 400 }));
   });
 
@@ -138,7 +138,21 @@ describe(parseRequest.name, () => {
     expect(req.filters).toHaveLength(2);
   });
 
-  it.each([['limit', '-1'], ['limit', 'abc'], ['offset', '1.5'], ['id', 'nope'], ['id', '1']])('rejects %s=%s', (k, v) => {
+  it('answers a negative limit with 416 PGRST103 and ignores a negative offset, as PostgREST does', () => {
+    expect(() => parseRequest({ query: { limit: '-1' } }, DEFAULT_LIMITS)).toThrow(
+      expect.objectContaining({ code: 'PGRST103', status: 416, details: 'Limit should be greater than or equal to zero.', headers: { 'Content-Range': '*/*' } }),
+    );
+    expect(parseRequest({ query: { offset: '-4' } }, DEFAULT_LIMITS).offset.has('')).toBe(false);
+  });
+
+  it('refuses unknown preferences with handling=strict (PGRST122) and ignores them otherwise', () => {
+    expect(() => parseRequest({ query: {}, headers: { prefer: 'handling=strict, bogus=1' } }, DEFAULT_LIMITS)).toThrow(
+      expect.objectContaining({ code: 'PGRST122', status: 400, details: 'Invalid preferences: bogus=1' }),
+    );
+    expect(parseRequest({ query: {}, headers: { prefer: 'handling=lenient, bogus=1' } }, DEFAULT_LIMITS).prefer.invalid).toEqual(['bogus=1']);
+  });
+
+  it.each([['limit', 'abc'], ['offset', '1.5'], ['id', 'nope'], ['id', '1']])('rejects %s=%s', (k, v) => {
     expect(() => parseRequest({ query: { [k]: v } }, DEFAULT_LIMITS)).toThrow(expect.objectContaining({ code: 'PGRST100', status: 400 }));
   });
 
@@ -155,16 +169,28 @@ describe(parseRequest.name, () => {
 });
 
 describe(parsePrefer.name, () => {
-  it('parses every preference and records the applied ones', () => {
-    expect(parsePrefer('return=representation, count=exact,resolution=merge-duplicates, missing=default, tx=rollback, bogus')).toEqual({
+  it('parses every preference and keeps the unknown ones', () => {
+    expect(parsePrefer('return=representation, count=exact,resolution=merge-duplicates, missing=default, tx=rollback, handling=strict, max-affected=5, timezone=UTC, bogus')).toEqual({
       return: 'representation',
       count: 'exact',
       resolution: 'merge-duplicates',
       missing: 'default',
-      applied: ['return=representation', 'count=exact', 'resolution=merge-duplicates', 'missing=default'],
+      tx: 'rollback',
+      handling: 'strict',
+      maxAffected: 5,
+      invalid: ['bogus'],
     });
-    expect(parsePrefer(undefined)).toEqual({ applied: [] });
-    expect(parsePrefer('count=everything')).toEqual({ applied: [] });
+    expect(parsePrefer(undefined)).toEqual({ invalid: [] });
+    expect(parsePrefer('count=everything')).toEqual({ invalid: ['count=everything'] });
+  });
+
+  it('lists applied preferences per request kind in PostgREST order', () => {
+    const p = parsePrefer('max-affected=2, handling=strict, tx=rollback, count=exact, return=representation, missing=default, resolution=merge-duplicates');
+    expect(preferenceApplied(p, 'insert', { txAllowed: true, conflictTarget: true })).toEqual([
+      'resolution=merge-duplicates', 'missing=default', 'return=representation', 'count=exact', 'tx=rollback', 'handling=strict',
+    ]);
+    expect(preferenceApplied(p, 'delete', { txAllowed: false })).toEqual(['return=representation', 'count=exact', 'handling=strict', 'max-affected=2']);
+    expect(preferenceApplied(p, 'read', { txAllowed: false })).toEqual(['count=exact', 'handling=strict']);
   });
 });
 
@@ -184,6 +210,15 @@ describe(parseAccept.name, () => {
     expect(parseAccept('application/json, text/plain')).toBe(false);
     expect(parseAccept('*/*')).toBe(false);
     expect(parseAccept(undefined)).toBe(false);
-    expect(() => parseAccept('text/csv')).toThrow(expect.objectContaining({ code: 'PGRST107', status: 406 }));
+    expect(() => parseAccept('text/html')).toThrow(expect.objectContaining({ code: 'PGRST107', status: 406 }));
+  });
+
+  it('negotiates CSV, stripped nulls and the plan', () => {
+    expect(parseMedia('text/csv')).toEqual({ kind: 'csv', stripNulls: false });
+    expect(parseMedia('application/vnd.pgrst.array+json;nulls=stripped')).toEqual({ kind: 'json', stripNulls: true });
+    expect(parseMedia('application/vnd.pgrst.object+json; nulls=stripped')).toEqual({ kind: 'object', stripNulls: true });
+    expect(parseMedia('application/vnd.pgrst.plan+text; for="application/json"; options=analyze|verbose;')).toEqual({ kind: 'plan', stripNulls: false, planText: true, planOptions: ['analyze', 'verbose'] });
+    expect(() => parseMedia('application/vnd.pgrst.plan; options=analyze|drop')).toThrow(expect.objectContaining({ code: 'PGRST107' }));
+    expect(parseMedia('text/html, text/csv')).toEqual({ kind: 'csv', stripNulls: false });
   });
 });

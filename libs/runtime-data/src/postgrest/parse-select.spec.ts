@@ -55,7 +55,7 @@ describe(parseSelect.name, () => {
     expect(parse('名前,ünïcode:café')[1]).toMatchObject({ alias: 'ünïcode', field: { name: 'café' } });
   });
 
-  it.each(['', 'id,', 'users(', 'users(id', 'id)', 'a:b:c', '...users(*)', 'a->', 'users!(*)', 'x!a!b(*)', 'data->a(id)'])('rejects %p with PGRST100', (s) => {
+  it.each(['', 'id,', 'users(', 'users(id', 'id)', 'a:b:c', '...users', '...id', 'a->', 'users!(*)', 'x!a!b(*)', 'data->a(id)'])('rejects %p with PGRST100', (s) => {
     expect(() => parse(s)).toThrow(expect.objectContaining({ code: 'PGRST100', status: 400 }));
   });
 

@@ -7,12 +7,18 @@ export type SelectItem = StarItem | FieldItem | EmbedItem;
 export interface StarItem {
   kind: 'star';
 }
+export type AggregateFn = 'count' | 'sum' | 'avg' | 'min' | 'max';
 export interface FieldItem {
   kind: 'field';
   alias?: string;
+  /** `*` (name '*') only with aggregate count: `count()`. */
   field: FieldRef;
   /** Canonical cast name from the allow-list (never the caller's spelling). */
   cast?: string;
+  /** `col.sum()`, `count()`: the rows of this level are grouped by its other fields. */
+  aggregate?: AggregateFn;
+  /** `col.sum()::int`: a cast of the aggregate's result. */
+  aggregateCast?: string;
 }
 export interface EmbedItem {
   kind: 'embed';
@@ -23,6 +29,8 @@ export interface EmbedItem {
   hint?: string;
   /** `!inner`: keep only parent rows that have a matching embedded row. */
   inner: boolean;
+  /** `...rel(a,b)`: the related row's fields are the parent's own. */
+  spread?: boolean;
   select: SelectItem[];
 }
 
@@ -67,7 +75,13 @@ function list(c: Cursor, depth: number, limits: PostgrestLimits, counter: Counte
 function item(c: Cursor, depth: number, limits: PostgrestLimits, counter: Counter): SelectItem {
   c.skipSpaces();
   if (c.eat('*')) return { kind: 'star' };
-  if (c.peek(3) === '...') c.fail('field name (spread embeds are not supported)');
+  if (c.peek(3) === '...') {
+    c.i += 3;
+    const relation = c.name();
+    c.skipSpaces();
+    if (c.peek() !== '!' && c.peek() !== '(') c.fail('"(" (only embedded resources can be spread)');
+    return { ...embed(c, undefined, relation, depth, limits, counter), spread: true };
+  }
   const start = c.i;
   let alias: string | undefined;
   const first = c.name();
@@ -79,21 +93,33 @@ function item(c: Cursor, depth: number, limits: PostgrestLimits, counter: Counte
   } else {
     c.i = start;
   }
+  // `count()` (optionally `alias:count()` and `count()::int`): the number of rows.
+  if (/^count\s*\(\s*\)/.test(c.s.slice(c.i, c.i + 12))) {
+    c.i = c.s.indexOf(')', c.i) + 1;
+    return { kind: 'field', alias, field: { name: '*', path: [] }, aggregate: 'count', aggregateCast: castAfter(c) };
+  }
   const field = c.field();
   c.skipSpaces();
   if (c.peek() === '!' || c.peek() === '(') {
     if (field.path.length > 0) c.fail('"," or ")"');
     return embed(c, alias, field.name, depth, limits, counter);
   }
-  let cast: string | undefined;
-  if (c.eat('::')) {
-    const start = c.i;
-    while (!c.done && /[A-Za-z0-9_ ]/.test(c.s[c.i])) c.i++;
-    const name = c.s.slice(start, c.i).trim();
-    cast = canonicalCast(name);
-    if (!cast) throw Errors.parse('select parameter', c.s, `unsupported cast "${name}"`);
-  }
-  return { kind: 'field', alias, field, cast };
+  const cast = castAfter(c);
+  const agg = /^\.(sum|avg|count|min|max)\(\)/.exec(c.s.slice(c.i, c.i + 8));
+  if (!agg) return { kind: 'field', alias, field, cast };
+  c.i += agg[0].length;
+  return { kind: 'field', alias, field, cast, aggregate: agg[1] as AggregateFn, aggregateCast: castAfter(c) };
+}
+
+/** An optional `::type` from the cast allow-list. */
+function castAfter(c: Cursor): string | undefined {
+  if (!c.eat('::')) return undefined;
+  const start = c.i;
+  while (!c.done && /[A-Za-z0-9_ ]/.test(c.s[c.i])) c.i++;
+  const name = c.s.slice(start, c.i).trim();
+  const cast = canonicalCast(name);
+  if (!cast) throw Errors.parse('select parameter', c.s, `unsupported cast "${name}"`);
+  return cast;
 }
 
 function embed(c: Cursor, alias: string | undefined, relation: string, depth: number, limits: PostgrestLimits, counter: Counter): EmbedItem {

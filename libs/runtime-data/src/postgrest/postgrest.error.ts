@@ -3,20 +3,25 @@
  * Messages are safe to show the caller: they may echo the caller's own (truncated) input, never SQL text or schema
  * names.
  */
+export type PostgrestDetails = string | null | Array<Record<string, string>>;
+
 export class PostgrestError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details: string | null = null,
+    /** Usually text; PGRST201 carries an array of candidate relationships, as PostgREST's does. */
+    readonly details: PostgrestDetails = null,
     readonly hint: string | null = null,
+    /** Extra response headers (a 416's `Content-Range`). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'PostgrestError';
   }
 
   /** The JSON body PostgREST sends. */
-  toJSON(): { code: string; message: string; details: string | null; hint: string | null } {
+  toJSON(): { code: string; message: string; details: PostgrestDetails; hint: string | null } {
     return { code: this.code, message: this.message, details: this.details, hint: this.hint };
   }
 }
@@ -45,9 +50,36 @@ export const Errors = {
   body(message: string, details: string | null = null): PostgrestError {
     return new PostgrestError(400, 'PGRST102', message, details);
   },
-  /** PGRST103: an offset past the end of the data, or an inverted Range. */
-  range(details: string | null): PostgrestError {
-    return new PostgrestError(416, 'PGRST103', 'Requested range not satisfiable', details);
+  /**
+   * PGRST103: an offset past the end of the data (total known), a negative limit or an inverted Range. Every 416
+   * says in `Content-Range` what there is: `*\/N`, or `*\/*` when nothing was counted.
+   */
+  range(details: string | null, total?: number): PostgrestError {
+    return new PostgrestError(416, 'PGRST103', 'Requested range not satisfiable', details, null, { 'Content-Range': `*/${total ?? '*'}` });
+  },
+  /** PGRST106: Accept-Profile/Content-Profile names a schema the project doesn't expose. */
+  invalidSchema(schema: string): PostgrestError {
+    return new PostgrestError(406, 'PGRST106', `Invalid schema: ${echo(schema)}`, null, 'Only the following schemas are exposed: public');
+  },
+  /** PGRST122: unknown preferences with `Prefer: handling=strict`. */
+  invalidPreferences(prefs: string[]): PostgrestError {
+    return new PostgrestError(400, 'PGRST122', 'Invalid preferences given with handling=strict', `Invalid preferences: ${prefs.map(echo).join(', ')}`);
+  },
+  /** PGRST124: `Prefer: handling=strict, max-affected=N` and the write touched more rows (rolled back). */
+  maxAffected(rows: number): PostgrestError {
+    return new PostgrestError(400, 'PGRST124', 'Query result exceeds max-affected preference constraint', `The query affects ${rows} rows`);
+  },
+  /** 400: an embed beside aggregates at one level (ask for the aggregate inside the embed instead). */
+  embedWithAggregate(name: string): PostgrestError {
+    return new PostgrestError(400, 'PGRST100', `'${echo(name)}' can't be embedded next to aggregate functions`, null, `Aggregate inside the embedded resource instead, e.g. ${echo(name)}(count)`);
+  },
+  /** 400: aggregates inside a to-one embed (one row: nothing to aggregate). */
+  aggregateOnToOne(name: string): PostgrestError {
+    return new PostgrestError(400, 'PGRST100', `'${echo(name)}' is a to-one relationship: there is nothing to aggregate`);
+  },
+  /** PGRST123: aggregates in `select` while the project has them switched off. */
+  aggregatesDisabled(): PostgrestError {
+    return new PostgrestError(400, 'PGRST123', 'Use of aggregate functions is not allowed');
   },
   /** PGRST107: an Accept header we can't satisfy. */
   mediaType(accept: string): PostgrestError {
@@ -76,15 +108,19 @@ export const Errors = {
       `Searched for a foreign key relationship between '${echo(from)}' and '${echo(to)}' in the schema 'public', but no matches were found.`,
     );
   },
-  /** PGRST201: several foreign keys fit; the caller must disambiguate with `!fk_name`. */
-  ambiguousRelationship(from: string, to: string, candidates: string[]): PostgrestError {
+  /** PGRST201: several relationships fit; the caller must disambiguate with `!hint`. `details` lists each. */
+  ambiguousRelationship(from: string, to: string, candidates: Array<{ cardinality: string; embedding: string; relationship: string; hint: string }>): PostgrestError {
     return new PostgrestError(
       300,
       'PGRST201',
       `Could not embed because more than one relationship was found for '${echo(from)}' and '${echo(to)}'`,
-      candidates.map((c) => `${to}!${c}`).join(', '),
-      `Try changing '${echo(to)}' to one of the following: ${candidates.map((c) => `'${to}!${c}'`).join(', ')}. Find the desired relationship in the 'details' key.`,
+      candidates.map((c) => ({ cardinality: c.cardinality, embedding: c.embedding, relationship: c.relationship })),
+      `Try changing '${echo(to)}' to one of the following: ${candidates.map((c) => `'${c.hint}'`).join(', ')}. Find the desired relationship in the 'details' key.`,
     );
+  },
+  /** PGRST100: the same embed twice at one level without distinct aliases (its JSON would hold one key twice). */
+  duplicateEmbed(name: string): PostgrestError {
+    return new PostgrestError(400, 'PGRST100', `'${echo(name)}' is embedded more than once`, null, `Give each embedding of '${echo(name)}' its own alias, e.g. ${echo(name)}_2:${echo(name)}(...)`);
   },
   /** PGRST204: a body key that is not a (usable) column. */
   unknownBodyColumn(column: string, table: string): PostgrestError {
@@ -113,6 +149,10 @@ export const Errors = {
   },
   outOfRange(pgType: string, value: string): PostgrestError {
     return new PostgrestError(400, '22003', `value "${echo(value)}" is out of range for type ${pgType}`);
+  },
+  /** 42704: `fts(lang)` with a configuration PostgreSQL doesn't ship. */
+  unknownSearchConfig(name: string): PostgrestError {
+    return new PostgrestError(400, '42704', `text search configuration "${echo(name)}" does not exist`);
   },
   /** 42P10: on_conflict names no unique constraint. */
   noConflictTarget(): PostgrestError {

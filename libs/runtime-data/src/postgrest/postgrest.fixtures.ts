@@ -43,7 +43,7 @@ export const TABLES: TableDef[] = [
       col('title', 'varchar(200)'),
       col('tags', 'text[]'),
       col('data', 'jsonb'),
-      col('published', 'bool', { hasDefault: true }),
+      col('published', 'bool', { hasDefault: true, defaultSql: 'false' }),
       col('score', 'float8'),
       col('price', 'numeric'),
       col('day', 'date'),

@@ -1,5 +1,5 @@
 import { Catalog, ColumnDef, ForeignKeyDef, PolicyFn, TableDef, TablePolicy, findColumn, policyAllowsColumn } from './catalog';
-import { checkValue, typeFamily } from './column-type';
+import { TEXT_SEARCH_CONFIGS, checkValue, typeFamily } from './column-type';
 import { FieldRef } from './cursor';
 import { PostgrestLimits, withDefaults } from './limits';
 import { FilterNode, Condition } from './parse-filter';
@@ -17,6 +17,10 @@ export interface BuildContext {
   /** The caller has no user session: permission errors are 401 instead of 403 (PostgREST's rule). */
   anonymous?: boolean;
   limits?: Partial<PostgrestLimits>;
+  /** The project lets `Prefer: tx=rollback|commit` decide how the transaction ends (off by default). */
+  txAllowed?: boolean;
+  /** Aggregates in `select` (on unless the project switched them off: PGRST123). */
+  aggregates?: boolean;
 }
 
 /** A table as it appears in one FROM clause of the statement. */
@@ -27,12 +31,17 @@ export interface Scope {
   read: TablePolicy;
 }
 
-interface Relationship {
+export interface Relationship {
   fk: ForeignKeyDef;
   /** true when the parent holds the foreign key (many-to-one) or the child's key is unique (one-to-one). */
   toOne: boolean;
   /** true when the parent's columns are `fk.columns`. */
   parentHoldsKey: boolean;
+  /**
+   * Many-to-many through a junction table whose primary key holds both foreign keys: `fk` is the junction's key to
+   * the parent, `toChild` its key to the child.
+   */
+  junction?: { table: TableDef; toChild: ForeignKeyDef };
 }
 
 /**
@@ -140,6 +149,7 @@ export class Resolver {
   private condition(scope: Scope, c: Condition): string {
     const { sql: lhs, type } = this.field(scope, c.field);
     const family = typeFamily(type);
+    if (c.quantifier) return this.quantified(lhs, type, c);
     const cmp: Record<string, string> = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' };
     switch (c.op) {
       case 'eq': case 'neq': case 'gt': case 'gte': case 'lt': case 'lte':
@@ -166,12 +176,45 @@ export class Resolver {
       }
       case 'cs': case 'cd': case 'ov': {
         const op = { cs: '@>', cd: '<@', ov: '&&' }[c.op];
-        if (family !== 'array' && !(family === 'json' && c.op !== 'ov')) throw Errors.undefinedOperator(op, type);
+        if (family !== 'array' && family !== 'range' && !(family === 'json' && c.op !== 'ov')) throw Errors.undefinedOperator(op, type);
         const t = family === 'json' ? 'jsonb' : paramType(type);
         const l = family === 'json' && type === 'json' ? `${lhs}::jsonb` : lhs;
         return `${l} ${op} ${this.value(t, c.value)}`;
       }
+      case 'sl': case 'sr': case 'nxl': case 'nxr': case 'adj': {
+        const op = { sl: '<<', sr: '>>', nxl: '&<', nxr: '&>', adj: '-|-' }[c.op];
+        if (family !== 'range') throw Errors.undefinedOperator(op, type);
+        return `${lhs} ${op} ${this.value(paramType(type), c.value)}`;
+      }
+      case 'fts': case 'plfts': case 'phfts': case 'wfts': {
+        const fn = { fts: 'to_tsquery', plfts: 'plainto_tsquery', phfts: 'phraseto_tsquery', wfts: 'websearch_to_tsquery' }[c.op];
+        if (family !== 'text' && family !== 'tsvector') throw Errors.undefinedOperator('@@', type);
+        let config = '';
+        if (c.language !== undefined) {
+          if (!(TEXT_SEARCH_CONFIGS as readonly string[]).includes(c.language)) throw Errors.unknownSearchConfig(c.language);
+          config = `${this.params.add(c.language, 'regconfig')}, `;
+        }
+        const doc = family === 'tsvector' ? lhs : `to_tsvector(${config}${lhs})`;
+        return `${doc} @@ ${fn}(${config}${this.value('text', c.value)})`;
+      }
     }
+  }
+
+  /** `op(any).{…}` / `op(all).{…}`: the comparison against every element of a bound array. */
+  private quantified(lhs: string, type: string, c: Condition): string {
+    const family = typeFamily(type);
+    const list = c.list ?? [];
+    const q = c.quantifier === 'all' ? 'ALL' : 'ANY';
+    const textOps: Record<string, string> = { like: 'LIKE', ilike: 'ILIKE', match: '~', imatch: '~*' };
+    if (c.op in textOps) {
+      const text = family === 'text' ? lhs : `${lhs}::text`;
+      list.forEach((v) => checkValue('text', v));
+      return `${text} ${textOps[c.op]} ${q}(${this.params.add(list, 'text[]')})`;
+    }
+    const cmp: Record<string, string> = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' };
+    if (family === 'array' || family === 'json') throw Errors.undefinedOperator(`${cmp[c.op]} ${q}`, type);
+    list.forEach((v) => checkValue(type, v));
+    return `${lhs} ${cmp[c.op]} ${q}(${this.params.add(list, `${paramType(type)}[]`)})`;
   }
 
   order(scope: Scope, terms: OrderTerm[] | undefined): string {
@@ -196,60 +239,133 @@ export class Resolver {
    * The JSON object of one row of `scope` for the select list, and the EXISTS conditions of its `!inner` embeds
    * (which belong in the WHERE of that scope). Output keys are bound parameters, so aliases never become SQL.
    */
-  projection(scope: Scope, items: SelectItem[], pathKey: string): { json: string; inner: string[] } {
+  projection(scope: Scope, items: SelectItem[], pathKey: string): { json: string; inner: string[]; groupBy: string; aggregated: boolean } {
+    const { pairs, inner, groupBy, aggregated } = this.projectionPairs(scope, items, pathKey);
+    return { json: jsonObject(pairs), inner, groupBy, aggregated };
+  }
+
+  /** The (key, value) SQL pairs of {@link projection}; two embeds with one output name are refused. */
+  private projectionPairs(scope: Scope, items: SelectItem[], pathKey: string): { pairs: Array<[string, string]>; inner: string[]; groupBy: string; aggregated: boolean } {
     const pairs: Array<[string, string]> = [];
     const inner: string[] = [];
     const key = (k: string): string => this.params.add(k, 'text');
+    const embedNames = new Set<string>();
+    // In an embed, a bare `count` that is no column of the table is the row count (`todos(count)`), as supabase-js uses it.
+    items = items.map((it) =>
+      it.kind === 'field' && pathKey !== '' && !it.aggregate && it.field.name === 'count' && it.field.path.length === 0 && !findColumn(scope.table, 'count')
+        ? { ...it, field: { name: '*', path: [] }, aggregate: 'count' as const }
+        : it,
+    );
+    const aggregated = items.some((it) => it.kind === 'field' && it.aggregate);
+    if (aggregated && this.ctx.aggregates === false) throw Errors.aggregatesDisabled();
+    const groups: string[] = [];
     for (const item of items) {
       if (item.kind === 'star') {
-        for (const col of this.readableColumns(scope)) pairs.push([key(col.name), this.column(scope, col)]);
+        for (const col of this.readableColumns(scope)) {
+          pairs.push([key(col.name), this.column(scope, col)]);
+          groups.push(this.column(scope, col));
+        }
+      } else if (item.kind === 'field' && item.aggregate) {
+        const input = item.field.name === '*' ? '*' : this.field(scope, item.field).sql;
+        const arg = item.cast && input !== '*' ? `(${input})::${item.cast}` : input;
+        const value = `${item.aggregate}(${arg})`;
+        pairs.push([key(item.alias ?? item.aggregate), item.aggregateCast ? `(${value})::${item.aggregateCast}` : value]);
       } else if (item.kind === 'field') {
         const { sql } = this.field(scope, item.field);
         const last = item.field.path[item.field.path.length - 1];
         const name = item.alias ?? (last && typeof last.key === 'string' ? last.key : item.field.name);
         pairs.push([key(name), item.cast ? `(${sql})::${item.cast}` : sql]);
+        groups.push(sql);
       } else {
+        // A related row or array per group has no meaning; PostgREST groups by it, we ask for an aggregate inside it.
+        if (aggregated && item.select.length > 0) throw Errors.embedWithAggregate(item.alias ?? item.relation);
+        const name = item.alias ?? item.relation;
+        if (!item.spread && embedNames.has(name)) throw Errors.duplicateEmbed(name);
+        embedNames.add(name);
         const e = this.embed(scope, item, pathKey);
         if (e.inner) inner.push(e.inner);
-        if (item.select.length > 0) pairs.push([key(item.alias ?? item.relation), e.sql]);
+        if (e.pairs) pairs.push(...e.pairs);
+        else if (item.select.length > 0) pairs.push([key(name), e.sql]);
       }
     }
-    return { json: jsonObject(pairs), inner };
+    return { pairs, inner, groupBy: aggregated && groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '', aggregated };
   }
 
-  private embed(parent: Scope, item: EmbedItem, parentPath: string): { sql: string; inner?: string } {
+  private embed(parent: Scope, item: EmbedItem, parentPath: string): { sql: string; inner?: string; pairs?: Array<[string, string]> } {
     const name = item.alias ?? item.relation;
     const pathKey = parentPath ? `${parentPath}.${name}` : name;
     this.embedPaths.add(pathKey);
     const { child, rel } = this.target(parent.table, item);
     const scope = this.scope(child);
-    const join = rel.fk.columns.map((col, i) => {
+    const join = rel.junction ? [this.junctionJoin(parent, scope, rel)] : rel.fk.columns.map((col, i) => {
       const [childCol, parentCol] = rel.parentHoldsKey ? [rel.fk.refColumns[i], col] : [col, rel.fk.refColumns[i]];
       return `${scope.alias}.${ident(childCol)} = ${parent.alias}.${ident(parentCol)}`;
     });
-    const { json, inner } = this.projection(scope, item.select, pathKey);
+    const { pairs, inner, groupBy, aggregated } = this.projectionPairs(scope, item.select, pathKey);
+    const json = jsonObject(pairs);
     const where = and([...join, ...this.conditions(scope, pathKey), ...inner]);
     const from = `${this.qualified(child)} AS ${scope.alias}`;
     const exists = item.inner ? `EXISTS (SELECT 1 FROM ${from} WHERE ${where})` : undefined;
     // An empty select (`users!inner()`) only filters: build nothing more, so no parameter is left unused.
     if (item.select.length === 0) return { sql: '', inner: exists };
+    if (item.spread) {
+      // `...rel(a,b)`: the related row's fields become the parent's own. Over a to-many relationship each field is
+      // the array of its values, in the embed's order (PostgREST 13); every array is paged and ordered alike.
+      if (aggregated) throw Errors.embedWithAggregate(name);
+      if (rel.toOne) return { sql: '', inner: exists, pairs: pairs.map(([k, v]) => [k, `(SELECT ${v} FROM ${from} WHERE ${where})`]) };
+      const tail = `${this.order(scope, this.req.order.get(pathKey))}${this.embedPage(pathKey)}`;
+      const sub = `_${scope.alias}`;
+      return {
+        sql: '',
+        inner: exists,
+        pairs: pairs.map(([k, v]) => [k, `(SELECT coalesce(json_agg(${sub}.v), '[]'::json) FROM (SELECT ${v} AS v FROM ${from} WHERE ${where}${tail}) AS ${sub})`]),
+      };
+    }
+    if (rel.toOne && aggregated) throw Errors.aggregateOnToOne(item.alias ?? item.relation);
     if (rel.toOne) return { sql: `(SELECT ${json} FROM ${from} WHERE ${where})`, inner: exists };
     const sub = `_${scope.alias}`;
-    const rows = `SELECT ${json} AS j FROM ${from} WHERE ${where}${this.order(scope, this.req.order.get(pathKey))}${this.embedPage(pathKey)}`;
+    const rows = `SELECT ${json} AS j FROM ${from} WHERE ${where}${groupBy}${this.order(scope, this.req.order.get(pathKey))}${this.embedPage(pathKey)}`;
     return { sql: `(SELECT coalesce(json_agg(${sub}.j), '[]'::json) FROM (${rows}) AS ${sub})`, inner: exists };
   }
 
   /**
-   * The embedded table and the foreign key to it. The name is a table (`users(*)`), or, as PostgREST also allows,
-   * one of the parent's foreign key columns or foreign key names (`author:author_id(*)`), which embeds to-one.
+   * The junction rows linking a parent and a child row, as far as the caller may read the junction table (its read
+   * rule applies like any embedded table's; no read access is 42501).
+   */
+  private junctionJoin(parent: Scope, child: Scope, rel: Relationship): string {
+    const j = rel.junction!;
+    const jScope = this.scope(j.table);
+    const toParent = rel.fk.columns.map((c, i) => `${jScope.alias}.${ident(c)} = ${parent.alias}.${ident(rel.fk.refColumns[i])}`);
+    const toChild = j.toChild.columns.map((c, i) => `${jScope.alias}.${ident(c)} = ${child.alias}.${ident(j.toChild.refColumns[i])}`);
+    const rows = policyRowsSql(j.table, jScope.alias, jScope.read.rows, this.params);
+    return `EXISTS (SELECT 1 FROM ${this.qualified(j.table)} AS ${jScope.alias} WHERE ${and([...toParent, ...toChild, ...(rows ? [rows] : [])])})`;
+  }
+
+  /**
+   * The embedded table and the relationship to it, by PostgREST's rules: the name is a table (`users(*)`), or a
+   * foreign key's name or column (`author:author_id(*)`, `posts_author_id_fkey(*)`), from either side.
    */
   private target(parent: TableDef, item: EmbedItem): { child: TableDef; rel: Relationship } {
     const child = this.ctx.catalog.tables.get(item.relation);
-    if (child) return { child, rel: relationship(parent, child, item.hint) };
-    const fk = parent.foreignKeys.find((k) => k.name === item.relation || (k.columns.length === 1 && k.columns[0] === item.relation));
-    const ref = fk && this.ctx.catalog.tables.get(fk.refTable);
-    if (!fk || !ref || item.hint !== undefined) throw Errors.noRelationship(parent.name, item.relation);
-    return { child: ref, rel: { fk, toOne: true, parentHoldsKey: true } };
+    if (child) return { child, rel: relationship(this.ctx.catalog, parent, child, item.hint) };
+    if (item.hint !== undefined) throw Errors.noRelationship(parent.name, item.relation);
+    const found: Array<{ child: TableDef; rel: Relationship }> = [];
+    for (const fk of parent.foreignKeys) {
+      const ref = this.ctx.catalog.tables.get(fk.refTable);
+      if (ref && (fk.name === item.relation || (fk.columns.length === 1 && fk.columns[0] === item.relation))) {
+        found.push({ child: ref, rel: { fk, toOne: true, parentHoldsKey: true } });
+      }
+    }
+    // A foreign key of another table pointing here, named from the referenced side: the referencing rows.
+    for (const other of this.ctx.catalog.tables.values()) {
+      for (const fk of other.foreignKeys) {
+        if (fk.refTable !== parent.name || fk.name !== item.relation || found.some((f) => f.rel.fk === fk)) continue;
+        found.push({ child: other, rel: { fk, toOne: isUniqueKey(other, fk.columns), parentHoldsKey: false } });
+      }
+    }
+    if (found.length === 0) throw Errors.noRelationship(parent.name, item.relation);
+    if (found.length > 1) throw Errors.ambiguousRelationship(parent.name, item.relation, found.map((f) => describe(parent, f.child, f.rel)));
+    return found[0];
   }
 
   /** Filters, order or limits addressed to an embed that isn't in `select` are errors (PGRST108). */
@@ -272,27 +388,84 @@ function sameSet(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
 
+function isUniqueKey(table: TableDef, columns: string[]): boolean {
+  return sameSet(columns, table.primaryKey) || table.uniques.some((u) => sameSet(u, columns));
+}
+
+/** One candidate relationship as PostgREST's PGRST201 details and hint describe it. */
+export interface RelationshipDescription {
+  cardinality: string;
+  embedding: string;
+  relationship: string;
+  /** `child!hint`, for the error's hint. */
+  hint: string;
+}
+
+function describe(parent: TableDef, child: TableDef, rel: Relationship): RelationshipDescription {
+  const cols = (c: string[]) => `(${c.join(', ')})`;
+  const embedding = `${parent.name} with ${child.name}`;
+  if (rel.junction) {
+    const j = rel.junction;
+    return {
+      cardinality: 'many-to-many',
+      embedding,
+      relationship: `${j.table.name} using ${rel.fk.name}${cols(rel.fk.columns)} and ${j.toChild.name}${cols(j.toChild.columns)}`,
+      hint: `${child.name}!${j.table.name}`,
+    };
+  }
+  const [pc, cc] = rel.parentHoldsKey ? [rel.fk.columns, rel.fk.refColumns] : [rel.fk.refColumns, rel.fk.columns];
+  const cardinality = rel.parentHoldsKey ? 'many-to-one' : rel.toOne ? 'one-to-one' : 'one-to-many';
+  return { cardinality, embedding, relationship: `${rel.fk.name} using ${parent.name}${cols(pc)} and ${child.name}${cols(cc)}`, hint: `${child.name}!${rel.fk.name}` };
+}
+
 /**
- * Finds the foreign key between parent and child, in either direction, optionally narrowed by a hint (a foreign
- * key's name or a foreign key column). None → PGRST200, several → PGRST201, like PostgREST.
+ * Many-to-many candidates: tables other than parent and child whose primary key holds a foreign key to each (the
+ * junction rule PostgREST applies).
  */
-export function relationship(parent: TableDef, child: TableDef, hint: string | undefined): Relationship {
+function junctions(catalog: Catalog, parent: TableDef, child: TableDef): Relationship[] {
+  const out: Relationship[] = [];
+  for (const j of catalog.tables.values()) {
+    if (j.name === parent.name || j.name === child.name) continue;
+    for (const toParent of j.foreignKeys) {
+      if (toParent.refTable !== parent.name) continue;
+      for (const toChild of j.foreignKeys) {
+        if (toChild === toParent || toChild.refTable !== child.name) continue;
+        if (![...toParent.columns, ...toChild.columns].every((c) => j.primaryKey.includes(c))) continue;
+        out.push({ fk: toParent, toOne: false, parentHoldsKey: false, junction: { table: j, toChild } });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Finds the relationship between parent and child by PostgREST's rules, optionally narrowed by a hint (a foreign
+ * key's name, a column on either side, or a junction table). On a self-reference the table's name means the children
+ * (one-to-many) and a hint names the children's key. None → PGRST200, several → PGRST201 (details: each candidate).
+ */
+export function relationship(catalog: Catalog, parent: TableDef, child: TableDef, hint: string | undefined): Relationship {
   let found: Relationship[] = [];
-  for (const fk of parent.foreignKeys) {
-    if (fk.refTable === child.name) found.push({ fk, toOne: true, parentHoldsKey: true });
-  }
-  for (const fk of child.foreignKeys) {
-    if (fk.refTable !== parent.name) continue;
-    // A child key that is also its primary key or a unique key makes the relation one-to-one.
-    const unique = sameSet(fk.columns, child.primaryKey) || child.uniques.some((u) => sameSet(u, fk.columns));
-    found.push({ fk, toOne: unique, parentHoldsKey: false });
-  }
-  if (hint !== undefined) {
-    found = found.filter((r) => r.fk.name === hint || (r.fk.columns.length === 1 && r.fk.columns[0] === hint));
-    // On a self-reference both directions share the key; the hint names the parent's own key, so take many-to-one.
-    if (found.length === 2 && found[0].fk === found[1].fk) found = found.filter((r) => r.parentHoldsKey);
+  if (parent.name === child.name) {
+    for (const fk of parent.foreignKeys) {
+      if (fk.refTable !== parent.name) continue;
+      if (hint === undefined || fk.name === hint || (fk.columns.length === 1 && fk.columns[0] === hint)) {
+        found.push({ fk, toOne: isUniqueKey(parent, fk.columns), parentHoldsKey: false });
+      }
+    }
+  } else {
+    for (const fk of parent.foreignKeys) {
+      if (fk.refTable === child.name) found.push({ fk, toOne: true, parentHoldsKey: true });
+    }
+    for (const fk of child.foreignKeys) {
+      if (fk.refTable === parent.name) found.push({ fk, toOne: isUniqueKey(child, fk.columns), parentHoldsKey: false });
+    }
+    found.push(...junctions(catalog, parent, child));
+    if (hint !== undefined) {
+      const single = (c: string[]) => c.length === 1 && c[0] === hint;
+      found = found.filter((r) => (r.junction ? r.junction.table.name === hint : r.fk.name === hint || single(r.fk.columns) || single(r.fk.refColumns)));
+    }
   }
   if (found.length === 0) throw Errors.noRelationship(parent.name, hint ? `${child.name}!${hint}` : child.name);
-  if (found.length > 1) throw Errors.ambiguousRelationship(parent.name, child.name, found.map((r) => r.fk.name));
+  if (found.length > 1) throw Errors.ambiguousRelationship(parent.name, child.name, found.map((r) => describe(parent, child, r)));
   return found[0];
 }

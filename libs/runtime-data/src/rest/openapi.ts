@@ -24,6 +24,7 @@ function columnSchema(c: ColumnDefinition): Schema {
     timestamptz: ['string', 'timestamp with time zone'],
     date: ['string', 'date'],
     jsonb: [undefined, 'jsonb'],
+    enum: ['string', 'text'],
   };
   if (c.type.endsWith('[]')) {
     const [itemType] = types[c.type.slice(0, -2)] ?? ['string'];
@@ -33,6 +34,7 @@ function columnSchema(c: ColumnDefinition): Schema {
     if (type) s.type = type;
     s.format = format;
   }
+  if (c.values) s.enum = c.values;
   if (base === 'varchar') s.maxLength = Number(/\((\d+)\)/.exec(c.type)?.[1]);
   const notes: string[] = [];
   if (c.primary_key) notes.push('This is a Primary Key.<pk/>');

@@ -4,6 +4,7 @@ import type { CacheInvalidation, TenantDatabase } from '@plinth/database';
 import type { TenantContext } from '@plinth/gateway';
 import type { PlansService } from '@plinth/quotas';
 import { DataCatalog } from '../catalog/data-catalog';
+import type { DataSettingsEntity } from '../catalog/data-settings';
 import type { DataTableEntity } from '../catalog/data-table.entity';
 import type { TableDefinition } from '../catalog/table-definition';
 import type { StoredRule } from '../rules/table-rules';
@@ -43,7 +44,8 @@ describe(RestService.name, () => {
       },
     } as unknown as Repository<DataTableEntity>;
     const invalidation = { subscribe: (_: string, h: (key: string) => void) => (onChange = h) } as unknown as CacheInvalidation;
-    catalog = new DataCatalog(repo, invalidation);
+    const settings = { findOne: async () => null } as unknown as Repository<DataSettingsEntity>;
+    catalog = new DataCatalog(repo, invalidation, settings);
     catalog.onModuleInit();
     sut = new RestService({ data: { maxRows: 1000, statementTimeoutMs: 5000 } } as PlinthConfig, {} as TenantDatabase, catalog, {} as PlansService);
   });
