@@ -16,7 +16,7 @@ export type { RequestMeta } from './request-meta';
 /** argon2id password hashing (OWASP setting, off the event loop); verification reads the setting from the hash. */
 export { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, PASSWORD_HASH_PARAMS } from './password-hash';
 /** Outbound connections to customer-chosen hosts (webhooks, SMTP), refusing non-public addresses in the socket's own lookup. */
-export { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundLookup, postJson } from './outbound-http';
-export type { OutboundPolicy, OutboundResolver } from './outbound-http';
+export { connectOutbound, fetchOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundLookup, postJson } from './outbound-http';
+export type { OutboundPolicy, OutboundResolver, OutboundResponse } from './outbound-http';
 /** The time every job, meter, quota and bill uses (tests override the provider). */
 export { Clock } from './clock';

@@ -179,3 +179,63 @@ export function postJson(url: string, body: unknown, opts: OutboundPolicy & { ti
     req.end(payload);
   });
 }
+
+/** A response {@link fetchOutbound} read whole, within its size cap. */
+export interface OutboundResponse {
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+}
+
+/**
+ * One HTTP(S) exchange with a customer-chosen URL (a function's `fetch`), under the same policy as
+ * {@link postJson}: literal non-public addresses refused up front, names checked in the socket's own lookup
+ * (DNS-rebinding safe), redirects not followed (a 3xx is returned as is), the whole exchange bounded by
+ * `timeoutMs`, and a response body larger than `maxBytes` refused.
+ */
+export function fetchOutbound(
+  url: string,
+  init: { method: string; headers: Array<[string, string]>; body: Uint8Array | null },
+  opts: OutboundPolicy & { timeoutMs: number; maxBytes: number },
+): Promise<OutboundResponse> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.reject(new Error('invalid URL'));
+  }
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
+  const refused = refuseLiteral(bareHost(target.hostname), opts);
+  if (refused) return Promise.reject(refused);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of init.headers) {
+    const name = k.toLowerCase();
+    if (name === 'host' || name === 'connection' || name === 'content-length' || name === 'transfer-encoding') continue;
+    headers[name] = headers[name] === undefined ? v : ([] as string[]).concat(headers[name], v);
+  }
+  if (init.body) headers['content-length'] = String(init.body.length);
+  return new Promise((resolve, reject) => {
+    const req = send(target, { method: init.method, lookup: outboundLookup(opts), headers, signal: AbortSignal.timeout(opts.timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > opts.maxBytes) {
+          req.destroy(new Error(`response larger than ${opts.maxBytes} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        const pairs: Array<[string, string]> = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: pairs, body: Buffer.concat(chunks) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body ?? undefined);
+  });
+}
