@@ -48,6 +48,8 @@ function main(): void {
         );
     }
   });
+  // Defence in depth: nothing a function does may end the runner through a stray rejection.
+  process.on('unhandledRejection', (e) => process.stderr.write(`function runner: unhandled rejection: ${String((e as Error)?.message ?? e).slice(0, 200)}\n`));
   // The parent gone means nothing left to serve.
   process.on('disconnect', () => process.exit(0));
   send({ t: 'ready' });

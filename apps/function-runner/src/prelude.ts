@@ -339,7 +339,8 @@ const crypto = {
       const name = String(typeof alg === 'object' && alg ? alg.name : alg).toUpperCase();
       const bytes = typeof data === 'string' ? utf8Encode(data) : toBytes(data);
       const out = await H.digest.apply(undefined, [name, bytes], ASYNC);
-      return new Uint8Array(out).buffer;
+      if (out.error) throw new Error(out.error);
+      return new Uint8Array(out.ok).buffer;
     },
   },
 };
@@ -436,7 +437,9 @@ class QueryBuilder {
     const headers = {};
     if (this._prefer.length) headers.prefer = this._prefer.join(',');
     if (this._single) headers.accept = 'application/vnd.pgrst.object+json';
-    const r = await H.db.apply(undefined, [{ method: this._m, table: this._t, query, headers, body: this._body === undefined ? null : JSON.stringify(this._body) }], ASYNC);
+    const out = await H.db.apply(undefined, [{ method: this._m, table: this._t, query, headers, body: this._body === undefined ? null : JSON.stringify(this._body) }], ASYNC);
+    if (out.error) throw new Error(out.error);
+    const r = out.ok;
     let body = null;
     if (r.body) { try { body = JSON.parse(r.body); } catch { body = r.body; } }
     const range = r.headers['content-range'];
@@ -453,6 +456,9 @@ const db = Object.freeze({ from: (t) => new QueryBuilder(t) });
 // ---- globals and the entry point ------------------------------------------------------------------------------
 const defs = { TextEncoder, TextDecoder, atob, btoa, URL, URLSearchParams, Headers, Request, Response, FormData, Blob, File, crypto, structuredClone, setTimeout, clearTimeout, queueMicrotask, console, fetch };
 for (const k of Object.keys(defs)) Object.defineProperty(G, k, { value: defs[k], writable: true, configurable: true, enumerable: false });
+// WebAssembly memory lives outside the V8 heap that the isolate's memory limit watches (measured: a function could
+// commit gigabytes of it), and a function, being one module without imports, has no .wasm to load anyway.
+delete G.WebAssembly;
 
 Object.defineProperty(G, '__plinthInvoke', {
   configurable: true,

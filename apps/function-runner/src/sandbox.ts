@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { fetchOutbound } from '@plinth/common';
+import type { OutboundResponse } from '@plinth/common';
 import type { DbOp, DbResult, InvokeFailure, InvokeMessage, InvokeOutcome, LogLine, RunnerSettings } from '@plinth/runtime-functions';
 import { PRELUDE } from './prelude';
 
@@ -118,22 +118,28 @@ export class Sandbox {
         const f = this.settings.fetch;
         try {
           state.fetchBytes += req.body?.length ?? 0;
-          const r = await fetchOutbound(String(req.url), { method: String(req.method), headers: req.headers, body: req.body }, { allowPrivate: f.allowPrivate, timeoutMs: Math.max(1, Math.min(f.timeoutMs, deadline - Date.now())), maxBytes: f.maxBytes });
+          // Loaded on first use: the runner starts without the common library (it is most of a cold start).
+          // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy (see above)
+          const { fetchOutbound } = require('./outbound') as typeof import('./outbound');
+          const r: OutboundResponse = await fetchOutbound(String(req.url), { method: String(req.method), headers: req.headers, body: req.body }, { allowPrivate: f.allowPrivate, timeoutMs: Math.max(1, Math.min(f.timeoutMs, deadline - Date.now())), maxBytes: f.maxBytes });
           state.fetchBytes += r.body.length;
           return { status: r.status, statusText: r.statusText, headers: r.headers, body: new Uint8Array(r.body) };
         } catch (e) {
           return { error: (e as Error).message };
         }
       };
+      // Host functions the isolate awaits never reject: a rejection would surface in this process, not the
+      // isolate. They answer `{ error }` and the prelude throws it inside.
       const dbHost = async (op: DbOp) => {
-        if (state.done) throw new Error('the invocation has ended');
-        if (++state.dbCalls > this.settings.maxDbCalls) throw new Error(`at most ${this.settings.maxDbCalls} env.db calls per invocation`);
-        return await this.db(msg.id, sanitizeOp(op));
+        if (state.done) return { error: 'the invocation has ended' };
+        if (++state.dbCalls > this.settings.maxDbCalls) return { error: `at most ${this.settings.maxDbCalls} env.db calls per invocation` };
+        return { ok: await this.db(msg.id, sanitizeOp(op)) };
       };
       const digest = async (alg: string, data: Uint8Array) => {
         const name = DIGESTS[String(alg)];
-        if (!name) throw new Error(`Unsupported digest ${String(alg).slice(0, 20)}`);
-        return new Uint8Array(createHash(name).update(data).digest());
+        if (!name) return { error: `Unsupported digest ${String(alg).slice(0, 20)}` };
+        if (!(data instanceof Uint8Array)) return { error: 'digest takes bytes' };
+        return { ok: new Uint8Array(createHash(name).update(data).digest()) };
       };
       const random = (n: number) => new Uint8Array(randomBytes(Math.max(0, Math.min(65536, Number(n) | 0))));
       const url = (input: string, base: string | undefined) => {

@@ -133,11 +133,12 @@ export class FunctionsRepository {
 
   /** Points the function at an existing version; false when that version doesn't exist. */
   async rollback(functionId: string, version: number): Promise<boolean> {
-    const rows = (await this.db.query(
-      `UPDATE control.functions SET current_version = $2, updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM control.function_versions WHERE function_id = $1 AND version = $2) RETURNING id`,
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [, affected] = (await this.db.query(
+      `UPDATE control.functions SET current_version = $2, updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM control.function_versions WHERE function_id = $1 AND version = $2)`,
       [functionId, version],
-    )) as unknown[];
-    return rows.length > 0;
+    )) as [unknown[], number];
+    return affected > 0;
   }
 
   async remove(functionId: string): Promise<void> {
@@ -181,8 +182,8 @@ export class FunctionsRepository {
   }
 
   async deleteSecret(projectId: string, name: string): Promise<boolean> {
-    const rows = (await this.db.query(`DELETE FROM control.function_secrets WHERE project_id = $1 AND name = $2 RETURNING name`, [projectId, name])) as unknown[];
-    return rows.length > 0;
+    const [, affected] = (await this.db.query(`DELETE FROM control.function_secrets WHERE project_id = $1 AND name = $2`, [projectId, name])) as [unknown[], number];
+    return affected > 0;
   }
 
   async writeLogs(rows: LogRow[]): Promise<void> {
