@@ -27,13 +27,45 @@ export function loadIsolatedVm(): { ivm: Ivm | null; error?: string } {
 }
 
 interface WarmIsolate {
+  key: string;
   isolate: Isolate;
   prelude: any;
   script: any;
   memoryMb: number;
+  /** A context made ready ahead of the next call (prelude and module run, entry point found). */
+  spare: Promise<Prepared> | undefined;
+  uses: number;
+  active: number;
+  retired: boolean;
+}
+
+/** Per-invocation state the host callbacks of a context serve; set when its context is taken for a call. */
+interface Invocation {
+  id: number;
+  logs: LogLine[];
+  logBytes: number;
+  fetchBytes: number;
+  fetchCalls: number;
+  dbCalls: number;
+  done: boolean;
+  deadline: number;
+  timers: Set<NodeJS.Timeout>;
+}
+
+interface Prepared {
+  context: any;
+  entry: any;
+  slot: { inv: Invocation | null };
 }
 
 const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
+/**
+ * Contexts whose code made closures aren't reclaimed by isolated-vm 5 (measured ~160 KB each), so an isolate is
+ * retired, and a fresh one compiled, once its heap passes this share of its limit or it has served this many calls.
+ */
+const RETIRE_HEAP_SHARE = 0.5;
+const RETIRE_USES = 2000;
+const HEAP_CHECK_EVERY = 25;
 
 /** Wraps a compiled CommonJS module so that running it in a context leaves its exports at `__plinthModule`. */
 function wrap(code: string): string {
@@ -41,8 +73,9 @@ function wrap(code: string): string {
 }
 
 /**
- * One runner's isolates: warm per (project, version) with an LRU bound, a fresh context per invocation (no state
- * shared between callers), the prelude and the module compiled once per isolate and run in each context.
+ * One runner's isolates: warm per (project, version) with an LRU bound; a fresh context per invocation (no state
+ * shared between callers), made ready ahead of the call it serves (prelude and module already run), so a warm call
+ * is one hop into the isolate; the prelude and the module compiled once per isolate.
  */
 export class Sandbox {
   private readonly warm = new Map<string, WarmIsolate>();
@@ -60,15 +93,14 @@ export class Sandbox {
 
   async invoke(msg: InvokeMessage): Promise<InvokeOutcome> {
     const started = Date.now();
-    const logs: LogLine[] = [];
+    const inv: Invocation = { id: msg.id, logs: [], logBytes: 0, fetchBytes: 0, fetchCalls: 0, dbCalls: 0, done: false, deadline: started + msg.timeoutMs, timers: new Set() };
     let cold = false;
     let w = this.warm.get(msg.key);
     if (w && w.memoryMb !== msg.memoryMb) {
-      this.evict(msg.key);
+      this.retire(w);
       w = undefined;
     }
-    const outcome = (partial: Partial<InvokeOutcome>, cpuMs = 0): InvokeOutcome => ({ logs, cpuMs, wallMs: Date.now() - started, fetchBytes: state.fetchBytes, cold, ...partial });
-    const state = { fetchBytes: 0, fetchCalls: 0, dbCalls: 0, logBytes: 0, done: false, timers: new Set<NodeJS.Timeout>() };
+    const outcome = (partial: Partial<InvokeOutcome>, cpuMs = 0): InvokeOutcome => ({ logs: inv.logs, cpuMs, wallMs: Date.now() - started, fetchBytes: inv.fetchBytes, cold, ...partial });
     if (!w) {
       cold = true;
       try {
@@ -82,10 +114,11 @@ export class Sandbox {
       this.warm.set(msg.key, w);
     }
     const { isolate } = w;
+    w.active++;
+    w.uses++;
     const cpuStart: bigint = isolate.cpuTime;
     let limit: InvokeFailure | undefined;
-    let context: any;
-    const deadline = started + msg.timeoutMs;
+    let prepared: Prepared | undefined;
     const failWith = (f: InvokeFailure) => {
       limit ??= f;
     };
@@ -94,7 +127,7 @@ export class Sandbox {
       try {
         if (Number(isolate.cpuTime - cpuStart) / 1e6 > msg.cpuMs) {
           failWith({ kind: 'limit', limit: 'cpu', message: `The function used more than its ${msg.cpuMs} ms of CPU time` });
-          this.evict(msg.key);
+          this.evict(w!);
         }
       } catch {
         // disposed meanwhile
@@ -102,84 +135,17 @@ export class Sandbox {
     }, 10);
     let wallTimer: NodeJS.Timeout | undefined;
     try {
-      context = await isolate.createContext();
-      const jail = context.global;
-      await jail.set('globalThis', jail.derefInto());
-      const log = (level: unknown, message: unknown) => {
-        if (state.done) return;
-        const text = String(message);
-        if (state.logBytes >= this.settings.maxLogBytes) return;
-        state.logBytes += text.length;
-        logs.push({ at: Date.now(), level: String(level), message: state.logBytes > this.settings.maxLogBytes ? `${text.slice(0, Math.max(0, this.settings.maxLogBytes - (state.logBytes - text.length)))}… [log output truncated]` : text });
-      };
-      const fetchHost = async (req: { url: string; method: string; headers: Array<[string, string]>; body: Uint8Array | null }) => {
-        if (state.done) return { error: 'the invocation has ended' };
-        if (++state.fetchCalls > this.settings.fetch.maxCalls) return { error: `at most ${this.settings.fetch.maxCalls} fetch calls per invocation` };
-        const f = this.settings.fetch;
-        try {
-          state.fetchBytes += req.body?.length ?? 0;
-          // Loaded on first use: the runner starts without the common library (it is most of a cold start).
-          // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy (see above)
-          const { fetchOutbound } = require('./outbound') as typeof import('./outbound');
-          const r: OutboundResponse = await fetchOutbound(String(req.url), { method: String(req.method), headers: req.headers, body: req.body }, { allowPrivate: f.allowPrivate, timeoutMs: Math.max(1, Math.min(f.timeoutMs, deadline - Date.now())), maxBytes: f.maxBytes });
-          state.fetchBytes += r.body.length;
-          return { status: r.status, statusText: r.statusText, headers: r.headers, body: new Uint8Array(r.body) };
-        } catch (e) {
-          return { error: (e as Error).message };
-        }
-      };
-      // Host functions the isolate awaits never reject: a rejection would surface in this process, not the
-      // isolate. They answer `{ error }` and the prelude throws it inside.
-      const dbHost = async (op: DbOp) => {
-        if (state.done) return { error: 'the invocation has ended' };
-        if (++state.dbCalls > this.settings.maxDbCalls) return { error: `at most ${this.settings.maxDbCalls} env.db calls per invocation` };
-        return { ok: await this.db(msg.id, sanitizeOp(op)) };
-      };
-      const digest = async (alg: string, data: Uint8Array) => {
-        const name = DIGESTS[String(alg)];
-        if (!name) return { error: `Unsupported digest ${String(alg).slice(0, 20)}` };
-        if (!(data instanceof Uint8Array)) return { error: 'digest takes bytes' };
-        return { ok: new Uint8Array(createHash(name).update(data).digest()) };
-      };
-      const random = (n: number) => new Uint8Array(randomBytes(Math.max(0, Math.min(65536, Number(n) | 0))));
-      const url = (input: string, base: string | undefined) => {
-        try {
-          const u = new URL(String(input), base === undefined ? undefined : String(base));
-          return { href: u.href, origin: u.origin, protocol: u.protocol, username: u.username, password: u.password, host: u.host, hostname: u.hostname, port: u.port, pathname: u.pathname, search: u.search, hash: u.hash };
-        } catch {
-          return null;
-        }
-      };
-      const timer = (ms: number) =>
-        new Promise<boolean>((resolve) => {
-          if (state.done) return resolve(false);
-          const wait = Number(ms);
-          // A timer past the invocation's deadline would never matter: it isn't armed.
-          if (!(wait >= 0) || Date.now() + wait > deadline || state.timers.size >= 1000) return;
-          const t = setTimeout(() => {
-            state.timers.delete(t);
-            resolve(!state.done);
-          }, wait);
-          state.timers.add(t);
-        });
-      const ref = (fn: unknown) => new this.ivm.Reference(fn);
-      await Promise.all([
-        jail.set('__h_log', ref(log)),
-        jail.set('__h_fetch', ref(fetchHost)),
-        jail.set('__h_db', ref(dbHost)),
-        jail.set('__h_digest', ref(digest)),
-        jail.set('__h_random', ref(random)),
-        jail.set('__h_url', ref(url)),
-        jail.set('__h_timer', ref(timer)),
-      ]);
-      const remaining = () => Math.max(1, deadline - Date.now());
-      await w.prelude.run(context, { timeout: remaining() });
-      await w.script.run(context, { timeout: remaining() });
-      const entry = await jail.get('__plinthInvoke', { reference: true });
+      prepared = await this.take(w);
+      prepared.slot.inv = inv;
       const wall = new Promise<never>((_, reject) => {
-        wallTimer = setTimeout(() => reject(new WallTimeout()), remaining());
+        wallTimer = setTimeout(() => reject(new WallTimeout()), Math.max(1, inv.deadline - Date.now()));
       });
-      const run = entry.apply(undefined, [msg.request, msg.env, this.settings.maxResponseBytes], { arguments: { copy: true }, result: { promise: true, copy: true }, timeout: remaining() });
+      const run = prepared.entry.apply(undefined, [msg.request, msg.env, this.settings.maxResponseBytes], {
+        arguments: { copy: true },
+        result: { promise: true, copy: true },
+        timeout: Math.max(1, inv.deadline - Date.now()),
+      });
+      run.catch(() => undefined);
       const result = (await Promise.race([run, wall])) as { status?: unknown; headers?: unknown; body?: unknown; tooLarge?: number };
       if (limit) return outcome({ failure: limit }, this.cpuSince(isolate, cpuStart));
       if (typeof result?.tooLarge === 'number') {
@@ -192,22 +158,107 @@ export class Sandbox {
       if (e instanceof WallTimeout) return outcome({ failure: { kind: 'limit', limit: 'wall', message: `The function did not answer within its ${msg.timeoutMs} ms` } }, cpuMs);
       const message = String((e as Error)?.message ?? e);
       if (isolate.isDisposed || /memory limit/i.test(message)) {
-        this.evict(msg.key);
+        this.evict(w);
         return outcome({ failure: { kind: 'limit', limit: 'memory', message: `The function ran out of its ${msg.memoryMb} MB of memory` } }, cpuMs);
       }
       if (/Script execution timed out/i.test(message)) return outcome({ failure: { kind: 'limit', limit: 'wall', message: `The function did not answer within its ${msg.timeoutMs} ms` } }, cpuMs);
       return outcome({ failure: { kind: 'thrown', message: message.slice(0, 2000), stack: String((e as Error)?.stack ?? '').slice(0, 4000) } }, cpuMs);
     } finally {
-      state.done = true;
+      inv.done = true;
       clearInterval(cpuWatch);
       clearTimeout(wallTimer);
-      for (const t of state.timers) clearTimeout(t);
+      for (const t of inv.timers) clearTimeout(t);
       try {
-        context?.release();
+        prepared?.entry.release();
+        prepared?.context.release();
       } catch {
         // the isolate was disposed
       }
+      w.active--;
+      this.maybeRetire(w);
+      // The next call's context, made once this call has answered (the isolate runs one thing at a time: made
+      // before, it would have delayed this answer).
+      if (!w.retired && !w.spare && !w.isolate.isDisposed) w.spare = this.prepare(w);
     }
+  }
+
+  /** The ready context for a call (or a new one when another call took it). */
+  private take(w: WarmIsolate): Promise<Prepared> {
+    const ready = w.spare ?? this.prepare(w);
+    w.spare = undefined;
+    return ready;
+  }
+
+  /** A new context with the host callbacks, the prelude and the module run, and its entry point. */
+  private prepare(w: WarmIsolate): Promise<Prepared> {
+    const slot: { inv: Invocation | null } = { inv: null };
+    const p = (async () => {
+      const context = await w.isolate.createContext();
+      try {
+        const jail = context.global;
+        const ref = (fn: unknown) => new this.ivm.Reference(fn);
+        jail.setIgnored('globalThis', jail.derefInto());
+        jail.setIgnored('__h_log', ref((level: unknown, message: unknown) => this.log(slot.inv, level, message)));
+        jail.setIgnored('__h_fetch', ref((req: FetchInput) => this.fetch(slot.inv, req)));
+        jail.setIgnored('__h_db', ref((op: DbOp) => this.dbCall(slot.inv, op)));
+        jail.setIgnored('__h_digest', ref(digest));
+        jail.setIgnored('__h_random', ref(random));
+        jail.setIgnored('__h_url', ref(parseUrl));
+        jail.setIgnored('__h_timer', ref((ms: number) => timer(slot.inv, ms)));
+        await w.prelude.run(context, { timeout: 1000 });
+        await w.script.run(context, { timeout: 1000 });
+        const entry = await jail.get('__plinthInvoke', { reference: true });
+        return { context, entry, slot };
+      } catch (e) {
+        try {
+          context.release();
+        } catch {
+          // disposed
+        }
+        throw e;
+      }
+    })();
+    // A spare nobody takes (its isolate disposed) must not surface as an unhandled rejection.
+    p.catch(() => undefined);
+    return p;
+  }
+
+  private log(inv: Invocation | null, level: unknown, message: unknown): void {
+    if (!inv || inv.done) return;
+    const text = String(message);
+    const max = this.settings.maxLogBytes;
+    if (inv.logBytes >= max) return;
+    inv.logBytes += text.length;
+    inv.logs.push({ at: Date.now(), level: String(level), message: inv.logBytes > max ? `${text.slice(0, Math.max(0, max - (inv.logBytes - text.length)))}… [log output truncated]` : text });
+  }
+
+  // Host functions the isolate awaits never reject: a rejection would surface in this process, not the isolate.
+  // They answer `{ error }` and the prelude throws it inside.
+  private async fetch(inv: Invocation | null, req: FetchInput) {
+    if (!inv || inv.done) return { error: 'the invocation has ended' };
+    const f = this.settings.fetch;
+    if (++inv.fetchCalls > f.maxCalls) return { error: `at most ${f.maxCalls} fetch calls per invocation` };
+    try {
+      inv.fetchBytes += req.body?.length ?? 0;
+      // Loaded on first use: the runner starts without the common library (it is most of a cold start).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy (see above)
+      const { fetchOutbound } = require('./outbound') as typeof import('./outbound');
+      const r: OutboundResponse = await fetchOutbound(
+        String(req.url),
+        { method: String(req.method), headers: Array.isArray(req.headers) ? req.headers.map(([k, v]) => [String(k), String(v)] as [string, string]) : [], body: req.body instanceof Uint8Array ? req.body : null },
+        { allowPrivate: f.allowPrivate, timeoutMs: Math.max(1, Math.min(f.timeoutMs, inv.deadline - Date.now())), maxBytes: f.maxBytes },
+      );
+      inv.fetchBytes += r.body.length;
+      return { status: r.status, statusText: r.statusText, headers: r.headers, body: new Uint8Array(r.body) };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  }
+
+  private async dbCall(inv: Invocation | null, op: DbOp) {
+    if (!inv || inv.done) return { error: 'the invocation has ended' };
+    if (++inv.dbCalls > this.settings.maxDbCalls) return { error: `at most ${this.settings.maxDbCalls} env.db calls per invocation` };
+    return { ok: await this.db(inv.id, sanitizeOp(op)) };
   }
 
   private cpuSince(isolate: Isolate, start: bigint): number {
@@ -224,9 +275,9 @@ export class Sandbox {
     try {
       const prelude = await isolate.compileScript(PRELUDE, { filename: 'plinth:prelude' });
       const script = await isolate.compileScript(wrap(msg.code), { filename: 'function.js' });
-      const w: WarmIsolate = { isolate, prelude, script, memoryMb: msg.memoryMb };
+      const w: WarmIsolate = { key: msg.key, isolate, prelude, script, memoryMb: msg.memoryMb, spare: undefined, uses: 0, active: 0, retired: false };
       this.warm.set(msg.key, w);
-      while (this.warm.size > this.settings.maxIsolates) this.evict(this.warm.keys().next().value as string);
+      while (this.warm.size > this.settings.maxIsolates) this.retire(this.warm.values().next().value as WarmIsolate);
       return w;
     } catch (e) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -234,10 +285,40 @@ export class Sandbox {
     }
   }
 
-  private evict(key: string): void {
-    const w = this.warm.get(key);
-    if (!w) return;
-    this.warm.delete(key);
+  /** Retires a worn isolate (heap share or use count): new calls get a fresh one; this one goes when idle. */
+  private maybeRetire(w: WarmIsolate): void {
+    if (w.retired) return this.disposeIfIdle(w);
+    if (w.uses >= RETIRE_USES) return this.retire(w);
+    if (w.uses % HEAP_CHECK_EVERY !== 0 || w.isolate.isDisposed) return;
+    w.isolate.getHeapStatistics().then(
+      (h: { used_heap_size: number }) => {
+        if (h.used_heap_size > RETIRE_HEAP_SHARE * w.memoryMb * 1024 * 1024) this.retire(w);
+      },
+      () => undefined,
+    );
+  }
+
+  private retire(w: WarmIsolate): void {
+    w.retired = true;
+    if (this.warm.get(w.key) === w) this.warm.delete(w.key);
+    this.disposeIfIdle(w);
+  }
+
+  private disposeIfIdle(w: WarmIsolate): void {
+    if (w.active > 0) return;
+    w.spare = undefined;
+    try {
+      if (!w.isolate.isDisposed) w.isolate.dispose();
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Disposes at once (a limit was broken): its other calls end with it. */
+  private evict(w: WarmIsolate): void {
+    w.retired = true;
+    if (this.warm.get(w.key) === w) this.warm.delete(w.key);
+    w.spare = undefined;
     try {
       if (!w.isolate.isDisposed) w.isolate.dispose();
     } catch {
@@ -246,7 +327,48 @@ export class Sandbox {
   }
 }
 
+interface FetchInput {
+  url: string;
+  method: string;
+  headers: Array<[string, string]>;
+  body: Uint8Array | null;
+}
+
 class WallTimeout extends Error {}
+
+function digest(alg: string, data: Uint8Array): { ok: Uint8Array } | { error: string } {
+  const name = DIGESTS[String(alg)];
+  if (!name) return { error: `Unsupported digest ${String(alg).slice(0, 20)}` };
+  if (!(data instanceof Uint8Array)) return { error: 'digest takes bytes' };
+  return { ok: new Uint8Array(createHash(name).update(data).digest()) };
+}
+
+function random(n: number): Uint8Array {
+  return new Uint8Array(randomBytes(Math.max(0, Math.min(65536, Number(n) | 0))));
+}
+
+function parseUrl(input: string, base: string | undefined) {
+  try {
+    const u = new URL(String(input), base === undefined ? undefined : String(base));
+    return { href: u.href, origin: u.origin, protocol: u.protocol, username: u.username, password: u.password, host: u.host, hostname: u.hostname, port: u.port, pathname: u.pathname, search: u.search, hash: u.hash };
+  } catch {
+    return null;
+  }
+}
+
+/** Resolves true after `ms` unless the invocation has ended; a timer past the deadline is never armed. */
+function timer(inv: Invocation | null, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    if (!inv || inv.done) return resolve(false);
+    const wait = Number(ms);
+    if (!(wait >= 0) || Date.now() + wait > inv.deadline || inv.timers.size >= 1000) return;
+    const t = setTimeout(() => {
+      inv.timers.delete(t);
+      resolve(!inv.done);
+    }, wait);
+    inv.timers.add(t);
+  });
+}
 
 /** What came back from the isolate, checked: it is the function's data and may be anything. */
 function checkedResponse(r: { status?: unknown; headers?: unknown; body?: unknown }): NonNullable<InvokeOutcome['response']> {
