@@ -255,6 +255,18 @@ describe('functions runtime', () => {
     expect(byMeter.function_gb_seconds).toBeGreaterThan(0);
   });
 
+  it('answers 402 naming the meter once the project\'s function invocations are used up', async () => {
+    await deploy('capped', { language: 'js', source: `export default { fetch() { return new Response('ran') } }` }, other);
+    expect((await t.http().get(fn(other, 'capped')).set('apikey', other.publishable)).status).toBe(200);
+    const caps = await t.http().put(`/v1/projects/${other.ref}/limits`).set(u.auth).send({ meter_caps: { function_invocations: 1 } });
+    expect(caps.status).toBe(200);
+    const refused = await t.http().get(fn(other, 'capped')).set('apikey', other.publishable);
+    expect(refused.status).toBe(402);
+    expect(refused.body).toMatchObject({ code: 'quota_exceeded', meter: 'function_invocations' });
+    // Only that project: p's functions still run.
+    expect((await t.http().get(fn(p, 'hello')).set('apikey', p.publishable)).status).toBe(201);
+  });
+
   it('runs a cron function once per matching minute on the test clock', async () => {
     await deploy('ticker', { language: 'js', service_role: true, cron: '*/5 * * * *', source: `export default { async fetch(req) { const b = await req.json(); console.log('tick', b.scheduled_at); return new Response('ok') } }` });
     const tick = t.app.get(FunctionCronTickJob);

@@ -7,14 +7,18 @@ import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { AuthJobsModule } from '@plinth/runtime-auth';
 import { CatalogStructureModule } from '@plinth/runtime-data';
+import { FunctionsRuntimeModule } from '@plinth/runtime-functions';
 
-/** The worker's root module: the same config and database as the api, plus the job processors. */
+/**
+ * The worker's root module: the same config and database as the api, plus the job processors. It carries the
+ * functions runtime so cron runs of functions (jobs) have runners where the jobs run; its HTTP parts stay unused.
+ */
 @Module({})
 export class WorkerModule {
   static register(config: PlinthConfig, databaseUrl: string): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule, FunctionsRuntimeModule],
     };
   }
 }

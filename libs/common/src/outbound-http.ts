@@ -217,25 +217,35 @@ export function fetchOutbound(
   }
   if (init.body) headers['content-length'] = String(init.body.length);
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(e);
+    };
     const req = send(target, { method: init.method, lookup: outboundLookup(opts), headers, signal: AbortSignal.timeout(opts.timeoutMs) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
+        if (settled) return;
         size += c.length;
         if (size > opts.maxBytes) {
-          req.destroy(new Error(`response larger than ${opts.maxBytes} bytes`));
+          fail(new Error(`response larger than ${opts.maxBytes} bytes`));
+          req.destroy();
           return;
         }
         chunks.push(c);
       });
       res.on('end', () => {
+        if (settled) return;
+        settled = true;
         const pairs: Array<[string, string]> = [];
         for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
         resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: pairs, body: Buffer.concat(chunks) });
       });
-      res.on('error', reject);
+      res.on('error', fail);
     });
-    req.on('error', reject);
+    req.on('error', fail);
     req.end(init.body ?? undefined);
   });
 }
