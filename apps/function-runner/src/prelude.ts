@@ -1,15 +1,23 @@
 /**
- * The web platform a function sees, as plain JavaScript evaluated in each invocation's fresh context before the
- * function's module. It holds no host object: the only way out is a handful of `ivm.Reference`s to host functions
- * (log, fetch, db, digest, random bytes, URL parsing, timers) that it captures and then deletes from the global, and
- * that take and return copies only. Written for V8 without Node or a browser: everything here is ordinary JS.
+ * The web platform a function sees, as plain JavaScript run in each invocation's fresh context before the
+ * function's module (both in one compiled script per isolate). It holds no host object: the only way out is a handful of `ivm.Reference`s to host functions (log, fetch, db, digest,
+ * random bytes, URL parsing, timers) that `__plinthBind` takes and deletes from the global, and that take and return
+ * copies only. Written for V8 without Node or a browser: everything here is ordinary JS.
  */
 export const PRELUDE = String.raw`
 (function () {
 'use strict';
 const G = globalThis;
-const H = { log: G.__h_log, fetch: G.__h_fetch, db: G.__h_db, digest: G.__h_digest, random: G.__h_random, url: G.__h_url, timer: G.__h_timer };
-for (const k of ['__h_log', '__h_fetch', '__h_db', '__h_digest', '__h_random', '__h_url', '__h_timer']) delete G[k];
+// The host callbacks of this context: set as globals when the context is made, taken by __plinthBind before the
+// function's module runs, and removed from the global.
+const H = {};
+Object.defineProperty(G, '__plinthBind', {
+  configurable: true,
+  value() {
+    for (const k of ['log', 'fetch', 'db', 'digest', 'random', 'url', 'timer']) { H[k] = G['__h_' + k]; delete G['__h_' + k]; }
+    delete G.__plinthBind;
+  },
+});
 const COPY = { arguments: { copy: true }, result: { copy: true } };
 const ASYNC = { arguments: { copy: true }, result: { promise: true, copy: true } };
 const MAX_LINE = 8192;
