@@ -27,7 +27,7 @@ describe('functions sandbox attacks', () => {
   };
 
   beforeAll(async () => {
-    t = await bootTestApp({ FUNCTION_RUNNERS: '2', FUNCTION_CPU_MS: '1500', FUNCTION_CONCURRENCY: '6', OUTBOUND_ALLOW_PRIVATE: 'false' });
+    t = await bootTestApp({ FUNCTION_RUNNERS: '2', FUNCTION_CPU_MS: '2500', FUNCTION_CONCURRENCY: '6', OUTBOUND_ALLOW_PRIVATE: 'false' });
     u = await signup(t, 'sandbox');
     p = await createProject(t, u, 'sandbox');
     other = await createProject(t, u, 'sandbox-other');
@@ -102,7 +102,7 @@ describe('functions sandbox attacks', () => {
   });
 
   it('disposes an isolate over its memory limit (546), and offers no WebAssembly (whose memory the limit misses)', async () => {
-    await deploy('membomb', `export default { fetch() { const a = []; while (true) a.push('x'.repeat(1 << 20) + Math.random()); } }`, { memory_mb: 32, timeout_ms: 5000 });
+    await deploy('membomb', `export default { fetch() { const a = []; while (true) a.push('x'.repeat(1 << 23)); } }`, { memory_mb: 32, timeout_ms: 5000 });
     const res = await call('membomb');
     expect(res.status).toBe(546);
     expect(res.body.limit).toBe('memory');

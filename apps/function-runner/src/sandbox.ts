@@ -161,10 +161,15 @@ export class Sandbox {
       return outcome({ response: checkedResponse(result) }, this.cpuSince(isolate, cpuStart));
     } catch (e) {
       const cpuMs = this.cpuSince(isolate, cpuStart);
+      const message = String((e as Error)?.message ?? e);
+      // The memory limit's own verdict wins over the CPU poll (the GC work before it can trip the CPU limit too).
+      if (/memory limit/i.test(message)) {
+        this.evict(w);
+        return outcome({ failure: { kind: 'limit', limit: 'memory', message: `The function ran out of its ${msg.memoryMb} MB of memory` } }, cpuMs);
+      }
       if (limit) return outcome({ failure: limit }, cpuMs);
       if (e instanceof WallTimeout) return outcome({ failure: { kind: 'limit', limit: 'wall', message: `The function did not answer within its ${msg.timeoutMs} ms` } }, cpuMs);
-      const message = String((e as Error)?.message ?? e);
-      if (isolate.isDisposed || /memory limit/i.test(message)) {
+      if (isolate.isDisposed) {
         this.evict(w);
         return outcome({ failure: { kind: 'limit', limit: 'memory', message: `The function ran out of its ${msg.memoryMb} MB of memory` } }, cpuMs);
       }

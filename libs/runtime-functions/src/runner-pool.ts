@@ -180,7 +180,7 @@ class Runner {
  * The function runners: `FUNCTION_RUNNERS` child processes (default one per core) started on first use and
  * supervised here — health checks (a runner that stops answering pings is killed), restart with backoff, and every
  * in-flight call of a runner that dies rejected with {@link RunnerLost} (never left hanging). A call goes to the
- * runner its function hashes to (so its isolate stays warm there), or the next ready one.
+ * less busy of the two runners its function hashes to (see {@link pick}).
  */
 @Injectable()
 export class RunnerPool implements OnApplicationShutdown {
@@ -241,15 +241,22 @@ export class RunnerPool implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * The runner for a function: the less busy of the two it hashes to (so its isolates stay warm on at most two, and
+   * one busy function spreads over two cores), else any ready one, else its first once that one is ready.
+   */
   private async pick(key: string): Promise<Runner> {
     const n = this.runners.length;
     const home = hash(key) % n;
+    const a = this.runners[home];
+    const b = this.runners[(home + 1) % n];
+    if (a.ready && b.ready) return b.inflight.size < a.inflight.size ? b : a;
     for (let i = 0; i < n; i++) {
       const r = this.runners[(home + i) % n];
       if (r.ready) return r;
     }
-    await this.runners[home].whenReady();
-    return this.runners[home];
+    await a.whenReady();
+    return a;
   }
 
   /** Process ids of the runners (for operations and the kill -9 test). */
