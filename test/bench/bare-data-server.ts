@@ -58,6 +58,11 @@ function body(req: IncomingMessage): Promise<string> {
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
+  // functions.bench.ts's floor for a hello-world function: the same JSON from a bare route.
+  if (req.method === 'GET' && url.pathname === '/hello') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ hello: 'world' }));
+    return;
+  }
   if (req.method === 'GET' && url.pathname === '/items') {
     const id = url.searchParams.get('id')?.replace(/^eq\./, '');
     const category = url.searchParams.get('category')?.replace(/^eq\./, '');

@@ -27,6 +27,10 @@ async function main(): Promise<void> {
     allowClientClassCreation: false,
     logsFolder: process.env.PARSE_LOGS ?? './.plinth/bench/parse-logs',
     logLevel: 'error',
+    // functions.bench.ts: Cloud Code (Parse.Cloud.define) for its comparison.
+    // Its queries go over HTTP to this server: in-process (directAccess) they fail in PromiseRouter.match on Express 5
+    // (parse-server 9.10), the same TypeError data.bench.ts meets on /parse/batch.
+    ...(process.env.PARSE_CLOUD ? { cloud: process.env.PARSE_CLOUD, directAccess: false, javascriptKey: 'plinth-bench-js' } : {}),
     silent: true,
   });
   await server.start();

@@ -73,6 +73,26 @@ describe('docs/ guides: their examples run as written', () => {
       expect(lines.filter((l) => l === 'hello storage')).toHaveLength(2);
     }, 120_000);
 
+    it('functions.md: deploys, refuses a broken source with its line, calls with secrets and env.db, rolls back, reads logs', async () => {
+      const out = await runBash(guideScript('docs/functions.md'), t.baseUrl, 'docs/functions.md');
+      const lines = out.split('\n');
+      for (const line of [
+        'table todos',
+        'rows: 201',
+        'deployed hello v1',
+        '{"hello":"Ada","greeting":null,"todos":["shown"]}',
+        'GREETING',
+        '{"hello":"world","greeting":"hola","todos":["shown"]}',
+        'deployed v2',
+        'v2',
+        'current v1',
+        '200 v2 says hi',
+      ]) {
+        expect(lines).toContain(line);
+      }
+      expect(lines.some((l) => /^The function does not compile at line 2, column \d+: /.test(l))).toBe(true);
+    }, 120_000);
+
     it('supabase-js.md: the setup block and the todos.mjs example (supabase-js with ws) print what the guide says', async () => {
       const out = await runBash(guideScript('docs/supabase-js.md'), t.baseUrl, 'docs/supabase-js.md');
       const env = /^PLINTH_URL=(\S+) REF=(\S+) PK=(\S+)$/m.exec(out);

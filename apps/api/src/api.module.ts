@@ -10,6 +10,7 @@ import { JobsModule } from '@plinth/jobs';
 import { DataRuntimeModule } from '@plinth/runtime-data';
 import { AuthRuntimeModule } from '@plinth/runtime-auth';
 import { StorageRuntimeModule } from '@plinth/runtime-storage';
+import { FunctionsRuntimeModule } from '@plinth/runtime-functions';
 import { TenancyModule } from '@plinth/tenancy';
 import { HealthController } from './health.controller';
 
@@ -83,6 +84,7 @@ export class ApiModule {
         DataRuntimeModule,
         AuthRuntimeModule,
         StorageRuntimeModule,
+        FunctionsRuntimeModule,
         BillingModule,
         ...(options.withWorker ? [JobsModule] : []),
       ],

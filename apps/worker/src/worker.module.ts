@@ -8,14 +8,18 @@ import { QuotasModule } from '@plinth/quotas';
 import { AuthJobsModule } from '@plinth/runtime-auth';
 import { CatalogStructureModule } from '@plinth/runtime-data';
 import { StorageJobsModule } from '@plinth/runtime-storage';
+import { FunctionsRuntimeModule } from '@plinth/runtime-functions';
 
-/** The worker's root module: the same config and database as the api, plus the job processors. */
+/**
+ * The worker's root module: the same config and database as the api, plus the job processors. It carries the
+ * functions runtime so cron runs of functions (jobs) have runners where the jobs run; its HTTP parts stay unused.
+ */
 @Module({})
 export class WorkerModule {
   static register(config: PlinthConfig, databaseUrl: string): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule, StorageJobsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule, StorageJobsModule, FunctionsRuntimeModule],
     };
   }
 }

@@ -18,8 +18,8 @@ export type { RequestMeta } from './request-meta';
 /** argon2id password hashing (OWASP setting, off the event loop); verification reads the setting from the hash. */
 export { dummyHash, hashPassword, passwordNeedsRehash, verifyPassword, PASSWORD_HASH_PARAMS } from './password-hash';
 /** Outbound connections to customer-chosen hosts (webhooks, SMTP), refusing non-public addresses in the socket's own lookup. */
-export { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundFetch, outboundLookup, postJson } from './outbound-http';
-export type { OutboundFetchInit, OutboundPolicy, OutboundResolver } from './outbound-http';
+export { connectOutbound, fetchOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundFetch, outboundLookup, postJson } from './outbound-http';
+export type { OutboundFetchInit, OutboundPolicy, OutboundResolver, OutboundResponse } from './outbound-http';
 /** The time every job, meter, quota and bill uses (tests override the provider). */
 export { Clock } from './clock';
 /** The api's pino logging: root logger, request-bound loggers for Nest routes, Nest's LoggerService. */

@@ -1,7 +1,7 @@
 import type { LookupAddress } from 'node:dns';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo, createServer as createTcpServer, LookupFunction, Server as TcpServer } from 'node:net';
-import { connectOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundFetch, outboundLookup, OutboundResolver, postJson } from './outbound-http';
+import { connectOutbound, fetchOutbound, isPublicAddress, nonPublicHostReason, OutboundAddressError, outboundFetch, outboundLookup, OutboundResolver, postJson } from './outbound-http';
 
 /** Resolves names from a table, offline; counts the names it was asked for. */
 function fakeResolver(table: Record<string, string[]>): OutboundResolver & { asked: string[] } {
@@ -223,7 +223,42 @@ describe('outbound webhooks', () => {
       const redirect = await fetchOut(`http://idp.customer.example:${port}/redirect`);
       expect(redirect.status).toBe(302);
       expect(hits).toBe(2);
-      await expect(fetchOut(`http://idp.customer.example:${port}/big`)).rejects.toThrow('exceeds 1000 bytes');
+      await expect(fetchOut(`http://idp.customer.example:${port}/big`)).rejects.toThrow('larger than 1000 bytes');
     });
+  });
+});
+
+describe('fetchOutbound (a function\'s fetch)', () => {
+  const none = { method: 'GET', headers: [] as Array<[string, string]>, body: null };
+
+  it('refuses literal non-public addresses in any spelling before connecting, and names that resolve to them', async () => {
+    const resolve = fakeResolver({ 'internal.example': ['10.1.2.3'] });
+    for (const url of ['http://127.0.0.1/', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/', 'http://2130706433/', 'http://[::ffff:7f00:1]/', 'http://0x7f.1/', 'http://localhost/', 'http://internal.example/']) {
+      await expect(fetchOutbound(url, none, { allowPrivate: false, resolve, timeoutMs: 1000, maxBytes: 1000 })).rejects.toBeInstanceOf(OutboundAddressError);
+    }
+    expect(resolve.asked).toEqual(['internal.example']);
+    await expect(fetchOutbound('file:///etc/passwd', none, { allowPrivate: true, timeoutMs: 1000, maxBytes: 1000 })).rejects.toThrow(/unsupported protocol/);
+  });
+
+  it('returns status, headers and body, sends the body, and refuses a response over the size cap', async () => {
+    const server = createServer((req, res) => {
+      let got = '';
+      req.on('data', (c) => (got += c));
+      req.on('end', () => {
+        res.setHeader('x-got', got);
+        res.end(req.url === '/big' ? 'x'.repeat(5000) : 'small');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const r = await fetchOutbound(`${base}/`, { method: 'POST', headers: [['content-type', 'text/plain']], body: new TextEncoder().encode('hi') }, { allowPrivate: true, timeoutMs: 2000, maxBytes: 1000 });
+      expect(r.status).toBe(200);
+      expect(r.body.toString()).toBe('small');
+      expect(r.headers).toContainEqual(['x-got', 'hi']);
+      await expect(fetchOutbound(`${base}/big`, none, { allowPrivate: true, timeoutMs: 2000, maxBytes: 1000 })).rejects.toThrow(/larger than 1000 bytes/);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -180,6 +180,76 @@ export function postJson(url: string, body: unknown, opts: OutboundPolicy & { ti
   });
 }
 
+/** A response {@link fetchOutbound} read whole, within its size cap. */
+export interface OutboundResponse {
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+}
+
+/**
+ * One HTTP(S) exchange with a customer-chosen URL (a function's `fetch`), under the same policy as
+ * {@link postJson}: literal non-public addresses refused up front, names checked in the socket's own lookup
+ * (DNS-rebinding safe), redirects not followed (a 3xx is returned as is), the whole exchange bounded by
+ * `timeoutMs`, and a response body larger than `maxBytes` refused.
+ */
+export function fetchOutbound(
+  url: string,
+  init: { method: string; headers: Array<[string, string]>; body: Uint8Array | null; signal?: AbortSignal | null },
+  opts: OutboundPolicy & { timeoutMs: number; maxBytes: number },
+): Promise<OutboundResponse> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.reject(new Error('invalid URL'));
+  }
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
+  const refused = refuseLiteral(bareHost(target.hostname), opts);
+  if (refused) return Promise.reject(refused);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of init.headers) {
+    const name = k.toLowerCase();
+    if (name === 'host' || name === 'connection' || name === 'content-length' || name === 'transfer-encoding') continue;
+    headers[name] = headers[name] === undefined ? v : ([] as string[]).concat(headers[name], v);
+  }
+  if (init.body) headers['content-length'] = String(init.body.length);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(e);
+    };
+    const req = send(target, { method: init.method, lookup: outboundLookup(opts), headers, signal: init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (settled) return;
+        size += c.length;
+        if (size > opts.maxBytes) {
+          fail(new Error(`response larger than ${opts.maxBytes} bytes`));
+          req.destroy();
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        const pairs: Array<[string, string]> = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: pairs, body: Buffer.concat(chunks) });
+      });
+      res.on('error', fail);
+    });
+    req.on('error', fail);
+    req.end(init.body ?? undefined);
+  });
+}
+
 export interface OutboundFetchInit {
   method?: string;
   headers?: Record<string, string> | Headers;
@@ -188,44 +258,19 @@ export interface OutboundFetchInit {
 }
 
 /**
- * A `fetch` for customer-chosen URLs (e.g. an OpenID provider's discovery, token and JWKS endpoints): the same
- * address policy as {@link postJson} (literal addresses checked up front, names in the socket's lookup), http(s)
- * only, redirects not followed (a 3xx is returned as is), the response body capped at `maxBytes` and the exchange
- * bounded by `timeoutMs`. Returns a standard Response, so libraries that take a custom fetch can use it.
+ * A `fetch` for customer-chosen URLs (e.g. an OpenID provider's discovery, token and JWKS endpoints) over
+ * {@link fetchOutbound}: the same address policy, http(s) only, redirects not followed, the body capped and the
+ * exchange bounded. Returns a standard Response, so libraries that take a custom fetch can use it.
  */
 export function outboundFetch(opts: OutboundPolicy & { timeoutMs: number; maxBytes: number; userAgent: string }) {
-  const lookup = outboundLookup(opts);
-  return (url: string | URL, init: OutboundFetchInit = {}): Promise<Response> => {
-    const target = new URL(url);
-    if (target.protocol !== 'https:' && target.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
-    const refused = refuseLiteral(bareHost(target.hostname), opts);
-    if (refused) return Promise.reject(refused);
-    const headers: Record<string, string> = { 'user-agent': opts.userAgent };
-    new Headers(init.headers ?? {}).forEach((v, k) => (headers[k] = v));
-    const payload = init.body === undefined || init.body === null ? undefined : Buffer.from(init.body instanceof Uint8Array ? init.body : String(init.body));
-    if (payload) headers['content-length'] = String(payload.length);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs);
-    return new Promise((resolve, reject) => {
-      const req = send(target, { method: init.method ?? 'GET', lookup, headers, signal }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > opts.maxBytes) res.destroy(new Error(`response from ${target.host} exceeds ${opts.maxBytes} bytes`));
-          else chunks.push(c);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const out = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : v);
-          const status = res.statusCode ?? 502;
-          const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
-          resolve(new Response(body, { status, statusText: res.statusMessage, headers: out }));
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+  return async (url: string | URL, init: OutboundFetchInit = {}): Promise<Response> => {
+    const headers: Array<[string, string]> = [['user-agent', opts.userAgent]];
+    new Headers(init.headers ?? {}).forEach((v, k) => (k === 'user-agent' ? (headers[0] = [k, v]) : headers.push([k, v])));
+    const body = init.body === undefined || init.body === null ? null : init.body instanceof Uint8Array ? init.body : Buffer.from(String(init.body));
+    const res = await fetchOutbound(String(url), { method: init.method ?? 'GET', headers, body, signal: init.signal }, opts);
+    const out = new Headers();
+    for (const [k, v] of res.headers) out.append(k, v);
+    const empty = res.status === 204 || res.status === 304;
+    return new Response(empty ? null : new Uint8Array(res.body), { status: res.status, statusText: res.statusText, headers: out });
   };
 }

@@ -93,6 +93,20 @@ export const envSchema = z.object({
   STORAGE_S3_FORCE_PATH_STYLE: bool.default(false),
   // Largest object when the plan sets no max_upload_bytes.
   STORAGE_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
+  // Functions runtime (libs/runtime-functions, apps/function-runner): runner processes (0 = one per core) and their
+  // warm isolates; per-invocation defaults and ceilings (plans cap them lower); output, fetch and log bounds.
+  FUNCTION_RUNNERS: z.coerce.number().int().min(0).max(64).default(0),
+  FUNCTION_ISOLATES_PER_RUNNER: z.coerce.number().int().min(1).max(1000).default(64),
+  FUNCTION_MEMORY_MB: z.coerce.number().int().min(8).max(4096).default(128),
+  FUNCTION_MAX_MEMORY_MB: z.coerce.number().int().min(8).max(4096).default(512),
+  FUNCTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(10_000),
+  FUNCTION_CPU_MS: z.coerce.number().int().min(10).max(900_000).default(2000),
+  FUNCTION_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(20),
+  FUNCTION_MAX_SOURCE_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(1_000_000),
+  FUNCTION_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(6_000_000),
+  FUNCTION_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  FUNCTION_FETCH_MAX_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(10_000_000),
+  FUNCTION_LOG_RETENTION_HOURS: z.coerce.number().min(0.01).max(24 * 90).default(24),
   // Platform mailer (libs/mail): Plinth's own emails and auth emails of projects without their own SMTP; unset = log.
   SMTP_URL: z
     .string()

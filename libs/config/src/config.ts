@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { envSchema } from './config.schema';
@@ -57,6 +58,25 @@ export interface PlinthConfig {
     dir: string;
     maxUploadBytes: number;
     s3: { endpoint: string | undefined; region: string; bucket: string; accessKeyId: string | undefined; secretAccessKey: string | undefined; forcePathStyle: boolean } | null;
+  };
+  /**
+   * Functions runtime: runner processes (`runners`, at least 1), warm isolates per runner, per-invocation defaults
+   * (`memoryMb`, `timeoutMs`, `cpuMs`) and ceilings (`maxMemoryMb`; plans cap lower), per-project concurrency, and the
+   * source, response, fetch and log bounds.
+   */
+  functions: {
+    runners: number;
+    isolatesPerRunner: number;
+    memoryMb: number;
+    maxMemoryMb: number;
+    timeoutMs: number;
+    cpuMs: number;
+    concurrency: number;
+    maxSourceBytes: number;
+    maxResponseBytes: number;
+    fetchTimeoutMs: number;
+    fetchMaxBytes: number;
+    logRetentionMs: number;
   };
   /** The platform mailer: SMTP URL (undefined = write mail to the log) and default sender. */
   mail: { smtpUrl: string | undefined; from: string };
@@ -171,6 +191,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
             forcePathStyle: e.STORAGE_S3_FORCE_PATH_STYLE,
           }
         : null,
+    },
+    functions: {
+      runners: e.FUNCTION_RUNNERS || Math.max(1, availableParallelism()),
+      isolatesPerRunner: e.FUNCTION_ISOLATES_PER_RUNNER,
+      memoryMb: Math.min(e.FUNCTION_MEMORY_MB, e.FUNCTION_MAX_MEMORY_MB),
+      maxMemoryMb: e.FUNCTION_MAX_MEMORY_MB,
+      timeoutMs: e.FUNCTION_TIMEOUT_MS,
+      cpuMs: e.FUNCTION_CPU_MS,
+      concurrency: e.FUNCTION_CONCURRENCY,
+      maxSourceBytes: e.FUNCTION_MAX_SOURCE_BYTES,
+      maxResponseBytes: e.FUNCTION_MAX_RESPONSE_BYTES,
+      fetchTimeoutMs: e.FUNCTION_FETCH_TIMEOUT_MS,
+      fetchMaxBytes: e.FUNCTION_FETCH_MAX_BYTES,
+      logRetentionMs: Math.round(e.FUNCTION_LOG_RETENTION_HOURS * 3_600_000),
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.SMTP_FROM },
     billing: {

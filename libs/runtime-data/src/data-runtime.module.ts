@@ -14,12 +14,13 @@ import { TablesController } from './catalog/tables.controller';
 import { TablesService } from './catalog/tables.service';
 import { RestEdge } from './rest/rest-edge';
 import { RestService } from './rest/rest.service';
+import { RpcRegistry } from './rest/rpc-registry';
 
 /** The data runtime: the table catalog API (`/v1/projects/:ref/tables`) and PostgREST at `/p/:ref/rest/v1` (routes registered with the tenant edge). */
 @Module({
   imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, CatalogStructureModule, TypeOrmModule.forFeature([DataTableEntity, DataSettingsEntity])],
   controllers: [TablesController, DataSettingsController],
-  providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge],
-  exports: [DataCatalog, TablesService, RestService],
+  providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge, RpcRegistry],
+  exports: [DataCatalog, TablesService, RestService, RpcRegistry],
 })
 export class DataRuntimeModule {}

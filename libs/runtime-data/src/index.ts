@@ -26,3 +26,6 @@ export { openApiDocument } from './rest/openapi';
 export { policyFor, restrictedPolicy } from './rest/tenant-policy';
 /** The pure PostgREST parser and SQL generator the runtime is built on. */
 export * from './postgrest';
+/** Where the functions runtime binds `rpc()` (`/rest/v1/rpc/:name`) without the data runtime depending on it. */
+export { RpcRegistry } from './rest/rpc-registry';
+export type { RpcCall, RpcHandler } from './rest/rpc-registry';

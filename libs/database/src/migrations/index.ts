@@ -9,6 +9,7 @@ import { TenantGuard1764000200000 } from './1764000200000-tenant-guard';
 import { AuthenticatedIpLimits1764000600000 } from './1764000600000-authenticated-ip-limits';
 import { TenantAuthRole1764000700000 } from './1764000700000-tenant-auth-role';
 import { StorageRuntime1765000100000 } from './1765000100000-storage-runtime';
+import { FunctionsRuntime1765000200000 } from './1765000200000-functions-runtime';
 import { DataSettings1765000400000 } from './1765000400000-data-settings';
 import { AuthFlowsMfa1765000500000 } from './1765000500000-auth-flows-mfa';
 import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-recovery';
@@ -26,6 +27,7 @@ export const CONTROL_MIGRATIONS = [
   AuthenticatedIpLimits1764000600000,
   TenantAuthRole1764000700000,
   StorageRuntime1765000100000,
+  FunctionsRuntime1765000200000,
   DataSettings1765000400000,
   AuthFlowsMfa1765000500000,
   AuthSessionRecovery1765000600000,

@@ -3,6 +3,7 @@ import { ErrorCode, PlinthException, WireException } from '@plinth/common';
 import { EdgeContext, EdgeRuntime, ErrorDialect, RuntimeRegistry, StandardError } from '@plinth/gateway';
 import { restQueryOf, sendOpenApi, sendPostgrest } from './rest-http';
 import { RestMethod, RestService } from './rest.service';
+import { RpcRegistry } from './rpc-registry';
 
 /**
  * PostgREST's error shape `{code, message, details, hint}` for the errors the edge raises on `/p/:ref/rest/v1`
@@ -25,6 +26,7 @@ export class RestEdge implements OnModuleInit {
   constructor(
     private readonly runtimes: RuntimeRegistry,
     private readonly rest: RestService,
+    private readonly rpc: RpcRegistry,
   ) {}
 
   onModuleInit(): void {
@@ -40,12 +42,23 @@ export class RestEdge implements OnModuleInit {
         { methods: ['GET', 'HEAD'], path: '/', body: 'none', handler: (c) => this.openApi(c) },
         { methods: ['GET', 'HEAD', 'DELETE'], path: '/:table', body: 'none', target: table, handler: (c) => this.serve(c) },
         { methods: ['POST', 'PATCH'], path: '/:table', body: 'json', target: table, handler: (c) => this.serve(c) },
+        { methods: ['GET', 'HEAD'], path: '/rpc/:fn', body: 'none', handler: (c) => this.callRpc(c, Object.fromEntries(new URLSearchParams(c.query)), true) },
+        { methods: ['POST'], path: '/rpc/:fn', body: 'json', handler: (c) => this.callRpc(c, c.body ?? {}, false) },
       ],
     };
   }
 
   private async openApi(c: EdgeContext): Promise<void> {
     sendOpenApi(c.req, c.res, await this.rest.openApi(c.tenant));
+  }
+
+  /** `rpc/:fn`: whatever runtime is bound to the {@link RpcRegistry} answers; an unknown name is PostgREST's 404 PGRST202. */
+  private async callRpc(c: EdgeContext, args: unknown, readOnly: boolean): Promise<void> {
+    const served = await this.rpc.call({ tenant: c.tenant, name: c.params.fn, args, readOnly, req: c.req, res: c.res });
+    if (!served) {
+      const name = c.params.fn.slice(0, 63);
+      throw new WireException(404, { code: 'PGRST202', message: `Could not find the function public.${name} without parameters in the schema cache`, details: null, hint: null });
+    }
   }
 
   private async serve(c: EdgeContext): Promise<void> {

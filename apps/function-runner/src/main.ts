@@ -1,0 +1,58 @@
+/**
+ * A function runner: a child process of the api (started by the functions runtime's pool with `--no-node-snapshot`,
+ * which isolated-vm needs) that hosts isolated-vm isolates and runs customer functions in them. It talks to its
+ * parent over the IPC channel only; its settings come as its one argument. If it dies (out of memory, a native
+ * crash, kill -9), the pool answers its in-flight calls 502 and starts another.
+ */
+import type { ChildMessage, DbOp, DbResult, ParentMessage, RunnerSettings } from '@plinth/runtime-functions';
+import { loadIsolatedVm, Sandbox } from './sandbox';
+
+function send(msg: ChildMessage): void {
+  process.send?.(msg);
+}
+
+function main(): void {
+  if (!process.send) {
+    process.stderr.write('the function runner is started by the api (it needs an IPC channel)\n');
+    process.exit(2);
+  }
+  const settings = JSON.parse(process.argv[2] ?? '{}') as RunnerSettings;
+  const { ivm, error } = loadIsolatedVm();
+  if (!ivm) {
+    send({ t: 'unavailable', message: `isolated-vm could not be loaded (${error})` });
+    return;
+  }
+  let nextCall = 0;
+  const pendingDb = new Map<number, (r: DbResult) => void>();
+  const db = (id: number, op: DbOp) =>
+    new Promise<DbResult>((resolve) => {
+      const callId = ++nextCall;
+      pendingDb.set(callId, resolve);
+      send({ t: 'db', id, callId, op });
+    });
+  const sandbox = new Sandbox(ivm, settings, db);
+  process.on('message', (msg: ParentMessage) => {
+    switch (msg.t) {
+      case 'ping':
+        return send({ t: 'pong', id: msg.id });
+      case 'db-result': {
+        const resolve = pendingDb.get(msg.callId);
+        pendingDb.delete(msg.callId);
+        return resolve?.(msg.result);
+      }
+      case 'invoke':
+        if (msg.code === undefined && !sandbox.has(msg.key)) return send({ t: 'need-code', id: msg.id });
+        void sandbox.invoke(msg).then(
+          (outcome) => send({ t: 'result', id: msg.id, outcome }),
+          (e: Error) => send({ t: 'result', id: msg.id, outcome: { logs: [], cpuMs: 0, wallMs: 0, fetchBytes: 0, cold: false, failure: { kind: 'thrown', message: e.message } } }),
+        );
+    }
+  });
+  // Defence in depth: nothing a function does may end the runner through a stray rejection.
+  process.on('unhandledRejection', (e) => process.stderr.write(`function runner: unhandled rejection: ${String((e as Error)?.message ?? e).slice(0, 200)}\n`));
+  // The parent gone means nothing left to serve.
+  process.on('disconnect', () => process.exit(0));
+  send({ t: 'ready' });
+}
+
+main();

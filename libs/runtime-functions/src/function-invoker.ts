@@ -1,0 +1,194 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, PlinthException, WireException } from '@plinth/common';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import type { TenantContext } from '@plinth/gateway';
+import { METERS, MeteringService } from '@plinth/metering';
+import { PlansService, TenantLimitsService } from '@plinth/quotas';
+import { RestMethod, RestService } from '@plinth/runtime-data';
+import { FunctionDirectory } from './function-directory';
+import { FunctionLogs } from './function-logs';
+import type { DeployedFunction } from './functions.repository';
+import { RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
+import type { DbOp, DbResult, InvokeOutcome, InvokeRequest } from './runner-protocol';
+
+/** A call of a function, from the edge, the rpc route or the scheduler. */
+export interface FunctionCall {
+  tenant: TenantContext;
+  name: string;
+  request: InvokeRequest;
+  requestId: string;
+  /** Only functions deployed with `rpc: true` (the rpc route); `read` also needs `rpc_read_only`. */
+  rpc?: 'write' | 'read';
+}
+
+/** The function's answer, as it goes on the wire. */
+export interface FunctionAnswer {
+  status: number;
+  headers: Array<[string, string]>;
+  body: Uint8Array | null;
+}
+
+const DB_METHODS = new Set(['GET', 'HEAD', 'POST', 'PATCH', 'DELETE']);
+
+/** Errors in the shape the functions client (supabase-js `FunctionsHttpError`) reads: `{code, message}`. */
+export function functionsError(status: number, code: string, message: string, extra: Record<string, unknown> = {}): WireException {
+  return new WireException(status, { code, message, ...extra });
+}
+
+/**
+ * Runs a deployed function for a caller: finds its current version, applies `verify_jwt`, the project's quota and
+ * concurrency, hands the call to the runner pool with the caller's `env` (secrets, user, `env.db` acting as the
+ * caller or as the service role), then meters it (`function_invocations`, `function_gb_seconds` = memory limit ×
+ * wall time, fetch traffic as egress) and logs it.
+ */
+@Injectable()
+export class FunctionInvoker {
+  private readonly logger = new Logger(FunctionInvoker.name);
+  private readonly running = new Map<string, number>();
+
+  constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    private readonly directory: FunctionDirectory,
+    private readonly pool: RunnerPool,
+    private readonly rest: RestService,
+    private readonly metering: MeteringService,
+    private readonly limits: TenantLimitsService,
+    private readonly plans: PlansService,
+    private readonly logs: FunctionLogs,
+  ) {}
+
+  /** The deployed function, or undefined (no such function, or not reachable the way it is asked for). */
+  async find(t: TenantContext, name: string, rpc?: 'write' | 'read'): Promise<DeployedFunction | undefined> {
+    const fn = await this.directory.find(t.project.id, name);
+    if (!fn) return undefined;
+    if (rpc && (!fn.settings.rpc || (rpc === 'read' && !fn.settings.rpc_read_only))) return undefined;
+    return fn;
+  }
+
+  async invoke(call: FunctionCall, fn: DeployedFunction): Promise<FunctionAnswer> {
+    const t = call.tenant;
+    if (fn.settings.verify_jwt && t.role !== 'authenticated' && t.role !== 'service') {
+      throw functionsError(401, 'UNAUTHORIZED_NO_AUTH_HEADER', 'This function needs a signed-in user (verify_jwt): send the user\'s access token as Authorization: Bearer', {});
+    }
+    await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.functionInvocations, METERS.functionGbSeconds]);
+    const limit = this.concurrency(t);
+    const now = this.running.get(t.project.id) ?? 0;
+    if (now >= limit) throw new PlinthException(ErrorCode.ConcurrencyLimited, `This project already runs ${limit} function calls at once; retry shortly`, undefined, { 'retry-after': '1' });
+    this.running.set(t.project.id, now + 1);
+    const started = Date.now();
+    let outcome: InvokeOutcome | undefined;
+    try {
+      const [secrets] = await Promise.all([this.directory.projectSecrets(t.project.id)]);
+      const user = t.user ? { ...t.user.claims, id: t.user.id } : null;
+      outcome = await this.pool.invoke({
+        key: `${t.project.id}:${fn.versionId}`,
+        memoryMb: fn.settings.memory_mb,
+        timeoutMs: fn.settings.timeout_ms,
+        cpuMs: Math.min(this.config.functions.cpuMs, fn.settings.timeout_ms),
+        request: call.request,
+        env: { secrets, user },
+        code: async () => {
+          const code = await this.directory.compiled(fn.versionId);
+          if (code === undefined) throw new Error('the version is gone');
+          return code;
+        },
+        db: (op) => this.db(t, fn, op),
+      });
+      return this.answer(fn, call, outcome);
+    } catch (e) {
+      if (e instanceof RunnerLost) {
+        this.record(fn, call, 502, started, undefined, e.message);
+        throw functionsError(502, 'RUNNER_LOST', 'The function runner stopped during this call; retry it');
+      }
+      if (e instanceof RunnersUnavailable) throw functionsError(503, 'FUNCTIONS_UNAVAILABLE', 'Functions are not available on this server');
+      throw e;
+    } finally {
+      const left = (this.running.get(t.project.id) ?? 1) - 1;
+      if (left <= 0) this.running.delete(t.project.id);
+      else this.running.set(t.project.id, left);
+      this.meter(t, fn, started, outcome);
+    }
+  }
+
+  /** The project's concurrent calls: the plan's `function_concurrency`, within FUNCTION_CONCURRENCY. */
+  private concurrency(t: TenantContext): number {
+    const plan = this.plans.cachedForOrg(t.project.orgId);
+    const own = plan?.limits.function_concurrency;
+    return typeof own === 'number' && own > 0 ? Math.min(own, this.config.functions.concurrency) : this.config.functions.concurrency;
+  }
+
+  private answer(fn: DeployedFunction, call: FunctionCall, o: InvokeOutcome): FunctionAnswer {
+    if (o.response) {
+      this.record(fn, call, o.response.status, Date.now() - o.wallMs, o);
+      return o.response;
+    }
+    const f = o.failure!;
+    if (f.kind === 'limit') {
+      this.record(fn, call, 546, Date.now() - o.wallMs, o, f.message);
+      throw functionsError(546, 'WORKER_LIMIT', f.message, { limit: f.limit });
+    }
+    const errorId = randomUUID();
+    this.record(fn, call, 500, Date.now() - o.wallMs, o, `${f.message} (error id ${errorId})`);
+    this.logger.warn({ errorId, project: call.tenant.project.ref, fn: fn.name }, `function threw: ${f.message}`);
+    throw functionsError(500, 'FUNCTION_ERROR', 'The function threw an error; its logs have the details', { error_id: errorId });
+  }
+
+  private meter(t: TenantContext, fn: DeployedFunction, started: number, o: InvokeOutcome | undefined): void {
+    const wallMs = o?.wallMs ?? Date.now() - started;
+    this.metering.record(t.project.id, METERS.functionInvocations, 1);
+    this.metering.record(t.project.id, METERS.functionGbSeconds, (fn.settings.memory_mb / 1024) * (wallMs / 1000));
+    if (o?.fetchBytes) this.metering.record(t.project.id, `${METERS.egressBytes}:functions`, o.fetchBytes);
+  }
+
+  private record(fn: DeployedFunction, call: FunctionCall, status: number, started: number, o: InvokeOutcome | undefined, error?: string): void {
+    const lines = o?.logs ?? [];
+    this.logs.add({
+      projectId: fn.projectId,
+      functionName: fn.name,
+      version: fn.version,
+      requestId: call.requestId,
+      level: error ? 'error' : lines.some((l) => l.level === 'error') ? 'error' : lines.some((l) => l.level === 'warn') ? 'warn' : 'log',
+      status,
+      durationMs: Math.round(o?.wallMs ?? Date.now() - started),
+      cpuMs: Math.round(o?.cpuMs ?? 0),
+      memoryMb: fn.settings.memory_mb,
+      lines,
+      error: error ?? null,
+      at: new Date(started),
+    });
+  }
+
+  /**
+   * An `env.db` call: the data runtime's own request path (catalog, rules, one statement as the project's data role),
+   * acting as the caller, or as the service role for a function deployed with `service_role`. The project is the
+   * invocation's: nothing the function sends can name another.
+   */
+  private async db(t: TenantContext, fn: DeployedFunction, op: DbOp): Promise<DbResult> {
+    const as: TenantContext = fn.settings.service_role ? { ...t, role: 'service', user: null, restrictions: null } : t;
+    if (!DB_METHODS.has(op.method)) return postgrestError(400, 'PGRST100', `Unsupported method ${String(op.method).slice(0, 10)}`);
+    let body: unknown;
+    if (op.body !== null) {
+      try {
+        body = JSON.parse(op.body);
+      } catch {
+        return postgrestError(400, 'PGRST102', 'Empty or invalid json');
+      }
+    }
+    try {
+      const r = await this.rest.handle(as, { method: op.method as RestMethod, table: op.table, query: new URLSearchParams(op.query), headers: op.headers, body });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(r.headers)) headers[k.toLowerCase()] = String(v);
+      return { status: r.status, headers, body: r.body };
+    } catch (e) {
+      if (e instanceof WireException) return { status: e.status, headers: {}, body: JSON.stringify(e.body) };
+      if (e instanceof PlinthException) return postgrestError(e.status, e.code, e.message);
+      this.logger.error({ err: e }, 'env.db failed');
+      return postgrestError(500, 'PGRST000', 'env.db failed');
+    }
+  }
+}
+
+function postgrestError(status: number, code: string, message: string): DbResult {
+  return { status, headers: {}, body: JSON.stringify({ code, message, details: null, hint: null }) };
+}

@@ -1,0 +1,58 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { FunctionsRepository, LogRow } from './functions.repository';
+
+const FLUSH_MS = 1000;
+const PRUNE_MS = 10 * 60_000;
+const MAX_BUFFER = 5000;
+
+/**
+ * Invocation logs (console output, errors, status, duration, CPU, memory), buffered and written in batches so an
+ * invocation costs no database write of its own; older than FUNCTION_LOG_RETENTION_HOURS are pruned.
+ */
+@Injectable()
+export class FunctionLogs implements OnApplicationShutdown {
+  private readonly logger = new Logger(FunctionLogs.name);
+  private buffer: LogRow[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastPrune = 0;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
+    private readonly repo: FunctionsRepository,
+  ) {}
+
+  add(row: LogRow): void {
+    if (this.buffer.length >= MAX_BUFFER) return;
+    this.buffer.push(row);
+    if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is buffered (and prunes now and then). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const rows = this.buffer;
+    this.buffer = [];
+    this.writing = this.writing.then(async () => {
+      try {
+        await this.repo.writeLogs(rows);
+        if (Date.now() - this.lastPrune > PRUNE_MS) {
+          this.lastPrune = Date.now();
+          await this.repo.pruneLogs(new Date(Date.now() - this.config.functions.logRetentionMs));
+        }
+      } catch (e) {
+        this.logger.warn(`function logs not written: ${(e as Error).message}`);
+      }
+    });
+    return this.writing;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+}

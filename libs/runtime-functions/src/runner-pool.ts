@@ -1,0 +1,286 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import type { ChildMessage, DbOp, DbResult, InvokeMessage, InvokeOutcome, RunnerSettings } from './runner-protocol';
+
+/** A runner died (or was killed) with the call in flight: the caller answers 502. */
+export class RunnerLost extends Error {}
+/** No runner can run functions here (isolated-vm doesn't load on this Node): the caller answers 503. */
+export class RunnersUnavailable extends Error {}
+
+export interface PoolCall {
+  key: string;
+  memoryMb: number;
+  timeoutMs: number;
+  cpuMs: number;
+  request: InvokeMessage['request'];
+  env: InvokeMessage['env'];
+  /** The compiled module, loaded only if the runner doesn't hold the isolate warm. */
+  code: () => Promise<string>;
+  /** Serves the function's `env.db` calls (the api decides as whom). */
+  db: (op: DbOp) => Promise<DbResult>;
+}
+
+interface InFlight {
+  call: PoolCall;
+  resolve: (o: InvokeOutcome) => void;
+  reject: (e: Error) => void;
+}
+
+const HEALTH_MS = 5000;
+const START_WAIT_MS = 20_000;
+
+/** Where the runner's entry point is: its TypeScript source beside ours under jest and swc-node, else the build. */
+function runnerEntry(): { script: string; execArgv: string[]; cwd: string } {
+  const root = resolve(__dirname, '../../..');
+  const ts = __filename.endsWith('.ts');
+  const script = resolve(root, 'apps/function-runner/src', ts ? 'main.ts' : 'main.js');
+  // isolated-vm needs V8 without the startup snapshot; TypeScript sources are compiled on load by swc.
+  return { script, execArgv: ['--no-node-snapshot', ...(ts ? ['-r', '@swc-node/register'] : [])], cwd: ts ? root : process.cwd() };
+}
+
+/** One supervised runner process. */
+class Runner {
+  child: ChildProcess | undefined;
+  ready = false;
+  readonly inflight = new Map<number, InFlight>();
+  private waiters: Array<() => void> = [];
+  private failures = 0;
+  private startedAt = 0;
+  private lastPong = 0;
+  private pingId = 0;
+  private health: NodeJS.Timeout | undefined;
+  stopped = false;
+
+  constructor(
+    readonly index: number,
+    private readonly pool: RunnerPool,
+  ) {}
+
+  start(): void {
+    const { script, execArgv, cwd } = runnerEntry();
+    this.startedAt = Date.now();
+    this.lastPong = Date.now();
+    const child = fork(script, [JSON.stringify(this.pool.settings)], { execPath: process.execPath, execArgv, cwd, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = child;
+    child.on('message', (m: ChildMessage) => this.onMessage(m));
+    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    child.on('error', () => undefined);
+    this.health = setInterval(() => this.check(), HEALTH_MS);
+    this.health.unref();
+  }
+
+  /** Resolves once ready (or rejects when the pool gives up). */
+  whenReady(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    return new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new RunnersUnavailable('no function runner started in time')), START_WAIT_MS);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        if (this.pool.unavailable) fail(new RunnersUnavailable(this.pool.unavailable));
+        else ok();
+      });
+    });
+  }
+
+  send(msg: InvokeMessage | { t: 'ping'; id: number } | { t: 'db-result'; callId: number; result: DbResult }): void {
+    try {
+      this.child?.send(msg);
+    } catch {
+      // The channel closed: the exit handler fails what is in flight.
+    }
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child?.kill(signal);
+  }
+
+  private check(): void {
+    if (!this.ready || !this.child) return;
+    if (Date.now() - this.lastPong > 3 * HEALTH_MS) {
+      this.pool.logger.warn(`function runner ${this.index} stopped answering health checks; restarting it`);
+      this.kill();
+      return;
+    }
+    this.send({ t: 'ping', id: ++this.pingId });
+  }
+
+  private onMessage(m: ChildMessage): void {
+    switch (m.t) {
+      case 'ready':
+        this.ready = true;
+        this.lastPong = Date.now();
+        return this.flushWaiters();
+      case 'unavailable':
+        this.pool.markUnavailable(m.message);
+        this.stopped = true;
+        this.flushWaiters();
+        return void this.child?.kill();
+      case 'pong':
+        this.lastPong = Date.now();
+        return;
+      case 'need-code': {
+        const f = this.inflight.get(m.id);
+        if (!f) return;
+        f.call.code().then(
+          (code) => this.send({ ...this.pool.message(m.id, f.call), code }),
+          (e: Error) => this.settle(m.id, (x) => x.reject(e)),
+        );
+        return;
+      }
+      case 'db': {
+        const f = this.inflight.get(m.id);
+        if (!f) return this.send({ t: 'db-result', callId: m.callId, result: { status: 410, headers: {}, body: null } });
+        f.call.db(m.op).then(
+          (result) => this.send({ t: 'db-result', callId: m.callId, result }),
+          () => this.send({ t: 'db-result', callId: m.callId, result: { status: 500, headers: {}, body: JSON.stringify({ code: 'PGRST000', message: 'env.db failed', details: null, hint: null }) } }),
+        );
+        return;
+      }
+      case 'result':
+        return this.settle(m.id, (f) => f.resolve(m.outcome));
+    }
+  }
+
+  private settle(id: number, fn: (f: InFlight) => void): void {
+    const f = this.inflight.get(id);
+    if (!f) return;
+    this.inflight.delete(id);
+    fn(f);
+  }
+
+  private flushWaiters(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    clearInterval(this.health);
+    this.ready = false;
+    this.child = undefined;
+    const lost = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const f of lost) f.reject(new RunnerLost(`the function runner stopped (${signal ?? `exit ${code}`}) during the call`));
+    if (this.stopped || this.pool.closing) return this.flushWaiters();
+    // Restart with backoff; a runner that lived a while starts again at once.
+    this.failures = Date.now() - this.startedAt > 30_000 ? 0 : this.failures + 1;
+    const delay = this.failures === 0 ? 0 : Math.min(5000, 100 * 2 ** (this.failures - 1));
+    this.pool.logger.warn(`function runner ${this.index} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
+    setTimeout(() => {
+      if (!this.pool.closing && !this.stopped) this.start();
+    }, delay).unref();
+  }
+}
+
+/**
+ * The function runners: `FUNCTION_RUNNERS` child processes (default one per core) started on first use and
+ * supervised here — health checks (a runner that stops answering pings is killed), restart with backoff, and every
+ * in-flight call of a runner that dies rejected with {@link RunnerLost} (never left hanging). A call goes to the
+ * less busy of the two runners its function hashes to (see {@link pick}).
+ */
+@Injectable()
+export class RunnerPool implements OnApplicationShutdown {
+  readonly logger = new Logger(RunnerPool.name);
+  readonly settings: RunnerSettings;
+  private runners: Runner[] = [];
+  private nextId = 0;
+  unavailable: string | undefined;
+  closing = false;
+
+  constructor(@Inject(PLINTH_CONFIG) private readonly config: PlinthConfig) {
+    const f = config.functions;
+    this.settings = {
+      maxIsolates: f.isolatesPerRunner,
+      maxResponseBytes: f.maxResponseBytes,
+      maxLogBytes: 64 * 1024,
+      fetch: { allowPrivate: config.outbound.allowPrivate, timeoutMs: f.fetchTimeoutMs, maxBytes: f.fetchMaxBytes, maxCalls: 50 },
+      maxDbCalls: 100,
+    };
+  }
+
+  /** Whether the runner's entry point exists (a build without apps/function-runner can't run functions). */
+  private entryExists(): boolean {
+    return existsSync(runnerEntry().script);
+  }
+
+  private ensureStarted(): void {
+    if (this.runners.length || this.closing) return;
+    if (!this.entryExists()) {
+      this.markUnavailable('the function runner is not built');
+      return;
+    }
+    for (let i = 0; i < this.config.functions.runners; i++) {
+      const r = new Runner(i, this);
+      this.runners.push(r);
+      r.start();
+    }
+  }
+
+  markUnavailable(reason: string): void {
+    if (!this.unavailable) this.logger.error(`functions are unavailable: ${reason}`);
+    this.unavailable = reason;
+  }
+
+  message(id: number, call: PoolCall): InvokeMessage {
+    return { t: 'invoke', id, key: call.key, memoryMb: call.memoryMb, timeoutMs: call.timeoutMs, cpuMs: call.cpuMs, request: call.request, env: call.env };
+  }
+
+  /** Runs a call on a runner; rejects with {@link RunnerLost} or {@link RunnersUnavailable}. */
+  async invoke(call: PoolCall): Promise<InvokeOutcome> {
+    this.ensureStarted();
+    if (this.unavailable) throw new RunnersUnavailable(this.unavailable);
+    const runner = await this.pick(call.key);
+    const id = ++this.nextId;
+    return new Promise<InvokeOutcome>((resolve, reject) => {
+      runner.inflight.set(id, { call, resolve, reject });
+      runner.send(this.message(id, call));
+    });
+  }
+
+  /**
+   * The runner for a function: the less busy of the two it hashes to (so its isolates stay warm on at most two, and
+   * one busy function spreads over two cores), else any ready one, else its first once that one is ready.
+   */
+  private async pick(key: string): Promise<Runner> {
+    const n = this.runners.length;
+    const home = hash(key) % n;
+    const a = this.runners[home];
+    const b = this.runners[(home + 1) % n];
+    if (a.ready && b.ready) return b.inflight.size < a.inflight.size ? b : a;
+    for (let i = 0; i < n; i++) {
+      const r = this.runners[(home + i) % n];
+      if (r.ready) return r;
+    }
+    await a.whenReady();
+    return a;
+  }
+
+  /** Process ids of the runners (for operations and the kill -9 test). */
+  pids(): number[] {
+    return this.runners.map((r) => r.child?.pid).filter((p): p is number => p !== undefined);
+  }
+
+  /** Calls in flight on each runner. */
+  load(): number[] {
+    return this.runners.map((r) => r.inflight.size);
+  }
+
+  onApplicationShutdown(): void {
+    this.closing = true;
+    for (const r of this.runners) {
+      r.stopped = true;
+      r.kill('SIGTERM');
+    }
+  }
+}
+
+/** FNV-1a: a stable spread of function keys over runners. */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

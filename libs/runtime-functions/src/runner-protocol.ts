@@ -1,0 +1,88 @@
+/**
+ * Messages between the api (the pool) and a function runner process, over Node's IPC channel with the `advanced`
+ * serialization (structured clone: bodies travel as Uint8Array, not base64). Shared by both sides.
+ */
+
+/** What a runner is told at start (as its one argument, JSON): no environment reading in the child. */
+export interface RunnerSettings {
+  /** Warm isolates kept per runner (least recently used go first). */
+  maxIsolates: number;
+  /** Largest response body a function may return, in bytes. */
+  maxResponseBytes: number;
+  /** Captured console output per invocation, in bytes. */
+  maxLogBytes: number;
+  /** Outbound `fetch`: non-public addresses allowed (tests, development), timeout, response size cap. */
+  fetch: { allowPrivate: boolean; timeoutMs: number; maxBytes: number; maxCalls: number };
+  /** `env.db` calls per invocation. */
+  maxDbCalls: number;
+}
+
+export interface InvokeRequest {
+  method: string;
+  url: string;
+  headers: Array<[string, string]>;
+  body: Uint8Array | null;
+}
+
+export interface InvokeMessage {
+  t: 'invoke';
+  id: number;
+  /** `<project id>:<version id>`: the warm isolate's key. */
+  key: string;
+  /** The compiled module; sent only when the runner asked for it (`need-code`). */
+  code?: string;
+  memoryMb: number;
+  timeoutMs: number;
+  cpuMs: number;
+  request: InvokeRequest;
+  env: { secrets: Record<string, string>; user: Record<string, unknown> | null };
+}
+
+export type ParentMessage =
+  | InvokeMessage
+  | { t: 'ping'; id: number }
+  | { t: 'db-result'; callId: number; result: DbResult };
+
+export interface LogLine {
+  at: number;
+  level: string;
+  message: string;
+}
+
+/** Why an invocation failed: the function threw, broke a limit, or the runner itself failed. */
+export type InvokeFailure =
+  | { kind: 'thrown'; message: string; stack?: string }
+  | { kind: 'limit'; limit: 'memory' | 'cpu' | 'wall' | 'output'; message: string };
+
+export interface InvokeOutcome {
+  response?: { status: number; headers: Array<[string, string]>; body: Uint8Array | null };
+  failure?: InvokeFailure;
+  logs: LogLine[];
+  cpuMs: number;
+  wallMs: number;
+  /** Bytes sent and received by `fetch`. */
+  fetchBytes: number;
+  cold: boolean;
+}
+
+export interface DbOp {
+  method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE';
+  table: string;
+  query: string;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+export interface DbResult {
+  status: number;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+export type ChildMessage =
+  | { t: 'ready' }
+  | { t: 'unavailable'; message: string }
+  | { t: 'pong'; id: number }
+  | { t: 'need-code'; id: number }
+  | { t: 'result'; id: number; outcome: InvokeOutcome }
+  | { t: 'db'; id: number; callId: number; op: DbOp };
