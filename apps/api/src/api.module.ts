@@ -9,6 +9,7 @@ import { IdentityModule } from '@plinth/identity';
 import { JobsModule } from '@plinth/jobs';
 import { DataRuntimeModule } from '@plinth/runtime-data';
 import { AuthRuntimeModule } from '@plinth/runtime-auth';
+import { NotificationsRuntimeModule } from '@plinth/runtime-notifications';
 import { TenancyModule } from '@plinth/tenancy';
 import { HealthController } from './health.controller';
 
@@ -74,6 +75,7 @@ export class ApiModule {
         GatewayModule,
         DataRuntimeModule,
         AuthRuntimeModule,
+        NotificationsRuntimeModule,
         BillingModule,
         ...(options.withWorker ? [JobsModule] : []),
       ],

@@ -7,6 +7,7 @@ import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { AuthJobsModule } from '@plinth/runtime-auth';
 import { CatalogStructureModule } from '@plinth/runtime-data';
+import { NotificationsJobsModule } from '@plinth/runtime-notifications';
 
 /** The worker's root module: the same config and database as the api, plus the job processors. */
 @Module({})
@@ -14,7 +15,7 @@ export class WorkerModule {
   static register(config: PlinthConfig, databaseUrl: string): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule, NotificationsJobsModule],
     };
   }
 }

@@ -49,6 +49,8 @@ export interface PlinthConfig {
   data: { statementTimeoutMs: number; maxRows: number; maxTablesPerProject: number; maxColumnsPerTable: number };
   /** The platform mailer: SMTP URL (undefined = write mail to the log) and default sender. */
   mail: { smtpUrl: string | undefined; from: string };
+  /** Notifications runtime: a webhook attempt's timeout and kept response excerpt; the inbox stream's heartbeat. */
+  notifications: { webhookTimeoutMs: number; webhookResponseBytes: number; sseHeartbeatMs: number };
   /**
    * Billing: currency, delinquency timeline (grace, then read-only, then suspended), console return URLs, and
    * Stripe (null = ledger-only mode).
@@ -147,6 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       maxColumnsPerTable: e.DATA_MAX_COLUMNS_PER_TABLE,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.SMTP_FROM },
+    notifications: {
+      webhookTimeoutMs: e.NOTIFICATIONS_WEBHOOK_TIMEOUT_MS,
+      webhookResponseBytes: e.NOTIFICATIONS_WEBHOOK_RESPONSE_BYTES,
+      sseHeartbeatMs: e.NOTIFICATIONS_SSE_HEARTBEAT_MS,
+    },
     billing: {
       currency: e.BILLING_CURRENCY,
       graceDays: e.BILLING_GRACE_DAYS,

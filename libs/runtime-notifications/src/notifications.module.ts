@@ -1,0 +1,36 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '@plinth/audit';
+import { GatewayModule } from '@plinth/gateway';
+import { IdentityModule } from '@plinth/identity';
+import { MeteringModule } from '@plinth/metering';
+import { TenancyModule } from '@plinth/tenancy';
+import { DeliverWebhookJob } from './deliver-webhook.job';
+import { DispatchMessageJob } from './dispatch-message.job';
+import { EndpointSlots } from './endpoint-slots';
+import { InboxStreams } from './inbox-streams';
+import { InboxService } from './inbox.service';
+import { NotificationSecrets } from './notification-secrets';
+import { NotificationsEdge } from './notifications-edge';
+import { NotificationsRepository } from './notifications.repository';
+import { SendService } from './send.service';
+import { DeliveriesController, WebhooksController } from './webhooks.controller';
+import { WebhooksService } from './webhooks.service';
+
+/** The delivery jobs (fan-out, webhook attempts); the worker imports this alone, the api via NotificationsRuntimeModule. */
+@Module({
+  imports: [MeteringModule],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob],
+  exports: [NotificationsRepository, NotificationSecrets],
+})
+export class NotificationsJobsModule {}
+
+/**
+ * The notifications runtime: `/p/:ref/notifications/v1` on the tenant edge (send, inbox, live stream) and the
+ * management API's webhooks and delivery log.
+ */
+@Module({
+  imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, NotificationsJobsModule],
+  controllers: [WebhooksController, DeliveriesController],
+  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService],
+})
+export class NotificationsRuntimeModule {}
