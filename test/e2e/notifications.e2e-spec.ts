@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
 import { Webhook } from 'standardwebhooks';
 import { postWebhook } from '@plinth/runtime-notifications';
-import { registerTestTokens, signUserToken } from '../support/data';
-import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
+import { declareTable, registerTestTokens, signUserToken } from '../support/data';
+import { bootTestApp, createProject, PASSWORD, signup, TestApp, TestProject, TestUser, uniqueEmail } from '../support/test-app';
 
 /**
  * The notifications runtime end to end: sends (keys, scopes, idempotency) through the outbox and job system, the
@@ -309,6 +309,91 @@ describe('Notifications runtime', () => {
       await reader.cancel();
       const wrongToken = await fetch(`${t.baseUrl}/p/${p.ref}/notifications/v1/inbox/stream?apikey=${other.publishable}&access_token=${token}`);
       expect(wrongToken.status).toBe(401);
+    });
+  });
+
+  // Before the webhook retry tests: they move the app's clock, and the receiver checks timestamps against real time.
+  describe('events from data and auth', () => {
+    const hooks = new Receiver();
+    let ev: TestProject;
+    let evOwner: TestUser;
+    type Event = { type: string; data: { table: string | null; type: string; record: Record<string, unknown> | null; old_record: Record<string, unknown> | null; sequence: number } };
+    const events = () => hooks.received.map((r) => JSON.parse(r.body) as Event);
+
+    beforeAll(async () => {
+      await hooks.start();
+      evOwner = await signup(t, 'events');
+      ev = await createProject(t, evOwner, 'events');
+      // Declared before the subscription: capture is switched on when the endpoint subscribes.
+      await declareTable(t, evOwner, ev, { name: 'items', columns: [{ name: 'id', type: 'int8', primary_key: true }, { name: 'label', type: 'text' }] });
+      const res = await t.http().post(`/v1/projects/${ev.ref}/webhooks`).set(evOwner.auth).send({ url: hooks.url, events: ['orders.insert', 'orders.update', 'orders.delete', 'items.insert', 'user.created', 'user.signed_in', 'user.deleted'] });
+      expect(res.status).toBe(201);
+      hooks.secrets = [res.body.secret];
+      // Declared after it: the data runtime's table hook switches capture on in the declaring transaction.
+      await declareTable(t, evOwner, ev, { name: 'orders', columns: [{ name: 'id', type: 'int8', primary_key: true }, { name: 'status', type: 'text' }] });
+    });
+
+    afterAll(() => hooks.stop());
+
+    beforeEach(() => {
+      hooks.received.length = 0;
+    });
+
+    const rest = (method: 'post' | 'patch' | 'delete', path: string) => t.http()[method](`/p/${ev.ref}/rest/v1/${path}`).set('apikey', ev.secret);
+
+    it('sends insert, update (with the old row) and delete of a row once each, numbered in commit order', async () => {
+      expect((await rest('post', 'orders').send({ id: 1, status: 'new' })).status).toBe(201);
+      expect((await rest('patch', 'orders?id=eq.1').send({ status: 'paid' })).status).toBe(204);
+      expect((await rest('delete', 'orders?id=eq.1')).status).toBe(204);
+      await waitFor('three events', async () => hooks.received.length >= 3);
+      await new Promise((r) => setTimeout(r, 500));
+      const got = events().sort((a, b) => a.data.sequence - b.data.sequence);
+      expect(got.map((e) => e.type)).toEqual(['orders.insert', 'orders.update', 'orders.delete']);
+      expect(got[0].data).toMatchObject({ table: 'orders', type: 'insert', record: { id: 1, status: 'new' }, old_record: null });
+      expect(got[1].data).toMatchObject({ type: 'update', record: { id: 1, status: 'paid' }, old_record: { id: 1, status: 'new' } });
+      expect(got[2].data).toMatchObject({ type: 'delete', record: null, old_record: { id: 1, status: 'paid' } });
+      expect(hooks.received.every((r) => r.verifiedWith.length === 1)).toBe(true);
+    });
+
+    it('sends nothing for a write that rolls back', async () => {
+      // The first row's trigger fires, then the second row violates the primary key: the statement rolls back.
+      const res = await rest('post', 'orders').send([{ id: 2, status: 'a' }, { id: 2, status: 'b' }]);
+      expect(res.status).toBe(409);
+      expect((await rest('post', 'items').send({ id: 9, label: 'after' })).status).toBe(201);
+      await waitFor('the later event', async () => hooks.received.length >= 1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(events().map((e) => e.type)).toEqual(['items.insert']);
+      const left = await t.sql.query(`SELECT count(*)::int AS n FROM "t_${ev.ref}"._notify_events`);
+      expect(left.rows[0].n).toBe(0);
+    });
+
+    it('sends user.created, user.signed_in and user.deleted without secrets', async () => {
+      const cfg = await t.http().patch(`/v1/projects/${ev.ref}/auth/config`).set(evOwner.auth).send({ email_confirm_required: false });
+      expect(cfg.status).toBe(200);
+      const email = uniqueEmail('evuser');
+      const su = await t.http().post(`/p/${ev.ref}/auth/v1/signup`).set('apikey', ev.publishable).send({ email, password: PASSWORD });
+      expect(su.status).toBe(200);
+      const userId = su.body.user?.id ?? su.body.id;
+      await waitFor('user.created', async () => events().some((e) => e.type === 'user.created'));
+      const signIn = await t.http().post(`/p/${ev.ref}/auth/v1/token?grant_type=password`).set('apikey', ev.publishable).send({ email, password: PASSWORD });
+      expect(signIn.status).toBe(200);
+      await waitFor('user.signed_in', async () => events().filter((e) => e.type === 'user.signed_in').length >= 1);
+      expect((await t.http().delete(`/p/${ev.ref}/auth/v1/admin/users/${userId}`).set('apikey', ev.secret)).status).toBe(200);
+      await waitFor('user.deleted', async () => events().some((e) => e.type === 'user.deleted'));
+      const created = events().find((e) => e.type === 'user.created')!;
+      expect(created.data.record).toMatchObject({ id: userId, email });
+      for (const r of hooks.received) expect(r.body).not.toMatch(/encrypted_password|\$argon2/);
+    });
+
+    it('keeps captured changes out of the data role\'s reach', async () => {
+      await t.sql.query('BEGIN');
+      try {
+        await t.sql.query(`SET LOCAL ROLE "t_${ev.ref}_data"`);
+        await expect(t.sql.query(`SELECT * FROM "t_${ev.ref}"._notify_events`)).rejects.toThrow(/permission denied/);
+      } finally {
+        await t.sql.query('ROLLBACK');
+      }
+      expect((await t.http().get(`/p/${ev.ref}/rest/v1/_notify_events`).set('apikey', ev.secret)).status).toBe(404);
     });
   });
 

@@ -9,6 +9,7 @@ import { DataCatalog } from './catalog/data-catalog';
 import { DataTableEntity } from './catalog/data-table.entity';
 import { TableAdminGuard } from './catalog/table-admin.guard';
 import { TablesController } from './catalog/tables.controller';
+import { TableHooks } from './catalog/table-hooks';
 import { TablesService } from './catalog/tables.service';
 import { RestEdge } from './rest/rest-edge';
 import { RestService } from './rest/rest.service';
@@ -17,7 +18,7 @@ import { RestService } from './rest/rest.service';
 @Module({
   imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, CatalogStructureModule, TypeOrmModule.forFeature([DataTableEntity])],
   controllers: [TablesController],
-  providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge],
-  exports: [DataCatalog, TablesService, RestService],
+  providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge, TableHooks],
+  exports: [DataCatalog, TablesService, RestService, TableHooks],
 })
 export class DataRuntimeModule {}

@@ -3,9 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { Clock } from '@plinth/common';
 import { CacheInvalidation, ControlTransactions } from '@plinth/database';
 import { JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
+import type { EntityManager } from 'typeorm';
 import { METERS, MeteringService } from '@plinth/metering';
 import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC } from './job-names';
 import { NotificationsRepository } from './notifications.repository';
+
+/** Enqueues a message's fan-out in the caller's transaction (once per message). */
+export function enqueueDispatch(outbox: OutboxService, m: EntityManager, orgId: string, projectId: string, messageId: string): Promise<string | null> {
+  return outbox.enqueue<DispatchMessageData>(m, { queue: QUEUES.notifications, name: DISPATCH_MESSAGE_JOB, data: { orgId, projectId, messageId }, dedupeKey: `dispatch:${messageId}` });
+}
 
 /**
  * Fans one message out, in one transaction: the in-app inbox entry (announced to every api instance on commit),

@@ -19,3 +19,6 @@ export interface DeliverWebhookData extends JobData {
 
 /** The CacheInvalidation topic announcing new inbox entries (`<projectId>:<userId>`), on commit, to every api instance. */
 export const INBOX_TOPIC = 'notifications.inbox';
+
+/** The CacheInvalidation topic a capture trigger notifies on commit (key: the project id): drain its changes. */
+export const CAPTURE_TOPIC = 'notifications.capture';

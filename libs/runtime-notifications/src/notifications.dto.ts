@@ -23,7 +23,7 @@ export const sendSchema = z
     content: z.object({ title: z.string().max(500).optional(), body: z.string().max(10_000).optional() }).strict(),
     data: z.record(z.string(), z.unknown()).optional(),
     channels: z.array(z.enum(CHANNELS)).min(1).max(CHANNELS.length).optional(),
-    idempotency_key: z.string().min(1).max(255).optional(),
+    idempotency_key: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces').optional(),
   })
   .strict()
   .refine((v) => JSON.stringify(v.data ?? {}).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' });

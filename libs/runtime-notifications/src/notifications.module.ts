@@ -1,9 +1,12 @@
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { AuditModule } from '@plinth/audit';
 import { GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { MeteringModule } from '@plinth/metering';
+import { DataRuntimeModule, TableHooks } from '@plinth/runtime-data';
 import { TenancyModule } from '@plinth/tenancy';
+import { ChangeCapture } from './change-capture';
+import { ChangeCaptureRepository } from './change-capture.repository';
 import { DeliverWebhookJob } from './deliver-webhook.job';
 import { DispatchMessageJob } from './dispatch-message.job';
 import { EndpointSlots } from './endpoint-slots';
@@ -18,19 +21,28 @@ import { WebhooksService } from './webhooks.service';
 
 /** The delivery jobs (fan-out, webhook attempts); the worker imports this alone, the api via NotificationsRuntimeModule. */
 @Module({
-  imports: [MeteringModule],
-  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob],
-  exports: [NotificationsRepository, NotificationSecrets],
+  imports: [MeteringModule, TenancyModule],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, ChangeCaptureRepository, ChangeCapture],
+  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture],
 })
 export class NotificationsJobsModule {}
 
 /**
  * The notifications runtime: `/p/:ref/notifications/v1` on the tenant edge (send, inbox, live stream) and the
- * management API's webhooks and delivery log.
+ * management API's webhooks and delivery log; data-change capture switched on for tables declared after a subscription.
  */
 @Module({
-  imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, NotificationsJobsModule],
+  imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, DataRuntimeModule, NotificationsJobsModule],
   controllers: [WebhooksController, DeliveriesController],
   providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService],
 })
-export class NotificationsRuntimeModule {}
+export class NotificationsRuntimeModule implements OnModuleInit {
+  constructor(
+    private readonly tableHooks: TableHooks,
+    private readonly capture: ChangeCapture,
+  ) {}
+
+  onModuleInit(): void {
+    this.tableHooks.register('notifications', (m, t) => this.capture.tableDeclared(m, t));
+  }
+}

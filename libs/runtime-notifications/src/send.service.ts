@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { Clock } from '@plinth/common';
 import { ControlTransactions } from '@plinth/database';
 import type { TenantContext } from '@plinth/gateway';
-import { OutboxService, QUEUES } from '@plinth/jobs';
+import { OutboxService } from '@plinth/jobs';
 import type { SendInput } from './notifications.dto';
-import { DISPATCH_MESSAGE_JOB, DispatchMessageData } from './job-names';
+import { enqueueDispatch } from './dispatch-message.job';
 import { Channel, MessageRow, NotificationsRepository } from './notifications.repository';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -57,17 +57,8 @@ export class SendService {
         const winner = await this.repo.lockByIdempotencyKey(m, t.project.id, message.idempotency_key!);
         return receipt(winner!, true);
       }
-      await this.enqueueDispatch(m, t.project.orgId, message.project_id, message.id);
+      await enqueueDispatch(this.outbox, m, t.project.orgId, message.project_id, message.id);
       return receipt(message, false);
-    });
-  }
-
-  enqueueDispatch(m: Parameters<OutboxService['enqueue']>[0], orgId: string, projectId: string, messageId: string): Promise<string | null> {
-    return this.outbox.enqueue<DispatchMessageData>(m, {
-      queue: QUEUES.notifications,
-      name: DISPATCH_MESSAGE_JOB,
-      data: { orgId, projectId, messageId },
-      dedupeKey: `dispatch:${messageId}`,
     });
   }
 }

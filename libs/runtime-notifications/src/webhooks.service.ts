@@ -8,6 +8,7 @@ import type { Principal } from '@plinth/identity';
 import { OutboxService, QUEUES } from '@plinth/jobs';
 import { ProjectsService } from '@plinth/tenancy';
 import { DELIVER_WEBHOOK_JOB, DeliverWebhookData } from './job-names';
+import { ChangeCapture } from './change-capture';
 import { NotificationSecrets } from './notification-secrets';
 import type { CreateWebhookInput, DeliveriesQuery, RotateWebhookInput, UpdateWebhookInput } from './notifications.dto';
 import { DeliveryRow, EndpointRow, NotificationsRepository } from './notifications.repository';
@@ -46,6 +47,7 @@ export class WebhooksService {
     private readonly secrets: NotificationSecrets,
     private readonly outbox: OutboxService,
     private readonly audit: AuditService,
+    private readonly capture: ChangeCapture,
     private readonly clock: Clock,
   ) {}
 
@@ -70,6 +72,7 @@ export class WebhooksService {
     const row = { id, project_id: project.id, url: input.url, events: [...new Set(input.events)], description: input.description ?? '', secret_sealed: this.secrets.seal(secret, id), max_concurrency: 4, created_at: now, updated_at: now };
     await this.tx.run(async (m) => {
       await this.repo.insertEndpoint(m, row);
+      await this.capture.ensure(m, project, row.events);
       await this.audit.record(m, p.actor, { orgId: project.org_id, action: 'webhook.create', targetType: 'webhook', targetId: id, details: { ref, events: row.events } });
     });
     return { ...view({ ...row, previous_secret_sealed: null, previous_expires_at: null }, now.getTime()), secret };
@@ -98,6 +101,7 @@ export class WebhooksService {
     if (input.url) this.checkUrl(input.url);
     await this.tx.run(async (m) => {
       await this.repo.updateEndpoint(m, project.id, id, { url: input.url, events: input.events ? [...new Set(input.events)] : undefined, description: input.description }, this.clock.now());
+      if (input.events) await this.capture.ensure(m, project, input.events);
       await this.audit.record(m, p.actor, { orgId: project.org_id, action: 'webhook.update', targetType: 'webhook', targetId: id, details: { ref, changed: Object.keys(input).sort() } });
     });
     return view(await this.endpoint(project.id, id), this.clock.nowMs());

@@ -10,6 +10,7 @@ import { ProjectEntity, ProjectsService } from '@plinth/tenancy';
 import { normaliseRules, renameInRules, RuleInput, rulesMention, StoredRule, validateRules } from '../rules/table-rules';
 import { DataCatalog } from './data-catalog';
 import { DataTableEntity } from './data-table.entity';
+import { TableHooks } from './table-hooks';
 import {
   CreateTableInput,
   PatchTableInput,
@@ -68,6 +69,7 @@ export class TablesService {
     private readonly plans: PlansService,
     private readonly audit: AuditService,
     private readonly catalog: DataCatalog,
+    private readonly hooks: TableHooks,
   ) {}
 
   async list(admin: TableAdmin, ref: string): Promise<TableView[]> {
@@ -93,6 +95,7 @@ export class TablesService {
       const problems = validateTable(def, { tables: definitions(rows), maxColumns: limits.columns });
       if (problems.length) throw invalid(problems);
       await this.ddl(m, project, createTableSql(target(project), def));
+      await this.hooks.created(m, { projectId: project.id, ref: project.ref, schema: project.schemaName, ownerRole: project.ownerRole, table: def.name });
       const saved = await m.save(m.create(DataTableEntity, { projectId: project.id, name: def.name, definition: def, rules: [] }));
       return { row: saved, details: { columns: def.columns.length } };
     });
