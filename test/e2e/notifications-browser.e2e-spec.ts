@@ -51,12 +51,12 @@ describe('Notifications inbox stream in Chromium', () => {
     const tab = await browser.newPage();
     await tab.goto(pageUrl);
     const streamUrl = `${t.baseUrl}/p/${p.ref}/notifications/v1/inbox/stream?apikey=${encodeURIComponent(p.publishable)}&access_token=${encodeURIComponent(token)}`;
-    expect(await tab.evaluate((url) => (window as unknown as { start(u: string): Promise<string> }).start(url), streamUrl)).toBe('open');
+    expect(await tab.evaluate((url) => (globalThis as unknown as { start(u: string): Promise<string> }).start(url), streamUrl)).toBe('open');
 
     const sent = await t.http().post(`/p/${p.ref}/notifications/v1/send`).set('apikey', p.secret).send({ to: { user_id: userId }, content: { title: 'to the browser' } });
     expect(sent.status).toBe(202);
-    await tab.waitForFunction(() => (window as unknown as { received: unknown[] }).received.length === 1, undefined, { timeout: 15_000 });
-    const received = await tab.evaluate(() => (window as unknown as { received: Array<{ id: string; item: { title: string; message_id: string } }> }).received);
+    await tab.waitForFunction(() => (globalThis as unknown as { received: unknown[] }).received.length === 1, undefined, { timeout: 15_000 });
+    const received = await tab.evaluate(() => (globalThis as unknown as { received: Array<{ id: string; item: { title: string; message_id: string } }> }).received);
     expect(received[0].item).toMatchObject({ title: 'to the browser', message_id: sent.body.id });
     expect(received[0].id).toMatch(/^[0-9]+$/);
     await tab.close();

@@ -79,7 +79,7 @@ describe('Notifications runtime', () => {
   const receiver = new Receiver();
 
   beforeAll(async () => {
-    t = await bootTestApp({ JOBS_POLL_MS: '20', NOTIFICATIONS_SSE_HEARTBEAT_MS: '200', LOG_LEVEL: process.env.NOTIFY_E2E_LOG ?? 'silent' }, process.env.NOTIFY_E2E_LOG ? process.stderr : undefined, { withWorker: true });
+    t = await bootTestApp({ JOBS_POLL_MS: '20', METERING_FLUSH_MS: '200', NOTIFICATIONS_SSE_HEARTBEAT_MS: '200', LOG_LEVEL: process.env.NOTIFY_E2E_LOG ?? 'silent' }, process.env.NOTIFY_E2E_LOG ? process.stderr : undefined, { withWorker: true });
     // A second api instance without job processors: streams opened here hear about entries the first one writes.
     t2 = await bootTestApp({ NOTIFICATIONS_SSE_HEARTBEAT_MS: '200' });
     registerTestTokens(t);
@@ -524,6 +524,31 @@ describe('Notifications runtime', () => {
       expect(otherDeliveries.filter((d: { channel: string }) => d.channel === 'webhook')).toEqual([]);
       expect((await t.http().post(`/v1/projects/${p.ref}/webhooks`).set(u.auth).send({ url: 'ftp://x', events: ['*'] })).status).toBe(400);
       expect((await t.http().post(`/v1/projects/${p.ref}/webhooks`).set(u.auth).send({ url: receiver.url, events: ['nope'] })).status).toBe(400);
+    });
+  });
+
+  describe('metering and quota', () => {
+    it('meters notifications:inapp per entry and refuses new sends past the project\'s cap with 402 (a repeat still answers)', async () => {
+      const owner = await signup(t, 'quota');
+      const proj = await createProject(t, owner, 'quota');
+      expect((await t.http().put(`/v1/projects/${proj.ref}/limits`).set(owner.auth).send({ meter_caps: { notifications: 2 } })).status).toBe(200);
+      const userId = randomUUID();
+      const first = await send(proj, proj.secret, { to: { user_id: userId }, content: { title: 'one' }, idempotency_key: 'q-1' });
+      expect(first.status).toBe(202);
+      await waitFor('first entry', async () => ((await inbox(proj, userId)).body.items?.length === 1 ? true : undefined));
+      expect((await send(proj, proj.secret, { to: { user_id: userId }, content: { title: 'two' } })).status).toBe(202);
+      await waitFor('second entry', async () => ((await inbox(proj, userId)).body.items?.length === 2 ? true : undefined));
+      const third = await send(proj, proj.secret, { to: { user_id: userId }, content: { title: 'three' } });
+      expect(third.status).toBe(402);
+      expect(third.body.error).toMatchObject({ code: 'quota_exceeded', meter: 'notifications', limit: 2 });
+      const repeat = await send(proj, proj.secret, { to: { user_id: userId }, content: { title: 'one' }, idempotency_key: 'q-1' });
+      expect(repeat.status).toBe(202);
+      expect(repeat.body).toMatchObject({ id: first.body.id, duplicate: true });
+      const usage = await waitFor('usage flushed', async () => {
+        const r = await t.sql.query(`SELECT coalesce(sum(quantity), 0)::int AS n FROM control.usage_minute WHERE project_id = $1 AND meter = 'notifications:inapp'`, [proj.id]);
+        return r.rows[0].n >= 2 ? r.rows[0].n : undefined;
+      }, 20_000);
+      expect(usage).toBe(2);
     });
   });
 

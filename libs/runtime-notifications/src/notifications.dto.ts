@@ -19,7 +19,7 @@ export const CHANNELS = ['inapp', 'webhook'] as const;
 /** `POST /p/:ref/notifications/v1/send`. */
 export const sendSchema = z
   .object({
-    to: z.object({ user_id: z.uuid() }).strict(),
+    to: z.object({ user_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a user id (a UUID)') }).strict(),
     content: z.object({ title: z.string().max(500).optional(), body: z.string().max(10_000).optional() }).strict(),
     data: z.record(z.string(), z.unknown()).optional(),
     channels: z.array(z.enum(CHANNELS)).min(1).max(CHANNELS.length).optional(),

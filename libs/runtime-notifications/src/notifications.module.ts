@@ -3,6 +3,7 @@ import { AuditModule } from '@plinth/audit';
 import { GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { MeteringModule } from '@plinth/metering';
+import { QuotasModule } from '@plinth/quotas';
 import { DataRuntimeModule, TableHooks } from '@plinth/runtime-data';
 import { TenancyModule } from '@plinth/tenancy';
 import { ChangeCapture } from './change-capture';
@@ -32,7 +33,7 @@ export class NotificationsJobsModule {}
  * management API's webhooks and delivery log; data-change capture switched on for tables declared after a subscription.
  */
 @Module({
-  imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, DataRuntimeModule, NotificationsJobsModule],
+  imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, QuotasModule, DataRuntimeModule, NotificationsJobsModule],
   controllers: [WebhooksController, DeliveriesController],
   providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService],
 })

@@ -4,6 +4,8 @@ import { Clock } from '@plinth/common';
 import { ControlTransactions } from '@plinth/database';
 import type { TenantContext } from '@plinth/gateway';
 import { OutboxService } from '@plinth/jobs';
+import { METERS } from '@plinth/metering';
+import { TenantLimitsService } from '@plinth/quotas';
 import type { SendInput } from './notifications.dto';
 import { enqueueDispatch } from './dispatch-message.job';
 import { Channel, MessageRow, NotificationsRepository } from './notifications.repository';
@@ -29,6 +31,7 @@ export class SendService {
     private readonly tx: ControlTransactions,
     private readonly repo: NotificationsRepository,
     private readonly outbox: OutboxService,
+    private readonly limits: TenantLimitsService,
     private readonly clock: Clock,
   ) {}
 
@@ -52,6 +55,9 @@ export class SendService {
         if (earlier && now.getTime() - new Date(earlier.created_at).getTime() < IDEMPOTENCY_WINDOW_MS) return receipt(earlier, true);
         if (earlier) await this.repo.releaseIdempotencyKey(m, earlier.id);
       }
+      // A new message only within the plan's hard cap and the project's own cap (402 naming the meter); a repeat of
+      // an accepted send (above) is answered whatever the usage since.
+      await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.notifications]);
       if (!(await this.repo.insertMessage(m, message))) {
         // A concurrent send with the same key committed first (the insert waited for it): that one is the message.
         const winner = await this.repo.lockByIdempotencyKey(m, t.project.id, message.idempotency_key!);
