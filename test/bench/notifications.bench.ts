@@ -51,7 +51,14 @@ async function main(): Promise<void> {
       if (received >= n) resolve();
     });
 
-  const server = await startServer(3961, { REDIS_URL: '', JOBS_POLL_MS: '10', JOBS_CONCURRENCY: String(CONCURRENCY), OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'error' });
+  // A free port of our own (other benches on this machine use the fixed ones).
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  const server = await startServer(port, { REDIS_URL: '', JOBS_POLL_MS: '10', JOBS_CONCURRENCY: String(CONCURRENCY), OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'error' });
   try {
     const base = server.base;
     const owner = await signup(base);
@@ -126,6 +133,7 @@ async function main(): Promise<void> {
       );
       users.push(...batch);
     }
+    console.log(`  ${users.length} end users signed up (anonymous); opening their streams…`);
     await new Promise((r) => setTimeout(r, 2000));
     const rssBefore = rssKb(server.pid);
     const arrivals = new Map<string, (at: number) => void>();
@@ -153,7 +161,13 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     for (let i = 0; i < PROBES; i++) {
       const u = users[Math.floor(Math.random() * users.length)];
-      const got = new Promise<number>((resolve) => arrivals.set(u.id, resolve));
+      const got = new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`probe ${i}: no event within 10 s`)), 10_000);
+        arrivals.set(u.id, (at) => {
+          clearTimeout(timer);
+          resolve(at);
+        });
+      });
       const t0 = performance.now();
       await send({ to: { user_id: u.id }, content: { title: `probe ${i}` } });
       latencies.push((await got) - t0);

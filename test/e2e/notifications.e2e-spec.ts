@@ -5,6 +5,7 @@ import { EventSource } from 'eventsource';
 import { Webhook } from 'standardwebhooks';
 import { postWebhook } from '@plinth/runtime-notifications';
 import { declareTable, registerTestTokens, signUserToken } from '../support/data';
+import { SmtpCapture } from '../support/smtp-capture';
 import { bootTestApp, createProject, PASSWORD, signup, TestApp, TestProject, TestUser, uniqueEmail } from '../support/test-app';
 
 /**
@@ -524,6 +525,49 @@ describe('Notifications runtime', () => {
       expect(otherDeliveries.filter((d: { channel: string }) => d.channel === 'webhook')).toEqual([]);
       expect((await t.http().post(`/v1/projects/${p.ref}/webhooks`).set(u.auth).send({ url: 'ftp://x', events: ['*'] })).status).toBe(400);
       expect((await t.http().post(`/v1/projects/${p.ref}/webhooks`).set(u.auth).send({ url: receiver.url, events: ['nope'] })).status).toBe(400);
+    });
+  });
+
+  describe('email', () => {
+    const smtp = new SmtpCapture();
+    beforeAll(() => smtp.start());
+    afterAll(() => smtp.stop());
+
+    it('sends through the project\'s own SMTP settings, logs the delivery and meters notifications:email', async () => {
+      const owner = await signup(t, 'mail');
+      const proj = await createProject(t, owner, 'mail');
+      const cfg = await t.http().patch(`/v1/projects/${proj.ref}/auth/config`).set(owner.auth).send({ smtp: { host: '127.0.0.1', port: smtp.port, user: 'notify-user', pass: 'pw', sender_email: 'news@shop.example', sender_name: 'Shop' } });
+      expect(cfg.status).toBe(200);
+      const to = `reader-${Date.now()}@example.com`;
+      const res = await send(proj, proj.secret, { to: { email: to }, content: { title: 'Your receipt', body: 'Thanks for <shopping>' } });
+      expect(res.status).toBe(202);
+      expect(res.body.channels).toEqual(['email']);
+      const mail = await smtp.waitFor(to, 15_000);
+      expect(mail.subject).toBe('Your receipt');
+      expect(mail.authUser).toBe('notify-user');
+      expect(mail.raw).toMatch(/From: Shop <news@shop\.example>/);
+      expect(mail.body).toContain('Thanks for <shopping>');
+      expect(mail.body).toContain('Thanks for &#60;shopping&#62;');
+      const logged = await waitFor('email delivery', async () => {
+        const d = (await t.http().get(`/v1/projects/${proj.ref}/notifications/deliveries?channel=email`).set(owner.auth)).body.deliveries;
+        return d?.[0]?.status === 'succeeded' ? d[0] : undefined;
+      });
+      expect(logged).toMatchObject({ channel: 'email', message_id: res.body.id, attempt_count: 1 });
+      expect(logged.attempts[0]).toMatchObject({ attempt: 1, error: null });
+      // Exactly one: nothing more arrives for that address.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(smtp.mails.filter((m) => m.to.includes(to))).toHaveLength(0);
+      const metered = await waitFor('email metered', async () => {
+        const r = await t.sql.query(`SELECT coalesce(sum(quantity), 0)::int AS n FROM control.usage_minute WHERE project_id = $1 AND meter = 'notifications:email'`, [proj.id]);
+        return r.rows[0].n >= 1 ? r.rows[0].n : undefined;
+      }, 20_000);
+      expect(metered).toBe(1);
+    });
+
+    it('refuses an email send without an address, and an inapp send without a user, with 400', async () => {
+      expect((await send(p, p.secret, { to: { user_id: randomUUID() }, content: { title: 'x' }, channels: ['email'] })).status).toBe(400);
+      expect((await send(p, p.secret, { to: { email: 'a@example.com' }, content: { title: 'x' }, channels: ['inapp'] })).status).toBe(400);
+      expect((await send(p, p.secret, { to: { email: 'not-an-address' }, content: { title: 'x' } })).status).toBe(400);
     });
   });
 

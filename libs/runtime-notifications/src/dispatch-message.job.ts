@@ -5,7 +5,7 @@ import { CacheInvalidation, ControlTransactions } from '@plinth/database';
 import { JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
 import type { EntityManager } from 'typeorm';
 import { METERS, MeteringService } from '@plinth/metering';
-import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC } from './job-names';
+import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC, SEND_EMAIL_JOB, SendEmailData } from './job-names';
 import { NotificationsRepository } from './notifications.repository';
 
 /** Enqueues a message's fan-out in the caller's transaction (once per message). */
@@ -66,6 +66,12 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
             dedupeKey: `attempt:${id}:1`,
           });
         }
+      }
+      const email = msg.recipient.email;
+      if (msg.channels.includes('email') && email) {
+        const id = randomUUID();
+        const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'email', endpoint_id: null, target: email, event: msg.event, status: 'pending', created_at: now, updated_at: now });
+        if (fresh) await this.outbox.enqueue<SendEmailData>(m, { queue: QUEUES.email, name: SEND_EMAIL_JOB, data: { orgId: data.orgId, projectId: msg.project_id, deliveryId: id }, dedupeKey: `email:${id}` });
       }
       return { inbox, webhooks };
     });

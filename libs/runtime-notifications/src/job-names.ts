@@ -2,6 +2,13 @@ import type { JobData } from '@plinth/jobs';
 
 export const DISPATCH_MESSAGE_JOB = 'notifications.dispatch';
 export const DELIVER_WEBHOOK_JOB = 'notifications.deliver-webhook';
+export const SEND_EMAIL_JOB = 'notifications.send-email';
+
+/** One email delivery (the job executor's retries and backoff). */
+export interface SendEmailData extends JobData {
+  projectId: string;
+  deliveryId: string;
+}
 
 /** Fans a message out to its channels (inbox entries, webhook deliveries). */
 export interface DispatchMessageData extends JobData {

@@ -14,19 +14,27 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: string): z.inf
   return new ZodValidationPipe(schema).transform(obj, { type: 'query' });
 }
 
-export const CHANNELS = ['inapp', 'webhook'] as const;
+export const CHANNELS = ['inapp', 'webhook', 'email'] as const;
 
 /** `POST /p/:ref/notifications/v1/send`. */
 export const sendSchema = z
   .object({
-    to: z.object({ user_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a user id (a UUID)') }).strict(),
+    to: z
+      .object({
+        user_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a user id (a UUID)').optional(),
+        email: z.email().max(254).optional(),
+      })
+      .strict()
+      .refine((v) => v.user_id !== undefined || v.email !== undefined, { message: 'give user_id and/or email' }),
     content: z.object({ title: z.string().max(500).optional(), body: z.string().max(10_000).optional() }).strict(),
     data: z.record(z.string(), z.unknown()).optional(),
     channels: z.array(z.enum(CHANNELS)).min(1).max(CHANNELS.length).optional(),
     idempotency_key: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces').optional(),
   })
   .strict()
-  .refine((v) => JSON.stringify(v.data ?? {}).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' });
+  .refine((v) => JSON.stringify(v.data ?? {}).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' })
+  .refine((v) => !(v.channels ?? []).includes('inapp') || v.to.user_id !== undefined, { path: ['to', 'user_id'], message: 'the inapp channel needs to.user_id' })
+  .refine((v) => !(v.channels ?? []).includes('email') || v.to.email !== undefined, { path: ['to', 'email'], message: 'the email channel needs to.email' });
 export type SendInput = z.infer<typeof sendSchema>;
 
 const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1' || v === '');

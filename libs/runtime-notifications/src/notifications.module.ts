@@ -4,6 +4,7 @@ import { GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
+import { AuthJobsModule } from '@plinth/runtime-auth';
 import { DataRuntimeModule, TableHooks } from '@plinth/runtime-data';
 import { TenancyModule } from '@plinth/tenancy';
 import { ChangeCapture } from './change-capture';
@@ -16,14 +17,15 @@ import { InboxService } from './inbox.service';
 import { NotificationSecrets } from './notification-secrets';
 import { NotificationsEdge } from './notifications-edge';
 import { NotificationsRepository } from './notifications.repository';
+import { SendEmailJob } from './send-email.job';
 import { SendService } from './send.service';
 import { DeliveriesController, WebhooksController } from './webhooks.controller';
 import { WebhooksService } from './webhooks.service';
 
-/** The delivery jobs (fan-out, webhook attempts); the worker imports this alone, the api via NotificationsRuntimeModule. */
+/** The delivery jobs (fan-out, webhook attempts, emails) and change capture; the worker imports this alone, the api via NotificationsRuntimeModule. */
 @Module({
-  imports: [MeteringModule, TenancyModule],
-  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, ChangeCaptureRepository, ChangeCapture],
+  imports: [MeteringModule, TenancyModule, AuthJobsModule],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture],
   exports: [NotificationsRepository, NotificationSecrets, ChangeCapture],
 })
 export class NotificationsJobsModule {}

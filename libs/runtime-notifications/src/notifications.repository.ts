@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 
-export type Channel = 'inapp' | 'webhook';
+export type Channel = 'inapp' | 'webhook' | 'email';
 export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'dead';
 
 export interface MessageRow {
@@ -10,7 +10,7 @@ export interface MessageRow {
   project_id: string;
   idempotency_key: string | null;
   event: string;
-  recipient: { user_id?: string };
+  recipient: { user_id?: string; email?: string };
   content: { title?: string; body?: string };
   data: Record<string, unknown>;
   channels: Channel[];

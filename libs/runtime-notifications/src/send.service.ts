@@ -37,13 +37,13 @@ export class SendService {
 
   async send(t: TenantContext, input: SendInput): Promise<SendReceipt> {
     const now = this.clock.now();
-    const channels: Channel[] = input.channels ?? ['inapp'];
+    const channels: Channel[] = input.channels ?? (input.to.user_id !== undefined ? ['inapp'] : ['email']);
     const message: MessageRow = {
       id: randomUUID(),
       project_id: t.project.id,
       idempotency_key: input.idempotency_key ?? null,
       event: 'notification.sent',
-      recipient: { user_id: input.to.user_id },
+      recipient: { ...(input.to.user_id !== undefined ? { user_id: input.to.user_id } : {}), ...(input.to.email !== undefined ? { email: input.to.email } : {}) },
       content: { title: input.content.title, body: input.content.body },
       data: input.data ?? {},
       channels,
