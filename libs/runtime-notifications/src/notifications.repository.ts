@@ -103,6 +103,11 @@ export class NotificationsRepository {
     return rows[0] ?? null;
   }
 
+  async messageByIdempotencyKey(projectId: string, key: string): Promise<MessageRow | null> {
+    const rows = (await this.db.query(`SELECT * FROM control.notification_messages WHERE project_id = $1 AND idempotency_key = $2`, [projectId, key])) as MessageRow[];
+    return rows[0] ?? null;
+  }
+
   /** Frees an expired idempotency key (the message stays, without it). */
   async releaseIdempotencyKey(m: EntityManager, id: string): Promise<void> {
     await m.query(`UPDATE control.notification_messages SET idempotency_key = NULL WHERE id = $1`, [id]);

@@ -49,15 +49,20 @@ export class SendService {
       channels,
       created_at: now,
     };
+    // A repeat of an accepted send is answered whatever the usage since; only a new message is held to the plan's
+    // hard cap and the project's own cap (402 naming the meter). Both checks run before the transaction: the quota
+    // reads usage on other connections, and a transaction waiting on them could starve the pool under load.
+    if (message.idempotency_key !== null) {
+      const earlier = await this.repo.messageByIdempotencyKey(t.project.id, message.idempotency_key);
+      if (earlier && now.getTime() - new Date(earlier.created_at).getTime() < IDEMPOTENCY_WINDOW_MS) return receipt(earlier, true);
+    }
+    await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.notifications]);
     return this.tx.run(async (m) => {
       if (message.idempotency_key !== null) {
         const earlier = await this.repo.lockByIdempotencyKey(m, t.project.id, message.idempotency_key);
         if (earlier && now.getTime() - new Date(earlier.created_at).getTime() < IDEMPOTENCY_WINDOW_MS) return receipt(earlier, true);
         if (earlier) await this.repo.releaseIdempotencyKey(m, earlier.id);
       }
-      // A new message only within the plan's hard cap and the project's own cap (402 naming the meter); a repeat of
-      // an accepted send (above) is answered whatever the usage since.
-      await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.notifications]);
       if (!(await this.repo.insertMessage(m, message))) {
         // A concurrent send with the same key committed first (the insert waited for it): that one is the message.
         const winner = await this.repo.lockByIdempotencyKey(m, t.project.id, message.idempotency_key!);
