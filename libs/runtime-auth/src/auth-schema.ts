@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { TenantNames } from '@plinth/tenancy';
+import { authColumnAdditions } from './auth-schema-additions';
 
 /**
  * The auth runtime's tables in a project's schema. The leading underscore keeps them apart from tables customers
@@ -78,6 +79,7 @@ export async function createAuthTables(m: EntityManager, names: TenantNames): Pr
       created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX ON ${t.codes} (email, kind);
+    ${authColumnAdditions(names.schema)}
     GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${names.authRole}";
   `);
 }

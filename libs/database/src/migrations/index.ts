@@ -9,6 +9,7 @@ import { TenantGuard1764000200000 } from './1764000200000-tenant-guard';
 import { AuthenticatedIpLimits1764000600000 } from './1764000600000-authenticated-ip-limits';
 import { TenantAuthRole1764000700000 } from './1764000700000-tenant-auth-role';
 import { Notifications1765000300000 } from './1765000300000-notifications';
+import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-recovery';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
 export const CONTROL_MIGRATIONS = [
@@ -23,4 +24,5 @@ export const CONTROL_MIGRATIONS = [
   AuthenticatedIpLimits1764000600000,
   TenantAuthRole1764000700000,
   Notifications1765000300000,
+  AuthSessionRecovery1765000600000,
 ];
