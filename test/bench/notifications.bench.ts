@@ -139,10 +139,8 @@ async function main(): Promise<void> {
     const arrivals = new Map<string, (at: number) => void>();
     const streams: IncomingMessage[] = [];
     const url = new URL(`${base}/p/${ref}/notifications/v1/inbox/stream`);
-    await Promise.all(
-      users.map(
-        (u) =>
-          new Promise<void>((resolve, reject) => {
+    const openStream = (u: { id: string; token: string }) =>
+      new Promise<void>((resolve, reject) => {
             const req = get({ host: url.hostname, port: url.port, path: url.pathname, agent: false, headers: { apikey: pk, authorization: `Bearer ${u.token}` } }, (res) => {
               if (res.statusCode !== 200) return reject(new Error(`stream: ${res.statusCode}`));
               streams.push(res);
@@ -153,9 +151,10 @@ async function main(): Promise<void> {
               resolve();
             });
             req.on('error', reject);
-          }),
-      ),
-    );
+            req.setTimeout(15_000, () => req.destroy(new Error('stream did not open within 15 s')));
+          });
+    // In batches, as clients arrive in practice (and so the load generator doesn't flood the accept queue).
+    for (let i = 0; i < users.length; i += 50) await Promise.all(users.slice(i, i + 50).map(openStream));
     await new Promise((r) => setTimeout(r, 3000));
     const rssAfter = rssKb(server.pid);
     const latencies: number[] = [];
