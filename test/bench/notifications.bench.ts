@@ -142,6 +142,7 @@ async function main(): Promise<void> {
     const openStream = (u: { id: string; token: string }) =>
       new Promise<void>((resolve, reject) => {
             const req = get({ host: url.hostname, port: url.port, path: url.pathname, agent: false, headers: { apikey: pk, authorization: `Bearer ${u.token}` } }, (res) => {
+              req.setTimeout(0); // open: from now on only the server's heartbeats keep it busy
               if (res.statusCode !== 200) return reject(new Error(`stream: ${res.statusCode}`));
               streams.push(res);
               res.setEncoding('utf8');
