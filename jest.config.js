@@ -1,6 +1,6 @@
 // Jest runs TypeScript through swc (decorator metadata on) in CommonJS. Nest 12 and a few other
 // dependencies ship ESM only, so those are transformed too; Node itself loads them via require(esm).
-const libs = ['config', 'common', 'database', 'identity', 'audit', 'keys', 'tenancy', 'gateway', 'jobs', 'metering', 'quotas', 'billing', 'runtime-data', 'runtime-auth', 'mail', 'runtime-storage', 'runtime-functions'];
+const libs = ['config', 'common', 'database', 'identity', 'audit', 'keys', 'tenancy', 'gateway', 'jobs', 'metering', 'quotas', 'billing', 'runtime-data', 'runtime-auth', 'mail', 'runtime-storage', 'runtime-functions', 'runtime-notifications'];
 const moduleNameMapper = Object.fromEntries(libs.map((l) => [`^@plinth/${l}$`, `<rootDir>/libs/${l}/src`]));
 // The same aliases for swc, so code jest loads outside its module system (global setup) resolves them too.
 const paths = Object.fromEntries(libs.map((l) => [`@plinth/${l}`, [`libs/${l}/src`]]));

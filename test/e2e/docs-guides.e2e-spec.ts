@@ -112,6 +112,22 @@ describe('docs/ guides: their examples run as written', () => {
     }, 120_000);
   });
 
+  describe('with the job processors running (as npm start runs)', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await bootTestApp({ JOBS_POLL_MS: '50' }, undefined, { withWorker: true });
+    });
+    afterAll(() => t?.close());
+
+    it('notifications.md: a send reaches the end user\'s inbox once (idempotency), webhooks hide their secret, the delivery log', async () => {
+      const out = await runBash(guideScript('docs/notifications.md'), t.baseUrl, 'docs/notifications.md');
+      const lines = out.split('\n');
+      for (const block of fencedBlocks('docs/notifications.md', '')) {
+        for (const line of block.split('\n').filter(Boolean)) expect(lines).toContain(line);
+      }
+    }, 120_000);
+  });
+
   describe('with rate limits on (as npm start runs)', () => {
     let t: TestApp;
     beforeAll(async () => {

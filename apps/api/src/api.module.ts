@@ -11,6 +11,7 @@ import { DataRuntimeModule } from '@plinth/runtime-data';
 import { AuthRuntimeModule } from '@plinth/runtime-auth';
 import { StorageRuntimeModule } from '@plinth/runtime-storage';
 import { FunctionsRuntimeModule } from '@plinth/runtime-functions';
+import { NotificationsRuntimeModule } from '@plinth/runtime-notifications';
 import { TenancyModule } from '@plinth/tenancy';
 import { HealthController } from './health.controller';
 
@@ -85,6 +86,7 @@ export class ApiModule {
         AuthRuntimeModule,
         StorageRuntimeModule,
         FunctionsRuntimeModule,
+        NotificationsRuntimeModule,
         BillingModule,
         ...(options.withWorker ? [JobsModule] : []),
       ],

@@ -9,6 +9,7 @@ import { AuthJobsModule } from '@plinth/runtime-auth';
 import { CatalogStructureModule } from '@plinth/runtime-data';
 import { StorageJobsModule } from '@plinth/runtime-storage';
 import { FunctionsRuntimeModule } from '@plinth/runtime-functions';
+import { NotificationsJobsModule } from '@plinth/runtime-notifications';
 
 /**
  * The worker's root module: the same config and database as the api, plus the job processors. It carries the
@@ -19,7 +20,7 @@ export class WorkerModule {
   static register(config: PlinthConfig, databaseUrl: string): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule, StorageJobsModule, FunctionsRuntimeModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), JobsModule, MeteringModule, QuotasModule, AuthJobsModule, BillingModule, CatalogStructureModule, StorageJobsModule, FunctionsRuntimeModule, NotificationsJobsModule],
     };
   }
 }

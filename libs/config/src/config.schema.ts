@@ -113,6 +113,11 @@ export const envSchema = z.object({
     .refine((v) => /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
     .optional(),
   SMTP_FROM: z.string().min(3).max(200).default('Plinth <no-reply@plinth.local>'),
+  // Notifications runtime (libs/runtime-notifications): one webhook attempt's bound and the response bytes kept,
+  // and how often an idle inbox stream gets a heartbeat comment.
+  NOTIFICATIONS_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  NOTIFICATIONS_WEBHOOK_RESPONSE_BYTES: z.coerce.number().int().min(0).max(65_536).default(2048),
+  NOTIFICATIONS_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   // Billing (libs/billing). No STRIPE_SECRET_KEY = ledger-only mode (invoices computed locally, nothing charged).
   STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret or restricted key').optional(),
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'must be a webhook signing secret (whsec_…)').optional(),

@@ -80,6 +80,8 @@ export interface PlinthConfig {
   };
   /** The platform mailer: SMTP URL (undefined = write mail to the log) and default sender. */
   mail: { smtpUrl: string | undefined; from: string };
+  /** Notifications runtime: a webhook attempt's timeout and kept response excerpt; the inbox stream's heartbeat. */
+  notifications: { webhookTimeoutMs: number; webhookResponseBytes: number; sseHeartbeatMs: number };
   /**
    * Billing: currency, delinquency timeline (grace, then read-only, then suspended), console return URLs, and
    * Stripe (null = ledger-only mode).
@@ -207,6 +209,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       logRetentionMs: Math.round(e.FUNCTION_LOG_RETENTION_HOURS * 3_600_000),
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.SMTP_FROM },
+    notifications: {
+      webhookTimeoutMs: e.NOTIFICATIONS_WEBHOOK_TIMEOUT_MS,
+      webhookResponseBytes: e.NOTIFICATIONS_WEBHOOK_RESPONSE_BYTES,
+      sseHeartbeatMs: e.NOTIFICATIONS_SSE_HEARTBEAT_MS,
+    },
     billing: {
       currency: e.BILLING_CURRENCY,
       graceDays: e.BILLING_GRACE_DAYS,

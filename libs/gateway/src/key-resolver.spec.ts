@@ -164,4 +164,13 @@ describe('scopeAllows', () => {
   it('refuses keys without scopes', () => {
     expect(scopeAllows({ scopes: null }, 'rest', 'read')).toBe(false);
   });
+
+  it('judges a route\'s own action (notifications:send) by that scope alone, and never for a read-only key', () => {
+    expect(scopeAllows(key(['notifications:send']), 'notifications', 'send')).toBe(true);
+    expect(scopeAllows(key(['notifications:*']), 'notifications', 'send')).toBe(true);
+    expect(scopeAllows(key(['notifications:write']), 'notifications', 'send')).toBe(false);
+    expect(scopeAllows(key(['notifications:send']), 'notifications', 'write')).toBe(false);
+    expect(scopeAllows(key(['notifications:send']), 'notifications', 'read')).toBe(false);
+    expect(scopeAllows(key(['*:*'], true), 'notifications', 'send')).toBe(false);
+  });
 });

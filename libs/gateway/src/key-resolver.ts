@@ -18,6 +18,11 @@ export interface KeyRequest {
 export interface KeyTarget {
   table?: string;
   bucket?: string;
+  /**
+   * A route's own action for restricted keys (`send` for `notifications:send`), judged instead of read/write: a key
+   * needs `<runtime>:<action>` (or `<runtime>:*`) for it.
+   */
+  action?: string;
 }
 
 /** A key that passed every restriction for the surface it was presented to, with its project. */
@@ -132,7 +137,7 @@ export class KeyResolver {
     }
     if (key.type === 'restricted') {
       // The catalog never gets here (secret keys only); a restricted key is judged by its runtime scopes.
-      const action = req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write';
+      const action = target?.action ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
       if (!scopeAllows(key, surface as Runtime, action)) throw PlinthException.forbidden(`This key's scopes do not allow ${surface}:${action}`);
       const tables = key.scopes?.tables;
       if (target?.table !== undefined && tables?.length && !tables.includes(target.table)) {
@@ -175,10 +180,10 @@ function credentials(headers: IncomingHttpHeaders): { key: string | null; userTo
 }
 
 /** Whether a restricted key's scopes (`<runtime>:<read|write>`, `*` wildcards) and read-only flag allow the action. */
-export function scopeAllows(key: Pick<VerifiedKey, 'scopes'>, runtime: Runtime, action: 'read' | 'write'): boolean {
+export function scopeAllows(key: Pick<VerifiedKey, 'scopes'>, runtime: Runtime, action: string): boolean {
   const scopes = key.scopes;
   if (!scopes) return false;
-  if (action === 'write' && scopes.read_only) return false;
+  if (action !== 'read' && scopes.read_only) return false;
   return scopes.scopes.some((s) => {
     const [r, a] = s.split(':');
     return (r === runtime || r === '*') && (a === action || a === '*');

@@ -2,9 +2,10 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { RUNTIMES } from './api-key.entity';
 
+/** Runtime-wide scopes, plus the actions a runtime names itself (`notifications:send`: send, and nothing else). */
 const scope = z
   .string()
-  .regex(new RegExp(`^(${RUNTIMES.join('|')}|\\*):(read|write|\\*)$`), 'must look like "rest:read", "storage:write" or "rest:*"');
+  .regex(new RegExp(`^(${RUNTIMES.join('|')}|\\*):(read|write|\\*)$|^notifications:send$`), 'must look like "rest:read", "storage:write", "rest:*" or "notifications:send"');
 const origin = z
   .string()
   .max(255)

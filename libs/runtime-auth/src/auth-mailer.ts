@@ -98,6 +98,22 @@ export class AuthMailer {
     await transport.sendMail({ from, to: mail.to, subject, html, text, messageId: mail.messageId });
   }
 
+  /**
+   * Any other email of a project (the notifications runtime's email channel), over the same path as auth emails:
+   * the project's own SMTP when configured, else the platform mailer.
+   */
+  async sendProjectEmail(projectId: string, mail: { to: string; subject: string; html: string; text: string; messageId: string; headers?: Record<string, string> }, tag: string): Promise<void> {
+    const config = await this.settings.get(projectId);
+    const smtp = config.settings.smtp;
+    const transport = this.projectTransport(projectId, config);
+    if (!smtp || !transport) {
+      await this.platform.send({ to: mail.to, subject: mail.subject, html: mail.html, text: mail.text, messageId: mail.messageId, tag });
+      return;
+    }
+    const from = smtp.sender_name ? `${smtp.sender_name} <${smtp.sender_email}>` : smtp.sender_email;
+    await transport.sendMail({ from, ...mail });
+  }
+
   /** The project's own SMTP transport (cached per settings version), or null when it has none. */
   private projectTransport(projectId: string, config: ProjectAuthConfig): Transporter | null {
     const smtp = config.settings.smtp;

@@ -36,7 +36,7 @@ import { SigningKeysService } from './signing-keys.service';
 @Module({
   imports: [MailModule],
   providers: [SecretBox, AuthConfigRepository, AuthConfigService, AuthMailer, SendAuthEmailJob],
-  exports: [SecretBox, AuthConfigService],
+  exports: [SecretBox, AuthConfigService, AuthMailer],
 })
 export class AuthJobsModule {}
 

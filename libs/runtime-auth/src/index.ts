@@ -7,3 +7,5 @@ export { GoTrueException, GoTrueCode, GOTRUE_DIALECT } from './gotrue.exception'
 /** The outbox job that sends auth emails. */
 export { SendAuthEmailJob, SEND_AUTH_EMAIL_JOB } from './send-auth-email.job';
 export type { SendAuthEmailData } from './send-auth-email.job';
+/** Sends a project's emails (its own SMTP, else the platform mailer): auth emails, and other runtimes' (notifications). */
+export { AuthMailer } from './auth-mailer';

@@ -11,6 +11,7 @@ import { DataSettingsEntity } from './catalog/data-settings';
 import { DataTableEntity } from './catalog/data-table.entity';
 import { TableAdminGuard } from './catalog/table-admin.guard';
 import { TablesController } from './catalog/tables.controller';
+import { TableHooks } from './catalog/table-hooks';
 import { TablesService } from './catalog/tables.service';
 import { RestEdge } from './rest/rest-edge';
 import { RestService } from './rest/rest.service';
@@ -20,7 +21,7 @@ import { RpcRegistry } from './rest/rpc-registry';
 @Module({
   imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, CatalogStructureModule, TypeOrmModule.forFeature([DataTableEntity, DataSettingsEntity])],
   controllers: [TablesController, DataSettingsController],
-  providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge, RpcRegistry],
-  exports: [DataCatalog, TablesService, RestService, RpcRegistry],
+  providers: [DataCatalog, TablesService, TableAdminGuard, RestService, RestEdge, RpcRegistry, TableHooks],
+  exports: [DataCatalog, TablesService, RestService, RpcRegistry, TableHooks],
 })
 export class DataRuntimeModule {}

@@ -3,6 +3,9 @@ export { DataRuntimeModule } from './data-runtime.module';
 /** Declared tables: catalog changes (DDL in one transaction, exact grants, audit) and the caller type they take. */
 export { TablesService } from './catalog/tables.service';
 export type { TableAdmin, TableView } from './catalog/tables.service';
+/** Where other runtimes hang DDL of their own on a newly declared table, in the declaring transaction. */
+export { TableHooks } from './catalog/table-hooks';
+export type { DeclaredTable, TableHook } from './catalog/table-hooks';
 /** Reports projects' declared tables to tenancy (for plan limits); the worker imports it without the runtime. */
 export { CatalogStructureModule } from './catalog/catalog-structure.module';
 /** Compiled, cached catalogs per project, invalidated across instances on change. */

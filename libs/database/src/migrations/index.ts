@@ -10,6 +10,7 @@ import { AuthenticatedIpLimits1764000600000 } from './1764000600000-authenticate
 import { TenantAuthRole1764000700000 } from './1764000700000-tenant-auth-role';
 import { StorageRuntime1765000100000 } from './1765000100000-storage-runtime';
 import { FunctionsRuntime1765000200000 } from './1765000200000-functions-runtime';
+import { Notifications1765000300000 } from './1765000300000-notifications';
 import { DataSettings1765000400000 } from './1765000400000-data-settings';
 import { AuthFlowsMfa1765000500000 } from './1765000500000-auth-flows-mfa';
 import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-recovery';
@@ -28,6 +29,7 @@ export const CONTROL_MIGRATIONS = [
   TenantAuthRole1764000700000,
   StorageRuntime1765000100000,
   FunctionsRuntime1765000200000,
+  Notifications1765000300000,
   DataSettings1765000400000,
   AuthFlowsMfa1765000500000,
   AuthSessionRecovery1765000600000,

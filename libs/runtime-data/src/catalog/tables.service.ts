@@ -11,6 +11,7 @@ import { normaliseRules, renameInRules, RuleInput, rulesMention, StoredRule, val
 import { DataCatalog } from './data-catalog';
 import { DEFAULT_DATA_SETTINGS, DataSettingsEntity, PatchDataSettingsInput, dataSettingsView } from './data-settings';
 import { DataTableEntity } from './data-table.entity';
+import { TableHooks } from './table-hooks';
 import {
   CreateTableInput,
   PatchTableInput,
@@ -69,6 +70,7 @@ export class TablesService {
     private readonly plans: PlansService,
     private readonly audit: AuditService,
     private readonly catalog: DataCatalog,
+    private readonly hooks: TableHooks,
   ) {}
 
   async list(admin: TableAdmin, ref: string): Promise<TableView[]> {
@@ -94,6 +96,7 @@ export class TablesService {
       const problems = validateTable(def, { tables: definitions(rows), maxColumns: limits.columns });
       if (problems.length) throw invalid(problems);
       await this.ddl(m, project, createTableSql(target(project), def));
+      await this.hooks.created(m, { projectId: project.id, ref: project.ref, schema: project.schemaName, ownerRole: project.ownerRole, table: def.name });
       const saved = await m.save(m.create(DataTableEntity, { projectId: project.id, name: def.name, definition: def, rules: [] }));
       return { row: saved, details: { columns: def.columns.length } };
     });

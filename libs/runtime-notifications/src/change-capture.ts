@@ -1,0 +1,134 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { Clock } from '@plinth/common';
+import { CacheInvalidation, ControlTransactions } from '@plinth/database';
+import { OutboxService } from '@plinth/jobs';
+import { ProjectsRepository, tenantNames } from '@plinth/tenancy';
+import { CapturedChange, ChangeCaptureRepository } from './change-capture.repository';
+import { enqueueDispatch } from './dispatch-message.job';
+import { CAPTURE_TOPIC } from './job-names';
+import { NotificationsRepository } from './notifications.repository';
+
+const TABLE_EVENT = /^([a-z_][a-z0-9_]{0,62})\.(insert|update|delete)$/;
+const BATCH = 200;
+const SWEEP_MS = 30_000;
+
+/** `orders.insert`, or `user.created` for the auth users table. */
+export function eventName(c: Pick<CapturedChange, 'tbl' | 'op'>): string {
+  return c.tbl === '_auth_users' ? `user.${c.op}` : `${c.tbl}.${c.op}`;
+}
+
+/**
+ * Events from data and auth. Capture is switched on per table when an endpoint subscribes (`orders.insert`, `*`) or
+ * when a subscribed table is declared later (a data-runtime table hook, in the declaring transaction); the triggers
+ * write each change in its own transaction ({@link ChangeCaptureRepository}). The drain turns captured changes into
+ * messages (one per change, deduplicated by its sequence number, so concurrent or repeated drains send it once) and
+ * their fan-out jobs, then deletes them. It runs when a trigger's commit notification arrives, and every 30 s for
+ * every capturing project in case one was missed.
+ */
+@Injectable()
+export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ChangeCapture.name);
+  private readonly draining = new Map<string, boolean>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly capture: ChangeCaptureRepository,
+    private readonly repo: NotificationsRepository,
+    private readonly projects: ProjectsRepository,
+    private readonly tx: ControlTransactions,
+    private readonly outbox: OutboxService,
+    private readonly invalidation: CacheInvalidation,
+    private readonly clock: Clock,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.invalidation.subscribe(CAPTURE_TOPIC, (projectId) => this.kick(projectId));
+    this.timer = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Switches capture on for what `events` name, in the caller's transaction (an endpoint being saved). */
+  async ensure(m: EntityManager, project: { id: string; ref: string }, events: string[]): Promise<void> {
+    const all = events.includes('*');
+    const tables = events.map((e) => TABLE_EVENT.exec(e)?.[1]).filter((t): t is string => t !== undefined);
+    const users = all || events.some((e) => e.startsWith('user.'));
+    if (!all && !tables.length && !users) return;
+    const names = tenantNames(project.ref);
+    const target = { projectId: project.id, schema: names.schema, ownerRole: names.ownerRole };
+    await this.capture.ensureTable(m, target);
+    const wanted = all ? await this.declaredTables(m, names.schema) : tables;
+    await this.capture.ensureTriggers(m, target, wanted, users);
+  }
+
+  /** The data runtime's hook: a table declared after an endpoint subscribed to it gets its trigger at once. */
+  async tableDeclared(m: EntityManager, t: { projectId: string; ref: string; table: string }): Promise<void> {
+    const events = await this.capture.subscribedEvents(t.projectId, m);
+    if (!events.has('*') && ![...events].some((e) => e.startsWith(`${t.table}.`))) return;
+    const names = tenantNames(t.ref);
+    const target = { projectId: t.projectId, schema: names.schema, ownerRole: names.ownerRole };
+    await this.capture.ensureTable(m, target);
+    await this.capture.ensureTriggers(m, target, [t.table], false);
+  }
+
+  private async declaredTables(m: EntityManager, schema: string): Promise<string[]> {
+    const rows = (await m.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename NOT LIKE '\\_%'`, [schema])) as Array<{ tablename: string }>;
+    return rows.map((r) => r.tablename);
+  }
+
+  /** Drains a project now (or once more after the drain already running). */
+  kick(projectId: string): void {
+    if (this.draining.has(projectId)) {
+      this.draining.set(projectId, true);
+      return;
+    }
+    this.draining.set(projectId, false);
+    void this.drain(projectId)
+      .catch((e: Error) => this.logger.warn(`change capture drain failed for ${projectId}: ${e.message}`))
+      .finally(() => {
+        const again = this.draining.get(projectId);
+        this.draining.delete(projectId);
+        if (again) this.kick(projectId);
+      });
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      for (const id of await this.capture.capturingProjects()) this.kick(id);
+    } catch (e) {
+      this.logger.warn(`change capture sweep failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Every captured change of the project, oldest first, into messages; returns how many. */
+  async drain(projectId: string): Promise<number> {
+    const [project] = await this.projects.refsByIds([projectId]);
+    if (!project) return 0;
+    const schema = tenantNames(project.ref).schema;
+    let total = 0;
+    for (;;) {
+      const changes = await this.capture.pending(schema, BATCH);
+      if (!changes.length) return total;
+      const subscribed = await this.capture.subscribedEvents(projectId);
+      const now = this.clock.now();
+      await this.tx.run(async (m) => {
+        for (const c of changes) {
+          const event = eventName(c);
+          if (!subscribed.has('*') && !subscribed.has(event)) continue;
+          const id = randomUUID();
+          const data = { table: c.tbl === '_auth_users' ? null : c.tbl, type: c.op, record: c.record, old_record: c.old_record, sequence: Number(c.seq), committed_at: new Date(c.at).toISOString() };
+          // The key has a space, which sends' keys can't: a change is one message however often it is drained.
+          const fresh = await this.repo.insertMessage(m, { id, project_id: projectId, idempotency_key: `capture ${c.seq}`, event, recipient: {}, content: {}, data, channels: ['webhook'], created_at: now });
+          if (fresh) await enqueueDispatch(this.outbox, m, project.orgId, projectId, id);
+        }
+      });
+      await this.capture.remove(schema, changes.map((c) => c.seq));
+      total += changes.length;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '@plinth/common';
+import { CacheInvalidation, ControlTransactions } from '@plinth/database';
+import { JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
+import type { EntityManager } from 'typeorm';
+import { METERS, MeteringService } from '@plinth/metering';
+import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC, SEND_EMAIL_JOB, SendEmailData } from './job-names';
+import { NotificationsRepository } from './notifications.repository';
+
+/** Enqueues a message's fan-out in the caller's transaction (once per message). */
+export function enqueueDispatch(outbox: OutboxService, m: EntityManager, orgId: string, projectId: string, messageId: string): Promise<string | null> {
+  return outbox.enqueue<DispatchMessageData>(m, { queue: QUEUES.notifications, name: DISPATCH_MESSAGE_JOB, data: { orgId, projectId, messageId }, dedupeKey: `dispatch:${messageId}` });
+}
+
+/**
+ * Fans one message out, in one transaction: the in-app inbox entry (announced to every api instance on commit),
+ * one webhook delivery per subscribed endpoint with the job of its first attempt, and a delivery-log row per channel.
+ * Idempotent: entries and deliveries are unique per message, so a re-run adds nothing and enqueues nothing.
+ */
+@Injectable()
+export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnModuleInit {
+  readonly queue = QUEUES.notifications;
+  readonly name = DISPATCH_MESSAGE_JOB;
+
+  constructor(
+    private readonly registry: JobRegistry,
+    private readonly tx: ControlTransactions,
+    private readonly repo: NotificationsRepository,
+    private readonly outbox: OutboxService,
+    private readonly invalidation: CacheInvalidation,
+    private readonly metering: MeteringService,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+  }
+
+  async handle(data: DispatchMessageData): Promise<void> {
+    const msg = await this.repo.message(data.messageId);
+    if (!msg) return; // the project (and its messages) is gone
+    const now = this.clock.now();
+    const added = await this.tx.run(async (m) => {
+      let inbox = 0;
+      let webhooks = 0;
+      const userId = msg.recipient.user_id;
+      if (msg.channels.includes('inapp') && userId) {
+        const fresh = await this.repo.insertInbox(m, { id: randomUUID(), projectId: msg.project_id, userId, messageId: msg.id, title: msg.content.title ?? null, body: msg.content.body ?? null, data: msg.data, at: now });
+        if (fresh) {
+          inbox++;
+          await this.repo.insertDelivery(m, { id: randomUUID(), project_id: msg.project_id, message_id: msg.id, channel: 'inapp', endpoint_id: null, target: userId, event: msg.event, status: 'succeeded', created_at: now, updated_at: now });
+          await this.invalidation.publish(m, INBOX_TOPIC, `${msg.project_id}:${userId}`);
+        }
+      }
+      if (msg.channels.includes('webhook')) {
+        for (const endpoint of await this.repo.endpointsFor(m, msg.project_id, msg.event)) {
+          const id = randomUUID();
+          const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'webhook', endpoint_id: endpoint.id, target: endpoint.id, event: msg.event, status: 'pending', created_at: now, updated_at: now });
+          if (!fresh) continue;
+          webhooks++;
+          await this.outbox.enqueue<DeliverWebhookData>(m, {
+            queue: QUEUES.notifications,
+            name: DELIVER_WEBHOOK_JOB,
+            data: { orgId: data.orgId, projectId: msg.project_id, deliveryId: id, attempt: 1, step: 1 },
+            dedupeKey: `attempt:${id}:1`,
+          });
+        }
+      }
+      const email = msg.recipient.email;
+      if (msg.channels.includes('email') && email) {
+        const id = randomUUID();
+        const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'email', endpoint_id: null, target: email, event: msg.event, status: 'pending', created_at: now, updated_at: now });
+        if (fresh) await this.outbox.enqueue<SendEmailData>(m, { queue: QUEUES.email, name: SEND_EMAIL_JOB, data: { orgId: data.orgId, projectId: msg.project_id, deliveryId: id }, dedupeKey: `email:${id}` });
+      }
+      return { inbox, webhooks };
+    });
+    // Metered once per inbox entry actually added (a re-run adds none); webhooks when delivered.
+    if (added.inbox) this.metering.record(msg.project_id, `${METERS.notifications}:inapp`, added.inbox);
+  }
+}

@@ -1,0 +1,80 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { PlinthException, WireException } from '@plinth/common';
+import { EdgeContext, EdgeRoute, EdgeRuntime, ErrorDialect, KeyResolver, RuntimeRegistry, sendJson, StandardError } from '@plinth/gateway';
+import { InboxStreams } from './inbox-streams';
+import { inboxOwner, InboxService } from './inbox.service';
+import { inboxPatchSchema, inboxQuerySchema, parseBody, parseQuery, sendSchema, streamQuerySchema } from './notifications.dto';
+import { SendService } from './send.service';
+
+/**
+ * The notifications runtime's errors: Plinth's own `{"error": {"code", "message", "details"?, "error_id"?, …}}`
+ * (there is no peer wire format to match), registered explicitly so the runtime's shape is a decision, not a default.
+ */
+export const NOTIFICATIONS_DIALECT: ErrorDialect = {
+  render(e: StandardError): WireException {
+    const error: Record<string, unknown> = { code: e.code, message: e.message, ...(e.fields ?? {}) };
+    if (e.details !== undefined) error.details = e.details;
+    if (e.errorId !== undefined) error.error_id = e.errorId;
+    return new WireException(e.status, { error }, e.headers);
+  },
+};
+
+/**
+ * `/p/:ref/notifications/v1`: send (secret key, or a restricted key with `notifications:send`) and the signed-in end
+ * user's inbox with its live stream. Each route is one service call.
+ */
+@Injectable()
+export class NotificationsEdge implements OnModuleInit {
+  constructor(
+    private readonly runtimes: RuntimeRegistry,
+    private readonly keys: KeyResolver,
+    private readonly sends: SendService,
+    private readonly inbox: InboxService,
+    private readonly streams: InboxStreams,
+  ) {}
+
+  onModuleInit(): void {
+    this.runtimes.register(this.runtime());
+  }
+
+  runtime(): EdgeRuntime {
+    const json = (status: number, handler: (c: EdgeContext) => Promise<unknown>) => async (c: EdgeContext) => sendJson(c.res, status, await handler(c));
+    const routes: EdgeRoute[] = [
+      {
+        methods: ['POST'],
+        path: '/send',
+        body: 'json',
+        // A restricted key needs `notifications:send` (or `notifications:*`), not a generic write scope.
+        target: () => ({ action: 'send' }),
+        handler: json(202, (c) => {
+          if (c.tenant.role !== 'service' && c.tenant.role !== 'restricted') {
+            throw PlinthException.forbidden('Sending needs the secret key or a restricted key with the notifications:send scope');
+          }
+          return this.sends.send(c.tenant, parseBody(sendSchema, c.body));
+        }),
+      },
+      { methods: ['GET'], path: '/inbox', body: 'none', handler: json(200, (c) => this.inbox.list(c.tenant, parseQuery(inboxQuerySchema, c.query))) },
+      { methods: ['GET'], path: '/inbox/unread-count', body: 'none', handler: json(200, (c) => this.inbox.unreadCount(c.tenant)) },
+      { methods: ['POST'], path: '/inbox/read-all', body: 'none', handler: json(200, (c) => this.inbox.readAll(c.tenant)) },
+      // A browser's EventSource can't send headers: the stream also takes the key and token as query parameters,
+      // judged by the same resolver as any header-borne key.
+      { methods: ['GET'], path: '/inbox/stream', body: 'none', key: 'optional', handler: (c) => this.stream(c) },
+      { methods: ['PATCH'], path: '/inbox/:id', body: 'json', handler: json(200, (c) => this.inbox.update(c.tenant, c.params.id, parseBody(inboxPatchSchema, c.body))) },
+    ];
+    return { name: 'notifications', dialect: NOTIFICATIONS_DIALECT, routes };
+  }
+
+  private async stream(c: EdgeContext): Promise<void> {
+    const q = parseQuery(streamQuerySchema, c.query);
+    let tenant = c.tenant;
+    if (tenant.keyId.startsWith('keyless:')) {
+      if (!q.apikey) throw PlinthException.unauthorized('No API key found in request');
+      const headers = { apikey: q.apikey, ...(q.access_token ? { authorization: `Bearer ${q.access_token}` } : {}), ...(c.req.headers.origin ? { origin: c.req.headers.origin } : {}) };
+      tenant = await this.keys.tenant({ method: c.method, ip: c.ip, headers }, tenant.project.ref, 'notifications');
+    }
+    const { projectId, userId } = inboxOwner(tenant);
+    const header = c.req.headers['last-event-id'];
+    const lastEventId = typeof header === 'string' && /^[0-9]{1,18}$/.test(header) ? header : q.last_event_id;
+    await this.streams.open(projectId, userId, c.res, lastEventId);
+  }
+}

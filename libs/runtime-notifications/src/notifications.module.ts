@@ -1,0 +1,51 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { AuditModule } from '@plinth/audit';
+import { GatewayModule } from '@plinth/gateway';
+import { IdentityModule } from '@plinth/identity';
+import { MeteringModule } from '@plinth/metering';
+import { QuotasModule } from '@plinth/quotas';
+import { AuthJobsModule } from '@plinth/runtime-auth';
+import { DataRuntimeModule, TableHooks } from '@plinth/runtime-data';
+import { TenancyModule } from '@plinth/tenancy';
+import { ChangeCapture } from './change-capture';
+import { ChangeCaptureRepository } from './change-capture.repository';
+import { DeliverWebhookJob } from './deliver-webhook.job';
+import { DispatchMessageJob } from './dispatch-message.job';
+import { EndpointSlots } from './endpoint-slots';
+import { InboxStreams } from './inbox-streams';
+import { InboxService } from './inbox.service';
+import { NotificationSecrets } from './notification-secrets';
+import { NotificationsEdge } from './notifications-edge';
+import { NotificationsRepository } from './notifications.repository';
+import { SendEmailJob } from './send-email.job';
+import { SendService } from './send.service';
+import { DeliveriesController, WebhooksController } from './webhooks.controller';
+import { WebhooksService } from './webhooks.service';
+
+/** The delivery jobs (fan-out, webhook attempts, emails) and change capture; the worker imports this alone, the api via NotificationsRuntimeModule. */
+@Module({
+  imports: [MeteringModule, TenancyModule, AuthJobsModule],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture],
+  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture],
+})
+export class NotificationsJobsModule {}
+
+/**
+ * The notifications runtime: `/p/:ref/notifications/v1` on the tenant edge (send, inbox, live stream) and the
+ * management API's webhooks and delivery log; data-change capture switched on for tables declared after a subscription.
+ */
+@Module({
+  imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, QuotasModule, DataRuntimeModule, NotificationsJobsModule],
+  controllers: [WebhooksController, DeliveriesController],
+  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService],
+})
+export class NotificationsRuntimeModule implements OnModuleInit {
+  constructor(
+    private readonly tableHooks: TableHooks,
+    private readonly capture: ChangeCapture,
+  ) {}
+
+  onModuleInit(): void {
+    this.tableHooks.register('notifications', (m, t) => this.capture.tableDeclared(m, t));
+  }
+}
