@@ -777,6 +777,142 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{ref}/data-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get data settings
+         * @description The project's data runtime settings: how a request's transaction ends (tx_end) and whether select may aggregate.
+         */
+        get: operations["DataSettingsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change data settings
+         * @description Sets tx_end (commit, commit-allow-override, rollback, rollback-allow-override) and/or aggregates; every instance serves the change at once.
+         */
+        patch: operations["DataSettingsController_patch"];
+        trace?: never;
+    };
+    "/v1/projects/{ref}/functions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["FunctionsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/functions/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["FunctionsController_get"];
+        put: operations["FunctionsController_deploy"];
+        post?: never;
+        delete: operations["FunctionsController_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/functions/{name}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["FunctionsController_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/functions/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["FunctionsController_rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/functions/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["FunctionsController_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/functions/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["FunctionsController_secrets"];
+        put: operations["FunctionsController_putSecrets"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/functions/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["FunctionsController_deleteSecret"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{ref}/keys": {
         parameters: {
             query?: never;
@@ -859,6 +995,38 @@ export interface paths {
          */
         put: operations["UsageController_putLimits"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/notifications/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["DeliveriesController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/notifications/deliveries/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["DeliveriesController_replay"];
         delete?: never;
         options?: never;
         head?: never;
@@ -951,6 +1119,70 @@ export interface paths {
         get: operations["UsageController_projectUsage"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["WebhooksController_list"];
+        put?: never;
+        post: operations["WebhooksController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["WebhooksController_get"];
+        put?: never;
+        post?: never;
+        delete: operations["WebhooksController_remove"];
+        options?: never;
+        head?: never;
+        patch: operations["WebhooksController_update"];
+        trace?: never;
+    };
+    "/v1/projects/{ref}/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["WebhooksController_rotate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["WebhooksController_test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3239,6 +3471,310 @@ export interface operations {
             };
         };
     };
+    DataSettingsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Whether select may use aggregate functions (count(), col.sum(), …) */
+                        aggregates: boolean;
+                        /**
+                         * @description PostgREST's db-tx-end: how a request's transaction ends and whether Prefer: tx= may override it
+                         * @enum {string}
+                         */
+                        tx_end: "commit" | "commit-allow-override" | "rollback" | "rollback-allow-override";
+                    };
+                };
+            };
+        };
+    };
+    DataSettingsController_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    aggregates?: boolean;
+                    /** @enum {string} */
+                    tx_end?: "commit" | "commit-allow-override" | "rollback" | "rollback-allow-override";
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Whether select may use aggregate functions (count(), col.sum(), …) */
+                        aggregates: boolean;
+                        /**
+                         * @description PostgREST's db-tx-end: how a request's transaction ends and whether Prefer: tx= may override it
+                         * @enum {string}
+                         */
+                        tx_end: "commit" | "commit-allow-override" | "rollback" | "rollback-allow-override";
+                    };
+                };
+            };
+        };
+    };
+    FunctionsController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_deploy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    cron?: string | null;
+                    /**
+                     * @default ts
+                     * @enum {string}
+                     */
+                    language?: "js" | "ts";
+                    memory_mb?: number;
+                    /** @default false */
+                    rpc?: boolean;
+                    /** @default false */
+                    rpc_read_only?: boolean;
+                    /** @default false */
+                    service_role?: boolean;
+                    source: string;
+                    timeout_ms?: number;
+                    /** @default true */
+                    verify_jwt?: boolean;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_logs: {
+        parameters: {
+            query?: {
+                level?: "log" | "info" | "debug" | "warn" | "error";
+                limit?: number;
+                request_id?: string;
+                since?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_rollback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    version: number;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_secrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_putSecrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: string;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    FunctionsController_deleteSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     ProjectsController_listKeys: {
         parameters: {
             query?: never;
@@ -3646,6 +4182,50 @@ export interface operations {
             };
         };
     };
+    DeliveriesController_list: {
+        parameters: {
+            query?: {
+                channel?: "inapp" | "webhook" | "email";
+                limit?: number;
+                since?: string;
+                status?: "pending" | "retrying" | "succeeded" | "dead";
+            };
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    DeliveriesController_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     TablesController_list: {
         parameters: {
             query?: never;
@@ -3667,6 +4247,11 @@ export interface operations {
                         columns: {
                             /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
                             default?: unknown;
+                            /** @description type tsvector: the text columns it is generated from and the text search configuration */
+                            generated?: {
+                                from: string[];
+                                language: string;
+                            };
                             name: string;
                             nullable: boolean;
                             primary_key: boolean;
@@ -3677,6 +4262,8 @@ export interface operations {
                             };
                             type: string;
                             unique: boolean;
+                            /** @description type enum: the allowed values */
+                            values?: string[];
                         }[];
                         /**
                          * Format: date-time
@@ -3726,6 +4313,10 @@ export interface operations {
                         default?: (string | number | boolean | (null)) | {
                             value: components["schemas"]["Schema_49f38b3921"];
                         };
+                        generated?: {
+                            from: string[];
+                            language?: string;
+                        };
                         name: string;
                         nullable?: boolean;
                         primary_key?: boolean;
@@ -3737,6 +4328,7 @@ export interface operations {
                         };
                         type: string;
                         unique?: boolean;
+                        values?: string[];
                     }[];
                     indexes?: {
                         columns: string[];
@@ -3758,6 +4350,11 @@ export interface operations {
                         columns: {
                             /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
                             default?: unknown;
+                            /** @description type tsvector: the text columns it is generated from and the text search configuration */
+                            generated?: {
+                                from: string[];
+                                language: string;
+                            };
                             name: string;
                             nullable: boolean;
                             primary_key: boolean;
@@ -3768,6 +4365,8 @@ export interface operations {
                             };
                             type: string;
                             unique: boolean;
+                            /** @description type enum: the allowed values */
+                            values?: string[];
                         }[];
                         /**
                          * Format: date-time
@@ -3823,6 +4422,11 @@ export interface operations {
                         columns: {
                             /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
                             default?: unknown;
+                            /** @description type tsvector: the text columns it is generated from and the text search configuration */
+                            generated?: {
+                                from: string[];
+                                language: string;
+                            };
                             name: string;
                             nullable: boolean;
                             primary_key: boolean;
@@ -3833,6 +4437,8 @@ export interface operations {
                             };
                             type: string;
                             unique: boolean;
+                            /** @description type enum: the allowed values */
+                            values?: string[];
                         }[];
                         /**
                          * Format: date-time
@@ -3904,6 +4510,10 @@ export interface operations {
                         default?: (string | number | boolean | (null)) | {
                             value: components["schemas"]["Schema_49f38b3921"];
                         };
+                        generated?: {
+                            from: string[];
+                            language?: string;
+                        };
                         name: string;
                         nullable?: boolean;
                         primary_key?: boolean;
@@ -3915,6 +4525,7 @@ export interface operations {
                         };
                         type: string;
                         unique?: boolean;
+                        values?: string[];
                     }[];
                     add_indexes?: {
                         columns: string[];
@@ -3941,6 +4552,11 @@ export interface operations {
                         columns: {
                             /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
                             default?: unknown;
+                            /** @description type tsvector: the text columns it is generated from and the text search configuration */
+                            generated?: {
+                                from: string[];
+                                language: string;
+                            };
                             name: string;
                             nullable: boolean;
                             primary_key: boolean;
@@ -3951,6 +4567,8 @@ export interface operations {
                             };
                             type: string;
                             unique: boolean;
+                            /** @description type enum: the allowed values */
+                            values?: string[];
                         }[];
                         /**
                          * Format: date-time
@@ -4027,6 +4645,11 @@ export interface operations {
                         columns: {
                             /** @description "now()", "gen_random_uuid()", "auth.uid", "identity", or a literal value ({"value": …} for objects and reserved words) */
                             default?: unknown;
+                            /** @description type tsvector: the text columns it is generated from and the text search configuration */
+                            generated?: {
+                                from: string[];
+                                language: string;
+                            };
                             name: string;
                             nullable: boolean;
                             primary_key: boolean;
@@ -4037,6 +4660,8 @@ export interface operations {
                             };
                             type: string;
                             unique: boolean;
+                            /** @description type enum: the allowed values */
+                            values?: string[];
                         }[];
                         /**
                          * Format: date-time
@@ -4154,6 +4779,166 @@ export interface operations {
                         to: string;
                     };
                 };
+            };
+        };
+    };
+    WebhooksController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    events: string[];
+                    url: string;
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    events?: string[];
+                    url?: string;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_rotate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    overlap_seconds?: number;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
