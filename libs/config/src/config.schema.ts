@@ -53,7 +53,9 @@ export const envSchema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86400).default(900),
   REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).default(30 * 86400),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
-  KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(5000).default(5000),
+  // Keys and projects are cached this long on the request path; revocations and deletions are pushed to every
+  // instance over LISTEN/NOTIFY and take effect at once, so the TTL only bounds memory (issue 21).
+  KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
   TRUST_PROXY: bool.default(false),
   // Node's defaults are 60 s for a request's headers and 300 s for the whole request; slow senders hold sockets that long.
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(20_000),

@@ -6,13 +6,13 @@ describe(loadConfig.name, () => {
     expect(c.database.url).toBeUndefined();
     expect(c.redis.url).toBeUndefined();
     expect(c.http).toMatchObject({ port: 3000, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000', bodyLimitBytes: 1048576 });
-    expect(c.keys.cacheTtlMs).toBe(5000);
+    expect(c.keys.cacheTtlMs).toBe(600_000);
   });
 
   it('lists every problem at once, without echoing secrets', () => {
     let error: ConfigValidationError | undefined;
     try {
-      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', REDIS_URL: 'http://r', PLINTH_SECRET: 'short', KEY_CACHE_TTL_MS: '60000' });
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', REDIS_URL: 'http://r', PLINTH_SECRET: 'short', KEY_CACHE_TTL_MS: '-1' });
     } catch (e) {
       error = e as ConfigValidationError;
     }

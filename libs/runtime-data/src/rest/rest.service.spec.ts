@@ -42,7 +42,7 @@ describe(RestService.name, () => {
         return [{ definition: notes, rules, createdAt: new Date() }];
       },
     } as unknown as Repository<DataTableEntity>;
-    const invalidation = { subscribe: (_: string, h: (key: string) => void) => (onChange = h) } as unknown as CacheInvalidation;
+    const invalidation = { subscribe: (_: string, h: (key: string) => void) => (onChange = h), onResync: () => undefined, ttl: (ms: number) => ms } as unknown as CacheInvalidation;
     catalog = new DataCatalog(repo, invalidation);
     catalog.onModuleInit();
     sut = new RestService({ data: { maxRows: 1000, statementTimeoutMs: 5000 } } as PlinthConfig, {} as TenantDatabase, catalog, {} as PlansService);
