@@ -170,12 +170,14 @@ async function main(): Promise<void> {
       const pickSkewed = () => (Math.random() < 0.9 ? hot[Math.floor(Math.random() * hot.length)] : all[Math.floor(Math.random() * all.length)]);
       // Warm-up: JIT, pools; every project touched once so cold start isn't what `random` measures.
       await load(server.base, pickTen, connections, 2);
-      for (let i = 0; i < all.length; i += 50) {
-        await Promise.all(all.slice(i, i + 50).map(async (p) => {
-          const r = await fetch(`${server.base}/p/${p.ref}/rest/v1/items?id=eq.1`, { headers: { apikey: p.key } });
-          if (r.status !== 200) throw new Error(`warm-up ${p.ref}: ${r.status}`);
-          await r.arrayBuffer();
-        }));
+      for (const base of twin ? twin.bases : [server.base]) {
+        for (let i = 0; i < all.length; i += 50) {
+          await Promise.all(all.slice(i, i + 50).map(async (p) => {
+            const r = await fetch(`${base}/p/${p.ref}/rest/v1/items?id=eq.1`, { headers: { apikey: p.key } });
+            if (r.status !== 200) throw new Error(`warm-up ${p.ref}: ${r.status}`);
+            await r.arrayBuffer();
+          }));
+        }
       }
       const before = await controlScans(sql);
       const t1 = await load(server.base, pickTen, connections, duration);

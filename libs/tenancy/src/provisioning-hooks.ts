@@ -11,8 +11,16 @@ export interface TenantNames {
   authRole: string;
 }
 
+/**
+ * Where tenant DDL runs: an open transaction on the project's cluster, as its admin user (the control plane's
+ * EntityManager for the default cluster, a connection of another cluster otherwise). Only `query` is offered.
+ */
+export interface TenantSql {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+}
+
 /** DDL a runtime adds to every project (its own tables in `t_<ref>`), run in the provisioning transaction. */
-export type ProvisioningHook = (m: EntityManager, names: TenantNames) => Promise<void>;
+export type ProvisioningHook = (m: TenantSql, names: TenantNames) => Promise<void>;
 
 /**
  * A check run before a project is created, in the creating transaction after the org row is locked (so
@@ -45,7 +53,7 @@ export class ProvisioningHooks {
     for (const { check } of this.admissions) await check(m, orgId);
   }
 
-  async run(m: EntityManager, names: TenantNames): Promise<void> {
+  async run(m: TenantSql, names: TenantNames): Promise<void> {
     for (const { hook } of this.hooks) await hook(m, names);
   }
 }
