@@ -56,9 +56,14 @@ export class CacheInvalidation implements OnModuleDestroy {
     return this.client !== undefined ? pushedMs : Math.min(pushedMs, UNPUSHED_TTL_MS);
   }
 
-  /** Publishes in the caller's transaction (delivered on commit), or at once without one. */
+  /**
+   * Publishes in the caller's transaction (delivered on commit), or at once without one. This instance's handlers
+   * also run at once, so the instance making a change doesn't serve the old value until its own notification comes
+   * back; an entry loaded again before the commit is dropped again when the notification arrives.
+   */
   async publish(manager: EntityManager, topic: string, key: string): Promise<void> {
     await manager.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ topic, key })]);
+    for (const h of this.handlers.get(topic) ?? []) h(key);
   }
 
   private ensureListening(): Promise<void> {
