@@ -23,6 +23,16 @@
  * BENCH_COMPARE (JSON of server env, e.g. `{"TENANT_STATEMENT_CACHE":"0"}`): a second app with those settings in the
  * same server process (twin-server.ts) on the same database; at each N the random load runs on both, alternating
  * (base, variant, variant, base), and the variant's ratio is printed: what one setting costs, measured side by side.
+ * Measured (December 2026, 2 cores shared with 7 other test runs, load average 14–17: absolute figures swing 3×
+ * between runs, so read the ratios within one run):
+ *   before (main: keys and projects cached ≤ 5 s, catalog 30 s, every shape prepared), N=1000: random 0.51× of ten's
+ *   req/s, p50 19 vs 5 ms, p99 1.89×; key and project lookups 0.06 each per request.
+ *   after, N = 10 / 1000 / 4000 (provisioning 4 at a time): random 0.91× / 0.56× / 0.71×, skewed 1.40× / 0.58× /
+ *   0.98×; key and project lookups ≤ 0.01 per request; Postgres private RSS 82 / 149 / 196 MiB, api RSS 190 / 221 /
+ *   233 MiB. Side by side at N=1000 (BENCH_COMPARE, random load): KEY_CACHE_TTL_MS=5000 0.68× req/s;
+ *   TENANT_STATEMENT_CACHE=0 1.01× (cold shapes already go unnamed); TENANT_POOL_MAX_USES=0 0.78× req/s, p99 2.2×;
+ *   TENANT_POOL_MAX_USES=500 0.98×. The api is ≥ 60 % idle under random load (CPU profile): what is left of the gap
+ *   is Postgres planning unprepared shapes and filling each backend's catalog caches for every table it touches.
  */
 import autocannon from 'autocannon';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
