@@ -158,7 +158,9 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
       expect((await restore.auth.updateUser({ password: PASSWORD })).error).toBeNull();
     });
 
-    it('rotates refresh tokens; replaying a spent one is refused and revokes the whole session', async () => {
+    it('rotates refresh tokens; replaying a spent one (past the reuse interval, here 0) is refused and revokes the whole session', async () => {
+      // The two-tab reuse interval has its own spec (auth-sessions-invites); at 0 every replay is theft.
+      await patchConfig(a, { refresh_token_reuse_interval_seconds: 0 });
       const sb = client(a);
       const { data } = await sb.auth.signInWithPassword({ email, password: PASSWORD });
       const first = data.session!;
@@ -179,6 +181,7 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
       const me = await t.http().get(authPath(a, '/user')).set('apikey', a.publishable).set('authorization', `Bearer ${second.access_token}`);
       expect(me.status).toBe(403);
       expect(me.body.error_code).toBe('bad_jwt');
+      await patchConfig(a, { refresh_token_reuse_interval_seconds: 10 });
     });
 
     it('signs out with scope local, others and global', async () => {

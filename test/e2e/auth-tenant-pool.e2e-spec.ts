@@ -89,16 +89,14 @@ describe('auth runtime on the tenant pool (t_<ref>_auth)', () => {
     }
   });
 
-  it('two exchanges of one refresh token queued on its row lock: one 200, one 400 refresh_token_already_used, and the session is revoked', async () => {
-    const up = await t.http().post(authPath(a, '/signup')).set('apikey', a.publishable).send({ email: uniqueEmail('race'), password: PASSWORD });
-    expect(up.status).toBe(200);
+  /** Two exchanges of one refresh token, both queued behind a lock on the token's row, released together. */
+  const racedExchanges = async (refreshToken: string) => {
     const n = tenantNames(a.ref);
-    const exchange = () => t.http().post(authPath(a, '/token?grant_type=refresh_token')).set('apikey', a.publishable).send({ refresh_token: up.body.refresh_token });
-    // Both exchanges wait behind a lock on the token's row, so they meet it together once it is released.
+    const exchange = () => t.http().post(authPath(a, '/token?grant_type=refresh_token')).set('apikey', a.publishable).send({ refresh_token: refreshToken });
     await t.sql.query('BEGIN');
     let answers: Array<{ status: number; body: Record<string, string> }>;
     try {
-      await t.sql.query(`SELECT 1 FROM "${n.schema}"._auth_refresh_tokens WHERE token_hash = $1 FOR UPDATE`, [createHash('sha256').update(up.body.refresh_token).digest('hex')]);
+      await t.sql.query(`SELECT 1 FROM "${n.schema}"._auth_refresh_tokens WHERE token_hash = $1 FOR UPDATE`, [createHash('sha256').update(refreshToken).digest('hex')]);
       const pending = Promise.all([exchange(), exchange()]);
       const deadline = Date.now() + 15_000;
       for (;;) {
@@ -114,6 +112,26 @@ describe('auth runtime on the tenant pool (t_<ref>_auth)', () => {
       await t.sql.query('ROLLBACK');
       throw e;
     }
+    return answers;
+  };
+
+  it('two exchanges of one refresh token queued on its row lock, within the reuse interval: both 200 with the same new token, and the session lives on', async () => {
+    const up = await t.http().post(authPath(a, '/signup')).set('apikey', a.publishable).send({ email: uniqueEmail('tabs'), password: PASSWORD });
+    expect(up.status).toBe(200);
+    const answers = await racedExchanges(up.body.refresh_token);
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    // The loser read the winner's token in a statement after the lock was released (a new snapshot).
+    expect(answers[0].body.refresh_token).toBe(answers[1].body.refresh_token);
+    expect((await t.http().post(authPath(a, '/token?grant_type=refresh_token')).set('apikey', a.publishable).send({ refresh_token: answers[0].body.refresh_token })).status).toBe(200);
+  });
+
+  it('two exchanges of one refresh token queued on its row lock, reuse interval 0: one 200, one 400 refresh_token_already_used, and the session is revoked', async () => {
+    await patchConfig(a, { refresh_token_reuse_interval_seconds: 0 });
+    const up = await t.http().post(authPath(a, '/signup')).set('apikey', a.publishable).send({ email: uniqueEmail('race'), password: PASSWORD });
+    expect(up.status).toBe(200);
+    const n = tenantNames(a.ref);
+    const answers = await racedExchanges(up.body.refresh_token);
+    await patchConfig(a, { refresh_token_reuse_interval_seconds: 10 });
     expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
     expect(answers.find((r) => r.status === 400)!.body.error_code).toBe('refresh_token_already_used');
     const sessions = await t.sql.query(`SELECT 1 FROM "${n.schema}"._auth_sessions WHERE user_id = $1`, [up.body.user.id]);

@@ -1,7 +1,7 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import type { Writable } from 'node:stream';
-import { LoggerModule } from 'nestjs-pino';
 import { BillingModule } from '@plinth/billing';
+import { AppLogging } from '@plinth/common';
 import { ConfigModule, PlinthConfig } from '@plinth/config';
 import { DatabaseModule } from '@plinth/database';
 import { GatewayModule, requestIdFor } from '@plinth/gateway';
@@ -25,25 +25,32 @@ export interface ApiModuleOptions {
  * Structured JSON logs with a request id on every line (also returned as `x-request-id`); never credentials. The
  * tenant edge logs its requests through the same root logger, with these serializers and this redaction.
  */
-export function loggerModule(config: PlinthConfig, stream?: Writable) {
-  return LoggerModule.forRoot({
-    pinoHttp: {
-      stream,
-      ...(prettyLogs(config, stream) ? { transport: { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,req.headers,res.headers' } } } : {}),
-      level: config.log.level,
-      genReqId: requestIdFor,
-      redact: { paths: ['req.headers.authorization', 'req.headers.apikey', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
-      serializers: {
-        // Query strings can carry tokens (e.g. links); log the path only.
-        req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({
-          id: req.id,
-          method: req.method,
-          path: req.url.split('?')[0],
-          headers: req.headers,
-        }),
-      },
+export function appLogging(config: PlinthConfig, stream?: Writable): AppLogging {
+  return new AppLogging({
+    stream,
+    ...(prettyLogs(config, stream) ? { transport: { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,req.headers,res.headers' } } } : {}),
+    level: config.log.level,
+    genReqId: requestIdFor,
+    redact: { paths: ['req.headers.authorization', 'req.headers.apikey', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+    serializers: {
+      // Query strings can carry tokens (e.g. links); log the path only.
+      req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({
+        id: req.id,
+        method: req.method,
+        path: req.url.split('?')[0],
+        headers: req.headers,
+      }),
     },
   });
+}
+
+/** The app's {@link AppLogging}, one per application (so each test app logs to its own stream). */
+@Global()
+@Module({})
+export class LoggingModule {
+  static forRoot(logging: AppLogging): DynamicModule {
+    return { module: LoggingModule, providers: [{ provide: AppLogging, useValue: logging }], exports: [AppLogging] };
+  }
 }
 
 /**
@@ -67,7 +74,7 @@ export class ApiModule {
       module: ApiModule,
       imports: [
         ConfigModule.forRoot(options.config),
-        loggerModule(options.config, options.logStream),
+        LoggingModule.forRoot(appLogging(options.config, options.logStream)),
         DatabaseModule.forRoot(options.databaseUrl),
         IdentityModule,
         TenancyModule,

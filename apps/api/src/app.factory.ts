@@ -4,9 +4,8 @@ import type { Server } from 'node:http';
 import type { Writable } from 'node:stream';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import { PlinthConfig } from '@plinth/config';
-import { PlinthExceptionFilter } from '@plinth/common';
+import { AppLogging, openApiComponents, PlinthExceptionFilter } from '@plinth/common';
 import { ApiModule } from './api.module';
 import { TenantEdge } from '@plinth/gateway';
 import { bodyParsers } from './body-parsers';
@@ -32,10 +31,14 @@ export const API_APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
 /** Everything {@link createApiApp} does to the application once Nest has created it. */
 export function configureApiApp(app: NestExpressApplication, config: PlinthConfig): NestExpressApplication {
-  app.useLogger(config.env === 'development' ? new QuietBootLogger(app.get(Logger)) : app.get(Logger));
+  const logging = app.get(AppLogging);
+  app.useLogger(config.env === 'development' ? new QuietBootLogger(logging.nestLogger()) : logging.nestLogger());
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
+  // Every request Nest serves is logged (body-parser refusals too), and what its route logs carries its id.
+  app.use(logging.logRequests);
   for (const parser of bodyParsers(config.http.bodyLimitBytes, ['application/json', 'application/*+json'])) app.use(parser);
+  app.use(logging.bindRequestLogger);
   app.useGlobalFilters(new PlinthExceptionFilter());
   // Shorter than Node's defaults (60 s for headers, 300 s for a whole request), so slow senders can't hold sockets.
   const server = app.getHttpServer() as Server;
@@ -51,8 +54,10 @@ export function configureApiApp(app: NestExpressApplication, config: PlinthConfi
       .addBearerAuth()
       .build(),
   );
+  // Recursive schemas (JSON values) are references into components; the zod decorators collected them.
+  doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, ...(openApiComponents() as Record<string, object>) } };
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs.json' });
   // Tenant routes never reach Nest: the edge is their only implementation (see TenantEdge for the steps).
-  app.get(TenantEdge).install(server);
+  app.get(TenantEdge).install(server, logging.root);
   return app;
 }

@@ -1,10 +1,12 @@
 import { Controller, Get, Headers, HttpCode, Post, Put, Req } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { ApiZodBody, emptyBody, UuidParam, ZodBody } from '@plinth/common';
+import { ApiEndpoint, ApiZodBody, emptyBody, UuidParam, ZodBody } from '@plinth/common';
 import { ConsoleApi, CurrentPrincipal, Principal, RequirePermission } from '@plinth/identity';
 import { ChangePlanInput, changePlanSchema } from './billing.dto';
+import { billingOverviewSchema, checkoutSessionSchema, invoiceSchema, planChangeSchema, portalSessionSchema } from './billing.responses';
 import { BillingService } from './billing.service';
+import { z } from 'zod';
 import { StripeEventsService } from './stripe-events.service';
 
 @ApiTags('billing')
@@ -14,6 +16,7 @@ export class BillingController {
   constructor(private readonly billing: BillingService) {}
 
   /** Plan, period, usage to date per meter, included, overage, cost so far and projected. */
+  @ApiEndpoint({ summary: 'Billing overview', description: 'Plan, period, usage to date per meter with included amounts, overage, cost so far and projected, subscription, payment method and delinquency.', response: billingOverviewSchema })
   @Get('billing')
   @RequirePermission('read', 'Billing')
   overview(@CurrentPrincipal() p: Principal, @UuidParam('orgId', 'Organization') orgId: string) {
@@ -21,6 +24,7 @@ export class BillingController {
   }
 
   /** Invoices, newest first, with lines per meter and per project. */
+  @ApiEndpoint({ summary: 'List invoices', description: 'Invoices, newest first, with lines per meter and per project (from Stripe, or the local ledger without Stripe).', response: z.array(invoiceSchema) })
   @Get('invoices')
   @RequirePermission('read', 'Billing')
   invoices(@CurrentPrincipal() p: Principal, @UuidParam('orgId', 'Organization') orgId: string) {
@@ -28,6 +32,7 @@ export class BillingController {
   }
 
   /** Upgrade now (prorated), downgrade at period end. */
+  @ApiEndpoint({ summary: 'Change plan', description: 'Upgrades at once (prorated) or downgrades at the period end; choosing the current plan cancels a pending downgrade.', response: planChangeSchema })
   @Put('billing/plan')
   @RequirePermission('update', 'Billing')
   @ApiZodBody(changePlanSchema)
@@ -36,6 +41,7 @@ export class BillingController {
   }
 
   /** A Stripe Checkout Session (setup mode) to add a payment method. */
+  @ApiEndpoint({ summary: 'Add a payment method', description: 'A Stripe Checkout Session (setup mode) to add a payment method; 409 in ledger-only mode.', status: 201, response: checkoutSessionSchema })
   @Post('billing/checkout-session')
   @RequirePermission('update', 'Billing')
   @ApiZodBody(emptyBody)
@@ -44,6 +50,7 @@ export class BillingController {
   }
 
   /** A Stripe Customer Portal session. */
+  @ApiEndpoint({ summary: 'Open the billing portal', description: 'A Stripe Customer Portal session (payment methods, invoices); 409 in ledger-only mode.', status: 201, response: portalSessionSchema })
   @Post('billing/portal-session')
   @RequirePermission('update', 'Billing')
   @ApiZodBody(emptyBody)

@@ -1,9 +1,10 @@
 import { Controller, Get, Param, Put } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { ApiZodBody, UuidParam, ZodBody, ZodQuery } from '@plinth/common';
+import { ApiEndpoint, ApiZodBody, UuidParam, ZodBody, ZodQuery } from '@plinth/common';
 import { ConsoleApi, CurrentPrincipal, Principal, RequirePermission } from '@plinth/identity';
 import { LimitsService } from './limits.service';
 import { LimitsInput, limitsSchema, UsageQuery, usageQuerySchema } from './usage.dto';
+import { limitsViewSchema, orgUsageSchema, projectUsageSchema } from './usage.responses';
 import { UsageService } from './usage.service';
 
 @ApiTags('billing')
@@ -16,6 +17,7 @@ export class UsageController {
   ) {}
 
   /** Usage of a project: series by minute/hour/day and period totals against the plan. */
+  @ApiEndpoint({ summary: 'Project usage', description: 'Usage of a project between from and to (the current period by default): totals per meter against the plan and a series by minute, hour or day, optionally for one meter.', response: projectUsageSchema })
   @Get('projects/:ref/usage')
   @RequirePermission('read', 'Project')
   projectUsage(@CurrentPrincipal() p: Principal, @Param('ref') ref: string, @ZodQuery(usageQuerySchema) q: UsageQuery) {
@@ -23,12 +25,14 @@ export class UsageController {
   }
 
   /** Usage of every project of an org, totals and per project, for the current period. */
+  @ApiEndpoint({ summary: 'Organization usage', description: 'Period totals of every project of the organization, and per project.', response: orgUsageSchema })
   @Get('orgs/:orgId/usage')
   @RequirePermission('read', 'Org')
   orgUsage(@CurrentPrincipal() p: Principal, @UuidParam('orgId', 'Organization') orgId: string, @ZodQuery(usageQuerySchema) q: UsageQuery) {
     return this.usage.orgUsage(p, orgId, q);
   }
 
+  @ApiEndpoint({ summary: 'Get project limits', description: "The project's spend cap, per-meter caps, rate limit (within the plan's ceiling) and usage-alert webhook.", response: limitsViewSchema })
   @Get('projects/:ref/limits')
   @RequirePermission('read', 'Project')
   getLimits(@CurrentPrincipal() p: Principal, @Param('ref') ref: string) {
@@ -36,6 +40,7 @@ export class UsageController {
   }
 
   /** Spend cap, per-meter caps, a rate limit within the plan's ceiling, alert webhook. Needs billing rights. */
+  @ApiEndpoint({ summary: 'Set project limits', description: 'Replaces the whole set (omitted fields are cleared). Needs billing rights.', response: limitsViewSchema })
   @Put('projects/:ref/limits')
   @RequirePermission('update', 'Billing')
   @ApiZodBody(limitsSchema)

@@ -167,7 +167,7 @@ export class AuthAdminService {
   }
 }
 
-function assertAdmin(tenant: TenantContext): void {
+export function assertAdmin(tenant: TenantContext): void {
   if (tenant.role !== 'service') throw GoTrueException.forbidden(GoTrueCode.NotAdmin, 'User not allowed');
 }
 

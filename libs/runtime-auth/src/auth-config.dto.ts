@@ -46,7 +46,7 @@ export const smtpSchema = z
   .strict();
 
 export const templatesSchema = z
-  .object({ confirmation: template, magic_link: template, recovery: template, email_change: template, invite: template })
+  .object({ confirmation: template, magic_link: template, recovery: template, email_change: template, invite: template, reauthentication: template })
   .partial()
   .strict();
 
@@ -62,6 +62,10 @@ export const authSettingsSchema = z
     site_url: z.url().max(500).nullable(),
     redirect_urls: z.array(redirectPattern).max(100),
     otp_ttl_seconds: z.number().int().min(60).max(86_400),
+    /** GoTrue's REFRESH_TOKEN_REUSE_INTERVAL: a spent refresh token replayed this soon gets the token it was exchanged for (two tabs refreshing at once); later, the session is revoked. 0 = never. */
+    refresh_token_reuse_interval_seconds: z.number().int().min(0).max(3600),
+    /** GoTrue's SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION (`secure_password_change`): `PUT /user` with a password needs the nonce from `GET /reauthenticate` unless the session is under 24 h old. */
+    update_password_require_reauthentication: z.boolean(),
     smtp: smtpSchema.nullable(),
     templates: templatesSchema,
     rate_limits: rateLimitsSchema,
@@ -99,6 +103,8 @@ export function defaultAuthSettings(): AuthSettings {
     site_url: null,
     redirect_urls: [],
     otp_ttl_seconds: 3600,
+    refresh_token_reuse_interval_seconds: 10,
+    update_password_require_reauthentication: false,
     smtp: null,
     templates: {},
     rate_limits: { ...DEFAULT_RATE_LIMITS },

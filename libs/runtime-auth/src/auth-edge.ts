@@ -9,7 +9,10 @@ import {
 } from './auth.dto';
 import { AuthCall, AuthService } from './auth.service';
 import { GOTRUE_DIALECT, GoTrueException } from './gotrue.exception';
+import { InviteService } from './invite.service';
+import { ReauthenticationService } from './reauthentication.service';
 import { SigningKeysService } from './signing-keys.service';
+import { inviteSchema } from './auth.dto';
 
 const anyObject = z.object({}).passthrough();
 
@@ -39,6 +42,8 @@ export class AuthEdge implements OnModuleInit {
     private readonly auth: AuthService,
     private readonly admin: AuthAdminService,
     private readonly keys: SigningKeysService,
+    private readonly invites: InviteService,
+    private readonly reauth: ReauthenticationService,
   ) {}
 
   onModuleInit(): void {
@@ -71,7 +76,10 @@ export class AuthEdge implements OnModuleInit {
           throw GoTrueException.validation('unsupported_grant_type');
         }),
         route(['GET'], '/user', 'none', (c) => auth.getUser(callOf(c))),
-        route(['PUT'], '/user', 'json', (c) => auth.updateUser(callOf(c), bodyOf(c, updateUserSchema))),
+        // Through reauthentication: a password change may need the nonce of GET /reauthenticate.
+        route(['PUT'], '/user', 'json', (c) => this.reauth.updateUser(callOf(c), bodyOf(c, updateUserSchema))),
+        route(['GET'], '/reauthenticate', 'none', (c) => this.reauth.reauthenticate(callOf(c))),
+        route(['POST'], '/invite', 'json', (c) => this.invites.invite(callOf(c), bodyOf(c, inviteSchema))),
         {
           methods: ['POST'],
           path: '/logout',

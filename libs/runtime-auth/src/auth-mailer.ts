@@ -5,7 +5,7 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { PlatformMailer } from '@plinth/mail';
 import { AuthConfigService, ProjectAuthConfig } from './auth-config.service';
 
-export type EmailTemplate = 'confirmation' | 'magic_link' | 'recovery' | 'email_change' | 'invite';
+export type EmailTemplate = 'confirmation' | 'magic_link' | 'recovery' | 'email_change' | 'invite' | 'reauthentication';
 
 export interface AuthEmail {
   projectId: string;
@@ -42,6 +42,10 @@ const DEFAULT_TEMPLATES: Record<EmailTemplate, { subject: string; html: string }
   invite: {
     subject: 'You have been invited',
     html: '<h2>You have been invited</h2><p>Follow this link to accept the invite:</p><p><a href="{{ .ConfirmationURL }}">Accept the invite</a></p><p>Or enter this code: {{ .Token }}</p>',
+  },
+  reauthentication: {
+    subject: 'Confirm reauthentication',
+    html: '<h2>Confirm reauthentication</h2><p>Enter this code: {{ .Token }}</p>',
   },
 };
 

@@ -19,6 +19,8 @@ import { AuthRepository } from './auth.repository';
 import { AuthService } from './auth.service';
 import { MauRepository } from './mau.repository';
 import { MauService } from './mau.service';
+import { InviteService } from './invite.service';
+import { ReauthenticationService } from './reauthentication.service';
 import { SecretBox } from './secret-box';
 import { SendAuthEmailJob } from './send-auth-email.job';
 import { SigningKeysRepository } from './signing-keys.repository';
@@ -39,7 +41,7 @@ export class AuthJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController],
-  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService],
+  providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService, InviteService, ReauthenticationService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {

@@ -1,4 +1,5 @@
 import type { TenantNames, TenantSql } from '@plinth/tenancy';
+import { authColumnAdditions } from './auth-schema-additions';
 
 /**
  * The auth runtime's tables in a project's schema. The leading underscore keeps them apart from tables customers
@@ -77,6 +78,7 @@ export async function createAuthTables(m: TenantSql, names: TenantNames): Promis
       created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX ON ${t.codes} (email, kind);
+    ${authColumnAdditions(names.schema)}
     GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${names.authRole}";
   `);
 }

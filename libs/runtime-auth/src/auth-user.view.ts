@@ -11,6 +11,8 @@ export interface UserRow {
   user_metadata: Record<string, unknown>;
   app_metadata: Record<string, unknown>;
   last_sign_in_at: Date | null;
+  /** When `POST /invite` last mailed the user. */
+  invited_at?: Date | null;
   created_at: Date;
   updated_at: Date;
   identities?: IdentityRow[];
@@ -59,6 +61,7 @@ export function userView(u: UserRow): Record<string, unknown> {
     is_anonymous: u.is_anonymous,
   };
   if (u.new_email) view.new_email = u.new_email;
+  if (u.invited_at) view.invited_at = iso(u.invited_at);
   if (u.banned_until && u.banned_until.getTime() > Date.now()) view.banned_until = iso(u.banned_until);
   return view;
 }

@@ -13,7 +13,14 @@ const email = z.string().max(320);
 export const signupSchema = z.object({ email: email.optional(), phone: z.string().max(50).optional(), password: password.optional(), data: metadata.optional() });
 export const passwordGrantSchema = z.object({ email: email.optional(), phone: z.string().max(50).optional(), password });
 export const refreshGrantSchema = z.object({ refresh_token: z.string().min(1).max(200) });
-export const updateUserSchema = z.object({ email: email.optional(), password: password.optional(), data: metadata.optional(), phone: z.string().max(50).optional() });
+export const updateUserSchema = z.object({
+  email: email.optional(),
+  password: password.optional(),
+  data: metadata.optional(),
+  phone: z.string().max(50).optional(),
+  /** The code from `GET /reauthenticate`, when the project requires it for a password change. */
+  nonce: z.string().max(20).optional(),
+});
 export const otpSchema = z.object({ email: email.optional(), phone: z.string().max(50).optional(), create_user: z.boolean().optional(), data: metadata.optional() });
 export const VERIFY_TYPES = ['signup', 'invite', 'magiclink', 'recovery', 'email_change', 'email'] as const;
 export const verifySchema = z.object({
@@ -44,6 +51,8 @@ export const generateLinkSchema = z.object({
   data: metadata.optional(),
   redirect_to: z.string().max(2000).optional(),
 });
+/** `POST /invite` (admin): the address and the new user's metadata; the link's redirect comes in `?redirect_to`. */
+export const inviteSchema = z.object({ email, data: metadata.optional() });
 export const listUsersQuerySchema = z.object({
   page: z.union([z.literal(''), z.coerce.number().int().min(1).max(1_000_000)]).optional(),
   per_page: z.union([z.literal(''), z.coerce.number().int().min(1).max(1000)]).optional(),

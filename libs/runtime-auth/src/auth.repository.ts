@@ -15,6 +15,8 @@ export type AuthScope = AuthTables & { readonly target: TenantTarget };
 export type AuthTx = PoolClient;
 
 export type CodeKind = 'signup' | 'magiclink' | 'recovery' | 'email_change' | 'invite';
+/** Every kind of stored code: the emailed links' kinds, and the reauthentication nonce (a code without a link). */
+export type StoredCodeKind = CodeKind | 'reauthentication';
 
 export interface NewUser {
   id: string;
@@ -39,11 +41,21 @@ export interface NewSession {
 export type RefreshOutcome =
   | { status: 'ok'; sessionId: string; userId: string; amr: NewSession['amr'] }
   | { status: 'not_found' }
-  | { status: 'reused'; sessionId: string };
+  | { status: 'reused'; sessionId: string }
+  /** A spent token replayed within the reuse interval: the caller answers with the session's current token. */
+  | { status: 'reused_recently'; sessionId: string };
+
+/** The session's current refresh token (sealed) and the hash of its live token, to check the one against the other. */
+export interface CurrentRefreshToken {
+  sealed: string | null;
+  liveHash: string | null;
+  userId: string;
+  amr: NewSession['amr'];
+}
 
 export interface CodeRow {
   id: string;
-  kind: CodeKind;
+  kind: StoredCodeKind;
   email: string;
   user_id: string | null;
 }
@@ -51,11 +63,11 @@ export interface CodeRow {
 /** Columns an update may set (anything else is a programming error). */
 const UPDATABLE = new Set([
   'email', 'encrypted_password', 'email_confirmed_at', 'confirmation_sent_at', 'new_email', 'is_anonymous', 'banned_until',
-  'user_metadata', 'app_metadata', 'last_sign_in_at',
+  'user_metadata', 'app_metadata', 'last_sign_in_at', 'invited_at',
 ]);
 
 const USER_COLUMNS = `u.id, u.email, u.encrypted_password, u.email_confirmed_at, u.confirmation_sent_at, u.new_email, u.is_anonymous,
-  u.banned_until, u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at`;
+  u.banned_until, u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at, u.invited_at`;
 
 /**
  * End-user data of a project (users, identities, sessions, refresh tokens, one-time codes) in its own schema,
@@ -203,27 +215,57 @@ export class AuthRepository {
   }
 
   /**
-   * Exchanges a refresh token for a new one. A token already spent means it leaked (or a client raced): the
-   * whole session (its token family) is revoked, and the caller refuses. One statement (so one round trip on the
-   * tenant pool): the presented token's row is locked first, and a concurrent exchange of the same token waits for
-   * it, then sees it spent and takes the revoking branch.
+   * Exchanges a refresh token for a new one. A token already spent means it leaked (or a client raced): spent
+   * within the last `reuseSeconds` it is a race (two tabs refreshing at once) and the caller hands back the
+   * session's current token (see {@link currentRefreshToken}); spent earlier, the whole session (its token
+   * family) is revoked, and the caller refuses. One statement (so one round trip on the tenant pool): the
+   * presented token's row is locked first, and a concurrent exchange of the same token waits for it, then sees
+   * it spent. `nextSealed` is the new token sealed, kept on the session for such replays.
    */
-  async rotateRefreshToken(t: AuthScope, presentedHash: string, nextHash: string): Promise<RefreshOutcome> {
-    const { rows } = await this.query<{ session_id: string; revoked: boolean; user_id: string; amr: NewSession['amr'] }>(t, undefined,
+  async rotateRefreshToken(t: AuthScope, presentedHash: string, nextHash: string, nextSealed: string, reuseSeconds: number): Promise<RefreshOutcome> {
+    const { rows } = await this.query<{ session_id: string; revoked: boolean; recent: boolean; user_id: string; amr: NewSession['amr'] }>(t, undefined,
       `WITH r AS (
-         SELECT r.session_id, r.revoked, s.user_id, s.amr FROM ${t.refreshTokens} r JOIN ${t.sessions} s ON s.id = r.session_id
+         SELECT r.session_id, r.revoked, coalesce(r.revoked_at > now() - make_interval(secs => $4), false) AS recent, s.user_id, s.amr
+           FROM ${t.refreshTokens} r JOIN ${t.sessions} s ON s.id = r.session_id
           WHERE r.token_hash = $1 FOR UPDATE OF r)
-       , spent AS (UPDATE ${t.refreshTokens} SET revoked = true WHERE token_hash = $1 AND EXISTS (SELECT 1 FROM r WHERE NOT r.revoked))
+       , spent AS (UPDATE ${t.refreshTokens} SET revoked = true, revoked_at = now() WHERE token_hash = $1 AND EXISTS (SELECT 1 FROM r WHERE NOT r.revoked))
        , fresh AS (INSERT INTO ${t.refreshTokens} (token_hash, session_id) SELECT $2, r.session_id FROM r WHERE NOT r.revoked)
-       , touched AS (UPDATE ${t.sessions} SET refreshed_at = now() WHERE id IN (SELECT r.session_id FROM r WHERE NOT r.revoked))
-       , ended AS (DELETE FROM ${t.sessions} WHERE id IN (SELECT r.session_id FROM r WHERE r.revoked))
-       SELECT session_id, revoked, user_id, amr FROM r`,
-      [presentedHash, nextHash],
+       , touched AS (UPDATE ${t.sessions} SET refreshed_at = now(), refresh_token_sealed = $3 WHERE id IN (SELECT r.session_id FROM r WHERE NOT r.revoked))
+       , ended AS (DELETE FROM ${t.sessions} WHERE id IN (SELECT r.session_id FROM r WHERE r.revoked AND NOT r.recent))
+       SELECT session_id, revoked, recent, user_id, amr FROM r`,
+      [presentedHash, nextHash, nextSealed, reuseSeconds],
     );
     const row = rows[0];
     if (!row) return { status: 'not_found' };
-    if (row.revoked) return { status: 'reused', sessionId: row.session_id };
+    if (row.revoked) return row.recent ? { status: 'reused_recently', sessionId: row.session_id } : { status: 'reused', sessionId: row.session_id };
     return { status: 'ok', sessionId: row.session_id, userId: row.user_id, amr: row.amr };
+  }
+
+  /**
+   * The session's current refresh token, read after a replay within the reuse interval. A statement of its own
+   * on purpose: the exchange that raced the replay committed while the replay's statement waited on the row lock,
+   * and only a new statement's snapshot sees the session row it wrote.
+   */
+  async currentRefreshToken(t: AuthScope, sessionId: string): Promise<CurrentRefreshToken | null> {
+    const { rows } = await this.query<{ sealed: string | null; live_hash: string | null; user_id: string; amr: NewSession['amr'] }>(t, undefined,
+      `SELECT s.refresh_token_sealed AS sealed, s.user_id, s.amr,
+              (SELECT r.token_hash FROM ${t.refreshTokens} r WHERE r.session_id = s.id AND NOT r.revoked ORDER BY r.created_at DESC LIMIT 1) AS live_hash
+         FROM ${t.sessions} s WHERE s.id = $1`,
+      [sessionId],
+    );
+    const row = rows[0];
+    return row ? { sealed: row.sealed, liveHash: row.live_hash, userId: row.user_id, amr: row.amr } : null;
+  }
+
+  /** Ends one session (a replay that can't be answered is treated as theft). */
+  async deleteSession(t: AuthScope, sessionId: string): Promise<void> {
+    await this.query(t, undefined, `DELETE FROM ${t.sessions} WHERE id = $1`, [sessionId]);
+  }
+
+  /** When the session began (sign-in time), or null when it is gone. */
+  async sessionCreatedAt(t: AuthScope, sessionId: string, userId: string): Promise<Date | null> {
+    const { rows } = await this.query<{ created_at: Date }>(t, undefined, `SELECT created_at FROM ${t.sessions} WHERE id = $1 AND user_id = $2`, [sessionId, userId]);
+    return rows[0]?.created_at ?? null;
   }
 
   /** True while the session exists and its user isn't banned. */
@@ -251,7 +293,7 @@ export class AuthRepository {
 
   async createCode(
     t: AuthScope,
-    c: { id: string; kind: CodeKind; email: string; userId: string | null; codeHash: string; linkHash: string; ttlSeconds: number },
+    c: { id: string; kind: StoredCodeKind; email: string; userId: string | null; codeHash: string; linkHash: string; ttlSeconds: number },
     tx: AuthTx,
   ): Promise<void> {
     await tx.query(
@@ -266,7 +308,7 @@ export class AuthRepository {
    * Consumes the newest live code of one of `kinds` for `email` whose hash matches. A miss counts an attempt on
    * every live candidate; a code that has taken 5 wrong guesses is dead.
    */
-  async consumeCode(t: AuthScope, email: string, kinds: CodeKind[], matches: (hash: string) => boolean): Promise<CodeRow | null> {
+  async consumeCode(t: AuthScope, email: string, kinds: StoredCodeKind[], matches: (hash: string) => boolean): Promise<CodeRow | null> {
     return this.transaction(t, async (tx) => {
       const { rows } = await tx.query<CodeRow & { code_hash: string }>(
         `SELECT id, kind, email, user_id, code_hash FROM ${t.codes}

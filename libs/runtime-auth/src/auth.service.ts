@@ -182,25 +182,49 @@ export class AuthService {
     });
   }
 
-  /** `grant_type=refresh_token`: rotation; a spent token revokes its whole session. */
+  /**
+   * `grant_type=refresh_token`: rotation. A spent token replayed within the project's reuse interval (two tabs
+   * refreshing at once) gets the session's current refresh token, the one the first exchange returned; replayed
+   * later, it revokes its whole session.
+   */
   async refreshGrant(call: AuthCall, body: { refresh_token: string }): Promise<TokenResponse> {
     const project = call.tenant.project;
     const s = await this.settingsOf(project);
     await this.limits.check(project.id, s, 'refresh', call.ip);
     return this.repo.run(project, async (t) => {
       const next = newRefreshToken();
-      const outcome = await this.repo.rotateRefreshToken(t, hashRefreshToken(body.refresh_token), hashRefreshToken(next));
+      const sealed = this.box.seal(next, refreshSealContext(project.id));
+      const outcome = await this.repo.rotateRefreshToken(t, hashRefreshToken(body.refresh_token), hashRefreshToken(next), sealed, s.refresh_token_reuse_interval_seconds);
       if (outcome.status === 'not_found') throw GoTrueException.badRequest(GoTrueCode.RefreshTokenNotFound, 'Invalid Refresh Token: Refresh Token Not Found');
-      if (outcome.status === 'reused') {
+      let granted = outcome.status === 'ok' ? { userId: outcome.userId, amr: outcome.amr, refresh: next } : null;
+      if (outcome.status === 'reused_recently') {
+        granted = await this.currentRefreshToken(project, t, outcome.sessionId);
+        if (!granted) await this.repo.deleteSession(t, outcome.sessionId);
+      }
+      if (!granted) {
         // The session is gone: its access tokens stop working on this instance now, as after a logout.
         this.tokens.forgetSessions(project.id, [outcome.sessionId]);
         throw GoTrueException.badRequest(GoTrueCode.RefreshTokenAlreadyUsed, 'Invalid Refresh Token: Already Used');
       }
-      const user = await this.repo.findUser(t, { id: outcome.userId });
+      const user = await this.repo.findUser(t, { id: granted.userId });
       if (!user) throw GoTrueException.badRequest(GoTrueCode.RefreshTokenNotFound, 'Invalid Refresh Token: Refresh Token Not Found');
       this.assertNotBanned(user);
-      return this.tokenResponse(project, s, user, outcome.sessionId, outcome.amr, next);
+      return this.tokenResponse(project, s, user, outcome.sessionId, granted.amr, granted.refresh);
     });
+  }
+
+  /** The session's live refresh token, recovered from its sealed copy; null when it can't be (then the replay is theft). */
+  private async currentRefreshToken(project: TenantProject, t: AuthScope, sessionId: string): Promise<{ refresh: string; userId: string; amr: Amr } | null> {
+    const row = await this.repo.currentRefreshToken(t, sessionId);
+    if (!row?.sealed || !row.liveHash) return null;
+    let token: string;
+    try {
+      token = this.box.open(row.sealed, refreshSealContext(project.id));
+    } catch {
+      return null;
+    }
+    // The sealed copy must be the session's live token (not another session's value moved here).
+    return SecretBox.equal(hashRefreshToken(token), row.liveHash) ? { refresh: token, userId: row.userId, amr: row.amr } : null;
   }
 
   /** The end user behind the call: verified by the gateway, or (secret-key calls) from the bearer here. */
@@ -454,7 +478,7 @@ export class AuthService {
   }
 
   /** Enqueues the email of a code whose transaction committed (the outbox is a control table). */
-  private async sendCode(issued: IssuedCode): Promise<void> {
+  async sendCode(issued: IssuedCode): Promise<void> {
     await this.tx.run((m) => this.outbox.enqueue(m, { queue: QUEUES.email, name: SEND_AUTH_EMAIL_JOB, data: issued.email }));
   }
 
@@ -510,6 +534,9 @@ export class AuthService {
 export function newRefreshToken(): string {
   return randomBytes(24).toString('base64url');
 }
+
+/** The AES-GCM context of a session's sealed refresh token: bound to its project. */
+const refreshSealContext = (projectId: string) => `refresh-token:${projectId}`;
 
 export function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');

@@ -24,6 +24,8 @@ export enum GoTrueCode {
   UserNotFound = 'user_not_found',
   UserBanned = 'user_banned',
   NotAdmin = 'not_admin',
+  ReauthenticationNeeded = 'reauthentication_needed',
+  ReauthenticationNotValid = 'reauthentication_not_valid',
   OverRequestRateLimit = 'over_request_rate_limit',
   OverEmailSendRateLimit = 'over_email_send_rate_limit',
   UnexpectedFailure = 'unexpected_failure',

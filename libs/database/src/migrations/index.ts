@@ -8,6 +8,7 @@ import { ConsoleEmailVerification1764000100000 } from './1764000100000-console-e
 import { TenantGuard1764000200000 } from './1764000200000-tenant-guard';
 import { AuthenticatedIpLimits1764000600000 } from './1764000600000-authenticated-ip-limits';
 import { TenantAuthRole1764000700000 } from './1764000700000-tenant-auth-role';
+import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-recovery';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
 export const CONTROL_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const CONTROL_MIGRATIONS = [
   TenantGuard1764000200000,
   AuthenticatedIpLimits1764000600000,
   TenantAuthRole1764000700000,
+  AuthSessionRecovery1765000600000,
 ];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PinoLogger } from 'nestjs-pino';
+import type { Logger } from 'pino';
 import { HttpLogger, pinoHttp } from 'pino-http';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -14,20 +14,26 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
 }
 
 /**
- * One JSON log line per tenant request, as the app logs its others: pino-http on the app's root pino logger (built
- * by nestjs-pino with the app's redaction and serializers), with the same request id. It logs at `info` only, so
- * below that level the request just gets its id, sparing the per-request child logger.
+ * One JSON log line per tenant request, as the app logs its others: pino-http on the app's root pino logger (with
+ * the app's redaction and serializers, see {@link attach}), with the same request id. It logs at `info` only, so
+ * below that level (or before a logger is attached) the request just gets its id, sparing the per-request child.
  */
 export class RequestLog {
   private log?: HttpLogger;
+  private root?: Logger;
+
+  /** The app's root logger, given when the edge is installed. */
+  attach(root: Logger): void {
+    this.root = root;
+    this.log = undefined;
+  }
 
   start(req: IncomingMessage, res: ServerResponse): void {
-    const root = PinoLogger.root;
-    if (!root.isLevelEnabled('info')) {
+    const root = this.root;
+    if (!root?.isLevelEnabled('info')) {
       (req as IncomingMessage & { id?: unknown }).id = requestIdFor(req, res);
       return;
     }
-    // Built on first use: the root logger exists once the app's LoggerModule has started.
     this.log ??= pinoHttp({ logger: root, genReqId: requestIdFor, wrapSerializers: false });
     this.log(req, res);
   }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { PlinthException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { KeyResolver } from '../key-resolver';
@@ -53,8 +54,9 @@ export class TenantEdge {
     this.bodies = new BodyReader(config.http.bodyLimitBytes);
   }
 
-  /** Puts the edge in front of the server's request listeners (Nest's): it takes `/p/…`, they get the rest. */
-  install(server: Server): void {
+  /** Puts the edge in front of the server's request listeners (Nest's): it takes `/p/…`, they get the rest. It logs on `log`. */
+  install(server: Server, log?: Logger): void {
+    if (log) this.log.attach(log);
     const others = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
