@@ -31,7 +31,9 @@
  *   0.98×; key and project lookups ≤ 0.01 per request; Postgres private RSS 82 / 149 / 196 MiB, api RSS 190 / 221 /
  *   233 MiB. Side by side at N=1000 (BENCH_COMPARE, random load): KEY_CACHE_TTL_MS=5000 0.68× req/s;
  *   TENANT_STATEMENT_CACHE=0 1.01× (cold shapes already go unnamed); TENANT_POOL_MAX_USES=0 0.78× req/s, p99 2.2×;
- *   TENANT_POOL_MAX_USES=500 0.98×. The api is ≥ 60 % idle under random load (CPU profile): what is left of the gap
+ *   TENANT_POOL_MAX_USES=500 0.98×. In a quieter window (load 3–8): N=500 random 1.05× req/s, p99 1.32×; N=1000
+ *   0.46×, p99 1.39×; N=2500 0.72×, p99 0.90×: beyond ~500 projects a connection no longer sees a shape twice within
+ *   its window of 4 × TENANT_STATEMENT_CACHE recent shapes, so every random request is planned afresh. The api is ≥ 60 % idle under random load (CPU profile): what is left of the gap
  *   is Postgres planning unprepared shapes and filling each backend's catalog caches for every table it touches.
  */
 import autocannon from 'autocannon';
