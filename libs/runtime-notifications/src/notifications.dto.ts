@@ -26,13 +26,15 @@ export const sendSchema = z
       })
       .strict()
       .refine((v) => v.user_id !== undefined || v.email !== undefined, { message: 'give user_id and/or email' }),
-    content: z.object({ title: z.string().max(500).optional(), body: z.string().max(10_000).optional() }).strict(),
+    content: z.object({ title: z.string().max(500).optional(), body: z.string().max(10_000).optional() }).strict().optional(),
+    template: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'must be a template name').optional(),
     data: z.record(z.string(), z.unknown()).optional(),
     channels: z.array(z.enum(CHANNELS)).min(1).max(CHANNELS.length).optional(),
     idempotency_key: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces').optional(),
   })
   .strict()
   .refine((v) => JSON.stringify(v.data ?? {}).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' })
+  .refine((v) => (v.content === undefined) !== (v.template === undefined), { path: ['content'], message: 'give content or template (one of them)' })
   .refine((v) => !(v.channels ?? []).includes('inapp') || v.to.user_id !== undefined, { path: ['to', 'user_id'], message: 'the inapp channel needs to.user_id' })
   .refine((v) => !(v.channels ?? []).includes('email') || v.to.email !== undefined, { path: ['to', 'email'], message: 'the email channel needs to.email' });
 export type SendInput = z.infer<typeof sendSchema>;
@@ -100,3 +102,56 @@ export const deliveriesQuerySchema = z
   })
   .strict();
 export type DeliveriesQuery = z.infer<typeof deliveriesQuerySchema>;
+
+const tpl = (max: number) => z.string().max(max);
+/** A template's parts per channel; each string is a Liquid template rendered with the send's `data`. */
+const templateParts = {
+  description: z.string().max(500).optional(),
+  email: z.object({ subject: tpl(1_000), text: tpl(50_000).optional(), html: tpl(100_000).optional() }).strict().optional(),
+  inapp: z.object({ title: tpl(1_000).optional(), body: tpl(20_000).optional() }).strict().optional(),
+  webhook: z
+    .object({ payload: z.record(z.string(), z.unknown()) })
+    .strict()
+    .refine((v) => JSON.stringify(v.payload).length <= 32_768, { message: 'payload must be at most 32 KiB as JSON' })
+    .optional(),
+};
+export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+export const createTemplateSchema = z
+  .object({ name: z.string().regex(TEMPLATE_NAME, 'must be 1 to 64 of a-z, 0-9, _ . - (starting with a letter or digit)'), ...templateParts })
+  .strict()
+  .refine((v) => v.email || v.inapp || v.webhook, { message: 'give at least one of email, inapp, webhook' });
+export type CreateTemplateInput = z.infer<typeof createTemplateSchema>;
+
+export const updateTemplateSchema = z
+  .object({
+    name: z.string().regex(TEMPLATE_NAME).optional(),
+    description: templateParts.description,
+    email: templateParts.email.nullable(),
+    inapp: templateParts.inapp.nullable(),
+    webhook: templateParts.webhook.nullable(),
+  })
+  .strict();
+export type UpdateTemplateInput = z.infer<typeof updateTemplateSchema>;
+
+export const previewTemplateSchema = z
+  .object({ data: z.record(z.string(), z.unknown()).default({}) })
+  .strict()
+  .refine((v) => JSON.stringify(v.data).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' });
+export type PreviewTemplateInput = z.infer<typeof previewTemplateSchema>;
+
+export const templateViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  email: z.object({ subject: z.string(), text: z.string().optional(), html: z.string().optional() }).nullable(),
+  inapp: z.object({ title: z.string().optional(), body: z.string().optional() }).nullable(),
+  webhook: z.object({ payload: z.record(z.string(), z.unknown()) }).nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const renderedSchema = z.object({
+  email: z.object({ subject: z.string(), text: z.string(), html: z.string().nullable() }).nullable(),
+  inapp: z.object({ title: z.string().nullable(), body: z.string().nullable() }).nullable(),
+  webhook: z.object({ payload: z.record(z.string(), z.unknown()) }).nullable(),
+});

@@ -19,6 +19,9 @@ import { NotificationsEdge } from './notifications-edge';
 import { NotificationsRepository } from './notifications.repository';
 import { SendEmailJob } from './send-email.job';
 import { SendService } from './send.service';
+import { TemplatesController } from './templates.controller';
+import { TemplatesRepository } from './templates.repository';
+import { TemplatesService } from './templates.service';
 import { DeliveriesController, WebhooksController } from './webhooks.controller';
 import { WebhooksService } from './webhooks.service';
 
@@ -36,8 +39,8 @@ export class NotificationsJobsModule {}
  */
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, QuotasModule, DataRuntimeModule, NotificationsJobsModule],
-  controllers: [WebhooksController, DeliveriesController],
-  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService],
+  controllers: [WebhooksController, DeliveriesController, TemplatesController],
+  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService, TemplatesRepository, TemplatesService],
 })
 export class NotificationsRuntimeModule implements OnModuleInit {
   constructor(

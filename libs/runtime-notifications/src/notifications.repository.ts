@@ -11,7 +11,8 @@ export interface MessageRow {
   idempotency_key: string | null;
   event: string;
   recipient: { user_id?: string; email?: string };
-  content: { title?: string; body?: string };
+  /** What the send gave, or what its template rendered (`template` names it; `email`/`webhook` are its other parts). */
+  content: { title?: string; body?: string; template?: string; email?: { subject: string; text: string; html: string | null }; webhook?: { payload: Record<string, unknown> } };
   data: Record<string, unknown>;
   channels: Channel[];
   created_at: Date;

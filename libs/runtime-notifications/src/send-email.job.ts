@@ -38,14 +38,16 @@ export class SendEmailJob implements JobHandler<SendEmailData>, OnModuleInit {
     if (!delivery || delivery.status === 'succeeded' || delivery.status === 'dead') return;
     const msg = await this.repo.message(delivery.message_id);
     if (!msg) return;
-    const subject = (msg.content.title ?? 'Notification').replace(/[\r\n]+/g, ' ');
-    const text = msg.content.body ?? msg.content.title ?? '';
+    const templated = msg.content.email;
+    const subject = (templated?.subject ?? msg.content.title ?? 'Notification').replace(/[\r\n]+/g, ' ');
+    const text = templated?.text ?? msg.content.body ?? msg.content.title ?? '';
+    const html = templated?.html ?? `<p>${escapeHtml(text).replace(/\n/g, '<br>')}</p>`;
     const started = performance.now();
     let error: unknown;
     try {
       await this.mailer.sendProjectEmail(
         msg.project_id,
-        { to: delivery.target, subject, text, html: `<p>${escapeHtml(text).replace(/\n/g, '<br>')}</p>`, messageId: `<notify-${delivery.id}@plinth>` },
+        { to: delivery.target, subject, text, html, messageId: `<notify-${delivery.id}@plinth>` },
         'notification',
       );
     } catch (e) {
