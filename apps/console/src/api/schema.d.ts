@@ -1033,6 +1033,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{ref}/notifications/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List notification templates
+         * @description The project's templates, by name.
+         */
+        get: operations["TemplatesController_list"];
+        put?: never;
+        /**
+         * Create a notification template
+         * @description A named template with a part per channel (email subject/text/html, in-app title/body, webhook payload), each a Liquid template rendered with the send's data. Refused (400) when a part does not parse; 409 when the name is taken.
+         */
+        post: operations["TemplatesController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/notifications/templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a notification template
+         * @description One template of the project (404 for another project's).
+         */
+        get: operations["TemplatesController_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a notification template
+         * @description Removes the template; messages already sent keep what it rendered.
+         */
+        delete: operations["TemplatesController_remove"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a notification template
+         * @description Changes the name, description or channel parts; a part set to null is removed (one must remain).
+         */
+        patch: operations["TemplatesController_update"];
+        trace?: never;
+    };
+    "/v1/projects/{ref}/notifications/templates/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview a notification template
+         * @description Renders every part with the given data, as a send would, without sending anything.
+         */
+        post: operations["TemplatesController_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{ref}/tables": {
         parameters: {
             query?: never;
@@ -4223,6 +4295,286 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    TemplatesController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        email: {
+                            html?: string;
+                            subject: string;
+                            text?: string;
+                        } | null;
+                        id: string;
+                        inapp: {
+                            body?: string;
+                            title?: string;
+                        } | null;
+                        name: string;
+                        updated_at: string;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    }[];
+                };
+            };
+        };
+    };
+    TemplatesController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    email?: {
+                        html?: string;
+                        subject: string;
+                        text?: string;
+                    };
+                    inapp?: {
+                        body?: string;
+                        title?: string;
+                    };
+                    name: string;
+                    webhook?: {
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        email: {
+                            html?: string;
+                            subject: string;
+                            text?: string;
+                        } | null;
+                        id: string;
+                        inapp: {
+                            body?: string;
+                            title?: string;
+                        } | null;
+                        name: string;
+                        updated_at: string;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    };
+                };
+            };
+        };
+    };
+    TemplatesController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        email: {
+                            html?: string;
+                            subject: string;
+                            text?: string;
+                        } | null;
+                        id: string;
+                        inapp: {
+                            body?: string;
+                            title?: string;
+                        } | null;
+                        name: string;
+                        updated_at: string;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    };
+                };
+            };
+        };
+    };
+    TemplatesController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    TemplatesController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    email?: {
+                        html?: string;
+                        subject: string;
+                        text?: string;
+                    } | null;
+                    inapp?: {
+                        body?: string;
+                        title?: string;
+                    } | null;
+                    name?: string;
+                    webhook?: {
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                    } | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        email: {
+                            html?: string;
+                            subject: string;
+                            text?: string;
+                        } | null;
+                        id: string;
+                        inapp: {
+                            body?: string;
+                            title?: string;
+                        } | null;
+                        name: string;
+                        updated_at: string;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    };
+                };
+            };
+        };
+    };
+    TemplatesController_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default {} */
+                    data?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        email: {
+                            html: string | null;
+                            subject: string;
+                            text: string;
+                        } | null;
+                        inapp: {
+                            body: string | null;
+                            title: string | null;
+                        } | null;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    };
+                };
             };
         };
     };
