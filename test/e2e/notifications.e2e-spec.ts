@@ -574,8 +574,8 @@ describe('Notifications runtime', () => {
       expect(metered).toBe(1);
     });
 
-    it('refuses an email send without an address, and an inapp send without a user, with 400', async () => {
-      expect((await send(p, p.secret, { to: { user_id: randomUUID() }, content: { title: 'x' }, channels: ['email'] })).status).toBe(400);
+    it('refuses an email send without an address, user or topic, and an inapp send without a user, with 400', async () => {
+      expect((await send(p, p.secret, { to: {}, content: { title: 'x' }, channels: ['email'] })).status).toBe(400);
       expect((await send(p, p.secret, { to: { email: 'a@example.com' }, content: { title: 'x' }, channels: ['inapp'] })).status).toBe(400);
       expect((await send(p, p.secret, { to: { email: 'not-an-address' }, content: { title: 'x' } })).status).toBe(400);
     });

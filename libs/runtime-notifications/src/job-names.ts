@@ -8,6 +8,9 @@ export const SEND_EMAIL_JOB = 'notifications.send-email';
 export interface SendEmailData extends JobData {
   projectId: string;
   deliveryId: string;
+  /** The end user the email goes to, when sent by user id or topic: its List-Unsubscribe link names them. */
+  userId?: string;
+  topic?: string;
 }
 
 /** Fans a message out to its channels (inbox entries, webhook deliveries). */

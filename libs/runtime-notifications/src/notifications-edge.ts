@@ -3,7 +3,8 @@ import { PlinthException, WireException } from '@plinth/common';
 import { EdgeContext, EdgeRoute, EdgeRuntime, ErrorDialect, KeyResolver, RuntimeRegistry, sendJson, StandardError } from '@plinth/gateway';
 import { InboxStreams } from './inbox-streams';
 import { inboxOwner, InboxService } from './inbox.service';
-import { inboxPatchSchema, inboxQuerySchema, parseBody, parseQuery, sendSchema, streamQuerySchema } from './notifications.dto';
+import { inboxPatchSchema, inboxQuerySchema, parseBody, parseQuery, preferencesSchema, sendSchema, streamQuerySchema, topicSchema, unsubscribeQuerySchema } from './notifications.dto';
+import { PreferencesService } from './preferences.service';
 import { SendService } from './send.service';
 
 /**
@@ -31,6 +32,7 @@ export class NotificationsEdge implements OnModuleInit {
     private readonly sends: SendService,
     private readonly inbox: InboxService,
     private readonly streams: InboxStreams,
+    private readonly prefs: PreferencesService,
   ) {}
 
   onModuleInit(): void {
@@ -59,6 +61,13 @@ export class NotificationsEdge implements OnModuleInit {
       // A browser's EventSource can't send headers: the stream also takes the key and token as query parameters,
       // judged by the same resolver as any header-borne key.
       { methods: ['GET'], path: '/inbox/stream', body: 'none', key: 'optional', handler: (c) => this.stream(c) },
+      { methods: ['GET'], path: '/preferences', body: 'none', handler: json(200, (c) => this.prefs.get(c.tenant)) },
+      { methods: ['PUT'], path: '/preferences', body: 'json', handler: json(200, (c) => this.prefs.put(c.tenant, parseBody(preferencesSchema, c.body))) },
+      { methods: ['POST'], path: '/topics/:topic/subscription', body: 'none', handler: json(200, (c) => this.prefs.subscribe(c.tenant, parseBody(topicSchema, c.params.topic))) },
+      { methods: ['DELETE'], path: '/topics/:topic/subscription', body: 'none', handler: json(200, (c) => this.prefs.unsubscribe(c.tenant, parseBody(topicSchema, c.params.topic))) },
+      // RFC 8058 one-click unsubscribe: the mail client POSTs `List-Unsubscribe=One-Click` with no key; the signed
+      // token is the credential, and it names its project.
+      { methods: ['POST'], path: '/unsubscribe', body: 'raw', key: 'optional', handler: json(200, (c) => this.prefs.oneClick(c.tenant, parseQuery(unsubscribeQuerySchema, c.query).token)) },
       { methods: ['PATCH'], path: '/inbox/:id', body: 'json', handler: json(200, (c) => this.inbox.update(c.tenant, c.params.id, parseBody(inboxPatchSchema, c.body))) },
     ];
     return { name: 'notifications', dialect: NOTIFICATIONS_DIALECT, routes };

@@ -23,9 +23,11 @@ export const sendSchema = z
       .object({
         user_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a user id (a UUID)').optional(),
         email: z.email().max(254).optional(),
+        topic: z.string().regex(/^[a-z0-9][a-z0-9_.:-]{0,99}$/, 'must be a topic name').optional(),
       })
       .strict()
-      .refine((v) => v.user_id !== undefined || v.email !== undefined, { message: 'give user_id and/or email' }),
+      .refine((v) => v.user_id !== undefined || v.email !== undefined || v.topic !== undefined, { message: 'give user_id and/or email, or topic' })
+      .refine((v) => v.topic === undefined || (v.user_id === undefined && v.email === undefined), { message: 'a topic send names no user_id or email' }),
     content: z.object({ title: z.string().max(500).optional(), body: z.string().max(10_000).optional() }).strict().optional(),
     template: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'must be a template name').optional(),
     data: z.record(z.string(), z.unknown()).optional(),
@@ -35,8 +37,8 @@ export const sendSchema = z
   .strict()
   .refine((v) => JSON.stringify(v.data ?? {}).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' })
   .refine((v) => (v.content === undefined) !== (v.template === undefined), { path: ['content'], message: 'give content or template (one of them)' })
-  .refine((v) => !(v.channels ?? []).includes('inapp') || v.to.user_id !== undefined, { path: ['to', 'user_id'], message: 'the inapp channel needs to.user_id' })
-  .refine((v) => !(v.channels ?? []).includes('email') || v.to.email !== undefined, { path: ['to', 'email'], message: 'the email channel needs to.email' });
+  .refine((v) => !(v.channels ?? []).includes('inapp') || v.to.user_id !== undefined || v.to.topic !== undefined, { path: ['to', 'user_id'], message: 'the inapp channel needs to.user_id or to.topic' })
+  .refine((v) => !(v.channels ?? []).includes('email') || v.to.email !== undefined || v.to.user_id !== undefined || v.to.topic !== undefined, { path: ['to', 'email'], message: 'the email channel needs to.email, to.user_id or to.topic' });
 export type SendInput = z.infer<typeof sendSchema>;
 
 const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1' || v === '');
@@ -155,3 +157,20 @@ export const renderedSchema = z.object({
   inapp: z.object({ title: z.string().nullable(), body: z.string().nullable() }).nullable(),
   webhook: z.object({ payload: z.record(z.string(), z.unknown()) }).nullable(),
 });
+
+export const TOPIC = /^[a-z0-9][a-z0-9_.:-]{0,99}$/;
+export const topicSchema = z.string().regex(TOPIC, 'must be 1 to 100 of a-z, 0-9, _ . : - (starting with a letter or digit)');
+
+/** `PUT /preferences`: the whole document; a channel or topic left out is on. */
+export const preferencesSchema = z
+  .object({
+    channels: z.object({ inapp: z.boolean().optional(), email: z.boolean().optional() }).strict().optional(),
+    topics: z
+      .record(topicSchema, z.boolean())
+      .refine((v) => Object.keys(v).length <= 200, 'at most 200 topics')
+      .optional(),
+  })
+  .strict();
+export type PreferencesInput = z.infer<typeof preferencesSchema>;
+
+export const unsubscribeQuerySchema = z.object({ token: z.string().max(1000).optional() }).strict();

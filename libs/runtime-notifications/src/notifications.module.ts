@@ -18,6 +18,8 @@ import { NotificationSecrets } from './notification-secrets';
 import { NotificationsEdge } from './notifications-edge';
 import { NotificationsRepository } from './notifications.repository';
 import { SendEmailJob } from './send-email.job';
+import { PreferencesRepository } from './preferences.repository';
+import { PreferencesService } from './preferences.service';
 import { SendService } from './send.service';
 import { TemplatesController } from './templates.controller';
 import { TemplatesRepository } from './templates.repository';
@@ -28,8 +30,8 @@ import { WebhooksService } from './webhooks.service';
 /** The delivery jobs (fan-out, webhook attempts, emails) and change capture; the worker imports this alone, the api via NotificationsRuntimeModule. */
 @Module({
   imports: [MeteringModule, TenancyModule, AuthJobsModule],
-  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture],
-  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService],
+  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService],
 })
 export class NotificationsJobsModule {}
 

@@ -10,7 +10,7 @@ export interface MessageRow {
   project_id: string;
   idempotency_key: string | null;
   event: string;
-  recipient: { user_id?: string; email?: string };
+  recipient: { user_id?: string; email?: string; topic?: string };
   /** What the send gave, or what its template rendered (`template` names it; `email`/`webhook` are its other parts). */
   content: { title?: string; body?: string; template?: string; email?: { subject: string; text: string; html: string | null }; webhook?: { payload: Record<string, unknown> } };
   data: Record<string, unknown>;

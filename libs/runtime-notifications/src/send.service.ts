@@ -39,14 +39,14 @@ export class SendService {
 
   async send(t: TenantContext, input: SendInput): Promise<SendReceipt> {
     const now = this.clock.now();
-    const channels: Channel[] = input.channels ?? (input.to.user_id !== undefined ? ['inapp'] : ['email']);
+    const channels: Channel[] = input.channels ?? (input.to.user_id !== undefined || input.to.topic !== undefined ? ['inapp'] : ['email']);
     const content: MessageRow['content'] = { title: input.content?.title, body: input.content?.body };
     const message: MessageRow = {
       id: randomUUID(),
       project_id: t.project.id,
       idempotency_key: input.idempotency_key ?? null,
       event: 'notification.sent',
-      recipient: { ...(input.to.user_id !== undefined ? { user_id: input.to.user_id } : {}), ...(input.to.email !== undefined ? { email: input.to.email } : {}) },
+      recipient: { ...(input.to.user_id !== undefined ? { user_id: input.to.user_id } : {}), ...(input.to.email !== undefined ? { email: input.to.email } : {}), ...(input.to.topic !== undefined ? { topic: input.to.topic } : {}) },
       content,
       data: input.data ?? {},
       channels,
