@@ -6,9 +6,10 @@ import { JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
 import type { EntityManager } from 'typeorm';
 import { METERS, MeteringService } from '@plinth/metering';
 import { ProjectsRepository, tenantNames } from '@plinth/tenancy';
-import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC, SEND_EMAIL_JOB, SendEmailData } from './job-names';
+import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC, SEND_EMAIL_JOB, SEND_PUSH_JOB, SendEmailData, SendPushData } from './job-names';
 import { NotificationsRepository } from './notifications.repository';
 import { PreferencesRepository } from './preferences.repository';
+import { PushRepository } from './push.repository';
 import { allows } from './preferences.service';
 
 /** Enqueues a message's fan-out in the caller's transaction (once per message). */
@@ -34,6 +35,7 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
     private readonly invalidation: CacheInvalidation,
     private readonly metering: MeteringService,
     private readonly prefs: PreferencesRepository,
+    private readonly push: PushRepository,
     private readonly projects: ProjectsRepository,
     private readonly clock: Clock,
   ) {}
@@ -94,6 +96,15 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
           if (!fresh) continue;
           const job: SendEmailData = { orgId: data.orgId, projectId: msg.project_id, deliveryId: id, ...(target.userId ? { userId: target.userId } : {}), ...(topic !== undefined ? { topic } : {}) };
           await this.outbox.enqueue<SendEmailData>(m, { queue: QUEUES.email, name: SEND_EMAIL_JOB, data: job, dedupeKey: `email:${id}` });
+        }
+      }
+      if (msg.channels.includes('push')) {
+        const pushUsers = users.filter((u) => allows(prefs.get(u), 'push', topic));
+        for (const sub of await this.push.ofUsers(m, msg.project_id, pushUsers)) {
+          const id = randomUUID();
+          const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'push', endpoint_id: null, target: sub.id, event: msg.event, status: 'pending', created_at: now, updated_at: now });
+          if (!fresh) continue;
+          await this.outbox.enqueue<SendPushData>(m, { queue: QUEUES.notifications, name: SEND_PUSH_JOB, data: { orgId: data.orgId, projectId: msg.project_id, deliveryId: id, subscriptionId: sub.id }, dedupeKey: `push:${id}` });
         }
       }
       return { inbox, webhooks };

@@ -3,6 +3,14 @@ import type { JobData } from '@plinth/jobs';
 export const DISPATCH_MESSAGE_JOB = 'notifications.dispatch';
 export const DELIVER_WEBHOOK_JOB = 'notifications.deliver-webhook';
 export const SEND_EMAIL_JOB = 'notifications.send-email';
+export const SEND_PUSH_JOB = 'notifications.send-push';
+
+/** One web push delivery to one subscription (the job executor's retries and backoff). */
+export interface SendPushData extends JobData {
+  projectId: string;
+  deliveryId: string;
+  subscriptionId: string;
+}
 
 /** One email delivery (the job executor's retries and backoff). */
 export interface SendEmailData extends JobData {

@@ -3,8 +3,9 @@ import { PlinthException, WireException } from '@plinth/common';
 import { EdgeContext, EdgeRoute, EdgeRuntime, ErrorDialect, KeyResolver, RuntimeRegistry, sendJson, StandardError } from '@plinth/gateway';
 import { InboxStreams } from './inbox-streams';
 import { inboxOwner, InboxService } from './inbox.service';
-import { inboxPatchSchema, inboxQuerySchema, parseBody, parseQuery, preferencesSchema, sendSchema, streamQuerySchema, topicSchema, unsubscribeQuerySchema } from './notifications.dto';
+import { inboxPatchSchema, inboxQuerySchema, parseBody, parseQuery, preferencesSchema, pushSubscriptionSchema, pushUnsubscribeSchema, sendSchema, streamQuerySchema, topicSchema, unsubscribeQuerySchema } from './notifications.dto';
 import { PreferencesService } from './preferences.service';
+import { PushService } from './push.service';
 import { SendService } from './send.service';
 
 /**
@@ -33,6 +34,7 @@ export class NotificationsEdge implements OnModuleInit {
     private readonly inbox: InboxService,
     private readonly streams: InboxStreams,
     private readonly prefs: PreferencesService,
+    private readonly push: PushService,
   ) {}
 
   onModuleInit(): void {
@@ -68,6 +70,19 @@ export class NotificationsEdge implements OnModuleInit {
       // RFC 8058 one-click unsubscribe: the mail client POSTs `List-Unsubscribe=One-Click` with no key; the signed
       // token is the credential, and it names its project.
       { methods: ['POST'], path: '/unsubscribe', body: 'raw', key: 'optional', handler: json(200, (c) => this.prefs.oneClick(c.tenant, parseQuery(unsubscribeQuerySchema, c.query).token)) },
+      // Web push: the VAPID public key is public (any key of the project); subscriptions are the end user's own.
+      { methods: ['GET'], path: '/push/vapid-public-key', body: 'none', handler: json(200, (c) => this.push.publicKey(c.tenant)) },
+      { methods: ['GET'], path: '/push/subscriptions', body: 'none', handler: json(200, (c) => this.push.list(c.tenant)) },
+      { methods: ['POST'], path: '/push/subscriptions', body: 'json', handler: json(201, (c) => this.push.subscribe(c.tenant, parseBody(pushSubscriptionSchema, c.body))) },
+      {
+        methods: ['DELETE'],
+        path: '/push/subscriptions',
+        body: 'json',
+        handler: async (c) => {
+          await this.push.unsubscribe(c.tenant, parseBody(pushUnsubscribeSchema, c.body).endpoint);
+          c.res.writeHead(204).end();
+        },
+      },
       { methods: ['PATCH'], path: '/inbox/:id', body: 'json', handler: json(200, (c) => this.inbox.update(c.tenant, c.params.id, parseBody(inboxPatchSchema, c.body))) },
     ];
     return { name: 'notifications', dialect: NOTIFICATIONS_DIALECT, routes };

@@ -14,7 +14,7 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: string): z.inf
   return new ZodValidationPipe(schema).transform(obj, { type: 'query' });
 }
 
-export const CHANNELS = ['inapp', 'webhook', 'email'] as const;
+export const CHANNELS = ['inapp', 'webhook', 'email', 'push'] as const;
 
 /** `POST /p/:ref/notifications/v1/send`. */
 export const sendSchema = z
@@ -38,6 +38,7 @@ export const sendSchema = z
   .refine((v) => JSON.stringify(v.data ?? {}).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' })
   .refine((v) => (v.content === undefined) !== (v.template === undefined), { path: ['content'], message: 'give content or template (one of them)' })
   .refine((v) => !(v.channels ?? []).includes('inapp') || v.to.user_id !== undefined || v.to.topic !== undefined, { path: ['to', 'user_id'], message: 'the inapp channel needs to.user_id or to.topic' })
+  .refine((v) => !(v.channels ?? []).includes('push') || v.to.user_id !== undefined || v.to.topic !== undefined, { path: ['to', 'user_id'], message: 'the push channel needs to.user_id or to.topic' })
   .refine((v) => !(v.channels ?? []).includes('email') || v.to.email !== undefined || v.to.user_id !== undefined || v.to.topic !== undefined, { path: ['to', 'email'], message: 'the email channel needs to.email, to.user_id or to.topic' });
 export type SendInput = z.infer<typeof sendSchema>;
 
@@ -164,7 +165,7 @@ export const topicSchema = z.string().regex(TOPIC, 'must be 1 to 100 of a-z, 0-9
 /** `PUT /preferences`: the whole document; a channel or topic left out is on. */
 export const preferencesSchema = z
   .object({
-    channels: z.object({ inapp: z.boolean().optional(), email: z.boolean().optional() }).strict().optional(),
+    channels: z.object({ inapp: z.boolean().optional(), email: z.boolean().optional(), push: z.boolean().optional() }).strict().optional(),
     topics: z
       .record(topicSchema, z.boolean())
       .refine((v) => Object.keys(v).length <= 200, 'at most 200 topics')
@@ -174,3 +175,22 @@ export const preferencesSchema = z
 export type PreferencesInput = z.infer<typeof preferencesSchema>;
 
 export const unsubscribeQuerySchema = z.object({ token: z.string().max(1000).optional() }).strict();
+
+const b64url = (min: number, max: number) => z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url').min(min).max(max);
+/** `POST /push/subscriptions`: a browser's PushSubscription.toJSON(). */
+export const pushSubscriptionSchema = z
+  .object({
+    endpoint: z.string().max(2000).refine((v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+      } catch {
+        return false;
+      }
+    }, 'must be an http(s) URL without credentials'),
+    expirationTime: z.number().nullable().optional(),
+    keys: z.object({ p256dh: b64url(80, 100), auth: b64url(16, 30) }).strict(),
+  })
+  .strict();
+export type PushSubscriptionInput = z.infer<typeof pushSubscriptionSchema>;
+export const pushUnsubscribeSchema = z.object({ endpoint: z.string().max(2000) }).strict();

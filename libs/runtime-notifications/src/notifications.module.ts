@@ -20,6 +20,9 @@ import { NotificationsRepository } from './notifications.repository';
 import { SendEmailJob } from './send-email.job';
 import { PreferencesRepository } from './preferences.repository';
 import { PreferencesService } from './preferences.service';
+import { PushRepository } from './push.repository';
+import { PushService } from './push.service';
+import { SendPushJob } from './send-push.job';
 import { SendService } from './send.service';
 import { TemplatesController } from './templates.controller';
 import { TemplatesRepository } from './templates.repository';
@@ -30,8 +33,8 @@ import { WebhooksService } from './webhooks.service';
 /** The delivery jobs (fan-out, webhook attempts, emails) and change capture; the worker imports this alone, the api via NotificationsRuntimeModule. */
 @Module({
   imports: [MeteringModule, TenancyModule, AuthJobsModule],
-  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService],
-  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService, SendPushJob],
+  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService],
 })
 export class NotificationsJobsModule {}
 

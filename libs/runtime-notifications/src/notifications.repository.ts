@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 
-export type Channel = 'inapp' | 'webhook' | 'email';
+export type Channel = 'inapp' | 'webhook' | 'email' | 'push';
 export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'dead';
 
 export interface MessageRow {

@@ -8,7 +8,7 @@ import type { PreferencesInput } from './notifications.dto';
 import { Preferences, PreferencesRepository } from './preferences.repository';
 
 /** The channels an end user can opt out of (webhooks go to the project's servers, not to a user). */
-export const USER_CHANNELS = ['inapp', 'email'] as const;
+export const USER_CHANNELS = ['inapp', 'email', 'push'] as const;
 
 export interface PreferencesView {
   channels: Record<string, boolean>;

@@ -16,6 +16,7 @@ import { AuthFlowsMfa1765000500000 } from './1765000500000-auth-flows-mfa';
 import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-recovery';
 import { NotificationTemplates1765000900000 } from './1765000900000-notification-templates';
 import { NotificationPreferences1765000900100 } from './1765000900100-notification-preferences';
+import { NotificationPush1765000900200 } from './1765000900200-notification-push';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
 export const CONTROL_MIGRATIONS = [
@@ -37,4 +38,5 @@ export const CONTROL_MIGRATIONS = [
   AuthSessionRecovery1765000600000,
   NotificationTemplates1765000900000,
   NotificationPreferences1765000900100,
+  NotificationPush1765000900200,
 ];
