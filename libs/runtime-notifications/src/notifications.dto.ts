@@ -194,3 +194,33 @@ export const pushSubscriptionSchema = z
   .strict();
 export type PushSubscriptionInput = z.infer<typeof pushSubscriptionSchema>;
 export const pushUnsubscribeSchema = z.object({ endpoint: z.string().max(2000) }).strict();
+
+export const webhookViewSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  description: z.string(),
+  previous_secret_expires_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export const webhookWithSecretSchema = webhookViewSchema.extend({ secret: z.string() });
+export const deliveryViewSchema = z.object({
+  id: z.string(),
+  message_id: z.string(),
+  channel: z.enum(CHANNELS),
+  endpoint_id: z.string().nullable(),
+  event: z.string(),
+  status: z.enum(['pending', 'retrying', 'succeeded', 'dead']),
+  attempt_count: z.number(),
+  next_attempt_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export const deliveriesViewSchema = z.object({
+  deliveries: z.array(
+    deliveryViewSchema.extend({
+      attempts: z.array(z.object({ attempt: z.number(), status: z.number().nullable(), latency_ms: z.number(), error: z.string().nullable(), response_excerpt: z.string().nullable(), at: z.string() })),
+    }),
+  ),
+});
