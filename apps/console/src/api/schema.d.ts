@@ -1008,6 +1008,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List notification deliveries
+         * @description The delivery log, newest first, with every attempt.
+         */
         get: operations["DeliveriesController_list"];
         put?: never;
         post?: never;
@@ -1026,6 +1030,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Replay a delivery
+         * @description Sends a dead or delivered webhook delivery again with a fresh round of attempts (409 while it is still being tried).
+         */
         post: operations["DeliveriesController_replay"];
         delete?: never;
         options?: never;
@@ -1204,8 +1212,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List webhook endpoints
+         * @description The project's endpoints, without secrets.
+         */
         get: operations["WebhooksController_list"];
         put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description A new endpoint for the given events; its signing secret (whsec_…) is in this response only. 400 for a private URL in production.
+         */
         post: operations["WebhooksController_create"];
         delete?: never;
         options?: never;
@@ -1220,12 +1236,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a webhook endpoint
+         * @description One endpoint, without its secret.
+         */
         get: operations["WebhooksController_get"];
         put?: never;
         post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Removes the endpoint; its pending deliveries stop.
+         */
         delete: operations["WebhooksController_remove"];
         options?: never;
         head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Changes the URL, events or description.
+         */
         patch: operations["WebhooksController_update"];
         trace?: never;
     };
@@ -1238,6 +1266,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Rotate a webhook endpoint's secret
+         * @description A new secret (shown once); the previous one keeps signing alongside it for overlap_seconds.
+         */
         post: operations["WebhooksController_rotate"];
         delete?: never;
         options?: never;
@@ -1254,6 +1286,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Test-send to a webhook endpoint
+         * @description Sends a webhook.test event to this endpoint.
+         */
         post: operations["WebhooksController_test"];
         delete?: never;
         options?: never;
@@ -4257,7 +4293,7 @@ export interface operations {
     DeliveriesController_list: {
         parameters: {
             query?: {
-                channel?: "inapp" | "webhook" | "email";
+                channel?: "inapp" | "webhook" | "email" | "push";
                 limit?: number;
                 since?: string;
                 status?: "pending" | "retrying" | "succeeded" | "dead";
@@ -4270,11 +4306,37 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        deliveries: {
+                            attempt_count: number;
+                            attempts: {
+                                at: string;
+                                attempt: number;
+                                error: string | null;
+                                latency_ms: number;
+                                response_excerpt: string | null;
+                                status: number | null;
+                            }[];
+                            /** @enum {string} */
+                            channel: "inapp" | "webhook" | "email" | "push";
+                            created_at: string;
+                            endpoint_id: string | null;
+                            event: string;
+                            id: string;
+                            message_id: string;
+                            next_attempt_at: string | null;
+                            /** @enum {string} */
+                            status: "pending" | "retrying" | "succeeded" | "dead";
+                            updated_at: string;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -4290,11 +4352,27 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        attempt_count: number;
+                        /** @enum {string} */
+                        channel: "inapp" | "webhook" | "email" | "push";
+                        created_at: string;
+                        endpoint_id: string | null;
+                        event: string;
+                        id: string;
+                        message_id: string;
+                        next_attempt_at: string | null;
+                        /** @enum {string} */
+                        status: "pending" | "retrying" | "succeeded" | "dead";
+                        updated_at: string;
+                    };
+                };
             };
         };
     };
@@ -5145,11 +5223,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        updated_at: string;
+                        url: string;
+                    }[];
+                };
             };
         };
     };
@@ -5172,11 +5261,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        secret: string;
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -5192,11 +5293,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -5212,6 +5324,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -5240,11 +5353,22 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -5266,11 +5390,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        secret: string;
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -5286,11 +5422,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        delivery_id: string;
+                        message_id: string;
+                    };
+                };
             };
         };
     };
