@@ -216,4 +216,22 @@ describe('Web push', () => {
     expect(pushService.received.filter((x) => x.path === '/push/mine')).toEqual([]);
     expect((await t.http().get(edge(p, '/push/subscriptions')).set(await as(p, a))).body.subscriptions).toHaveLength(1);
   });
+
+  it('refuses push endpoints on private addresses or without https when the app refuses private targets', async () => {
+    const prod = await bootTestApp({ OUTBOUND_ALLOW_PRIVATE: 'false' });
+    try {
+      registerTestTokens(prod);
+      const owner = await signup(prod, 'push-prod');
+      const proj = await createProject(prod, owner, 'push-prod');
+      const auth = { apikey: proj.publishable, authorization: `Bearer ${await signUserToken(proj.ref, randomUUID())}` };
+      const keys = new Subscriber('https://push.example.com/x').json().keys;
+      for (const endpoint of [`${pushService.origin}/push/x`, 'https://127.0.0.1/push', 'https://169.254.169.254/latest', 'http://push.example.com/x']) {
+        const res = await prod.http().post(`/p/${proj.ref}/notifications/v1/push/subscriptions`).set(auth).send({ endpoint, keys });
+        expect([endpoint, res.status]).toEqual([endpoint, 400]);
+      }
+      expect((await prod.http().get(`/p/${proj.ref}/notifications/v1/push/subscriptions`).set(auth)).body.subscriptions).toEqual([]);
+    } finally {
+      await prod.close();
+    }
+  });
 });
