@@ -61,10 +61,10 @@ describe('Notification preferences and topics', () => {
   it('reads and replaces the signed-in user\'s preferences; bad input is 400, no user is 401', async () => {
     const userId = randomUUID();
     const auth = await as(p, userId);
-    expect((await t.http().get(edge(p, '/preferences')).set(auth)).body).toEqual({ channels: { inapp: true, email: true }, topics: {}, subscriptions: [] });
+    expect((await t.http().get(edge(p, '/preferences')).set(auth)).body).toEqual({ channels: { inapp: true, email: true, push: true }, topics: {}, subscriptions: [] });
     const put = await t.http().put(edge(p, '/preferences')).set(auth).send({ channels: { email: false }, topics: { 'weekly-digest': false } });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ channels: { inapp: true, email: false }, topics: { 'weekly-digest': false }, subscriptions: [] });
+    expect(put.body).toEqual({ channels: { inapp: true, email: false, push: true }, topics: { 'weekly-digest': false }, subscriptions: [] });
     expect((await t.http().get(edge(p, '/preferences')).set(auth)).body.channels.email).toBe(false);
     for (const bad of [{ channels: { sms: false } }, { topics: { 'Bad Topic': false } }, { channels: { email: 'no' } }, { extra: 1 }]) {
       expect((await t.http().put(edge(p, '/preferences')).set(auth).send(bad)).status).toBe(400);
@@ -118,6 +118,12 @@ describe('Notification preferences and topics', () => {
     expect((await t.http().post(path.slice(0, -3) + (path.endsWith('AAA') ? 'BBB' : 'AAA')).type('form').send('List-Unsubscribe=One-Click')).status).toBe(400);
     expect((await t.http().post(edge(p, '/unsubscribe')).type('form').send('List-Unsubscribe=One-Click')).status).toBe(400);
     expect((await t.http().get(edge(p, '/preferences')).set(await as(p, user.id))).body.channels.email).toBe(true);
+    // Opened in a browser: a page whose form POSTs the same link; the GET itself changes nothing.
+    const page = await t.http().get(path);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.text).toContain('method="post"');
+    expect((await t.http().get(edge(p, '/preferences')).set(await as(p, user.id))).body.channels.email).toBe(true);
     // The mail client's one-click POST: no key, no token but the link's.
     const click = await t.http().post(path).type('form').send('List-Unsubscribe=One-Click');
     expect(click.status).toBe(200);
@@ -146,8 +152,8 @@ describe('Notification preferences and topics', () => {
     await t.http().put(edge(p, '/preferences')).set(await as(p, x)).send({ channels: { inapp: false } });
     await t.http().post(edge(p, '/topics/news/subscription')).set(await as(p, x));
     // Another user of the project sees their own defaults; the same user id in another project too.
-    expect((await t.http().get(edge(p, '/preferences')).set(await as(p, y))).body).toEqual({ channels: { inapp: true, email: true }, topics: {}, subscriptions: [] });
-    expect((await t.http().get(edge(other, '/preferences')).set(await as(other, x))).body).toEqual({ channels: { inapp: true, email: true }, topics: {}, subscriptions: [] });
+    expect((await t.http().get(edge(p, '/preferences')).set(await as(p, y))).body).toEqual({ channels: { inapp: true, email: true, push: true }, topics: {}, subscriptions: [] });
+    expect((await t.http().get(edge(other, '/preferences')).set(await as(other, x))).body).toEqual({ channels: { inapp: true, email: true, push: true }, topics: {}, subscriptions: [] });
     // Project A's user token with project B's key is refused; B's send to the same topic reaches no one of A's.
     expect((await t.http().get(edge(other, '/preferences')).set({ apikey: other.publishable, authorization: `Bearer ${await signUserToken(p.ref, x)}` })).status).toBe(401);
     expect((await t.http().put(edge(other, '/preferences')).set({ apikey: other.publishable, authorization: `Bearer ${await signUserToken(p.ref, x)}` }).send({ channels: { inapp: true } })).status).toBe(401);

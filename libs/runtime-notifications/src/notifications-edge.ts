@@ -69,6 +69,9 @@ export class NotificationsEdge implements OnModuleInit {
       { methods: ['DELETE'], path: '/topics/:topic/subscription', body: 'none', handler: json(200, (c) => this.prefs.unsubscribe(c.tenant, parseBody(topicSchema, c.params.topic))) },
       // RFC 8058 one-click unsubscribe: the mail client POSTs `List-Unsubscribe=One-Click` with no key; the signed
       // token is the credential, and it names its project.
+      // The same link opened in a browser (mail clients without one-click): a page whose button POSTs it; a GET
+      // never changes anything (link scanners follow links).
+      { methods: ['GET'], path: '/unsubscribe', body: 'none', key: 'optional', handler: async (c) => this.unsubscribePage(c) },
       { methods: ['POST'], path: '/unsubscribe', body: 'raw', key: 'optional', handler: json(200, (c) => this.prefs.oneClick(c.tenant, parseQuery(unsubscribeQuerySchema, c.query).token)) },
       // Web push: the VAPID public key is public (any key of the project); subscriptions are the end user's own.
       { methods: ['GET'], path: '/push/vapid-public-key', body: 'none', handler: json(200, (c) => this.push.publicKey(c.tenant)) },
@@ -86,6 +89,15 @@ export class NotificationsEdge implements OnModuleInit {
       { methods: ['PATCH'], path: '/inbox/:id', body: 'json', handler: json(200, (c) => this.inbox.update(c.tenant, c.params.id, parseBody(inboxPatchSchema, c.body))) },
     ];
     return { name: 'notifications', dialect: NOTIFICATIONS_DIALECT, routes };
+  }
+
+  private async unsubscribePage(c: EdgeContext): Promise<void> {
+    const token = parseQuery(unsubscribeQuerySchema, c.query).token ?? '';
+    const action = `?token=${encodeURIComponent(token)}`;
+    const html = `<!doctype html><meta charset="utf-8"><title>Unsubscribe</title><form method="post" action="${action.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)}">` +
+      `<input type="hidden" name="List-Unsubscribe" value="One-Click"><p>Stop these emails?</p><button type="submit">Unsubscribe</button></form>`;
+    c.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; form-action 'self'", 'x-frame-options': 'DENY', 'cache-control': 'no-store' });
+    c.res.end(html);
   }
 
   private async stream(c: EdgeContext): Promise<void> {
