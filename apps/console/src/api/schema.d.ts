@@ -808,6 +808,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List functions
+         * @description The project's functions with their current version and settings (without source). Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_list"];
         put?: never;
         post?: never;
@@ -824,9 +828,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a function
+         * @description A function with its current version, settings and source; 404 if there is none of that name. Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_get"];
+        /**
+         * Deploy a function
+         * @description Compiles the source and stores it as a new, immutable version that becomes current at once (the first deploy creates the function). Refused with 400: a source that does not compile (with the line and column; the current version stays), memory_mb or timeout_ms above the plan's caps, an invalid name or the reserved name secrets; with 413: a source over FUNCTION_MAX_SOURCE_BYTES. Developers and up, or the project's secret key.
+         */
         put: operations["FunctionsController_deploy"];
         post?: never;
+        /**
+         * Delete a function
+         * @description Deletes a function with all its versions; calls to it answer 404 from then on. Developers and up, or the project's secret key.
+         */
         delete: operations["FunctionsController_remove"];
         options?: never;
         head?: never;
@@ -840,6 +856,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Read function logs
+         * @description One entry per invocation, newest first, within the log retention (FUNCTION_LOG_RETENTION_HOURS): status, duration, CPU, memory, error and the lines it logged. Filters: since, level (error: failed or error-logging invocations; any level also filters the lines), request_id; limit up to 1000 (default 100). Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_logs"];
         put?: never;
         post?: never;
@@ -858,6 +878,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Roll a function back
+         * @description Makes an earlier version current again (no new version is made); 404 for a version that does not exist. Answers with the function as it now is, source included. Developers and up, or the project's secret key.
+         */
         post: operations["FunctionsController_rollback"];
         delete?: never;
         options?: never;
@@ -872,6 +896,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List function versions
+         * @description Every deployed version of a function, newest first, marking the current one. Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_versions"];
         put?: never;
         post?: never;
@@ -888,7 +916,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List function secrets
+         * @description The names of the project's function secrets (env.secrets.NAME), by name only: values are encrypted at rest and never returned. Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_secrets"];
+        /**
+         * Set function secrets
+         * @description Sets (adds or replaces) 1 to 100 secrets for every function of the project, as an object of NAME: value (names: letters, digits and _; values up to 64 KiB); other secrets are kept. Answers with every secret's name, never a value. Developers and up, or the project's secret key.
+         */
         put: operations["FunctionsController_putSecrets"];
         post?: never;
         delete?: never;
@@ -907,6 +943,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /**
+         * Delete a function secret
+         * @description Removes one secret; 404 if the project has no secret of that name. Developers and up, or the project's secret key.
+         */
         delete: operations["FunctionsController_deleteSecret"];
         options?: never;
         head?: never;
@@ -1008,6 +1048,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List deliveries
+         * @description The delivery log (webhook, in-app and email), newest first, each with every attempt: HTTP status, latency, error and response excerpt. Filters: status, channel, since; limit up to 200 (default 50). Console users: any member of the project's organization.
+         */
         get: operations["DeliveriesController_list"];
         put?: never;
         post?: never;
@@ -1026,6 +1070,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Replay a delivery
+         * @description Sends a dead (or succeeded) webhook delivery again with a fresh round of attempts. Refused with 409 while it is still pending or retrying, and with 400 for a delivery on another channel than webhook. Console users with the developer role and up.
+         */
         post: operations["DeliveriesController_replay"];
         delete?: never;
         options?: never;
@@ -1132,8 +1180,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List webhooks
+         * @description The project's webhook endpoints, without their secrets. Console users: any member of the project's organization.
+         */
         get: operations["WebhooksController_list"];
         put?: never;
+        /**
+         * Create a webhook
+         * @description Adds an endpoint receiving the listed events (notification.sent, <table>.insert|update|delete, user.created|deleted|signed_in, or *), signed per Standard Webhooks. Its signing secret (whsec_...) is in this response only: store it now, it is never shown again. A URL with credentials, or naming a non-public address, is refused with 400. Console users with the developer role and up.
+         */
         post: operations["WebhooksController_create"];
         delete?: never;
         options?: never;
@@ -1148,12 +1204,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a webhook
+         * @description One webhook endpoint, without its secret; 404 for an id not in this project. Console users: any member of the project's organization.
+         */
         get: operations["WebhooksController_get"];
         put?: never;
         post?: never;
+        /**
+         * Delete a webhook
+         * @description Deletes an endpoint; nothing more is sent to it. Console users with the developer role and up.
+         */
         delete: operations["WebhooksController_remove"];
         options?: never;
         head?: never;
+        /**
+         * Change a webhook
+         * @description Changes the URL, events or description of an endpoint (the secret stays; rotate it separately). A URL naming a non-public address is refused with 400. Console users with the developer role and up.
+         */
         patch: operations["WebhooksController_update"];
         trace?: never;
     };
@@ -1166,6 +1234,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Rotate a webhook secret
+         * @description Issues a new signing secret, in this response only (never shown again). The previous secret keeps signing alongside it for overlap_seconds (default 24 h, at most 7 days), so receivers can switch without dropping deliveries. Console users with the developer role and up.
+         */
         post: operations["WebhooksController_rotate"];
         delete?: never;
         options?: never;
@@ -1182,6 +1254,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Send a test event
+         * @description Queues a webhook.test event to this endpoint alone, through the same queue, signing, retries and delivery log as any delivery; follow it in the delivery log by delivery_id. Console users with the developer role and up.
+         */
         post: operations["WebhooksController_test"];
         delete?: never;
         options?: never;
@@ -3550,11 +3626,44 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        name: string;
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        /** @description The current version */
+                        version: number;
+                    }[];
+                };
             };
         };
     };
@@ -3570,11 +3679,46 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        name: string;
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        /** @description The current version's source as deployed */
+                        source: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        /** @description The current version */
+                        version: number;
+                    };
+                };
             };
         };
     };
@@ -3612,11 +3756,44 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        name: string;
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        /** @description The current version */
+                        version: number;
+                    };
+                };
             };
         };
     };
@@ -3632,6 +3809,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3657,11 +3835,43 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        cpu_ms: number;
+                        duration_ms: number;
+                        error: string | null;
+                        /**
+                         * @description The invocation's worst level: error if it failed or logged an error, warn if it logged a warning
+                         * @enum {string}
+                         */
+                        level: "log" | "warn" | "error";
+                        lines: {
+                            /** @description log, info, debug, warn or error */
+                            level: string;
+                            message: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            timestamp: string;
+                        }[];
+                        memory_mb: number;
+                        request_id: string;
+                        /** @description HTTP status it answered */
+                        status: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        timestamp: string;
+                        version: number;
+                    }[];
+                };
             };
         };
     };
@@ -3683,11 +3893,46 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        name: string;
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        /** @description The current version's source as deployed */
+                        source: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        /** @description The current version */
+                        version: number;
+                    };
+                };
             };
         };
     };
@@ -3703,11 +3948,38 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        current: boolean;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        version: number;
+                    }[];
+                };
             };
         };
     };
@@ -3722,11 +3994,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        name: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    }[];
+                };
             };
         };
     };
@@ -3747,11 +4029,21 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        name: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    }[];
+                };
             };
         };
     };
@@ -3767,6 +4059,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -4198,11 +4491,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        deliveries: {
+                            attempt_count: number;
+                            attempts: {
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601 time
+                                 */
+                                at: string;
+                                attempt: number;
+                                error: string | null;
+                                latency_ms: number;
+                                response_excerpt: string | null;
+                                /** @description The endpoint's HTTP status; null when no answer came (refused, timed out) */
+                                status: number | null;
+                            }[];
+                            /** @enum {string} */
+                            channel: "inapp" | "webhook" | "email";
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            created_at: string;
+                            /**
+                             * Format: uuid
+                             * @description The webhook endpoint, for webhook deliveries
+                             */
+                            endpoint_id: string | null;
+                            event: string;
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            message_id: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            next_attempt_at: string | null;
+                            /** @enum {string} */
+                            status: "pending" | "retrying" | "succeeded" | "dead";
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            updated_at: string;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -4218,11 +4560,45 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        attempt_count: number;
+                        /** @enum {string} */
+                        channel: "inapp" | "webhook" | "email";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /**
+                         * Format: uuid
+                         * @description The webhook endpoint, for webhook deliveries
+                         */
+                        endpoint_id: string | null;
+                        event: string;
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        message_id: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        next_attempt_at: string | null;
+                        /** @enum {string} */
+                        status: "pending" | "retrying" | "succeeded" | "dead";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    };
+                };
             };
         };
     };
@@ -4793,11 +5169,36 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        description: string;
+                        /** @description notification.sent, webhook.test, <table>.insert|update|delete, user.created|deleted|signed_in or * */
+                        events: string[];
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description After a rotation: until when the previous secret still signs alongside the new one; null otherwise
+                         */
+                        previous_secret_expires_at: string | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        url: string;
+                    }[];
+                };
             };
         };
     };
@@ -4820,11 +5221,38 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        description: string;
+                        /** @description notification.sent, webhook.test, <table>.insert|update|delete, user.created|deleted|signed_in or * */
+                        events: string[];
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description After a rotation: until when the previous secret still signs alongside the new one; null otherwise
+                         */
+                        previous_secret_expires_at: string | null;
+                        /** @description Standard Webhooks signing secret (whsec_…); shown in this response only */
+                        secret: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -4840,11 +5268,36 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        description: string;
+                        /** @description notification.sent, webhook.test, <table>.insert|update|delete, user.created|deleted|signed_in or * */
+                        events: string[];
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description After a rotation: until when the previous secret still signs alongside the new one; null otherwise
+                         */
+                        previous_secret_expires_at: string | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -4860,6 +5313,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -4888,11 +5342,36 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        description: string;
+                        /** @description notification.sent, webhook.test, <table>.insert|update|delete, user.created|deleted|signed_in or * */
+                        events: string[];
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description After a rotation: until when the previous secret still signs alongside the new one; null otherwise
+                         */
+                        previous_secret_expires_at: string | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -4914,11 +5393,38 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        description: string;
+                        /** @description notification.sent, webhook.test, <table>.insert|update|delete, user.created|deleted|signed_in or * */
+                        events: string[];
+                        /** Format: uuid */
+                        id: string;
+                        /**
+                         * Format: date-time
+                         * @description After a rotation: until when the previous secret still signs alongside the new one; null otherwise
+                         */
+                        previous_secret_expires_at: string | null;
+                        /** @description Standard Webhooks signing secret (whsec_…); shown in this response only */
+                        secret: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -4934,11 +5440,19 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        delivery_id: string;
+                        /** Format: uuid */
+                        message_id: string;
+                    };
+                };
             };
         };
     };
