@@ -9,6 +9,8 @@ import { tableSchema } from '../../libs/runtime-data/src/catalog/tables.response
 import { authSettingsViewSchema } from '../../libs/runtime-auth/src/auth-settings.responses';
 import { limitsViewSchema, orgUsageSchema, planSchema, projectUsageSchema } from '../../libs/quotas/src/usage.responses';
 import { billingOverviewSchema } from '../../libs/billing/src/billing.responses';
+import { functionSchema, functionSecretSchema, functionVersionSchema, functionWithSourceSchema } from '../../libs/runtime-functions/src/functions.responses';
+import { deliveriesViewSchema, webhookViewSchema, webhookWithSecretSchema } from '../../libs/runtime-notifications/src/notifications.dto';
 import { declareTable } from '../support/data';
 import { bootTestApp, createProject, signup, TestApp, uniqueEmail } from '../support/test-app';
 
@@ -194,6 +196,16 @@ describe('OpenAPI document (/docs.json)', () => {
     check('plans', planSchema.array(), await http('get', '/v1/plans'));
     check('billing', billingOverviewSchema, await http('get', `/v1/orgs/${u.orgId}/billing`));
     check('audit log', auditLogSchema, await http('get', `/v1/orgs/${u.orgId}/audit-log?limit=5`));
+    check('function secrets', functionSecretSchema.array(), await http('put', `/v1/projects/${p.ref}/functions/secrets`, { GREETING: 'hola' }));
+    check('deployed function', functionSchema, await http('put', `/v1/projects/${p.ref}/functions/hello`, { source: 'export default { fetch() { return new Response("hi"); } };', language: 'js', cron: '*/5 * * * *' }));
+    check('functions', functionSchema.array(), await http('get', `/v1/projects/${p.ref}/functions`));
+    check('function', functionWithSourceSchema, await http('get', `/v1/projects/${p.ref}/functions/hello`));
+    check('function versions', functionVersionSchema.array(), await http('get', `/v1/projects/${p.ref}/functions/hello/versions`));
+    const hook = await http('post', `/v1/projects/${p.ref}/webhooks`, { url: 'https://example.com/hook', events: ['notification.sent'] });
+    check('new webhook', webhookWithSecretSchema, hook);
+    check('rotated webhook secret', webhookWithSecretSchema, await http('post', `/v1/projects/${p.ref}/webhooks/${hook.body.id}/rotate-secret`, {}));
+    check('webhooks', webhookViewSchema.array(), await http('get', `/v1/projects/${p.ref}/webhooks`));
+    check('deliveries', deliveriesViewSchema, await http('get', `/v1/projects/${p.ref}/notifications/deliveries`));
   });
 
   it('declares exactly one 2xx answer per operation', () => {

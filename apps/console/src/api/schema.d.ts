@@ -808,6 +808,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List functions
+         * @description The project's functions with their current version and settings (without source). Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_list"];
         put?: never;
         post?: never;
@@ -824,9 +828,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a function
+         * @description A function with its current version, settings and source; 404 if there is none of that name. Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_get"];
+        /**
+         * Deploy a function
+         * @description Compiles the source and stores it as a new, immutable version that becomes current at once (the first deploy creates the function). Refused with 400: a source that does not compile (with the line and column; the current version stays), memory_mb or timeout_ms above the plan's caps, an invalid name or the reserved name secrets; with 413: a source over FUNCTION_MAX_SOURCE_BYTES. Developers and up, or the project's secret key.
+         */
         put: operations["FunctionsController_deploy"];
         post?: never;
+        /**
+         * Delete a function
+         * @description Deletes a function with all its versions; calls to it answer 404 from then on. Developers and up, or the project's secret key.
+         */
         delete: operations["FunctionsController_remove"];
         options?: never;
         head?: never;
@@ -840,6 +856,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Read function logs
+         * @description One entry per invocation, newest first, within the log retention (FUNCTION_LOG_RETENTION_HOURS): status, duration, CPU, memory, error and the lines it logged. Filters: since, level (error: failed or error-logging invocations; any level also filters the lines), request_id; limit up to 1000 (default 100). Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_logs"];
         put?: never;
         post?: never;
@@ -858,6 +878,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Roll a function back
+         * @description Makes an earlier version current again (no new version is made); 404 for a version that does not exist. Answers with the function as it now is, source included. Developers and up, or the project's secret key.
+         */
         post: operations["FunctionsController_rollback"];
         delete?: never;
         options?: never;
@@ -872,6 +896,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List function versions
+         * @description Every deployed version of a function, newest first, marking the current one. Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_versions"];
         put?: never;
         post?: never;
@@ -888,7 +916,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List function secrets
+         * @description The names of the project's function secrets (env.secrets.NAME), by name only: values are encrypted at rest and never returned. Any member of the project's organization, or the project's secret key.
+         */
         get: operations["FunctionsController_secrets"];
+        /**
+         * Set function secrets
+         * @description Sets (adds or replaces) 1 to 100 secrets for every function of the project, as an object of NAME: value (names: letters, digits and _; values up to 64 KiB); other secrets are kept. Answers with every secret's name, never a value. Developers and up, or the project's secret key.
+         */
         put: operations["FunctionsController_putSecrets"];
         post?: never;
         delete?: never;
@@ -907,6 +943,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /**
+         * Delete a function secret
+         * @description Removes one secret; 404 if the project has no secret of that name. Developers and up, or the project's secret key.
+         */
         delete: operations["FunctionsController_deleteSecret"];
         options?: never;
         head?: never;
@@ -3658,11 +3698,44 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        name: string;
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        /** @description The current version */
+                        version: number;
+                    }[];
+                };
             };
         };
     };
@@ -3678,11 +3751,46 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        name: string;
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        /** @description The current version's source as deployed */
+                        source: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        /** @description The current version */
+                        version: number;
+                    };
+                };
             };
         };
     };
@@ -3720,11 +3828,44 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        name: string;
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        /** @description The current version */
+                        version: number;
+                    };
+                };
             };
         };
     };
@@ -3740,6 +3881,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3765,11 +3907,43 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        cpu_ms: number;
+                        duration_ms: number;
+                        error: string | null;
+                        /**
+                         * @description The invocation's worst level: error if it failed or logged an error, warn if it logged a warning
+                         * @enum {string}
+                         */
+                        level: "log" | "warn" | "error";
+                        lines: {
+                            /** @description log, info, debug, warn or error */
+                            level: string;
+                            message: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601 time
+                             */
+                            timestamp: string;
+                        }[];
+                        memory_mb: number;
+                        request_id: string;
+                        /** @description HTTP status it answered */
+                        status: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        timestamp: string;
+                        version: number;
+                    }[];
+                };
             };
         };
     };
@@ -3791,11 +3965,46 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        name: string;
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        /** @description The current version's source as deployed */
+                        source: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                        /** @description The current version */
+                        version: number;
+                    };
+                };
             };
         };
     };
@@ -3811,11 +4020,38 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        created_at: string;
+                        current: boolean;
+                        /** @enum {string} */
+                        language: "js" | "ts";
+                        settings: {
+                            /** @description 5-field cron expression (UTC) it runs on, or null */
+                            cron: string | null;
+                            memory_mb: number;
+                            /** @description Also reachable as supabase.rpc(name, args) (POST) */
+                            rpc: boolean;
+                            /** @description As rpc, and GET too */
+                            rpc_read_only: boolean;
+                            /** @description env.db acts as the service role (every table, no rules) instead of the caller */
+                            service_role: boolean;
+                            timeout_ms: number;
+                            /** @description Callers need a signed-in end user's access token (or the secret key); others get 401 */
+                            verify_jwt: boolean;
+                        };
+                        version: number;
+                    }[];
+                };
             };
         };
     };
@@ -3830,11 +4066,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        name: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    }[];
+                };
             };
         };
     };
@@ -3855,11 +4101,21 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        name: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 time
+                         */
+                        updated_at: string;
+                    }[];
+                };
             };
         };
     };
@@ -3875,6 +4131,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
