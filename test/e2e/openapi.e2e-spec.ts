@@ -36,6 +36,7 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 /** Routes Nest serves that are deliberately not in the document, with why. */
 const EXCLUDED = new Set([
   'post /v1/billing/stripe/webhook', // Stripe's callback, signed by Stripe; not for API clients
+  'post /v1/admin/projects/{ref}/move', // the operator's (OPERATOR_TOKEN), documented in docs/clusters.md; not customer API
 ]);
 
 /**
