@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -50,6 +50,23 @@ export class DiskBackend implements StorageBackend {
     // Opened before answering, so a missing file is an error here rather than in the middle of a response.
     await stat(path);
     return createReadStream(path, range ? { start: range.start, end: range.end, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 });
+  }
+
+  /** Open, one positioned read, close: three calls on the thread pool, and no stream set up for a few KiB. */
+  async read(key: string, start: number, length: number): Promise<Buffer> {
+    const file = await open(this.path(key), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await file.read(buf, filled, length - filled, start + filled);
+        if (bytesRead === 0) throw new Error(`storage key ${key} holds fewer bytes than its metadata says`);
+        filled += bytesRead;
+      }
+      return buf;
+    } finally {
+      await file.close();
+    }
   }
 
   async copy(from: string, to: string): Promise<void> {
