@@ -269,6 +269,33 @@ export class StorageRepository implements OnModuleInit {
     return rows[0];
   }
 
+  /**
+   * An upload's commit in one statement (one round trip): locks the object it replaces, if any, and inserts or
+   * replaces the row — keeping the replaced row's id, and its owner when `o.owner_id` is null. Null when an object is
+   * there and `upsert` is false (nothing written). `replaced`: the byte key of the row replaced, to delete after the
+   * commit. (A row inserted by a concurrent upload after this statement's snapshot is replaced through ON CONFLICT
+   * without its key being known here: its bytes are an orphan for the sweeper, as they were with a separate read.)
+   */
+  async commitObject(p: TenantProject, o: Omit<ObjectRow, 'created_at' | 'updated_at' | 'last_accessed_at'>, upsert: boolean): Promise<{ row: ObjectRow; replaced: string | null } | null> {
+    const rows = await this.one<ObjectRow & { replaced: string | null }>(
+      p,
+      (t) => `WITH cur AS (SELECT id, key, owner_id FROM ${t.objects} WHERE bucket_id = $2 AND name = $3 FOR UPDATE),
+       put AS (
+         INSERT INTO ${t.objects} (id, bucket_id, name, owner_id, key, version, size, mime_type, etag, cache_control, user_metadata)
+         VALUES (coalesce((SELECT id FROM cur), $1), $2, $3, coalesce($4, (SELECT owner_id FROM cur)), $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (bucket_id, name) DO UPDATE SET owner_id = EXCLUDED.owner_id, key = EXCLUDED.key, version = EXCLUDED.version,
+           size = EXCLUDED.size, mime_type = EXCLUDED.mime_type, etag = EXCLUDED.etag, cache_control = EXCLUDED.cache_control,
+           user_metadata = EXCLUDED.user_metadata, updated_at = now(), last_accessed_at = now()
+         WHERE $12::boolean
+         RETURNING ${OBJECT_COLUMNS})
+       SELECT put.*, (SELECT key FROM cur) AS replaced FROM put`,
+      [o.id, o.bucket_id, o.name, o.owner_id, o.key, o.version, o.size, o.mime_type, o.etag, o.cache_control, o.user_metadata === null ? null : JSON.stringify(o.user_metadata), upsert],
+    );
+    if (!rows.length) return null;
+    const { replaced, ...row } = rows[0];
+    return { row, replaced };
+  }
+
   /** Deletes the named objects of a bucket that `allowed` passes; the deleted rows. */
   async deleteObjects(p: TenantProject, bucket: string, names: string[], filter: ListQuery['rules']): Promise<ObjectRow[]> {
     const values: unknown[] = [bucket, names];

@@ -16,6 +16,8 @@ const KEY = /^[a-z0-9]{1,64}(\/[A-Za-z0-9_.-]{1,200}){1,4}$/;
 export class DiskBackend implements StorageBackend {
   readonly kind = 'disk' as const;
   private readonly tmp: string;
+  /** Directories known to exist (see {@link ensureDir}). */
+  private readonly dirs = new Set<string>();
 
   constructor(private readonly dir: string) {
     this.tmp = join(dir, '.tmp');
@@ -23,7 +25,7 @@ export class DiskBackend implements StorageBackend {
 
   async put(key: string, body: Readable): Promise<StoredBytes> {
     const path = this.path(key);
-    await mkdir(this.tmp, { recursive: true });
+    await this.ensureDir(this.tmp);
     const temp = join(this.tmp, randomUUID());
     const hash = createHash('md5');
     let size = 0;
@@ -36,10 +38,11 @@ export class DiskBackend implements StorageBackend {
     });
     try {
       await pipeline(body, tap, createWriteStream(temp, { flags: 'wx' }));
-      await mkdir(dirname(path), { recursive: true });
-      await rename(temp, path);
+      await this.renameInto(temp, path);
     } catch (e) {
       await rm(temp, { force: true });
+      // The temporary directory went away under us: the next write creates it again.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.dirs.delete(this.tmp);
       throw e;
     }
     return { size, md5: hash.digest('hex') };
@@ -71,11 +74,10 @@ export class DiskBackend implements StorageBackend {
 
   async copy(from: string, to: string): Promise<void> {
     const target = this.path(to);
-    await mkdir(dirname(target), { recursive: true });
     const temp = join(this.tmp, randomUUID());
-    await mkdir(this.tmp, { recursive: true });
+    await this.ensureDir(this.tmp);
     await copyFile(this.path(from), temp);
-    await rename(temp, target);
+    await this.renameInto(temp, target);
   }
 
   async delete(keys: readonly string[]): Promise<void> {
@@ -99,6 +101,33 @@ export class DiskBackend implements StorageBackend {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) yield* this.walk(full);
       else if (entry.isFile()) yield { key: relative(this.dir, full).split(sep).join('/'), modifiedAt: (await stat(full)).mtime };
+    }
+  }
+
+  /**
+   * Creates `dir` once per process rather than on every write (a system call each). Should it be removed later
+   * (a project's bytes deleted), the write that finds it missing creates it again ({@link renameInto}).
+   */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (this.dirs.size > 10_000) this.dirs.clear();
+    this.dirs.add(dir);
+  }
+
+  /** Renames the complete temporary file into place, creating the key's directory when it is (no longer) there. */
+  private async renameInto(temp: string, path: string): Promise<void> {
+    const dir = dirname(path);
+    await this.ensureDir(dir);
+    try {
+      await rename(temp, path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.dirs.delete(dir);
+      this.dirs.delete(this.tmp);
+      await mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+      await rename(temp, path);
     }
   }
 
