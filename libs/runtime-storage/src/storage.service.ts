@@ -7,6 +7,7 @@ import type { TenantContext, TenantProject } from '@plinth/gateway';
 import { PlansService, ProjectLimitsRepository } from '@plinth/quotas';
 import { STORAGE_BACKEND, StorageBackend } from './backends/storage-backend';
 import { allows, ObjectFacts, StorageAction, StorageCaller } from './bucket-rules';
+import { SmallObjectCache } from './object-http';
 import { SignedUrls } from './signed-urls';
 import { StorageException } from './storage.exception';
 import { BucketRow, ListedRow, ListQuery, ObjectRow, StorageRepository } from './storage.repository';
@@ -139,6 +140,8 @@ function mimeList(v: unknown): string[] | null | undefined {
 export class StorageService {
   private readonly logger = new Logger(StorageService.name);
   readonly signer: SignedUrls;
+  /** Small objects' bytes served lately (see {@link SmallObjectCache}): downloads of them skip the backend. */
+  readonly smallObjects = new SmallObjectCache();
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { copyFile, mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -55,21 +56,28 @@ export class DiskBackend implements StorageBackend {
     return createReadStream(path, range ? { start: range.start, end: range.end, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 });
   }
 
-  /** Open, one positioned read, close: three calls on the thread pool, and no stream set up for a few KiB. */
+  /**
+   * Open, one positioned read, close: three calls on the thread pool, and no stream set up for a few KiB. On the
+   * callback API: a FileHandle (fs/promises) costs noticeably more per file in CPU (profiled on 4 KiB downloads).
+   */
   async read(key: string, start: number, length: number): Promise<Buffer> {
-    const file = await open(this.path(key), 'r');
-    try {
-      const buf = Buffer.allocUnsafe(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await file.read(buf, filled, length - filled, start + filled);
-        if (bytesRead === 0) throw new Error(`storage key ${key} holds fewer bytes than its metadata says`);
-        filled += bytesRead;
-      }
-      return buf;
-    } finally {
-      await file.close();
-    }
+    const path = this.path(key);
+    return new Promise((resolve, reject) => {
+      fs.open(path, 'r', (err, fd) => {
+        if (err) return reject(err);
+        const buf = Buffer.allocUnsafe(length);
+        const finish = (failure: Error | null) => fs.close(fd, (closeErr) => (failure ?? closeErr ? reject(failure ?? closeErr) : resolve(buf)));
+        const next = (filled: number) => {
+          if (filled === length) return finish(null);
+          fs.read(fd, buf, filled, length - filled, start + filled, (readErr, n) => {
+            if (readErr) return finish(readErr);
+            if (n === 0) return finish(new Error(`storage key ${key} holds fewer bytes than its metadata says`));
+            next(filled + n);
+          });
+        };
+        next(0);
+      });
+    });
   }
 
   async copy(from: string, to: string): Promise<void> {
