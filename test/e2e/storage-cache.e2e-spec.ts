@@ -90,6 +90,24 @@ describe('storage bucket cache across two app instances', () => {
     expect(await within2s(upload, 413)).toBe(413);
   });
 
+  it("keeps each project's buckets apart: a same-named bucket of another project has its own settings and rules", async () => {
+    const other = await createProject(a, u, 'storage-cache-other');
+    const made = await fetch(`${b.baseUrl}/p/${other.ref}/storage/v1/bucket`, { method: 'POST', headers: { apikey: other.secret, 'content-type': 'application/json' }, body: '{"id":"twin"}' });
+    expect(made.status).toBe(200);
+    await fetch(obj(b, '/twin/pic.png').replace(p.ref, other.ref), { method: 'POST', headers: { apikey: other.secret, 'content-type': 'image/png' }, body: Buffer.from('other project') });
+    await freshBucket('twin');
+    expect((await a.http().put(`/v1/projects/${p.ref}/buckets/twin/rules`).set(u.auth).send([{ role: 'anon', action: 'read' }])).status).toBe(200);
+    const mine = () => fetch(obj(b, '/twin/pic.png'), { headers: { apikey: p.publishable } }).then(async (r) => (await r.arrayBuffer(), r.status));
+    expect(await within2s(mine, 200)).toBe(200);
+    // Both buckets are now cached on b: the other project's, rule-less, still reads nothing for its publishable key,
+    // and this project's keys don't reach it.
+    const theirs = (key: string) => fetch(obj(b, '/twin/pic.png').replace(p.ref, other.ref), { headers: { apikey: key } });
+    expect((await theirs(other.publishable)).status).toBe(404);
+    expect((await theirs(p.publishable)).status).toBe(401);
+    expect(await (await theirs(other.secret)).text()).toBe('other project');
+    expect(await (await fetch(obj(b, '/twin/pic.png'), { headers: { apikey: p.publishable } })).text()).toBe('not really a png');
+  });
+
   it('forgets a bucket deleted on another instance at once', async () => {
     const made = await fetch(`${b.baseUrl}/p/${p.ref}/storage/v1/bucket`, { method: 'POST', headers: { apikey: p.secret, 'content-type': 'application/json' }, body: '{"id":"brief"}' });
     expect(made.status).toBe(200);
