@@ -6,6 +6,9 @@
  *   npm run bench -- test/bench/storage.bench.ts            (embedded Postgres under .plinth/bench)
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/plinth_bench npm run bench -- test/bench/storage.bench.ts
  * Knobs: BENCH_SECONDS (per load run, default 5), BENCH_CONNECTIONS (default 10), BENCH_LARGE_MIB (default 100).
+ * Next to the 4 KiB downloads, a reference that isn't storage: Plinth's REST read of one row by primary key (same
+ * key, edge, admission and tenant transaction; no bytes from disk) — the floor of anything served through the
+ * shared tenant path, against which the storage download's own cost shows.
  * Targets (issue 15): 4 KiB downloads ≥ 50 % of the floor's req/s and ≥ 2× Parse; 100 MiB throughput ≥ 70 % of the
  * floor; memory flat (the server's RSS during a 100 MiB transfer).
  */
@@ -147,6 +150,14 @@ async function main(): Promise<void> {
     const sk = p.keys.secret;
     const bucket = await fetch(`${server.base}/p/${p.ref}/storage/v1/bucket`, { method: 'POST', headers: { apikey: sk, 'content-type': 'application/json' }, body: '{"id":"bench"}' });
     if (!bucket.ok) throw new Error(`bucket: ${bucket.status} ${await bucket.text()}`);
+    const table = await fetch(`${server.base}/v1/projects/${p.ref}/tables`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: 'refrow', columns: [{ name: 'id', type: 'int8', primary_key: true }, { name: 'data', type: 'text' }] }),
+    });
+    if (!table.ok) throw new Error(`table: ${table.status} ${await table.text()}`);
+    const row = await fetch(`${server.base}/p/${p.ref}/rest/v1/refrow`, { method: 'POST', headers: { apikey: sk, 'content-type': 'application/json' }, body: JSON.stringify({ id: 1, data: 'x'.repeat(100) }) });
+    if (row.status !== 201) throw new Error(`row: ${row.status} ${await row.text()}`);
     bare = await startChild('bare-storage-server.ts', { BARE_DIR: join(work, 'bare'), BARE_PORT: '4761' });
     parse = await startChild('parse-files-server.ts', { PARSE_DB_URL: await parseDatabase(controlUrl), PARSE_PORT: '4762', PARSE_FILES_DIR: work, PARSE_LOGS: join(work, 'parse-logs'), PARSE_SERVER_LOGS_FOLDER: join(work, 'parse-logs') });
 
@@ -180,6 +191,8 @@ async function main(): Promise<void> {
       },
     ];
 
+    /** The reference: a one-row REST read on the same server (downloads of 4 KiB only). */
+    const rest: Target = { ...targets[1], name: 'plinth-rest', download: () => `/p/${p.ref}/rest/v1/refrow?id=eq.1` };
     const sizes = [
       { label: '4 KiB', name: 'small.bin', bytes: 4096 },
       { label: '1 MiB', name: 'medium.bin', bytes: 1048576 },
@@ -191,6 +204,7 @@ async function main(): Promise<void> {
       for (const t of targets) stored.set(`${t.name}:${s.name}`, t.storedName(await uploadFile(t, s.name, file, s.bytes), s.name));
     }
     // Warm-up: JIT, pools, caches.
+    await load(rest, 'GET', rest.download(''), undefined, connections, 2);
     for (const t of targets) {
       await load(t, 'GET', t.download(stored.get(`${t.name}:small.bin`)!), undefined, connections, 2);
       const u = t.upload('small.bin');
@@ -202,23 +216,29 @@ async function main(): Promise<void> {
     for (const s of sizes) {
       const body = Buffer.alloc(s.bytes, 3);
       for (const op of ['download', 'upload'] as const) {
+        const compared = op === 'download' && s.bytes === 4096 ? [...targets, rest] : targets;
         const one = (t: Target) => {
+          if (t === rest) return load(t, 'GET', t.download(''), undefined, connections, duration);
           if (op === 'download') return load(t, 'GET', t.download(stored.get(`${t.name}:${s.name}`)!), undefined, connections, duration);
           const u = t.upload(s.name);
           return load(t, u.method, u.path, body, connections, duration, u.headers);
         };
         const results = new Map<string, Load[]>();
-        for (const t of [...targets, ...[...targets].reverse()]) results.set(t.name, [...(results.get(t.name) ?? []), await one(t)]);
+        for (const t of [...compared, ...[...compared].reverse()]) results.set(t.name, [...(results.get(t.name) ?? []), await one(t)]);
         const mean = (name: string): Load => {
           const [a, b] = results.get(name)!;
           return { rps: (a.rps + b.rps) / 2, mbps: (a.mbps + b.mbps) / 2, p99: Math.max(a.p99, b.p99), non2xx: a.non2xx + b.non2xx };
         };
-        for (const t of targets) {
+        for (const t of compared) {
           const r = mean(t.name);
           console.log(`${s.label.padEnd(7)} ${op.padEnd(9)} ${t.name.padEnd(10)} ${r.rps.toFixed(0).padStart(8)}  ${r.mbps.toFixed(1).padStart(9)}  ${String(r.p99).padStart(7)}`);
         }
         const [b, pl, pa] = ['bare', 'plinth', 'parse'].map(mean);
         console.log(`${''.padEnd(18)}Plinth/bare ${(pl.rps / b.rps).toFixed(2)}   Plinth/Parse ${(pl.rps / pa.rps).toFixed(2)}`);
+        if (compared.includes(rest)) {
+          const r = mean(rest.name);
+          console.log(`${''.padEnd(18)}REST one-row read/bare ${(r.rps / b.rps).toFixed(2)}   Plinth download/REST one-row read ${(pl.rps / r.rps).toFixed(2)}`);
+        }
       }
     }
 

@@ -5,6 +5,14 @@ import { DATABASE_URL } from './database.tokens';
 
 const CHANNEL = 'plinth_invalidate';
 
+/**
+ * The channel and message of a publication, for SQL that publishes itself (`pg_notify($1, $2)` in a statement of a
+ * tenant transaction, delivered only if it commits) where no control EntityManager is at hand.
+ */
+export function invalidationNotice(topic: string, key: string): [channel: string, payload: string] {
+  return [CHANNEL, JSON.stringify({ topic, key })];
+}
+
 type Handler = (key: string) => void;
 
 /**
@@ -62,7 +70,7 @@ export class CacheInvalidation implements OnModuleDestroy {
    * back; an entry loaded again before the commit is dropped again when the notification arrives.
    */
   async publish(manager: EntityManager, topic: string, key: string): Promise<void> {
-    await manager.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ topic, key })]);
+    await manager.query('SELECT pg_notify($1, $2)', invalidationNotice(topic, key));
     for (const h of this.handlers.get(topic) ?? []) h(key);
   }
 

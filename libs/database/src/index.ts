@@ -19,6 +19,6 @@ export { ControlTransactions } from './control-transactions';
 export { ControlHealthRepository } from './control-health.repository';
 export type { ControlHealth } from './control-health.repository';
 /** Cross-instance cache invalidation (Postgres LISTEN/NOTIFY, delivered on commit). */
-export { CacheInvalidation } from './cache-invalidation';
+export { CacheInvalidation, invalidationNotice } from './cache-invalidation';
 /** The login role tenant pools connect as (may only switch into data roles). */
 export { ensureTenantLoginRole, TENANT_LOGIN_ROLE } from './tenant-login';

@@ -10,6 +10,45 @@ import { StorageException } from './storage.exception';
  */
 const ACTIVE_TYPES = /^(text\/(html|xml|javascript|ecmascript|xsl)|application\/(xhtml\+xml|xml|javascript|ecmascript|x-javascript|x-shockwave-flash|pdf)|image\/svg\+xml|multipart\/x-mixed-replace)\b/i;
 
+/** Objects (or ranges) up to this size are read in one call and sent with one write, without a stream pipeline. */
+export const SMALL_OBJECT_BYTES = 64 * 1024;
+
+/** How many bytes of small objects each instance keeps in memory ({@link SmallObjectCache}). */
+export const SMALL_OBJECT_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The bytes of small objects (≤ {@link SMALL_OBJECT_BYTES}) most recently served, by byte key, within a byte budget
+ * (least recently used out first). A byte key is written once and never overwritten, so a copy can't go stale and
+ * needs no invalidation across instances: which key an object has is always read from its metadata, and a key that
+ * no row points at any more (replaced, deleted) is never asked for again — its copy just ages out.
+ */
+export class SmallObjectCache {
+  private readonly entries = new Map<string, Buffer>();
+  private size = 0;
+
+  constructor(private readonly budget = SMALL_OBJECT_CACHE_BYTES) {}
+
+  get(key: string): Buffer | undefined {
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, bytes: Buffer): void {
+    if (bytes.length > SMALL_OBJECT_BYTES || bytes.length > this.budget || this.entries.has(key)) return;
+    this.entries.set(key, bytes);
+    this.size += bytes.length;
+    for (const [k, v] of this.entries) {
+      if (this.size <= this.budget) break;
+      this.entries.delete(k);
+      this.size -= v.length;
+    }
+  }
+}
+
 export const etagOf = (o: Pick<ObjectRow, 'etag'>) => `"${o.etag}"`;
 
 /** `Range: bytes=a-b | a- | -n` against `size`: the range, undefined (whole object), or 416. Multi-range isn't served. */
@@ -43,7 +82,14 @@ function disposition(filename: string): string {
  * with `nosniff`, `attachment` for active types or when `download` asks, Range (206/416), and the bytes streamed from
  * the backend with back-pressure (HEAD: headers only).
  */
-export async function serveObject(backend: StorageBackend, req: IncomingMessage, res: ServerResponse, o: ObjectRow, download: string | undefined): Promise<void> {
+export async function serveObject(
+  backend: StorageBackend,
+  req: IncomingMessage,
+  res: ServerResponse,
+  o: ObjectRow,
+  download: string | undefined,
+  small?: SmallObjectCache,
+): Promise<void> {
   const etag = etagOf(o);
   res.setHeader('etag', etag);
   res.setHeader('last-modified', new Date(o.updated_at).toUTCString());
@@ -72,6 +118,17 @@ export async function serveObject(backend: StorageBackend, req: IncomingMessage,
   }
   if (req.method === 'HEAD' || o.size === 0) {
     res.end();
+    return;
+  }
+  if (backend.read && o.size <= SMALL_OBJECT_BYTES) {
+    // The whole object in one read (kept for the next download), the range cut from it. A failure here comes before
+    // any byte is sent: the edge answers it, as it does get()'s.
+    let bytes = small?.get(o.key);
+    if (bytes === undefined) {
+      bytes = await backend.read(o.key, 0, o.size);
+      small?.set(o.key, bytes);
+    }
+    res.end(range ? bytes.subarray(range.start, range.end + 1) : bytes);
     return;
   }
   const body = await backend.get(o.key, range);

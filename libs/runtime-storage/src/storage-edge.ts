@@ -141,7 +141,7 @@ export class StorageEdge implements OnModuleInit {
           handler: async (c) => {
             const [bucket, name] = target(c);
             const o = await s.signedObject(c.tenant.project, bucket, name, query(c).get('token'));
-            await serveObject(s.backend, c.req, c.res, o, download(c));
+            await serveObject(s.backend, c.req, c.res, o, download(c), s.smallObjects);
           },
         },
         json(['POST'], '/object/upload/sign/:bucket/*', 'json', (c) => {
@@ -160,7 +160,7 @@ export class StorageEdge implements OnModuleInit {
           target: byBucket,
           handler: async (c) => {
             const [bucket, name] = target(c);
-            await serveObject(s.backend, c.req, c.res, await s.publicObject(c.tenant.project, bucket, name), download(c));
+            await serveObject(s.backend, c.req, c.res, await s.publicObject(c.tenant.project, bucket, name), download(c), s.smallObjects);
           },
         },
         {
@@ -170,7 +170,7 @@ export class StorageEdge implements OnModuleInit {
           target: byBucket,
           handler: async (c) => {
             const [bucket, name] = target(c);
-            await serveObject(s.backend, c.req, c.res, await s.readable(c.tenant, bucket, name), download(c));
+            await serveObject(s.backend, c.req, c.res, await s.readable(c.tenant, bucket, name), download(c), s.smallObjects);
           },
         },
         json(['GET'], '/object/info/:bucket/*', 'none', (c) => s.info(c.tenant, ...target(c)), { target: byBucket }),
@@ -276,7 +276,7 @@ export class StorageEdge implements OnModuleInit {
           target: byBucket,
           handler: async (c) => {
             const [bucket, name] = target(c);
-            await serveObject(s.backend, c.req, c.res, await s.readable(c.tenant, bucket, name), download(c));
+            await serveObject(s.backend, c.req, c.res, await s.readable(c.tenant, bucket, name), download(c), s.smallObjects);
           },
         },
         json(['DELETE'], '/object/:bucket/*', 'none', async (c) => {

@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { PoolClient, QueryResultRow } from 'pg';
-import { TenantDatabase, TenantTarget } from '@plinth/database';
+import { CacheInvalidation, invalidationNotice, TenantDatabase, TenantTarget } from '@plinth/database';
 import type { TenantProject } from '@plinth/gateway';
 import { rulesSql, StorageAction, StorageCaller, StoredBucketRule } from './bucket-rules';
 import { storageTables, StorageTables } from './storage-schema';
@@ -83,6 +83,12 @@ type Scope = StorageTables & { target: TenantTarget };
 const OBJECT_COLUMNS = `id, bucket_id, name, owner_id, key, version, size::float8 AS size, mime_type, etag, cache_control, user_metadata, created_at, updated_at, last_accessed_at`;
 const BUCKET_COLUMNS = `id, name, public, file_size_limit::float8 AS file_size_limit, allowed_mime_types, owner_id, rules, created_at, updated_at`;
 
+/** Published (key: the project's ref) when one of a project's buckets is created, changed or deleted. */
+export const STORAGE_BUCKETS_TOPIC = 'storage-buckets';
+/** How long a cached bucket row is trusted should a notification be missed (the listener reconnecting). */
+const BUCKET_TTL_MS = 5_000;
+const MAX_CACHED_PROJECTS = 20_000;
+
 /** `%` and `_` taken literally in a LIKE pattern (with the default `\` escape). */
 const likeLiteral = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -93,8 +99,58 @@ const likeLiteral = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
  * PostgREST, has no grant on these tables. Table names come from the validated ref only.
  */
 @Injectable()
-export class StorageRepository {
-  constructor(private readonly tenants: TenantDatabase) {}
+export class StorageRepository implements OnModuleInit {
+  /**
+   * Bucket rows (settings and rules) per project ref, read on every upload, listing and download: kept for
+   * {@link BUCKET_TTL_MS} and dropped on every instance when any instance changes one of the project's buckets (the
+   * change's statement publishes in its own transaction, so the notice goes out only if it commits). Only buckets
+   * that exist are kept: a bucket just created elsewhere is never "missing" here.
+   */
+  private readonly buckets = new Map<string, { rows: Map<string, BucketRow>; until: number }>();
+  /** Bumped per ref at each invalidation: a read that started before one doesn't fill the cache with what it read. */
+  private readonly generations = new Map<string, number>();
+
+  constructor(
+    private readonly tenants: TenantDatabase,
+    private readonly invalidation: CacheInvalidation,
+  ) {}
+
+  onModuleInit(): void {
+    this.invalidation.subscribe(STORAGE_BUCKETS_TOPIC, (ref) => this.forget(ref));
+  }
+
+  private forget(ref: string): void {
+    this.buckets.delete(ref);
+    this.generations.set(ref, (this.generations.get(ref) ?? 0) + 1);
+  }
+
+  /** The cached row of bucket `id`, if fresh. */
+  private cachedBucket(ref: string, id: string): BucketRow | undefined {
+    const entry = this.buckets.get(ref);
+    if (entry === undefined) return undefined;
+    if (entry.until <= Date.now()) {
+      this.buckets.delete(ref);
+      return undefined;
+    }
+    return entry.rows.get(id);
+  }
+
+  private remember(ref: string, generation: number, row: BucketRow): void {
+    if ((this.generations.get(ref) ?? 0) !== generation) return;
+    let entry = this.buckets.get(ref);
+    if (entry === undefined) {
+      if (this.buckets.size >= MAX_CACHED_PROJECTS) this.buckets.clear();
+      entry = { rows: new Map(), until: Date.now() + BUCKET_TTL_MS };
+      this.buckets.set(ref, entry);
+    }
+    entry.rows.set(row.id, row);
+  }
+
+  /** The parameters of `pg_notify` for a change to one of `p`'s buckets (dropped here at once as well). */
+  private bucketsChanged(p: Pick<TenantProject, 'ref'>): [string, string] {
+    this.forget(p.ref);
+    return invalidationNotice(STORAGE_BUCKETS_TOPIC, p.ref);
+  }
 
   private scope(p: Pick<TenantProject, 'ref' | 'cluster' | 'schema' | 'dataRole'>): Scope {
     const target: TenantTarget = { ref: p.ref, cluster: p.cluster, schema: `t_${p.ref}`, dataRole: p.dataRole };
@@ -121,13 +177,18 @@ export class StorageRepository {
       const t = this.scope(p);
       return (await tx.query<BucketRow>(`SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} WHERE id = $1`, [id])).rows[0] ?? null;
     }
-    return (await this.one<BucketRow>(p, (t) => `SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} WHERE id = $1`, [id]))[0] ?? null;
+    const hit = this.cachedBucket(p.ref, id);
+    if (hit) return hit;
+    const generation = this.generations.get(p.ref) ?? 0;
+    const row = (await this.one<BucketRow>(p, (t) => `SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} WHERE id = $1`, [id]))[0] ?? null;
+    if (row) this.remember(p.ref, generation, row);
+    return row;
   }
 
   /** Inserts the bucket; false when the id is taken. */
   async createBucket(p: TenantProject, b: { id: string; name: string; public: boolean; file_size_limit: number | null; allowed_mime_types: string[] | null; owner_id: string | null }): Promise<boolean> {
-    const rows = await this.one(p, (t) => `INSERT INTO ${t.buckets} (id, name, public, file_size_limit, allowed_mime_types, owner_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id`, [
-      b.id, b.name, b.public, b.file_size_limit, b.allowed_mime_types, b.owner_id,
+    const rows = await this.one(p, (t) => `INSERT INTO ${t.buckets} (id, name, public, file_size_limit, allowed_mime_types, owner_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id, pg_notify($7, $8)`, [
+      b.id, b.name, b.public, b.file_size_limit, b.allowed_mime_types, b.owner_id, ...this.bucketsChanged(p),
     ]);
     return rows.length === 1;
   }
@@ -142,7 +203,9 @@ export class StorageRepository {
       sets.push(`${k} = $${values.length}`);
     }
     sets.push('updated_at = now()');
-    const rows = await this.one(p, (t) => `UPDATE ${t.buckets} SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, values);
+    values.push(...this.bucketsChanged(p));
+    const n = values.length;
+    const rows = await this.one(p, (t) => `UPDATE ${t.buckets} SET ${sets.join(', ')} WHERE id = $1 RETURNING id, pg_notify($${n - 1}, $${n})`, values);
     return rows.length === 1;
   }
 
@@ -153,7 +216,7 @@ export class StorageRepository {
       if (!b.rowCount) return 'missing';
       const any = await tx.query(`SELECT 1 FROM ${t.objects} WHERE bucket_id = $1 LIMIT 1`, [id]);
       if (any.rowCount) return 'not_empty';
-      await tx.query(`DELETE FROM ${t.buckets} WHERE id = $1`, [id]);
+      await tx.query(`DELETE FROM ${t.buckets} WHERE id = $1 RETURNING pg_notify($2, $3)`, [id, ...this.bucketsChanged(p)]);
       return 'deleted';
     });
   }
@@ -170,6 +233,9 @@ export class StorageRepository {
 
   /** The bucket and its object `name` in one statement (the download path: one round trip). */
   async bucketAndObject(p: TenantProject, bucket: string, name: string): Promise<{ bucket: BucketRow | null; object: ObjectRow | null }> {
+    const hit = this.cachedBucket(p.ref, bucket);
+    if (hit) return { bucket: hit, object: await this.object(p, bucket, name) };
+    const generation = this.generations.get(p.ref) ?? 0;
     const rows = await this.one<{ b: BucketRow; o: ObjectRow | null }>(
       p,
       (t) => `SELECT (SELECT row_to_json(x) FROM (SELECT ${BUCKET_COLUMNS} FROM ${t.buckets} WHERE id = $1) x) AS b,
@@ -177,6 +243,7 @@ export class StorageRepository {
       [bucket, name],
     );
     const { b, o } = rows[0];
+    if (b) this.remember(p.ref, generation, b);
     // JSON carries dates as strings; the callers format them with new Date(…), which takes either.
     return { bucket: b, object: b ? o : null };
   }
@@ -200,6 +267,33 @@ export class StorageRepository {
       [o.id, o.bucket_id, o.name, o.owner_id, o.key, o.version, o.size, o.mime_type, o.etag, o.cache_control, o.user_metadata === null ? null : JSON.stringify(o.user_metadata)],
     );
     return rows[0];
+  }
+
+  /**
+   * An upload's commit in one statement (one round trip): locks the object it replaces, if any, and inserts or
+   * replaces the row — keeping the replaced row's id, and its owner when `o.owner_id` is null. Null when an object is
+   * there and `upsert` is false (nothing written). `replaced`: the byte key of the row replaced, to delete after the
+   * commit. (A row inserted by a concurrent upload after this statement's snapshot is replaced through ON CONFLICT
+   * without its key being known here: its bytes are an orphan for the sweeper, as they were with a separate read.)
+   */
+  async commitObject(p: TenantProject, o: Omit<ObjectRow, 'created_at' | 'updated_at' | 'last_accessed_at'>, upsert: boolean): Promise<{ row: ObjectRow; replaced: string | null } | null> {
+    const rows = await this.one<ObjectRow & { replaced: string | null }>(
+      p,
+      (t) => `WITH cur AS (SELECT id, key, owner_id FROM ${t.objects} WHERE bucket_id = $2 AND name = $3 FOR UPDATE),
+       put AS (
+         INSERT INTO ${t.objects} (id, bucket_id, name, owner_id, key, version, size, mime_type, etag, cache_control, user_metadata)
+         VALUES (coalesce((SELECT id FROM cur), $1), $2, $3, coalesce($4, (SELECT owner_id FROM cur)), $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (bucket_id, name) DO UPDATE SET owner_id = EXCLUDED.owner_id, key = EXCLUDED.key, version = EXCLUDED.version,
+           size = EXCLUDED.size, mime_type = EXCLUDED.mime_type, etag = EXCLUDED.etag, cache_control = EXCLUDED.cache_control,
+           user_metadata = EXCLUDED.user_metadata, updated_at = now(), last_accessed_at = now()
+         WHERE $12::boolean
+         RETURNING ${OBJECT_COLUMNS})
+       SELECT put.*, (SELECT key FROM cur) AS replaced FROM put`,
+      [o.id, o.bucket_id, o.name, o.owner_id, o.key, o.version, o.size, o.mime_type, o.etag, o.cache_control, o.user_metadata === null ? null : JSON.stringify(o.user_metadata), upsert],
+    );
+    if (!rows.length) return null;
+    const { replaced, ...row } = rows[0];
+    return { row, replaced };
   }
 
   /** Deletes the named objects of a bucket that `allowed` passes; the deleted rows. */

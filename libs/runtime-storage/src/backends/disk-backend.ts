@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
+import * as fs from 'node:fs';
 import { copyFile, mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -16,6 +17,8 @@ const KEY = /^[a-z0-9]{1,64}(\/[A-Za-z0-9_.-]{1,200}){1,4}$/;
 export class DiskBackend implements StorageBackend {
   readonly kind = 'disk' as const;
   private readonly tmp: string;
+  /** Directories known to exist (see {@link ensureDir}). */
+  private readonly dirs = new Set<string>();
 
   constructor(private readonly dir: string) {
     this.tmp = join(dir, '.tmp');
@@ -23,7 +26,7 @@ export class DiskBackend implements StorageBackend {
 
   async put(key: string, body: Readable): Promise<StoredBytes> {
     const path = this.path(key);
-    await mkdir(this.tmp, { recursive: true });
+    await this.ensureDir(this.tmp);
     const temp = join(this.tmp, randomUUID());
     const hash = createHash('md5');
     let size = 0;
@@ -36,10 +39,11 @@ export class DiskBackend implements StorageBackend {
     });
     try {
       await pipeline(body, tap, createWriteStream(temp, { flags: 'wx' }));
-      await mkdir(dirname(path), { recursive: true });
-      await rename(temp, path);
+      await this.renameInto(temp, path);
     } catch (e) {
       await rm(temp, { force: true });
+      // The temporary directory went away under us: the next write creates it again.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.dirs.delete(this.tmp);
       throw e;
     }
     return { size, md5: hash.digest('hex') };
@@ -52,13 +56,36 @@ export class DiskBackend implements StorageBackend {
     return createReadStream(path, range ? { start: range.start, end: range.end, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 });
   }
 
+  /**
+   * Open, one positioned read, close: three calls on the thread pool, and no stream set up for a few KiB. On the
+   * callback API: a FileHandle (fs/promises) costs noticeably more per file in CPU (profiled on 4 KiB downloads).
+   */
+  async read(key: string, start: number, length: number): Promise<Buffer> {
+    const path = this.path(key);
+    return new Promise((resolve, reject) => {
+      fs.open(path, 'r', (err, fd) => {
+        if (err) return reject(err);
+        const buf = Buffer.allocUnsafe(length);
+        const finish = (failure: Error | null) => fs.close(fd, (closeErr) => (failure ?? closeErr ? reject(failure ?? closeErr) : resolve(buf)));
+        const next = (filled: number) => {
+          if (filled === length) return finish(null);
+          fs.read(fd, buf, filled, length - filled, start + filled, (readErr, n) => {
+            if (readErr) return finish(readErr);
+            if (n === 0) return finish(new Error(`storage key ${key} holds fewer bytes than its metadata says`));
+            next(filled + n);
+          });
+        };
+        next(0);
+      });
+    });
+  }
+
   async copy(from: string, to: string): Promise<void> {
     const target = this.path(to);
-    await mkdir(dirname(target), { recursive: true });
     const temp = join(this.tmp, randomUUID());
-    await mkdir(this.tmp, { recursive: true });
+    await this.ensureDir(this.tmp);
     await copyFile(this.path(from), temp);
-    await rename(temp, target);
+    await this.renameInto(temp, target);
   }
 
   async delete(keys: readonly string[]): Promise<void> {
@@ -82,6 +109,33 @@ export class DiskBackend implements StorageBackend {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) yield* this.walk(full);
       else if (entry.isFile()) yield { key: relative(this.dir, full).split(sep).join('/'), modifiedAt: (await stat(full)).mtime };
+    }
+  }
+
+  /**
+   * Creates `dir` once per process rather than on every write (a system call each). Should it be removed later
+   * (a project's bytes deleted), the write that finds it missing creates it again ({@link renameInto}).
+   */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (this.dirs.size > 10_000) this.dirs.clear();
+    this.dirs.add(dir);
+  }
+
+  /** Renames the complete temporary file into place, creating the key's directory when it is (no longer) there. */
+  private async renameInto(temp: string, path: string): Promise<void> {
+    const dir = dirname(path);
+    await this.ensureDir(dir);
+    try {
+      await rename(temp, path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.dirs.delete(dir);
+      this.dirs.delete(this.tmp);
+      await mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+      await rename(temp, path);
     }
   }
 

@@ -65,6 +65,13 @@ export class S3Backend implements StorageBackend {
     return r.Body as Readable;
   }
 
+  async read(key: string, start: number, length: number): Promise<Buffer> {
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${start + length - 1}` }));
+    const bytes = Buffer.from(await r.Body!.transformToByteArray());
+    if (bytes.length !== length) throw new Error(`storage key ${key} holds fewer bytes than its metadata says`);
+    return bytes;
+  }
+
   async copy(from: string, to: string): Promise<void> {
     await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: `${this.bucket}/${from}` }));
   }

@@ -24,6 +24,11 @@ export interface StorageBackend {
   put(key: string, body: Readable): Promise<StoredBytes>;
   /** The bytes (or `range` of them) of `key` as a stream. */
   get(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * The `length` bytes of `key` from `start` in one buffer, for small objects (optional: a backend without it serves
+   * them through {@link get}). Rejects if the stored bytes are fewer than `length`.
+   */
+  read?(key: string, start: number, length: number): Promise<Buffer>;
   /** Copies the bytes of `from` to the new key `to` (server side on S3). */
   copy(from: string, to: string): Promise<void>;
   /** Removes keys; a key that doesn't exist is no error. */
