@@ -1,5 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { bootTestApp, PASSWORD, signupVerified, TestApp, uniqueEmail } from '../support/test-app';
+import { readFile } from 'node:fs/promises';
+import { bootTestApp, createProject, PASSWORD, signup, signupVerified, TestApp, uniqueEmail } from '../support/test-app';
 import { chromiumAvailable, CONSOLE_DIST, ensureConsoleBuilt, launchChromium, screenshotPath } from '../support/console-browser';
 
 /**
@@ -236,6 +237,89 @@ run('console in a browser: the customer journey', () => {
     await shot(page, '10c-auth-settings');
     const signupTry = await t.http().post(`/p/${ref}/auth/v1/signup`).set('apikey', keys.publishable).send({ email: uniqueEmail('end'), password: PASSWORD });
     expect(signupTry.status).toBe(422);
+  });
+
+  it('creates a bucket with a size limit and allowed types, browses folders, uploads, downloads and deletes a file', async () => {
+    // The object browser's key, as the browser sends it (to try it on another project below).
+    let consoleKey = '';
+    page.on('request', (r) => {
+      if (r.url().includes(`/p/${ref}/storage/v1/`)) consoleKey = r.headers()['apikey'] ?? consoleKey;
+    });
+    await page.getByRole('link', { name: 'Storage' }).click();
+    await page.getByText('No buckets yet').waitFor();
+    await page.getByRole('button', { name: 'New bucket' }).click();
+    await page.getByLabel('Bucket name').fill('bad name!');
+    await page.getByRole('button', { name: 'Create bucket' }).click();
+    await page.getByRole('dialog').getByRole('alert').first().waitFor();
+    await page.getByLabel('Bucket name').fill('avatars');
+    await page.getByLabel('Size limit per file (optional)').fill('1MB');
+    await page.getByLabel('Allowed types (optional, comma-separated)').fill('image/*, text/plain');
+    await page.getByRole('button', { name: 'Create bucket' }).click();
+    await page.getByRole('heading', { name: 'avatars' }).waitFor();
+    await page.getByText('No files yet').waitFor();
+    const bucket = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
+    expect([bucket.body.public, bucket.body.file_size_limit, bucket.body.allowed_mime_types]).toEqual([false, 1_000_000, ['image/*', 'text/plain']]);
+
+    // A folder is a prefix: open it, upload into it.
+    await page.getByRole('button', { name: 'New folder' }).click();
+    await page.getByLabel('Folder name').fill('ada');
+    await page.getByRole('button', { name: 'Open folder' }).click();
+    await page.getByText('This folder is empty').waitFor();
+    await page.getByLabel('Files to upload').setInputFiles({ name: 'hello.txt', mimeType: 'text/plain', buffer: Buffer.from('hello from the console') });
+    await page.getByRole('cell', { name: 'hello.txt' }).waitFor();
+    const stored = await t.http().get(`/p/${ref}/storage/v1/object/avatars/ada/hello.txt`).set('apikey', keys.secret).buffer(true).parse((res, cb) => {
+      let data = '';
+      res.on('data', (c: Buffer) => (data += c.toString()));
+      res.on('end', () => cb(null, data));
+    });
+    expect([stored.status, stored.body]).toEqual([200, 'hello from the console']);
+
+    // The bucket's allowed types refuse a binary: the API's message shows, nothing is stored.
+    await page.getByLabel('Files to upload').setInputFiles({ name: 'blob.bin', mimeType: 'application/octet-stream', buffer: Buffer.from([1, 2, 3]) });
+    await page.getByRole('alert').filter({ hasText: /type|mime/i }).waitFor();
+    const refused = await t.http().head(`/p/${ref}/storage/v1/object/avatars/ada/blob.bin`).set('apikey', keys.secret);
+    expect(refused.status).toBe(404);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download hello.txt' }).click()]);
+    expect(download.suggestedFilename()).toBe('hello.txt');
+    expect(await readFile(await download.path())).toEqual(Buffer.from('hello from the console'));
+
+    await page.getByRole('button', { name: 'avatars', exact: true }).click();
+    await page.getByRole('button', { name: 'ada/' }).waitFor();
+    await shot(page, '10d-storage-bucket');
+
+    // The console's key reaches this project's storage only.
+    expect(consoleKey).not.toBe('');
+    const other = await createProject(t, await signup(t, 'storage-other'), 'other');
+    await t.http().post(`/p/${other.ref}/storage/v1/bucket`).set('apikey', other.secret).send({ id: 'theirs' }).expect(200);
+    const cross = await t.http().post(`/p/${other.ref}/storage/v1/object/list/theirs`).set('apikey', consoleKey).send({ prefix: '' });
+    expect(cross.status).toBe(401);
+  });
+
+  it('gives the bucket per-user folders, previewed in plain words, then empties and deletes it', async () => {
+    await page.getByRole('button', { name: 'Per-user folders' }).click();
+    await page.getByText('Signed-in users can read, create, update and delete files where path starts with their id followed by "/"').waitFor();
+    await page.getByRole('button', { name: 'Save rules' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    await shot(page, '10e-storage-rules');
+    const bucket = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
+    expect(bucket.body.rules).toEqual([{ role: 'authenticated', action: ['read', 'create', 'update', 'delete'], where: { path: { $startsWith: '$auth.uid/' } } }]);
+
+    // Not valid JSON: the editor says so and won't save.
+    await page.getByLabel('Conditions (JSON, optional)').fill('{"path":');
+    await page.getByText('Conditions are not valid JSON').waitFor();
+    expect(await page.getByRole('button', { name: 'Save rules' }).isDisabled()).toBe(true);
+
+    await page.getByRole('button', { name: 'ada/' }).click();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete hello.txt' }).click();
+    await page.getByText('This folder is empty').waitFor();
+    await page.getByRole('button', { name: 'Delete bucket…' }).click();
+    await page.getByLabel('Type avatars').fill('avatars');
+    await page.getByRole('button', { name: 'Delete bucket', exact: true }).click();
+    await page.getByText('No buckets yet').waitFor();
+    const gone = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
+    expect(gone.status).toBe(404);
   });
 
   it('changes plan on the billing page (ledger-only notice shown)', async () => {

@@ -20,6 +20,8 @@ const UsagePage = lazy(() => import('./pages/usage').then((m) => ({ default: m.U
 const BillingPage = lazy(() => import('./pages/billing').then((m) => ({ default: m.BillingPage })));
 const AuthSettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AuthSettingsPage })));
 const AccountPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AccountPage })));
+const BucketsPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketsPage })));
+const BucketPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketPage })));
 const MembersPage = lazy(() => import('./pages/members').then((m) => ({ default: m.MembersPage })));
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -59,6 +61,8 @@ export function App() {
               <Route path="keys" element={<KeysPage />} />
               <Route path="tables" element={<TablesPage />} />
               <Route path="tables/:table" element={<TablePage />} />
+              <Route path="storage" element={<BucketsPage />} />
+              <Route path="storage/:bucket" element={<BucketPage />} />
               <Route path="usage" element={<UsagePage />} />
               <Route path="auth" element={<AuthSettingsPage />} />
             </Route>
