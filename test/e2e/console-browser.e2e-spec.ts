@@ -258,7 +258,7 @@ run('console in a browser: the customer journey', () => {
     await page.getByRole('heading', { name: 'avatars' }).waitFor();
     await page.getByText('No files yet').waitFor();
     const bucket = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
-    expect([bucket.body.public, bucket.body.file_size_limit, bucket.body.allowed_mime_types]).toEqual([false, 1_000_000, ['image/*', 'text/plain']]);
+    expect([bucket.body.public, bucket.body.file_size_limit, bucket.body.allowed_mime_types]).toEqual([false, 1_048_576, ['image/*', 'text/plain']]);
 
     // A folder is a prefix: open it, upload into it.
     await page.getByRole('button', { name: 'New folder' }).click();

@@ -22,6 +22,8 @@ const AuthSettingsPage = lazy(() => import('./pages/settings').then((m) => ({ de
 const AccountPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AccountPage })));
 const BucketsPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketsPage })));
 const BucketPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketPage })));
+const FunctionsPage = lazy(() => import('./pages/functions').then((m) => ({ default: m.FunctionsPage })));
+const FunctionPage = lazy(() => import('./pages/functions').then((m) => ({ default: m.FunctionPage })));
 const MembersPage = lazy(() => import('./pages/members').then((m) => ({ default: m.MembersPage })));
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -63,6 +65,8 @@ export function App() {
               <Route path="tables/:table" element={<TablePage />} />
               <Route path="storage" element={<BucketsPage />} />
               <Route path="storage/:bucket" element={<BucketPage />} />
+              <Route path="functions" element={<FunctionsPage />} />
+              <Route path="functions/:name" element={<FunctionPage />} />
               <Route path="usage" element={<UsagePage />} />
               <Route path="auth" element={<AuthSettingsPage />} />
             </Route>
