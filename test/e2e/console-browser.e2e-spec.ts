@@ -1,5 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { Webhook } from 'standardwebhooks';
 import { bootTestApp, createProject, PASSWORD, signup, signupVerified, TestApp, uniqueEmail } from '../support/test-app';
 import { chromiumAvailable, CONSOLE_DIST, ensureConsoleBuilt, launchChromium, screenshotPath } from '../support/console-browser';
 
@@ -49,7 +51,7 @@ run('console in a browser: the customer journey', () => {
 
   beforeAll(async () => {
     ensureConsoleBuilt();
-    t = await bootTestApp({ CONSOLE_DIR: CONSOLE_DIST, METERING_FLUSH_MS: '500' }, undefined, { withWorker: true });
+    t = await bootTestApp({ CONSOLE_DIR: CONSOLE_DIST, METERING_FLUSH_MS: '500', JOBS_POLL_MS: '50', FUNCTION_RUNNERS: '1' }, undefined, { withWorker: true });
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: t.baseUrl });
@@ -320,6 +322,134 @@ run('console in a browser: the customer journey', () => {
     await page.getByText('No buckets yet').waitFor();
     const gone = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
     expect(gone.status).toBe(404);
+  });
+
+  it('deploys a function from the editor: a compile error points at its line and column, then it deploys and answers a test call', async () => {
+    await page.getByRole('link', { name: 'Functions' }).click();
+    await page.getByText('No functions yet').waitFor();
+    await page.getByText('No secrets').waitFor();
+    await page.getByLabel('Secret name').fill('GREETING');
+    await page.getByLabel('Secret value').fill('hola');
+    await page.getByRole('button', { name: 'Set secret' }).click();
+    await page.getByRole('button', { name: 'Delete secret GREETING' }).waitFor();
+    expect(await page.getByText('hola').count()).toBe(0);
+
+    await page.getByLabel('New function name').fill('hello');
+    await page.getByRole('button', { name: 'Open editor' }).click();
+    await page.getByText('not deployed').waitFor();
+    const editor = page.getByLabel('Source', { exact: true });
+    await editor.fill('export default {\n  fetch() { return 1 +; }\n}');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.locator('#fn-compile-error').filter({ hasText: /line 2, column \d+/ }).waitFor();
+    // The caret sits on line 2, where the compiler points.
+    const caret = await editor.evaluate((el: HTMLTextAreaElement) => el.value.slice(0, el.selectionStart).split('\n').length);
+    expect(caret).toBe(2);
+    const missing = await t.http().get(`/v1/projects/${ref}/functions/hello`).set('apikey', keys.secret);
+    expect(missing.status).toBe(404);
+
+    await editor.fill(
+      'export default {\n  async fetch(req: Request, env: any): Promise<Response> {\n    const body = await req.json();\n    console.log("v1 for", body.name);\n    console.warn("careful");\n    return Response.json({ hello: body.name, greeting: env.secrets.GREETING, v: 1 });\n  },\n};\n',
+    );
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByText('v1 live').waitFor();
+    await page.getByLabel('Test body').fill('{"name":"Ada"}');
+    await page.getByRole('button', { name: 'Invoke' }).click();
+    await page.getByTestId('invoke-response').filter({ hasText: '"hello": "Ada"' }).waitFor();
+    expect(JSON.parse(await page.getByTestId('invoke-response').innerText())).toEqual({ hello: 'Ada', greeting: 'hola', v: 1 });
+    // Logs, filtered by level.
+    await page.getByText('[log] v1 for Ada').waitFor({ timeout: 15_000 });
+    await page.getByLabel('Level').selectOption('warn');
+    await page.getByText('[warn] careful').waitFor();
+    expect(await page.getByText('[log] v1 for Ada').count()).toBe(0);
+    await shot(page, '10f-function-editor');
+  });
+
+  it('deploys a second version and rolls back to the first from the versions list', async () => {
+    const editor = page.getByLabel('Source', { exact: true });
+    await editor.fill('export default { fetch() { return new Response("v2"); } };\n');
+    await page.getByLabel('Language').selectOption('js');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByText('v2 live').waitFor();
+    const v2 = await t.http().post(`/p/${ref}/functions/v1/hello`).set('apikey', keys.secret).send({ name: 'x' });
+    expect(v2.text).toBe('v2');
+    await page.getByRole('button', { name: 'Roll back to v1' }).click();
+    await page.getByText('v1 live').waitFor();
+    const back = await t.http().post(`/p/${ref}/functions/v1/hello`).set('apikey', keys.secret).send({ name: 'Bo' });
+    expect(back.body).toEqual({ hello: 'Bo', greeting: 'hola', v: 1 });
+    await shot(page, '10g-function-versions');
+  });
+
+  describe('notifications', () => {
+    let receiver: Server;
+    const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+    let receiverUrl = '';
+    beforeAll(async () => {
+      receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          received.push({ headers: req.headers, body });
+          res.writeHead(200).end('ok');
+        });
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+      const addr = receiver.address();
+      receiverUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/hooks`;
+    });
+    afterAll(() => new Promise<void>((r) => receiver.close(() => r())));
+
+    it('creates a webhook endpoint (secret shown once, with copy), test-sends a signed event and replays it from the delivery log', async () => {
+      await page.getByRole('link', { name: 'Notifications' }).click();
+      await page.getByText('No webhook endpoints').waitFor();
+      await page.getByText('No deliveries yet').waitFor();
+      await page.getByRole('button', { name: 'New endpoint' }).click();
+      await page.getByLabel('Endpoint URL').fill('not a url');
+      await page.getByRole('button', { name: 'Create endpoint' }).click();
+      await page.getByRole('dialog').getByRole('alert').first().waitFor();
+      await page.getByLabel('Endpoint URL').fill(receiverUrl);
+      await page.getByLabel('Events (comma-separated)').fill('webhook.test, notes.insert');
+      await page.getByRole('button', { name: 'Create endpoint' }).click();
+      const secretField = page.getByLabel('Signing secret', { exact: true });
+      await secretField.waitFor();
+      const secret = await secretField.inputValue();
+      expect(secret).toMatch(/^whsec_/);
+      await page.getByRole('button', { name: 'Copy Signing secret' }).click();
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+      await page.getByRole('button', { name: "I've saved it" }).click();
+      const listed = await t.http().get(`/v1/projects/${ref}/webhooks`).set('apikey', keys.secret);
+      expect(listed.body.map((h: { url: string; secret?: string }) => [h.url, h.secret])).toEqual([[receiverUrl, undefined]]);
+
+      await page.getByRole('button', { name: `Send a test event to ${receiverUrl}` }).click();
+      await page.getByText('Test event queued').waitFor();
+      const row = page.locator('tr[data-delivery]').filter({ hasText: 'webhook.test' });
+      await row.getByText('succeeded').waitFor({ timeout: 20_000 });
+      expect(received).toHaveLength(1);
+      // Signed with the secret the page showed once.
+      const first = received[0];
+      expect((new Webhook(secret).verify(first.body, first.headers as Record<string, string>) as { type: string }).type).toBe('webhook.test');
+      await shot(page, '10h-notifications');
+
+      await row.getByRole('button', { name: /^Replay delivery/ }).click();
+      await row.getByText('succeeded').waitFor({ timeout: 20_000 });
+      for (const deadline = Date.now() + 20_000; received.length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+      expect(received).toHaveLength(2);
+      expect(received[1].headers['webhook-id']).toBe(first.headers['webhook-id']);
+    });
+
+    it('rotates the secret (the new one shown once) and deletes the endpoint', async () => {
+      await page.getByRole('button', { name: `Rotate the secret of ${receiverUrl}` }).click();
+      const secretField = page.getByLabel('Signing secret', { exact: true });
+      await secretField.waitFor();
+      const rotated = await secretField.inputValue();
+      expect(rotated).toMatch(/^whsec_/);
+      await page.getByRole('button', { name: "I've saved it" }).click();
+      await page.getByText(/old secret signs until/).waitFor();
+      page.once('dialog', (d) => void d.accept());
+      await page.getByRole('button', { name: `Delete ${receiverUrl}` }).click();
+      await page.getByText('No webhook endpoints').waitFor();
+      const listed = await t.http().get(`/v1/projects/${ref}/webhooks`).set('apikey', keys.secret);
+      expect(listed.body).toEqual([]);
+    });
   });
 
   it('changes plan on the billing page (ledger-only notice shown)', async () => {

@@ -24,6 +24,7 @@ const BucketsPage = lazy(() => import('./pages/storage').then((m) => ({ default:
 const BucketPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketPage })));
 const FunctionsPage = lazy(() => import('./pages/functions').then((m) => ({ default: m.FunctionsPage })));
 const FunctionPage = lazy(() => import('./pages/functions').then((m) => ({ default: m.FunctionPage })));
+const NotificationsPage = lazy(() => import('./pages/notifications').then((m) => ({ default: m.NotificationsPage })));
 const MembersPage = lazy(() => import('./pages/members').then((m) => ({ default: m.MembersPage })));
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -67,6 +68,7 @@ export function App() {
               <Route path="storage/:bucket" element={<BucketPage />} />
               <Route path="functions" element={<FunctionsPage />} />
               <Route path="functions/:name" element={<FunctionPage />} />
+              <Route path="notifications" element={<NotificationsPage />} />
               <Route path="usage" element={<UsagePage />} />
               <Route path="auth" element={<AuthSettingsPage />} />
             </Route>

@@ -183,7 +183,7 @@ function FunctionEditor({ ref_, name, current }: { ref_: string; name: string; c
         {current ? <span className="badge badge-ok">v{current.version} live</span> : <span className="badge">not deployed</span>}
         {current ? <Button variant="danger" onClick={() => setDeleting(true)}>Delete function…</Button> : null}
       </PageHeader>
-      <section className="panel" aria-label="Source">
+      <section className="panel" aria-label="Editor">
         <div className="field">
           <label htmlFor="fn-source">Source</label>
           <textarea

@@ -151,6 +151,7 @@ export function ProjectLayout() {
         <NavLink to={`/projects/${p.ref}/tables`}>Data</NavLink>
         <NavLink to={`/projects/${p.ref}/storage`}>Storage</NavLink>
         <NavLink to={`/projects/${p.ref}/functions`}>Functions</NavLink>
+        <NavLink to={`/projects/${p.ref}/notifications`}>Notifications</NavLink>
         <NavLink to={`/projects/${p.ref}/usage`}>Usage</NavLink>
         <NavLink to={`/projects/${p.ref}/auth`}>Auth</NavLink>
       </nav>
