@@ -268,7 +268,7 @@ run('console in a browser: the customer journey', () => {
     await page.getByRole('button', { name: 'Open folder' }).click();
     await page.getByText('This folder is empty').waitFor();
     await page.getByLabel('Files to upload').setInputFiles({ name: 'hello.txt', mimeType: 'text/plain', buffer: Buffer.from('hello from the console') });
-    await page.getByRole('cell', { name: 'hello.txt' }).waitFor();
+    await page.getByRole('cell', { name: 'hello.txt', exact: true }).waitFor();
     const stored = await t.http().get(`/p/${ref}/storage/v1/object/avatars/ada/hello.txt`).set('apikey', keys.secret).buffer(true).parse((res, cb) => {
       let data = '';
       res.on('data', (c: Buffer) => (data += c.toString()));
@@ -342,7 +342,7 @@ run('console in a browser: the customer journey', () => {
     await page.getByRole('button', { name: 'Deploy' }).click();
     await page.locator('#fn-compile-error').filter({ hasText: /line 2, column \d+/ }).waitFor();
     // The caret sits on line 2, where the compiler points.
-    const caret = await editor.evaluate((el: HTMLTextAreaElement) => el.value.slice(0, el.selectionStart).split('\n').length);
+    const caret = await page.evaluate(`(() => { const el = document.getElementById('fn-source'); return el.value.slice(0, el.selectionStart).split('\\n').length; })()`);
     expect(caret).toBe(2);
     const missing = await t.http().get(`/v1/projects/${ref}/functions/hello`).set('apikey', keys.secret);
     expect(missing.status).toBe(404);
@@ -397,6 +397,11 @@ run('console in a browser: the customer journey', () => {
       receiverUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/hooks`;
     });
     afterAll(() => new Promise<void>((r) => receiver.close(() => r())));
+    /** The webhooks API takes console users only (not project keys): the customer's own token. */
+    const webhooks = async () => {
+      const login = await t.http().post('/v1/auth/login').send({ email, password: PASSWORD });
+      return (await t.http().get(`/v1/projects/${ref}/webhooks`).set('authorization', `Bearer ${login.body.access_token}`)).body;
+    };
 
     it('creates a webhook endpoint (secret shown once, with copy), test-sends a signed event and replays it from the delivery log', async () => {
       await page.getByRole('link', { name: 'Notifications' }).click();
@@ -414,10 +419,9 @@ run('console in a browser: the customer journey', () => {
       const secret = await secretField.inputValue();
       expect(secret).toMatch(/^whsec_/);
       await page.getByRole('button', { name: 'Copy Signing secret' }).click();
-      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+      expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
       await page.getByRole('button', { name: "I've saved it" }).click();
-      const listed = await t.http().get(`/v1/projects/${ref}/webhooks`).set('apikey', keys.secret);
-      expect(listed.body.map((h: { url: string; secret?: string }) => [h.url, h.secret])).toEqual([[receiverUrl, undefined]]);
+      expect((await webhooks()).map((h: { url: string; secret?: string }) => [h.url, h.secret])).toEqual([[receiverUrl, undefined]]);
 
       await page.getByRole('button', { name: `Send a test event to ${receiverUrl}` }).click();
       await page.getByText('Test event queued').waitFor();
@@ -447,8 +451,7 @@ run('console in a browser: the customer journey', () => {
       page.once('dialog', (d) => void d.accept());
       await page.getByRole('button', { name: `Delete ${receiverUrl}` }).click();
       await page.getByText('No webhook endpoints').waitFor();
-      const listed = await t.http().get(`/v1/projects/${ref}/webhooks`).set('apikey', keys.secret);
-      expect(listed.body).toEqual([]);
+      expect(await webhooks()).toEqual([]);
     });
   });
 

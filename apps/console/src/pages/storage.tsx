@@ -2,13 +2,13 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useRef, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
-import type { paths } from '../api/schema';
+import type { Ok } from '../api/types';
 import { Button, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader } from '../components/ui';
 import { Modal, TypedConfirm } from '../components/modal';
 import { describeRules, type RuleAction, type RuleLike } from '../lib/rules-preview';
 import { breadcrumbs, deleteObjects, downloadObject, formatBytes, listObjects, sizeLimitValue, uploadObject } from '../lib/storage';
 
-type Bucket = paths['/v1/projects/{ref}/buckets']['get']['responses'][200]['content']['application/json'][number];
+type Bucket = Ok<'BucketsController_list'>[number];
 type BucketRule = Bucket['rules'][number];
 
 const ACTIONS: RuleAction[] = ['read', 'create', 'update', 'delete'];
