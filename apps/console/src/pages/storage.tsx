@@ -268,7 +268,7 @@ function ObjectBrowser({ ref_, bucket }: { ref_: string; bucket: string }) {
               {objects.data.map((o) =>
                 o.id === null ? (
                   <tr key={`dir:${o.name}`}>
-                    <td colSpan={5}><button className="link" onClick={() => setPrefix(`${prefix}${o.name}/`)}>📁 {o.name}/</button></td>
+                    <td colSpan={5}><button className="link" onClick={() => setPrefix(`${prefix}${o.name}/`)}>{o.name}/</button> <span className="badge">folder</span></td>
                   </tr>
                 ) : (
                   <tr key={o.id}>
