@@ -116,7 +116,7 @@ export function BucketPage() {
         {b.allowed_mime_types?.length ? `Types: ${b.allowed_mime_types.join(', ')}.` : 'Any type.'}
       </p>
       <ObjectBrowser ref_={ref} bucket={b.id} />
-      <BucketRulesEditor key={b.updated_at} ref_={ref} bucket={b} />
+      <BucketRulesEditor key={b.id} ref_={ref} bucket={b} />
       <TypedConfirm open={deleting} onOpenChange={setDeleting} title={`Delete bucket ${b.id}?`} word={b.id} action="Delete bucket" onConfirm={() => remove.mutate()} busy={remove.isPending} error={remove.error} />
     </>
   );
