@@ -312,6 +312,19 @@ run('console in a browser: the customer journey', () => {
     await page.getByText('Conditions are not valid JSON').waitFor();
     expect(await page.getByRole('button', { name: 'Save rules' }).isDisabled()).toBe(true);
 
+    // Settings: make it public with a smaller limit; the API's refusal of a nonsense limit shows first.
+    await page.getByLabel('Size limit per file (bytes or 10MB)').fill('lots');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('region', { name: 'Bucket settings' }).getByRole('alert').waitFor();
+    await page.getByLabel('Size limit per file (bytes or 10MB)').fill('2048');
+    await page.getByRole('region', { name: 'Bucket settings' }).getByLabel(/Public/).check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Settings saved' }).waitFor();
+    const changed = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
+    expect([changed.body.public, changed.body.file_size_limit]).toEqual([true, 2048]);
+    const publicRead = await t.http().get(`/p/${ref}/storage/v1/object/public/avatars/ada/hello.txt`);
+    expect(publicRead.status).toBe(200);
+
     await page.getByRole('button', { name: 'ada/' }).click();
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Delete hello.txt' }).click();

@@ -117,8 +117,42 @@ export function BucketPage() {
       </p>
       <ObjectBrowser ref_={ref} bucket={b.id} />
       <BucketRulesEditor key={b.id} ref_={ref} bucket={b} />
+      <BucketSettings key={`settings:${b.id}`} ref_={ref} bucket={b} />
       <TypedConfirm open={deleting} onOpenChange={setDeleting} title={`Delete bucket ${b.id}?`} word={b.id} action="Delete bucket" onConfirm={() => remove.mutate()} busy={remove.isPending} error={remove.error} />
     </>
+  );
+}
+
+/** Public or not, the size limit and allowed types, changed in place (PATCH). */
+function BucketSettings({ ref_, bucket }: { ref_: string; bucket: Bucket }) {
+  const [isPublic, setPublic] = useState(bucket.public);
+  const [limit, setLimit] = useState(bucket.file_size_limit ? String(bucket.file_size_limit) : '');
+  const [types, setTypes] = useState((bucket.allowed_mime_types ?? []).join(', '));
+  const queries = useQueryClient();
+  const save = useMutation({
+    mutationFn: () => {
+      const allowed = types.split(',').map((t) => t.trim()).filter(Boolean);
+      const body = { public: isPublic, file_size_limit: sizeLimitValue(limit), allowed_mime_types: allowed.length ? allowed : null };
+      return unwrap<Bucket>(api.PATCH('/v1/projects/{ref}/buckets/{id}', { params: { path: { ref: ref_, id: bucket.id } }, body: body as never }));
+    },
+    onSuccess: () => void queries.invalidateQueries({ queryKey: ['buckets', ref_] }),
+  });
+  return (
+    <section className="panel" aria-label="Bucket settings">
+      <h2>Settings</h2>
+      <form onSubmit={(e: FormEvent) => { e.preventDefault(); save.mutate(); }}>
+        <label className="check"><input type="checkbox" checked={isPublic} onChange={(e) => setPublic(e.target.checked)} /> Public (anyone may download its files by URL)</label>
+        <div className="inline-form">
+          <Field label="Size limit per file (bytes or 10MB)" value={limit} onChange={(e) => setLimit(e.target.value)} error={fieldError(save.error, 'file_size_limit')} />
+          <Field label="Allowed types (comma-separated; empty for any)" value={types} onChange={(e) => setTypes(e.target.value)} error={fieldError(save.error, 'allowed_mime_types')} />
+        </div>
+        <FormError error={save.error} />
+        <div className="actions left">
+          <Button type="submit" variant="secondary" busy={save.isPending}>Save settings</Button>
+          {save.isSuccess ? <span className="ok" role="status">Settings saved</span> : null}
+        </div>
+      </form>
+    </section>
   );
 }
 
