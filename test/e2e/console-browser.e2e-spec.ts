@@ -509,6 +509,16 @@ run('console in a browser: the customer journey', () => {
     await other.goto(`${t.baseUrl}/projects/${ref}/tables/notes`);
     await other.getByRole('button', { name: 'edited in place' }).waitFor();
     await shot(other, '14b-member-table-phone');
+    // And the function editor: it fits the phone's width (no sideways scrolling of the page).
+    await other.goto(`${t.baseUrl}/projects/${ref}/functions/hello`);
+    await other.getByText('v1 live').waitFor();
+    await other.getByText('[log] v1 for Ada').first().waitFor({ timeout: 15_000 });
+    expect(await other.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    await shot(other, '14c-member-function-phone');
+    await other.goto(`${t.baseUrl}/projects/${ref}/notifications`);
+    await other.getByText('webhook.test').first().waitFor();
+    expect(await other.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    await shot(other, '14d-member-notifications-phone');
     await theirs.close();
 
     const members = await t.sql.query(`SELECT role FROM control.org_members m JOIN control.users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = $2`, [orgId, member.email]);
