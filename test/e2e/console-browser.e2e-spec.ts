@@ -347,6 +347,9 @@ run('console in a browser: the customer journey', () => {
     await page.getByRole('button', { name: 'Delete secret GREETING' }).waitFor();
     expect(await page.getByText('hola').count()).toBe(0);
 
+    await page.getByLabel('New function name').fill('2 bad');
+    await page.getByRole('button', { name: 'Open editor' }).click();
+    await page.getByText('must start with a letter').waitFor();
     await page.getByLabel('New function name').fill('hello');
     await page.getByRole('button', { name: 'Open editor' }).click();
     await page.getByText('not deployed').waitFor();

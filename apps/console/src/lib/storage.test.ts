@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { breadcrumbs, encodePath, folderPrefix, formatBytes, sizeLimitValue } from './storage';
+import { breadcrumbs, bucketRuleFromDraft, encodePath, folderPrefix, formatBytes, sizeLimitValue } from './storage';
 
 describe('object browser helpers', () => {
   it('encodes each path segment but keeps the folders', () => {
@@ -25,5 +25,16 @@ describe('object browser helpers', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
     expect(formatBytes(null)).toBe('—');
+  });
+});
+
+describe('bucket rule drafts', () => {
+  it('parses the conditions, or says why not', () => {
+    expect(bucketRuleFromDraft({ role: 'authenticated', actions: ['read'], where: '{"path":{"$startsWith":"$auth.uid/"}}' })).toEqual({
+      rule: { role: 'authenticated', action: ['read'], where: { path: { $startsWith: '$auth.uid/' } } },
+    });
+    expect(bucketRuleFromDraft({ role: 'anon', actions: ['read'], where: ' ' })).toEqual({ rule: { role: 'anon', action: ['read'] } });
+    expect(bucketRuleFromDraft({ role: 'anon', actions: ['read'], where: '{"path":' })).toEqual({ problem: 'Conditions are not valid JSON' });
+    expect(bucketRuleFromDraft({ role: 'anon', actions: ['read'], where: '[1]' })).toEqual({ problem: 'Conditions must be a JSON object' });
   });
 });

@@ -1,4 +1,5 @@
 import { runtimeFetch } from './rest';
+import type { RuleAction, RuleLike } from './rules-preview';
 
 /**
  * The object browser's calls to the project's storage API (`/p/<ref>/storage/v1`, supabase-storage's wire shape)
@@ -77,4 +78,23 @@ export async function deleteObjects(ref: string, bucket: string, paths: string[]
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ prefixes: paths }),
   });
+}
+
+/** A bucket rule as the editor holds it: conditions as JSON text. */
+export interface BucketRuleDraft {
+  role: RuleLike['role'];
+  actions: RuleAction[];
+  where: string;
+}
+
+/** A draft as the API takes it, or the reason its conditions aren't a JSON object. */
+export function bucketRuleFromDraft(d: BucketRuleDraft): { rule: RuleLike } | { problem: string } {
+  if (!d.where.trim()) return { rule: { role: d.role, action: d.actions } };
+  try {
+    const where: unknown = JSON.parse(d.where);
+    if (!where || typeof where !== 'object' || Array.isArray(where)) return { problem: 'Conditions must be a JSON object' };
+    return { rule: { role: d.role, action: d.actions, where: where as Record<string, unknown> } };
+  } catch {
+    return { problem: 'Conditions are not valid JSON' };
+  }
 }

@@ -49,12 +49,21 @@ export function FunctionsPage() {
   const { ref = '' } = useParams();
   const fns = useQuery({ queryKey: ['functions', ref], queryFn: () => unwrap<FunctionView[]>(api.GET('/v1/projects/{ref}/functions', { params: { path: { ref } } })) });
   const [name, setName] = useState('');
+  const [nameError, setNameError] = useState<string | undefined>();
   const navigate = useNavigate();
+  const open = (e: FormEvent) => {
+    e.preventDefault();
+    // The API's rule for names (functions.dto.ts), checked here so a bad name doesn't open an editor that can't deploy.
+    const n = name.trim();
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(n)) return setNameError('must start with a letter and hold only letters, digits, _ and - (at most 63)');
+    if (n === 'secrets') return setNameError('"secrets" is reserved');
+    navigate(`/projects/${ref}/functions/${encodeURIComponent(n)}`);
+  };
   return (
     <>
       <PageHeader title="Functions" />
-      <form className="inline-form panel" aria-label="New function" onSubmit={(e: FormEvent) => { e.preventDefault(); if (name.trim()) navigate(`/projects/${ref}/functions/${encodeURIComponent(name.trim())}`); }}>
-        <Field label="New function name" value={name} onChange={(e) => setName(e.target.value)} hint="Letters, digits, _ and -; you deploy it from the editor." />
+      <form className="inline-form panel" aria-label="New function" onSubmit={open}>
+        <Field label="New function name" value={name} onChange={(e) => { setName(e.target.value); setNameError(undefined); }} error={nameError} hint="Letters, digits, _ and -; you deploy it from the editor." />
         <Button type="submit">Open editor</Button>
       </form>
       {fns.isPending ? <Loading /> : fns.isError ? <ErrorState error={fns.error} retry={() => void fns.refetch()} /> : !fns.data.length ? (

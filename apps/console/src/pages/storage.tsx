@@ -6,7 +6,7 @@ import type { Ok } from '../api/types';
 import { Button, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader } from '../components/ui';
 import { Modal, TypedConfirm } from '../components/modal';
 import { describeRules, type RuleAction, type RuleLike } from '../lib/rules-preview';
-import { breadcrumbs, deleteObjects, downloadObject, formatBytes, listObjects, sizeLimitValue, uploadObject } from '../lib/storage';
+import { breadcrumbs, bucketRuleFromDraft, deleteObjects, downloadObject, formatBytes, listObjects, sizeLimitValue, uploadObject, type BucketRuleDraft as RuleDraft } from '../lib/storage';
 
 type Bucket = Ok<'BucketsController_list'>[number];
 type BucketRule = Bucket['rules'][number];
@@ -156,26 +156,9 @@ function BucketSettings({ ref_, bucket }: { ref_: string; bucket: Bucket }) {
   );
 }
 
-interface RuleDraft {
-  role: RuleLike['role'];
-  actions: RuleAction[];
-  where: string;
-}
 
 function toDraft(r: BucketRule): RuleDraft {
   return { role: r.role, actions: r.action, where: r.where && Object.keys(r.where).length ? JSON.stringify(r.where) : '' };
-}
-
-/** A draft as the API takes it, or the reason its conditions aren't a JSON object. */
-export function bucketRuleFromDraft(d: RuleDraft): { rule: RuleLike } | { problem: string } {
-  if (!d.where.trim()) return { rule: { role: d.role, action: d.actions } };
-  try {
-    const where: unknown = JSON.parse(d.where);
-    if (!where || typeof where !== 'object' || Array.isArray(where)) return { problem: 'Conditions must be a JSON object' };
-    return { rule: { role: d.role, action: d.actions, where: where as Record<string, unknown> } };
-  } catch {
-    return { problem: 'Conditions are not valid JSON' };
-  }
 }
 
 function BucketRulesEditor({ ref_, bucket }: { ref_: string; bucket: Bucket }) {
