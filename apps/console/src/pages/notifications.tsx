@@ -95,7 +95,7 @@ function WebhooksPanel({ ref_ }: { ref_: string }) {
                   <td>{formatDate(h.created_at)}</td>
                   <td className="row-actions">
                     <Button variant="secondary" aria-label={`Send a test event to ${h.url}`} busy={test.isPending && test.variables === h.id} onClick={() => test.mutate(h.id)}>Test</Button>
-                    <Button variant="secondary" aria-label={`Rotate the secret of ${h.url}`} busy={rotate.isPending && rotate.variables === h.id} onClick={() => rotate.mutate(h.id)}>Rotate secret</Button>
+                    <Button variant="secondary" aria-label={`Rotate the secret of ${h.url}`} busy={rotate.isPending && rotate.variables === h.id} onClick={() => rotate.mutate(h.id)}>Rotate</Button>
                     <Button variant="danger" aria-label={`Delete ${h.url}`} onClick={() => { if (window.confirm(`Delete the endpoint ${h.url}?`)) remove.mutate(h.id); }}>Delete</Button>
                   </td>
                 </tr>

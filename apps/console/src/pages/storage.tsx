@@ -215,7 +215,10 @@ function BucketRulesEditor({ ref_, bucket }: { ref_: string; bucket: Bucket }) {
       </div>
       <div className="preview" aria-live="polite">
         <h3>In plain words</h3>
-        <ul>{describeRules(rules, BUCKET_WORDS).map((line, i) => <li key={i}>{line}</li>)}</ul>
+        <ul>
+          {bucket.public ? <li>Anyone can download its files by URL: the bucket is public, whatever the rules say about reading.</li> : null}
+          {describeRules(rules, BUCKET_WORDS).map((line, i) => <li key={i}>{line}</li>)}
+        </ul>
       </div>
       <FormError error={save.error} />
       {save.error instanceof ApiError && Object.keys(save.error.fields).length ? (
