@@ -59,7 +59,7 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
     it('creates the auth tables in the project schema at provisioning, out of the data role’s reach', async () => {
       const { rows } = await t.sql.query(
         `SELECT c.relname, has_table_privilege($2, c.oid, 'SELECT') AS data_can_read, pg_get_userbyid(c.relowner) AS owner
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1`,
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname LIKE '\\_auth\\_%' ORDER BY 1`,
         [`t_${a.ref}`, `t_${a.ref}_data`],
       );
       expect(rows.map((r) => r.relname)).toEqual(['_auth_codes', '_auth_flow_states', '_auth_identities', '_auth_mfa_challenges', '_auth_mfa_factors', '_auth_refresh_tokens', '_auth_sessions', '_auth_users']);

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { FunctionCronTickJob, FunctionLogs } from '@plinth/runtime-functions';
-import { JobScheduler } from '@plinth/jobs';
 import { MeteringService } from '@plinth/metering';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
 import { declareTable, putRules, registerTestTokens, signUserToken, supabase } from '../support/data';
@@ -274,8 +273,9 @@ describe('functions runtime', () => {
     expect(await tick.enqueueDue(at)).toBe(1);
     expect(await tick.enqueueDue(at + 20_000)).toBe(0);
     expect(await tick.enqueueDue(at + 60_000)).toBe(0);
-    t.clock.set(new Date(at));
-    await t.app.get(JobScheduler).tick();
+    // The run is in the outbox; the app's in-process worker takes it. (Not through JobScheduler.tick() on a clock moved
+    // to 2030: that would enqueue every maintenance schedule — usage roll-up, pruning, period closing — in 2030, and
+    // those jobs act on the database the other suites share.)
     const deadline = Date.now() + 15_000;
     let ticks: string[] = [];
     while (Date.now() < deadline) {

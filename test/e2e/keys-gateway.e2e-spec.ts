@@ -83,11 +83,49 @@ describe('API keys (/v1/projects/:ref/keys) and the gateway (/p/:ref)', () => {
       const k = await t.http().post(`/v1/projects/${p.ref}/keys`).set(u.auth).send({ type: 'publishable', name: 'cached' });
       expect((await second.http().get(rest(p.ref)).set('apikey', k.body.key)).status).toBe(200);
       await t.http().delete(`/v1/projects/${p.ref}/keys/${k.body.id}`).set(u.auth).expect(200);
-      // Well under the 5 s cache lifetime: only the pushed invalidation can turn the cached key into a 401 in time.
+      // The second instance caches the key for KEY_CACHE_TTL_MS (10 min by default): only the pushed invalidation
+      // can turn it into a 401 within the 2 s polled here.
       const deadline = Date.now() + 2000;
       let status = 200;
       while (Date.now() < deadline) {
         status = (await second.http().get(rest(p.ref)).set('apikey', k.body.key)).status;
+        if (status === 401) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(401);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('keeps keys cached long while revocations are pushed, and forgets them all when the push is lost', async () => {
+    const second = await bootTestApp();
+    try {
+      const k = await t.http().post(`/v1/projects/${p.ref}/keys`).set(u.auth).send({ type: 'publishable', name: 'long-cached' });
+      expect((await second.http().get(rest(p.ref)).set('apikey', k.body.key)).status).toBe(200);
+      // Revoked behind Plinth's back (no notification): the second instance's long-lived cache entry still serves it…
+      await t.sql.query(`UPDATE control.api_keys SET revoked_at = now() WHERE id = $1`, [k.body.id]);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await second.http().get(rest(p.ref)).set('apikey', k.body.key)).status).toBe(200);
+      // …until the listeners lose their connection: notifications may have been missed, so every cache is emptied.
+      await t.sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'plinth-listener' AND datname = current_database()`);
+      const deadline = Date.now() + 2000;
+      let status = 200;
+      while (Date.now() < deadline) {
+        status = (await second.http().get(rest(p.ref)).set('apikey', k.body.key)).status;
+        if (status === 401) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(401);
+      // And the listener is back: a revoke through the API reaches the second instance again.
+      const k2 = await t.http().post(`/v1/projects/${p.ref}/keys`).set(u.auth).send({ type: 'publishable', name: 'after-reconnect' });
+      await new Promise((r) => setTimeout(r, 1500)); // the listener reconnects a second after losing its connection
+      expect((await second.http().get(rest(p.ref)).set('apikey', k2.body.key)).status).toBe(200);
+      await t.http().delete(`/v1/projects/${p.ref}/keys/${k2.body.id}`).set(u.auth).expect(200);
+      const deadline2 = Date.now() + 2000;
+      status = 200;
+      while (Date.now() < deadline2) {
+        status = (await second.http().get(rest(p.ref)).set('apikey', k2.body.key)).status;
         if (status === 401) break;
         await new Promise((r) => setTimeout(r, 100));
       }

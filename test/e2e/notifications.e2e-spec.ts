@@ -444,6 +444,17 @@ describe('Notifications runtime', () => {
       expect(logged.attempts).toEqual([expect.objectContaining({ attempt: 1, status: 200, latency_ms: expect.any(Number), response_excerpt: 'thanks', error: null })]);
     });
 
+    it('delivers a templated send with the template\'s rendered payload beside the content', async () => {
+      const tpl = await t.http().post(`/v1/projects/${p.ref}/notifications/templates`).set(u.auth).send({ name: 'hook-tpl', inapp: { title: 'templated hook {{ order }}' }, webhook: { payload: { order: '{{ order }}', note: 'for {{ who | upcase }}', fixed: 7 } } });
+      expect(tpl.status).toBe(201);
+      const res = await send(p, p.secret, { to: { user_id: randomUUID() }, template: 'hook-tpl', data: { order: 9, who: 'ann' }, channels: ['webhook'] });
+      expect(res.status).toBe(202);
+      await waitFor('templated delivery', async () => receiver.of('templated hook 9').length === 1);
+      const got = receiver.of('templated hook 9')[0];
+      expect(got.verifiedWith).toEqual([endpoint.secret]);
+      expect(got.verified).toMatchObject({ type: 'notification.sent', data: { message_id: res.body.id, template: 'hook-tpl', payload: { order: '9', note: 'for ANN', fixed: 7 }, data: { order: 9, who: 'ann' } } });
+    });
+
     it('test-sends to one endpoint, and signs with both secrets during a rotation\'s overlap', async () => {
       const rotated = await t.http().post(`/v1/projects/${p.ref}/webhooks/${endpoint.id}/rotate-secret`).set(u.auth).send({ overlap_seconds: 3600 });
       expect(rotated.status).toBe(200);
@@ -574,8 +585,8 @@ describe('Notifications runtime', () => {
       expect(metered).toBe(1);
     });
 
-    it('refuses an email send without an address, and an inapp send without a user, with 400', async () => {
-      expect((await send(p, p.secret, { to: { user_id: randomUUID() }, content: { title: 'x' }, channels: ['email'] })).status).toBe(400);
+    it('refuses an email send without an address, user or topic, and an inapp send without a user, with 400', async () => {
+      expect((await send(p, p.secret, { to: {}, content: { title: 'x' }, channels: ['email'] })).status).toBe(400);
       expect((await send(p, p.secret, { to: { email: 'a@example.com' }, content: { title: 'x' }, channels: ['inapp'] })).status).toBe(400);
       expect((await send(p, p.secret, { to: { email: 'not-an-address' }, content: { title: 'x' } })).status).toBe(400);
     });

@@ -48,9 +48,11 @@ describe('tenant executor', () => {
   });
   afterAll(() => t.close());
 
-  it('prepares a statement once per connection and reuses it', async () => {
+  it('sends a shape unnamed on its first use on a connection, prepares it on the second and reuses it', async () => {
     const n = tenantNames(pa.ref);
     const text = `SELECT body FROM "${n.schema}".notes WHERE id = $1`;
+    expect(await exec(pa, text, [1])).toEqual([{ body: pa.ref }]);
+    expect(await names()).not.toContain(statementName(text)); // used once: nothing kept on the connection
     expect(await exec(pa, text, [1])).toEqual([{ body: pa.ref }]);
     const first = await onServer();
     expect(first.map((s) => s.name)).toEqual([statementName(text)]);
@@ -58,14 +60,25 @@ describe('tenant executor', () => {
     expect(await onServer()).toEqual(first); // same statement, same prepare time: not parsed again
   });
 
+  it('never prepares a shape used only once in a while (one per tenant among thousands)', async () => {
+    const n = tenantNames(pa.ref);
+    // More distinct shapes than the connection remembers (4 × TENANT_STATEMENT_CACHE = 8), each back only after them.
+    const texts = Array.from({ length: 10 }, (_, k) => `SELECT body, ${k} AS cold FROM "${n.schema}".notes WHERE id = $1`);
+    for (let round = 0; round < 2; round++) for (const text of texts) expect(await exec(pa, text, [1])).toHaveLength(1);
+    const kept = await names();
+    for (const text of texts) expect(kept).not.toContain(statementName(text));
+  });
+
   it('keeps at most TENANT_STATEMENT_CACHE statements on a connection, deallocating the least recently used', async () => {
     const n = tenantNames(pa.ref);
     const texts = [1, 2, 3, 4, 5].map((k) => `SELECT body, ${k} AS k FROM "${n.schema}".notes WHERE id = $1`);
-    for (const text of texts) expect(await exec(pa, text, [1])).toHaveLength(1);
+    // Each used twice in a row: prepared on the second use.
+    for (const text of texts) for (let i = 0; i < 2; i++) expect(await exec(pa, text, [1])).toHaveLength(1);
     // The last eviction goes out with the next BEGIN: then only the two most recent are left.
     await exec(pa, texts[4], [1]);
     expect(await names()).toEqual([statementName(texts[3]), statementName(texts[4])].sort());
-    // An evicted shape comes back: parsed again, and still answers.
+    // An evicted shape comes back: sent unnamed, then parsed again, and still answers.
+    expect(await exec(pa, texts[0], [1])).toEqual([{ body: pa.ref, k: 1 }]);
     expect(await exec(pa, texts[0], [1])).toEqual([{ body: pa.ref, k: 1 }]);
     await exec(pa, texts[0], [1]);
     expect(await names()).toEqual([statementName(texts[4]), statementName(texts[0])].sort());
@@ -74,7 +87,8 @@ describe('tenant executor', () => {
   it('a statement that failed to parse is forgotten, not deallocated (which would break the next BEGIN)', async () => {
     const n = tenantNames(pa.ref);
     for (const column of ['nope', 'nope2', 'nope3']) {
-      await expect(exec(pa, `SELECT ${column} FROM "${n.schema}".notes`)).rejects.toMatchObject({ code: '42703' });
+      // Twice each: the second use is the one sent as a named statement, whose Parse fails.
+      for (let i = 0; i < 2; i++) await expect(exec(pa, `SELECT ${column} FROM "${n.schema}".notes`)).rejects.toMatchObject({ code: '42703' });
     }
     expect(await exec(pa, `SELECT body FROM "${n.schema}".notes WHERE id = $1`, [1])).toEqual([{ body: pa.ref }]);
     expect(await exec(pa, `SELECT body FROM "${n.schema}".notes WHERE id = $1`, [1])).toEqual([{ body: pa.ref }]);
@@ -91,6 +105,7 @@ describe('tenant executor', () => {
   it("a statement prepared for tenant A is refused when run as tenant B's role on the same connection", async () => {
     const na = tenantNames(pa.ref);
     const text = `SELECT body FROM "${na.schema}".notes WHERE id = $1`;
+    expect(await exec(pa, text, [1])).toEqual([{ body: pa.ref }]);
     expect(await exec(pa, text, [1])).toEqual([{ body: pa.ref }]);
     const prepared = (await onServer()).find((s) => s.name === statementName(text));
     expect(prepared).toBeDefined();

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { PlinthConfig } from '@plinth/config';
-import { ensureDatabase, ensureTenantLoginRole, RunningDatabase, runMigrations, startEmbeddedPostgres } from '@plinth/database';
+import { ensureDatabase, ensureTenantLoginRole, prepareTenantCluster, RunningDatabase, runMigrations, startEmbeddedPostgres } from '@plinth/database';
 
 /**
  * The database Plinth will use: `DATABASE_URL` when set (the database is created if missing), otherwise
@@ -19,5 +19,7 @@ export async function prepareDatabase(config: PlinthConfig): Promise<RunningData
   }
   await runMigrations(db.url);
   await ensureTenantLoginRole(db.url, config.secret);
+  // Further clusters for tenant schemas (DATABASE_CLUSTERS): the tenant login role and the role guard on each.
+  for (const url of Object.values(config.database.clusters)) await prepareTenantCluster(url, config.secret, config.database.connectWaitMs);
   return db;
 }

@@ -31,6 +31,13 @@ export const envSchema = z.object({
     .string()
     .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a short lowercase name')
     .default('default'),
+  // Further Postgres clusters for tenant schemas (issue 21): `name=postgres://…` pairs, comma separated. The control
+  // plane and the default cluster (DATABASE_CLUSTER_NAME) stay on DATABASE_URL.
+  DATABASE_CLUSTERS: z.string().optional(),
+  // Where new projects go: the cluster with the fewest projects, or the fewest bytes in tenant schemas.
+  DATABASE_PLACEMENT: z.enum(['fewest-projects', 'least-bytes']).default('fewest-projects'),
+  // Orgs whose new projects always go to one cluster: `<org id>=<cluster>` pairs, comma separated.
+  DATABASE_ORG_PINS: z.string().optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
   // A database started beside Plinth (compose, Kubernetes) may come up later: retry the first connection this long.
   DATABASE_CONNECT_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(60_000),
@@ -48,12 +55,16 @@ export const envSchema = z.object({
     .string()
     .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL')
     .optional(),
+  // Bearer token of the operator routes (/v1/admin/…, e.g. moving a project between clusters); unset = no such routes.
+  OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   PLINTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   PLINTH_SECRET_FILE: z.string().min(1).default('.plinth/secret'),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86400).default(900),
   REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).default(30 * 86400),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
-  KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(5000).default(5000),
+  // Keys and projects are cached this long on the request path; revocations and deletions are pushed to every
+  // instance over LISTEN/NOTIFY and take effect at once, so the TTL only bounds memory (issue 21).
+  KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
   TRUST_PROXY: bool.default(false),
   // Node's defaults are 60 s for a request's headers and 300 s for the whole request; slow senders hold sockets that long.
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(20_000),

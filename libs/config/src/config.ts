@@ -25,7 +25,12 @@ export interface PlinthConfig {
     url: string | undefined;
     /** How long start-up waits for an external Postgres that isn't reachable yet. */
     connectWaitMs: number;
+    /** The default cluster's name: it lives on the control database (DATABASE_URL). */
     clusterName: string;
+    /** Further clusters by name (URL); the default cluster isn't listed (its URL is the control database's). */
+    clusters: Record<string, string>;
+    /** How new projects are placed, and orgs pinned to a cluster. */
+    placement: { policy: 'fewest-projects' | 'least-bytes'; orgPins: Record<string, string> };
     poolMax: number;
     tenantPoolMax: number;
     tenantPoolMaxUses: number;
@@ -96,6 +101,8 @@ export interface PlinthConfig {
   secret: string;
   tokens: { accessTtlSeconds: number; refreshTtlSeconds: number };
   keys: { cacheTtlMs: number };
+  /** Bearer token of the operator routes (`/v1/admin/…`); undefined = those routes answer 404. */
+  operatorToken: string | undefined;
 }
 
 export class ConfigValidationError extends Error {
@@ -132,6 +139,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
   if (parsed.success && parsed.data.OUTBOUND_ALLOW_PRIVATE !== undefined && parsed.data.WEBHOOK_ALLOW_PRIVATE !== undefined && parsed.data.OUTBOUND_ALLOW_PRIVATE !== parsed.data.WEBHOOK_ALLOW_PRIVATE) {
     problems.push('WEBHOOK_ALLOW_PRIVATE: is the old name of OUTBOUND_ALLOW_PRIVATE and disagrees with it; set only OUTBOUND_ALLOW_PRIVATE');
   }
+  const clusters = parsed.success ? pairs('DATABASE_CLUSTERS', parsed.data.DATABASE_CLUSTERS, problems) : {};
+  const orgPins = parsed.success ? pairs('DATABASE_ORG_PINS', parsed.data.DATABASE_ORG_PINS, problems) : {};
+  if (parsed.success) {
+    const e = parsed.data;
+    for (const [name, url] of Object.entries(clusters)) {
+      if (!CLUSTER_NAME.test(name)) problems.push(`DATABASE_CLUSTERS: "${name}" must be a short lowercase name`);
+      if (name === e.DATABASE_CLUSTER_NAME) problems.push(`DATABASE_CLUSTERS: "${name}" is the default cluster (DATABASE_CLUSTER_NAME), which is DATABASE_URL`);
+      if (!/^postgres(ql)?:\/\/[^/]+\/[^/?]+/.test(url)) problems.push(`DATABASE_CLUSTERS: cluster "${name}" needs a postgres:// URL with a database (got "${redact('DATABASE_URL', url)}")`);
+    }
+    if (Object.keys(clusters).length > 0 && !e.DATABASE_URL) problems.push('DATABASE_CLUSTERS: needs DATABASE_URL (the control plane and default cluster)');
+    for (const [org, cluster] of Object.entries(orgPins)) {
+      if (!/^[0-9a-f-]{36}$/i.test(org)) problems.push(`DATABASE_ORG_PINS: "${org}" is not an org id`);
+      if (cluster !== e.DATABASE_CLUSTER_NAME && clusters[cluster] === undefined) problems.push(`DATABASE_ORG_PINS: cluster "${cluster}" is not configured`);
+    }
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigValidationError(problems);
   const e = parsed.data;
   const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
@@ -152,6 +174,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       url: e.DATABASE_URL,
       connectWaitMs: e.DATABASE_CONNECT_WAIT_MS,
       clusterName: e.DATABASE_CLUSTER_NAME,
+      clusters,
+      placement: { policy: e.DATABASE_PLACEMENT, orgPins },
       poolMax: e.DATABASE_POOL_MAX,
       tenantPoolMax: e.TENANT_POOL_MAX,
       tenantPoolMaxUses: e.TENANT_POOL_MAX_USES,
@@ -237,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
     secret: e.PLINTH_SECRET ?? localSecret(resolve(e.PLINTH_SECRET_FILE)),
     tokens: { accessTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS, refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS },
     keys: { cacheTtlMs: e.KEY_CACHE_TTL_MS },
+    operatorToken: e.OPERATOR_TOKEN,
   };
 }
 
@@ -251,6 +276,21 @@ export function loadConfigOrExit(): PlinthConfig {
     }
     throw e;
   }
+}
+
+const CLUSTER_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** `a=b, c=d` into { a: 'b', c: 'd' }; a malformed or repeated entry is a problem. */
+function pairs(name: string, raw: string | undefined, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of (raw ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    const i = entry.indexOf('=');
+    const key = entry.slice(0, i).trim();
+    if (i <= 0 || !entry.slice(i + 1).trim()) problems.push(`${name}: "${redact('DATABASE_URL', entry)}" is not name=value`);
+    else if (out[key] !== undefined) problems.push(`${name}: "${key}" is given twice`);
+    else out[key] = entry.slice(i + 1).trim();
+  }
+  return out;
 }
 
 function localSecret(file: string): string {

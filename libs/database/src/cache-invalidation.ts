@@ -8,17 +8,28 @@ const CHANNEL = 'plinth_invalidate';
 type Handler = (key: string) => void;
 
 /**
+ * How long an entry cached while the listener is down may live: notifications sent meanwhile are lost, so
+ * caches fall back to this short TTL until the listener is back (and are emptied when it is).
+ */
+export const UNPUSHED_TTL_MS = 1000;
+
+/**
  * Cross-instance cache invalidation over Postgres LISTEN/NOTIFY: works the same embedded or external, needs
- * no Redis, and a NOTIFY sent inside a transaction is delivered only if it commits. Caches still keep a short
- * TTL so a missed notification (listener reconnecting) heals within seconds.
+ * no Redis, and a NOTIFY sent inside a transaction is delivered only if it commits. Because every change is
+ * pushed, caches may keep entries long ({@link ttl}): an idle project's key, catalog and limits stay cached
+ * instead of costing a control-plane lookup every few seconds (issue 21). A missed notification is only possible
+ * while the listener is down, so on losing it and again on getting it back every cache is emptied
+ * ({@link onResync}), and entries cached in between live {@link UNPUSHED_TTL_MS} at most.
  */
 @Injectable()
 export class CacheInvalidation implements OnModuleDestroy {
   private readonly logger = new Logger(CacheInvalidation.name);
   private readonly handlers = new Map<string, Set<Handler>>();
+  private readonly resyncs = new Set<() => void>();
   private client: Client | undefined;
   private connecting: Promise<void> | undefined;
   private closed = false;
+  private everConnected = false;
 
   constructor(@Inject(DATABASE_URL) private readonly url: string) {}
 
@@ -29,9 +40,30 @@ export class CacheInvalidation implements OnModuleDestroy {
     void this.ensureListening();
   }
 
-  /** Publishes in the caller's transaction (delivered on commit), or at once without one. */
+  /** Calls `handler()` when notifications may have been missed (listener lost, and back): drop everything. */
+  onResync(handler: () => void): void {
+    this.resyncs.add(handler);
+    void this.ensureListening();
+  }
+
+  /** Whether changes are being pushed to this instance now. */
+  get listening(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** The TTL for an entry cached now: `pushedMs` while changes are pushed, {@link UNPUSHED_TTL_MS} otherwise. */
+  ttl(pushedMs: number): number {
+    return this.client !== undefined ? pushedMs : Math.min(pushedMs, UNPUSHED_TTL_MS);
+  }
+
+  /**
+   * Publishes in the caller's transaction (delivered on commit), or at once without one. This instance's handlers
+   * also run at once, so the instance making a change doesn't serve the old value until its own notification comes
+   * back; an entry loaded again before the commit is dropped again when the notification arrives.
+   */
   async publish(manager: EntityManager, topic: string, key: string): Promise<void> {
     await manager.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ topic, key })]);
+    for (const h of this.handlers.get(topic) ?? []) h(key);
   }
 
   private ensureListening(): Promise<void> {
@@ -43,12 +75,17 @@ export class CacheInvalidation implements OnModuleDestroy {
   private async connect(): Promise<void> {
     const client = new Client({ connectionString: this.url, application_name: 'plinth-listener' });
     client.on('notification', (msg) => this.dispatch(msg.payload));
-    client.on('error', (err) => {
-      if (this.closed) return; // shutting down: the connection ending is expected
-      this.logger.warn(`invalidation listener lost: ${err.message}; reconnecting`);
-      this.client = undefined;
+    let lost = false;
+    const onLost = (why: string) => {
+      if (this.closed || lost) return; // shutting down: the connection ending is expected
+      lost = true;
+      this.logger.warn(`invalidation listener lost: ${why}; reconnecting`);
+      if (this.client === client) this.client = undefined;
+      this.resync();
       setTimeout(() => void this.ensureListening(), 1000).unref();
-    });
+    };
+    client.on('error', (err) => onLost(err.message));
+    client.on('end', () => onLost('connection ended'));
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
@@ -56,11 +93,26 @@ export class CacheInvalidation implements OnModuleDestroy {
         await client.end();
         return;
       }
+      const reconnected = this.everConnected;
+      this.everConnected = true;
       this.client = client;
+      // Whatever was cached while nobody listened may be stale.
+      if (reconnected) this.resync();
     } catch (err) {
       this.logger.warn(`invalidation listener could not connect: ${(err as Error).message}`);
+      lost = true; // retried below, not by the 'end' handler
       await client.end().catch(() => undefined);
       if (!this.closed) setTimeout(() => void this.ensureListening(), 1000).unref();
+    }
+  }
+
+  private resync(): void {
+    for (const h of this.resyncs) {
+      try {
+        h();
+      } catch (err) {
+        this.logger.warn(`cache resync failed: ${(err as Error).message}`);
+      }
     }
   }
 

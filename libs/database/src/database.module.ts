@@ -7,6 +7,7 @@ import { TenantDatabase } from './tenant-database';
 import { CacheInvalidation } from './cache-invalidation';
 import { ControlHealthRepository } from './control-health.repository';
 import { ControlTransactions } from './control-transactions';
+import { TenantClusters } from './tenant-clusters';
 
 /**
  * The control plane's TypeORM data source (entities registered by each lib with `forFeature`) and the
@@ -30,8 +31,8 @@ export class DatabaseModule {
           }),
         }),
       ],
-      providers: [{ provide: DATABASE_URL, useValue: url }, TenantDatabase, CacheInvalidation, ControlTransactions, ControlHealthRepository],
-      exports: [DATABASE_URL, TenantDatabase, CacheInvalidation, ControlTransactions, ControlHealthRepository],
+      providers: [{ provide: DATABASE_URL, useValue: url }, TenantDatabase, TenantClusters, CacheInvalidation, ControlTransactions, ControlHealthRepository],
+      exports: [DATABASE_URL, TenantDatabase, TenantClusters, CacheInvalidation, ControlTransactions, ControlHealthRepository],
     };
   }
 }

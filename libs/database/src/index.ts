@@ -5,6 +5,8 @@ export { DATABASE_URL } from './database.tokens';
 /** Runs tenant statements as a project's data role in a transaction, on the tenant pool of its cluster. */
 export { TenantDatabase } from './tenant-database';
 export type { TenantRole, TenantTarget } from './tenant-database';
+/** The clusters tenant schemas live on (admin transactions per cluster), and a further cluster's boot set-up. */
+export { TenantClusters, prepareTenantCluster } from './tenant-clusters';
 /** Names of the prepared statements the tenant executor keeps per connection. */
 export { statementName } from './prepared-statements';
 /** Boot helpers: the embedded Postgres, database creation, migrations. */

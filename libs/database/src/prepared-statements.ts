@@ -12,6 +12,12 @@ interface PgConnectionState {
  * their execution). The name is a digest of the text, so the same shape from any request reuses the plan and two
  * texts never share a name (node-postgres refuses a name reused for another text, should a digest ever collide).
  *
+ * Only a shape used again is prepared: its first use on a connection goes out unnamed (parsed, planned and
+ * forgotten at once), and only a second use while it is still remembered among the connection's recent shapes
+ * (4 × `limit` of them) prepares it. With thousands of projects each shape belongs to one tenant's schema, and a
+ * shape seen once in a long while would otherwise cost a Parse into connection memory, an eviction and a
+ * DEALLOCATE; hot shapes are prepared as before (issue 21).
+ *
  * Each connection keeps at most `limit` statements, least recently used first out. An evicted statement is
  * deallocated by the next {@link takeStale} caller (sent with the next BEGIN on that connection), so server
  * memory per connection stays bounded across thousands of tenant schemas. Prepared statements hold no privileges
@@ -23,11 +29,14 @@ export class PreparedStatements {
 
   constructor(private readonly limit: number) {}
 
-  /** The query to send: named (prepared once on this connection) or, with the cache off, unnamed. */
+  /**
+   * The query to send: named (prepared once on this connection) when the shape is used again, unnamed on its
+   * first use on the connection or with the cache off.
+   */
   query(client: PoolClient, text: string, values: unknown[]): QueryConfig {
     if (this.limit <= 0) return { text, values };
     const name = statementName(text);
-    this.state(client).touch(name, this.limit);
+    if (!this.state(client).use(name, this.limit)) return { text, values };
     return { name, text, values };
   }
 
@@ -61,9 +70,26 @@ export class PreparedStatements {
 class ConnectionStatements {
   /** Names in use order, oldest first (a Map iterates in insertion order). */
   private readonly recent = new Map<string, true>();
+  /** Shapes used once on this connection and not prepared, oldest first. */
+  private readonly seen = new Map<string, true>();
   readonly stale: string[] = [];
 
-  touch(name: string, limit: number): void {
+  /** Whether to send `name` as a prepared statement: it is prepared already, or used for the second time. */
+  use(name: string, limit: number): boolean {
+    if (this.recent.has(name)) {
+      this.touch(name, limit);
+      return true;
+    }
+    if (this.seen.delete(name)) {
+      this.touch(name, limit);
+      return true;
+    }
+    this.seen.set(name, true);
+    if (this.seen.size > 4 * limit) this.seen.delete(this.seen.keys().next().value as string);
+    return false;
+  }
+
+  private touch(name: string, limit: number): void {
     if (this.recent.delete(name)) {
       this.recent.set(name, true);
       return;

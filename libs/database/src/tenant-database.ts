@@ -56,13 +56,19 @@ export class TenantDatabase implements OnModuleDestroy {
     this.statements = new PreparedStatements(config.database.tenantStatementCache);
   }
 
-  /** The pool of a cluster; only the configured one exists for now. */
+  /**
+   * The tenant pool of a cluster (the default cluster is the control database, others come from DATABASE_CLUSTERS):
+   * each project's statements go to the pool of the cluster its row names, and nowhere else.
+   */
   pool(cluster: string): Pool {
     let pool = this.pools.get(cluster);
     if (pool) return pool;
-    if (cluster !== this.config.database.clusterName) throw new Error(`Unknown database cluster "${cluster}"`);
+    let url: string;
+    if (cluster === this.config.database.clusterName) url = this.url;
+    else if (Object.prototype.hasOwnProperty.call(this.config.database.clusters, cluster)) url = this.config.database.clusters[cluster];
+    else throw new Error(`Unknown database cluster "${cluster}"`);
     pool = new Pool({
-      connectionString: tenantLoginUrl(this.url, this.config.secret),
+      connectionString: tenantLoginUrl(url, this.config.secret),
       max: this.config.database.tenantPoolMax,
       maxUses: this.config.database.tenantPoolMaxUses || undefined,
       // Queries go out without waiting for the answer to the one before (see run()).

@@ -6,7 +6,10 @@ import type { TenantProject } from './tenant-context';
 
 const MAX_ENTRIES = 20_000;
 
-/** Active projects by ref, cached like keys: short TTL, dropped at once when a project is deleted. */
+/**
+ * Active projects by ref, cached like keys (KEY_CACHE_TTL_MS while changes are pushed), dropped at once on every
+ * instance when a project is deleted or moves to another cluster.
+ */
 @Injectable()
 export class ProjectDirectory implements OnModuleInit {
   private readonly cache = new Map<string, { project: TenantProject | null; until: number }>();
@@ -19,6 +22,7 @@ export class ProjectDirectory implements OnModuleInit {
 
   onModuleInit(): void {
     this.invalidation.subscribe(PROJECT_TOPIC, (ref) => this.cache.delete(ref));
+    this.invalidation.onResync(() => this.cache.clear());
   }
 
   async find(ref: string, now = Date.now()): Promise<TenantProject | null> {
@@ -29,7 +33,7 @@ export class ProjectDirectory implements OnModuleInit {
       ? { id: row.id, ref: row.ref, orgId: row.orgId, cluster: row.cluster, schema: row.schemaName, dataRole: row.dataRole }
       : null;
     if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(ref, { project, until: now + this.config.keys.cacheTtlMs });
+    this.cache.set(ref, { project, until: now + this.invalidation.ttl(this.config.keys.cacheTtlMs) });
     return project;
   }
 }

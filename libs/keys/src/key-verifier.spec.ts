@@ -11,6 +11,8 @@ describe(KeyVerifier.name, () => {
   let rows: Map<string, Partial<ApiKeyEntity>>;
   let lookups: number;
   let invalidate: (hash: string) => void;
+  let resync: () => void;
+  let pushed: boolean;
   let sut: KeyVerifier;
 
   beforeEach(() => {
@@ -23,10 +25,16 @@ describe(KeyVerifier.name, () => {
       },
       query: async () => undefined,
     } as unknown as Repository<ApiKeyEntity>;
+    pushed = true;
     const invalidation = {
       subscribe: (_topic: string, handler: (k: string) => void) => {
         invalidate = handler;
       },
+      onResync: (handler: () => void) => {
+        resync = handler;
+      },
+      // As CacheInvalidation does: the long TTL only while revocations are pushed.
+      ttl: (ms: number) => (pushed ? ms : Math.min(ms, 1000)),
     } as unknown as CacheInvalidation;
     sut = new KeyVerifier({ keys: { cacheTtlMs: 5000 } } as PlinthConfig, repo, invalidation);
     sut.onModuleInit();
@@ -53,6 +61,31 @@ describe(KeyVerifier.name, () => {
     expect(await sut.verify(key)).not.toBeNull();
     rows.get(hashToken(key))!.revokedAt = new Date();
     invalidate(hashToken(key));
+    expect(await sut.verify(key)).toBeNull();
+  });
+
+  it('keeps a verification for a long TTL while revocations are pushed, and a short one while they are not', async () => {
+    const long = new KeyVerifier({ keys: { cacheTtlMs: 600_000 } } as PlinthConfig, { findOne: async () => (lookups++, rows.get(hashToken(key))), query: async () => undefined } as unknown as Repository<ApiKeyEntity>, {
+      subscribe: () => undefined,
+      onResync: () => undefined,
+      ttl: (ms: number) => (pushed ? ms : Math.min(ms, 1000)),
+    } as unknown as CacheInvalidation);
+    const t0 = 3_000_000;
+    expect(await long.verify(key, t0)).not.toBeNull();
+    expect(await long.verify(key, t0 + 599_000)).not.toBeNull();
+    expect(lookups).toBe(1);
+    pushed = false;
+    expect(await long.verify(key, t0 + 600_001)).not.toBeNull();
+    expect(lookups).toBe(2);
+    expect(await long.verify(key, t0 + 601_002)).not.toBeNull();
+    expect(lookups).toBe(3);
+  });
+
+  it('forgets every cached key when notifications may have been missed', async () => {
+    expect(await sut.verify(key)).not.toBeNull();
+    rows.get(hashToken(key))!.revokedAt = new Date();
+    expect(await sut.verify(key)).not.toBeNull();
+    resync();
     expect(await sut.verify(key)).toBeNull();
   });
 

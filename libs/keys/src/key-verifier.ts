@@ -30,8 +30,10 @@ const LAST_USED_FLUSH_MS = 30_000;
 
 /**
  * Resolves a presented key. Shape and checksum are checked offline first, so garbage never reaches the
- * database. Results (including "no such key") are cached for at most KEY_CACHE_TTL_MS (≤ 5 s), and dropped at
- * once when any instance revokes or rotates the key. Last use is recorded in memory and written in batches.
+ * database. Results (including "no such key") are cached for KEY_CACHE_TTL_MS (default 10 min: an idle project's
+ * key shouldn't cost a control-plane lookup every few seconds) and dropped at once when any instance revokes or
+ * rotates the key, which is pushed over LISTEN/NOTIFY; while that push is down entries live a second at most and
+ * the cache is emptied when it is lost and when it is back (see CacheInvalidation). Last use is recorded in memory and written in batches.
  */
 @Injectable()
 export class KeyVerifier implements OnModuleInit, OnApplicationShutdown {
@@ -48,6 +50,7 @@ export class KeyVerifier implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.invalidation.subscribe(KEY_TOPIC, (hash) => this.cache.delete(hash));
+    this.invalidation.onResync(() => this.cache.clear());
     this.timer = setInterval(() => void this.flushLastUsed(), LAST_USED_FLUSH_MS);
     this.timer.unref();
   }
@@ -64,7 +67,7 @@ export class KeyVerifier implements OnModuleInit, OnApplicationShutdown {
     if (!entry || entry.until <= now) {
       // Only well-formed keys are ever cached, so a hit needs no second shape and checksum check.
       if (!keyTypeOf(presented)) return null;
-      entry = { key: await this.load(hash), until: now + this.config.keys.cacheTtlMs };
+      entry = { key: await this.load(hash), until: now + this.invalidation.ttl(this.config.keys.cacheTtlMs) };
       if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(hash, entry);
     }

@@ -26,13 +26,14 @@ export class PlansRepository {
     return rows[0]?.plan_id ?? null;
   }
 
-  /** Puts the org on `planId`, in `m`'s transaction when given. */
-  async setOrgPlan(orgId: string, planId: string, at: Date, m: EntityManager = this.db.manager): Promise<void> {
+  /** Puts the org on `planId`, in `m`'s transaction when given; returns the manager it wrote with. */
+  async setOrgPlan(orgId: string, planId: string, at: Date, m: EntityManager = this.db.manager): Promise<EntityManager> {
     await m.query(
       `INSERT INTO control.org_plans (org_id, plan_id, updated_at) VALUES ($1, $2, $3)
        ON CONFLICT (org_id) DO UPDATE SET plan_id = EXCLUDED.plan_id, updated_at = EXCLUDED.updated_at`,
       [orgId, planId, at],
     );
+    return m;
   }
 
   /**

@@ -1,15 +1,21 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { Clock } from '@plinth/common';
+import { CacheInvalidation } from '@plinth/database';
 import { DEFAULT_PLAN_ID, Plan } from './plan';
 import { PlansRepository } from './plans.repository';
 
 const PLANS_TTL_MS = 60_000;
-const ORG_TTL_MS = 5_000;
+/**
+ * An org's plan changes are pushed to every instance ({@link ORG_PLAN_TOPIC}), so an idle org's plan needn't be read
+ * again every few seconds (issue 21); while the push is down entries live a second (see CacheInvalidation).
+ */
+const ORG_TTL_MS = 10 * 60_000;
+export const ORG_PLAN_TOPIC = 'org-plan';
 
 /** Plans and which plan each org is on (default free), cached in memory for the request path. */
 @Injectable()
-export class PlansService {
+export class PlansService implements OnModuleInit {
   private plans: { byId: Map<string, Plan>; until: number } | undefined;
   private readonly orgPlans = new Map<string, { planId: string; until: number }>();
   private pendingPlanOf: ((orgId: string) => Promise<string | null>) | undefined;
@@ -17,7 +23,13 @@ export class PlansService {
   constructor(
     private readonly repo: PlansRepository,
     private readonly clock: Clock,
+    private readonly invalidation: CacheInvalidation,
   ) {}
+
+  onModuleInit(): void {
+    this.invalidation.subscribe(ORG_PLAN_TOPIC, (orgId) => this.orgPlans.delete(orgId));
+    this.invalidation.onResync(() => this.orgPlans.clear());
+  }
 
   /** Public plans, cheapest first. */
   async list(): Promise<Plan[]> {
@@ -49,7 +61,7 @@ export class PlansService {
     if (hit && hit.until > now) return this.get(hit.planId);
     const planId = (await this.repo.orgPlanId(orgId)) ?? DEFAULT_PLAN_ID;
     if (this.orgPlans.size > 50_000) this.orgPlans.clear();
-    this.orgPlans.set(orgId, { planId, until: now + ORG_TTL_MS });
+    this.orgPlans.set(orgId, { planId, until: now + this.invalidation.ttl(ORG_TTL_MS) });
     return this.get(planId);
   }
 
@@ -77,8 +89,9 @@ export class PlansService {
 
   /** Puts an org on a plan (billing calls this on subscription changes, in its transaction when it passes `m`). */
   async setOrgPlan(orgId: string, planId: string, m?: EntityManager): Promise<void> {
-    await this.repo.setOrgPlan(orgId, planId, this.clock.now(), m);
-    this.orgPlans.delete(orgId);
+    const used = await this.repo.setOrgPlan(orgId, planId, this.clock.now(), m);
+    // Every instance (this one at once) drops its copy; delivered to the others when the write commits.
+    await this.invalidation.publish(used, ORG_PLAN_TOPIC, orgId);
   }
 
   /** Drops cached plans (after editing control.plans). */

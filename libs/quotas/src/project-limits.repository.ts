@@ -5,7 +5,8 @@ import { CacheInvalidation } from '@plinth/database';
 import type { RateLimitRule } from './plan';
 
 export const PROJECT_LIMITS_TOPIC = 'project-limits';
-const TTL_MS = 5_000;
+/** Changes are pushed to every instance, so an idle project's limits needn't be read again every few seconds. */
+const TTL_MS = 10 * 60_000;
 
 /** A project's own limits, set by its billing members: spend cap, per-meter caps, a lower rate limit, alert webhook. */
 export interface ProjectLimits {
@@ -29,6 +30,7 @@ export class ProjectLimitsRepository implements OnModuleInit {
 
   onModuleInit(): void {
     this.invalidation.subscribe(PROJECT_LIMITS_TOPIC, (projectId) => this.cache.delete(projectId));
+    this.invalidation.onResync(() => this.cache.clear());
   }
 
   /** {@link get} without waiting, for the request path: undefined when not cached (or expired). */
@@ -47,7 +49,7 @@ export class ProjectLimitsRepository implements OnModuleInit {
     )) as ProjectLimits[];
     const limits = rows[0] ?? NO_LIMITS;
     if (this.cache.size > 50_000) this.cache.clear();
-    this.cache.set(projectId, { limits, until: now + TTL_MS });
+    this.cache.set(projectId, { limits, until: now + this.invalidation.ttl(TTL_MS) });
     return limits;
   }
 

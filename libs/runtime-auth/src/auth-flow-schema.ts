@@ -1,5 +1,4 @@
-import type { EntityManager } from 'typeorm';
-import type { TenantNames } from '@plinth/tenancy';
+import type { TenantNames, TenantSql } from '@plinth/tenancy';
 
 /**
  * The auth runtime's tables for PKCE flows and multi-factor authentication, in a project's schema beside the
@@ -67,6 +66,6 @@ export function authFlowDdl(schema: string, authRole: string): string {
 }
 
 /** Creates the flow and MFA tables (as the schema's owner, in the caller's transaction). */
-export async function createAuthFlowTables(m: EntityManager, names: TenantNames): Promise<void> {
+export async function createAuthFlowTables(m: TenantSql, names: TenantNames): Promise<void> {
   await m.query(authFlowDdl(names.schema, names.authRole));
 }

@@ -1,5 +1,4 @@
-import type { EntityManager } from 'typeorm';
-import type { TenantNames } from '@plinth/tenancy';
+import type { TenantNames, TenantSql } from '@plinth/tenancy';
 import { createAuthFlowTables } from './auth-flow-schema';
 import { authColumnAdditions } from './auth-schema-additions';
 
@@ -21,7 +20,7 @@ export function authTables(schema: string) {
 }
 export type AuthTables = ReturnType<typeof authTables>;
 
-export async function createAuthTables(m: EntityManager, names: TenantNames): Promise<void> {
+export async function createAuthTables(m: TenantSql, names: TenantNames): Promise<void> {
   const t = authTables(names.schema);
   await m.query(`
     CREATE TABLE ${t.users} (

@@ -15,7 +15,14 @@ import { signWebhook, WEBHOOK_MAX_ATTEMPTS, webhookRetryDelayMs } from './webhoo
 export function webhookPayload(msg: MessageRow): string {
   const data =
     msg.event === 'notification.sent'
-      ? { message_id: msg.id, to: msg.recipient, content: msg.content, data: msg.data }
+      ? {
+          message_id: msg.id,
+          to: msg.recipient,
+          content: { title: msg.content.title, body: msg.content.body },
+          data: msg.data,
+          ...(msg.content.template !== undefined ? { template: msg.content.template } : {}),
+          ...(msg.content.webhook ? { payload: msg.content.webhook.payload } : {}),
+        }
       : msg.event === 'webhook.test'
         ? { message_id: msg.id, test: true }
         : msg.data;

@@ -5,8 +5,12 @@ import { CacheInvalidation, ControlTransactions } from '@plinth/database';
 import { JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
 import type { EntityManager } from 'typeorm';
 import { METERS, MeteringService } from '@plinth/metering';
-import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC, SEND_EMAIL_JOB, SendEmailData } from './job-names';
+import { ProjectsRepository, tenantNames } from '@plinth/tenancy';
+import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC, SEND_EMAIL_JOB, SEND_PUSH_JOB, SendEmailData, SendPushData } from './job-names';
 import { NotificationsRepository } from './notifications.repository';
+import { PreferencesRepository } from './preferences.repository';
+import { PushRepository } from './push.repository';
+import { allows } from './preferences.service';
 
 /** Enqueues a message's fan-out in the caller's transaction (once per message). */
 export function enqueueDispatch(outbox: OutboxService, m: EntityManager, orgId: string, projectId: string, messageId: string): Promise<string | null> {
@@ -30,6 +34,9 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
     private readonly outbox: OutboxService,
     private readonly invalidation: CacheInvalidation,
     private readonly metering: MeteringService,
+    private readonly prefs: PreferencesRepository,
+    private readonly push: PushRepository,
+    private readonly projects: ProjectsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -44,10 +51,16 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
     const added = await this.tx.run(async (m) => {
       let inbox = 0;
       let webhooks = 0;
-      const userId = msg.recipient.user_id;
-      if (msg.channels.includes('inapp') && userId) {
-        const fresh = await this.repo.insertInbox(m, { id: randomUUID(), projectId: msg.project_id, userId, messageId: msg.id, title: msg.content.title ?? null, body: msg.content.body ?? null, data: msg.data, at: now });
-        if (fresh) {
+      // The users this message is for: the one named, or a topic's subscribers; each one's preferences decide
+      // which channels reach them (a topic's opt-out silences all of them).
+      const topic = msg.recipient.topic;
+      const users = topic !== undefined ? await this.prefs.subscribers(m, msg.project_id, topic) : msg.recipient.user_id ? [msg.recipient.user_id] : [];
+      const prefs = await this.prefs.many(m, msg.project_id, users);
+      if (msg.channels.includes('inapp')) {
+        for (const userId of users) {
+          if (!allows(prefs.get(userId), 'inapp', topic)) continue;
+          const fresh = await this.repo.insertInbox(m, { id: randomUUID(), projectId: msg.project_id, userId, messageId: msg.id, title: msg.content.title ?? null, body: msg.content.body ?? null, data: msg.data, at: now });
+          if (!fresh) continue;
           inbox++;
           await this.repo.insertDelivery(m, { id: randomUUID(), project_id: msg.project_id, message_id: msg.id, channel: 'inapp', endpoint_id: null, target: userId, event: msg.event, status: 'succeeded', created_at: now, updated_at: now });
           await this.invalidation.publish(m, INBOX_TOPIC, `${msg.project_id}:${userId}`);
@@ -67,11 +80,32 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
           });
         }
       }
-      const email = msg.recipient.email;
-      if (msg.channels.includes('email') && email) {
-        const id = randomUUID();
-        const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'email', endpoint_id: null, target: email, event: msg.event, status: 'pending', created_at: now, updated_at: now });
-        if (fresh) await this.outbox.enqueue<SendEmailData>(m, { queue: QUEUES.email, name: SEND_EMAIL_JOB, data: { orgId: data.orgId, projectId: msg.project_id, deliveryId: id }, dedupeKey: `email:${id}` });
+      if (msg.channels.includes('email')) {
+        // An address given as is goes out as is; users (by id or topic) get theirs from the auth runtime, unless
+        // they opted out, and their email carries a one-click unsubscribe link.
+        const targets: Array<{ email: string; userId?: string }> = msg.recipient.email ? [{ email: msg.recipient.email }] : [];
+        const emailUsers = users.filter((u) => allows(prefs.get(u), 'email', topic));
+        if (emailUsers.length) {
+          const [project] = await this.projects.refsByIds([msg.project_id]);
+          const addresses = project ? await this.prefs.userEmails(m, tenantNames(project.ref).schema, emailUsers) : new Map<string, string>();
+          for (const u of emailUsers) if (addresses.has(u) && addresses.get(u) !== msg.recipient.email) targets.push({ email: addresses.get(u)!, userId: u });
+        }
+        for (const target of targets) {
+          const id = randomUUID();
+          const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'email', endpoint_id: null, target: target.email, event: msg.event, status: 'pending', created_at: now, updated_at: now });
+          if (!fresh) continue;
+          const job: SendEmailData = { orgId: data.orgId, projectId: msg.project_id, deliveryId: id, ...(target.userId ? { userId: target.userId } : {}), ...(topic !== undefined ? { topic } : {}) };
+          await this.outbox.enqueue<SendEmailData>(m, { queue: QUEUES.email, name: SEND_EMAIL_JOB, data: job, dedupeKey: `email:${id}` });
+        }
+      }
+      if (msg.channels.includes('push')) {
+        const pushUsers = users.filter((u) => allows(prefs.get(u), 'push', topic));
+        for (const sub of await this.push.ofUsers(m, msg.project_id, pushUsers)) {
+          const id = randomUUID();
+          const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'push', endpoint_id: null, target: sub.id, event: msg.event, status: 'pending', created_at: now, updated_at: now });
+          if (!fresh) continue;
+          await this.outbox.enqueue<SendPushData>(m, { queue: QUEUES.notifications, name: SEND_PUSH_JOB, data: { orgId: data.orgId, projectId: msg.project_id, deliveryId: id, subscriptionId: sub.id }, dedupeKey: `push:${id}` });
+        }
       }
       return { inbox, webhooks };
     });

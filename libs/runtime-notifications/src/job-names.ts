@@ -3,11 +3,22 @@ import type { JobData } from '@plinth/jobs';
 export const DISPATCH_MESSAGE_JOB = 'notifications.dispatch';
 export const DELIVER_WEBHOOK_JOB = 'notifications.deliver-webhook';
 export const SEND_EMAIL_JOB = 'notifications.send-email';
+export const SEND_PUSH_JOB = 'notifications.send-push';
+
+/** One web push delivery to one subscription (the job executor's retries and backoff). */
+export interface SendPushData extends JobData {
+  projectId: string;
+  deliveryId: string;
+  subscriptionId: string;
+}
 
 /** One email delivery (the job executor's retries and backoff). */
 export interface SendEmailData extends JobData {
   projectId: string;
   deliveryId: string;
+  /** The end user the email goes to, when sent by user id or topic: its List-Unsubscribe link names them. */
+  userId?: string;
+  topic?: string;
 }
 
 /** Fans a message out to its channels (inbox entries, webhook deliveries). */

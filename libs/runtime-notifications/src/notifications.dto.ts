@@ -14,7 +14,7 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: string): z.inf
   return new ZodValidationPipe(schema).transform(obj, { type: 'query' });
 }
 
-export const CHANNELS = ['inapp', 'webhook', 'email'] as const;
+export const CHANNELS = ['inapp', 'webhook', 'email', 'push'] as const;
 
 /** `POST /p/:ref/notifications/v1/send`. */
 export const sendSchema = z
@@ -23,18 +23,23 @@ export const sendSchema = z
       .object({
         user_id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a user id (a UUID)').optional(),
         email: z.email().max(254).optional(),
+        topic: z.string().regex(/^[a-z0-9][a-z0-9_.:-]{0,99}$/, 'must be a topic name').optional(),
       })
       .strict()
-      .refine((v) => v.user_id !== undefined || v.email !== undefined, { message: 'give user_id and/or email' }),
-    content: z.object({ title: z.string().max(500).optional(), body: z.string().max(10_000).optional() }).strict(),
+      .refine((v) => v.user_id !== undefined || v.email !== undefined || v.topic !== undefined, { message: 'give user_id and/or email, or topic' })
+      .refine((v) => v.topic === undefined || (v.user_id === undefined && v.email === undefined), { message: 'a topic send names no user_id or email' }),
+    content: z.object({ title: z.string().max(500).optional(), body: z.string().max(10_000).optional() }).strict().optional(),
+    template: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'must be a template name').optional(),
     data: z.record(z.string(), z.unknown()).optional(),
     channels: z.array(z.enum(CHANNELS)).min(1).max(CHANNELS.length).optional(),
     idempotency_key: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces').optional(),
   })
   .strict()
   .refine((v) => JSON.stringify(v.data ?? {}).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' })
-  .refine((v) => !(v.channels ?? []).includes('inapp') || v.to.user_id !== undefined, { path: ['to', 'user_id'], message: 'the inapp channel needs to.user_id' })
-  .refine((v) => !(v.channels ?? []).includes('email') || v.to.email !== undefined, { path: ['to', 'email'], message: 'the email channel needs to.email' });
+  .refine((v) => (v.content === undefined) !== (v.template === undefined), { path: ['content'], message: 'give content or template (one of them)' })
+  .refine((v) => !(v.channels ?? []).includes('inapp') || v.to.user_id !== undefined || v.to.topic !== undefined, { path: ['to', 'user_id'], message: 'the inapp channel needs to.user_id or to.topic' })
+  .refine((v) => !(v.channels ?? []).includes('push') || v.to.user_id !== undefined || v.to.topic !== undefined, { path: ['to', 'user_id'], message: 'the push channel needs to.user_id or to.topic' })
+  .refine((v) => !(v.channels ?? []).includes('email') || v.to.email !== undefined || v.to.user_id !== undefined || v.to.topic !== undefined, { path: ['to', 'email'], message: 'the email channel needs to.email, to.user_id or to.topic' });
 export type SendInput = z.infer<typeof sendSchema>;
 
 const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1' || v === '');
@@ -100,3 +105,122 @@ export const deliveriesQuerySchema = z
   })
   .strict();
 export type DeliveriesQuery = z.infer<typeof deliveriesQuerySchema>;
+
+const tpl = (max: number) => z.string().max(max);
+/** A template's parts per channel; each string is a Liquid template rendered with the send's `data`. */
+const templateParts = {
+  description: z.string().max(500).optional(),
+  email: z.object({ subject: tpl(1_000), text: tpl(50_000).optional(), html: tpl(100_000).optional() }).strict().optional(),
+  inapp: z.object({ title: tpl(1_000).optional(), body: tpl(20_000).optional() }).strict().optional(),
+  webhook: z
+    .object({ payload: z.record(z.string(), z.unknown()) })
+    .strict()
+    .refine((v) => JSON.stringify(v.payload).length <= 32_768, { message: 'payload must be at most 32 KiB as JSON' })
+    .optional(),
+};
+export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+export const createTemplateSchema = z
+  .object({ name: z.string().regex(TEMPLATE_NAME, 'must be 1 to 64 of a-z, 0-9, _ . - (starting with a letter or digit)'), ...templateParts })
+  .strict()
+  .refine((v) => v.email || v.inapp || v.webhook, { message: 'give at least one of email, inapp, webhook' });
+export type CreateTemplateInput = z.infer<typeof createTemplateSchema>;
+
+export const updateTemplateSchema = z
+  .object({
+    name: z.string().regex(TEMPLATE_NAME).optional(),
+    description: templateParts.description,
+    email: templateParts.email.nullable(),
+    inapp: templateParts.inapp.nullable(),
+    webhook: templateParts.webhook.nullable(),
+  })
+  .strict();
+export type UpdateTemplateInput = z.infer<typeof updateTemplateSchema>;
+
+export const previewTemplateSchema = z
+  .object({ data: z.record(z.string(), z.unknown()).default({}) })
+  .strict()
+  .refine((v) => JSON.stringify(v.data).length <= 32_768, { path: ['data'], message: 'must be at most 32 KiB as JSON' });
+export type PreviewTemplateInput = z.infer<typeof previewTemplateSchema>;
+
+export const templateViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  email: z.object({ subject: z.string(), text: z.string().optional(), html: z.string().optional() }).nullable(),
+  inapp: z.object({ title: z.string().optional(), body: z.string().optional() }).nullable(),
+  webhook: z.object({ payload: z.record(z.string(), z.unknown()) }).nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const renderedSchema = z.object({
+  email: z.object({ subject: z.string(), text: z.string(), html: z.string().nullable() }).nullable(),
+  inapp: z.object({ title: z.string().nullable(), body: z.string().nullable() }).nullable(),
+  webhook: z.object({ payload: z.record(z.string(), z.unknown()) }).nullable(),
+});
+
+export const TOPIC = /^[a-z0-9][a-z0-9_.:-]{0,99}$/;
+export const topicSchema = z.string().regex(TOPIC, 'must be 1 to 100 of a-z, 0-9, _ . : - (starting with a letter or digit)');
+
+/** `PUT /preferences`: the whole document; a channel or topic left out is on. */
+export const preferencesSchema = z
+  .object({
+    channels: z.object({ inapp: z.boolean().optional(), email: z.boolean().optional(), push: z.boolean().optional() }).strict().optional(),
+    topics: z
+      .record(topicSchema, z.boolean())
+      .refine((v) => Object.keys(v).length <= 200, 'at most 200 topics')
+      .optional(),
+  })
+  .strict();
+export type PreferencesInput = z.infer<typeof preferencesSchema>;
+
+export const unsubscribeQuerySchema = z.object({ token: z.string().max(1000).optional() }).strict();
+
+const b64url = (min: number, max: number) => z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url').min(min).max(max);
+/** `POST /push/subscriptions`: a browser's PushSubscription.toJSON(). */
+export const pushSubscriptionSchema = z
+  .object({
+    endpoint: z.string().max(2000).refine((v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+      } catch {
+        return false;
+      }
+    }, 'must be an http(s) URL without credentials'),
+    expirationTime: z.number().nullable().optional(),
+    keys: z.object({ p256dh: b64url(80, 100), auth: b64url(16, 30) }).strict(),
+  })
+  .strict();
+export type PushSubscriptionInput = z.infer<typeof pushSubscriptionSchema>;
+export const pushUnsubscribeSchema = z.object({ endpoint: z.string().max(2000) }).strict();
+
+export const webhookViewSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  description: z.string(),
+  previous_secret_expires_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export const webhookWithSecretSchema = webhookViewSchema.extend({ secret: z.string() });
+export const deliveryViewSchema = z.object({
+  id: z.string(),
+  message_id: z.string(),
+  channel: z.enum(CHANNELS),
+  endpoint_id: z.string().nullable(),
+  event: z.string(),
+  status: z.enum(['pending', 'retrying', 'succeeded', 'dead']),
+  attempt_count: z.number(),
+  next_attempt_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export const deliveriesViewSchema = z.object({
+  deliveries: z.array(
+    deliveryViewSchema.extend({
+      attempts: z.array(z.object({ attempt: z.number(), status: z.number().nullable(), latency_ms: z.number(), error: z.string().nullable(), response_excerpt: z.string().nullable(), at: z.string() })),
+    }),
+  ),
+});

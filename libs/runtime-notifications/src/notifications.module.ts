@@ -18,15 +18,23 @@ import { NotificationSecrets } from './notification-secrets';
 import { NotificationsEdge } from './notifications-edge';
 import { NotificationsRepository } from './notifications.repository';
 import { SendEmailJob } from './send-email.job';
+import { PreferencesRepository } from './preferences.repository';
+import { PreferencesService } from './preferences.service';
+import { PushRepository } from './push.repository';
+import { PushService } from './push.service';
+import { SendPushJob } from './send-push.job';
 import { SendService } from './send.service';
+import { TemplatesController } from './templates.controller';
+import { TemplatesRepository } from './templates.repository';
+import { TemplatesService } from './templates.service';
 import { DeliveriesController, WebhooksController } from './webhooks.controller';
 import { WebhooksService } from './webhooks.service';
 
 /** The delivery jobs (fan-out, webhook attempts, emails) and change capture; the worker imports this alone, the api via NotificationsRuntimeModule. */
 @Module({
   imports: [MeteringModule, TenancyModule, AuthJobsModule],
-  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture],
-  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService, SendPushJob],
+  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService],
 })
 export class NotificationsJobsModule {}
 
@@ -36,8 +44,8 @@ export class NotificationsJobsModule {}
  */
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, QuotasModule, DataRuntimeModule, NotificationsJobsModule],
-  controllers: [WebhooksController, DeliveriesController],
-  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService],
+  controllers: [WebhooksController, DeliveriesController, TemplatesController],
+  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService, TemplatesRepository, TemplatesService],
 })
 export class NotificationsRuntimeModule implements OnModuleInit {
   constructor(

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 
-export type Channel = 'inapp' | 'webhook' | 'email';
+export type Channel = 'inapp' | 'webhook' | 'email' | 'push';
 export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'dead';
 
 export interface MessageRow {
@@ -10,8 +10,9 @@ export interface MessageRow {
   project_id: string;
   idempotency_key: string | null;
   event: string;
-  recipient: { user_id?: string; email?: string };
-  content: { title?: string; body?: string };
+  recipient: { user_id?: string; email?: string; topic?: string };
+  /** What the send gave, or what its template rendered (`template` names it; `email`/`webhook` are its other parts). */
+  content: { title?: string; body?: string; template?: string; email?: { subject: string; text: string; html: string | null }; webhook?: { payload: Record<string, unknown> } };
   data: Record<string, unknown>;
   channels: Channel[];
   created_at: Date;

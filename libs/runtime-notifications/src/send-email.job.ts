@@ -4,8 +4,10 @@ import { ControlTransactions } from '@plinth/database';
 import { JobContext, JobHandler, JobRegistry, PermanentJobError, QUEUES } from '@plinth/jobs';
 import { METERS, MeteringService } from '@plinth/metering';
 import { AuthMailer } from '@plinth/runtime-auth';
+import { ProjectsRepository } from '@plinth/tenancy';
 import { SEND_EMAIL_JOB, SendEmailData } from './job-names';
 import { NotificationsRepository } from './notifications.repository';
+import { PreferencesService } from './preferences.service';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -26,6 +28,8 @@ export class SendEmailJob implements JobHandler<SendEmailData>, OnModuleInit {
     private readonly repo: NotificationsRepository,
     private readonly mailer: AuthMailer,
     private readonly metering: MeteringService,
+    private readonly prefs: PreferencesService,
+    private readonly projects: ProjectsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -33,19 +37,30 @@ export class SendEmailJob implements JobHandler<SendEmailData>, OnModuleInit {
     this.registry.register(this);
   }
 
+  /** RFC 2369/8058 headers for an email to an end user: a signed link that opts them out in one POST, keyless. */
+  private async unsubscribeHeaders(data: SendEmailData): Promise<{ headers?: Record<string, string> }> {
+    if (!data.userId) return {};
+    const [project] = await this.projects.refsByIds([data.projectId]);
+    if (!project) return {};
+    const url = this.prefs.unsubscribeUrl(project.ref, { projectId: data.projectId, userId: data.userId, topic: data.topic ?? null });
+    return { headers: { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } };
+  }
+
   async handle(data: SendEmailData, ctx: JobContext): Promise<void> {
     const delivery = await this.repo.delivery(data.deliveryId);
     if (!delivery || delivery.status === 'succeeded' || delivery.status === 'dead') return;
     const msg = await this.repo.message(delivery.message_id);
     if (!msg) return;
-    const subject = (msg.content.title ?? 'Notification').replace(/[\r\n]+/g, ' ');
-    const text = msg.content.body ?? msg.content.title ?? '';
+    const templated = msg.content.email;
+    const subject = (templated?.subject ?? msg.content.title ?? 'Notification').replace(/[\r\n]+/g, ' ');
+    const text = templated?.text ?? msg.content.body ?? msg.content.title ?? '';
+    const html = templated?.html ?? `<p>${escapeHtml(text).replace(/\n/g, '<br>')}</p>`;
     const started = performance.now();
     let error: unknown;
     try {
       await this.mailer.sendProjectEmail(
         msg.project_id,
-        { to: delivery.target, subject, text, html: `<p>${escapeHtml(text).replace(/\n/g, '<br>')}</p>`, messageId: `<notify-${delivery.id}@plinth>` },
+        { to: delivery.target, subject, text, html, messageId: `<notify-${delivery.id}@plinth>`, ...(await this.unsubscribeHeaders(data)) },
         'notification',
       );
     } catch (e) {

@@ -9,6 +9,7 @@ import { TenantLimitsService } from '@plinth/quotas';
 import type { SendInput } from './notifications.dto';
 import { enqueueDispatch } from './dispatch-message.job';
 import { Channel, MessageRow, NotificationsRepository } from './notifications.repository';
+import { TemplatesService } from './templates.service';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
 
@@ -32,19 +33,21 @@ export class SendService {
     private readonly repo: NotificationsRepository,
     private readonly outbox: OutboxService,
     private readonly limits: TenantLimitsService,
+    private readonly templates: TemplatesService,
     private readonly clock: Clock,
   ) {}
 
   async send(t: TenantContext, input: SendInput): Promise<SendReceipt> {
     const now = this.clock.now();
-    const channels: Channel[] = input.channels ?? (input.to.user_id !== undefined ? ['inapp'] : ['email']);
+    const channels: Channel[] = input.channels ?? (input.to.user_id !== undefined || input.to.topic !== undefined ? ['inapp'] : ['email']);
+    const content: MessageRow['content'] = { title: input.content?.title, body: input.content?.body };
     const message: MessageRow = {
       id: randomUUID(),
       project_id: t.project.id,
       idempotency_key: input.idempotency_key ?? null,
       event: 'notification.sent',
-      recipient: { ...(input.to.user_id !== undefined ? { user_id: input.to.user_id } : {}), ...(input.to.email !== undefined ? { email: input.to.email } : {}) },
-      content: { title: input.content.title, body: input.content.body },
+      recipient: { ...(input.to.user_id !== undefined ? { user_id: input.to.user_id } : {}), ...(input.to.email !== undefined ? { email: input.to.email } : {}), ...(input.to.topic !== undefined ? { topic: input.to.topic } : {}) },
+      content,
       data: input.data ?? {},
       channels,
       created_at: now,
@@ -55,6 +58,18 @@ export class SendService {
     if (message.idempotency_key !== null) {
       const earlier = await this.repo.messageByIdempotencyKey(t.project.id, message.idempotency_key);
       if (earlier && now.getTime() - new Date(earlier.created_at).getTime() < IDEMPOTENCY_WINDOW_MS) return receipt(earlier, true);
+    }
+    // A template renders once the send is known to be new, with the send's data: a template that fails answers this
+    // request (400), and the message keeps what was rendered whatever happens to the template afterwards.
+    if (input.template !== undefined) {
+      const r = await this.templates.renderForSend(t.project.id, input.template, input.data ?? {});
+      message.content = {
+        title: r.inapp?.title ?? r.email?.subject ?? undefined,
+        body: r.inapp?.body ?? r.email?.text ?? undefined,
+        template: r.name,
+        ...(r.email ? { email: r.email } : {}),
+        ...(r.webhook ? { webhook: r.webhook } : {}),
+      };
     }
     await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.notifications]);
     return this.tx.run(async (m) => {

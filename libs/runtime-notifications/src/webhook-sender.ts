@@ -23,7 +23,8 @@ export interface WebhookResult {
 export interface WebhookRequest {
   url: string;
   headers: Record<string, string>;
-  body: string;
+  /** Text (a webhook's JSON) or bytes (an encrypted push message). */
+  body: string | Buffer;
 }
 
 /**

@@ -1,5 +1,4 @@
-import type { EntityManager } from 'typeorm';
-import type { TenantNames } from '@plinth/tenancy';
+import type { TenantNames, TenantSql } from '@plinth/tenancy';
 
 /**
  * The storage runtime's tables in a project's schema: buckets (with their rules), objects' metadata (the bytes live
@@ -78,6 +77,6 @@ export function storageDdl(schema: string, role: string): string {
 }
 
 /** Provisioning hook: the tables, as the schema's owner, granted to the storage role. */
-export async function createStorageTables(m: EntityManager, names: TenantNames): Promise<void> {
+export async function createStorageTables(m: TenantSql, names: TenantNames): Promise<void> {
   await m.query(storageDdl(names.schema, names.storageRole));
 }

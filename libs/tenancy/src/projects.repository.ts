@@ -40,6 +40,12 @@ export class ProjectsRepository {
     return rows.map((r) => ({ id: r.id, orgId: r.org_id, ref: r.ref }));
   }
 
+  /** Active projects per cluster (placement). */
+  async countActiveByCluster(): Promise<Map<string, number>> {
+    const rows = (await this.db.query(`SELECT cluster, count(*)::int AS n FROM control.projects WHERE status = 'active' GROUP BY cluster`)) as Array<{ cluster: string; n: number }>;
+    return new Map(rows.map((r) => [r.cluster, r.n]));
+  }
+
   /**
    * Size in bytes of every relation (tables, materialized views, partitioned tables, with their indexes and TOAST) in
    * each active project's schema. Reads this database's catalog, so it covers projects on the default cluster.

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, Repository } from 'typeorm';
+import { EntityManager, IsNull, Repository } from 'typeorm';
 import { AuditService } from '@plinth/audit';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { PlinthException } from '@plinth/common';
@@ -10,6 +10,7 @@ import { ApiKeyService, ApiKeyView, CreateKeyInput, RotateKeyInput } from '@plin
 import { ProjectEntity } from './project.entity';
 import { ProjectRefs, REF_PATTERN, tenantNames } from './project-ref';
 import { Provisioner } from './provisioner';
+import type { TenantSql } from './provisioning-hooks';
 
 export const PROJECT_TOPIC = 'project';
 
@@ -43,6 +44,7 @@ export class ProjectsService {
    */
   async create(p: Principal, orgId: string, name: string): Promise<ProjectView & { keys: { publishable: string; secret: string } }> {
     p.permissions.assert('create', 'Project', orgId, 'Organization');
+    const cluster = await this.provisioner.place(orgId);
     for (let attempt = 0; ; attempt++) {
       const ref = this.refs.next();
       try {
@@ -55,7 +57,7 @@ export class ProjectsService {
               orgId,
               name,
               status: 'active',
-              cluster: this.config.database.clusterName,
+              cluster,
               schemaName: names.schema,
               ownerRole: names.ownerRole,
               dataRole: names.dataRole,
@@ -63,7 +65,7 @@ export class ProjectsService {
               deletedAt: null,
             }),
           );
-          await this.provisioner.provision(m, ref);
+          await this.provisioner.provisionOn(m, cluster, ref);
           const publishable = await this.keys.create(m, project.id, { type: 'publishable', name: 'Default publishable key' }, p.userId);
           const secret = await this.keys.create(m, project.id, { type: 'secret', name: 'Default secret key' }, p.userId);
           await this.audit.record(m, p.actor, { orgId, action: 'project.create', targetType: 'project', targetId: ref, details: { name } });
@@ -106,7 +108,7 @@ export class ProjectsService {
       const locked = await m.findOne(ProjectEntity, { where: { id: project.id }, lock: { mode: 'pessimistic_write' } });
       if (!locked || locked.status === 'deleted') return;
       await this.keys.revokeAll(m, project.id);
-      await this.provisioner.deprovision(m, ref);
+      await this.provisioner.deprovisionOn(m, locked.cluster, ref);
       await m.update(ProjectEntity, { id: project.id }, { status: 'deleted', deletedAt: new Date() });
       await this.invalidation.publish(m, PROJECT_TOPIC, ref);
       await this.audit.record(m, p.actor, { orgId: project.orgId, action: 'project.delete', targetType: 'project', targetId: ref });
@@ -149,6 +151,14 @@ export class ProjectsService {
       });
       return { ...view, key, previous: old };
     });
+  }
+
+  /**
+   * Tenant DDL for the project (declared tables…) on the cluster it lives on: in `m` on the default cluster, else in a
+   * transaction of its cluster committed just before `m`'s. Callers hold the project's catalog lock in `m`.
+   */
+  ddl<T>(m: EntityManager, project: ProjectEntity, fn: (sql: TenantSql) => Promise<T>): Promise<T> {
+    return this.provisioner.onCluster(m, project.cluster, fn);
   }
 
   /** An active project by ref, for the gateway (no caller check: the key is the credential there). */

@@ -13,11 +13,19 @@ export interface TenantNames {
   storageRole: string;
 }
 
-/** Work a runtime adds to a project's deletion (e.g. a job removing its files), run in the deleting transaction. */
+/**
+ * Where tenant DDL runs: an open transaction on the project's cluster, as its admin user (the control plane's
+ * EntityManager for the default cluster, a connection of another cluster otherwise). Only `query` is offered.
+ */
+export interface TenantSql {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+}
+
+/** Work a runtime adds to a project's deletion (e.g. a job removing its files), run in the control transaction deleting it. */
 export type TeardownHook = (m: EntityManager, names: TenantNames) => Promise<void>;
 
 /** DDL a runtime adds to every project (its own tables in `t_<ref>`), run in the provisioning transaction. */
-export type ProvisioningHook = (m: EntityManager, names: TenantNames) => Promise<void>;
+export type ProvisioningHook = (m: TenantSql, names: TenantNames) => Promise<void>;
 
 /**
  * A check run before a project is created, in the creating transaction after the org row is locked (so
@@ -61,7 +69,7 @@ export class ProvisioningHooks {
     for (const { check } of this.admissions) await check(m, orgId);
   }
 
-  async run(m: EntityManager, names: TenantNames): Promise<void> {
+  async run(m: TenantSql, names: TenantNames): Promise<void> {
     for (const { hook } of this.hooks) await hook(m, names);
   }
 }

@@ -1008,6 +1008,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List notification deliveries
+         * @description The delivery log, newest first, with every attempt.
+         */
         get: operations["DeliveriesController_list"];
         put?: never;
         post?: never;
@@ -1026,7 +1030,83 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Replay a delivery
+         * @description Sends a dead or delivered webhook delivery again with a fresh round of attempts (409 while it is still being tried).
+         */
         post: operations["DeliveriesController_replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/notifications/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List notification templates
+         * @description The project's templates, by name.
+         */
+        get: operations["TemplatesController_list"];
+        put?: never;
+        /**
+         * Create a notification template
+         * @description A named template with a part per channel (email subject/text/html, in-app title/body, webhook payload), each a Liquid template rendered with the send's data. Refused (400) when a part does not parse; 409 when the name is taken.
+         */
+        post: operations["TemplatesController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/notifications/templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a notification template
+         * @description One template of the project (404 for another project's).
+         */
+        get: operations["TemplatesController_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a notification template
+         * @description Removes the template; messages already sent keep what it rendered.
+         */
+        delete: operations["TemplatesController_remove"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a notification template
+         * @description Changes the name, description or channel parts; a part set to null is removed (one must remain).
+         */
+        patch: operations["TemplatesController_update"];
+        trace?: never;
+    };
+    "/v1/projects/{ref}/notifications/templates/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview a notification template
+         * @description Renders every part with the given data, as a send would, without sending anything.
+         */
+        post: operations["TemplatesController_preview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1132,8 +1212,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List webhook endpoints
+         * @description The project's endpoints, without secrets.
+         */
         get: operations["WebhooksController_list"];
         put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description A new endpoint for the given events; its signing secret (whsec_…) is in this response only. 400 for a private URL in production.
+         */
         post: operations["WebhooksController_create"];
         delete?: never;
         options?: never;
@@ -1148,12 +1236,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a webhook endpoint
+         * @description One endpoint, without its secret.
+         */
         get: operations["WebhooksController_get"];
         put?: never;
         post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Removes the endpoint; its pending deliveries stop.
+         */
         delete: operations["WebhooksController_remove"];
         options?: never;
         head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Changes the URL, events or description.
+         */
         patch: operations["WebhooksController_update"];
         trace?: never;
     };
@@ -1166,6 +1266,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Rotate a webhook endpoint's secret
+         * @description A new secret (shown once); the previous one keeps signing alongside it for overlap_seconds.
+         */
         post: operations["WebhooksController_rotate"];
         delete?: never;
         options?: never;
@@ -1182,6 +1286,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Test-send to a webhook endpoint
+         * @description Sends a webhook.test event to this endpoint.
+         */
         post: operations["WebhooksController_test"];
         delete?: never;
         options?: never;
@@ -4185,7 +4293,7 @@ export interface operations {
     DeliveriesController_list: {
         parameters: {
             query?: {
-                channel?: "inapp" | "webhook" | "email";
+                channel?: "inapp" | "webhook" | "email" | "push";
                 limit?: number;
                 since?: string;
                 status?: "pending" | "retrying" | "succeeded" | "dead";
@@ -4198,11 +4306,37 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        deliveries: {
+                            attempt_count: number;
+                            attempts: {
+                                at: string;
+                                attempt: number;
+                                error: string | null;
+                                latency_ms: number;
+                                response_excerpt: string | null;
+                                status: number | null;
+                            }[];
+                            /** @enum {string} */
+                            channel: "inapp" | "webhook" | "email" | "push";
+                            created_at: string;
+                            endpoint_id: string | null;
+                            event: string;
+                            id: string;
+                            message_id: string;
+                            next_attempt_at: string | null;
+                            /** @enum {string} */
+                            status: "pending" | "retrying" | "succeeded" | "dead";
+                            updated_at: string;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -4218,11 +4352,307 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
+                content: {
+                    "application/json": {
+                        attempt_count: number;
+                        /** @enum {string} */
+                        channel: "inapp" | "webhook" | "email" | "push";
+                        created_at: string;
+                        endpoint_id: string | null;
+                        event: string;
+                        id: string;
+                        message_id: string;
+                        next_attempt_at: string | null;
+                        /** @enum {string} */
+                        status: "pending" | "retrying" | "succeeded" | "dead";
+                        updated_at: string;
+                    };
+                };
+            };
+        };
+    };
+    TemplatesController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        email: {
+                            html?: string;
+                            subject: string;
+                            text?: string;
+                        } | null;
+                        id: string;
+                        inapp: {
+                            body?: string;
+                            title?: string;
+                        } | null;
+                        name: string;
+                        updated_at: string;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    }[];
+                };
+            };
+        };
+    };
+    TemplatesController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    email?: {
+                        html?: string;
+                        subject: string;
+                        text?: string;
+                    };
+                    inapp?: {
+                        body?: string;
+                        title?: string;
+                    };
+                    name: string;
+                    webhook?: {
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        email: {
+                            html?: string;
+                            subject: string;
+                            text?: string;
+                        } | null;
+                        id: string;
+                        inapp: {
+                            body?: string;
+                            title?: string;
+                        } | null;
+                        name: string;
+                        updated_at: string;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    };
+                };
+            };
+        };
+    };
+    TemplatesController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        email: {
+                            html?: string;
+                            subject: string;
+                            text?: string;
+                        } | null;
+                        id: string;
+                        inapp: {
+                            body?: string;
+                            title?: string;
+                        } | null;
+                        name: string;
+                        updated_at: string;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    };
+                };
+            };
+        };
+    };
+    TemplatesController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
                 content?: never;
+            };
+        };
+    };
+    TemplatesController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    email?: {
+                        html?: string;
+                        subject: string;
+                        text?: string;
+                    } | null;
+                    inapp?: {
+                        body?: string;
+                        title?: string;
+                    } | null;
+                    name?: string;
+                    webhook?: {
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                    } | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        email: {
+                            html?: string;
+                            subject: string;
+                            text?: string;
+                        } | null;
+                        id: string;
+                        inapp: {
+                            body?: string;
+                            title?: string;
+                        } | null;
+                        name: string;
+                        updated_at: string;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    };
+                };
+            };
+        };
+    };
+    TemplatesController_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default {} */
+                    data?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        email: {
+                            html: string | null;
+                            subject: string;
+                            text: string;
+                        } | null;
+                        inapp: {
+                            body: string | null;
+                            title: string | null;
+                        } | null;
+                        webhook: {
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -4793,11 +5223,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        updated_at: string;
+                        url: string;
+                    }[];
+                };
             };
         };
     };
@@ -4820,11 +5261,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        secret: string;
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -4840,11 +5293,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -4860,6 +5324,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Done; no content */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -4888,11 +5353,22 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -4914,11 +5390,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        description: string;
+                        events: string[];
+                        id: string;
+                        previous_secret_expires_at: string | null;
+                        secret: string;
+                        updated_at: string;
+                        url: string;
+                    };
+                };
             };
         };
     };
@@ -4934,11 +5422,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        delivery_id: string;
+                        message_id: string;
+                    };
+                };
             };
         };
     };

@@ -14,6 +14,9 @@ import { Notifications1765000300000 } from './1765000300000-notifications';
 import { DataSettings1765000400000 } from './1765000400000-data-settings';
 import { AuthFlowsMfa1765000500000 } from './1765000500000-auth-flows-mfa';
 import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-recovery';
+import { NotificationTemplates1765000900000 } from './1765000900000-notification-templates';
+import { NotificationPreferences1765000900100 } from './1765000900100-notification-preferences';
+import { NotificationPush1765000900200 } from './1765000900200-notification-push';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
 export const CONTROL_MIGRATIONS = [
@@ -33,4 +36,7 @@ export const CONTROL_MIGRATIONS = [
   DataSettings1765000400000,
   AuthFlowsMfa1765000500000,
   AuthSessionRecovery1765000600000,
+  NotificationTemplates1765000900000,
+  NotificationPreferences1765000900100,
+  NotificationPush1765000900200,
 ];

@@ -279,13 +279,16 @@ export class TablesService {
 
   /** Runs DDL as the project's owner role (so the owner owns every table), then returns to the control role. */
   private async ddl(m: EntityManager, project: ProjectEntity, statements: string[]): Promise<void> {
-    await m.query(`SET LOCAL ROLE ${quoteIdent(project.ownerRole)}`);
-    try {
-      for (const s of statements) await m.query(s);
-    } catch (err) {
-      throw ddlError(err);
-    }
-    await m.query('SET LOCAL ROLE NONE');
+    // On the project's cluster: `m` itself on the default one.
+    await this.projects.ddl(m, project, async (sql) => {
+      await sql.query(`SET LOCAL ROLE ${quoteIdent(project.ownerRole)}`);
+      try {
+        for (const s of statements) await sql.query(s);
+      } catch (err) {
+        throw ddlError(err);
+      }
+      await sql.query('SET LOCAL ROLE NONE');
+    });
   }
 }
 

@@ -43,7 +43,7 @@ describe(RestService.name, () => {
         return [{ definition: notes, rules, createdAt: new Date() }];
       },
     } as unknown as Repository<DataTableEntity>;
-    const invalidation = { subscribe: (_: string, h: (key: string) => void) => (onChange = h) } as unknown as CacheInvalidation;
+    const invalidation = { subscribe: (_: string, h: (key: string) => void) => (onChange = h), onResync: () => undefined, ttl: (ms: number) => ms } as unknown as CacheInvalidation;
     const settings = { findOne: async () => null } as unknown as Repository<DataSettingsEntity>;
     catalog = new DataCatalog(repo, invalidation, settings);
     catalog.onModuleInit();

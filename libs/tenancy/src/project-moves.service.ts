@@ -1,0 +1,218 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { PoolClient } from 'pg';
+import { Repository } from 'typeorm';
+import { AuditService } from '@plinth/audit';
+import { PlinthException, RequestMeta } from '@plinth/common';
+import { CacheInvalidation, quoteIdent, TenantClusters } from '@plinth/database';
+import { ProjectEntity } from './project.entity';
+import { REF_PATTERN, tenantNames } from './project-ref';
+import { PROJECT_TOPIC } from './projects.service';
+import { Provisioner, sqlOn } from './provisioner';
+
+/** Rows copied per round trip during a move. */
+const BATCH = 1000;
+
+export interface MoveResult {
+  ref: string;
+  from: string;
+  to: string;
+  tables: number;
+  rows: number;
+  /** How long writes were blocked (the source's tables locked against writes until the switch). */
+  read_only_ms: number;
+}
+
+/**
+ * Moves a project's schema to another cluster (operator only). Writes are blocked on the source for the copy (its
+ * tables locked EXCLUSIVE: reads go on, writers wait), the schema, data, sequences and grants are copied to the
+ * target in one transaction, the project's row is switched to the target (every instance drops its cached routing
+ * on commit), then the source schema is dropped — which fails the writers still waiting there (they get an error,
+ * never a silent loss: nothing was acknowledged that isn't on the target). Any failure before the switch rolls back
+ * both sides and leaves the project where it was.
+ *
+ * Copies what Plinth creates in a tenant schema: tables (columns, defaults, identity, generated columns,
+ * constraints, indexes, table and column grants) and sequences. A schema holding anything else (views, functions,
+ * triggers, types) is refused.
+ */
+@Injectable()
+export class ProjectMoves {
+  private readonly logger = new Logger(ProjectMoves.name);
+
+  constructor(
+    @InjectRepository(ProjectEntity) private readonly repo: Repository<ProjectEntity>,
+    private readonly clusters: TenantClusters,
+    private readonly provisioner: Provisioner,
+    private readonly invalidation: CacheInvalidation,
+    private readonly audit: AuditService,
+  ) {}
+
+  async move(ref: string, to: string, meta: RequestMeta): Promise<MoveResult> {
+    if (!REF_PATTERN.test(ref)) throw PlinthException.notFound('Project');
+    if (!this.clusters.has(to)) throw PlinthException.badRequest(`Unknown cluster "${to}"`, { clusters: this.clusters.names() });
+    const names = tenantNames(ref);
+    const found = await this.repo.findOne({ where: { ref, status: 'active' } });
+    if (!found) throw PlinthException.notFound('Project');
+    const from = found.cluster;
+    if (from === to) throw PlinthException.conflict(`Project ${ref} is already on cluster "${to}"`);
+    let copied: { tables: number; rows: number; lockedAt: number } | undefined;
+    let sameServer = false;
+    // The source transaction holds the write locks from before the copy until after the switch has committed, and
+    // drops the source schema before letting them go: a writer waiting on the source never writes there after the
+    // copy was taken, it fails instead.
+    await this.clusters.transaction(from, async (source) => {
+      try {
+        await this.clusters.transaction(to, async (target) => {
+          sameServer = (await systemId(source)) === (await systemId(target));
+          copied = await this.copy(source, target, ref, names.schema);
+        });
+        await this.repo.manager.transaction(async (m) => {
+          const project = await m.findOne(ProjectEntity, { where: { id: found.id, status: 'active' }, lock: { mode: 'pessimistic_write' } });
+          if (!project || project.cluster !== from) throw PlinthException.conflict(`Project ${ref} changed while it was being moved`);
+          await m.update(ProjectEntity, { id: project.id }, { cluster: to });
+          // Every instance drops its cached routing of the project when this commits.
+          await this.invalidation.publish(m, PROJECT_TOPIC, ref);
+          await this.audit.record(m, { type: 'system', id: null, meta }, {
+            orgId: project.orgId, action: 'project.move', targetType: 'project', targetId: ref, details: { from, to, tables: copied!.tables, rows: copied!.rows },
+          });
+        });
+      } catch (err) {
+        // Not switched: the project stays where it was (the source transaction rolls back, releasing the writers).
+        if (copied) await this.dropCopy(to, ref, sameServer).catch((e) => this.logger.warn(`could not drop the copy of ${ref} on ${to}: ${(e as Error).message}`));
+        throw err;
+      }
+      // Switched: the source schema goes in the transaction holding the locks (its waiting writers then fail), and
+      // its roles with it unless the target is the same server (roles belong to the server).
+      if (sameServer) await source.query(`DROP SCHEMA IF EXISTS ${quoteIdent(names.schema)} CASCADE`);
+      else await this.provisioner.deprovision(sqlOn(source), ref);
+    });
+    const c = copied!;
+    return { ref, from, to, tables: c.tables, rows: c.rows, read_only_ms: Math.round(performance.now() - c.lockedAt) };
+  }
+
+  private async dropCopy(cluster: string, ref: string, sameServer: boolean): Promise<void> {
+    await this.clusters.transaction(cluster, async (c) => {
+      if (sameServer) await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(tenantNames(ref).schema)} CASCADE`);
+      else await this.provisioner.deprovision(sqlOn(c), ref);
+    });
+  }
+
+  /** Locks the source against writes, then copies structure, rows, sequence positions and grants into `target`. */
+  private async copy(source: PoolClient, target: PoolClient, ref: string, schema: string): Promise<{ tables: number; rows: number; lockedAt: number }> {
+    const s = quoteIdent(schema);
+    const other = await source.query<{ what: string }>(
+      `SELECT 'relation ' || c.relname AS what FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind NOT IN ('r', 'S', 'i')
+       UNION ALL SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1
+       UNION ALL SELECT 'trigger ' || t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND NOT t.tgisinternal
+       UNION ALL SELECT 'foreign key ' || co.conname FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
+        JOIN pg_class f ON f.oid = co.confrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace WHERE n.nspname = $1 AND fn.nspname <> $1`,
+      [schema],
+    );
+    if (other.rows.length) throw PlinthException.conflict(`Project ${ref} holds objects a move can't copy yet`, { objects: other.rows.map((r) => r.what) });
+    const tables = (await source.query<{ oid: number; name: string }>(
+      `SELECT c.oid::int AS oid, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.oid`,
+      [schema],
+    )).rows;
+    const started = performance.now();
+    // Writers wait from here (EXCLUSIVE conflicts with their ROW EXCLUSIVE); readers don't. Waits for writes in flight.
+    if (tables.length) await source.query(`LOCK TABLE ${tables.map((t) => `${s}.${quoteIdent(t.name)}`).join(', ')} IN EXCLUSIVE MODE`);
+    await this.provisioner.provisionSchema(sqlOn(target), ref);
+    const { ownerRole } = tenantNames(ref);
+    await target.query(`SET LOCAL ROLE ${quoteIdent(ownerRole)}`);
+    const sequences = (await source.query<{ name: string; def: string }>(
+      `SELECT c.relname AS name, format('CREATE SEQUENCE %s.%I AS %s INCREMENT %s MINVALUE %s MAXVALUE %s START %s CACHE %s%s', quote_ident(n.nspname), c.relname,
+              format_type(q.seqtypid, NULL), q.seqincrement, q.seqmin, q.seqmax, q.seqstart, q.seqcache, CASE WHEN q.seqcycle THEN ' CYCLE' ELSE '' END) AS def
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence q ON q.seqrelid = c.oid
+        WHERE n.nspname = $1 AND c.relkind = 'S'
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')`,
+      [schema],
+    )).rows;
+    for (const q of sequences) await target.query(q.def);
+    const later: string[] = [];
+    for (const t of tables) {
+      const cols = (await source.query<{ name: string; type: string; notnull: boolean; def: string | null; identity: string; generated: string }>(
+        `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS def,
+                a.attidentity AS identity, a.attgenerated AS generated
+           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+        [t.oid],
+      )).rows;
+      const columns = cols.map((c) => {
+        let sql = `${quoteIdent(c.name)} ${c.type}`;
+        if (c.identity) sql += ` GENERATED ${c.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
+        else if (c.generated === 's') sql += ` GENERATED ALWAYS AS (${c.def}) STORED`;
+        else if (c.def !== null) sql += ` DEFAULT ${c.def}`;
+        if (c.notnull) sql += ' NOT NULL';
+        return sql;
+      });
+      await target.query(`CREATE TABLE ${s}.${quoteIdent(t.name)} (${columns.join(', ')})`);
+      const constraints = (await source.query<{ name: string; def: string; type: string }>(
+        `SELECT conname AS name, pg_get_constraintdef(oid) AS def, contype AS type FROM pg_constraint WHERE conrelid = $1 AND contype IN ('p', 'u', 'c', 'f', 'x') ORDER BY contype DESC`,
+        [t.oid],
+      )).rows;
+      for (const c of constraints) {
+        const sql = `ALTER TABLE ${s}.${quoteIdent(t.name)} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.def}`;
+        if (c.type === 'f') later.push(sql);
+        else await target.query(sql);
+      }
+      const indexes = (await source.query<{ def: string }>(
+        `SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indrelid = $1
+            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = $1)`,
+        [t.oid],
+      )).rows;
+      for (const i of indexes) await target.query(i.def);
+    }
+    for (const sql of later) await target.query(sql);
+    // Rows, as the admin user with foreign keys and triggers off (tables may reference each other in any order).
+    await target.query('SET LOCAL ROLE NONE');
+    await target.query(`SET LOCAL session_replication_role = replica`);
+    let rows = 0;
+    for (const t of tables) {
+      const q = `${s}.${quoteIdent(t.name)}`;
+      const insertable = (await source.query<{ name: string }>(
+        `SELECT attname AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
+        [t.oid],
+      )).rows.map((c) => quoteIdent(c.name)).join(', ');
+      // In slices through a cursor: one aggregate per table would hold the whole table in memory.
+      await source.query(`DECLARE plinth_move NO SCROLL CURSOR FOR SELECT row_to_json(x)::text AS r FROM ${q} x`);
+      for (;;) {
+        const batch = await source.query<{ r: string }>(`FETCH ${BATCH} FROM plinth_move`);
+        if (!batch.rows.length) break;
+        await target.query(
+          `INSERT INTO ${q} (${insertable}) OVERRIDING SYSTEM VALUE SELECT ${insertable} FROM json_populate_recordset(NULL::${q}, $1::json)`,
+          [`[${batch.rows.map((r) => r.r).join(',')}]`],
+        );
+        rows += batch.rows.length;
+      }
+      await source.query('CLOSE plinth_move');
+    }
+    await target.query(`SET LOCAL session_replication_role = DEFAULT`);
+    // Sequence positions (identity sequences included), once no writer can move them any more.
+    const positions = (await source.query<{ name: string; last: string | null }>(`SELECT sequencename AS name, last_value::text AS last FROM pg_sequences WHERE schemaname = $1`, [schema])).rows;
+    for (const p of positions) {
+      // last_value is null for a sequence never used: the target's is as new.
+      if (p.last !== null) await target.query(`SELECT setval($1::regclass, $2::bigint, true)`, [`${s}.${quoteIdent(p.name)}`, p.last]);
+    }
+    // Grants on tables, columns and sequences, as they are on the source (the data and auth roles' privileges).
+    const grants = (await source.query<{ sql: string }>(
+      `SELECT format('GRANT %s ON %s.%I TO %I', a.privilege_type, quote_ident(n.nspname), c.relname, a.grantee::regrole::text) AS sql
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'S') AND a.grantee <> c.relowner AND a.grantee <> 0
+       UNION ALL
+       SELECT format('GRANT %s (%I) ON %s.%I TO %I', a.privilege_type, att.attname, quote_ident(n.nspname), c.relname, a.grantee::regrole::text)
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) a
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> 0`,
+      [schema],
+    )).rows;
+    await target.query(`SET LOCAL ROLE ${quoteIdent(ownerRole)}`);
+    for (const g of grants) await target.query(g.sql);
+    await target.query('SET LOCAL ROLE NONE');
+    return { tables: tables.length, rows, lockedAt: started };
+  }
+}
+
+async function systemId(c: PoolClient): Promise<string> {
+  return (await c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0].id;
+}
