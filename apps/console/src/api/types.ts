@@ -5,8 +5,14 @@ import type { operations } from './schema';
  * (`schema.d.ts`, `npm run console:api`), so a change to a response shows up here as a type error.
  */
 type JsonOf<R> = R extends { content: { 'application/json': infer J } } ? J : never;
-/** The JSON body of an operation's success answer (200, else 201). */
-export type Ok<O extends keyof operations> = operations[O]['responses'] extends { 200: infer A } ? JsonOf<A> : operations[O]['responses'] extends { 201: infer B } ? JsonOf<B> : never;
+/** The JSON body of an operation's success answer (200, else 201, else 202). */
+export type Ok<O extends keyof operations> = operations[O]['responses'] extends { 200: infer A }
+  ? JsonOf<A>
+  : operations[O]['responses'] extends { 201: infer B }
+    ? JsonOf<B>
+    : operations[O]['responses'] extends { 202: infer C }
+      ? JsonOf<C>
+      : never;
 
 export type User = Ok<'SessionController_me'>;
 /** Sign-in and sign-up answers; with the session cookie there is no refresh token in the body. */

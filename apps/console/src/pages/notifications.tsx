@@ -2,41 +2,13 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useParams } from 'react-router';
 import { api, unwrap } from '../api/client';
+import type { Ok } from '../api/types';
 import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader, Select } from '../components/ui';
 import { Modal } from '../components/modal';
 
-// The webhooks and deliveries endpoints don't describe their responses in the OpenAPI document yet: these are their
-// shapes (libs/runtime-notifications/src/webhooks.service.ts).
-interface Webhook {
-  id: string;
-  url: string;
-  events: string[];
-  description: string | null;
-  previous_secret_expires_at: string | null;
-  created_at: string;
-}
-interface WebhookWithSecret extends Webhook {
-  secret: string;
-}
-interface Attempt {
-  attempt: number;
-  status: number | null;
-  latency_ms: number | null;
-  error: string | null;
-  response_excerpt: string | null;
-  at: string;
-}
-interface Delivery {
-  id: string;
-  channel: 'inapp' | 'webhook' | 'email';
-  endpoint_id: string | null;
-  event: string;
-  status: 'pending' | 'retrying' | 'succeeded' | 'dead';
-  attempt_count: number;
-  next_attempt_at: string | null;
-  created_at: string;
-  attempts: Attempt[];
-}
+type Webhook = Ok<'WebhooksController_list'>[number];
+type WebhookWithSecret = Ok<'WebhooksController_create'>;
+type Delivery = Ok<'DeliveriesController_list'>['deliveries'][number];
 
 export function NotificationsPage() {
   const { ref = '' } = useParams();
@@ -64,7 +36,7 @@ function WebhooksPanel({ ref_ }: { ref_: string }) {
     },
   });
   const test = useMutation({
-    mutationFn: (id: string) => unwrap<{ delivery_id: string }>(api.POST('/v1/projects/{ref}/webhooks/{id}/test', { params: { path: { ref: ref_, id } } })),
+    mutationFn: (id: string) => unwrap<Ok<'WebhooksController_test'>>(api.POST('/v1/projects/{ref}/webhooks/{id}/test', { params: { path: { ref: ref_, id } } })),
     onSuccess: (r) => {
       setSent(r.delivery_id);
       void queries.invalidateQueries({ queryKey: ['deliveries', ref_] });
@@ -91,7 +63,7 @@ function WebhooksPanel({ ref_ }: { ref_: string }) {
                 <tr key={h.id}>
                   <td className="mono">{h.url}</td>
                   <td className="mono">{h.events.join(', ')}</td>
-                  <td>{h.description ?? ''}{h.previous_secret_expires_at ? <div className="muted">old secret signs until {formatDate(h.previous_secret_expires_at)}</div> : null}</td>
+                  <td>{h.description}{h.previous_secret_expires_at ? <div className="muted">old secret signs until {formatDate(h.previous_secret_expires_at)}</div> : null}</td>
                   <td>{formatDate(h.created_at)}</td>
                   <td className="row-actions">
                     <Button variant="secondary" aria-label={`Send a test event to ${h.url}`} busy={test.isPending && test.variables === h.id} onClick={() => test.mutate(h.id)}>Test</Button>
@@ -157,7 +129,7 @@ function CreateWebhookDialog({ ref_, open, onOpenChange, onCreated }: { ref_: st
 }
 
 const STATUSES = ['', 'pending', 'retrying', 'succeeded', 'dead'];
-const CHANNELS = ['', 'webhook', 'inapp', 'email'];
+const CHANNELS = ['', 'webhook', 'inapp', 'email', 'push'];
 
 function DeliveriesPanel({ ref_ }: { ref_: string }) {
   const [status, setStatus] = useState('');
