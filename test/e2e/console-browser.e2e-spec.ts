@@ -1,5 +1,8 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { bootTestApp, PASSWORD, signupVerified, TestApp, uniqueEmail } from '../support/test-app';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { Webhook } from 'standardwebhooks';
+import { bootTestApp, createProject, PASSWORD, signup, signupVerified, TestApp, uniqueEmail } from '../support/test-app';
 import { chromiumAvailable, CONSOLE_DIST, ensureConsoleBuilt, launchChromium, screenshotPath } from '../support/console-browser';
 
 /**
@@ -48,7 +51,7 @@ run('console in a browser: the customer journey', () => {
 
   beforeAll(async () => {
     ensureConsoleBuilt();
-    t = await bootTestApp({ CONSOLE_DIR: CONSOLE_DIST, METERING_FLUSH_MS: '500' }, undefined, { withWorker: true });
+    t = await bootTestApp({ CONSOLE_DIR: CONSOLE_DIST, METERING_FLUSH_MS: '500', JOBS_POLL_MS: '50', FUNCTION_RUNNERS: '1' }, undefined, { withWorker: true });
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: t.baseUrl });
@@ -238,6 +241,236 @@ run('console in a browser: the customer journey', () => {
     expect(signupTry.status).toBe(422);
   });
 
+  it('creates a bucket with a size limit and allowed types, browses folders, uploads, downloads and deletes a file', async () => {
+    // The object browser's key, as the browser sends it (to try it on another project below).
+    let consoleKey = '';
+    page.on('request', (r) => {
+      if (r.url().includes(`/p/${ref}/storage/v1/`)) consoleKey = r.headers()['apikey'] ?? consoleKey;
+    });
+    await page.getByRole('link', { name: 'Storage' }).click();
+    await page.getByText('No buckets yet').waitFor();
+    await page.getByRole('button', { name: 'New bucket' }).click();
+    await page.getByLabel('Bucket name').fill('bad name!');
+    await page.getByRole('button', { name: 'Create bucket' }).click();
+    await page.getByRole('dialog').getByRole('alert').first().waitFor();
+    await page.getByLabel('Bucket name').fill('avatars');
+    await page.getByLabel('Size limit per file (optional)').fill('1MB');
+    await page.getByLabel('Allowed types (optional, comma-separated)').fill('image/*, text/plain');
+    await page.getByRole('button', { name: 'Create bucket' }).click();
+    await page.getByRole('heading', { name: 'avatars' }).waitFor();
+    await page.getByText('No files yet').waitFor();
+    const bucket = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
+    expect([bucket.body.public, bucket.body.file_size_limit, bucket.body.allowed_mime_types]).toEqual([false, 1_048_576, ['image/*', 'text/plain']]);
+
+    // A folder is a prefix: open it, upload into it.
+    await page.getByRole('button', { name: 'New folder' }).click();
+    await page.getByLabel('Folder name').fill('ada');
+    await page.getByRole('button', { name: 'Open folder' }).click();
+    await page.getByText('This folder is empty').waitFor();
+    await page.getByLabel('Files to upload').setInputFiles({ name: 'hello.txt', mimeType: 'text/plain', buffer: Buffer.from('hello from the console') });
+    await page.getByRole('cell', { name: 'hello.txt', exact: true }).waitFor();
+    const stored = await t.http().get(`/p/${ref}/storage/v1/object/avatars/ada/hello.txt`).set('apikey', keys.secret).buffer(true).parse((res, cb) => {
+      let data = '';
+      res.on('data', (c: Buffer) => (data += c.toString()));
+      res.on('end', () => cb(null, data));
+    });
+    expect([stored.status, stored.body]).toEqual([200, 'hello from the console']);
+
+    // The bucket's allowed types refuse a binary: the API's message shows, nothing is stored.
+    await page.getByLabel('Files to upload').setInputFiles({ name: 'blob.bin', mimeType: 'application/octet-stream', buffer: Buffer.from([1, 2, 3]) });
+    await page.getByRole('alert').filter({ hasText: /type|mime/i }).waitFor();
+    const refused = await t.http().head(`/p/${ref}/storage/v1/object/avatars/ada/blob.bin`).set('apikey', keys.secret);
+    expect(refused.status).toBe(404);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download hello.txt' }).click()]);
+    expect(download.suggestedFilename()).toBe('hello.txt');
+    expect(await readFile(await download.path())).toEqual(Buffer.from('hello from the console'));
+
+    await page.getByRole('button', { name: 'avatars', exact: true }).click();
+    await page.getByRole('button', { name: 'ada/' }).waitFor();
+    await shot(page, '10d-storage-bucket');
+
+    // The console's key reaches this project's storage only.
+    expect(consoleKey).not.toBe('');
+    const other = await createProject(t, await signup(t, 'storage-other'), 'other');
+    await t.http().post(`/p/${other.ref}/storage/v1/bucket`).set('apikey', other.secret).send({ id: 'theirs' }).expect(200);
+    const cross = await t.http().post(`/p/${other.ref}/storage/v1/object/list/theirs`).set('apikey', consoleKey).send({ prefix: '' });
+    expect(cross.status).toBe(401);
+  });
+
+  it('gives the bucket per-user folders, previewed in plain words, then empties and deletes it', async () => {
+    await page.getByRole('button', { name: 'Per-user folders' }).click();
+    await page.getByText('Signed-in users can read, create, update and delete files where path starts with their id followed by "/"').waitFor();
+    await page.getByRole('button', { name: 'Save rules' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    await shot(page, '10e-storage-rules');
+    const bucket = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
+    expect(bucket.body.rules).toEqual([{ role: 'authenticated', action: ['read', 'create', 'update', 'delete'], where: { path: { $startsWith: '$auth.uid/' } } }]);
+
+    // Not valid JSON: the editor says so and won't save.
+    await page.getByLabel('Conditions (JSON, optional)').fill('{"path":');
+    await page.getByText('Conditions are not valid JSON').waitFor();
+    expect(await page.getByRole('button', { name: 'Save rules' }).isDisabled()).toBe(true);
+
+    // Settings: make it public with a smaller limit; the API's refusal of a nonsense limit shows first.
+    await page.getByLabel('Size limit per file (bytes or 10MB)').fill('lots');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('region', { name: 'Bucket settings' }).getByRole('alert').waitFor();
+    await page.getByLabel('Size limit per file (bytes or 10MB)').fill('2048');
+    await page.getByRole('region', { name: 'Bucket settings' }).getByLabel(/Public/).check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Settings saved' }).waitFor();
+    const changed = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
+    expect([changed.body.public, changed.body.file_size_limit]).toEqual([true, 2048]);
+    const publicRead = await t.http().get(`/p/${ref}/storage/v1/object/public/avatars/ada/hello.txt`);
+    expect(publicRead.status).toBe(200);
+
+    await page.getByRole('button', { name: 'ada/' }).click();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete hello.txt' }).click();
+    await page.getByText('This folder is empty').waitFor();
+    await page.getByRole('button', { name: 'Delete bucket…' }).click();
+    await page.getByLabel('Type avatars').fill('avatars');
+    await page.getByRole('button', { name: 'Delete bucket', exact: true }).click();
+    await page.getByText('No buckets yet').waitFor();
+    const gone = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
+    expect(gone.status).toBe(404);
+  });
+
+  it('deploys a function from the editor: a compile error points at its line and column, then it deploys and answers a test call', async () => {
+    await page.getByRole('link', { name: 'Functions' }).click();
+    await page.getByText('No functions yet').waitFor();
+    await page.getByText('No secrets').waitFor();
+    await page.getByLabel('Secret name').fill('GREETING');
+    await page.getByLabel('Secret value').fill('hola');
+    await page.getByRole('button', { name: 'Set secret' }).click();
+    await page.getByRole('button', { name: 'Delete secret GREETING' }).waitFor();
+    expect(await page.getByText('hola').count()).toBe(0);
+
+    await page.getByLabel('New function name').fill('2 bad');
+    await page.getByRole('button', { name: 'Open editor' }).click();
+    await page.getByText('must start with a letter').waitFor();
+    await page.getByLabel('New function name').fill('hello');
+    await page.getByRole('button', { name: 'Open editor' }).click();
+    await page.getByText('not deployed').waitFor();
+    const editor = page.getByLabel('Source', { exact: true });
+    await editor.fill('export default {\n  fetch() { return 1 +; }\n}');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.locator('#fn-compile-error').filter({ hasText: /line 2, column \d+/ }).waitFor();
+    // The caret sits on line 2, where the compiler points.
+    const caret = await page.evaluate(`(() => { const el = document.getElementById('fn-source'); return el.value.slice(0, el.selectionStart).split('\\n').length; })()`);
+    expect(caret).toBe(2);
+    const missing = await t.http().get(`/v1/projects/${ref}/functions/hello`).set('apikey', keys.secret);
+    expect(missing.status).toBe(404);
+
+    await editor.fill(
+      'export default {\n  async fetch(req: Request, env: any): Promise<Response> {\n    const body = await req.json();\n    console.log("v1 for", body.name);\n    console.warn("careful");\n    return Response.json({ hello: body.name, greeting: env.secrets.GREETING, v: 1 });\n  },\n};\n',
+    );
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByText('v1 live').waitFor();
+    await page.getByLabel('Test body').fill('{"name":"Ada"}');
+    await page.getByRole('button', { name: 'Invoke' }).click();
+    await page.getByTestId('invoke-response').filter({ hasText: '"hello": "Ada"' }).waitFor();
+    expect(JSON.parse(await page.getByTestId('invoke-response').innerText())).toEqual({ hello: 'Ada', greeting: 'hola', v: 1 });
+    // Logs, filtered by level.
+    await page.getByText('[log] v1 for Ada').waitFor({ timeout: 15_000 });
+    await page.getByLabel('Level').selectOption('warn');
+    await page.getByText('[warn] careful').waitFor();
+    expect(await page.getByText('[log] v1 for Ada').count()).toBe(0);
+    await shot(page, '10f-function-editor');
+  });
+
+  it('deploys a second version and rolls back to the first from the versions list', async () => {
+    const editor = page.getByLabel('Source', { exact: true });
+    await editor.fill('export default { fetch() { return new Response("v2"); } };\n');
+    await page.getByLabel('Language').selectOption('js');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByText('v2 live').waitFor();
+    const v2 = await t.http().post(`/p/${ref}/functions/v1/hello`).set('apikey', keys.secret).send({ name: 'x' });
+    expect(v2.text).toBe('v2');
+    await page.getByRole('button', { name: 'Roll back to v1' }).click();
+    await page.getByText('v1 live').waitFor();
+    const back = await t.http().post(`/p/${ref}/functions/v1/hello`).set('apikey', keys.secret).send({ name: 'Bo' });
+    expect(back.body).toEqual({ hello: 'Bo', greeting: 'hola', v: 1 });
+    await shot(page, '10g-function-versions');
+  });
+
+  describe('notifications', () => {
+    let receiver: Server;
+    const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+    let receiverUrl = '';
+    beforeAll(async () => {
+      receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          received.push({ headers: req.headers, body });
+          res.writeHead(200).end('ok');
+        });
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+      const addr = receiver.address();
+      receiverUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/hooks`;
+    });
+    afterAll(() => new Promise<void>((r) => receiver.close(() => r())));
+    /** The webhooks API takes console users only (not project keys): the customer's own token. */
+    const webhooks = async () => {
+      const login = await t.http().post('/v1/auth/login').send({ email, password: PASSWORD });
+      return (await t.http().get(`/v1/projects/${ref}/webhooks`).set('authorization', `Bearer ${login.body.access_token}`)).body;
+    };
+
+    it('creates a webhook endpoint (secret shown once, with copy), test-sends a signed event and replays it from the delivery log', async () => {
+      await page.getByRole('link', { name: 'Notifications' }).click();
+      await page.getByText('No webhook endpoints').waitFor();
+      await page.getByText('No deliveries yet').waitFor();
+      await page.getByRole('button', { name: 'New endpoint' }).click();
+      await page.getByLabel('Endpoint URL').fill('not a url');
+      await page.getByRole('button', { name: 'Create endpoint' }).click();
+      await page.getByRole('dialog').getByRole('alert').first().waitFor();
+      await page.getByLabel('Endpoint URL').fill(receiverUrl);
+      await page.getByLabel('Events (comma-separated)').fill('webhook.test, notes.insert');
+      await page.getByRole('button', { name: 'Create endpoint' }).click();
+      const secretField = page.getByLabel('Signing secret', { exact: true });
+      await secretField.waitFor();
+      const secret = await secretField.inputValue();
+      expect(secret).toMatch(/^whsec_/);
+      await page.getByRole('button', { name: 'Copy Signing secret' }).click();
+      expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
+      await page.getByRole('button', { name: "I've saved it" }).click();
+      expect((await webhooks()).map((h: { url: string; secret?: string }) => [h.url, h.secret])).toEqual([[receiverUrl, undefined]]);
+
+      await page.getByRole('button', { name: `Send a test event to ${receiverUrl}` }).click();
+      await page.getByText('Test event queued').waitFor();
+      const row = page.locator('tr[data-delivery]').filter({ hasText: 'webhook.test' });
+      await row.getByText('succeeded').waitFor({ timeout: 20_000 });
+      expect(received).toHaveLength(1);
+      // Signed with the secret the page showed once.
+      const first = received[0];
+      expect((new Webhook(secret).verify(first.body, first.headers as Record<string, string>) as { type: string }).type).toBe('webhook.test');
+      await shot(page, '10h-notifications');
+
+      await row.getByRole('button', { name: /^Replay delivery/ }).click();
+      await row.getByText('succeeded').waitFor({ timeout: 20_000 });
+      for (const deadline = Date.now() + 20_000; received.length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+      expect(received).toHaveLength(2);
+      expect(received[1].headers['webhook-id']).toBe(first.headers['webhook-id']);
+    });
+
+    it('rotates the secret (the new one shown once) and deletes the endpoint', async () => {
+      await page.getByRole('button', { name: `Rotate the secret of ${receiverUrl}` }).click();
+      const secretField = page.getByLabel('Signing secret', { exact: true });
+      await secretField.waitFor();
+      const rotated = await secretField.inputValue();
+      expect(rotated).toMatch(/^whsec_/);
+      await page.getByRole('button', { name: "I've saved it" }).click();
+      await page.getByText(/old secret signs until/).waitFor();
+      page.once('dialog', (d) => void d.accept());
+      await page.getByRole('button', { name: `Delete ${receiverUrl}` }).click();
+      await page.getByText('No webhook endpoints').waitFor();
+      expect(await webhooks()).toEqual([]);
+    });
+  });
+
   it('changes plan on the billing page (ledger-only notice shown)', async () => {
     await page.goto(`${t.baseUrl}/orgs/${orgId}/billing`);
     await page.getByText('Ledger-only billing').waitFor();
@@ -279,6 +512,16 @@ run('console in a browser: the customer journey', () => {
     await other.goto(`${t.baseUrl}/projects/${ref}/tables/notes`);
     await other.getByRole('button', { name: 'edited in place' }).waitFor();
     await shot(other, '14b-member-table-phone');
+    // And the function editor: it fits the phone's width (no sideways scrolling of the page).
+    await other.goto(`${t.baseUrl}/projects/${ref}/functions/hello`);
+    await other.getByText('v1 live').waitFor();
+    await other.getByText('[log] v1 for Ada').first().waitFor({ timeout: 15_000 });
+    expect(await other.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    await shot(other, '14c-member-function-phone');
+    await other.goto(`${t.baseUrl}/projects/${ref}/notifications`);
+    await other.getByText('webhook.test').first().waitFor();
+    expect(await other.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    await shot(other, '14d-member-notifications-phone');
     await theirs.close();
 
     const members = await t.sql.query(`SELECT role FROM control.org_members m JOIN control.users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = $2`, [orgId, member.email]);

@@ -20,6 +20,11 @@ const UsagePage = lazy(() => import('./pages/usage').then((m) => ({ default: m.U
 const BillingPage = lazy(() => import('./pages/billing').then((m) => ({ default: m.BillingPage })));
 const AuthSettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AuthSettingsPage })));
 const AccountPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AccountPage })));
+const BucketsPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketsPage })));
+const BucketPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketPage })));
+const FunctionsPage = lazy(() => import('./pages/functions').then((m) => ({ default: m.FunctionsPage })));
+const FunctionPage = lazy(() => import('./pages/functions').then((m) => ({ default: m.FunctionPage })));
+const NotificationsPage = lazy(() => import('./pages/notifications').then((m) => ({ default: m.NotificationsPage })));
 const MembersPage = lazy(() => import('./pages/members').then((m) => ({ default: m.MembersPage })));
 
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -59,6 +64,11 @@ export function App() {
               <Route path="keys" element={<KeysPage />} />
               <Route path="tables" element={<TablesPage />} />
               <Route path="tables/:table" element={<TablePage />} />
+              <Route path="storage" element={<BucketsPage />} />
+              <Route path="storage/:bucket" element={<BucketPage />} />
+              <Route path="functions" element={<FunctionsPage />} />
+              <Route path="functions/:name" element={<FunctionPage />} />
+              <Route path="notifications" element={<NotificationsPage />} />
               <Route path="usage" element={<UsagePage />} />
               <Route path="auth" element={<AuthSettingsPage />} />
             </Route>

@@ -2,11 +2,13 @@ import { api, ApiError, toApiError, unwrap } from '../api/client';
 import type { CreatedKey } from '../api/types';
 
 /**
- * The rows grid talks to the project's own REST API (`/p/<ref>/rest/v1`, PostgREST dialect), as the customer's
- * servers do, with a restricted key the console creates for itself through the management API: REST only, expiring
- * after an hour, kept in this page's memory (never stored). Secret keys are refused from browsers by design.
+ * The rows grid, the object browser and "invoke" talk to the project's own runtime APIs (`/p/<ref>/<runtime>/v1`),
+ * as the customer's servers do, with a restricted key the console creates for itself through the management API:
+ * REST, storage and functions only, expiring after an hour, kept in this page's memory (never stored). Secret keys
+ * are refused from browsers by design.
  */
 const KEY_LIFETIME_MS = 60 * 60 * 1000;
+export const CONSOLE_KEY_SCOPES = ['rest:*', 'storage:*', 'functions:*'];
 const keys = new Map<string, { key: string; expiresAt: number }>();
 
 export async function consoleDataKey(ref: string): Promise<string> {
@@ -16,11 +18,28 @@ export async function consoleDataKey(ref: string): Promise<string> {
   const created = await unwrap<CreatedKey>(
     api.POST('/v1/projects/{ref}/keys', {
       params: { path: { ref } },
-      body: { type: 'restricted', name: 'Console data browser', scopes: ['rest:*'], expires_at: new Date(expiresAt).toISOString() },
+      body: { type: 'restricted', name: 'Console data browser', scopes: CONSOLE_KEY_SCOPES, expires_at: new Date(expiresAt).toISOString() },
     }),
   );
   keys.set(ref, { key: created.key, expiresAt });
   return created.key;
+}
+
+/** A call to one of the project's runtimes with the console's key; a refusal is thrown as an {@link ApiError}. */
+export async function runtimeFetch(ref: string, runtime: 'rest' | 'storage' | 'functions', path: string, init: RequestInit = {}): Promise<Response> {
+  const key = await consoleDataKey(ref);
+  let res: Response;
+  try {
+    res = await fetch(`/p/${encodeURIComponent(ref)}/${runtime}/v1/${path}`, { ...init, headers: { apikey: key, ...init.headers } });
+  } catch {
+    throw new ApiError(0, 'Could not reach the server; check your connection', 'network', {});
+  }
+  if (!res.ok && runtime !== 'functions') {
+    // PostgREST's {message, code}, storage's {statusCode, error, message}.
+    const body = (await res.json().catch(() => ({}))) as { message?: string; code?: string };
+    throw toApiError(res.status, body);
+  }
+  return res;
 }
 
 export interface RowsPage {
@@ -55,22 +74,8 @@ export function totalFromContentRange(header: string | null): number | null {
   return total && total !== '*' ? Number(total) : null;
 }
 
-async function rest(ref: string, path: string, init: RequestInit = {}): Promise<Response> {
-  const key = await consoleDataKey(ref);
-  let res: Response;
-  try {
-    res = await fetch(`/p/${encodeURIComponent(ref)}/rest/v1/${path}`, {
-      ...init,
-      headers: { apikey: key, 'content-type': 'application/json', ...init.headers },
-    });
-  } catch {
-    throw new ApiError(0, 'Could not reach the server; check your connection', 'network', {});
-  }
-  if (!res.ok) {
-    const body = (await res.json().catch(() => ({}))) as { message?: string; code?: string };
-    throw toApiError(res.status, body);
-  }
-  return res;
+function rest(ref: string, path: string, init: RequestInit = {}): Promise<Response> {
+  return runtimeFetch(ref, 'rest', path, { ...init, headers: { 'content-type': 'application/json', ...init.headers } });
 }
 
 export async function fetchRows(ref: string, table: string, q: URLSearchParams): Promise<RowsPage> {

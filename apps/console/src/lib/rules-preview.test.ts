@@ -43,3 +43,15 @@ describe('rules preview', () => {
     expect(describeValue('$auth.role')).toBe('their role');
   });
 });
+
+describe('bucket rules preview', () => {
+  it('reads the per-user folder rule', () => {
+    expect(describeRule({ role: 'authenticated', action: ['read', 'create'], where: { path: { $startsWith: '$auth.uid/' } } }, 'files')).toBe(
+      'Signed-in users can read and create files where path starts with their id followed by "/"',
+    );
+  });
+
+  it('names the bucket when it has no rules', () => {
+    expect(describeRules([], { noun: 'files', place: 'bucket' })).toEqual(['No rules: only server keys (secret or restricted) can reach this bucket.']);
+  });
+});

@@ -21,6 +21,7 @@ const OPS: Record<string, string> = {
   $lte: 'is at most',
   $in: 'is one of',
   $nin: 'is none of',
+  $startsWith: 'starts with',
 };
 
 /** A rule value in words: `$auth.uid` is "their id", `$auth.claims.team` "their team claim". */
@@ -29,6 +30,8 @@ export function describeValue(v: unknown): string {
     if (v === '$auth.uid') return 'their id';
     if (v === '$auth.role') return 'their role';
     if (v.startsWith('$auth.claims.')) return `their ${v.slice('$auth.claims.'.length)} claim`;
+    // `$auth.uid` leading a string (storage's per-user folder, "$auth.uid/"): their id, then the rest.
+    if (v.startsWith('$auth.uid')) return `their id followed by ${JSON.stringify(v.slice('$auth.uid'.length))}`;
     return JSON.stringify(v);
   }
   if (Array.isArray(v)) return v.map(describeValue).join(', ');
@@ -55,20 +58,20 @@ function list(words: string[]): string {
   return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
 
-/** One rule in a sentence. */
-export function describeRule(rule: RuleLike): string {
+/** One rule in a sentence; `noun` names what the rule opens ("rows" of a table, "files" of a bucket). */
+export function describeRule(rule: RuleLike, noun = 'rows'): string {
   const actions = Array.isArray(rule.action) ? rule.action : [rule.action];
   const conditions = Object.entries(rule.where ?? {}).flatMap(([c, t]) => describeTest(c, t));
-  let s = `${WHO[rule.role]} can ${list(actions.map((a) => VERB[a]))} rows`;
+  let s = `${WHO[rule.role]} can ${list(actions.map((a) => VERB[a]))} ${noun}`;
   if (conditions.length) s += ` where ${list(conditions)}`;
   if (rule.columns?.length) s += ` (columns ${rule.columns.join(', ')} only)`;
   return s;
 }
 
 /** The whole rule set, one sentence per rule; a table without rules is reachable with a secret key only. */
-export function describeRules(rules: RuleLike[]): string[] {
-  if (!rules.length) return ['No rules: only server keys (secret or restricted) can reach this table.'];
-  const lines = rules.map(describeRule);
+export function describeRules(rules: RuleLike[], what: { noun: string; place: string } = { noun: 'rows', place: 'table' }): string[] {
+  if (!rules.length) return [`No rules: only server keys (secret or restricted) can reach this ${what.place}.`];
+  const lines = rules.map((r) => describeRule(r, what.noun));
   const roles = new Set(rules.map((r) => r.role));
   if (!roles.has('anon')) lines.push('Anyone without a signed-in user can do nothing.');
   return lines;

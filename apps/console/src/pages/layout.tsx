@@ -149,6 +149,9 @@ export function ProjectLayout() {
         <NavLink end to={`/projects/${p.ref}`}>Overview</NavLink>
         <NavLink to={`/projects/${p.ref}/keys`}>API keys</NavLink>
         <NavLink to={`/projects/${p.ref}/tables`}>Data</NavLink>
+        <NavLink to={`/projects/${p.ref}/storage`}>Storage</NavLink>
+        <NavLink to={`/projects/${p.ref}/functions`}>Functions</NavLink>
+        <NavLink to={`/projects/${p.ref}/notifications`}>Notifications</NavLink>
         <NavLink to={`/projects/${p.ref}/usage`}>Usage</NavLink>
         <NavLink to={`/projects/${p.ref}/auth`}>Auth</NavLink>
       </nav>
