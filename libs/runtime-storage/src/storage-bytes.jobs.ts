@@ -76,30 +76,42 @@ export class SweepOrphanBytesJob implements JobHandler<JobData>, OnModuleInit {
     await this.run();
   }
 
-  /** The number of keys deleted. */
+  /**
+   * The number of keys deleted. One project failing (its cluster unreachable, say) is logged and skipped, never
+   * swept blind: its bytes stay until a later run can read which of them are referenced.
+   */
   async run(): Promise<number> {
     const before = this.clock.nowMs() - ORPHAN_GRACE_MS;
     let deleted = 0;
     for (const p of await this.projects.activeTargets()) {
-      const project = { ...p, orgId: '' };
-      // Abandoned resumable uploads first: their parts become orphans like any other bytes.
-      await this.repo.dropExpiredUploads(project, this.clock.now());
-      let candidates: string[] = [];
-      const sweep = async () => {
-        const referenced = await this.repo.referencedKeys(project, candidates);
-        const orphans = candidates.filter((k) => !referenced.has(k));
-        await this.backend.delete(orphans);
-        deleted += orphans.length;
-        candidates = [];
-      };
-      for await (const { key, modifiedAt } of this.backend.list(`${p.ref}/`)) {
-        if (modifiedAt.getTime() >= before) continue;
-        candidates.push(key);
-        if (candidates.length >= BATCH) await sweep();
+      try {
+        deleted += await this.sweepProject({ ...p, orgId: '' }, before);
+      } catch (e) {
+        this.logger.warn(`orphan sweep skipped project ${p.ref}: ${(e as Error).message}`);
       }
-      if (candidates.length) await sweep();
     }
     if (deleted) this.logger.log(`deleted ${deleted} orphaned object byte key(s)`);
+    return deleted;
+  }
+
+  private async sweepProject(project: Parameters<StorageRepository['referencedKeys']>[0], before: number): Promise<number> {
+    let deleted = 0;
+    // Abandoned resumable uploads first: their parts become orphans like any other bytes.
+    await this.repo.dropExpiredUploads(project, this.clock.now());
+    let candidates: string[] = [];
+    const sweep = async () => {
+      const referenced = await this.repo.referencedKeys(project, candidates);
+      const orphans = candidates.filter((k) => !referenced.has(k));
+      await this.backend.delete(orphans);
+      deleted += orphans.length;
+      candidates = [];
+    };
+    for await (const { key, modifiedAt } of this.backend.list(`${project.ref}/`)) {
+      if (modifiedAt.getTime() >= before) continue;
+      candidates.push(key);
+      if (candidates.length >= BATCH) await sweep();
+    }
+    if (candidates.length) await sweep();
     return deleted;
   }
 }

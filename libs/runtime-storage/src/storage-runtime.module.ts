@@ -1,4 +1,4 @@
-import { Module, OnModuleInit } from '@nestjs/common';
+import { Logger, Module, OnModuleInit } from '@nestjs/common';
 import { GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { OutboxService } from '@plinth/jobs';
@@ -28,6 +28,8 @@ import { STORAGE_BACKEND } from './backends/storage-backend';
   exports: [STORAGE_BACKEND, StorageRepository, SweepOrphanBytesJob],
 })
 export class StorageJobsModule implements OnModuleInit {
+  private readonly logger = new Logger(StorageJobsModule.name);
+
   constructor(
     private readonly hooks: ProvisioningHooks,
     private readonly gauges: GaugeSources,
@@ -44,7 +46,14 @@ export class StorageJobsModule implements OnModuleInit {
     );
     this.gauges.register(METERS.fileBytes, async () => {
       const out: Array<{ projectId: string; value: number }> = [];
-      for (const p of await this.projects.activeTargets()) out.push({ projectId: p.id, value: await this.repo.storedBytes({ ...p, orgId: '' }) });
+      for (const p of await this.projects.activeTargets()) {
+        // One unreadable project (its cluster down, say) keeps its last sample rather than failing everyone's.
+        try {
+          out.push({ projectId: p.id, value: await this.repo.storedBytes({ ...p, orgId: '' }) });
+        } catch (e) {
+          this.logger.warn(`file_bytes sample skipped project ${p.ref}: ${(e as Error).message}`);
+        }
+      }
       return out;
     });
   }
