@@ -267,14 +267,16 @@ describe('functions runtime', () => {
   });
 
   it('runs a cron function once per matching minute on the test clock', async () => {
-    await deploy('ticker', { language: 'js', service_role: true, cron: '*/5 * * * *', source: `export default { async fetch(req) { const b = await req.json(); console.log('tick', b.scheduled_at); return new Response('ok') } }` });
+    // A schedule no other suite uses (13:07 on 29 February): the tick counts every project's due functions, and the
+    // suites share one database.
+    await deploy('ticker', { language: 'js', service_role: true, cron: '7 13 29 2 *', source: `export default { async fetch(req) { const b = await req.json(); console.log('tick', b.scheduled_at); return new Response('ok') } }` });
     const tick = t.app.get(FunctionCronTickJob);
-    const at = Date.UTC(2030, 0, 1, 10, 5, 0);
+    const at = Date.UTC(2032, 1, 29, 13, 7, 0);
     expect(await tick.enqueueDue(at)).toBe(1);
     expect(await tick.enqueueDue(at + 20_000)).toBe(0);
     expect(await tick.enqueueDue(at + 60_000)).toBe(0);
     // The run is in the outbox; the app's in-process worker takes it. (Not through JobScheduler.tick() on a clock moved
-    // to 2030: that would enqueue every maintenance schedule — usage roll-up, pruning, period closing — in 2030, and
+    // to 2032: that would enqueue every maintenance schedule — usage roll-up, pruning, period closing — in 2030, and
     // those jobs act on the database the other suites share.)
     const deadline = Date.now() + 15_000;
     let ticks: string[] = [];
