@@ -1,6 +1,8 @@
 import { cleanup, fireEvent, render, screen } from '@testing-library/react';
+import type { UseQueryResult } from '@tanstack/react-query';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, toApiError } from '../api/client';
+import { CardListPage } from './card-list';
 import { TypedConfirm } from './modal';
 import { Field, fieldError, FormError } from './ui';
 
@@ -51,5 +53,41 @@ describe("the API's errors beside fields", () => {
 
   it('says the server failed on a 500 without a body', () => {
     expect(toApiError(500, undefined).message).toBe('The server failed; try again');
+  });
+});
+
+describe('CardListPage (the list-with-create-dialog block of tables and buckets)', () => {
+  const query = (over: Partial<UseQueryResult<string[]>>) => ({ isPending: false, isError: false, data: [], refetch: vi.fn(), ...over }) as unknown as UseQueryResult<string[]>;
+  const page = (q: UseQueryResult<string[]>) => (
+    <CardListPage
+      title="Things"
+      newLabel="New thing"
+      query={q}
+      empty={{ title: 'No things yet', text: 'Make one.' }}
+      keyOf={(s) => s}
+      card={(s) => <h2>{s}</h2>}
+      dialog={(open, onOpenChange) => (open ? <div role="dialog">creating <button onClick={() => onOpenChange(false)}>close</button></div> : null)}
+    />
+  );
+
+  it('shows loading, error (with retry) and empty states', () => {
+    const { rerender } = render(page(query({ isPending: true })));
+    expect(screen.getByRole('status').textContent).toContain('Loading');
+    const failed = query({ isError: true, error: new Error('boom') });
+    rerender(page(failed));
+    fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    expect(failed.refetch).toHaveBeenCalled();
+    rerender(page(query({ data: [] })));
+    expect(screen.getByText('No things yet')).toBeTruthy();
+  });
+
+  it('lists cards and opens and closes the create dialog from the header button', () => {
+    render(page(query({ data: ['a', 'b'] })));
+    expect(screen.getAllByRole('heading', { level: 2 }).map((h) => h.textContent)).toEqual(['a', 'b']);
+    expect(screen.queryByRole('dialog')).toBeNull();
+    fireEvent.click(screen.getByRole('button', { name: 'New thing' }));
+    expect(screen.getByRole('dialog')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'close' }));
+    expect(screen.queryByRole('dialog')).toBeNull();
   });
 });

@@ -4,6 +4,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
 import type { Table } from '../api/types';
 import { Button, Empty, ErrorState, Field, fieldError, FormError, Loading, PageHeader } from '../components/ui';
+import { CardListPage } from '../components/card-list';
 import { Modal, TypedConfirm } from '../components/modal';
 import { describeRules, type RuleAction, type RuleLike } from '../lib/rules-preview';
 import { deleteRow, fetchRows, insertRow, parseCell, rowsQuery, showCell, updateRow, type FilterOp, type RowFilter } from '../lib/rest';
@@ -17,27 +18,21 @@ function useTables(ref: string) {
 
 export function TablesPage() {
   const { ref = '' } = useParams();
-  const tables = useTables(ref);
-  const [creating, setCreating] = useState(false);
   return (
-    <>
-      <PageHeader title="Tables">
-        <Button onClick={() => setCreating(true)}>New table</Button>
-      </PageHeader>
-      {tables.isPending ? <Loading /> : tables.isError ? <ErrorState error={tables.error} retry={() => void tables.refetch()} /> : !tables.data.length ? (
-        <Empty title="No tables yet">Declare one; the REST API and supabase-js can use it at once.</Empty>
-      ) : (
-        <ul className="cards grid">
-          {tables.data.map((t) => (
-            <li key={t.name} className="card">
-              <h2><Link to={`/projects/${ref}/tables/${t.name}`}>{t.name}</Link></h2>
-              <p className="muted">{t.columns.length} columns · {t.rules.length ? `${t.rules.length} rules` : 'no rules (server keys only)'}</p>
-            </li>
-          ))}
-        </ul>
+    <CardListPage
+      title="Tables"
+      newLabel="New table"
+      query={useTables(ref)}
+      empty={{ title: 'No tables yet', text: 'Declare one; the REST API and supabase-js can use it at once.' }}
+      keyOf={(t) => t.name}
+      card={(t) => (
+        <>
+          <h2><Link to={`/projects/${ref}/tables/${t.name}`}>{t.name}</Link></h2>
+          <p className="muted">{t.columns.length} columns · {t.rules.length ? `${t.rules.length} rules` : 'no rules (server keys only)'}</p>
+        </>
       )}
-      <CreateTableDialog ref_={ref} open={creating} onOpenChange={setCreating} />
-    </>
+      dialog={(open, onOpenChange) => <CreateTableDialog ref_={ref} open={open} onOpenChange={onOpenChange} />}
+    />
   );
 }
 

@@ -4,6 +4,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
 import type { Ok } from '../api/types';
 import { Button, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader } from '../components/ui';
+import { CardListPage } from '../components/card-list';
 import { Modal, TypedConfirm } from '../components/modal';
 import { describeRules, type RuleAction, type RuleLike } from '../lib/rules-preview';
 import { breadcrumbs, bucketRuleFromDraft, deleteObjects, downloadObject, formatBytes, listObjects, sizeLimitValue, uploadObject, type BucketRuleDraft as RuleDraft } from '../lib/storage';
@@ -21,30 +22,24 @@ function useBuckets(ref: string) {
 
 export function BucketsPage() {
   const { ref = '' } = useParams();
-  const buckets = useBuckets(ref);
-  const [creating, setCreating] = useState(false);
   return (
-    <>
-      <PageHeader title="Storage">
-        <Button onClick={() => setCreating(true)}>New bucket</Button>
-      </PageHeader>
-      {buckets.isPending ? <Loading /> : buckets.isError ? <ErrorState error={buckets.error} retry={() => void buckets.refetch()} /> : !buckets.data.length ? (
-        <Empty title="No buckets yet">Create one; supabase-js's storage client can use it at once.</Empty>
-      ) : (
-        <ul className="cards grid">
-          {buckets.data.map((b) => (
-            <li key={b.id} className="card">
-              <h2><Link to={`/projects/${ref}/storage/${encodeURIComponent(b.id)}`}>{b.id}</Link></h2>
-              <p className="muted">
-                {b.public ? 'public' : 'private'} · {b.file_size_limit ? `up to ${formatBytes(b.file_size_limit)}` : 'plan size limit'} ·{' '}
-                {b.allowed_mime_types?.length ? b.allowed_mime_types.join(', ') : 'any type'} · {b.rules.length ? `${b.rules.length} rules` : 'no rules (server keys only)'}
-              </p>
-            </li>
-          ))}
-        </ul>
+    <CardListPage
+      title="Storage"
+      newLabel="New bucket"
+      query={useBuckets(ref)}
+      empty={{ title: 'No buckets yet', text: "Create one; supabase-js's storage client can use it at once." }}
+      keyOf={(b) => b.id}
+      card={(b) => (
+        <>
+          <h2><Link to={`/projects/${ref}/storage/${encodeURIComponent(b.id)}`}>{b.id}</Link></h2>
+          <p className="muted">
+            {b.public ? 'public' : 'private'} · {b.file_size_limit ? `up to ${formatBytes(b.file_size_limit)}` : 'plan size limit'} ·{' '}
+            {b.allowed_mime_types?.length ? b.allowed_mime_types.join(', ') : 'any type'} · {b.rules.length ? `${b.rules.length} rules` : 'no rules (server keys only)'}
+          </p>
+        </>
       )}
-      <CreateBucketDialog ref_={ref} open={creating} onOpenChange={setCreating} />
-    </>
+      dialog={(open, onOpenChange) => <CreateBucketDialog ref_={ref} open={open} onOpenChange={onOpenChange} />}
+    />
   );
 }
 
