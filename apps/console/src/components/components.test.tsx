@@ -30,6 +30,12 @@ describe("the API's errors beside fields", () => {
     error: { code: 'validation_failed', message: 'Request is invalid: name: too long', details: [{ path: 'name', message: 'too long' }, { path: 'name', message: 'second' }] },
   });
 
+  it('takes details naming one part ({part}) as that field\'s message, and survives details of any other shape', () => {
+    const e = toApiError(400, { error: { code: 'bad_request', message: 'Template email.subject failed to render: x', details: { part: 'email.subject' } } });
+    expect(e.fields).toEqual({ 'email.subject': 'Template email.subject failed to render: x' });
+    expect(toApiError(400, { error: { code: 'bad_request', message: 'm', details: 'odd' } }).fields).toEqual({});
+  });
+
   it('maps details[].path to one message per field (the first)', () => {
     expect(error).toBeInstanceOf(ApiError);
     expect(error.fields).toEqual({ name: 'too long' });

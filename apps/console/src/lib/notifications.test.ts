@@ -27,12 +27,3 @@ describe('notification sends', () => {
     });
   });
 });
-
-describe('template refusals', () => {
-  it('names the part a render refusal is about', async () => {
-    const { templatePartOf } = await import('./notifications');
-    expect(templatePartOf('Template email.subject failed to render: unexpected token')).toBe('email.subject');
-    expect(templatePartOf('Template inapp.body rendered to more than 20000 characters')).toBe('inapp.body');
-    expect(templatePartOf('name: taken')).toBeUndefined();
-  });
-});

@@ -58,8 +58,3 @@ export async function sendNotification(ref: string, body: Record<string, unknown
   const res = await runtimeFetch(ref, 'notifications', 'send', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return (await res.json()) as SendResult;
 }
-
-/** The template part a render refusal names ("Template email.subject failed to render: …" → "email.subject"). */
-export function templatePartOf(message: string | undefined): string | undefined {
-  return message ? /^Template ([a-z_.[\]0-9]+) (failed|rendered)/.exec(message)?.[1] : undefined;
-}

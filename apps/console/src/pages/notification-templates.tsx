@@ -1,20 +1,16 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, unwrap } from '../api/client';
+import { api, unwrap } from '../api/client';
 import type { Ok } from '../api/types';
 import { Button, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, Select } from '../components/ui';
 import { Modal } from '../components/modal';
-import { parseJsonObject, SEND_CHANNELS, sendBody, sendNotification, templatePartOf, type SendChannel, type SendDraft, type SendResult } from '../lib/notifications';
+import { parseJsonObject, SEND_CHANNELS, sendBody, sendNotification, type SendChannel, type SendDraft, type SendResult } from '../lib/notifications';
 
 type Template = Ok<'TemplatesController_list'>[number];
 type Rendered = Ok<'TemplatesController_preview'>;
 
-/** A template part's error: the API's field message, or a render refusal that names this part. */
-function partError(error: unknown, path: string): string | undefined {
-  const field = fieldError(error, path);
-  if (field) return field;
-  return error instanceof ApiError && templatePartOf(error.message) === path ? error.message : undefined;
-}
+/** A template part's error: a field message, or a render refusal naming this part (`details.part`). */
+const partError = fieldError;
 
 function TextArea({ id, label, value, onChange, error, rows = 3 }: { id: string; label: string; value: string; onChange: (v: string) => void; error?: string; rows?: number }) {
   return (
