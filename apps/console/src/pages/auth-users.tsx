@@ -71,7 +71,7 @@ export function AuthUsersPage() {
                     <td className="mono">{u.email || <span className="muted">{u.id}</span>}</td>
                     <td>
                       <span className={`badge${status === 'banned' ? ' badge-warn' : ''}`}>{STATUS_TEXT[status]}</span>
-                      {status === 'banned' ? <div className="muted">until {formatDate(u.banned_until)}</div> : null}
+                      {status === 'banned' ? <small className="muted" title={formatDate(u.banned_until)}> until {new Date(u.banned_until!).toLocaleDateString(undefined, { dateStyle: 'medium' })}</small> : null}
                     </td>
                     <td>{formatDate(u.created_at)}</td>
                     <td>{formatDate(u.last_sign_in_at)}</td>
