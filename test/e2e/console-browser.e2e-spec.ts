@@ -25,6 +25,8 @@ run('console in a browser: the customer journey', () => {
   let orgId = '';
   let ref = '';
   let keys = { publishable: '', secret: '' };
+  /** An end user created on Auth → Users, who later gets a test send. */
+  let endUser = { id: '', email: '' };
 
   /**
    * Errors a page logs. Chromium also logs every 4xx answer as "Failed to load resource"; those are the API's
@@ -205,6 +207,51 @@ run('console in a browser: the customer journey', () => {
     expect(rows.body).toEqual([{ body: 'edited in place', done: false }]);
   });
 
+  it('changes the table in its settings: the API refuses dropping a column a rule uses, renames (name checked by the API), references, indexes', async () => {
+    const columns = page.getByRole('region', { name: 'Columns' });
+    page.once('dialog', (d) => void d.accept());
+    await columns.getByRole('button', { name: 'Drop column owner_id' }).click();
+    await columns.getByRole('alert').filter({ hasText: 'is used by a rule' }).first().waitFor();
+
+    await columns.getByRole('button', { name: 'Rename column done' }).click();
+    await page.getByLabel('New name').fill('Is Done');
+    await page.getByRole('button', { name: 'Rename', exact: true }).click();
+    await page.getByRole('dialog').locator('.field-error').first().waitFor();
+    await page.getByLabel('New name').fill('is_done');
+    await page.getByRole('button', { name: 'Rename', exact: true }).click();
+    await page.getByRole('columnheader', { name: 'is_done' }).waitFor();
+
+    await page.getByLabel('New column').fill('parent_id');
+    await page.locator('#add-col-type').selectOption('uuid');
+    await page.getByLabel('References (table.column, optional)').fill('notes');
+    await page.getByRole('button', { name: 'Add column' }).click();
+    await page.getByText('Write it as table.column').waitFor();
+    await page.getByLabel('References (table.column, optional)').fill('notes.id');
+    await page.getByLabel('On delete').selectOption('cascade');
+    await page.getByRole('button', { name: 'Add column' }).click();
+    await columns.getByText('notes.id (on delete cascade)').waitFor();
+
+    const indexes = page.getByRole('region', { name: 'Indexes' });
+    await page.getByLabel('Index columns (comma-separated)').fill('owner_id, nope');
+    await page.getByRole('button', { name: 'Add index' }).click();
+    await indexes.getByRole('alert').first().waitFor();
+    await page.getByLabel('Index columns (comma-separated)').fill('owner_id, is_done');
+    await page.getByRole('button', { name: 'Add index' }).click();
+    await indexes.getByRole('button', { name: /^Drop index / }).waitFor();
+    await shot(page, '09b-table-settings');
+
+    const table = await t.http().get(`/v1/projects/${ref}/tables/notes`).set('apikey', keys.secret);
+    expect(table.body.columns.map((c: { name: string }) => c.name)).toEqual(['id', 'created_at', 'owner_id', 'body', 'is_done', 'parent_id']);
+    expect(table.body.columns.find((c: { name: string }) => c.name === 'parent_id').references).toEqual({ table: 'notes', column: 'id', on_delete: 'cascade' });
+    expect(table.body.indexes).toEqual([{ name: expect.any(String), columns: ['owner_id', 'is_done'], unique: false }]);
+
+    page.once('dialog', (d) => void d.accept());
+    await indexes.getByRole('button', { name: /^Drop index / }).click();
+    await indexes.getByText('No indexes besides').waitFor();
+    const after = await t.http().get(`/v1/projects/${ref}/tables/notes`).set('apikey', keys.secret);
+    expect(after.body.indexes).toEqual([]);
+  });
+
   it('sees the requests in usage within seconds', async () => {
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: 'Usage' }).waitFor();
@@ -239,6 +286,73 @@ run('console in a browser: the customer journey', () => {
     await shot(page, '10c-auth-settings');
     const signupTry = await t.http().post(`/p/${ref}/auth/v1/signup`).set('apikey', keys.publishable).send({ email: uniqueEmail('end'), password: PASSWORD });
     expect(signupTry.status).toBe(422);
+  });
+
+  it('manages end users on Auth → Users: create (the API\'s password rule beside the field), confirm, search, page, ban and unban, delete with typed confirmation', async () => {
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
+    await page.getByText('No users yet').waitFor();
+    const ada = uniqueEmail('ada');
+    await page.getByRole('button', { name: 'New user' }).click();
+    await page.getByLabel('Email', { exact: true }).fill(ada);
+    await page.getByLabel('Password (optional)').fill('ab');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('dialog').locator('.field-error').filter({ hasText: /Password should/ }).waitFor();
+    await page.getByLabel('Password (optional)').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('cell', { name: ada, exact: true }).waitFor();
+    // Created confirmed, with the password typed: the user signs in through the project's auth API.
+    const signIn = await t.http().post(`/p/${ref}/auth/v1/token?grant_type=password`).set('apikey', keys.publishable).send({ email: ada, password: PASSWORD });
+    expect(signIn.status).toBe(200);
+    endUser = { id: signIn.body.user.id, email: ada };
+
+    const bo = uniqueEmail('bo');
+    await page.getByRole('button', { name: 'New user' }).click();
+    await page.getByLabel('Email', { exact: true }).fill(bo);
+    await page.getByLabel('Address already confirmed').uncheck();
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('button', { name: `Confirm ${bo}`, exact: true }).click();
+    await page.getByRole('button', { name: `Confirm ${bo}`, exact: true }).waitFor({ state: 'detached' });
+
+    // Search by part of an address.
+    await page.getByLabel('Search users').fill(ada.slice(0, 12).toUpperCase());
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByText('1–1 of 1').waitFor();
+    expect(await page.getByRole('cell', { name: bo, exact: true }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Clear' }).click();
+
+    // Paging: 20 a page.
+    const login = await t.http().post('/v1/auth/login').send({ email, password: PASSWORD });
+    for (let i = 0; i < 20; i++) {
+      await t.http().post(`/v1/projects/${ref}/auth/users`).set('authorization', `Bearer ${login.body.access_token}`).send({ email: uniqueEmail(`bulk${i}`) }).expect(201);
+    }
+    await page.reload();
+    await page.getByText('1–20 of 22').waitFor();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('21–22 of 22').waitFor();
+    await page.getByRole('cell', { name: ada, exact: true }).waitFor();
+
+    // Ban: sessions end and sign-in is refused; unban lets them back in.
+    await page.getByRole('button', { name: `Ban ${ada}`, exact: true }).click();
+    await page.getByLabel('For', { exact: true }).selectOption('24h');
+    await page.getByRole('button', { name: 'Ban user' }).click();
+    await page.getByRole('button', { name: `Unban ${ada}`, exact: true }).waitFor();
+    await shot(page, '10c2-auth-users');
+    const banned = await t.http().post(`/p/${ref}/auth/v1/token?grant_type=password`).set('apikey', keys.publishable).send({ email: ada, password: PASSWORD });
+    expect(banned.body.error_code).toBe('user_banned');
+    await page.getByRole('button', { name: `Unban ${ada}`, exact: true }).click();
+    await page.getByRole('button', { name: `Ban ${ada}`, exact: true }).waitFor();
+    expect((await t.http().post(`/p/${ref}/auth/v1/token?grant_type=password`).set('apikey', keys.publishable).send({ email: ada, password: PASSWORD })).status).toBe(200);
+
+    await page.getByRole('button', { name: `Delete ${bo}`, exact: true }).click();
+    await page.getByLabel(`Type ${bo}`).fill(bo);
+    await page.getByRole('button', { name: 'Delete user', exact: true }).click();
+    // The list read again after the delete (the cell alone is hidden from roles while the dialog is open).
+    await page.getByText('21–21 of 21').waitFor();
+    expect(await page.getByRole('cell', { name: bo, exact: true }).count()).toBe(0);
+    const gone = await t.http().get(`/v1/projects/${ref}/auth/users?search=${encodeURIComponent(bo)}`).set('authorization', `Bearer ${login.body.access_token}`);
+    expect(gone.body.total).toBe(0);
+    const audit = await t.sql.query(`SELECT action FROM control.audit_log WHERE target_type = 'auth_user' AND details->>'project' = $1 AND action <> 'auth_user.create' ORDER BY id`, [ref]);
+    expect(audit.rows.map((r) => r.action)).toEqual(['auth_user.update', 'auth_user.ban', 'auth_user.unban', 'auth_user.delete']);
   });
 
   it('creates a bucket with a size limit and allowed types, browses folders, uploads, downloads and deletes a file', async () => {
@@ -285,6 +399,25 @@ run('console in a browser: the customer journey', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download hello.txt' }).click()]);
     expect(download.suggestedFilename()).toBe('hello.txt');
     expect(await readFile(await download.path())).toEqual(Buffer.from('hello from the console'));
+
+    // A signed URL with an expiry, copied: it downloads without any key.
+    await page.getByRole('button', { name: 'Signed URL for hello.txt' }).click();
+    await page.getByLabel('Expires in').selectOption('60');
+    await page.getByRole('button', { name: 'Create URL' }).click();
+    const signedField = page.getByLabel('Signed URL', { exact: true });
+    await signedField.waitFor();
+    const signedUrl = await signedField.inputValue();
+    expect(signedUrl).toMatch(new RegExp(`^${t.baseUrl}/p/${ref}/storage/v1/object/sign/avatars/ada/hello.txt\\?token=`));
+    await page.getByRole('button', { name: 'Copy Signed URL' }).click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(signedUrl);
+    const viaSigned = await t.http().get(signedUrl.slice(t.baseUrl.length)).buffer(true).parse((res, cb) => {
+      let data = '';
+      res.on('data', (c: Buffer) => (data += c.toString()));
+      res.on('end', () => cb(null, data));
+    });
+    expect([viaSigned.status, viaSigned.body]).toEqual([200, 'hello from the console']);
+    await shot(page, '10d1-storage-signed-url');
+    await page.getByRole('button', { name: 'Close' }).click();
 
     await page.getByRole('button', { name: 'avatars', exact: true }).click();
     await page.getByRole('button', { name: 'ada/' }).waitFor();
@@ -335,6 +468,27 @@ run('console in a browser: the customer journey', () => {
     await page.getByText('No buckets yet').waitFor();
     const gone = await t.http().get(`/v1/projects/${ref}/buckets/avatars`).set('apikey', keys.secret);
     expect(gone.status).toBe(404);
+  });
+
+  it('pages through a bucket with more files than a page', async () => {
+    await t.http().post(`/p/${ref}/storage/v1/bucket`).set('apikey', keys.secret).send({ id: 'many' }).expect(200);
+    for (let i = 0; i < 27; i++) {
+      await t.http().post(`/p/${ref}/storage/v1/object/many/f${String(i).padStart(2, '0')}.txt`).set('apikey', keys.secret).set('content-type', 'text/plain').send(`file ${i}`).expect(200);
+    }
+    await page.reload();
+    await page.getByRole('link', { name: 'many' }).click();
+    await page.getByRole('cell', { name: 'f00.txt', exact: true }).waitFor();
+    await page.getByLabel('Entries per page').selectOption('25');
+    await page.getByText('1–25', { exact: true }).waitFor();
+    expect(await page.getByRole('cell', { name: 'f25.txt', exact: true }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('26–27', { exact: true }).waitFor();
+    await page.getByRole('cell', { name: 'f26.txt', exact: true }).waitFor();
+    expect(await page.getByRole('cell', { name: 'f00.txt', exact: true }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
+    await shot(page, '10e2-storage-paging');
+    await page.getByRole('button', { name: 'Previous' }).click();
+    await page.getByRole('cell', { name: 'f00.txt', exact: true }).waitFor();
   });
 
   it('deploys a function from the editor: a compile error points at its line and column, then it deploys and answers a test call', async () => {
@@ -468,6 +622,61 @@ run('console in a browser: the customer journey', () => {
       await page.getByRole('button', { name: `Delete ${receiverUrl}` }).click();
       await page.getByText('No webhook endpoints').waitFor();
       expect(await webhooks()).toEqual([]);
+    });
+    it('writes a template (the API\'s refusals beside its fields), previews it, edits it, and test-sends it to an end user\'s inbox', async () => {
+      await page.getByText('No templates').waitFor();
+      await page.getByRole('button', { name: 'New template' }).click();
+      await page.getByLabel('Template name').fill('Bad Name');
+      await page.getByLabel('Subject').fill('Hi {{ name }}');
+      await page.getByRole('button', { name: 'Create template' }).click();
+      await page.getByRole('dialog').locator('.field-error').filter({ hasText: /must be 1 to 64/ }).waitFor();
+      await page.getByLabel('Template name').fill('welcome');
+      await page.getByLabel('Subject').fill('Hi {% if %}');
+      await page.getByRole('button', { name: 'Create template' }).click();
+      await page.getByRole('dialog').locator('.field-error').filter({ hasText: /Template email.subject failed to render/ }).waitFor();
+      await page.getByLabel('Subject').fill('Hi {{ name }}');
+      await page.getByRole('dialog').getByLabel('Title').fill('Welcome {{ name }}');
+      await page.getByRole('dialog').getByLabel('Body').fill('Your plan: {{ plan | default: "free" }}');
+      await page.getByRole('button', { name: 'Create template' }).click();
+      await page.getByRole('cell', { name: 'welcome', exact: true }).waitFor();
+
+      await page.getByRole('button', { name: 'Preview welcome' }).click();
+      await page.getByRole('button', { name: 'Render' }).click();
+      await page.getByTestId('template-preview').getByText('Welcome Ada').waitFor();
+      await page.getByTestId('template-preview').getByText('Your plan: free').waitFor();
+      await shot(page, '10i-notification-template-preview');
+      await page.getByRole('button', { name: 'Close' }).click();
+
+      await page.getByRole('button', { name: 'Edit welcome' }).click();
+      await page.getByLabel('Description').fill('first hello');
+      await page.getByRole('button', { name: 'Save template' }).click();
+      await page.getByRole('cell', { name: 'first hello' }).waitFor();
+
+      // The send form: its own check, then the API's, then a send to the end user's inbox.
+      const send = page.getByRole('region', { name: 'Send a notification' });
+      await send.getByRole('button', { name: 'Send', exact: true }).click();
+      await send.locator('.field-error').filter({ hasText: 'Say who gets it' }).waitFor();
+      await send.getByLabel('Send to').selectOption('user_id');
+      await send.getByLabel('Recipient').fill('not-a-uuid');
+      await send.getByLabel('Template').selectOption('welcome');
+      await send.getByRole('button', { name: 'Send', exact: true }).click();
+      await send.locator('.field-error').filter({ hasText: 'must be a user id (a UUID)' }).waitFor();
+      await send.getByLabel('Recipient').fill(endUser.id);
+      await send.getByLabel('Data (JSON, optional)').fill('{"name":"Ada","plan":"pro"}');
+      await send.getByLabel('inapp').check();
+      await send.getByRole('button', { name: 'Send', exact: true }).click();
+      await send.getByRole('status').filter({ hasText: 'Queued inapp' }).waitFor();
+      await shot(page, '10j-notification-send');
+
+      const session = await t.http().post(`/p/${ref}/auth/v1/token?grant_type=password`).set('apikey', keys.publishable).send({ email: endUser.email, password: PASSWORD });
+      let inbox = { status: 0, body: {} as unknown };
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        inbox = await t.http().get(`/p/${ref}/notifications/v1/inbox`).set('apikey', keys.publishable).set('authorization', `Bearer ${session.body.access_token}`);
+        if (JSON.stringify(inbox.body).includes('Welcome Ada')) break;
+      }
+      expect(inbox.status).toBe(200);
+      expect(JSON.stringify(inbox.body)).toContain('Welcome Ada');
+      expect(JSON.stringify(inbox.body)).toContain('Your plan: pro');
     });
   });
 

@@ -19,6 +19,7 @@ const TablePage = lazy(() => import('./pages/data').then((m) => ({ default: m.Ta
 const UsagePage = lazy(() => import('./pages/usage').then((m) => ({ default: m.UsagePage })));
 const BillingPage = lazy(() => import('./pages/billing').then((m) => ({ default: m.BillingPage })));
 const AuthSettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AuthSettingsPage })));
+const AuthUsersPage = lazy(() => import('./pages/auth-users').then((m) => ({ default: m.AuthUsersPage })));
 const AccountPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.AccountPage })));
 const BucketsPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketsPage })));
 const BucketPage = lazy(() => import('./pages/storage').then((m) => ({ default: m.BucketPage })));
@@ -71,6 +72,7 @@ export function App() {
               <Route path="notifications" element={<NotificationsPage />} />
               <Route path="usage" element={<UsagePage />} />
               <Route path="auth" element={<AuthSettingsPage />} />
+              <Route path="auth/users" element={<AuthUsersPage />} />
             </Route>
             <Route path="*" element={<NotFound />} />
           </Route>

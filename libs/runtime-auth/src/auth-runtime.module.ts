@@ -13,6 +13,8 @@ import { AuthMailer } from './auth-mailer';
 import { createAuthTables } from './auth-schema';
 import { AuthSettingsController } from './auth-settings.controller';
 import { AuthSettingsService } from './auth-settings.service';
+import { AuthUsersController } from './auth-users.controller';
+import { AuthUsersService } from './auth-users.service';
 import { AuthTokensService } from './auth-tokens.service';
 import { AuthEdge } from './auth-edge';
 import { AuthRepository } from './auth.repository';
@@ -46,9 +48,9 @@ export class AuthJobsModule {}
  */
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
-  controllers: [AuthSettingsController],
+  controllers: [AuthSettingsController, AuthUsersController],
   providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService, InviteService, ReauthenticationService,
-    FlowStateRepository, PkceService, MfaRepository, MfaService, IdentityRepository, OAuthService],
+    FlowStateRepository, PkceService, MfaRepository, MfaService, IdentityRepository, OAuthService, AuthUsersService],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {

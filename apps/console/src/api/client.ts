@@ -36,7 +36,7 @@ export class ApiError extends Error {
 }
 
 interface ErrorBody {
-  error?: { code?: string; message?: string; details?: Array<{ path?: string; message?: string }> };
+  error?: { code?: string; message?: string; details?: Array<{ path?: string; message?: string }> | { part?: string } };
   message?: string;
   code?: string;
 }
@@ -44,10 +44,16 @@ interface ErrorBody {
 export function toApiError(status: number, body: unknown): ApiError {
   const b = (body ?? {}) as ErrorBody;
   const fields: Record<string, string> = {};
-  for (const d of b.error?.details ?? []) {
-    if (typeof d?.path === 'string' && typeof d.message === 'string' && !(d.path in fields)) fields[d.path] = d.message;
-  }
+  const details = b.error?.details;
   const message = b.error?.message ?? b.message ?? (status >= 500 ? 'The server failed; try again' : `Request failed (${status})`);
+  if (Array.isArray(details)) {
+    for (const d of details) {
+      if (typeof d?.path === 'string' && typeof d.message === 'string' && !(d.path in fields)) fields[d.path] = d.message;
+    }
+  } else if (details && typeof details.part === 'string') {
+    // One part of the request named as a whole (a notification template part that failed to render).
+    fields[details.part] = message;
+  }
   return new ApiError(status, message, b.error?.code ?? b.code ?? String(status), fields);
 }
 

@@ -705,6 +705,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{ref}/auth/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List end users
+         * @description A page of the project's end users, newest first; `search` matches part of an email address (case-insensitive) or a whole user id. Any member of the org may list.
+         */
+        get: operations["AuthUsersController_list"];
+        put?: never;
+        /**
+         * Create an end user
+         * @description Creates an end user with an email and optionally a password (checked against the project's password rules), already confirmed when `email_confirm` is true. A taken address is 409. Audited.
+         */
+        post: operations["AuthUsersController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{ref}/auth/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an end user
+         * @description One end user of the project, as GoTrue shows them.
+         */
+        get: operations["AuthUsersController_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an end user
+         * @description Deletes the end user with their identities and sessions (their refresh tokens stop working at once). Audited.
+         */
+        delete: operations["AuthUsersController_remove"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an end user
+         * @description Bans for a duration (`ban_duration: "24h"`; a ban ends every session) or lifts a ban (`"none"`), confirms the address, sets a new email or password, or merges metadata. Audited (which fields changed, never their values).
+         */
+        patch: operations["AuthUsersController_update"];
+        trace?: never;
+    };
     "/v1/projects/{ref}/buckets": {
         parameters: {
             query?: never;
@@ -3299,6 +3351,264 @@ export interface operations {
                     "application/json": {
                         kid: string;
                         previous_kid: string | null;
+                    };
+                };
+            };
+        };
+    };
+    AuthUsersController_list: {
+        parameters: {
+            query?: {
+                page?: number;
+                per_page?: number;
+                /** @description Part of an email address, or a user id */
+                search?: string;
+            };
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        page: number;
+                        per_page: number;
+                        /** @description Users matching the search, across all pages */
+                        total: number;
+                        users: ({
+                            app_metadata: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Set while the user is banned */
+                            banned_until?: string;
+                            created_at: string;
+                            email: string;
+                            email_confirmed_at?: string;
+                            id: string;
+                            identities: ({
+                                email?: string;
+                                provider: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                            is_anonymous: boolean;
+                            last_sign_in_at?: string;
+                            updated_at: string;
+                            user_metadata: {
+                                [key: string]: unknown;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    };
+                };
+            };
+        };
+    };
+    AuthUsersController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    app_metadata?: {
+                        [key: string]: unknown;
+                    };
+                    /** Format: email */
+                    email: string;
+                    /** @description Create the user with the address already confirmed */
+                    email_confirm?: boolean;
+                    /** @description Checked against the project's password rules */
+                    password?: string;
+                    user_metadata?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        app_metadata: {
+                            [key: string]: unknown;
+                        };
+                        /** @description Set while the user is banned */
+                        banned_until?: string;
+                        created_at: string;
+                        email: string;
+                        email_confirmed_at?: string;
+                        id: string;
+                        identities: ({
+                            email?: string;
+                            provider: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        is_anonymous: boolean;
+                        last_sign_in_at?: string;
+                        updated_at: string;
+                        user_metadata: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    AuthUsersController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        app_metadata: {
+                            [key: string]: unknown;
+                        };
+                        /** @description Set while the user is banned */
+                        banned_until?: string;
+                        created_at: string;
+                        email: string;
+                        email_confirmed_at?: string;
+                        id: string;
+                        identities: ({
+                            email?: string;
+                            provider: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        is_anonymous: boolean;
+                        last_sign_in_at?: string;
+                        updated_at: string;
+                        user_metadata: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    AuthUsersController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    AuthUsersController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Merged into the stored metadata key by key */
+                    app_metadata?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description How long the user is banned from now (`24h`, `876000h` for good); `none` lifts a ban. A ban ends every session. */
+                    ban_duration?: string;
+                    /** Format: email */
+                    email?: string;
+                    /**
+                     * @description Confirms the address now
+                     * @enum {boolean}
+                     */
+                    email_confirm?: true;
+                    password?: string;
+                    /** @description Merged into the stored metadata key by key */
+                    user_metadata?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        app_metadata: {
+                            [key: string]: unknown;
+                        };
+                        /** @description Set while the user is banned */
+                        banned_until?: string;
+                        created_at: string;
+                        email: string;
+                        email_confirmed_at?: string;
+                        id: string;
+                        identities: ({
+                            email?: string;
+                            provider: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        is_anonymous: boolean;
+                        last_sign_in_at?: string;
+                        updated_at: string;
+                        user_metadata: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
                     };
                 };
             };

@@ -4,11 +4,11 @@ import type { CreatedKey } from '../api/types';
 /**
  * The rows grid, the object browser and "invoke" talk to the project's own runtime APIs (`/p/<ref>/<runtime>/v1`),
  * as the customer's servers do, with a restricted key the console creates for itself through the management API:
- * REST, storage and functions only, expiring after an hour, kept in this page's memory (never stored). Secret keys
+ * REST, storage, functions and notification sends only, expiring after an hour, kept in this page's memory (never stored). Secret keys
  * are refused from browsers by design.
  */
 const KEY_LIFETIME_MS = 60 * 60 * 1000;
-export const CONSOLE_KEY_SCOPES = ['rest:*', 'storage:*', 'functions:*'];
+export const CONSOLE_KEY_SCOPES = ['rest:*', 'storage:*', 'functions:*', 'notifications:send'];
 const keys = new Map<string, { key: string; expiresAt: number }>();
 
 export async function consoleDataKey(ref: string): Promise<string> {
@@ -26,7 +26,7 @@ export async function consoleDataKey(ref: string): Promise<string> {
 }
 
 /** A call to one of the project's runtimes with the console's key; a refusal is thrown as an {@link ApiError}. */
-export async function runtimeFetch(ref: string, runtime: 'rest' | 'storage' | 'functions', path: string, init: RequestInit = {}): Promise<Response> {
+export async function runtimeFetch(ref: string, runtime: 'rest' | 'storage' | 'functions' | 'notifications', path: string, init: RequestInit = {}): Promise<Response> {
   const key = await consoleDataKey(ref);
   let res: Response;
   try {

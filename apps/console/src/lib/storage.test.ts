@@ -38,3 +38,11 @@ describe('bucket rule drafts', () => {
     expect(bucketRuleFromDraft({ role: 'anon', actions: ['read'], where: '[1]' })).toEqual({ problem: 'Conditions must be a JSON object' });
   });
 });
+
+describe('signed URLs', () => {
+  it("makes the API's signed path a full URL under the project's storage API, encoding what the name holds", async () => {
+    const { signedUrl, SIGNED_URL_EXPIRIES } = await import('./storage');
+    expect(signedUrl('https://console.example', 'abc', '/object/sign/docs/a b/r.pdf?token=x.y-z')).toBe('https://console.example/p/abc/storage/v1/object/sign/docs/a%20b/r.pdf?token=x.y-z');
+    for (const e of SIGNED_URL_EXPIRIES) expect(Number(e.value)).toBeGreaterThan(0);
+  });
+});

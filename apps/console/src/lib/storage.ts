@@ -49,13 +49,39 @@ export function sizeLimitValue(text: string): number | string | null {
   return /^\d+$/.test(t) ? Number(t) : t;
 }
 
-export async function listObjects(ref: string, bucket: string, prefix: string): Promise<StorageEntry[]> {
+/** One page of a folder's entries (folders and files, by name), through the list endpoint's limit and offset. */
+export async function listObjects(ref: string, bucket: string, prefix: string, limit = 100, offset = 0): Promise<StorageEntry[]> {
   const res = await runtimeFetch(ref, 'storage', `object/list/${encodeURIComponent(bucket)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prefix, limit: 1000, offset: 0, sortBy: { column: 'name', order: 'asc' } }),
+    body: JSON.stringify({ prefix, limit, offset, sortBy: { column: 'name', order: 'asc' } }),
   });
   return (await res.json()) as StorageEntry[];
+}
+
+/** Expiries offered for a signed URL, in seconds (the API takes 1 s to a year). */
+export const SIGNED_URL_EXPIRIES: Array<{ value: string; label: string }> = [
+  { value: '60', label: '1 minute' },
+  { value: '3600', label: '1 hour' },
+  { value: '86400', label: '1 day' },
+  { value: '604800', label: '1 week' },
+];
+
+/** The full URL of a signed path as the API answers it (`/object/sign/…?token=…`, relative to the storage API). */
+export function signedUrl(origin: string, ref: string, signedPath: string): string {
+  // Object names come back as stored (unencoded), as supabase-js reads them; encodeURI keeps "/", "?" and "=".
+  return encodeURI(`${origin}/p/${ref}/storage/v1${signedPath.startsWith('/') ? '' : '/'}${signedPath}`);
+}
+
+/** A URL that downloads the object without a key until it expires. */
+export async function createSignedUrl(ref: string, bucket: string, path: string, expiresIn: number): Promise<string> {
+  const res = await runtimeFetch(ref, 'storage', `object/sign/${encodeURIComponent(bucket)}/${encodePath(path)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ expiresIn }),
+  });
+  const { signedURL } = (await res.json()) as { signedURL: string };
+  return signedUrl(window.location.origin, ref, signedURL);
 }
 
 export async function uploadObject(ref: string, bucket: string, path: string, file: Blob): Promise<void> {

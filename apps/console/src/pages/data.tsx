@@ -2,10 +2,13 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
+import type { operations } from '../api/schema';
 import type { Table } from '../api/types';
-import { Button, Empty, ErrorState, Field, fieldError, FormError, Loading, PageHeader } from '../components/ui';
+import { Button, Empty, ErrorState, Field, fieldError, FormError, Loading, PageHeader, Select } from '../components/ui';
+import { CardListPage } from '../components/card-list';
 import { Modal, TypedConfirm } from '../components/modal';
 import { describeRules, type RuleAction, type RuleLike } from '../lib/rules-preview';
+import { alterMessages, indexColumns, ON_DELETE, parseReference, type OnDelete } from '../lib/table-edit';
 import { deleteRow, fetchRows, insertRow, parseCell, rowsQuery, showCell, updateRow, type FilterOp, type RowFilter } from '../lib/rest';
 
 const TYPES = ['uuid', 'text', 'int4', 'int8', 'float8', 'numeric', 'bool', 'timestamptz', 'date', 'jsonb', 'text[]', 'int4[]', 'int8[]', 'uuid[]'];
@@ -17,27 +20,21 @@ function useTables(ref: string) {
 
 export function TablesPage() {
   const { ref = '' } = useParams();
-  const tables = useTables(ref);
-  const [creating, setCreating] = useState(false);
   return (
-    <>
-      <PageHeader title="Tables">
-        <Button onClick={() => setCreating(true)}>New table</Button>
-      </PageHeader>
-      {tables.isPending ? <Loading /> : tables.isError ? <ErrorState error={tables.error} retry={() => void tables.refetch()} /> : !tables.data.length ? (
-        <Empty title="No tables yet">Declare one; the REST API and supabase-js can use it at once.</Empty>
-      ) : (
-        <ul className="cards grid">
-          {tables.data.map((t) => (
-            <li key={t.name} className="card">
-              <h2><Link to={`/projects/${ref}/tables/${t.name}`}>{t.name}</Link></h2>
-              <p className="muted">{t.columns.length} columns · {t.rules.length ? `${t.rules.length} rules` : 'no rules (server keys only)'}</p>
-            </li>
-          ))}
-        </ul>
+    <CardListPage
+      title="Tables"
+      newLabel="New table"
+      query={useTables(ref)}
+      empty={{ title: 'No tables yet', text: 'Declare one; the REST API and supabase-js can use it at once.' }}
+      keyOf={(t) => t.name}
+      card={(t) => (
+        <>
+          <h2><Link to={`/projects/${ref}/tables/${t.name}`}>{t.name}</Link></h2>
+          <p className="muted">{t.columns.length} columns · {t.rules.length ? `${t.rules.length} rules` : 'no rules (server keys only)'}</p>
+        </>
       )}
-      <CreateTableDialog ref_={ref} open={creating} onOpenChange={setCreating} />
-    </>
+      dialog={(open, onOpenChange) => <CreateTableDialog ref_={ref} open={open} onOpenChange={onOpenChange} />}
+    />
   );
 }
 
@@ -156,25 +153,8 @@ export function TablePage() {
       <PageHeader title={t.name}>
         <Button variant="danger" onClick={() => setDeleting(true)}>Delete table…</Button>
       </PageHeader>
-      <section className="panel">
-        <h2>Columns</h2>
-        <div className="table-wrap">
-          <table className="data-table">
-            <thead><tr><th>Name</th><th>Type</th><th>Default</th><th>Nullable</th></tr></thead>
-            <tbody>
-              {t.columns.map((c) => (
-                <tr key={c.name}>
-                  <td className="mono">{c.name} {t.primary_key.includes(c.name) ? <span className="badge">primary key</span> : null}</td>
-                  <td className="mono">{c.type}</td>
-                  <td className="mono">{c.default === undefined ? '' : showCell(c.default)}</td>
-                  <td>{c.nullable ? 'yes' : 'no'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-        <AddColumnForm ref_={ref} table={t.name} />
-      </section>
+      <ColumnsPanel ref_={ref} table={t} />
+      <IndexesPanel ref_={ref} table={t} />
       <RulesEditor ref_={ref} table={t} />
       <RowsGrid ref_={ref} table={t} />
       <TypedConfirm open={deleting} onOpenChange={setDeleting} title={`Delete table ${t.name}?`} word={t.name} action="Delete table" onConfirm={() => remove.mutate()} busy={remove.isPending} error={remove.error} />
@@ -182,28 +162,110 @@ export function TablePage() {
   );
 }
 
-/** Alters the table: one new column (nullable, or with a default, so existing rows stay valid). */
-function AddColumnForm({ ref_, table }: { ref_: string; table: string }) {
-  const empty: ColumnDraft = { name: '', type: 'text', nullable: true, default: '', primary_key: false, unique: false };
-  const [c, setC] = useState<ColumnDraft>(empty);
+type TablePatch = NonNullable<operations['TablesController_patch']['requestBody']>['content']['application/json'];
+
+/** One change to the table (PATCH); the tables and, as columns change, the rows are read again. */
+function useAlterTable(ref_: string, table: string, onDone?: () => void) {
   const queries = useQueryClient();
-  const m = useMutation({
-    mutationFn: () =>
-      unwrap<Table>(
-        api.PATCH('/v1/projects/{ref}/tables/{name}', {
-          params: { path: { ref: ref_, name: table } },
-          body: { add_columns: [{ name: c.name, type: c.type, nullable: c.nullable, ...(c.default.trim() ? { default: defaultValue(c) as string } : {}), ...(c.unique ? { unique: true } : {}) }] },
-        }),
-      ),
+  return useMutation({
+    mutationFn: (body: TablePatch) => unwrap<Table>(api.PATCH('/v1/projects/{ref}/tables/{name}', { params: { path: { ref: ref_, name: table } }, body })),
     onSuccess: async () => {
-      setC(empty);
       await queries.invalidateQueries({ queryKey: ['tables', ref_] });
-      // Existing rows now carry the new column (its default).
       await queries.invalidateQueries({ queryKey: ['rows', ref_, table] });
+      onDone?.();
     },
   });
+}
+
+/** The API's messages about one kind of change, beside the form that made it. */
+function AlterErrors({ error, kind }: { error: unknown; kind: string }) {
+  const messages = alterMessages(error, kind);
+  return messages.length ? <ul className="field-error" role="alert">{messages.map((m, i) => <li key={i}>{m}</li>)}</ul> : null;
+}
+
+/** The columns: rename or drop one, or add one (with a reference to another table's column). */
+function ColumnsPanel({ ref_, table: t }: { ref_: string; table: Table }) {
+  const drop = useAlterTable(ref_, t.name);
+  const [renaming, setRenaming] = useState<string | null>(null);
   return (
-    <form className="inline-form add-column" onSubmit={(e: FormEvent) => { e.preventDefault(); m.mutate(); }} aria-label="Add a column">
+    <section className="panel" aria-label="Columns">
+      <h2>Columns</h2>
+      <FormError error={drop.error} />
+      <AlterErrors error={drop.error} kind="drop_columns" />
+      <div className="table-wrap">
+        <table className="data-table">
+          <thead><tr><th>Name</th><th>Type</th><th>Default</th><th>Nullable</th><th>References</th><th><span className="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            {t.columns.map((c) => (
+              <tr key={c.name}>
+                <td className="mono">{c.name} {t.primary_key.includes(c.name) ? <span className="badge">primary key</span> : null}{c.unique ? <span className="badge">unique</span> : null}</td>
+                <td className="mono">{c.type}</td>
+                <td className="mono">{c.default === undefined ? '' : showCell(c.default)}</td>
+                <td>{c.nullable ? 'yes' : 'no'}</td>
+                <td className="mono">{c.references ? `${c.references.table}.${c.references.column} (on delete ${c.references.on_delete})` : ''}</td>
+                <td className="row-actions">
+                  <Button variant="ghost" aria-label={`Rename column ${c.name}`} onClick={() => setRenaming(c.name)}>Rename</Button>
+                  <Button
+                    variant="ghost"
+                    aria-label={`Drop column ${c.name}`}
+                    busy={drop.isPending && drop.variables?.drop_columns?.[0] === c.name}
+                    onClick={() => { if (window.confirm(`Drop the column ${c.name} and its data?`)) drop.mutate({ drop_columns: [c.name] }); }}
+                  >
+                    Drop
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <AddColumnForm ref_={ref_} table={t} />
+      <RenameColumnDialog ref_={ref_} table={t.name} column={renaming} onClose={() => setRenaming(null)} />
+    </section>
+  );
+}
+
+function RenameColumnDialog({ ref_, table, column, onClose }: { ref_: string; table: string; column: string | null; onClose: () => void }) {
+  const [to, setTo] = useState('');
+  const m = useAlterTable(ref_, table, () => { setTo(''); onClose(); });
+  return (
+    <Modal open={column !== null} onOpenChange={(o) => { if (!o) { m.reset(); setTo(''); onClose(); } }} title={`Rename column ${column ?? ''}`} description="Rules that mention the column follow the new name.">
+      <form onSubmit={(e: FormEvent) => { e.preventDefault(); if (column) m.mutate({ rename_columns: [{ from: column, to }] }); }}>
+        <Field label="New name" value={to} onChange={(e) => setTo(e.target.value)} error={fieldError(m.error, 'rename_columns.0.to') ?? fieldError(m.error, 'rename_columns')} autoFocus />
+        <FormError error={m.error} />
+        <div className="actions">
+          <Button type="button" variant="secondary" onClick={onClose}>Cancel</Button>
+          <Button type="submit" busy={m.isPending}>Rename</Button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+/** Alters the table: one new column (nullable, or with a default, so existing rows stay valid), optionally a reference. */
+function AddColumnForm({ ref_, table }: { ref_: string; table: Table }) {
+  const empty: ColumnDraft = { name: '', type: 'text', nullable: true, default: '', primary_key: false, unique: false };
+  const [c, setC] = useState<ColumnDraft>(empty);
+  const [refText, setRefText] = useState('');
+  const [onDelete, setOnDelete] = useState<OnDelete>('no action');
+  const [local, setLocal] = useState<string | undefined>();
+  const m = useAlterTable(ref_, table.name, () => { setC(empty); setRefText(''); setOnDelete('no action'); });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const r = parseReference(refText, onDelete);
+    setLocal('problem' in r ? r.problem : undefined);
+    if ('problem' in r) return;
+    m.mutate({
+      add_columns: [{
+        name: c.name, type: c.type, nullable: c.nullable,
+        ...(c.default.trim() ? { default: defaultValue(c) as string } : {}),
+        ...(c.unique ? { unique: true } : {}),
+        ...(r.reference ? { references: r.reference } : {}),
+      }],
+    });
+  };
+  return (
+    <form className="inline-form add-column" onSubmit={submit} aria-label="Add a column">
       <Field label="New column" value={c.name} onChange={(e) => setC({ ...c, name: e.target.value })} error={fieldError(m.error, 'add_columns.0.name')} />
       <div className="field">
         <label htmlFor="add-col-type">Type</label>
@@ -212,10 +274,46 @@ function AddColumnForm({ ref_, table }: { ref_: string; table: string }) {
         </select>
       </div>
       <Field label="Default" value={c.default} onChange={(e) => setC({ ...c, default: e.target.value })} error={fieldError(m.error, 'add_columns.0.default')} />
+      <Field label="References (table.column, optional)" value={refText} placeholder="profiles.id" onChange={(e) => setRefText(e.target.value)} error={local ?? fieldError(m.error, 'add_columns.0.references') ?? fieldError(m.error, 'add_columns.0.references.table')} />
+      <Select label="On delete" value={onDelete} onChange={(v) => setOnDelete(v as OnDelete)} options={ON_DELETE.map((o) => ({ value: o, label: o }))} />
       <label className="check"><input type="checkbox" checked={c.nullable} onChange={(e) => setC({ ...c, nullable: e.target.checked })} /> Nullable</label>
+      <label className="check"><input type="checkbox" checked={c.unique} onChange={(e) => setC({ ...c, unique: e.target.checked })} /> Unique</label>
       <Button type="submit" variant="secondary" busy={m.isPending}>Add column</Button>
       <FormError error={m.error} />
+      <AlterErrors error={m.error} kind="add_columns" />
     </form>
+  );
+}
+
+/** Indexes: list, drop, and add one over some columns (unique or not). */
+function IndexesPanel({ ref_, table: t }: { ref_: string; table: Table }) {
+  const [columns, setColumns] = useState('');
+  const [unique, setUnique] = useState(false);
+  const add = useAlterTable(ref_, t.name, () => { setColumns(''); setUnique(false); });
+  const drop = useAlterTable(ref_, t.name);
+  return (
+    <section className="panel" aria-label="Indexes">
+      <h2>Indexes</h2>
+      <FormError error={drop.error} />
+      <AlterErrors error={drop.error} kind="drop_indexes" />
+      {!t.indexes.length ? <p className="muted">No indexes besides the primary key and unique columns.</p> : (
+        <ul className="plain-list">
+          {t.indexes.map((i) => (
+            <li key={i.name}>
+              <span className="mono">{i.name}</span> on <span className="mono">{i.columns.join(', ')}</span> {i.unique ? <span className="badge">unique</span> : null}{' '}
+              <Button variant="ghost" aria-label={`Drop index ${i.name}`} onClick={() => { if (window.confirm(`Drop the index ${i.name}?`)) drop.mutate({ drop_indexes: [i.name] }); }}>Drop</Button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form className="inline-form" aria-label="Add an index" onSubmit={(e: FormEvent) => { e.preventDefault(); add.mutate({ add_indexes: [{ columns: indexColumns(columns), ...(unique ? { unique: true } : {}) }] }); }}>
+        <Field label="Index columns (comma-separated)" value={columns} placeholder="owner_id, created_at" onChange={(e) => setColumns(e.target.value)} error={fieldError(add.error, 'add_indexes.0.columns')} />
+        <label className="check"><input type="checkbox" checked={unique} onChange={(e) => setUnique(e.target.checked)} /> Unique</label>
+        <Button type="submit" variant="secondary" busy={add.isPending}>Add index</Button>
+        <FormError error={add.error} />
+        <AlterErrors error={add.error} kind="add_indexes" />
+      </form>
+    </section>
   );
 }
 

@@ -153,7 +153,8 @@ export function ProjectLayout() {
         <NavLink to={`/projects/${p.ref}/functions`}>Functions</NavLink>
         <NavLink to={`/projects/${p.ref}/notifications`}>Notifications</NavLink>
         <NavLink to={`/projects/${p.ref}/usage`}>Usage</NavLink>
-        <NavLink to={`/projects/${p.ref}/auth`}>Auth</NavLink>
+        <NavLink end to={`/projects/${p.ref}/auth`}>Auth</NavLink>
+        <NavLink to={`/projects/${p.ref}/auth/users`}>Users</NavLink>
       </nav>
       <main className="content">
         <Outlet />

@@ -5,6 +5,7 @@ import { api, unwrap } from '../api/client';
 import type { Ok } from '../api/types';
 import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader, Select } from '../components/ui';
 import { Modal } from '../components/modal';
+import { SendPanel, TemplatesPanel } from './notification-templates';
 
 type Webhook = Ok<'WebhooksController_list'>[number];
 type WebhookWithSecret = Ok<'WebhooksController_create'>;
@@ -15,6 +16,8 @@ export function NotificationsPage() {
   return (
     <>
       <PageHeader title="Notifications" />
+      <TemplatesPanel ref_={ref} />
+      <SendPanel ref_={ref} />
       <WebhooksPanel ref_={ref} />
       <DeliveriesPanel ref_={ref} />
     </>

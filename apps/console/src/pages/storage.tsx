@@ -1,12 +1,13 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useRef, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
 import type { Ok } from '../api/types';
-import { Button, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader } from '../components/ui';
+import { Button, CopyField, Empty, ErrorState, Field, fieldError, FormError, formatDate, Loading, PageHeader, Select } from '../components/ui';
+import { CardListPage } from '../components/card-list';
 import { Modal, TypedConfirm } from '../components/modal';
 import { describeRules, type RuleAction, type RuleLike } from '../lib/rules-preview';
-import { breadcrumbs, bucketRuleFromDraft, deleteObjects, downloadObject, formatBytes, listObjects, sizeLimitValue, uploadObject, type BucketRuleDraft as RuleDraft } from '../lib/storage';
+import { breadcrumbs, bucketRuleFromDraft, createSignedUrl, SIGNED_URL_EXPIRIES, deleteObjects, downloadObject, formatBytes, listObjects, sizeLimitValue, uploadObject, type BucketRuleDraft as RuleDraft } from '../lib/storage';
 
 type Bucket = Ok<'BucketsController_list'>[number];
 type BucketRule = Bucket['rules'][number];
@@ -21,30 +22,24 @@ function useBuckets(ref: string) {
 
 export function BucketsPage() {
   const { ref = '' } = useParams();
-  const buckets = useBuckets(ref);
-  const [creating, setCreating] = useState(false);
   return (
-    <>
-      <PageHeader title="Storage">
-        <Button onClick={() => setCreating(true)}>New bucket</Button>
-      </PageHeader>
-      {buckets.isPending ? <Loading /> : buckets.isError ? <ErrorState error={buckets.error} retry={() => void buckets.refetch()} /> : !buckets.data.length ? (
-        <Empty title="No buckets yet">Create one; supabase-js's storage client can use it at once.</Empty>
-      ) : (
-        <ul className="cards grid">
-          {buckets.data.map((b) => (
-            <li key={b.id} className="card">
-              <h2><Link to={`/projects/${ref}/storage/${encodeURIComponent(b.id)}`}>{b.id}</Link></h2>
-              <p className="muted">
-                {b.public ? 'public' : 'private'} · {b.file_size_limit ? `up to ${formatBytes(b.file_size_limit)}` : 'plan size limit'} ·{' '}
-                {b.allowed_mime_types?.length ? b.allowed_mime_types.join(', ') : 'any type'} · {b.rules.length ? `${b.rules.length} rules` : 'no rules (server keys only)'}
-              </p>
-            </li>
-          ))}
-        </ul>
+    <CardListPage
+      title="Storage"
+      newLabel="New bucket"
+      query={useBuckets(ref)}
+      empty={{ title: 'No buckets yet', text: "Create one; supabase-js's storage client can use it at once." }}
+      keyOf={(b) => b.id}
+      card={(b) => (
+        <>
+          <h2><Link to={`/projects/${ref}/storage/${encodeURIComponent(b.id)}`}>{b.id}</Link></h2>
+          <p className="muted">
+            {b.public ? 'public' : 'private'} · {b.file_size_limit ? `up to ${formatBytes(b.file_size_limit)}` : 'plan size limit'} ·{' '}
+            {b.allowed_mime_types?.length ? b.allowed_mime_types.join(', ') : 'any type'} · {b.rules.length ? `${b.rules.length} rules` : 'no rules (server keys only)'}
+          </p>
+        </>
       )}
-      <CreateBucketDialog ref_={ref} open={creating} onOpenChange={setCreating} />
-    </>
+      dialog={(open, onOpenChange) => <CreateBucketDialog ref_={ref} open={open} onOpenChange={onOpenChange} />}
+    />
   );
 }
 
@@ -232,11 +227,20 @@ function BucketRulesEditor({ ref_, bucket }: { ref_: string; bucket: Bucket }) {
   );
 }
 
+const PAGE_SIZES = ['25', '50', '100'];
+
 function ObjectBrowser({ ref_, bucket }: { ref_: string; bucket: string }) {
-  const [prefix, setPrefix] = useState('');
+  const [prefix, setPrefixState] = useState('');
+  const [perPage, setPerPage] = useState(50);
+  const [offset, setOffset] = useState(0);
+  const [signing, setSigning] = useState<string | null>(null);
+  const setPrefix = (p: string) => {
+    setPrefixState(p);
+    setOffset(0);
+  };
   const fileInput = useRef<HTMLInputElement>(null);
   const queries = useQueryClient();
-  const objects = useQuery({ queryKey: ['objects', ref_, bucket, prefix], queryFn: () => listObjects(ref_, bucket, prefix) });
+  const objects = useQuery({ queryKey: ['objects', ref_, bucket, prefix, perPage, offset], queryFn: () => listObjects(ref_, bucket, prefix, perPage, offset), placeholderData: keepPreviousData });
   const reload = () => void queries.invalidateQueries({ queryKey: ['objects', ref_, bucket] });
   const upload = useMutation({
     mutationFn: async (files: File[]) => {
@@ -278,7 +282,7 @@ function ObjectBrowser({ ref_, bucket }: { ref_: string; bucket: string }) {
         ))}
       </nav>
       <FormError error={upload.error ?? remove.error ?? download.error} />
-      {objects.isPending ? <Loading /> : objects.isError ? <ErrorState error={objects.error} retry={() => void objects.refetch()} /> : !objects.data.length ? (
+      {objects.isPending ? <Loading /> : objects.isError ? <ErrorState error={objects.error} retry={() => void objects.refetch()} /> : !objects.data.length && offset === 0 ? (
         <Empty title={prefix ? 'This folder is empty' : 'No files yet'}>Upload files; a folder appears once it holds a file.</Empty>
       ) : (
         <div className="table-wrap">
@@ -298,6 +302,7 @@ function ObjectBrowser({ ref_, bucket }: { ref_: string; bucket: string }) {
                     <td>{formatDate(o.updated_at)}</td>
                     <td className="row-actions">
                       <Button variant="secondary" aria-label={`Download ${o.name}`} onClick={() => download.mutate(prefix + o.name)} busy={download.isPending && download.variables === prefix + o.name}>Download</Button>
+                      <Button variant="secondary" aria-label={`Signed URL for ${o.name}`} onClick={() => setSigning(prefix + o.name)}>Signed URL…</Button>
                       <Button variant="danger" aria-label={`Delete ${o.name}`} onClick={() => { if (window.confirm(`Delete ${o.name}?`)) remove.mutate(prefix + o.name); }}>Delete</Button>
                     </td>
                   </tr>
@@ -307,6 +312,17 @@ function ObjectBrowser({ ref_, bucket }: { ref_: string; bucket: string }) {
           </table>
         </div>
       )}
+      {objects.data && (offset > 0 || objects.data.length >= perPage) ? (
+        <div className="pager" aria-label="Pages of files">
+          <Button variant="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - perPage))}>Previous</Button>
+          <span className="muted" aria-live="polite">{objects.data.length ? `${offset + 1}–${offset + objects.data.length}` : 'No more entries'}</span>
+          <Button variant="secondary" disabled={objects.data.length < perPage} onClick={() => setOffset(offset + perPage)}>Next</Button>
+        </div>
+      ) : null}
+      <div className="actions left">
+        <Select label="Entries per page" value={String(perPage)} onChange={(v) => { setPerPage(Number(v)); setOffset(0); }} options={PAGE_SIZES.map((n) => ({ value: n, label: n }))} />
+      </div>
+      {signing ? <SignedUrlDialog key={signing} ref_={ref_} bucket={bucket} path={signing} onClose={() => setSigning(null)} /> : null}
       <Modal open={folderOpen} onOpenChange={setFolderOpen} title="New folder" description="Folders are path prefixes: the folder opens now and exists once a file is uploaded into it.">
         <form onSubmit={(e) => {
           e.preventDefault();
@@ -328,3 +344,20 @@ function ObjectBrowser({ ref_, bucket }: { ref_: string; bucket: string }) {
 }
 
 
+
+/** A URL that downloads one file without a key until it expires, with a copy button. */
+function SignedUrlDialog({ ref_, bucket, path, onClose }: { ref_: string; bucket: string; path: string; onClose: () => void }) {
+  const [expiresIn, setExpiresIn] = useState('3600');
+  const sign = useMutation({ mutationFn: () => createSignedUrl(ref_, bucket, path, Number(expiresIn)) });
+  return (
+    <Modal open onOpenChange={(o) => { if (!o) onClose(); }} title={`Signed URL for ${path.split('/').pop()}`} description="Anyone with the URL can download this file until it expires, whatever the bucket's rules.">
+      <form onSubmit={(e: FormEvent) => { e.preventDefault(); sign.mutate(); }}>
+        <Select label="Expires in" value={expiresIn} onChange={(v) => { setExpiresIn(v); sign.reset(); }} options={SIGNED_URL_EXPIRIES} error={fieldError(sign.error, 'expiresIn')} />
+        <FormError error={sign.error} />
+        <div className="actions left"><Button type="submit" busy={sign.isPending}>Create URL</Button></div>
+      </form>
+      {sign.data ? <CopyField label="Signed URL" value={sign.data} /> : null}
+      <div className="actions"><Button type="button" variant="secondary" onClick={onClose}>Close</Button></div>
+    </Modal>
+  );
+}
