@@ -110,6 +110,10 @@ describe.each(['disk', 's3'] as const)('storage integrity on %s', (kind) => {
       });
       expect([whole.status, whole.headers.get('upload-offset')]).toEqual([201, '5']);
       expect(await (await s.from('tus').download('cwu/whole.txt')).data!.text()).toBe('whole');
+      // An empty upload is complete as created.
+      const empty = await fetch(url('/upload/resumable'), { method: 'POST', headers: { apikey: p.secret, 'tus-resumable': '1.0.0', 'upload-length': '0', 'upload-metadata': tusMeta('tus', 'cwu/empty.txt') } });
+      expect([empty.status, empty.headers.get('upload-offset')]).toEqual([201, '0']);
+      expect((await s.from('tus').info('cwu/empty.txt')).data).toMatchObject({ size: 0 });
 
       const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
       await new Promise<void>((resolve, reject) => {

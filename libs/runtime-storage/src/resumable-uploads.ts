@@ -81,7 +81,7 @@ export class ResumableUploads {
   }
 
   /** POST: the new upload's id and expiry. */
-  async create(t: TenantContext, req: IncomingMessage): Promise<{ id: string; expiresAt: Date }> {
+  async create(t: TenantContext, req: IncomingMessage): Promise<{ id: string; length: number | null; expiresAt: Date }> {
     const defer = headerOf(req, 'upload-defer-length');
     if (defer !== undefined && defer !== '1') throw StorageException.invalid('Upload-Defer-Length must be 1');
     const given = headerOf(req, 'upload-length');
@@ -120,13 +120,18 @@ export class ResumableUploads {
       user_metadata: metadata,
       expires_at: expiresAt,
     });
-    return { id, expiresAt };
+    return { id, length, expiresAt };
   }
 
-  /** creation-with-upload: the POST's body, if any, as the first chunk (at offset 0); the offset reached, or null. */
-  async createWithBody(t: TenantContext, id: string, req: IncomingMessage): Promise<number | null> {
-    if (!hasBody(req)) return null;
-    return this.append(t, id, req, 0);
+  /**
+   * creation-with-upload: the POST's body, if any, as the first chunk (at offset 0); the offset reached, or null.
+   * An upload of length 0 is complete as created: its (empty) object is committed now.
+   */
+  async createWithBody(t: TenantContext, created: { id: string; length: number | null }, req: IncomingMessage): Promise<number | null> {
+    if (hasBody(req)) return this.append(t, created.id, req, 0);
+    if (created.length !== 0) return null;
+    await this.finish(t, await this.find(t, created.id));
+    return 0;
   }
 
   /** HEAD: where the upload stands. */

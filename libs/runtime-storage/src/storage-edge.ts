@@ -245,11 +245,12 @@ export class StorageEdge implements OnModuleInit {
           body: 'stream',
           handler: async (c) => {
             tusVersion(c);
-            const { id, expiresAt } = await this.resumable.create(c.tenant, c.req);
+            const created = await this.resumable.create(c.tenant, c.req);
+            const { id, expiresAt } = created;
             c.res.setHeader('location', `/p/${c.tenant.project.ref}/storage/v1/upload/resumable/${id}`);
             c.res.setHeader('upload-expires', expiresAt.toUTCString());
             // creation-with-upload: a body on the POST is the first chunk.
-            const offset = await this.resumable.createWithBody(c.tenant, id, c.req);
+            const offset = await this.resumable.createWithBody(c.tenant, created, c.req);
             if (offset !== null) c.res.setHeader('upload-offset', String(offset));
             c.res.statusCode = 201;
             c.res.end();
