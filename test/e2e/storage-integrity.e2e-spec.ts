@@ -154,6 +154,23 @@ describe.each(['disk', 's3'] as const)('storage integrity on %s', (kind) => {
       const bad = await fetch(url('/upload/resumable'), { method: 'POST', headers: { ...h, 'upload-defer-length': '2', 'upload-metadata': tusMeta('tus', 'x.txt') } });
       expect(bad.status).toBe(400);
 
+      // tus-js-client with a stream of unknown length: the length goes with the last chunk.
+      const parts = [Buffer.alloc(700, 1), Buffer.alloc(700, 2), Buffer.alloc(300, 3)];
+      await new Promise<void>((resolve, reject) => {
+        new tus.Upload(Readable.from(parts), {
+          endpoint: url('/upload/resumable'),
+          uploadLengthDeferred: true,
+          chunkSize: 512,
+          retryDelays: [],
+          headers: { apikey: p.secret },
+          metadata: { bucketName: 'tus', objectName: 'deferred-client.bin', contentType: 'application/octet-stream' },
+          onError: reject,
+          onSuccess: () => resolve(),
+        }).start();
+      });
+      const got = await supabase(t, p.ref, p.secret).storage.from('tus').download('deferred-client.bin');
+      expect(Buffer.from(await got.data!.arrayBuffer()).equals(Buffer.concat(parts))).toBe(true);
+
       // A deferred upload can't stream past the bucket's limit either.
       const big = await fetch(url('/upload/resumable'), { method: 'POST', headers: { ...h, 'upload-defer-length': '1', 'upload-metadata': tusMeta('tus', 'big.txt') } });
       const bigAt = `${t.baseUrl}${big.headers.get('location')}`;
@@ -180,6 +197,30 @@ describe.each(['disk', 's3'] as const)('storage integrity on %s', (kind) => {
       expect((await keysOf(backend, p.ref)).some((k) => k.includes(`/_uploads/${id}/`))).toBe(false);
       expect((await pendingRows(p.ref)).some((r) => r.key.includes(id))).toBe(false);
       expect((await supabase(t, p.ref, p.secret).storage.from('tus').exists('doomed.bin')).data).toBe(false);
+
+      // tus-js-client's abort with termination.
+      let uploadUrl = '';
+      const up: tus.Upload = new tus.Upload(Buffer.alloc(3000, 7), {
+        endpoint: url('/upload/resumable'),
+        chunkSize: 1000,
+        retryDelays: [],
+        headers: { apikey: p.secret },
+        metadata: { bucketName: 'tus', objectName: 'client-doomed.bin' },
+        onError: () => undefined,
+      });
+      await new Promise<void>((resolve) => {
+        up.options.onChunkComplete = () => {
+          if (!uploadUrl) {
+            uploadUrl = up.url!;
+            resolve();
+          }
+        };
+        up.start();
+      });
+      await up.abort(true);
+      expect((await fetch(uploadUrl, { method: 'HEAD', headers: h })).status).toBe(404);
+      const clientId = uploadUrl.split('/').pop()!;
+      expect((await keysOf(backend, p.ref)).some((k) => k.includes(`/_uploads/${clientId}/`))).toBe(false);
     });
 
     it('sweeps an abandoned upload by listing its own prefix only, once it has expired', async () => {
