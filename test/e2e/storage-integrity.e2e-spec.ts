@@ -378,6 +378,21 @@ describe.each(['disk', 's3'] as const)('storage integrity on %s', (kind) => {
     });
   });
 
+  describe('concurrent replacement', () => {
+    it('leaves no untracked bytes when many upserts of one name race: one object, every other key deleted or pending', async () => {
+      const s = supabase(t, p.ref, p.secret).storage;
+      await s.createBucket('race');
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.from('race').upload('same.txt', Buffer.from(`v${i}`), { upsert: true })));
+      expect(results.every((r) => r.error === null)).toBe(true);
+      const objects = (await t.sql.query(`SELECT key FROM t_${p.ref}._storage_objects WHERE bucket_id = 'race'`)).rows.map((r) => r.key as string);
+      expect(objects.length).toBe(1);
+      const pending = new Set((await pendingRows(p.ref)).map((r) => r.key));
+      const stray = (await keysOf(backend, p.ref)).filter((k) => k.startsWith(`${p.ref}/race/`) && k !== objects[0] && !pending.has(k));
+      expect(stray).toEqual([]);
+      expect(await (await s.from('race').download('same.txt')).data!.text()).toMatch(/^v\d+$/);
+    });
+  });
+
   describe('audit log', () => {
     it('records bucket changes from the tenant API and the management API with the actor, project and bucket', async () => {
       const s = supabase(t, p.ref, p.secret).storage;
