@@ -3,7 +3,8 @@ import { request as httpRequest } from 'node:http';
 import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import { MeteringService, SampleStorageJob } from '@plinth/metering';
-import { DELETE_PROJECT_OBJECTS_JOB, DeleteProjectObjectsJob, STORAGE_BACKEND, StorageBackend, SweepOrphanBytesJob } from '@plinth/runtime-storage';
+import { ProjectDirectory } from '@plinth/gateway';
+import { DELETE_PROJECT_OBJECTS_JOB, DeleteProjectObjectsJob, STORAGE_BACKEND, StorageBackend, StorageService, SweepOrphanBytesJob } from '@plinth/runtime-storage';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
 import { registerTestTokens, signUserToken, supabase } from '../support/data';
 import { startStorage, TestStorage } from '../support/storage';
@@ -592,25 +593,54 @@ describe.each(['disk', 's3'] as const)('storage runtime on %s', (kind) => {
       expect(Number(sample.rows[0].value)).toBe(Number(stored.rows[0].s));
     });
 
-    it('sweeps bytes no object points at once they are an hour old, and only those', async () => {
+    it('sweeps what a crash left (bytes never committed, replaced bytes never deleted) from pending rows, never listing the backend', async () => {
       const admin = supabase(t, p.ref, p.secret).storage;
       await admin.createBucket('sweep');
       await admin.from('sweep').upload('kept.txt', Buffer.from('kept'));
       const { Readable } = await import('node:stream');
+      const project = (await t.app.get(ProjectDirectory).find(p.ref))!;
+      // A crash after the bytes were written, before the commit: reserved and written, never committed.
       const orphan = `${p.ref}/sweep/${randomUUID()}`;
+      await t.app.get(StorageService).reserve(project, orphan, 6);
       await backend.put(orphan, Readable.from([Buffer.from('orphan')]));
+      // A crash after a commit, before the bytes it replaced were deleted.
+      const [replacedKey] = (await t.sql.query(`SELECT key FROM t_${p.ref}._storage_objects WHERE bucket_id = 'sweep' AND name = 'kept.txt'`)).rows.map((r) => r.key as string);
+      const failDelete = jest.spyOn(backend, 'delete').mockRejectedValueOnce(new Error('crashed'));
+      try {
+        expect((await admin.from('sweep').upload('kept.txt', Buffer.from('kept2'), { upsert: true })).error).toBeNull();
+      } finally {
+        failDelete.mockRestore();
+      }
+      expect(await keysOf(backend, p.ref)).toContain(replacedKey);
+      // Bytes nothing recorded (written outside the runtime) are not the sweeper's to find: it never lists.
+      const stray = `${p.ref}/sweep/${randomUUID()}`;
+      await backend.put(stray, Readable.from([Buffer.from('stray')]));
       const sweeper = t.app.get(SweepOrphanBytesJob);
-      expect(await keysOf(backend, p.ref)).toContain(orphan);
-      await sweeper.run();
+      const sweep = async () => {
+        const listing = jest.spyOn(backend, 'list');
+        try {
+          await sweeper.sweepProject(project);
+          expect(listing).not.toHaveBeenCalled();
+        } finally {
+          listing.mockRestore();
+        }
+      };
+      await sweep();
+      // The replaced bytes are due at once; the uncommitted upload is still within its grace (it may be in flight).
+      expect(await keysOf(backend, p.ref)).not.toContain(replacedKey);
       expect(await keysOf(backend, p.ref)).toContain(orphan);
       t.clock.travel(2 * 3600_000);
       try {
-        await sweeper.run();
+        await sweep();
       } finally {
         t.clock.travel(-2 * 3600_000);
       }
-      expect(await keysOf(backend, p.ref)).not.toContain(orphan);
-      expect(await (await admin.from('sweep').download('kept.txt')).data!.text()).toBe('kept');
+      const keys = await keysOf(backend, p.ref);
+      expect(keys).not.toContain(orphan);
+      expect(keys).toContain(stray);
+      expect(await (await admin.from('sweep').download('kept.txt')).data!.text()).toBe('kept2');
+      expect((await t.sql.query(`SELECT key FROM t_${p.ref}._storage_pending WHERE key = ANY($1)`, [[orphan, replacedKey]])).rowCount).toBe(0);
+      await backend.delete([stray]);
     });
 
     it("deletes a deleted project's bytes through a job enqueued with the deletion", async () => {

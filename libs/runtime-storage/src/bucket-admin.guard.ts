@@ -1,10 +1,12 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
+import type { AuditActor } from '@plinth/audit';
+import { requestMetaOf } from '@plinth/common';
 import { KeyResolver } from '@plinth/gateway';
 import { ConsoleAuthGuard, Principal } from '@plinth/identity';
 
 /** Who manages a project's buckets: a console user (checked against the route's permission) or the project's secret key. */
-export type BucketAdmin = { kind: 'console'; principal: Principal } | { kind: 'key'; projectId: string };
+export type BucketAdmin = { kind: 'console'; principal: Principal } | { kind: 'key'; projectId: string; actor: AuditActor };
 
 type BucketAdminRequest = Request & { principal?: Principal; bucketAdmin?: BucketAdmin };
 
@@ -28,8 +30,8 @@ export class BucketAdminGuard implements CanActivate {
       req.bucketAdmin = { kind: 'console', principal: req.principal! };
       return true;
     }
-    const { project } = await this.keys.check(req, presented, String(req.params.ref), 'catalog');
-    req.bucketAdmin = { kind: 'key', projectId: project.id };
+    const { key, project } = await this.keys.check(req, presented, String(req.params.ref), 'catalog');
+    req.bucketAdmin = { kind: 'key', projectId: project.id, actor: { type: 'api_key', id: key.id, meta: requestMetaOf(req) } };
     return true;
   }
 }

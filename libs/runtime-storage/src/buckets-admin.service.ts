@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { AuditActor } from '@plinth/audit';
 import { ErrorCode, PlinthException } from '@plinth/common';
 import { ProjectDirectory, TenantProject } from '@plinth/gateway';
 import type { BucketAdmin } from './bucket-admin.guard';
@@ -20,6 +21,9 @@ async function plinthErrors<T>(work: Promise<T>): Promise<T> {
     throw e;
   }
 }
+
+/** Who the audit log names for a management call. */
+const actorOf = (a: BucketAdmin): AuditActor => (a.kind === 'key' ? a.actor : a.principal.actor);
 
 /** A bucket on the management API: Storage's view plus its rules. */
 export type ManagedBucket = BucketView & { rules: StoredBucketRule[] };
@@ -49,25 +53,26 @@ export class BucketsAdminService {
   async create(a: BucketAdmin, ref: string, input: BucketInput): Promise<ManagedBucket> {
     const project = await this.project(a, ref, 'update');
     const id = await plinthErrors(Promise.resolve().then(() => bucketId(input.id ?? input.name)));
-    await plinthErrors(this.storage.createBucket(project, { ...input, id }, null));
+    await plinthErrors(this.storage.createBucket(project, actorOf(a), { ...input, id }, null));
     return this.view(project, id);
   }
 
   async update(a: BucketAdmin, ref: string, id: string, input: BucketInput): Promise<ManagedBucket> {
     const project = await this.project(a, ref, 'update');
-    await plinthErrors(Promise.resolve().then(() => this.storage.updateBucket(project, bucketId(id), input)));
+    await plinthErrors(Promise.resolve().then(() => this.storage.updateBucket(project, actorOf(a), bucketId(id), input)));
     return this.view(project, id);
   }
 
   async remove(a: BucketAdmin, ref: string, id: string): Promise<void> {
     const project = await this.project(a, ref, 'update');
-    await plinthErrors(Promise.resolve().then(() => this.storage.deleteBucket(project, bucketId(id))));
+    await plinthErrors(Promise.resolve().then(() => this.storage.deleteBucket(project, actorOf(a), bucketId(id))));
   }
 
   async putRules(a: BucketAdmin, ref: string, id: string, rules: BucketRuleInput[]): Promise<ManagedBucket> {
     const project = await this.project(a, ref, 'update');
     const updated = await plinthErrors(Promise.resolve().then(() => this.repo.updateBucket(project, bucketId(id), { rules: normaliseBucketRules(rules) })));
     if (!updated) throw new PlinthException(ErrorCode.NotFound, 'Bucket not found');
+    await this.storage.audited(project, actorOf(a), 'bucket.rules_update', bucketId(id), { rules: rules.length });
     return this.view(project, id);
   }
 

@@ -4,57 +4,38 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import sharp from 'sharp';
+import type { TenantProject } from '@plinth/gateway';
 import { STORAGE_BACKEND, StorageBackend } from './backends/storage-backend';
 import { StorageException } from './storage.exception';
+import type { RenderOptions } from './render-options';
+import { RENDER_MAX_DIMENSION } from './render-options';
 import type { ObjectRow } from './storage.repository';
+import { StorageService } from './storage.service';
 
 /** Largest source image rendered (bytes), and its largest pixel count (a small file can decode to a huge image). */
 export const RENDER_MAX_INPUT_BYTES = 25 * 1024 * 1024;
 const RENDER_MAX_INPUT_PIXELS = 50_000_000;
-/** Largest output side. */
-export const RENDER_MAX_DIMENSION = 2500;
 const RENDERABLE = /^image\/(png|jpeg|jpg|webp|avif|gif|tiff)\b/i;
-
-export interface RenderOptions {
-  width?: number;
-  height?: number;
-  resize: 'cover' | 'contain' | 'fill';
-  quality: number;
-  format: 'origin' | 'webp' | 'avif';
-}
-
-function dimension(v: string | null, name: string): number | undefined {
-  if (v === null || v === '') return undefined;
-  if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > RENDER_MAX_DIMENSION) throw StorageException.invalid(`${name} must be 1-${RENDER_MAX_DIMENSION}`);
-  return Number(v);
-}
-
-/** `?width&height&resize&quality&format` as Storage's image transformation takes them, or 400. */
-export function renderOptions(query: URLSearchParams): RenderOptions {
-  const resize = query.get('resize') ?? 'cover';
-  if (resize !== 'cover' && resize !== 'contain' && resize !== 'fill') throw StorageException.invalid('resize must be cover, contain or fill');
-  const format = query.get('format') ?? 'origin';
-  if (format !== 'origin' && format !== 'webp' && format !== 'avif') throw StorageException.invalid('format must be origin, webp or avif');
-  const q = query.get('quality');
-  if (q !== null && (!/^\d{1,3}$/.test(q) || Number(q) < 20 || Number(q) > 100)) throw StorageException.invalid('quality must be 20-100');
-  return { width: dimension(query.get('width'), 'width'), height: dimension(query.get('height'), 'height'), resize, quality: q === null ? 80 : Number(q), format };
-}
 
 /**
  * Image transformation (`/render/image/…`) with sharp: bounded input (bytes and decoded pixels) and output (each
  * side at most 2500 px), results cached in the backend under `<ref>/_render/<hash of the object's bytes key and
  * the options>` — a new upload has a new bytes key, so a cached rendering is never stale. Cached renderings are
- * referenced by no object: the orphan sweeper removes them after its grace period, which bounds the cache.
+ * recorded as pending keys when written: the orphan sweeper removes them after their grace period, which bounds the
+ * cache.
  */
 @Injectable()
 export class ImageRender {
-  constructor(@Inject(STORAGE_BACKEND) private readonly backend: StorageBackend) {}
+  constructor(
+    @Inject(STORAGE_BACKEND) private readonly backend: StorageBackend,
+    private readonly storage: StorageService,
+  ) {}
 
-  async serve(ref: string, o: ObjectRow, opts: RenderOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async serve(project: TenantProject, o: ObjectRow, opts: RenderOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!RENDERABLE.test(o.mime_type)) throw StorageException.mimeType(o.mime_type);
     if (o.size > RENDER_MAX_INPUT_BYTES) throw StorageException.tooLarge(RENDER_MAX_INPUT_BYTES);
     const id = createHash('sha256').update(`${o.key}\n${JSON.stringify(opts)}`).digest('hex').slice(0, 40);
-    const cacheKey = `${ref}/_render/${id}`;
+    const cacheKey = `${project.ref}/_render/${id}`;
     const type = opts.format === 'origin' ? o.mime_type : `image/${opts.format}`;
     const etag = `"r-${id}"`;
     res.setHeader('etag', etag);
@@ -72,6 +53,8 @@ export class ImageRender {
     } catch {
       cached = 'MISS';
       out = await this.render(o, opts);
+      // Pending before it is written: the sweeper deletes it once its grace has passed, which bounds the cache.
+      await this.storage.reserve(project, cacheKey, 0, false, { unchecked: true });
       await this.backend.put(cacheKey, Readable.from([out]));
     }
     res.statusCode = 200;

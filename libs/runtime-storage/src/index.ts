@@ -1,7 +1,9 @@
 /** The storage runtime (Supabase Storage per project); import once in the api (its routes register with the tenant edge). */
 export { StorageRuntimeModule, StorageJobsModule } from './storage-runtime.module';
 /** Buckets and objects, with their access rules and limits. */
-export { StorageService } from './storage.service';
+export { StorageService, PENDING_GRACE_MS } from './storage.service';
+/** Buckets' and objects' metadata (and pending byte keys) in the project's schema. */
+export { StorageRepository } from './storage.repository';
 /** Where object bytes live: the interface, its token, and the local-disk and S3 implementations. */
 export { STORAGE_BACKEND } from './backends/storage-backend';
 export type { StorageBackend, StoredBytes, ByteRange } from './backends/storage-backend';
@@ -13,4 +15,4 @@ export { StorageException, STORAGE_DIALECT } from './storage.exception';
 export { bucketRulesSchema, allows, rulesSql } from './bucket-rules';
 export type { StoredBucketRule, BucketRuleInput } from './bucket-rules';
 /** Jobs: a deleted project's bytes; orphaned bytes. */
-export { DeleteProjectObjectsJob, SweepOrphanBytesJob, DELETE_PROJECT_OBJECTS_JOB, SWEEP_ORPHAN_BYTES_JOB, ORPHAN_GRACE_MS } from './storage-bytes.jobs';
+export { DeleteProjectObjectsJob, SweepOrphanBytesJob, DELETE_PROJECT_OBJECTS_JOB, SWEEP_ORPHAN_BYTES_JOB } from './storage-bytes.jobs';

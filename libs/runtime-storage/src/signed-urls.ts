@@ -1,4 +1,5 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { RenderOptions } from './render-options';
 import { StorageException } from './storage.exception';
 
 /** What a signed URL's token grants: one object of one bucket of one project, until `exp` (seconds). */
@@ -12,6 +13,8 @@ export interface SignedClaims {
   kind: 'download' | 'upload';
   jti?: string;
   upsert?: boolean;
+  /** Download tokens for `/render/image/sign`: the transformation they were signed for (normalised options). */
+  tf?: RenderOptions;
 }
 
 /**

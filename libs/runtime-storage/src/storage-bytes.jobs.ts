@@ -13,8 +13,6 @@ export interface DeleteProjectObjectsData extends JobData {
   ref: string;
 }
 
-/** Bytes younger than this are never swept: an upload in flight has written them and not yet committed its row. */
-export const ORPHAN_GRACE_MS = 3600_000;
 const BATCH = 500;
 
 /**
@@ -50,8 +48,12 @@ export class DeleteProjectObjectsJob implements JobHandler<DeleteProjectObjectsD
 }
 
 /**
- * Hourly: bytes no object row points at, older than {@link ORPHAN_GRACE_MS}, are deleted — what a crash between
- * writing bytes and committing (or after committing, before deleting the replaced bytes) left behind.
+ * Hourly: deletes the bytes of pending keys that are due (see storage-schema.ts: every key is recorded before its
+ * bytes are written, or in the statement that stops an object pointing at it) — what a crash between writing bytes
+ * and committing, or after committing before deleting the replaced bytes, left behind, abandoned resumable uploads'
+ * parts, and cached renderings. It reads only those rows, never a listing of the backend (a resumable upload's
+ * prefix is listed alone). Each batch is claimed first, so a late commit can't take a key being swept; bytes are
+ * deleted before their row, so a crash mid-sweep leaves the row for the next run.
  */
 @Injectable()
 export class SweepOrphanBytesJob implements JobHandler<JobData>, OnModuleInit {
@@ -77,15 +79,14 @@ export class SweepOrphanBytesJob implements JobHandler<JobData>, OnModuleInit {
   }
 
   /**
-   * The number of keys deleted. One project failing (its cluster unreachable, say) is logged and skipped, never
-   * swept blind: its bytes stay until a later run can read which of them are referenced.
+   * The number of keys (and prefixes) swept. One project failing (its cluster unreachable, say) is logged and
+   * skipped, never swept blind: its rows stay until a later run can read them.
    */
   async run(): Promise<number> {
-    const before = this.clock.nowMs() - ORPHAN_GRACE_MS;
     let deleted = 0;
     for (const p of await this.projects.activeTargets()) {
       try {
-        deleted += await this.sweepProject({ ...p, orgId: '' }, before);
+        deleted += await this.sweepProject({ ...p, orgId: '' });
       } catch (e) {
         this.logger.warn(`orphan sweep skipped project ${p.ref}: ${(e as Error).message}`);
       }
@@ -94,24 +95,24 @@ export class SweepOrphanBytesJob implements JobHandler<JobData>, OnModuleInit {
     return deleted;
   }
 
-  private async sweepProject(project: Parameters<StorageRepository['referencedKeys']>[0], before: number): Promise<number> {
+  /** Sweeps one project's due pending keys (its ref is checked: a prefix is only ever listed inside the project). */
+  async sweepProject(project: Parameters<StorageRepository['claimDue']>[0]): Promise<number> {
+    const now = this.clock.now();
+    // Abandoned resumable uploads first: their prefixes fall due at the same expiry.
+    await this.repo.dropExpiredUploads(project, now);
     let deleted = 0;
-    // Abandoned resumable uploads first: their parts become orphans like any other bytes.
-    await this.repo.dropExpiredUploads(project, this.clock.now());
-    let candidates: string[] = [];
-    const sweep = async () => {
-      const referenced = await this.repo.referencedKeys(project, candidates);
-      const orphans = candidates.filter((k) => !referenced.has(k));
-      await this.backend.delete(orphans);
-      deleted += orphans.length;
-      candidates = [];
-    };
-    for await (const { key, modifiedAt } of this.backend.list(`${project.ref}/`)) {
-      if (modifiedAt.getTime() >= before) continue;
-      candidates.push(key);
-      if (candidates.length >= BATCH) await sweep();
+    for (;;) {
+      const due = await this.repo.claimDue(project, now, BATCH);
+      const keys: string[] = [];
+      for (const d of due) {
+        if (d.referenced || !d.key.startsWith(`${project.ref}/`)) continue;
+        if (!d.prefix) keys.push(d.key);
+        else for await (const { key } of this.backend.list(d.key)) keys.push(key);
+      }
+      for (let i = 0; i < keys.length; i += BATCH) await this.backend.delete(keys.slice(i, i + BATCH));
+      await this.repo.forgetPending(project, due.map((d) => d.key), true);
+      deleted += keys.length;
+      if (due.length < BATCH) return deleted;
     }
-    if (candidates.length) await sweep();
-    return deleted;
   }
 }

@@ -1,10 +1,12 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { EdgeContext, EdgeRoute, EdgeRuntime, RuntimeRegistry, sendJson } from '@plinth/gateway';
+import type { AuditActor } from '@plinth/audit';
+import { EdgeContext, EdgeRoute, EdgeRuntime, RuntimeRegistry, sendJson, TenantProject } from '@plinth/gateway';
 import { bucketId, listPrefix, objectName } from './object-path';
 import { serveObject } from './object-http';
 import { STORAGE_DIALECT, StorageException } from './storage.exception';
-import { ImageRender, renderOptions } from './image-render';
-import { ResumableUploads, TUS_VERSION } from './resumable-uploads';
+import { ImageRender } from './image-render';
+import { renderOptions, transformOptions } from './render-options';
+import { ResumableUploads, TUS_EXTENSIONS, TUS_VERSION } from './resumable-uploads';
 import { BucketInput, StorageService } from './storage.service';
 
 type Json = Record<string, unknown>;
@@ -22,6 +24,23 @@ const flag = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)
 /** `bucket` and the object name of a `:bucket/*` route, validated. */
 const target = (c: EdgeContext): [string, string] => [bucketId(c.params.bucket), objectName(c.params['*'])];
 const byBucket: EdgeRoute['target'] = (p) => ({ bucket: p.bucket });
+
+/** The audit log's actor of a tenant API call: the key that made it. */
+function actorOf(c: EdgeContext): AuditActor {
+  const ua = c.req.headers['user-agent'];
+  const requestId = (c.req as { id?: unknown }).id;
+  return { type: 'api_key', id: c.tenant.keyId, meta: { ip: c.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null, requestId: typeof requestId === 'string' ? requestId : null } };
+}
+
+/** TUS's `Tus-Resumable` precondition: a request naming another protocol version is refused with 412. */
+function tusVersion(c: EdgeContext): void {
+  c.res.setHeader('tus-resumable', TUS_VERSION);
+  const v = c.req.headers['tus-resumable'];
+  if (v !== undefined && v !== TUS_VERSION) {
+    c.res.setHeader('tus-version', TUS_VERSION);
+    throw new StorageException(412, 'PreconditionFailed', 'precondition_failed', `Tus-Resumable ${TUS_VERSION} is the version served`);
+  }
+}
 
 function int(v: unknown, name: string, min: number, max: number, fallback: number): number {
   if (v === undefined || v === null) return fallback;
@@ -60,6 +79,14 @@ export class StorageEdge implements OnModuleInit {
       ...extra,
       handler: async (c) => sendJson(c.res, 200, await handler(c)),
     });
+    /** A change to one bucket: its id from the path, a managing key, the change (audited), Storage's message. */
+    const manage = (methods: EdgeRoute['methods'], path: string, message: string, change: (project: TenantProject, actor: AuditActor, id: string, c: EdgeContext) => Promise<void>) =>
+      json(methods, path, 'json', async (c) => {
+        const id = bucketId(c.params.bucket);
+        s.assertManager(c.tenant, id);
+        await change(c.tenant.project, actorOf(c), id, c);
+        return { message };
+      }, { target: byBucket });
     const download = (c: EdgeContext) => query(c).get('download') ?? undefined;
     return {
       name: 'storage',
@@ -71,27 +98,12 @@ export class StorageEdge implements OnModuleInit {
           const b = jsonBody(c) as BucketInput;
           const id = bucketId(b.id ?? b.name);
           s.assertManager(c.tenant, id);
-          return s.createBucket(c.tenant.project, { ...b, id }, null);
+          return s.createBucket(c.tenant.project, actorOf(c), { ...b, id }, null);
         }),
         json(['GET'], '/bucket/:bucket', 'none', (c) => s.getBucket(c.tenant, bucketId(c.params.bucket)), { target: byBucket }),
-        json(['PUT'], '/bucket/:bucket', 'json', async (c) => {
-          const id = bucketId(c.params.bucket);
-          s.assertManager(c.tenant, id);
-          await s.updateBucket(c.tenant.project, id, jsonBody(c) as BucketInput);
-          return { message: 'Successfully updated' };
-        }, { target: byBucket }),
-        json(['POST'], '/bucket/:bucket/empty', 'json', async (c) => {
-          const id = bucketId(c.params.bucket);
-          s.assertManager(c.tenant, id);
-          await s.emptyBucket(c.tenant.project, id);
-          return { message: 'Successfully emptied' };
-        }, { target: byBucket }),
-        json(['DELETE'], '/bucket/:bucket', 'json', async (c) => {
-          const id = bucketId(c.params.bucket);
-          s.assertManager(c.tenant, id);
-          await s.deleteBucket(c.tenant.project, id);
-          return { message: 'Successfully deleted' };
-        }, { target: byBucket }),
+        manage(['PUT'], '/bucket/:bucket', 'Successfully updated', (project, actor, id, c) => s.updateBucket(project, actor, id, jsonBody(c) as BucketInput)),
+        manage(['POST'], '/bucket/:bucket/empty', 'Successfully emptied', (project, actor, id) => s.emptyBucket(project, actor, id)),
+        manage(['DELETE'], '/bucket/:bucket', 'Successfully deleted', (project, actor, id) => s.deleteBucket(project, actor, id)),
 
         json(['POST'], '/object/list/:bucket', 'json', (c) => {
           const b = jsonBody(c);
@@ -130,7 +142,8 @@ export class StorageEdge implements OnModuleInit {
         }, { target: byBucket }),
         json(['POST'], '/object/sign/:bucket/*', 'json', (c) => {
           const [bucket, name] = target(c);
-          return s.sign(c.tenant, bucket, name, int(jsonBody(c).expiresIn, 'expiresIn', 1, 365 * 86400, 0));
+          const b = jsonBody(c);
+          return s.sign(c.tenant, bucket, name, int(b.expiresIn, 'expiresIn', 1, 365 * 86400, 0), b.transform === undefined || b.transform === null ? undefined : transformOptions(b.transform));
         }, { target: byBucket }),
         {
           methods: ['GET'],
@@ -183,7 +196,7 @@ export class StorageEdge implements OnModuleInit {
           handler: async (c) => {
             const [bucket, name] = target(c);
             const opts = renderOptions(query(c));
-            await this.images.serve(c.tenant.project.ref, await s.publicObject(c.tenant.project, bucket, name), opts, c.req, c.res);
+            await this.images.serve(c.tenant.project, await s.publicObject(c.tenant.project, bucket, name), opts, c.req, c.res);
           },
         },
         {
@@ -194,7 +207,7 @@ export class StorageEdge implements OnModuleInit {
           handler: async (c) => {
             const [bucket, name] = target(c);
             const opts = renderOptions(query(c));
-            await this.images.serve(c.tenant.project.ref, await s.readable(c.tenant, bucket, name), opts, c.req, c.res);
+            await this.images.serve(c.tenant.project, await s.readable(c.tenant, bucket, name), opts, c.req, c.res);
           },
         },
         {
@@ -205,20 +218,41 @@ export class StorageEdge implements OnModuleInit {
           target: byBucket,
           handler: async (c) => {
             const [bucket, name] = target(c);
-            const opts = renderOptions(query(c));
-            await this.images.serve(c.tenant.project.ref, await s.signedObject(c.tenant.project, bucket, name, query(c).get('token')), opts, c.req, c.res);
+            // The transformation is the token's: the URL may repeat it, never change it.
+            const q = query(c);
+            const { object, options } = await s.signedRender(c.tenant.project, bucket, name, q.get('token'), q);
+            await this.images.serve(c.tenant.project, object, options, c.req, c.res);
+          },
+        },
+        {
+          // TUS discovery (a bare OPTIONS; a browser's CORS preflight is answered by the edge before routing).
+          methods: ['OPTIONS'],
+          path: '/upload/resumable',
+          body: 'none',
+          key: 'optional',
+          handler: async (c) => {
+            c.res.statusCode = 204;
+            c.res.setHeader('tus-resumable', TUS_VERSION);
+            c.res.setHeader('tus-version', TUS_VERSION);
+            c.res.setHeader('tus-extension', TUS_EXTENSIONS.join(','));
+            c.res.setHeader('tus-max-size', String(await this.resumable.maxSize(c.tenant)));
+            c.res.end();
           },
         },
         {
           methods: ['POST'],
           path: '/upload/resumable',
-          body: 'none',
+          body: 'stream',
           handler: async (c) => {
-            const { id, expiresAt } = await this.resumable.create(c.tenant, c.req);
-            c.res.statusCode = 201;
-            c.res.setHeader('tus-resumable', TUS_VERSION);
+            tusVersion(c);
+            const created = await this.resumable.create(c.tenant, c.req);
+            const { id, expiresAt } = created;
             c.res.setHeader('location', `/p/${c.tenant.project.ref}/storage/v1/upload/resumable/${id}`);
             c.res.setHeader('upload-expires', expiresAt.toUTCString());
+            // creation-with-upload: a body on the POST is the first chunk.
+            const offset = await this.resumable.createWithBody(c.tenant, created, c.req);
+            if (offset !== null) c.res.setHeader('upload-offset', String(offset));
+            c.res.statusCode = 201;
             c.res.end();
           },
         },
@@ -227,10 +261,11 @@ export class StorageEdge implements OnModuleInit {
           path: '/upload/resumable/:id',
           body: 'none',
           handler: async (c) => {
+            tusVersion(c);
             const u = await this.resumable.status(c.tenant, c.params.id);
-            c.res.setHeader('tus-resumable', TUS_VERSION);
             c.res.setHeader('upload-offset', String(u.offset));
-            c.res.setHeader('upload-length', String(u.length));
+            if (u.length === null) c.res.setHeader('upload-defer-length', '1');
+            else c.res.setHeader('upload-length', String(u.length));
             c.res.setHeader('upload-expires', new Date(u.expires_at).toUTCString());
             c.res.setHeader('cache-control', 'no-store');
             c.res.end();
@@ -241,9 +276,9 @@ export class StorageEdge implements OnModuleInit {
           path: '/upload/resumable/:id',
           body: 'stream',
           handler: async (c) => {
+            tusVersion(c);
             const offset = await this.resumable.append(c.tenant, c.params.id, c.req);
             c.res.statusCode = 204;
-            c.res.setHeader('tus-resumable', TUS_VERSION);
             c.res.setHeader('upload-offset', String(offset));
             c.res.end();
           },
@@ -253,9 +288,9 @@ export class StorageEdge implements OnModuleInit {
           path: '/upload/resumable/:id',
           body: 'none',
           handler: async (c) => {
+            tusVersion(c);
             await this.resumable.terminate(c.tenant, c.params.id);
             c.res.statusCode = 204;
-            c.res.setHeader('tus-resumable', TUS_VERSION);
             c.res.end();
           },
         },

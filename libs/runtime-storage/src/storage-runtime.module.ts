@@ -1,4 +1,5 @@
 import { Logger, Module, OnModuleInit } from '@nestjs/common';
+import { AuditModule } from '@plinth/audit';
 import { GatewayModule } from '@plinth/gateway';
 import { IdentityModule } from '@plinth/identity';
 import { OutboxService } from '@plinth/jobs';
@@ -64,7 +65,7 @@ export class StorageJobsModule implements OnModuleInit {
  * {@link StorageEdge}) and buckets with their rules on the management API.
  */
 @Module({
-  imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, StorageJobsModule],
+  imports: [GatewayModule, IdentityModule, TenancyModule, QuotasModule, AuditModule, StorageJobsModule],
   controllers: [BucketsController],
   providers: [StorageService, ResumableUploads, ImageRender, StorageEdge, BucketsAdminService, BucketAdminGuard],
   exports: [StorageService],

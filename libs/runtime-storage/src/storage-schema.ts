@@ -6,7 +6,7 @@ import type { TenantNames, TenantSql } from '@plinth/tenancy';
  * uploads in progress. The leading underscore
  * keeps them apart from declared tables; no grant goes to the data role, so the data runtime can't reach them.
  * Created by the provisioning hook as the schema's owner and granted (rows only) to the project's storage role.
- * The migration 1765000100000 creates the same tables in projects provisioned before: keep the two in step.
+ * The migrations 1765000100000 and 1765001000000 create the same tables in projects provisioned before: keep them in step.
  */
 export function storageTables(schema: string) {
   const q = (t: string) => `"${schema}"."${t}"`;
@@ -15,9 +15,30 @@ export function storageTables(schema: string) {
     objects: q('_storage_objects'),
     uploadTokens: q('_storage_upload_tokens'),
     uploads: q('_storage_uploads'),
+    pending: q('_storage_pending'),
   };
 }
 export type StorageTables = ReturnType<typeof storageTables>;
+
+/**
+ * Byte keys that may have no object row pointing at them, or whose object row is gone: every key is recorded here
+ * before its bytes are written (an upload's new key, a copy's, a cached rendering's, a resumable upload's parts as
+ * their `prefix`) or in the same statement that stops an object pointing at it (replaced, deleted). A commit claims
+ * its key's row in the committing statement; whoever deletes bytes removes the row after them. What a crash left
+ * behind is still here: the orphan sweeper reads only the rows due (`sweep_after`), never the whole backend.
+ * `reserved`: bytes held against the project's stored-bytes quota while an upload is in flight. `claimed`: the
+ * sweeper took the row (a commit can no longer claim it). The migration 1765001000000 adds it to older projects.
+ */
+const PENDING_DDL = (table: string) => `
+    CREATE TABLE ${table} (
+      key text PRIMARY KEY,
+      prefix boolean NOT NULL DEFAULT false,
+      reserved bigint NOT NULL DEFAULT 0,
+      claimed boolean NOT NULL DEFAULT false,
+      sweep_after timestamptz NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX ON ${table} (sweep_after);`;
 
 /** The DDL, as one string for `schema` and `role` (both validated names). */
 export function storageDdl(schema: string, role: string): string {
@@ -63,7 +84,7 @@ export function storageDdl(schema: string, role: string): string {
       owner_id text,
       creator text NOT NULL,
       upsert boolean NOT NULL,
-      length bigint NOT NULL,
+      length bigint,
       "offset" bigint NOT NULL DEFAULT 0,
       parts text[] NOT NULL DEFAULT '{}',
       content_type text NOT NULL,
@@ -72,6 +93,7 @@ export function storageDdl(schema: string, role: string): string {
       expires_at timestamptz NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now()
     );
+    ${PENDING_DDL(t.pending)}
     GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${role}";
   `;
 }

@@ -68,7 +68,8 @@ export interface UploadRow {
   /** Who created it (key id and end user): only they may continue it. */
   creator: string;
   upsert: boolean;
-  length: number;
+  /** Null while deferred (`Upload-Defer-Length`). */
+  length: number | null;
   offset: number;
   parts: string[];
   content_type: string;
@@ -221,12 +222,14 @@ export class StorageRepository implements OnModuleInit {
     });
   }
 
-  /** Deletes up to `limit` objects of a bucket; their byte keys (to delete after the commit). */
-  async emptyBucket(p: TenantProject, id: string, limit: number): Promise<string[]> {
+  /** Deletes up to `limit` objects of a bucket; their byte keys (to delete after the commit; recorded as pending). */
+  async emptyBucket(p: TenantProject, id: string, limit: number, now: Date): Promise<string[]> {
     const rows = await this.one<{ key: string }>(
       p,
-      (t) => `DELETE FROM ${t.objects} WHERE id IN (SELECT id FROM ${t.objects} WHERE bucket_id = $1 LIMIT $2) RETURNING key`,
-      [id, limit],
+      (t) => `WITH d AS (DELETE FROM ${t.objects} WHERE id IN (SELECT id FROM ${t.objects} WHERE bucket_id = $1 LIMIT $2) RETURNING key),
+              g AS (INSERT INTO ${t.pending} (key, sweep_after) SELECT key, $3 FROM d ON CONFLICT (key) DO UPDATE SET sweep_after = EXCLUDED.sweep_after, reserved = 0)
+              SELECT key FROM d`,
+      [id, limit, now],
     );
     return rows.map((r) => r.key);
   }
@@ -270,37 +273,121 @@ export class StorageRepository implements OnModuleInit {
   }
 
   /**
-   * An upload's commit in one statement (one round trip): locks the object it replaces, if any, and inserts or
-   * replaces the row — keeping the replaced row's id, and its owner when `o.owner_id` is null. Null when an object is
-   * there and `upsert` is false (nothing written). `replaced`: the byte key of the row replaced, to delete after the
-   * commit. (A row inserted by a concurrent upload after this statement's snapshot is replaced through ON CONFLICT
-   * without its key being known here: its bytes are an orphan for the sweeper, as they were with a separate read.)
+   * An upload's commit in one statement (one round trip): claims the new key's pending row (see {@link reserve}; a
+   * key the sweeper took can't be committed), locks the object it replaces, if any, and inserts or replaces the row
+   * — keeping the replaced row's id, and its owner when `o.owner_id` is null — and records the replaced row's key as
+   * pending deletion. `claimed` false: the key's pending row was gone (nothing written). `row` null with `claimed`:
+   * an object is there and `upsert` is false, or (upsert) a concurrent upload inserted the name after this
+   * statement's snapshot, so the key it replaces isn't known here: nothing is written then, and the caller may retry.
+   * `replaced`: the byte key of the row replaced, to delete after the commit.
    */
-  async commitObject(p: TenantProject, o: Omit<ObjectRow, 'created_at' | 'updated_at' | 'last_accessed_at'>, upsert: boolean): Promise<{ row: ObjectRow; replaced: string | null } | null> {
-    const rows = await this.one<ObjectRow & { replaced: string | null }>(
+  async commitObject(
+    p: TenantProject,
+    o: Omit<ObjectRow, 'created_at' | 'updated_at' | 'last_accessed_at'>,
+    upsert: boolean,
+    now: Date,
+  ): Promise<{ claimed: boolean; row: ObjectRow | null; replaced: string | null }> {
+    const rows = await this.one<ObjectRow & { replaced: string | null; claimed: boolean; put: boolean }>(
       p,
-      (t) => `WITH cur AS (SELECT id, key, owner_id FROM ${t.objects} WHERE bucket_id = $2 AND name = $3 FOR UPDATE),
+      (t) => `WITH claim AS (DELETE FROM ${t.pending} WHERE key = $5 AND NOT claimed RETURNING key),
+       cur AS (SELECT id, key, owner_id FROM ${t.objects} WHERE bucket_id = $2 AND name = $3 FOR UPDATE),
        put AS (
-         INSERT INTO ${t.objects} (id, bucket_id, name, owner_id, key, version, size, mime_type, etag, cache_control, user_metadata)
-         VALUES (coalesce((SELECT id FROM cur), $1), $2, $3, coalesce($4, (SELECT owner_id FROM cur)), $5, $6, $7, $8, $9, $10, $11)
+         INSERT INTO ${t.objects} AS x (id, bucket_id, name, owner_id, key, version, size, mime_type, etag, cache_control, user_metadata)
+         SELECT coalesce((SELECT id FROM cur), $1::uuid), $2, $3, coalesce($4::text, (SELECT owner_id FROM cur)), $5, $6::uuid, $7::bigint, $8, $9, $10, $11::jsonb FROM claim
          ON CONFLICT (bucket_id, name) DO UPDATE SET owner_id = EXCLUDED.owner_id, key = EXCLUDED.key, version = EXCLUDED.version,
            size = EXCLUDED.size, mime_type = EXCLUDED.mime_type, etag = EXCLUDED.etag, cache_control = EXCLUDED.cache_control,
            user_metadata = EXCLUDED.user_metadata, updated_at = now(), last_accessed_at = now()
-         WHERE $12::boolean
-         RETURNING ${OBJECT_COLUMNS})
-       SELECT put.*, (SELECT key FROM cur) AS replaced FROM put`,
-      [o.id, o.bucket_id, o.name, o.owner_id, o.key, o.version, o.size, o.mime_type, o.etag, o.cache_control, o.user_metadata === null ? null : JSON.stringify(o.user_metadata), upsert],
+         WHERE $12::boolean AND x.key IS NOT DISTINCT FROM (SELECT key FROM cur)
+         RETURNING ${OBJECT_COLUMNS}),
+       gone AS (
+         INSERT INTO ${t.pending} (key, sweep_after) SELECT key, $13 FROM cur WHERE EXISTS (SELECT 1 FROM put)
+         ON CONFLICT (key) DO UPDATE SET sweep_after = EXCLUDED.sweep_after, reserved = 0)
+       SELECT put.*, (SELECT key FROM cur) AS replaced, EXISTS (SELECT 1 FROM claim) AS claimed, put.id IS NOT NULL AS put
+         FROM (SELECT 1) one LEFT JOIN put ON true`,
+      [o.id, o.bucket_id, o.name, o.owner_id, o.key, o.version, o.size, o.mime_type, o.etag, o.cache_control, o.user_metadata === null ? null : JSON.stringify(o.user_metadata), upsert, now],
     );
-    if (!rows.length) return null;
-    const { replaced, ...row } = rows[0];
-    return { row, replaced };
+    const { replaced, claimed, put, ...row } = rows[0];
+    return { claimed, row: put ? (row as ObjectRow) : null, replaced: put ? replaced : null };
   }
 
-  /** Deletes the named objects of a bucket that `allowed` passes; the deleted rows. */
-  async deleteObjects(p: TenantProject, bucket: string, names: string[], filter: ListQuery['rules']): Promise<ObjectRow[]> {
+  /**
+   * Records `k` as pending (see storage-schema.ts) before its bytes are written: `reserved` bytes are held against
+   * the stored-bytes quota until the key is committed or discarded, or `sweepAfter` passes. With a `cap`, the check
+   * and the record are one transaction under a per-project lock, so concurrent uploads can't both pass the cap:
+   * stored bytes plus live reservations plus this one must fit. `upTo`: the size is unknown — reserve what is left
+   * of the cap, at most `k.reserved`. The bytes reserved, or null (refused: nothing recorded).
+   */
+  async reserve(p: TenantProject, k: { key: string; prefix?: boolean; reserved: number; sweepAfter: Date }, cap: number | null, now: Date, upTo = false): Promise<number | null> {
+    const insert = (t: StorageTables) => `INSERT INTO ${t.pending} (key, prefix, reserved, sweep_after) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (key) DO UPDATE SET reserved = EXCLUDED.reserved, sweep_after = EXCLUDED.sweep_after, claimed = false`;
+    if (cap === null) {
+      await this.one(p, insert, [k.key, k.prefix === true, k.reserved, k.sweepAfter]);
+      return k.reserved;
+    }
+    return this.transaction(p, async (tx, t) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`plinth-storage-quota:${p.ref}`]);
+      const { rows } = await tx.query<{ used: number }>(
+        `SELECT (SELECT coalesce(sum(size), 0) FROM ${t.objects})::float8
+              + (SELECT coalesce(sum(reserved), 0) FROM ${t.pending} WHERE NOT claimed AND sweep_after > $1 AND key <> $2)::float8 AS used`,
+        [now, k.key],
+      );
+      const left = cap - rows[0].used;
+      const bytes = upTo ? Math.min(k.reserved, left) : k.reserved;
+      if (left <= 0 || bytes > left || (upTo && bytes <= 0)) return null;
+      await tx.query(insert(t), [k.key, k.prefix === true, bytes, k.sweepAfter]);
+      return bytes;
+    });
+  }
+
+  /** Records keys as pending deletion (due at once): before deleting bytes whose row may not be there. */
+  async markPending(p: TenantProject, keys: string[], now: Date): Promise<void> {
+    if (!keys.length) return;
+    await this.one(p, (t) => `INSERT INTO ${t.pending} (key, sweep_after) SELECT unnest($1::text[]), $2 ON CONFLICT (key) DO UPDATE SET sweep_after = EXCLUDED.sweep_after, reserved = 0`, [keys, now]);
+  }
+
+  /** {@link markPending} inside a transaction. */
+  async markPendingIn(tx: StorageTx, t: StorageTables, keys: string[], now: Date): Promise<void> {
+    await tx.query(`INSERT INTO ${t.pending} (key, sweep_after) SELECT unnest($1::text[]), $2 ON CONFLICT (key) DO UPDATE SET sweep_after = EXCLUDED.sweep_after, reserved = 0`, [keys, now]);
+  }
+
+  /** Claims a key's pending row for a commit in `tx`; false when the sweeper took it (or it was never recorded). */
+  async claimPending(tx: StorageTx, t: StorageTables, key: string): Promise<boolean> {
+    return ((await tx.query(`DELETE FROM ${t.pending} WHERE key = $1 AND NOT claimed`, [key])).rowCount ?? 0) === 1;
+  }
+
+  /** Forgets pending keys whose bytes are gone (or were committed elsewhere); `claimedOnly`: the sweeper's own rows. */
+  async forgetPending(p: TenantProject, keys: string[], claimedOnly = false): Promise<void> {
+    if (!keys.length) return;
+    await this.one(p, (t) => `DELETE FROM ${t.pending} WHERE key = ANY($1)${claimedOnly ? ' AND claimed' : ''}`, [keys]);
+  }
+
+  /**
+   * The sweeper's batch: pending rows due at `now` (up to `limit`), claimed so that no commit can take them any
+   * more, with whether some object row still points at the key (then only the row is dropped, never the bytes).
+   */
+  async claimDue(p: TenantProject, now: Date, limit: number): Promise<Array<{ key: string; prefix: boolean; referenced: boolean }>> {
+    return this.one(
+      p,
+      (t) => `UPDATE ${t.pending} d SET claimed = true
+               WHERE d.key IN (SELECT key FROM ${t.pending} WHERE sweep_after <= $1 ORDER BY sweep_after LIMIT $2 FOR UPDATE SKIP LOCKED)
+               RETURNING d.key, d.prefix, EXISTS (SELECT 1 FROM ${t.objects} o WHERE o.key = d.key) AS referenced`,
+      [now, limit],
+    );
+  }
+
+  /** Deletes the named objects of a bucket that `allowed` passes; the deleted rows. Their keys become pending deletion. */
+  async deleteObjects(p: TenantProject, bucket: string, names: string[], filter: ListQuery['rules'], now: Date): Promise<ObjectRow[]> {
     const values: unknown[] = [bucket, names];
     const rule = filter ? rulesSql(filter.rules, filter.caller, filter.action, values) : 'TRUE';
-    return this.one<ObjectRow>(p, (t) => `DELETE FROM ${t.objects} o WHERE o.bucket_id = $1 AND o.name = ANY($2) AND ${rule} RETURNING ${OBJECT_COLUMNS.replace(/(^|, )(\w+)/g, '$1o.$2')}`, values);
+    values.push(now);
+    const at = `$${values.length}`;
+    return this.one<ObjectRow>(
+      p,
+      (t) => `WITH d AS (DELETE FROM ${t.objects} o WHERE o.bucket_id = $1 AND o.name = ANY($2) AND ${rule} RETURNING ${OBJECT_COLUMNS.replace(/(^|, )(\w+)/g, '$1o.$2')}),
+              g AS (INSERT INTO ${t.pending} (key, sweep_after) SELECT key, ${at} FROM d ON CONFLICT (key) DO UPDATE SET sweep_after = EXCLUDED.sweep_after, reserved = 0)
+              SELECT * FROM d`,
+      values,
+    );
   }
 
   /** Renames (and maybe re-buckets) an object; false if the destination is taken. The bytes don't move. */
@@ -354,17 +441,6 @@ export class StorageRepository implements OnModuleInit {
     return rows[0].bytes;
   }
 
-  /** Which of `keys` some object row, or an unexpired resumable upload's parts, still point at. */
-  async referencedKeys(p: TenantProject, keys: string[]): Promise<Set<string>> {
-    const rows = await this.one<{ key: string }>(
-      p,
-      (t) => `SELECT key FROM ${t.objects} WHERE key = ANY($1)
-              UNION SELECT part FROM ${t.uploads}, unnest(parts) AS part WHERE expires_at > now() AND part = ANY($1)`,
-      [keys],
-    );
-    return new Set(rows.map((r) => r.key));
-  }
-
   /** Deletes resumable uploads past their expiry (their parts are then orphans for the sweeper). */
   async dropExpiredUploads(p: TenantProject, now: Date): Promise<number> {
     return (await this.one(p, (t) => `DELETE FROM ${t.uploads} WHERE expires_at <= $1 RETURNING id`, [now])).length;
@@ -394,6 +470,11 @@ export class StorageRepository implements OnModuleInit {
   async addUploadPart(p: TenantProject, id: string, from: number, size: number, key: string): Promise<boolean> {
     const rows = await this.one(p, (t) => `UPDATE ${t.uploads} SET "offset" = "offset" + $3, parts = parts || $4::text WHERE id = $1 AND "offset" = $2 RETURNING id`, [id, from, size, key]);
     return rows.length === 1;
+  }
+
+  /** Sets a deferred upload's length; false when it was set already. */
+  async setUploadLength(p: TenantProject, id: string, length: number): Promise<boolean> {
+    return (await this.one(p, (t) => `UPDATE ${t.uploads} SET length = $2 WHERE id = $1 AND length IS NULL RETURNING id`, [id, length])).length === 1;
   }
 
   async deleteUpload(p: TenantProject, id: string): Promise<UploadRow | null> {

@@ -2,11 +2,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Clock, ErrorCode, PlinthException } from '@plinth/common';
+import { AuditActor, AuditService } from '@plinth/audit';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
+import { ControlTransactions } from '@plinth/database';
 import type { TenantContext, TenantProject } from '@plinth/gateway';
 import { PlansService, ProjectLimitsRepository } from '@plinth/quotas';
 import { STORAGE_BACKEND, StorageBackend } from './backends/storage-backend';
 import { allows, ObjectFacts, StorageAction, StorageCaller } from './bucket-rules';
+import { RENDER_PARAMS, renderOptions, RenderOptions } from './render-options';
 import { SmallObjectCache } from './object-http';
 import { SignedUrls } from './signed-urls';
 import { StorageException } from './storage.exception';
@@ -52,6 +55,8 @@ export interface BucketInput {
 const SIGNED_UPLOAD_TTL_S = 7200;
 const MAX_SIGN_EXPIRY_S = 365 * 86400;
 const EMPTY_BATCH = 1000;
+/** How long a key written by a request stays pending before the sweeper may take it (an upload in flight). */
+export const PENDING_GRACE_MS = 3600_000;
 
 export function bucketView(b: BucketRow): BucketView {
   return {
@@ -150,8 +155,23 @@ export class StorageService {
     private readonly plans: PlansService,
     private readonly projectLimits: ProjectLimitsRepository,
     private readonly clock: Clock,
+    private readonly audit: AuditService,
+    private readonly control: ControlTransactions,
   ) {
     this.signer = new SignedUrls(config.secret);
+  }
+
+  /**
+   * Writes a bucket change to the organization's audit log (`bucket.*`, target the bucket id, details with the
+   * project's ref). The change itself is committed in the project's database before this, so the entry follows it:
+   * a failure to write the entry is logged, never undoes the change.
+   */
+  async audited(project: TenantProject, actor: AuditActor, action: string, bucket: string, details: Record<string, unknown> = {}): Promise<void> {
+    try {
+      await this.control.run((m) => this.audit.record(m, actor, { orgId: project.orgId, action, targetType: 'bucket', targetId: bucket, details: { project: project.ref, ...details } }));
+    } catch (e) {
+      this.logger.error(`audit entry ${action} for bucket ${bucket} of ${project.ref} not written: ${(e as Error).message}`);
+    }
   }
 
   // ── buckets ────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -168,7 +188,7 @@ export class StorageService {
     return bucketView(await this.bucketOr404(t.project, id));
   }
 
-  async createBucket(project: TenantProject, input: BucketInput, ownerId: string | null): Promise<{ name: string }> {
+  async createBucket(project: TenantProject, actor: AuditActor, input: BucketInput, ownerId: string | null): Promise<{ name: string }> {
     const id = input.id ?? input.name;
     if (typeof id !== 'string') throw StorageException.invalid('A bucket id is required');
     const ok = await this.repo.createBucket(project, {
@@ -180,32 +200,39 @@ export class StorageService {
       owner_id: ownerId,
     });
     if (!ok) throw StorageException.duplicate('The resource already exists');
+    await this.audited(project, actor, 'bucket.create', id, { public: input.public === true, file_size_limit: sizeLimit(input.file_size_limit) ?? null, allowed_mime_types: mimeList(input.allowed_mime_types) ?? null });
     return { name: id };
   }
 
-  async updateBucket(project: TenantProject, id: string, input: BucketInput): Promise<void> {
-    const ok = await this.repo.updateBucket(project, id, {
+  async updateBucket(project: TenantProject, actor: AuditActor, id: string, input: BucketInput): Promise<void> {
+    const patch = {
       public: typeof input.public === 'boolean' ? input.public : undefined,
       file_size_limit: sizeLimit(input.file_size_limit),
       allowed_mime_types: mimeList(input.allowed_mime_types),
-    });
+    };
+    const ok = await this.repo.updateBucket(project, id, patch);
     if (!ok) throw StorageException.bucketNotFound();
+    await this.audited(project, actor, 'bucket.update', id, Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
   }
 
-  async deleteBucket(project: TenantProject, id: string): Promise<void> {
+  async deleteBucket(project: TenantProject, actor: AuditActor, id: string): Promise<void> {
     const r = await this.repo.deleteBucket(project, id);
     if (r === 'missing') throw StorageException.bucketNotFound();
     if (r === 'not_empty') throw StorageException.bucketNotEmpty();
+    await this.audited(project, actor, 'bucket.delete', id);
   }
 
   /** Deletes every object of the bucket, in batches; bytes after each batch's metadata is gone. */
-  async emptyBucket(project: TenantProject, id: string): Promise<void> {
+  async emptyBucket(project: TenantProject, actor: AuditActor, id: string): Promise<void> {
     await this.bucketOr404(project, id);
+    let objects = 0;
     for (;;) {
-      const keys = await this.repo.emptyBucket(project, id, EMPTY_BATCH);
-      await this.dropBytes(keys);
-      if (keys.length < EMPTY_BATCH) return;
+      const keys = await this.repo.emptyBucket(project, id, EMPTY_BATCH, this.clock.now());
+      await this.discard(project, keys);
+      objects += keys.length;
+      if (keys.length < EMPTY_BATCH) break;
     }
+    await this.audited(project, actor, 'bucket.empty', id, { objects });
   }
 
   /** Bucket management on the tenant API: secret keys, and restricted keys within their buckets. */
@@ -234,8 +261,14 @@ export class StorageService {
 
     const version = randomUUID();
     const key = `${t.project.ref}/${bucket}/${version}`;
+    // The bytes are reserved against the stored-bytes quota before any is written: the declared size, or (unknown)
+    // at most what the request can carry within the limit — and the write is held to what was reserved.
+    const whole = Number(req.headers['content-length']);
+    const expected = body.declaredSize ?? (Number.isSafeInteger(whole) ? Math.min(whole, write.limit) : write.limit);
+    const reserved = await this.reserve(t.project, key, expected, body.declaredSize === undefined);
+    const cap = Math.min(write.limit, reserved);
     // The bytes pass a counter that fails the write past the limit; the request going away fails it too.
-    const limited = byteLimit(write.limit, () => StorageException.tooLarge(write.limit));
+    const limited = byteLimit(cap, () => (reserved < expected ? this.quotaExceeded(null) : StorageException.tooLarge(write.limit)));
     body.stream.on('error', (e) => limited.destroy(e));
     // Its error reaches the backend's pipeline; this listener only keeps one raised before that is attached from
     // being an unhandled 'error' event.
@@ -250,14 +283,28 @@ export class StorageService {
     } catch (e) {
       // The rest of the body is not read: the edge answers and closes the connection.
       body.stream.unpipe(limited);
-      throw e instanceof StorageException ? e : this.uploadFailed(e);
+      await this.discard(t.project, [key], true);
+      throw e instanceof StorageException || e instanceof PlinthException ? e : this.uploadFailed(e);
     }
     return this.commitWrite(t, b, name, { key, version, size: stored.size, md5: stored.md5 }, { contentType: body.contentType, cacheControl: body.cacheControl, metadata: body.metadata }, write);
   }
 
   /**
+   * Records `key` as pending before its bytes are written, holding `bytes` against the stored-bytes quota (402 when
+   * they don't fit beside what is stored and reserved; `upTo`: the size is unknown, hold what is left, at most
+   * `bytes`). The bytes held.
+   */
+  async reserve(project: TenantProject, key: string, bytes: number, upTo = false, opts: { prefix?: boolean; sweepAfter?: Date; unchecked?: boolean } = {}): Promise<number> {
+    const cap = opts.unchecked ? null : await this.quotaCap(project);
+    const sweepAfter = opts.sweepAfter ?? new Date(this.clock.nowMs() + PENDING_GRACE_MS);
+    const held = await this.repo.reserve(project, { key, prefix: opts.prefix, reserved: bytes, sweepAfter }, cap, this.clock.now(), upTo);
+    if (held === null) throw this.quotaExceeded(cap);
+    return held;
+  }
+
+  /**
    * Everything a write can be refused for before its bytes arrive: the size (when known) against the bucket's and
-   * the plan's limit, the type, the stored-bytes quota, an existing object without upsert, and the rules
+   * the plan's limit, the type, an existing object without upsert, and the rules
    * (`update` on the object replaced, `create` or `update` on the new one; a signed upload URL stands in for them).
    */
   async admitWrite(t: TenantContext, b: BucketRow, name: string, w: { contentType: string; size: number | undefined; upsert: boolean; signed: boolean }): Promise<AdmittedWrite> {
@@ -265,7 +312,6 @@ export class StorageService {
     const limit = await this.uploadLimit(t.project, b);
     if (w.size !== undefined && w.size > limit) throw StorageException.tooLarge(limit);
     if (!mimeAllowed(w.contentType, b.allowed_mime_types)) throw StorageException.mimeType(w.contentType);
-    await this.assertStorageQuota(t.project, w.size ?? 0);
     // Needed to refuse a taken name, and to judge rules on the object replaced; a key that bypasses rules, upserting,
     // needs neither (the commit locks and replaces whatever is there).
     const judged = !w.signed && this.caller(t) !== null;
@@ -280,8 +326,9 @@ export class StorageService {
   }
 
   /**
-   * Commits bytes already stored under `bytes.key` as `b/name` (the rules judged again with the real size), then
-   * deletes the bytes it replaced; on any refusal or failure the new bytes are deleted and nothing is committed.
+   * Commits bytes already stored under `bytes.key` (recorded by {@link reserve}) as `b/name` (the rules judged again
+   * with the real size), then deletes the bytes it replaced; on any refusal or failure the new bytes are deleted and
+   * nothing is committed.
    */
   async commitWrite(
     t: TenantContext,
@@ -292,33 +339,22 @@ export class StorageService {
     write: AdmittedWrite,
   ): Promise<{ Id: string; Key: string }> {
     const ownerId = t.user?.id ?? null;
-    let replaced: string | undefined;
     try {
       if (!write.signed) this.authorize(t, b, write.action, { owner_id: ownerId, path: name, mime_type: meta.contentType, size: bytes.size });
-      const put = await this.repo.commitObject(
-        t.project,
-        {
-          id: randomUUID(),
-          bucket_id: b.id,
-          name,
-          owner_id: ownerId,
-          key: bytes.key,
-          version: bytes.version,
-          size: bytes.size,
-          mime_type: meta.contentType,
-          etag: bytes.md5,
-          cache_control: meta.cacheControl ?? 'no-cache',
-          user_metadata: meta.metadata,
-        },
-        write.upsert,
-      );
-      if (!put) throw StorageException.duplicate();
-      const row = put.row;
-      replaced = put.replaced ?? undefined;
-      if (replaced) await this.dropBytes([replaced]);
-      return { Id: row.id, Key: `${b.id}/${name}` };
+      const row = { id: randomUUID(), bucket_id: b.id, name, owner_id: ownerId, key: bytes.key, version: bytes.version, size: bytes.size, mime_type: meta.contentType, etag: bytes.md5, cache_control: meta.cacheControl ?? 'no-cache', user_metadata: meta.metadata };
+      for (let attempt = 0; ; attempt++) {
+        const put = await this.repo.commitObject(t.project, row, write.upsert, this.clock.now());
+        if (!put.claimed) throw StorageException.invalid('The upload took too long to commit; try again');
+        if (put.row) {
+          if (put.replaced) await this.discard(t.project, [put.replaced]);
+          return { Id: put.row.id, Key: `${b.id}/${name}` };
+        }
+        // Refused without upsert; or a concurrent upload of the same name won the race: claim the key again and retry.
+        if (!write.upsert || attempt >= 2) throw StorageException.duplicate();
+        await this.repo.reserve(t.project, { key: bytes.key, reserved: 0, sweepAfter: new Date(this.clock.nowMs() + PENDING_GRACE_MS) }, null, this.clock.now());
+      }
     } catch (e) {
-      await this.dropBytes([bytes.key]);
+      await this.discard(t.project, [bytes.key], true);
       throw e;
     }
   }
@@ -346,12 +382,30 @@ export class StorageService {
     return o;
   }
 
-  /** An object a signed URL's token names (checked against the URL's project, bucket and path). */
+  /**
+   * An object a signed URL's token names (checked against the URL's project, bucket and path). A token signed with
+   * a transformation serves the original here too, as Supabase Storage's does.
+   */
   async signedObject(project: TenantProject, bucket: string, name: string, token: unknown): Promise<ObjectRow> {
-    this.signer.verify(project.id, token, { r: project.ref, b: bucket, p: name, kind: 'download' }, this.clock.nowMs());
+    return (await this.signedRender(project, bucket, name, token, null)).object;
+  }
+
+  /**
+   * What `/render/image/sign` serves: the object a token names and the transformation it was signed for (none: the
+   * image as it is, bounded). `query`: the URL's transformation parameters, which may only repeat the token's — any
+   * other width, height, resize, quality or format is refused (400), so a signed thumbnail can't be re-rendered.
+   */
+  async signedRender(project: TenantProject, bucket: string, name: string, token: unknown, query: URLSearchParams | null): Promise<{ object: ObjectRow; options: RenderOptions }> {
+    const claims = this.signer.verify(project.id, token, { r: project.ref, b: bucket, p: name, kind: 'download' }, this.clock.nowMs());
+    const options = claims.tf ?? renderOptions(new URLSearchParams());
+    if (query && RENDER_PARAMS.some((k) => query.has(k))) {
+      const asked = new URLSearchParams();
+      for (const k of RENDER_PARAMS) if (query.has(k)) asked.set(k, query.get(k)!);
+      if (JSON.stringify(renderOptions(asked)) !== JSON.stringify(options)) throw StorageException.signature('The transformation does not match the signature');
+    }
     const o = await this.repo.object(project, bucket, name);
     if (!o) throw StorageException.objectNotFound();
-    return o;
+    return { object: o, options };
   }
 
   async info(t: TenantContext, bucket: string, name: string) {
@@ -384,8 +438,8 @@ export class StorageService {
     this.assertKeyBucket(t, bucket);
     const b = await this.bucketOr404(t.project, bucket);
     const caller = this.caller(t);
-    const rows = await this.repo.deleteObjects(t.project, bucket, names, caller ? { rules: b.rules, caller, action: 'delete' } : null);
-    await this.dropBytes(rows.map((r) => r.key));
+    const rows = await this.repo.deleteObjects(t.project, bucket, names, caller ? { rules: b.rules, caller, action: 'delete' } : null, this.clock.now());
+    await this.discard(t.project, rows.map((r) => r.key));
     return rows.map(objectView);
   }
 
@@ -416,32 +470,38 @@ export class StorageService {
     const ownerId = t.user?.id ?? null;
     this.authorize(t, dst, 'create', { ...this.factsOf(o), path: to.name, owner_id: ownerId });
     this.assertFits(dst, o);
-    if (o.size > (await this.uploadLimit(t.project, dst))) throw StorageException.tooLarge(await this.uploadLimit(t.project, dst));
-    await this.assertStorageQuota(t.project, o.size);
+    const limit = await this.uploadLimit(t.project, dst);
+    if (o.size > limit) throw StorageException.tooLarge(limit);
     const version = randomUUID();
     const key = `${t.project.ref}/${to.bucket}/${version}`;
-    await this.backend.copy(o.key, key);
+    await this.reserve(t.project, key, o.size);
     let replaced: string | undefined;
     try {
+      await this.backend.copy(o.key, key);
       const row = await this.repo.transaction(t.project, async (tx, tables) => {
         const current = await this.repo.object(t.project, to.bucket, to.name, tx, true);
         if (current && !upsert) throw StorageException.duplicate();
         if (current) this.authorize(t, dst, 'update', this.factsOf(current));
+        if (!(await this.repo.claimPending(tx, tables, key))) throw StorageException.invalid('The copy took too long to commit; try again');
         replaced = current?.key;
+        if (replaced) await this.repo.markPendingIn(tx, tables, [replaced], this.clock.now());
         return this.repo.putObject(tx, tables, { ...o, id: current?.id ?? randomUUID(), bucket_id: to.bucket, name: to.name, owner_id: ownerId ?? o.owner_id, key, version });
       });
-      if (replaced) await this.dropBytes([replaced]);
+      if (replaced) await this.discard(t.project, [replaced]);
       return { Id: row.id, Key: `${to.bucket}/${to.name}` };
     } catch (e) {
-      await this.dropBytes([key]);
+      await this.discard(t.project, [key], true);
       throw e;
     }
   }
 
-  /** A signed download URL's path and token (read access needed to sign). */
-  async sign(t: TenantContext, bucket: string, name: string, expiresIn: number): Promise<{ signedURL: string }> {
+  /**
+   * A signed download URL's path and token (read access needed to sign). With a `transform`, a
+   * `/render/image/sign/…` URL whose token carries the transformation (as Supabase Storage answers).
+   */
+  async sign(t: TenantContext, bucket: string, name: string, expiresIn: number, transform?: RenderOptions): Promise<{ signedURL: string }> {
     await this.readable(t, bucket, name);
-    return { signedURL: this.signedPath(t.project, bucket, name, expiresIn) };
+    return { signedURL: this.signedPath(t.project, bucket, name, expiresIn, transform) };
   }
 
   /** Storage's batch signing: an entry per path, with an error for those that can't be signed. */
@@ -486,22 +546,27 @@ export class StorageService {
 
   /** The largest object the bucket takes: its own limit, within the plan's `max_upload_bytes` (or the default). */
   async uploadLimit(project: TenantProject, b: BucketRow): Promise<number> {
-    const plan = this.plans.cachedForOrg(project.orgId) ?? (await this.plans.forOrg(project.orgId));
-    const planMax = plan.limits.max_upload_bytes ?? this.config.storage.maxUploadBytes;
+    const planMax = await this.planUploadMax(project);
     return b.file_size_limit ? Math.min(b.file_size_limit, planMax) : planMax;
   }
 
-  /** 402 when stored bytes (`file_bytes`) would pass a hard-capped plan's allowance or the project's own cap. */
-  private async assertStorageQuota(project: TenantProject, adding: number): Promise<void> {
+  /** The plan's `max_upload_bytes` (or the configured default). */
+  async planUploadMax(project: TenantProject): Promise<number> {
+    const plan = this.plans.cachedForOrg(project.orgId) ?? (await this.plans.forOrg(project.orgId));
+    return plan.limits.max_upload_bytes ?? this.config.storage.maxUploadBytes;
+  }
+
+  /** The stored-bytes (`file_bytes`) cap: a hard-capped plan's allowance or the project's own cap, the lower; null: none. */
+  async quotaCap(project: TenantProject): Promise<number | null> {
     const plan = this.plans.cachedForOrg(project.orgId) ?? (await this.plans.forOrg(project.orgId));
     const own = (await this.projectLimits.get(project.id)).meter_caps.file_bytes;
     const caps = [plan.hard_caps ? plan.included.file_bytes : undefined, own].filter((c): c is number => typeof c === 'number');
-    if (!caps.length) return;
-    const cap = Math.min(...caps);
-    const stored = await this.repo.storedBytes(project);
-    if (stored >= cap || stored + adding > cap) {
-      throw new PlinthException(ErrorCode.QuotaExceeded, `This project has used its file_bytes allowance (${cap} bytes stored)`, undefined, undefined, { meter: 'file_bytes', limit: cap });
-    }
+    return caps.length ? Math.min(...caps) : null;
+  }
+
+  private quotaExceeded(cap: number | null): PlinthException {
+    const what = cap === null ? 'This upload would pass' : `This project has used`;
+    return new PlinthException(ErrorCode.QuotaExceeded, `${what} its file_bytes allowance${cap === null ? '' : ` (${cap} bytes stored or reserved)`}`, undefined, undefined, { meter: 'file_bytes', ...(cap === null ? {} : { limit: cap }) });
   }
 
   private assertFits(b: BucketRow, o: ObjectRow): void {
@@ -540,18 +605,24 @@ export class StorageService {
     return b;
   }
 
-  private signedPath(project: TenantProject, bucket: string, name: string, expiresIn: number): string {
+  private signedPath(project: TenantProject, bucket: string, name: string, expiresIn: number, transform?: RenderOptions): string {
     if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_SIGN_EXPIRY_S) throw StorageException.invalid(`expiresIn must be 1-${MAX_SIGN_EXPIRY_S} seconds`);
     const exp = Math.floor(this.clock.nowMs() / 1000) + expiresIn;
-    const token = this.signer.sign(project.id, { r: project.ref, b: bucket, p: name, exp, kind: 'download' });
-    return `/object/sign/${bucket}/${name}?token=${token}`;
+    const token = this.signer.sign(project.id, { r: project.ref, b: bucket, p: name, exp, kind: 'download', ...(transform ? { tf: transform } : {}) });
+    return `${transform ? '/render/image/sign' : '/object/sign'}/${bucket}/${name}?token=${token}`;
   }
 
-  /** Deletes bytes no metadata points at any more; a failure leaves them to the orphan sweeper. */
-  async dropBytes(keys: string[]): Promise<void> {
+  /**
+   * Deletes bytes no metadata points at any more, then forgets their pending rows. `record`: the keys may have no
+   * pending row (a refused commit claimed it): recorded first, so a crash in between still leaves them to the
+   * sweeper. A failure to delete leaves them to the sweeper too.
+   */
+  async discard(project: TenantProject, keys: string[], record = false): Promise<void> {
     if (!keys.length) return;
     try {
+      if (record) await this.repo.markPending(project, keys, this.clock.now());
       await this.backend.delete(keys);
+      await this.repo.forgetPending(project, keys);
     } catch (e) {
       this.logger.warn(`could not delete ${keys.length} object(s) now, the sweeper will: ${(e as Error).message}`);
     }

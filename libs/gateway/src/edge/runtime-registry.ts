@@ -4,7 +4,7 @@ import type { KeyTarget } from '../key-resolver';
 import type { TenantContext } from '../tenant-context';
 import { ErrorDialect, ErrorDialects } from './error-dialects';
 
-export type EdgeMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type EdgeMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 /**
  * What the edge reads of a body before the handler runs, after the key is judged and the request admitted:

@@ -68,8 +68,8 @@ export class TenantEdge {
   /** Steps 1–3, then the rest of the request ({@link admitAndHandle}), whose errors are rendered (step 8). */
   serve(req: IncomingMessage, res: ServerResponse): void {
     this.log.start(req, res);
-    if (answerCors(req, res)) return;
     const address = tenantAddress(req.url ?? '');
+    if (answerCors(req, res, req.method === 'OPTIONS' && address !== undefined && this.route(address, 'OPTIONS') !== undefined)) return;
     const state = { bodyRead: false };
     this.admitAndHandle(req, res, address, state).catch((e: unknown) => {
       try {
