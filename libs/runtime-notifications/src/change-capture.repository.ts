@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import { TenantClusters } from '@plinth/database';
+import { sqlOn } from '@plinth/tenancy';
 import { CAPTURE_TOPIC } from './job-names';
 
 /** A captured change, as the trigger wrote it. */
@@ -17,6 +19,13 @@ export interface CaptureTarget {
   projectId: string;
   schema: string;
   ownerRole: string;
+  /** The cluster the schema is on: its DDL and reads go there. */
+  cluster: string;
+}
+
+/** SQL on a cluster: the control transaction (default cluster) or a transaction of another cluster. */
+interface ClusterSql {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -35,12 +44,26 @@ const q = (name: string) => {
  */
 @Injectable()
 export class ChangeCaptureRepository {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly clusters: TenantClusters,
+  ) {}
+
+  /**
+   * Runs `fn` on the project's cluster: in `m` (or the control pool) on the default one, else in a transaction of
+   * that cluster, committed before the caller's (DDL here is idempotent, so a caller rolling back later leaves at
+   * most an unused events table or trigger behind).
+   */
+  private on<T>(m: EntityManager | undefined, cluster: string, fn: (sql: ClusterSql) => Promise<T>): Promise<T> {
+    if (cluster === this.clusters.defaultName) return fn(m ?? this.db);
+    return this.clusters.transaction(cluster, (c) => fn(sqlOn(c)));
+  }
 
   /** Creates the events table and trigger functions (idempotent), as the owner role, in `m`'s transaction. */
   async ensureTable(m: EntityManager, t: CaptureTarget): Promise<void> {
     const s = q(t.schema);
     const wake = JSON.stringify({ topic: CAPTURE_TOPIC, key: t.projectId }).replace(/'/g, "''");
+    await this.on(m, t.cluster, async (m) => {
     await m.query(`SET LOCAL ROLE ${q(t.ownerRole)}`);
     await m.query(`
       CREATE TABLE IF NOT EXISTS ${s}._notify_events (
@@ -72,11 +95,13 @@ export class ChangeCaptureRepository {
       END $f$;
     `);
     await m.query('SET LOCAL ROLE NONE');
+    });
   }
 
   /** Adds the capture trigger to a declared table (if it exists) and/or the auth users table. */
   async ensureTriggers(m: EntityManager, t: CaptureTarget, tables: string[], users: boolean): Promise<void> {
     const s = q(t.schema);
+    await this.on(m, t.cluster, async (m) => {
     const existing = (await m.query(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname = ANY($2::text[])`,
       [t.schema, tables],
@@ -90,18 +115,29 @@ export class ChangeCaptureRepository {
       await m.query(`CREATE OR REPLACE TRIGGER _notify_capture AFTER INSERT OR DELETE OR UPDATE OF last_sign_in_at ON ${s}._auth_users FOR EACH ROW EXECUTE FUNCTION ${s}._notify_capture_users()`);
     }
     await m.query('SET LOCAL ROLE NONE');
+    });
+  }
+
+  /** The project's declared tables (its schema's tables not starting with `_`), read on its cluster. */
+  async declaredTables(m: EntityManager, t: Pick<CaptureTarget, 'schema' | 'cluster'>): Promise<string[]> {
+    return this.on(m, t.cluster, async (sql) => {
+      const rows = (await sql.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename NOT LIKE '\\_%'`, [t.schema])) as Array<{ tablename: string }>;
+      return rows.map((r) => r.tablename);
+    });
   }
 
   /** The oldest captured changes (an empty list when the project captures nothing yet). */
-  async pending(schema: string, limit: number): Promise<CapturedChange[]> {
-    const exists = (await this.db.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${q(schema)}._notify_events`])) as Array<{ ok: boolean }>;
-    if (!exists[0].ok) return [];
-    return (await this.db.query(`SELECT seq::text AS seq, tbl, op, record, old_record, at FROM ${q(schema)}._notify_events ORDER BY seq LIMIT $1`, [limit])) as CapturedChange[];
+  async pending(t: Pick<CaptureTarget, 'schema' | 'cluster'>, limit: number): Promise<CapturedChange[]> {
+    return this.on(undefined, t.cluster, async (sql) => {
+      const exists = (await sql.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${q(t.schema)}._notify_events`])) as Array<{ ok: boolean }>;
+      if (!exists[0].ok) return [];
+      return (await sql.query(`SELECT seq::text AS seq, tbl, op, record, old_record, at FROM ${q(t.schema)}._notify_events ORDER BY seq LIMIT $1`, [limit])) as CapturedChange[];
+    });
   }
 
   /** Removes changes once their messages are committed (by seq: a change that commits meanwhile stays). */
-  async remove(schema: string, seqs: string[]): Promise<void> {
-    await this.db.query(`DELETE FROM ${q(schema)}._notify_events WHERE seq = ANY($1::bigint[])`, [seqs]);
+  async remove(t: Pick<CaptureTarget, 'schema' | 'cluster'>, seqs: string[]): Promise<void> {
+    await this.on(undefined, t.cluster, (sql) => sql.query(`DELETE FROM ${q(t.schema)}._notify_events WHERE seq = ANY($1::bigint[])`, [seqs]));
   }
 
   /** Projects with an endpoint subscribed to data or auth events (the periodic drain's list). */

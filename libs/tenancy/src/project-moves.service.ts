@@ -31,9 +31,11 @@ export interface MoveResult {
  * never a silent loss: nothing was acknowledged that isn't on the target). Any failure before the switch rolls back
  * both sides and leaves the project where it was.
  *
- * Copies what Plinth creates in a tenant schema: tables (columns, defaults, identity, generated columns,
- * constraints, indexes, table and column grants) and sequences. A schema holding anything else (views, functions,
- * triggers, types) is refused.
+ * Copies what a tenant schema holds: tables (columns, defaults, identity, generated columns, constraints, indexes),
+ * sequences, functions and procedures, views and materialized views (in dependency order), triggers, and the grants
+ * on all of them; everything on the target is owned by the project's owner role, as provisioning makes it. A schema
+ * holding anything else (aggregates, types of its own, foreign tables, partitioned tables, foreign keys to another
+ * schema) is refused.
  */
 @Injectable()
 export class ProjectMoves {
@@ -102,15 +104,16 @@ export class ProjectMoves {
     const s = quoteIdent(schema);
     const other = await source.query<{ what: string }>(
       `SELECT 'relation ' || c.relname AS what FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relkind NOT IN ('r', 'S', 'i')
-       UNION ALL SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1
-       UNION ALL SELECT 'trigger ' || t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND NOT t.tgisinternal
+        WHERE n.nspname = $1 AND c.relkind NOT IN ('r', 'S', 'i', 'v', 'm')
+       UNION ALL SELECT 'aggregate or window function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = $1 AND p.prokind NOT IN ('f', 'p')
+       UNION ALL SELECT 'type ' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'r', 'm')
        UNION ALL SELECT 'foreign key ' || co.conname FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
         JOIN pg_class f ON f.oid = co.confrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace WHERE n.nspname = $1 AND fn.nspname <> $1`,
       [schema],
     );
-    if (other.rows.length) throw PlinthException.conflict(`Project ${ref} holds objects a move can't copy yet`, { objects: other.rows.map((r) => r.what) });
+    if (other.rows.length) throw PlinthException.conflict(`Project ${ref} holds objects a move can't copy`, { objects: other.rows.map((r) => r.what) });
     const tables = (await source.query<{ oid: number; name: string }>(
       `SELECT c.oid::int AS oid, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.oid`,
       [schema],
@@ -165,6 +168,8 @@ export class ProjectMoves {
       for (const i of indexes) await target.query(i.def);
     }
     for (const sql of later) await target.query(sql);
+    // Functions, then views (as the owner role: the target's objects are owned as provisioning owns them).
+    const routines = await this.copyRoutinesAndViews(source, target, schema);
     // Rows, as the admin user with foreign keys and triggers off (tables may reference each other in any order).
     await target.query('SET LOCAL ROLE NONE');
     await target.query(`SET LOCAL session_replication_role = replica`);
@@ -189,6 +194,16 @@ export class ProjectMoves {
       await source.query('CLOSE plinth_move');
     }
     await target.query(`SET LOCAL session_replication_role = DEFAULT`);
+    // Materialized views are filled from the copied rows; triggers go on last, so copying fired none.
+    await target.query(`SET LOCAL ROLE ${quoteIdent(ownerRole)}`);
+    for (const m of routines.matviews) await target.query(`REFRESH MATERIALIZED VIEW ${s}.${quoteIdent(m)}`);
+    const triggers = (await source.query<{ def: string }>(
+      `SELECT pg_get_triggerdef(t.oid) AS def FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY c.oid, t.tgname`,
+      [schema],
+    )).rows;
+    for (const t of triggers) await target.query(t.def);
+    await target.query('SET LOCAL ROLE NONE');
     // Sequence positions (identity sequences included), once no writer can move them any more.
     const positions = (await source.query<{ name: string; last: string | null }>(`SELECT sequencename AS name, last_value::text AS last FROM pg_sequences WHERE schemaname = $1`, [schema])).rows;
     for (const p of positions) {
@@ -199,17 +214,82 @@ export class ProjectMoves {
     const grants = (await source.query<{ sql: string }>(
       `SELECT format('GRANT %s ON %s.%I TO %I', a.privilege_type, quote_ident(n.nspname), c.relname, a.grantee::regrole::text) AS sql
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
-        WHERE n.nspname = $1 AND c.relkind IN ('r', 'S') AND a.grantee <> c.relowner AND a.grantee <> 0
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'S', 'v', 'm') AND a.grantee <> c.relowner AND a.grantee <> 0
        UNION ALL
        SELECT format('GRANT %s (%I) ON %s.%I TO %I', a.privilege_type, att.attname, quote_ident(n.nspname), c.relname, a.grantee::regrole::text)
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) a
-        WHERE n.nspname = $1 AND c.relkind = 'r' AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> 0`,
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm') AND att.attnum > 0 AND NOT att.attisdropped AND a.grantee <> 0
+       UNION ALL
+       -- A function's grants as they are (a new function may be executed by PUBLIC: taken back first when the source did)
+       SELECT CASE WHEN a.grantee = 0 THEN format('GRANT %s ON %s %s.%I(%s) TO PUBLIC', a.privilege_type, k.kind, quote_ident(n.nspname), p.proname, pg_get_function_identity_arguments(p.oid))
+                   ELSE format('GRANT %s ON %s %s.%I(%s) TO %I', a.privilege_type, k.kind, quote_ident(n.nspname), p.proname, pg_get_function_identity_arguments(p.oid), a.grantee::regrole::text) END
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, LATERAL (SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind) k,
+              aclexplode(p.proacl) a
+        WHERE n.nspname = $1 AND p.proacl IS NOT NULL AND a.grantee <> p.proowner`,
       [schema],
     )).rows;
     await target.query(`SET LOCAL ROLE ${quoteIdent(ownerRole)}`);
+    for (const r of routines.restricted) await target.query(r);
     for (const g of grants) await target.query(g.sql);
     await target.query('SET LOCAL ROLE NONE');
     return { tables: tables.length, rows, lockedAt: started };
+  }
+
+  /**
+   * Functions (pg_get_functiondef) and views (pg_get_viewdef, with their options; materialized ones empty, filled
+   * once the rows are in) on the target, as the owner role. Function bodies aren't checked while they are created
+   * (a function may use a view made after it); views go in dependency order (a view on a view after it). Returns the
+   * materialized views to fill and, for each function whose source took EXECUTE away from PUBLIC, the REVOKE to
+   * repeat before its grants are copied.
+   */
+  private async copyRoutinesAndViews(source: PoolClient, target: PoolClient, schema: string): Promise<{ matviews: string[]; restricted: string[] }> {
+    const functions = (await source.query<{ def: string; revoke: string | null }>(
+      `SELECT pg_get_functiondef(p.oid) AS def,
+              CASE WHEN p.proacl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)
+                   THEN format('REVOKE ALL ON %s %s.%I(%s) FROM PUBLIC', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                               quote_ident(n.nspname), p.proname, pg_get_function_identity_arguments(p.oid)) END AS revoke
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.prokind IN ('f', 'p') ORDER BY p.oid`,
+      [schema],
+    )).rows;
+    await target.query('SET LOCAL check_function_bodies = off');
+    for (const f of functions) await target.query(f.def);
+    await target.query('SET LOCAL check_function_bodies = on');
+    const views = (await source.query<{ oid: number; name: string; kind: string; def: string; options: string[] | null; deps: number[] }>(
+      `SELECT c.oid::int AS oid, c.relname AS name, c.relkind::text AS kind, pg_get_viewdef(c.oid) AS def, c.reloptions AS options,
+              coalesce((SELECT array_agg(DISTINCT d.refobjid::int) FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                         WHERE r.ev_class = c.oid AND d.refobjid <> c.oid), '{}') AS deps
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') ORDER BY c.oid`,
+      [schema],
+    )).rows;
+    const s = quoteIdent(schema);
+    const made = new Set<number>();
+    const matviews: string[] = [];
+    const create = async (v: (typeof views)[number], path: Set<number>): Promise<void> => {
+      if (made.has(v.oid)) return;
+      if (path.has(v.oid)) throw new Error(`views of ${schema} depend on each other in a cycle`);
+      path.add(v.oid);
+      for (const dep of v.deps) {
+        const on = views.find((w) => w.oid === dep);
+        if (on) await create(on, path);
+      }
+      const withOptions = v.options?.length ? ` WITH (${v.options.join(', ')})` : '';
+      if (v.kind === 'm') {
+        await target.query(`CREATE MATERIALIZED VIEW ${s}.${quoteIdent(v.name)}${withOptions} AS ${v.def.replace(/;\s*$/, '')} WITH NO DATA`);
+        matviews.push(v.name);
+      } else {
+        await target.query(`CREATE VIEW ${s}.${quoteIdent(v.name)}${withOptions} AS ${v.def}`);
+      }
+      made.add(v.oid);
+    };
+    for (const v of views) await create(v, new Set());
+    // Indexes on materialized views.
+    const indexes = (await source.query<{ def: string }>(
+      `SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'm'`,
+      [schema],
+    )).rows;
+    for (const i of indexes) await target.query(i.def);
+    return { matviews, restricted: functions.map((f) => f.revoke).filter((r): r is string => r !== null) };
   }
 }
 

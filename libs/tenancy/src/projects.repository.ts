@@ -39,11 +39,17 @@ export class ProjectsRepository {
     return (await this.db.query(`SELECT id, ref FROM control.projects WHERE org_id = $1 ORDER BY created_at, id`, [orgId])) as ProjectSummary[];
   }
 
-  /** Org and ref of each of these projects (deleted ones included); unknown ids are left out. */
-  async refsByIds(ids: string[]): Promise<Array<ProjectSummary & { orgId: string }>> {
+  /** Org, ref and cluster of each of these projects (deleted ones included); unknown ids are left out. */
+  async refsByIds(ids: string[]): Promise<Array<ProjectSummary & { orgId: string; cluster: string }>> {
     if (!ids.length) return [];
-    const rows = (await this.db.query(`SELECT id, org_id, ref FROM control.projects WHERE id = ANY($1::uuid[])`, [ids])) as Array<{ id: string; org_id: string; ref: string }>;
-    return rows.map((r) => ({ id: r.id, orgId: r.org_id, ref: r.ref }));
+    const rows = (await this.db.query(`SELECT id, org_id, ref, cluster FROM control.projects WHERE id = ANY($1::uuid[])`, [ids])) as Array<{ id: string; org_id: string; ref: string; cluster: string }>;
+    return rows.map((r) => ({ id: r.id, orgId: r.org_id, ref: r.ref, cluster: r.cluster }));
+  }
+
+  /** The cluster a project's schema is on (null for an unknown ref), read in the caller's transaction when given. */
+  async clusterOf(ref: string, m?: EntityManager): Promise<string | null> {
+    const rows = (await (m ?? this.db).query(`SELECT cluster FROM control.projects WHERE ref = $1`, [ref])) as Array<{ cluster: string }>;
+    return rows[0]?.cluster ?? null;
   }
 
   /** Active projects per cluster (placement). */
