@@ -59,62 +59,62 @@ export class ChangeCaptureRepository {
     return this.clusters.transaction(cluster, (c) => fn(sqlOn(c)));
   }
 
-  /** Creates the events table and trigger functions (idempotent), as the owner role, in `m`'s transaction. */
+  /** Creates the events table and trigger functions (idempotent), as the owner role, on the project's cluster (in `m` on the default one). */
   async ensureTable(m: EntityManager, t: CaptureTarget): Promise<void> {
     const s = q(t.schema);
     const wake = JSON.stringify({ topic: CAPTURE_TOPIC, key: t.projectId }).replace(/'/g, "''");
-    await this.on(m, t.cluster, async (m) => {
-    await m.query(`SET LOCAL ROLE ${q(t.ownerRole)}`);
-    await m.query(`
-      CREATE TABLE IF NOT EXISTS ${s}._notify_events (
-        seq bigserial PRIMARY KEY,
-        tbl text NOT NULL,
-        op text NOT NULL,
-        record jsonb,
-        old_record jsonb,
-        at timestamptz NOT NULL DEFAULT clock_timestamp()
-      );
-      CREATE OR REPLACE FUNCTION ${s}._notify_capture() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
-      BEGIN
-        INSERT INTO ${s}._notify_events (tbl, op, record, old_record)
-        VALUES (TG_TABLE_NAME, lower(TG_OP), CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) END, CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) END);
-        PERFORM pg_notify('plinth_invalidate', '${wake}');
-        RETURN NULL;
-      END $f$;
-      CREATE OR REPLACE FUNCTION ${s}._notify_capture_users() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
-      DECLARE u record;
-      BEGIN
-        IF TG_OP = 'UPDATE' AND NEW.last_sign_in_at IS NOT DISTINCT FROM OLD.last_sign_in_at THEN RETURN NULL; END IF;
-        IF TG_OP = 'DELETE' THEN u := OLD; ELSE u := NEW; END IF;
-        INSERT INTO ${s}._notify_events (tbl, op, record)
-        VALUES ('_auth_users', CASE TG_OP WHEN 'INSERT' THEN 'created' WHEN 'DELETE' THEN 'deleted' ELSE 'signed_in' END,
-                jsonb_build_object('id', u.id, 'email', u.email, 'is_anonymous', u.is_anonymous, 'user_metadata', u.user_metadata,
-                                   'app_metadata', u.app_metadata, 'created_at', u.created_at, 'last_sign_in_at', u.last_sign_in_at));
-        PERFORM pg_notify('plinth_invalidate', '${wake}');
-        RETURN NULL;
-      END $f$;
-    `);
-    await m.query('SET LOCAL ROLE NONE');
+    await this.on(m, t.cluster, async (sql) => {
+      await sql.query(`SET LOCAL ROLE ${q(t.ownerRole)}`);
+      await sql.query(`
+        CREATE TABLE IF NOT EXISTS ${s}._notify_events (
+          seq bigserial PRIMARY KEY,
+          tbl text NOT NULL,
+          op text NOT NULL,
+          record jsonb,
+          old_record jsonb,
+          at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE OR REPLACE FUNCTION ${s}._notify_capture() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+        BEGIN
+          INSERT INTO ${s}._notify_events (tbl, op, record, old_record)
+          VALUES (TG_TABLE_NAME, lower(TG_OP), CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) END, CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) END);
+          PERFORM pg_notify('plinth_invalidate', '${wake}');
+          RETURN NULL;
+        END $f$;
+        CREATE OR REPLACE FUNCTION ${s}._notify_capture_users() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+        DECLARE u record;
+        BEGIN
+          IF TG_OP = 'UPDATE' AND NEW.last_sign_in_at IS NOT DISTINCT FROM OLD.last_sign_in_at THEN RETURN NULL; END IF;
+          IF TG_OP = 'DELETE' THEN u := OLD; ELSE u := NEW; END IF;
+          INSERT INTO ${s}._notify_events (tbl, op, record)
+          VALUES ('_auth_users', CASE TG_OP WHEN 'INSERT' THEN 'created' WHEN 'DELETE' THEN 'deleted' ELSE 'signed_in' END,
+                  jsonb_build_object('id', u.id, 'email', u.email, 'is_anonymous', u.is_anonymous, 'user_metadata', u.user_metadata,
+                                     'app_metadata', u.app_metadata, 'created_at', u.created_at, 'last_sign_in_at', u.last_sign_in_at));
+          PERFORM pg_notify('plinth_invalidate', '${wake}');
+          RETURN NULL;
+        END $f$;
+      `);
+      await sql.query('SET LOCAL ROLE NONE');
     });
   }
 
   /** Adds the capture trigger to a declared table (if it exists) and/or the auth users table. */
   async ensureTriggers(m: EntityManager, t: CaptureTarget, tables: string[], users: boolean): Promise<void> {
     const s = q(t.schema);
-    await this.on(m, t.cluster, async (m) => {
-    const existing = (await m.query(
-      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname = ANY($2::text[])`,
-      [t.schema, tables],
-    )) as Array<{ relname: string }>;
-    await m.query(`SET LOCAL ROLE ${q(t.ownerRole)}`);
-    for (const { relname } of existing) {
-      if (relname.startsWith('_')) continue;
-      await m.query(`CREATE OR REPLACE TRIGGER _notify_capture AFTER INSERT OR UPDATE OR DELETE ON ${s}.${q(relname)} FOR EACH ROW EXECUTE FUNCTION ${s}._notify_capture()`);
-    }
-    if (users) {
-      await m.query(`CREATE OR REPLACE TRIGGER _notify_capture AFTER INSERT OR DELETE OR UPDATE OF last_sign_in_at ON ${s}._auth_users FOR EACH ROW EXECUTE FUNCTION ${s}._notify_capture_users()`);
-    }
-    await m.query('SET LOCAL ROLE NONE');
+    await this.on(m, t.cluster, async (sql) => {
+      const existing = (await sql.query(
+        `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname = ANY($2::text[])`,
+        [t.schema, tables],
+      )) as Array<{ relname: string }>;
+      await sql.query(`SET LOCAL ROLE ${q(t.ownerRole)}`);
+      for (const { relname } of existing) {
+        if (relname.startsWith('_')) continue;
+        await sql.query(`CREATE OR REPLACE TRIGGER _notify_capture AFTER INSERT OR UPDATE OR DELETE ON ${s}.${q(relname)} FOR EACH ROW EXECUTE FUNCTION ${s}._notify_capture()`);
+      }
+      if (users) {
+        await sql.query(`CREATE OR REPLACE TRIGGER _notify_capture AFTER INSERT OR DELETE OR UPDATE OF last_sign_in_at ON ${s}._auth_users FOR EACH ROW EXECUTE FUNCTION ${s}._notify_capture_users()`);
+      }
+      await sql.query('SET LOCAL ROLE NONE');
     });
   }
 
