@@ -181,6 +181,18 @@ describe('database clusters', () => {
     expect(await schemaOn(b, p.ref)).toBe(false);
   });
 
+  it("refuses (409) to move a schema holding what a move can't copy, and leaves the project where it was", async () => {
+    const p = await projectOn('default', 'with-enum');
+    const { schema, ownerRole } = tenantNames(p.ref);
+    await t.sql.query(`BEGIN; SET LOCAL ROLE "${ownerRole}"; CREATE TYPE "${schema}".mood AS ENUM ('ok'); COMMIT;`);
+    const r = await move(p.ref, 'b');
+    expect(r.status).toBe(409);
+    expect(JSON.stringify(r.body)).toContain('type mood');
+    expect(await clusterOf(p.ref)).toBe('default');
+    expect(await schemaOn(b, p.ref)).toBe(false);
+    expect((await t.http().get(`/p/${p.ref}/rest/v1/`).set('apikey', p.secret)).status).toBe(200);
+  });
+
   it('deletes a project on cluster b there', async () => {
     const p = await projectOn('b', 'deleted-on-b');
     expect(await schemaOn(b, p.ref)).toBe(true);
