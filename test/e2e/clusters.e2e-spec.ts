@@ -154,6 +154,62 @@ describe('database clusters', () => {
     expect(Number(after.body[0].id)).toBeGreaterThan(maxBefore);
   }, 60_000);
 
+  it('copies while writes go on and blocks writes only for what changed meanwhile: inserts, updates and deletes all land on b', async () => {
+    const p = await projectOn('default', 'busy-move');
+    await declareTable(t, u, p, notes);
+    const model = new Map<number, string | null>();
+    for (let k = 0; k < 4; k++) {
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ n: k * 1000 + i, body: `seed${k * 1000 + i}` }));
+      expect((await t.http().post(`/p/${p.ref}/rest/v1/notes`).set('apikey', p.secret).send(batch)).status).toBe(201);
+      for (const r of batch) model.set(r.n, r.body);
+    }
+    // Each writer owns the rows n ≡ w (mod 4) and retries an operation until it is acknowledged (all are idempotent,
+    // an insert answered 409 was applied before), so the final state of every row is known.
+    let stop = false;
+    let ops = 0;
+    const until = async (send: () => Promise<{ status: number }>, ok: number[]) => {
+      for (;;) if (ok.includes((await send()).status)) return;
+    };
+    const writer = async (w: number) => {
+      let k = 0;
+      while (!stop) {
+        const mine = [...model.keys()].filter((n) => n % 4 === w && model.get(n) !== null);
+        const n = mine[Math.floor(Math.random() * mine.length)];
+        const op = Math.random();
+        if (op < 0.4) {
+          const body = `w${w}-${k++}`;
+          await until(() => t.http().patch(`/p/${p.ref}/rest/v1/notes?n=eq.${n}`).set('apikey', p.secret).send({ body }), [204]);
+          model.set(n, body);
+        } else if (op < 0.7) {
+          await until(() => t.http().delete(`/p/${p.ref}/rest/v1/notes?n=eq.${n}`).set('apikey', p.secret), [204]);
+          model.set(n, null);
+        } else {
+          const fresh = 100_000 + w + 4 * k++;
+          await until(() => t.http().post(`/p/${p.ref}/rest/v1/notes`).set('apikey', p.secret).send({ n: fresh, body: `i${fresh}` }), [201, 409]);
+          model.set(fresh, `i${fresh}`);
+        }
+        ops++;
+      }
+    };
+    const load = [0, 1, 2, 3].map(writer);
+    await new Promise((r) => setTimeout(r, 300));
+    const opsBefore = ops;
+    const moved = await move(p.ref, 'b');
+    expect(moved.status).toBe(200);
+    const opsDuring = ops - opsBefore;
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await Promise.all(load);
+    expect(opsDuring).toBeGreaterThan(0);
+    // Some rows were written during the first pass and copied again once writes were blocked: far fewer than all.
+    expect(moved.body.rows_while_read_only).toBeGreaterThan(0);
+    expect(moved.body.rows_while_read_only).toBeLessThan(moved.body.rows);
+    const onB = new Map((await b.query(`SELECT n, body FROM "${tenantNames(p.ref).schema}".notes`)).rows.map((r) => [r.n as number, r.body as string]));
+    const expected = new Map([...model].filter(([, body]) => body !== null) as Array<[number, string]>);
+    const wrong = [...new Set([...expected.keys(), ...onB.keys()])].filter((n) => expected.get(n) !== onB.get(n)).map((n) => ({ n, expected: expected.get(n), onB: onB.get(n) }));
+    expect(wrong).toEqual([]);
+  }, 60_000);
+
   it("after a move the project's keys still work, another project's keys still don't, and its auth users came along", async () => {
     const p = await projectOn('default', 'keys-move');
     const other = await projectOn('b', 'keys-other');

@@ -18,7 +18,10 @@ export interface MoveResult {
   from: string;
   to: string;
   tables: number;
+  /** Rows copied while writes went on. */
   rows: number;
+  /** Rows copied again (written meanwhile, or in a table without a primary key) once writes were blocked. */
+  rows_while_read_only: number;
   /** How long writes were blocked (the source's tables locked against writes until the switch). */
   read_only_ms: number;
 }
@@ -57,7 +60,7 @@ export class ProjectMoves {
     if (!found) throw PlinthException.notFound('Project');
     const from = found.cluster;
     if (from === to) throw PlinthException.conflict(`Project ${ref} is already on cluster "${to}"`);
-    let copied: { tables: number; rows: number; lockedAt: number } | undefined;
+    let copied: { tables: number; rows: number; again: number; lockedAt: number } | undefined;
     let sameServer = false;
     // The source transaction holds the write locks from before the copy until after the switch has committed, and
     // drops the source schema before letting them go: a writer waiting on the source never writes there after the
@@ -89,7 +92,7 @@ export class ProjectMoves {
       else await this.provisioner.deprovision(sqlOn(source), ref);
     });
     const c = copied!;
-    return { ref, from, to, tables: c.tables, rows: c.rows, read_only_ms: Math.round(performance.now() - c.lockedAt) };
+    return { ref, from, to, tables: c.tables, rows: c.rows, rows_while_read_only: c.again, read_only_ms: Math.round(performance.now() - c.lockedAt) };
   }
 
   private async dropCopy(cluster: string, ref: string, sameServer: boolean): Promise<void> {
@@ -99,8 +102,12 @@ export class ProjectMoves {
     });
   }
 
-  /** Locks the source against writes, then copies structure, rows, sequence positions and grants into `target`. */
-  private async copy(source: PoolClient, target: PoolClient, ref: string, schema: string): Promise<{ tables: number; rows: number; lockedAt: number }> {
+  /**
+   * Copies structure and rows into `target` while writes go on, then locks the source against writes, copies what
+   * changed meanwhile, sequence positions, triggers and grants. A change to the schema's tables meanwhile fails the
+   * move (409), which then leaves the project where it was.
+   */
+  private async copy(source: PoolClient, target: PoolClient, ref: string, schema: string): Promise<{ tables: number; rows: number; again: number; lockedAt: number }> {
     const s = quoteIdent(schema);
     const other = await source.query<{ what: string }>(
       `SELECT 'relation ' || c.relname AS what FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -118,9 +125,7 @@ export class ProjectMoves {
       `SELECT c.oid::int AS oid, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.oid`,
       [schema],
     )).rows;
-    const started = performance.now();
-    // Writers wait from here (EXCLUSIVE conflicts with their ROW EXCLUSIVE); readers don't. Waits for writes in flight.
-    if (tables.length) await source.query(`LOCK TABLE ${tables.map((t) => `${s}.${quoteIdent(t.name)}`).join(', ')} IN EXCLUSIVE MODE`);
+    const shape = await fingerprint(source, schema);
     await this.provisioner.provisionSchema(sqlOn(target), ref);
     const { ownerRole } = tenantNames(ref);
     await target.query(`SET LOCAL ROLE ${quoteIdent(ownerRole)}`);
@@ -173,25 +178,46 @@ export class ProjectMoves {
     // Rows, as the admin user with foreign keys and triggers off (tables may reference each other in any order).
     await target.query('SET LOCAL ROLE NONE');
     await target.query(`SET LOCAL session_replication_role = replica`);
-    let rows = 0;
+    const shapes: Array<{ q: string; insertable: string; pk: string[] }> = [];
     for (const t of tables) {
-      const q = `${s}.${quoteIdent(t.name)}`;
-      const insertable = (await source.query<{ name: string }>(
-        `SELECT attname AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
+      const cols = (await source.query<{ name: string; pk: boolean }>(
+        `SELECT a.attname AS name, coalesce(a.attnum = ANY(i.indkey), false) AS pk
+           FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
         [t.oid],
-      )).rows.map((c) => quoteIdent(c.name)).join(', ');
-      // In slices through a cursor: one aggregate per table would hold the whole table in memory.
-      await source.query(`DECLARE plinth_move NO SCROLL CURSOR FOR SELECT row_to_json(x)::text AS r FROM ${q} x`);
-      for (;;) {
-        const batch = await source.query<{ r: string }>(`FETCH ${BATCH} FROM plinth_move`);
-        if (!batch.rows.length) break;
-        await target.query(
-          `INSERT INTO ${q} (${insertable}) OVERRIDING SYSTEM VALUE SELECT ${insertable} FROM json_populate_recordset(NULL::${q}, $1::json)`,
-          [`[${batch.rows.map((r) => r.r).join(',')}]`],
-        );
-        rows += batch.rows.length;
+      )).rows;
+      shapes.push({ q: `${s}.${quoteIdent(t.name)}`, insertable: cols.map((c) => quoteIdent(c.name)).join(', '), pk: cols.filter((c) => c.pk).map((c) => quoteIdent(c.name)) });
+    }
+    // First pass while writes go on. Every row version written by a transaction older than the oldest one running
+    // now is in it (each table's cursor sees at least what this snapshot sees); anything newer is copied again below.
+    const since = (await source.query<{ x: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x`)).rows[0].x;
+    if (!/^\d+$/.test(since)) throw new Error(`unexpected transaction id ${since}`);
+    let rows = 0;
+    for (const t of shapes) rows += await copyRows(source, target, t, `SELECT row_to_json(x)::text AS r FROM ${t.q} x`);
+    const started = performance.now();
+    // Writers wait from here (EXCLUSIVE conflicts with their ROW EXCLUSIVE); readers don't. Waits for writes in flight.
+    if (tables.length) await source.query(`LOCK TABLE ${tables.map((t) => `${s}.${quoteIdent(t.name)}`).join(', ')} IN EXCLUSIVE MODE`);
+    if ((await fingerprint(source, schema)) !== shape) throw PlinthException.conflict(`Project ${ref} changed its tables while it was being moved; try again`);
+    // Second pass, writes blocked: what changed since the first. A row version is "old" when its creating transaction
+    // (xmin, widened to 64 bits against the current one) ended before the first pass began; the target keeps exactly
+    // the old rows (which the first pass copied as they are) and gets every other row again. Tables without a
+    // primary key are copied again whole.
+    let again = 0;
+    for (const t of shapes) {
+      if (!t.pk.length) {
+        await target.query(`TRUNCATE ${t.q}`);
+        again += await copyRows(source, target, t, `SELECT row_to_json(x)::text AS r FROM ${t.q} x`);
+        continue;
       }
-      await source.query('CLOSE plinth_move');
+      // The primary keys of the old rows, as JSON records (built in SQL: big integers stay exact).
+      const { rows: [kept] } = await source.query<{ keys: string }>(
+        `SELECT coalesce(json_agg(k), '[]')::text AS keys FROM (SELECT ${t.pk.map((c) => `x.${c}`).join(', ')} FROM ${t.q} x, ${CURRENT} WHERE ${XMIN} < ${since}) k`,
+      );
+      await target.query(
+        `DELETE FROM ${t.q} t WHERE NOT EXISTS (SELECT 1 FROM json_populate_recordset(NULL::${t.q}, $1::json) s WHERE ${t.pk.map((c) => `s.${c} = t.${c}`).join(' AND ')})`,
+        [kept.keys],
+      );
+      again += await copyRows(source, target, t, `SELECT row_to_json(x)::text AS r FROM ${t.q} x, ${CURRENT} WHERE ${XMIN} >= ${since}`);
     }
     await target.query(`SET LOCAL session_replication_role = DEFAULT`);
     // Materialized views are filled from the copied rows; triggers go on last, so copying fired none.
@@ -232,7 +258,7 @@ export class ProjectMoves {
     for (const r of routines.restricted) await target.query(r);
     for (const g of grants) await target.query(g.sql);
     await target.query('SET LOCAL ROLE NONE');
-    return { tables: tables.length, rows, lockedAt: started };
+    return { tables: tables.length, rows, again, lockedAt: started };
   }
 
   /**
@@ -291,6 +317,55 @@ export class ProjectMoves {
     for (const i of indexes) await target.query(i.def);
     return { matviews, restricted: functions.map((f) => f.revoke).filter((r): r is string => r !== null) };
   }
+}
+
+/** The current transaction id, 64 bits, for {@link XMIN}. */
+const CURRENT = `(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8 AS cur) cur`;
+/**
+ * A row version's creating transaction (`x.xmin`, 32 bits) as a 64-bit id: the one within 2^31 of the current id
+ * (modulo 2^32, as Postgres compares them; the move's own transaction may be just past the snapshot's end). Live row
+ * versions are younger than 2^31 transactions unless frozen; a frozen one may come out too young, which only copies
+ * it again.
+ */
+const XMIN = `((cur.cur >> 32 << 32) + x.xmin::text::int8 - CASE WHEN (cur.cur >> 32 << 32) + x.xmin::text::int8 >= cur.cur + 2147483648 THEN 4294967296 WHEN (cur.cur >> 32 << 32) + x.xmin::text::int8 < cur.cur - 2147483648 THEN -4294967296 ELSE 0 END)`;
+
+/** Rows of one table, as `select` (yielding `r`, a row as JSON) gives them on the source, inserted into the target in slices. */
+async function copyRows(source: PoolClient, target: PoolClient, t: { q: string; insertable: string }, select: string): Promise<number> {
+  let rows = 0;
+  // In slices through a cursor: one aggregate per table would hold the whole table in memory.
+  await source.query(`DECLARE plinth_move NO SCROLL CURSOR FOR ${select}`);
+  for (;;) {
+    const batch = await source.query<{ r: string }>(`FETCH ${BATCH} FROM plinth_move`);
+    if (!batch.rows.length) break;
+    await target.query(
+      `INSERT INTO ${t.q} (${t.insertable}) OVERRIDING SYSTEM VALUE SELECT ${t.insertable} FROM json_populate_recordset(NULL::${t.q}, $1::json)`,
+      [`[${batch.rows.map((r) => r.r).join(',')}]`],
+    );
+    rows += batch.rows.length;
+  }
+  await source.query('CLOSE plinth_move');
+  return rows;
+}
+
+/**
+ * What the schema is made of (relations, columns, constraints, indexes, functions, triggers), hashed: compared before
+ * the first pass and once writes are blocked, so DDL in between (a table declared or altered) fails the move.
+ */
+async function fingerprint(c: PoolClient, schema: string): Promise<string> {
+  const { rows } = await c.query<{ h: string }>(
+    `SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) AS h FROM (
+       SELECT c.oid::text || c.relname || c.relkind::text || coalesce(string_agg(a.attname || format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum), '') AS x
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname = $1 GROUP BY c.oid
+       UNION ALL SELECT co.conname || pg_get_constraintdef(co.oid) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE n.nspname = $1
+       UNION ALL SELECT p.oid::text || md5(pg_get_functiondef(p.oid)) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.prokind IN ('f', 'p')
+       UNION ALL SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND NOT t.tgisinternal
+     ) parts`,
+    [schema],
+  );
+  return rows[0].h;
 }
 
 async function systemId(c: PoolClient): Promise<string> {
