@@ -188,36 +188,56 @@ export class ProjectMoves {
       )).rows;
       shapes.push({ q: `${s}.${quoteIdent(t.name)}`, insertable: cols.map((c) => quoteIdent(c.name)).join(', '), pk: cols.filter((c) => c.pk).map((c) => quoteIdent(c.name)) });
     }
-    // First pass while writes go on. Every row version written by a transaction older than the oldest one running
-    // now is in it (each table's cursor sees at least what this snapshot sees); anything newer is copied again below.
-    const since = (await source.query<{ x: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x`)).rows[0].x;
-    if (!/^\d+$/.test(since)) throw new Error(`unexpected transaction id ${since}`);
+    // First pass while writes go on, remembering which row version (ctid and creating transaction, unique among a
+    // table's live rows) each copied row was, with its primary key.
     let rows = 0;
-    for (const t of shapes) rows += await copyRows(source, target, t, `SELECT row_to_json(x)::text AS r FROM ${t.q} x`);
+    const seen = new Map<string, Map<string, string>>();
+    for (const t of shapes) {
+      if (!t.pk.length) {
+        rows += await copyRows(source, target, t, `SELECT row_to_json(x)::text AS r FROM ${t.q} x`);
+        continue;
+      }
+      const versions = new Map<string, string>();
+      seen.set(t.q, versions);
+      rows += await copyRows(source, target, t,
+        `SELECT row_to_json(x)::text AS r, x.ctid::text || '/' || x.xmin::text AS v, (SELECT row_to_json(k) FROM (SELECT ${t.pk.map((c) => `x.${c}`).join(', ')}) k)::text AS k FROM ${t.q} x`,
+        versions);
+    }
     const started = performance.now();
     // Writers wait from here (EXCLUSIVE conflicts with their ROW EXCLUSIVE); readers don't. Waits for writes in flight.
     if (tables.length) await source.query(`LOCK TABLE ${tables.map((t) => `${s}.${quoteIdent(t.name)}`).join(', ')} IN EXCLUSIVE MODE`);
     if ((await fingerprint(source, schema)) !== shape) throw PlinthException.conflict(`Project ${ref} changed its tables while it was being moved; try again`);
-    // Second pass, writes blocked: what changed since the first. A row version is "old" when its creating transaction
-    // (xmin, widened to 64 bits against the current one) ended before the first pass began; the target keeps exactly
-    // the old rows (which the first pass copied as they are) and gets every other row again. Tables without a
+    // Second pass, writes blocked: what changed since the first. A row version still there is on the target as it is
+    // (versions never change; an update makes a new one). Versions gone (deleted or updated) leave the target by
+    // primary key, then the versions the first pass didn't see are fetched by ctid and copied. Tables without a
     // primary key are copied again whole.
     let again = 0;
     for (const t of shapes) {
-      if (!t.pk.length) {
+      const versions = seen.get(t.q);
+      if (!versions) {
         await target.query(`TRUNCATE ${t.q}`);
         again += await copyRows(source, target, t, `SELECT row_to_json(x)::text AS r FROM ${t.q} x`);
         continue;
       }
-      // The primary keys of the old rows, as JSON records (built in SQL: big integers stay exact).
-      const { rows: [kept] } = await source.query<{ keys: string }>(
-        `SELECT coalesce(json_agg(k), '[]')::text AS keys FROM (SELECT ${t.pk.map((c) => `x.${c}`).join(', ')} FROM ${t.q} x, ${CURRENT} WHERE ${XMIN} < ${since}) k`,
-      );
-      await target.query(
-        `DELETE FROM ${t.q} t WHERE NOT EXISTS (SELECT 1 FROM json_populate_recordset(NULL::${t.q}, $1::json) s WHERE ${t.pk.map((c) => `s.${c} = t.${c}`).join(' AND ')})`,
-        [kept.keys],
-      );
-      again += await copyRows(source, target, t, `SELECT row_to_json(x)::text AS r FROM ${t.q} x, ${CURRENT} WHERE ${XMIN} >= ${since}`);
+      const fresh: string[] = [];
+      await source.query(`DECLARE plinth_versions NO SCROLL CURSOR FOR SELECT x.ctid::text AS c, x.xmin::text AS v FROM ${t.q} x`);
+      for (;;) {
+        const batch = await source.query<{ c: string; v: string }>(`FETCH ${BATCH * 10} FROM plinth_versions`);
+        if (!batch.rows.length) break;
+        for (const r of batch.rows) if (!versions.delete(`${r.c}/${r.v}`)) fresh.push(r.c);
+      }
+      await source.query('CLOSE plinth_versions');
+      if (versions.size) {
+        await target.query(
+          `DELETE FROM ${t.q} t WHERE EXISTS (SELECT 1 FROM json_populate_recordset(NULL::${t.q}, $1::json) s WHERE ${t.pk.map((c) => `s.${c} = t.${c}`).join(' AND ')})`,
+          [`[${[...versions.values()].join(',')}]`],
+        );
+      }
+      for (let i = 0; i < fresh.length; i += BATCH) {
+        const tids = fresh.slice(i, i + BATCH);
+        if (!tids.every((c) => /^\(\d+,\d+\)$/.test(c))) throw new Error(`unexpected ctid in ${t.q}`);
+        again += await copyRows(source, target, t, `SELECT row_to_json(x)::text AS r FROM ${t.q} x WHERE x.ctid = ANY('{${tids.map((c) => `"${c}"`).join(',')}}'::tid[])`);
+      }
     }
     await target.query(`SET LOCAL session_replication_role = DEFAULT`);
     // Materialized views are filled from the copied rows; triggers go on last, so copying fired none.
@@ -319,28 +339,22 @@ export class ProjectMoves {
   }
 }
 
-/** The current transaction id, 64 bits, for {@link XMIN}. */
-const CURRENT = `(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8 AS cur) cur`;
 /**
- * A row version's creating transaction (`x.xmin`, 32 bits) as a 64-bit id: the one within 2^31 of the current id
- * (modulo 2^32, as Postgres compares them; the move's own transaction may be just past the snapshot's end). Live row
- * versions are younger than 2^31 transactions unless frozen; a frozen one may come out too young, which only copies
- * it again.
+ * Rows of one table, as `select` gives them on the source (`r`, a row as JSON), inserted into the target in slices.
+ * With `versions`, `select` also gives each row's version `v` and primary key `k` (JSON), remembered there.
  */
-const XMIN = `((cur.cur >> 32 << 32) + x.xmin::text::int8 - CASE WHEN (cur.cur >> 32 << 32) + x.xmin::text::int8 >= cur.cur + 2147483648 THEN 4294967296 WHEN (cur.cur >> 32 << 32) + x.xmin::text::int8 < cur.cur - 2147483648 THEN -4294967296 ELSE 0 END)`;
-
-/** Rows of one table, as `select` (yielding `r`, a row as JSON) gives them on the source, inserted into the target in slices. */
-async function copyRows(source: PoolClient, target: PoolClient, t: { q: string; insertable: string }, select: string): Promise<number> {
+async function copyRows(source: PoolClient, target: PoolClient, t: { q: string; insertable: string }, select: string, versions?: Map<string, string>): Promise<number> {
   let rows = 0;
   // In slices through a cursor: one aggregate per table would hold the whole table in memory.
   await source.query(`DECLARE plinth_move NO SCROLL CURSOR FOR ${select}`);
   for (;;) {
-    const batch = await source.query<{ r: string }>(`FETCH ${BATCH} FROM plinth_move`);
+    const batch = await source.query<{ r: string; v?: string; k?: string }>(`FETCH ${BATCH} FROM plinth_move`);
     if (!batch.rows.length) break;
     await target.query(
       `INSERT INTO ${t.q} (${t.insertable}) OVERRIDING SYSTEM VALUE SELECT ${t.insertable} FROM json_populate_recordset(NULL::${t.q}, $1::json)`,
       [`[${batch.rows.map((r) => r.r).join(',')}]`],
     );
+    if (versions) for (const r of batch.rows) versions.set(r.v!, r.k!);
     rows += batch.rows.length;
   }
   await source.query('CLOSE plinth_move');
