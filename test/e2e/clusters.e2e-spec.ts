@@ -356,6 +356,8 @@ describe('database clusters', () => {
       CREATE VIEW "${schema}".base AS SELECT id, n, body FROM "${schema}".notes WHERE "${schema}".positive(n);
       CREATE OR REPLACE VIEW "${schema}".top WITH (security_barrier = true) AS SELECT n FROM "${schema}".base WHERE n >= 2;
       CREATE MATERIALIZED VIEW "${schema}".counts AS SELECT count(*)::int AS c FROM "${schema}".base;
+      ALTER TABLE "${schema}".notes ADD CONSTRAINT body_set CHECK ("${schema}".positive(length(body)));
+      CREATE FUNCTION "${schema}".latest() RETURNS SETOF "${schema}".notes LANGUAGE sql STABLE AS 'SELECT * FROM "${schema}".notes ORDER BY id DESC LIMIT 1';
       CREATE FUNCTION "${schema}".note_count() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM "${schema}".top';
       REVOKE ALL ON FUNCTION "${schema}".note_count() FROM PUBLIC;
       GRANT EXECUTE ON FUNCTION "${schema}".note_count() TO "${dataRole}";
@@ -368,6 +370,8 @@ describe('database clusters', () => {
     expect((await b.query(`SELECT n FROM "${schema}".top ORDER BY n`)).rows).toEqual([{ n: 2 }, { n: 3 }]);
     expect((await b.query(`SELECT c FROM "${schema}".counts`)).rows).toEqual([{ c: 3 }]);
     expect((await b.query(`SELECT "${schema}".note_count()::int AS c`)).rows).toEqual([{ c: 2 }]);
+    expect((await b.query(`SELECT n FROM "${schema}".latest()`)).rows).toEqual([{ n: 3 }]);
+    await expect(b.query(`INSERT INTO "${schema}".notes (n, body) VALUES (9, '')`)).rejects.toThrow(/body_set/);
     const owners = (await b.query(
       `SELECT c.relname AS name, pg_get_userbyid(c.relowner) AS owner, c.reloptions AS options FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') ORDER BY 1`, [schema])).rows;

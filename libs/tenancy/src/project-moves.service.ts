@@ -138,6 +138,7 @@ export class ProjectMoves {
       [schema],
     )).rows;
     for (const q of sequences) await target.query(q.def);
+    const restricted = await this.copyFunctions(source, target, schema, true);
     const later: string[] = [];
     for (const t of tables) {
       const cols = (await source.query<{ name: string; type: string; notnull: boolean; def: string | null; identity: string; generated: string }>(
@@ -173,7 +174,7 @@ export class ProjectMoves {
       for (const i of indexes) await target.query(i.def);
     }
     for (const sql of later) await target.query(sql);
-    // Functions, then views (as the owner role: the target's objects are owned as provisioning owns them).
+    // Functions on the schema's row types, then views (as the owner role: owned as provisioning owns them).
     const routines = await this.copyRoutinesAndViews(source, target, schema);
     // Rows, as the admin user with foreign keys and triggers off (tables may reference each other in any order).
     await target.query('SET LOCAL ROLE NONE');
@@ -275,31 +276,19 @@ export class ProjectMoves {
       [schema],
     )).rows;
     await target.query(`SET LOCAL ROLE ${quoteIdent(ownerRole)}`);
-    for (const r of routines.restricted) await target.query(r);
+    for (const r of [...restricted, ...routines.restricted]) await target.query(r);
     for (const g of grants) await target.query(g.sql);
     await target.query('SET LOCAL ROLE NONE');
     return { tables: tables.length, rows, again, lockedAt: started };
   }
 
   /**
-   * Functions (pg_get_functiondef) and views (pg_get_viewdef, with their options; materialized ones empty, filled
-   * once the rows are in) on the target, as the owner role. Function bodies aren't checked while they are created
-   * (a function may use a view made after it); views go in dependency order (a view on a view after it). Returns the
-   * materialized views to fill and, for each function whose source took EXECUTE away from PUBLIC, the REVOKE to
-   * repeat before its grants are copied.
+   * The functions using the schema's own types (see {@link copyFunctions}), then views (pg_get_viewdef, with their
+   * options; materialized ones empty, filled once the rows are in) in dependency order (a view on a view after it),
+   * on the target as the owner role. Returns the materialized views to fill and the functions' REVOKEs.
    */
   private async copyRoutinesAndViews(source: PoolClient, target: PoolClient, schema: string): Promise<{ matviews: string[]; restricted: string[] }> {
-    const functions = (await source.query<{ def: string; revoke: string | null }>(
-      `SELECT pg_get_functiondef(p.oid) AS def,
-              CASE WHEN p.proacl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)
-                   THEN format('REVOKE ALL ON %s %s.%I(%s) FROM PUBLIC', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
-                               quote_ident(n.nspname), p.proname, pg_get_function_identity_arguments(p.oid)) END AS revoke
-         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.prokind IN ('f', 'p') ORDER BY p.oid`,
-      [schema],
-    )).rows;
-    await target.query('SET LOCAL check_function_bodies = off');
-    for (const f of functions) await target.query(f.def);
-    await target.query('SET LOCAL check_function_bodies = on');
+    const restricted = await this.copyFunctions(source, target, schema, false);
     const views = (await source.query<{ oid: number; name: string; kind: string; def: string; options: string[] | null; deps: number[] }>(
       `SELECT c.oid::int AS oid, c.relname AS name, c.relkind::text AS kind, pg_get_viewdef(c.oid) AS def, c.reloptions AS options,
               coalesce((SELECT array_agg(DISTINCT d.refobjid::int) FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
@@ -335,7 +324,32 @@ export class ProjectMoves {
       [schema],
     )).rows;
     for (const i of indexes) await target.query(i.def);
-    return { matviews, restricted: functions.map((f) => f.revoke).filter((r): r is string => r !== null) };
+    return { matviews, restricted };
+  }
+
+  /**
+   * Functions and procedures (pg_get_functiondef), bodies unchecked while created (one may use a view made after
+   * it): `early` those whose signature uses none of the schema's own types, made before the tables (a default or a
+   * check may call one), else the others, made once the tables (and their row types) exist. Returns, for each
+   * function whose source took EXECUTE away from PUBLIC, the REVOKE to repeat before its grants are copied.
+   */
+  private async copyFunctions(source: PoolClient, target: PoolClient, schema: string, early: boolean): Promise<string[]> {
+    const functions = (await source.query<{ def: string; revoke: string | null }>(
+      `SELECT pg_get_functiondef(p.oid) AS def,
+              CASE WHEN p.proacl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)
+                   THEN format('REVOKE ALL ON %s %s.%I(%s) FROM PUBLIC', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                               quote_ident(n.nspname), p.proname, pg_get_function_identity_arguments(p.oid)) END AS revoke
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = $1 AND p.prokind IN ('f', 'p')
+          AND EXISTS (SELECT 1 FROM pg_depend d JOIN pg_type ty ON ty.oid = d.refobjid
+                       WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.refclassid = 'pg_type'::regclass AND ty.typnamespace = n.oid) <> $2
+        ORDER BY p.oid`,
+      [schema, early],
+    )).rows;
+    await target.query('SET LOCAL check_function_bodies = off');
+    for (const f of functions) await target.query(f.def);
+    await target.query('SET LOCAL check_function_bodies = on');
+    return functions.map((f) => f.revoke).filter((r): r is string => r !== null);
   }
 }
 
