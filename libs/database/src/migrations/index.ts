@@ -18,7 +18,11 @@ import { NotificationTemplates1765000900000 } from './1765000900000-notification
 import { NotificationPreferences1765000900100 } from './1765000900100-notification-preferences';
 import { NotificationPush1765000900200 } from './1765000900200-notification-push';
 
-/** Every control-schema migration, in order. Append new ones; never edit a landed one. */
+/**
+ * Every control-schema migration, in order. Append new ones; never edit a landed one. A change to every project's
+ * schema is a tenant migration instead (../tenant-migrations/index.ts): these run on the control database only, so a
+ * loop over project schemas here would miss the projects on other clusters.
+ */
 export const CONTROL_MIGRATIONS = [
   ControlSchema1763900000000,
   JobsMeteringQuotas1763900100000,
