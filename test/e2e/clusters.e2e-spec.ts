@@ -401,6 +401,11 @@ describe('database clusters', () => {
     const messages = (body: string) => t.sql.query(`SELECT count(*)::int AS n FROM control.notification_messages WHERE project_id = $1 AND event = 'notes.insert' AND data->'record'->>'body' = $2`, [p.id, body]).then((r) => r.rows[0].n as number);
     expect((await t.http().post(`/p/${p.ref}/rest/v1/notes`).set('apikey', p.secret).send({ n: 1, body: 'on b' })).status).toBe(201);
     await waitFor(async () => (await messages('on b')) === 1);
+    // A table declared after an endpoint subscribed to it gets its trigger on b (the data runtime's table hook).
+    expect((await t.http().post(`/v1/projects/${p.ref}/webhooks`).set(u.auth).send({ url: 'http://127.0.0.1:9/hook', events: ['later.insert'] })).status).toBe(201);
+    await declareTable(t, u, p, { ...notes, name: 'later' });
+    expect((await t.http().post(`/p/${p.ref}/rest/v1/later`).set('apikey', p.secret).send({ n: 1, body: 'later on b' })).status).toBe(201);
+    await waitFor(async () => (await t.sql.query(`SELECT count(*)::int AS n FROM control.notification_messages WHERE project_id = $1 AND event = 'later.insert'`, [p.id])).rows[0].n === 1);
     expect((await b.query(`SELECT count(*)::int AS n FROM "${tenantNames(p.ref).schema}"._storage_objects`)).rows[0].n).toBe(1);
     expect((await move(p.ref, 'default')).status).toBe(200);
     expect(await (await s.from('files').download('a.txt')).data?.text()).toBe('on b');
