@@ -27,12 +27,13 @@ export interface MoveResult {
 }
 
 /**
- * Moves a project's schema to another cluster (operator only). Writes are blocked on the source for the copy (its
- * tables locked EXCLUSIVE: reads go on, writers wait), the schema, data, sequences and grants are copied to the
- * target in one transaction, the project's row is switched to the target (every instance drops its cached routing
- * on commit), then the source schema is dropped — which fails the writers still waiting there (they get an error,
- * never a silent loss: nothing was acknowledged that isn't on the target). Any failure before the switch rolls back
- * both sides and leaves the project where it was.
+ * Moves a project's schema to another cluster (operator only), in one transaction on each side. The schema and its
+ * rows are copied to the target while writes go on; then writes are blocked on the source (its tables locked
+ * EXCLUSIVE: reads go on, writers wait) and only what changed meanwhile is copied, with sequence positions, triggers
+ * and grants; the project's row is switched to the target (every instance drops its cached routing on commit), then
+ * the source schema is dropped — which fails the writers still waiting there (they get an error, never a silent
+ * loss: nothing was acknowledged that isn't on the target). Any failure before the switch rolls back both sides and
+ * leaves the project where it was.
  *
  * Copies what a tenant schema holds: tables (columns, defaults, identity, generated columns, constraints, indexes),
  * sequences, functions and procedures, views and materialized views (in dependency order), triggers, and the grants
