@@ -1,11 +1,12 @@
 import type { EntityManager } from 'typeorm';
+import type { PlinthConfig } from '@plinth/config';
 import { CacheInvalidation, UNPUSHED_TTL_MS } from './cache-invalidation';
 
 describe(CacheInvalidation.name, () => {
   // Nothing listens on port 1: the listener never connects, as when the database is unreachable.
   let sut: CacheInvalidation;
   beforeEach(() => {
-    sut = new CacheInvalidation('postgres://nobody@127.0.0.1:1/none');
+    sut = new CacheInvalidation('postgres://nobody@127.0.0.1:1/none', { database: { clusters: {} } } as unknown as PlinthConfig);
   });
   afterEach(() => sut.onModuleDestroy());
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Client } from 'pg';
 import { EntityManager } from 'typeorm';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { DATABASE_URL } from './database.tokens';
 
 const CHANNEL = 'plinth_invalidate';
@@ -15,6 +16,14 @@ export function invalidationNotice(topic: string, key: string): [channel: string
 
 type Handler = (key: string) => void;
 
+/** One LISTEN connection (the control database's, or a further cluster's). */
+interface Listener {
+  url: string;
+  client: Client | undefined;
+  connecting: Promise<void> | undefined;
+  everConnected: boolean;
+}
+
 /**
  * How long an entry cached while the listener is down may live: notifications sent meanwhile are lost, so
  * caches fall back to this short TTL until the listener is back (and are emptied when it is).
@@ -28,18 +37,22 @@ export const UNPUSHED_TTL_MS = 1000;
  * instead of costing a control-plane lookup every few seconds (issue 21). A missed notification is only possible
  * while the listener is down, so on losing it and again on getting it back every cache is emptied
  * ({@link onResync}), and entries cached in between live {@link UNPUSHED_TTL_MS} at most.
+ *
+ * It listens on the control database and on every further cluster (DATABASE_CLUSTERS): notices sent from a tenant
+ * transaction (a storage bucket changed, a captured change committed) go out on the project's own cluster.
+ * Publishing still goes through the control database; "listening" means listening on all of them.
  */
 @Injectable()
 export class CacheInvalidation implements OnModuleDestroy {
   private readonly logger = new Logger(CacheInvalidation.name);
   private readonly handlers = new Map<string, Set<Handler>>();
   private readonly resyncs = new Set<() => void>();
-  private client: Client | undefined;
-  private connecting: Promise<void> | undefined;
+  private readonly listeners: Listener[];
   private closed = false;
-  private everConnected = false;
 
-  constructor(@Inject(DATABASE_URL) private readonly url: string) {}
+  constructor(@Inject(DATABASE_URL) url: string, @Inject(PLINTH_CONFIG) config: PlinthConfig) {
+    this.listeners = [url, ...Object.values(config.database.clusters)].map((u) => ({ url: u, client: undefined, connecting: undefined, everConnected: false }));
+  }
 
   /** Calls `handler(key)` whenever any instance publishes on `topic`. */
   subscribe(topic: string, handler: Handler): void {
@@ -56,12 +69,12 @@ export class CacheInvalidation implements OnModuleDestroy {
 
   /** Whether changes are being pushed to this instance now. */
   get listening(): boolean {
-    return this.client !== undefined;
+    return this.listeners.every((l) => l.client !== undefined);
   }
 
   /** The TTL for an entry cached now: `pushedMs` while changes are pushed, {@link UNPUSHED_TTL_MS} otherwise. */
   ttl(pushedMs: number): number {
-    return this.client !== undefined ? pushedMs : Math.min(pushedMs, UNPUSHED_TTL_MS);
+    return this.listening ? pushedMs : Math.min(pushedMs, UNPUSHED_TTL_MS);
   }
 
   /**
@@ -74,23 +87,27 @@ export class CacheInvalidation implements OnModuleDestroy {
     for (const h of this.handlers.get(topic) ?? []) h(key);
   }
 
-  private ensureListening(): Promise<void> {
-    if (this.client || this.closed) return Promise.resolve();
-    this.connecting ??= this.connect().finally(() => (this.connecting = undefined));
-    return this.connecting;
+  private async ensureListening(): Promise<void> {
+    await Promise.all(this.listeners.map((l) => this.listen(l)));
   }
 
-  private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.url, application_name: 'plinth-listener' });
+  private listen(l: Listener): Promise<void> {
+    if (l.client || this.closed) return Promise.resolve();
+    l.connecting ??= this.connect(l).finally(() => (l.connecting = undefined));
+    return l.connecting;
+  }
+
+  private async connect(l: Listener): Promise<void> {
+    const client = new Client({ connectionString: l.url, application_name: 'plinth-listener' });
     client.on('notification', (msg) => this.dispatch(msg.payload));
     let lost = false;
     const onLost = (why: string) => {
       if (this.closed || lost) return; // shutting down: the connection ending is expected
       lost = true;
       this.logger.warn(`invalidation listener lost: ${why}; reconnecting`);
-      if (this.client === client) this.client = undefined;
+      if (l.client === client) l.client = undefined;
       this.resync();
-      setTimeout(() => void this.ensureListening(), 1000).unref();
+      setTimeout(() => void this.listen(l), 1000).unref();
     };
     client.on('error', (err) => onLost(err.message));
     client.on('end', () => onLost('connection ended'));
@@ -101,16 +118,16 @@ export class CacheInvalidation implements OnModuleDestroy {
         await client.end();
         return;
       }
-      const reconnected = this.everConnected;
-      this.everConnected = true;
-      this.client = client;
+      const reconnected = l.everConnected;
+      l.everConnected = true;
+      l.client = client;
       // Whatever was cached while nobody listened may be stale.
       if (reconnected) this.resync();
     } catch (err) {
       this.logger.warn(`invalidation listener could not connect: ${(err as Error).message}`);
       lost = true; // retried below, not by the 'end' handler
       await client.end().catch(() => undefined);
-      if (!this.closed) setTimeout(() => void this.ensureListening(), 1000).unref();
+      if (!this.closed) setTimeout(() => void this.listen(l), 1000).unref();
     }
   }
 
@@ -136,8 +153,10 @@ export class CacheInvalidation implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.closed = true;
-    await this.connecting;
-    await this.client?.end().catch(() => undefined);
-    this.client = undefined;
+    for (const l of this.listeners) {
+      await l.connecting;
+      await l.client?.end().catch(() => undefined);
+      l.client = undefined;
+    }
   }
 }

@@ -13,6 +13,10 @@ export { statementName } from './prepared-statements';
 export { startEmbeddedPostgres, ensureDatabase, quoteIdent, EmbeddedPostgresError } from './embedded-postgres';
 export type { RunningDatabase } from './embedded-postgres';
 export { runMigrations, controlDataSourceOptions, CONTROL_SCHEMA } from './migrate';
+/** Changes to every project schema, applied once per cluster (recorded on the cluster), and the loop they run in. */
+export { runTenantMigrations, forEachTenantSchema, tenantSchemaNames } from './tenant-migrator';
+export type { TenantMigration, TenantSchemaNames } from './tenant-migrator';
+export { TENANT_MIGRATIONS } from './tenant-migrations/index';
 /** Transactions on the control database for services (their SQL stays in repositories taking the manager). */
 export { ControlTransactions } from './control-transactions';
 /** The readiness probe's check of the control database (reachable, migrations applied). */

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { CONTROL_MIGRATIONS } from './migrations';
+import { runTenantMigrations } from './tenant-migrator';
 
 export const CONTROL_SCHEMA = 'control';
 const MIGRATION_LOCK = 727_100_001;
@@ -20,8 +21,9 @@ export function controlDataSourceOptions(url: string) {
 }
 
 /**
- * Applies pending control-schema migrations. An advisory lock makes concurrent starts (several api
- * instances, parallel test workers) run them once.
+ * Applies pending control-schema migrations, then the tenant migrations the default cluster's schemas lack (see
+ * runTenantMigrations). An advisory lock makes concurrent starts (several api instances, parallel test workers) run
+ * them once.
  */
 export async function runMigrations(url: string): Promise<string[]> {
   const lock = new Client({ connectionString: url });
@@ -34,7 +36,9 @@ export async function runMigrations(url: string): Promise<string[]> {
     await ds.initialize();
     const applied = await ds.runMigrations({ transaction: 'all' });
     if (applied.length) new Logger('Migrations').log(`Applied ${applied.map((m) => m.name).join(', ')}`);
-    return applied.map((m) => m.name);
+    // The control database is the default cluster: its project schemas get the tenant migrations they lack.
+    const tenant = await runTenantMigrations(url, { isDefault: true });
+    return [...applied.map((m) => m.name), ...tenant];
   } finally {
     if (ds.isInitialized) await ds.destroy();
     await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);

@@ -4,11 +4,13 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { DATABASE_URL } from './database.tokens';
 import { ensureDatabase } from './embedded-postgres';
 import { ensureTenantLoginRole } from './tenant-login';
+import { runTenantMigrations } from './tenant-migrator';
 
 /**
  * What every cluster holding tenant schemas needs besides them: the tenant login role and `tenant_guard.assert_role`
  * (see migration 1764000200000), which the tenant executor calls in every transaction. The control database gets
- * them from its migrations; a further cluster gets them here, at boot. Idempotent.
+ * them from its migrations; a further cluster gets them here, at boot, and then the tenant migrations its project
+ * schemas lack (see runTenantMigrations: a cluster that joined later, or was out of the config, catches up). Idempotent.
  */
 export async function prepareTenantCluster(url: string, secret: string, connectWaitMs = 0): Promise<void> {
   await ensureDatabase(url, connectWaitMs);
@@ -41,6 +43,7 @@ export async function prepareTenantCluster(url: string, secret: string, connectW
   } finally {
     await client.end();
   }
+  await runTenantMigrations(url, { isDefault: false });
 }
 
 /**

@@ -10,8 +10,8 @@ export const SAMPLE_DB_BYTES_JOB = 'sample-db-bytes';
 
 /**
  * Daily: samples each active project's database size (every relation in its schema) as the `db_bytes` gauge, and
- * the gauges runtimes register ({@link GaugeSources}: the storage runtime's `file_bytes`). Reads the control
- * database's catalog, so it covers projects on the default cluster.
+ * the gauges runtimes register ({@link GaugeSources}: the storage runtime's `file_bytes`). Sizes are read on each
+ * project's own cluster.
  */
 @Injectable()
 export class SampleStorageJob implements JobHandler<JobData>, OnModuleInit {

@@ -2,9 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
-import { TenantDatabase, TenantTarget } from '@plinth/database';
+import { TenantClusters, TenantDatabase, TenantTarget } from '@plinth/database';
 import type { TenantProject } from '@plinth/gateway';
-import { tenantNames } from '@plinth/tenancy';
+import { sqlOn, tenantNames } from '@plinth/tenancy';
+import type { TenantSql } from '@plinth/tenancy';
 import { authFlowTables, AuthFlowTables, createAuthFlowTables } from './auth-flow-schema';
 import { authTables, AuthTables, createAuthTables } from './auth-schema';
 import type { UserRow } from './auth-user.view';
@@ -92,6 +93,7 @@ export class AuthRepository {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly tenants: TenantDatabase,
+    private readonly clusters: TenantClusters,
   ) {}
 
   tables(project: Pick<TenantProject, 'ref' | 'cluster' | 'schema' | 'dataRole'>): AuthScope {
@@ -108,14 +110,14 @@ export class AuthRepository {
     if (!this.ready.has(project.ref)) {
       const { rows } = await this.tenants.run<{ t: string | null }, QueryResult<{ t: string | null }>>(
         t.target, [{ text: `SELECT to_regclass($1) AS t`, values: [t.challenges] }], (r) => r, { as: 'auth' });
-      if (!rows[0]?.t) await this.backfill(project.ref);
+      if (!rows[0]?.t) await this.backfill(project.ref, project.cluster);
       this.ready.add(project.ref);
     }
     try {
       return await fn(t);
     } catch (e) {
       if ((e as { code?: string }).code !== '42P01' || this.ready.has(project.ref)) throw e;
-      await this.backfill(project.ref);
+      await this.backfill(project.ref, project.cluster);
       this.ready.add(project.ref);
       return fn(t);
     }
@@ -132,11 +134,16 @@ export class AuthRepository {
     return this.tenants.run<R, QueryResult<R>>(t.target, [{ text, values }], (r) => r, { as: 'auth' });
   }
 
-  /** DDL, so on the control pool as the schema's owner (the auth role may create nothing). */
-  private async backfill(ref: string): Promise<void> {
+  /**
+   * DDL, so as the schema's owner (the auth role may create nothing), on the project's cluster: the control pool for
+   * the default cluster, the cluster's admin connection for another one.
+   */
+  private async backfill(ref: string, cluster: string): Promise<void> {
     const names = tenantNames(ref);
     this.logger.log(`creating auth tables for project ${ref}`);
-    await this.db.transaction(async (m) => {
+    const onCluster = <T>(fn: (m: TenantSql) => Promise<T>) =>
+      cluster === this.clusters.defaultName ? this.db.transaction((m) => fn(m)) : this.clusters.transaction(cluster, (c) => fn(sqlOn(c)));
+    await onCluster(async (m) => {
       await m.query(`SELECT pg_advisory_xact_lock(hashtext('auth-tables:' || $1))`, [ref]);
       const exists = (await m.query(`SELECT to_regclass($1) AS t`, [`"${names.schema}"."_auth_users"`])) as Array<{ t: string | null }>;
       await m.query(`SET LOCAL ROLE "${names.ownerRole}"`);

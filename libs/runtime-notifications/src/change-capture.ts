@@ -5,7 +5,7 @@ import { Clock } from '@plinth/common';
 import { CacheInvalidation, ControlTransactions } from '@plinth/database';
 import { OutboxService } from '@plinth/jobs';
 import { ProjectsRepository, tenantNames } from '@plinth/tenancy';
-import { CapturedChange, ChangeCaptureRepository } from './change-capture.repository';
+import { CapturedChange, CaptureTarget, ChangeCaptureRepository } from './change-capture.repository';
 import { enqueueDispatch } from './dispatch-message.job';
 import { CAPTURE_TOPIC } from './job-names';
 import { NotificationsRepository } from './notifications.repository';
@@ -59,10 +59,9 @@ export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutd
     const tables = events.map((e) => TABLE_EVENT.exec(e)?.[1]).filter((t): t is string => t !== undefined);
     const users = all || events.some((e) => e.startsWith('user.'));
     if (!all && !tables.length && !users) return;
-    const names = tenantNames(project.ref);
-    const target = { projectId: project.id, schema: names.schema, ownerRole: names.ownerRole };
+    const target = await this.target(m, project.id, project.ref);
     await this.capture.ensureTable(m, target);
-    const wanted = all ? await this.declaredTables(m, names.schema) : tables;
+    const wanted = all ? await this.capture.declaredTables(m, target) : tables;
     await this.capture.ensureTriggers(m, target, wanted, users);
   }
 
@@ -70,15 +69,17 @@ export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutd
   async tableDeclared(m: EntityManager, t: { projectId: string; ref: string; table: string }): Promise<void> {
     const events = await this.capture.subscribedEvents(t.projectId, m);
     if (!events.has('*') && ![...events].some((e) => e.startsWith(`${t.table}.`))) return;
-    const names = tenantNames(t.ref);
-    const target = { projectId: t.projectId, schema: names.schema, ownerRole: names.ownerRole };
+    const target = await this.target(m, t.projectId, t.ref);
     await this.capture.ensureTable(m, target);
     await this.capture.ensureTriggers(m, target, [t.table], false);
   }
 
-  private async declaredTables(m: EntityManager, schema: string): Promise<string[]> {
-    const rows = (await m.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename NOT LIKE '\\_%'`, [schema])) as Array<{ tablename: string }>;
-    return rows.map((r) => r.tablename);
+  /** Where the project's capture lives: its schema, owner role and cluster (read in `m`, the caller's transaction). */
+  private async target(m: EntityManager, projectId: string, ref: string): Promise<CaptureTarget> {
+    const names = tenantNames(ref);
+    const cluster = await this.projects.clusterOf(ref, m);
+    if (cluster === null) throw new Error(`unknown project ${ref}`);
+    return { projectId, schema: names.schema, ownerRole: names.ownerRole, cluster };
   }
 
   /** Drains a project now (or once more after the drain already running). */
@@ -109,10 +110,10 @@ export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutd
   async drain(projectId: string): Promise<number> {
     const [project] = await this.projects.refsByIds([projectId]);
     if (!project) return 0;
-    const schema = tenantNames(project.ref).schema;
+    const at = { schema: tenantNames(project.ref).schema, cluster: project.cluster };
     let total = 0;
     for (;;) {
-      const changes = await this.capture.pending(schema, BATCH);
+      const changes = await this.capture.pending(at, BATCH);
       if (!changes.length) return total;
       const subscribed = await this.capture.subscribedEvents(projectId);
       const now = this.clock.now();
@@ -127,7 +128,7 @@ export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutd
           if (fresh) await enqueueDispatch(this.outbox, m, project.orgId, projectId, id);
         }
       });
-      await this.capture.remove(schema, changes.map((c) => c.seq));
+      await this.capture.remove(at, changes.map((c) => c.seq));
       total += changes.length;
     }
   }

@@ -19,7 +19,11 @@ import { NotificationPreferences1765000900100 } from './1765000900100-notificati
 import { NotificationPush1765000900200 } from './1765000900200-notification-push';
 import { StoragePendingBytes1765001000000 } from './1765001000000-storage-pending-bytes';
 
-/** Every control-schema migration, in order. Append new ones; never edit a landed one. */
+/**
+ * Every control-schema migration, in order. Append new ones; never edit a landed one. A change to every project's
+ * schema is a tenant migration instead (../tenant-migrations/index.ts): these run on the control database only, so a
+ * loop over project schemas here would miss the projects on other clusters.
+ */
 export const CONTROL_MIGRATIONS = [
   ControlSchema1763900000000,
   JobsMeteringQuotas1763900100000,
