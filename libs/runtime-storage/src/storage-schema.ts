@@ -6,7 +6,7 @@ import type { TenantNames, TenantSql } from '@plinth/tenancy';
  * uploads in progress. The leading underscore
  * keeps them apart from declared tables; no grant goes to the data role, so the data runtime can't reach them.
  * Created by the provisioning hook as the schema's owner and granted (rows only) to the project's storage role.
- * The migrations 1765000100000 and 1765001000000 create the same tables in projects provisioned before: keep them in step.
+ * The migration 1765000100000 and the tenant migration 1765001000000 create the same tables in projects provisioned before: keep them in step.
  */
 export function storageTables(schema: string) {
   const q = (t: string) => `"${schema}"."${t}"`;
@@ -27,7 +27,7 @@ export type StorageTables = ReturnType<typeof storageTables>;
  * its key's row in the committing statement; whoever deletes bytes removes the row after them. What a crash left
  * behind is still here: the orphan sweeper reads only the rows due (`sweep_after`), never the whole backend.
  * `reserved`: bytes held against the project's stored-bytes quota while an upload is in flight. `claimed`: the
- * sweeper took the row (a commit can no longer claim it). The migration 1765001000000 adds it to older projects.
+ * sweeper took the row (a commit can no longer claim it). The tenant migration 1765001000000 adds it to older projects.
  */
 const PENDING_DDL = (table: string) => `
     CREATE TABLE ${table} (

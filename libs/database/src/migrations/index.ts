@@ -17,7 +17,6 @@ import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-r
 import { NotificationTemplates1765000900000 } from './1765000900000-notification-templates';
 import { NotificationPreferences1765000900100 } from './1765000900100-notification-preferences';
 import { NotificationPush1765000900200 } from './1765000900200-notification-push';
-import { StoragePendingBytes1765001000000 } from './1765001000000-storage-pending-bytes';
 
 /**
  * Every control-schema migration, in order. Append new ones; never edit a landed one. A change to every project's
@@ -44,5 +43,4 @@ export const CONTROL_MIGRATIONS = [
   NotificationTemplates1765000900000,
   NotificationPreferences1765000900100,
   NotificationPush1765000900200,
-  StoragePendingBytes1765001000000,
 ];

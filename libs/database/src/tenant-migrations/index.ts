@@ -6,6 +6,7 @@ import {
   StorageRuntime1765001500100,
   TenantAuthRole1765001500000,
 } from './1765001500000-cluster-catch-up';
+import { StoragePendingBytes1765001000000 } from './1765001000000-storage-pending-bytes';
 
 /** Every tenant-schema migration, in order (applied per cluster by runTenantMigrations). Append; never edit a landed one. */
 export const TENANT_MIGRATIONS: TenantMigration[] = [
@@ -14,4 +15,5 @@ export const TENANT_MIGRATIONS: TenantMigration[] = [
   DataSequenceGrants1765001500200,
   AuthFlowsMfa1765001500300,
   AuthSessionRecovery1765001500400,
+  StoragePendingBytes1765001000000,
 ];
