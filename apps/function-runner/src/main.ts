@@ -4,7 +4,7 @@
  * parent over the IPC channel only; its settings come as its one argument. If it dies (out of memory, a native
  * crash, kill -9), the pool answers its in-flight calls 502 and starts another.
  */
-import type { ChildMessage, DbOp, DbResult, ParentMessage, RunnerSettings } from '@plinth/runtime-functions';
+import type { ChildMessage, DbOp, DbResult, NotifyOp, ParentMessage, RunnerSettings } from '@plinth/runtime-functions';
 import { loadIsolatedVm, Sandbox } from './sandbox';
 
 function send(msg: ChildMessage): void {
@@ -30,11 +30,19 @@ function main(): void {
       pendingDb.set(callId, resolve);
       send({ t: 'db', id, callId, op });
     });
-  const sandbox = new Sandbox(ivm, settings, db);
+  const notify = (id: number, op: NotifyOp) =>
+    new Promise<DbResult>((resolve) => {
+      const callId = ++nextCall;
+      pendingDb.set(callId, resolve);
+      send({ t: 'notify', id, callId, op });
+    });
+  const sandbox = new Sandbox(ivm, settings, db, notify);
   process.on('message', (msg: ParentMessage) => {
     switch (msg.t) {
       case 'ping':
         return send({ t: 'pong', id: msg.id });
+      case 'stats':
+        return send({ t: 'stats', id: msg.id, isolates: sandbox.stats() });
       case 'db-result': {
         const resolve = pendingDb.get(msg.callId);
         pendingDb.delete(msg.callId);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { OutboundResponse } from '@plinth/common';
-import type { DbOp, DbResult, InvokeFailure, InvokeMessage, InvokeOutcome, LogLine, RunnerSettings } from '@plinth/runtime-functions';
+import type { DbOp, DbResult, InvokeFailure, InvokeMessage, InvokeOutcome, LogLine, NotifyOp, RunnerSettings } from '@plinth/runtime-functions';
 import { PRELUDE } from './prelude';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- isolated-vm is loaded at run time (5.x or 7.x) and has no shared type here */
@@ -32,6 +32,8 @@ interface WarmIsolate {
   /** Binds the host callbacks, runs the module, and completes with the entry point (`__plinthInvoke`). */
   script: any;
   memoryMb: number;
+  /** Its V8 heap (total_heap_size) when last measured: at creation and every {@link HEAP_CHECK_EVERY} calls. */
+  heapBytes: number;
   /** A context made ready ahead of the next call (prelude and module run, entry point found). */
   spare: Promise<Prepared> | undefined;
   uses: number;
@@ -63,6 +65,7 @@ interface Invocation {
   fetchBytes: number;
   fetchCalls: number;
   dbCalls: number;
+  notifyCalls: number;
   done: boolean;
   deadline: number;
   timers: Set<NodeJS.Timeout>;
@@ -108,6 +111,8 @@ export class Sandbox {
     private readonly settings: RunnerSettings,
     /** Sends an `env.db` call to the api for invocation `id` and resolves to its answer. */
     private readonly db: (id: number, op: DbOp) => Promise<DbResult>,
+    /** Sends an `env.notify.send` call to the api for invocation `id` and resolves to its answer. */
+    private readonly notify: (id: number, op: NotifyOp) => Promise<DbResult>,
   ) {}
 
   has(key: string): boolean {
@@ -116,7 +121,7 @@ export class Sandbox {
 
   async invoke(msg: InvokeMessage): Promise<InvokeOutcome> {
     const started = Date.now();
-    const inv: Invocation = { id: msg.id, logs: [], logBytes: 0, fetchBytes: 0, fetchCalls: 0, dbCalls: 0, done: false, deadline: started + msg.timeoutMs, timers: new Set() };
+    const inv: Invocation = { id: msg.id, logs: [], logBytes: 0, fetchBytes: 0, fetchCalls: 0, dbCalls: 0, notifyCalls: 0, done: false, deadline: started + msg.timeoutMs, timers: new Set() };
     let cold = false;
     let w = this.warm.get(msg.key);
     if (w && w.memoryMb !== msg.memoryMb) {
@@ -213,16 +218,8 @@ export class Sandbox {
     const p = (async () => {
       const context = await w.isolate.createContext();
       try {
-        const jail = context.global;
-        const ref = (fn: unknown) => new this.ivm.Reference(fn);
-        jail.setIgnored('globalThis', jail.derefInto());
-        jail.setIgnored('__h_log', ref((level: unknown, message: unknown) => this.log(slot.inv, level, message)));
-        jail.setIgnored('__h_fetch', ref((req: FetchInput) => this.fetch(slot.inv, req)));
-        jail.setIgnored('__h_db', ref((op: DbOp) => this.dbCall(slot.inv, op)));
-        jail.setIgnored('__h_digest', ref(digest));
-        jail.setIgnored('__h_random', ref(random));
-        jail.setIgnored('__h_url', ref(parseUrl));
-        jail.setIgnored('__h_timer', ref((ms: number) => timer(slot.inv, ms)));
+        // V8 contexts have their own `globalThis`; the host is one dispatcher reference (see the prelude's bind).
+        context.global.setIgnored('__h', new this.ivm.Reference((kind: unknown, a: unknown, b: unknown) => this.host(slot.inv, kind, a, b)));
         const entry = await w.script.run(context, { timeout: 1000, reference: true });
         if (entry.typeof !== 'function') throw new Error('the function module replaced the runtime entry point');
         return { context, entry, slot };
@@ -238,6 +235,30 @@ export class Sandbox {
     // A spare nobody takes (its isolate disposed) must not surface as an unhandled rejection.
     p.catch(() => undefined);
     return p;
+  }
+
+  /** The host side of a context's one reference: `kind` names the callback (the prelude's `H.<kind>`). */
+  private host(inv: Invocation | null, kind: unknown, a: unknown, b: unknown): unknown {
+    switch (kind) {
+      case 'log':
+        return this.log(inv, a, b);
+      case 'fetch':
+        return this.fetch(inv, a as FetchInput);
+      case 'db':
+        return this.dbCall(inv, a as DbOp);
+      case 'notify':
+        return this.notifyCall(inv, a);
+      case 'digest':
+        return digest(a as string, b as Uint8Array);
+      case 'random':
+        return random(a as number);
+      case 'url':
+        return parseUrl(a as string, b as string | undefined);
+      case 'timer':
+        return timer(inv, a as number);
+      default:
+        return undefined;
+    }
   }
 
   private log(inv: Invocation | null, level: unknown, message: unknown): void {
@@ -276,6 +297,13 @@ export class Sandbox {
     if (!inv || inv.done) return { error: 'the invocation has ended' };
     if (++inv.dbCalls > this.settings.maxDbCalls) return { error: `at most ${this.settings.maxDbCalls} env.db calls per invocation` };
     return { ok: await this.db(inv.id, sanitizeOp(op)) };
+  }
+
+  private async notifyCall(inv: Invocation | null, body: unknown) {
+    if (!inv || inv.done) return { error: 'the invocation has ended' };
+    if (++inv.notifyCalls > this.settings.maxNotifyCalls) return { error: `at most ${this.settings.maxNotifyCalls} env.notify calls per invocation` };
+    if (typeof body !== 'string' || body.length > 64 * 1024) return { error: 'env.notify.send takes an object of at most 64 KiB as JSON' };
+    return { ok: await this.notify(inv.id, { body }) };
   }
 
   /**
@@ -351,14 +379,34 @@ export class Sandbox {
     const isolate = new this.ivm.Isolate({ memoryLimit: Math.max(8, msg.memoryMb) });
     try {
       const script = await isolate.compileScript(perContextScript(msg.code), { filename: 'function.js' });
-      const w: WarmIsolate = { key: msg.key, isolate, script, memoryMb: msg.memoryMb, spare: undefined, uses: 0, active: 0, retired: false, meters: new Set(), sampler: undefined, lastCpu: 0n, lastAt: 0, busySince: null, killedForCpu: false };
+      const w: WarmIsolate = { key: msg.key, isolate, script, memoryMb: msg.memoryMb, heapBytes: heapOf(isolate), spare: undefined, uses: 0, active: 0, retired: false, meters: new Set(), sampler: undefined, lastCpu: 0n, lastAt: 0, busySince: null, killedForCpu: false };
       this.warm.set(msg.key, w);
-      while (this.warm.size > this.settings.maxIsolates) this.retire(this.warm.values().next().value as WarmIsolate);
+      this.bound(w);
       return w;
     } catch (e) {
       if (!isolate.isDisposed) isolate.dispose();
       throw e;
     }
+  }
+
+  /**
+   * Keeps the warm isolates within their count and their total heap (`maxIsolatesHeapBytes`), retiring the least
+   * recently used first (never `keep`, the one about to serve a call).
+   */
+  private bound(keep: WarmIsolate): void {
+    let heap = 0;
+    for (const w of this.warm.values()) heap += w.heapBytes;
+    for (const w of [...this.warm.values()]) {
+      if (this.warm.size <= this.settings.maxIsolates && heap <= this.settings.maxIsolatesHeapBytes) return;
+      if (w === keep) continue;
+      heap -= w.heapBytes;
+      this.retire(w);
+    }
+  }
+
+  /** The warm isolates, least recently used first (for the pool's stats and tests). */
+  stats(): Array<{ key: string; heapBytes: number; uses: number }> {
+    return [...this.warm.values()].map((w) => ({ key: w.key, heapBytes: w.heapBytes, uses: w.uses }));
   }
 
   /** Retires a worn isolate (heap share or use count): new calls get a fresh one; this one goes when idle. */
@@ -367,8 +415,10 @@ export class Sandbox {
     if (w.uses >= RETIRE_USES) return this.retire(w);
     if (w.uses % HEAP_CHECK_EVERY !== 0 || w.isolate.isDisposed) return;
     w.isolate.getHeapStatistics().then(
-      (h: { used_heap_size: number }) => {
+      (h: { used_heap_size: number; total_heap_size: number }) => {
+        w.heapBytes = h.total_heap_size;
         if (h.used_heap_size > RETIRE_HEAP_SHARE * w.memoryMb * 1024 * 1024) this.retire(w);
+        else if (!w.retired) this.bound(w);
       },
       () => undefined,
     );
@@ -411,6 +461,14 @@ interface FetchInput {
 }
 
 class WallTimeout extends Error {}
+
+function heapOf(isolate: Isolate): number {
+  try {
+    return Number(isolate.getHeapStatisticsSync().total_heap_size) || 0;
+  } catch {
+    return 0;
+  }
+}
 
 function digest(alg: string, data: Uint8Array): { ok: Uint8Array } | { error: string } {
   const name = DIGESTS[String(alg)];

@@ -1,16 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlinthException, WireException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import type { TenantContext } from '@plinth/gateway';
+import { scopeAllows, type TenantContext } from '@plinth/gateway';
 import { METERS, MeteringService } from '@plinth/metering';
 import { PlansService, TenantLimitsService } from '@plinth/quotas';
 import { RestMethod, RestService } from '@plinth/runtime-data';
+import { SendService, sendSchema } from '@plinth/runtime-notifications';
 import { FunctionDirectory } from './function-directory';
 import { FunctionLogs } from './function-logs';
+import { FunctionSlots } from './function-slots';
 import type { DeployedFunction } from './functions.repository';
 import { RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
-import type { DbOp, DbResult, InvokeOutcome, InvokeRequest } from './runner-protocol';
+import type { DbOp, DbResult, InvokeOutcome, InvokeRequest, NotifyOp } from './runner-protocol';
 
 /** A call of a function, from the edge, the rpc route or the scheduler. */
 export interface FunctionCall {
@@ -45,7 +48,7 @@ export function functionsError(status: number, code: string, message: string, ex
 @Injectable()
 export class FunctionInvoker {
   private readonly logger = new Logger(FunctionInvoker.name);
-  private readonly running = new Map<string, number>();
+  private sendService: SendService | null | undefined;
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
@@ -56,6 +59,8 @@ export class FunctionInvoker {
     private readonly limits: TenantLimitsService,
     private readonly plans: PlansService,
     private readonly logs: FunctionLogs,
+    private readonly slots: FunctionSlots,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   /** The deployed function, or undefined (no such function, or not reachable the way it is asked for). */
@@ -73,9 +78,8 @@ export class FunctionInvoker {
     }
     await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.functionInvocations, METERS.functionGbSeconds]);
     const limit = this.concurrency(t);
-    const now = this.running.get(t.project.id) ?? 0;
-    if (now >= limit) throw new PlinthException(ErrorCode.ConcurrencyLimited, `This project already runs ${limit} function calls at once; retry shortly`, undefined, { 'retry-after': '1' });
-    this.running.set(t.project.id, now + 1);
+    const release = await this.slots.acquire(t.project.id, limit, fn.settings.timeout_ms);
+    if (!release) throw new PlinthException(ErrorCode.ConcurrencyLimited, `This project already runs ${limit} function calls at once; retry shortly`, undefined, { 'retry-after': '1' });
     const started = Date.now();
     let outcome: InvokeOutcome | undefined;
     try {
@@ -94,6 +98,7 @@ export class FunctionInvoker {
           return code;
         },
         db: (op) => this.db(t, fn, op),
+        notify: (op) => this.notify(t, fn, op),
       });
       return this.answer(fn, call, outcome);
     } catch (e) {
@@ -104,9 +109,7 @@ export class FunctionInvoker {
       if (e instanceof RunnersUnavailable) throw functionsError(503, 'FUNCTIONS_UNAVAILABLE', 'Functions are not available on this server');
       throw e;
     } finally {
-      const left = (this.running.get(t.project.id) ?? 1) - 1;
-      if (left <= 0) this.running.delete(t.project.id);
-      else this.running.set(t.project.id, left);
+      release();
       this.meter(t, fn, started, outcome);
     }
   }
@@ -138,6 +141,7 @@ export class FunctionInvoker {
     const wallMs = o?.wallMs ?? Date.now() - started;
     this.metering.record(t.project.id, METERS.functionInvocations, 1);
     this.metering.record(t.project.id, METERS.functionGbSeconds, (fn.settings.memory_mb / 1024) * (wallMs / 1000));
+    if (o?.cpuMs) this.metering.record(t.project.id, METERS.functionCpuMs, o.cpuMs);
     if (o?.fetchBytes) this.metering.record(t.project.id, `${METERS.egressBytes}:functions`, o.fetchBytes);
   }
 
@@ -157,6 +161,48 @@ export class FunctionInvoker {
       error: error ?? null,
       at: new Date(started),
     });
+  }
+
+  /**
+   * An `env.notify.send(...)` call: the notifications runtime's send, for the invocation's project only, with the
+   * authority `POST /p/:ref/notifications/v1/send` asks for — the function deployed with `service_role`, or a caller
+   * holding the secret key or a restricted key with `notifications:send`. Anyone else (anon, a signed-in end user)
+   * gets a 403 error back in the function, and nothing is sent.
+   */
+  private async notify(t: TenantContext, fn: DeployedFunction, op: NotifyOp): Promise<DbResult> {
+    const allowed = fn.settings.service_role || t.role === 'service' || (t.role === 'restricted' && scopeAllows({ scopes: t.restrictions }, 'notifications', 'send'));
+    if (!allowed) return notifyError(403, 'forbidden', 'env.notify needs a function deployed with service_role, or a caller with the secret key or the notifications:send scope');
+    const sends = this.sends();
+    if (!sends) return notifyError(503, 'unavailable', 'Notifications are not available in this process');
+    let input: unknown;
+    try {
+      input = JSON.parse(op.body);
+    } catch {
+      return notifyError(400, 'validation_failed', 'env.notify.send takes a JSON object');
+    }
+    const parsed = sendSchema.safeParse(input);
+    if (!parsed.success) return notifyError(400, 'validation_failed', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ').slice(0, 1000));
+    const as: TenantContext = fn.settings.service_role ? { ...t, role: 'service', user: null, restrictions: null } : t;
+    try {
+      return { status: 202, headers: {}, body: JSON.stringify(await sends.send(as, parsed.data)) };
+    } catch (e) {
+      if (e instanceof WireException) return { status: e.status, headers: {}, body: JSON.stringify(e.body) };
+      if (e instanceof PlinthException) return notifyError(e.status, e.code, e.message);
+      this.logger.error({ err: e }, 'env.notify failed');
+      return notifyError(500, 'internal_error', 'env.notify failed');
+    }
+  }
+
+  /** The notifications runtime's send service when this process has it (the api; the worker runs none). */
+  private sends(): SendService | null {
+    if (this.sendService === undefined) {
+      try {
+        this.sendService = this.moduleRef.get(SendService, { strict: false });
+      } catch {
+        this.sendService = null;
+      }
+    }
+    return this.sendService ?? null;
   }
 
   /**
@@ -187,6 +233,10 @@ export class FunctionInvoker {
       return postgrestError(500, 'PGRST000', 'env.db failed');
     }
   }
+}
+
+function notifyError(status: number, code: string, message: string): DbResult {
+  return { status, headers: {}, body: JSON.stringify({ code, message }) };
 }
 
 function postgrestError(status: number, code: string, message: string): DbResult {

@@ -3,7 +3,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import type { ChildMessage, DbOp, DbResult, InvokeMessage, InvokeOutcome, RunnerSettings } from './runner-protocol';
+import type { ChildMessage, DbOp, DbResult, InvokeMessage, InvokeOutcome, NotifyOp, ParentMessage, RunnerSettings, WarmIsolateStats } from './runner-protocol';
 
 /** A runner died (or was killed) with the call in flight: the caller answers 502. */
 export class RunnerLost extends Error {}
@@ -21,6 +21,8 @@ export interface PoolCall {
   code: () => Promise<string>;
   /** Serves the function's `env.db` calls (the api decides as whom). */
   db: (op: DbOp) => Promise<DbResult>;
+  /** Serves the function's `env.notify.send` calls (the api decides whether it may). */
+  notify: (op: NotifyOp) => Promise<DbResult>;
 }
 
 interface InFlight {
@@ -47,6 +49,7 @@ class Runner {
   ready = false;
   readonly inflight = new Map<number, InFlight>();
   private waiters: Array<() => void> = [];
+  private readonly statsWaiters = new Map<number, (s: WarmIsolateStats[]) => void>();
   private failures = 0;
   private startedAt = 0;
   private lastPong = 0;
@@ -85,12 +88,29 @@ class Runner {
     });
   }
 
-  send(msg: InvokeMessage | { t: 'ping'; id: number } | { t: 'db-result'; callId: number; result: DbResult }): void {
+  send(msg: ParentMessage): void {
     try {
       this.child?.send(msg);
     } catch {
       // The channel closed: the exit handler fails what is in flight.
     }
+  }
+
+  /** The runner's warm isolates (empty when it isn't running or doesn't answer within a second). */
+  stats(): Promise<WarmIsolateStats[]> {
+    if (!this.ready || !this.child) return Promise.resolve([]);
+    const id = ++this.pingId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.statsWaiters.delete(id);
+        resolve([]);
+      }, 1000);
+      this.statsWaiters.set(id, (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      this.send({ t: 'stats', id });
+    });
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
@@ -121,6 +141,11 @@ class Runner {
       case 'pong':
         this.lastPong = Date.now();
         return;
+      case 'stats': {
+        const done = this.statsWaiters.get(m.id);
+        this.statsWaiters.delete(m.id);
+        return done?.(m.isolates);
+      }
       case 'need-code': {
         const f = this.inflight.get(m.id);
         if (!f) return;
@@ -136,6 +161,15 @@ class Runner {
         f.call.db(m.op).then(
           (result) => this.send({ t: 'db-result', callId: m.callId, result }),
           () => this.send({ t: 'db-result', callId: m.callId, result: { status: 500, headers: {}, body: JSON.stringify({ code: 'PGRST000', message: 'env.db failed', details: null, hint: null }) } }),
+        );
+        return;
+      }
+      case 'notify': {
+        const f = this.inflight.get(m.id);
+        if (!f) return this.send({ t: 'db-result', callId: m.callId, result: { status: 410, headers: {}, body: null } });
+        f.call.notify(m.op).then(
+          (result) => this.send({ t: 'db-result', callId: m.callId, result }),
+          () => this.send({ t: 'db-result', callId: m.callId, result: { status: 500, headers: {}, body: JSON.stringify({ code: 'internal_error', message: 'env.notify failed' }) } }),
         );
         return;
       }
@@ -195,10 +229,12 @@ export class RunnerPool implements OnApplicationShutdown {
     const f = config.functions;
     this.settings = {
       maxIsolates: f.isolatesPerRunner,
+      maxIsolatesHeapBytes: f.isolatesHeapBytes,
       maxResponseBytes: f.maxResponseBytes,
       maxLogBytes: 64 * 1024,
       fetch: { allowPrivate: config.outbound.allowPrivate, timeoutMs: f.fetchTimeoutMs, maxBytes: f.fetchMaxBytes, maxCalls: 50 },
       maxDbCalls: 100,
+      maxNotifyCalls: 20,
     };
   }
 
@@ -262,6 +298,11 @@ export class RunnerPool implements OnApplicationShutdown {
   /** Process ids of the runners (for operations and the kill -9 test). */
   pids(): number[] {
     return this.runners.map((r) => r.child?.pid).filter((p): p is number => p !== undefined);
+  }
+
+  /** Each runner's warm isolates, least recently used first (operations, tests). */
+  stats(): Promise<WarmIsolateStats[][]> {
+    return Promise.all(this.runners.map((r) => r.stats()));
   }
 
   /** Calls in flight on each runner. */

@@ -7,6 +7,8 @@
 export interface RunnerSettings {
   /** Warm isolates kept per runner (least recently used go first). */
   maxIsolates: number;
+  /** Their total V8 heap, in bytes (least recently used go first). */
+  maxIsolatesHeapBytes: number;
   /** Largest response body a function may return, in bytes. */
   maxResponseBytes: number;
   /** Captured console output per invocation, in bytes. */
@@ -15,6 +17,8 @@ export interface RunnerSettings {
   fetch: { allowPrivate: boolean; timeoutMs: number; maxBytes: number; maxCalls: number };
   /** `env.db` calls per invocation. */
   maxDbCalls: number;
+  /** `env.notify.send` calls per invocation. */
+  maxNotifyCalls: number;
 }
 
 export interface InvokeRequest {
@@ -41,7 +45,13 @@ export interface InvokeMessage {
 export type ParentMessage =
   | InvokeMessage
   | { t: 'ping'; id: number }
+  | { t: 'stats'; id: number }
   | { t: 'db-result'; callId: number; result: DbResult };
+
+/** An `env.notify.send(...)` call: the send's body as JSON (the api validates it as `POST /notifications/v1/send` does). */
+export interface NotifyOp {
+  body: string;
+}
 
 export interface LogLine {
   at: number;
@@ -83,6 +93,15 @@ export type ChildMessage =
   | { t: 'ready' }
   | { t: 'unavailable'; message: string }
   | { t: 'pong'; id: number }
+  | { t: 'stats'; id: number; isolates: WarmIsolateStats[] }
   | { t: 'need-code'; id: number }
   | { t: 'result'; id: number; outcome: InvokeOutcome }
-  | { t: 'db'; id: number; callId: number; op: DbOp };
+  | { t: 'db'; id: number; callId: number; op: DbOp }
+  | { t: 'notify'; id: number; callId: number; op: NotifyOp };
+
+/** A runner's warm isolate, as its stats report it. */
+export interface WarmIsolateStats {
+  key: string;
+  heapBytes: number;
+  uses: number;
+}
