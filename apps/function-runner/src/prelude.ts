@@ -292,10 +292,13 @@ const bodyMixin = {
     return fd;
   },
 };
+// The init objects of the invocation's own requests (a WeakSet lookup triggers no trap of a Proxy a function passes).
+const TRUSTED_INITS = new WeakSet();
 class Request {
   constructor(input, init = {}) {
     const from = input instanceof Request ? input : null;
-    this.url = from ? from.url : new URL(String(input)).href;
+    // The invocation's own request URL was made and normalised by the api: not parsed again (a host call).
+    this.url = from ? from.url : TRUSTED_INITS.has(init) ? String(input) : new URL(String(input)).href;
     this.method = String(init.method || (from ? from.method : 'GET')).toUpperCase();
     this.headers = new Headers(init.headers || (from ? from.headers : undefined));
     const [b, t] = init.body !== undefined ? extractBody(init.body) : [from ? from._body : null, null];
@@ -497,7 +500,9 @@ Object.defineProperty(G, '__plinthInvoke', {
     const handler = mod && (mod.default || mod);
     const fetchFn = handler && (typeof handler.fetch === 'function' ? handler.fetch.bind(handler) : typeof handler === 'function' ? handler : null);
     if (!fetchFn) throw new TypeError('The function module must export default { fetch(request, env, ctx) }');
-    const request = new Request(req.url, { method: req.method, headers: req.headers, body: req.body && req.body.length && req.method !== 'GET' && req.method !== 'HEAD' ? req.body : undefined });
+    const init = { method: req.method, headers: req.headers, body: req.body && req.body.length && req.method !== 'GET' && req.method !== 'HEAD' ? req.body : undefined };
+    TRUSTED_INITS.add(init);
+    const request = new Request(req.url, init);
     const env = Object.freeze({ db, notify, secrets: Object.freeze(Object.assign({}, envInit.secrets)), auth: Object.freeze({ user: envInit.user ? Object.freeze(envInit.user) : null }) });
     const waits = [];
     const ctx = Object.freeze({ waitUntil(p) { waits.push(Promise.resolve(p).catch(() => undefined)); }, passThroughOnException() {} });

@@ -35,7 +35,11 @@ interface WarmIsolate {
   /** Its V8 heap (total_heap_size) when last measured: at creation and every {@link HEAP_CHECK_EVERY} calls. */
   heapBytes: number;
   /** A context made ready ahead of the next call (prelude and module run, entry point found). */
-  spare: Promise<Prepared> | undefined;
+  spare: Prepared | undefined;
+  /** A spare is scheduled (made on the next turn of the event loop, after the answer that scheduled it went out). */
+  spareQueued: boolean;
+  /** Its module started slower than {@link SYNC_START_MS} once: contexts are made on the isolate's thread only. */
+  asyncOnly: boolean;
   uses: number;
   active: number;
   retired: boolean;
@@ -85,6 +89,8 @@ const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 
 const RETIRE_HEAP_SHARE = 0.5;
 const RETIRE_USES = 2000;
 const HEAP_CHECK_EVERY = 25;
+/** A context is made on the runner's own thread only while the module's top level runs within this (see prepareSync). */
+const SYNC_START_MS = 20;
 
 /**
  * What runs in each new context, as one script (measured per context: ~4 ms of isolate CPU running prelude and module
@@ -142,6 +148,13 @@ export class Sandbox {
       this.warm.set(msg.key, w);
     }
     const { isolate } = w;
+    // Taken before this call counts as active: an idle isolate makes a missing context synchronously (see take).
+    let ready: Prepared | Promise<Prepared> | undefined;
+    try {
+      ready = this.take(w);
+    } catch (e) {
+      ready = Promise.reject(e as Error);
+    }
     w.active++;
     w.uses++;
     let limit: InvokeFailure | undefined;
@@ -151,7 +164,7 @@ export class Sandbox {
     this.meter(w, meter);
     let wallTimer: NodeJS.Timeout | undefined;
     try {
-      prepared = await this.take(w);
+      prepared = await ready;
       prepared.slot.inv = inv;
       const wall = new Promise<never>((_, reject) => {
         wallTimer = setTimeout(() => reject(new WallTimeout()), Math.max(1, inv.deadline - Date.now()));
@@ -201,15 +214,93 @@ export class Sandbox {
       this.maybeRetire(w);
       // The next call's context, made once this call has answered (the isolate runs one thing at a time: made
       // before, it would have delayed this answer).
-      if (!w.retired && !w.spare && !w.isolate.isDisposed) w.spare = this.prepare(w);
+      this.queueSpare(w);
     }
   }
 
-  /** The ready context for a call (or a new one when another call took it). */
-  private take(w: WarmIsolate): Promise<Prepared> {
-    const ready = w.spare ?? this.prepare(w);
+  /**
+   * The context for a call: the spare made after the previous call (never used by anyone), else a new one, made
+   * synchronously when the isolate is idle (no thread hops: ~0.5 ms of this thread) and asynchronously when calls run
+   * in it (one of them may be a loop that only its limit ends: this thread must not wait on the isolate's lock).
+   */
+  private take(w: WarmIsolate): Prepared | Promise<Prepared> {
+    const spare = w.spare;
     w.spare = undefined;
-    return ready;
+    if (spare) return spare;
+    if (w.active === 0 && !w.asyncOnly) {
+      try {
+        return this.prepareSync(w);
+      } catch (e) {
+        if (!w.asyncOnly) throw e;
+      }
+    }
+    return this.prepare(w);
+  }
+
+  /** Makes the spare on the next turn of the event loop, if the isolate is idle then (else its next idle moment). */
+  private queueSpare(w: WarmIsolate): void {
+    if (w.spareQueued || w.spare || w.retired || w.isolate.isDisposed) return;
+    w.spareQueued = true;
+    setImmediate(() => {
+      w.spareQueued = false;
+      if (w.spare || w.retired || w.isolate.isDisposed || w.active > 0 || w.asyncOnly) {
+        if (w.asyncOnly && !w.spare && !w.retired && !w.isolate.isDisposed && w.active === 0) this.prepare(w).then((p) => this.keepSpare(w, p), () => undefined);
+        return;
+      }
+      try {
+        w.spare = this.prepareSync(w);
+      } catch {
+        // The isolate failed (disposed, out of memory): the next call finds out and answers for it.
+      }
+    });
+  }
+
+  /** An asynchronously made spare, kept unless one appeared meanwhile or the isolate went. */
+  private keepSpare(w: WarmIsolate, p: Prepared): void {
+    if (!w.spare && !w.retired && !w.isolate.isDisposed) {
+      w.spare = p;
+      return;
+    }
+    try {
+      p.context.release();
+    } catch {
+      // disposed
+    }
+  }
+
+  /**
+   * {@link prepare}, synchronously on this thread: only for an idle isolate, and only while the module's top level
+   * runs within {@link SYNC_START_MS} (a module slower to start — a loop at its top level — would hold this thread,
+   * and every other function of the runner, for its whole start time: its isolate then makes contexts on the
+   * isolate's own thread only).
+   */
+  private prepareSync(w: WarmIsolate): Prepared {
+    const slot: { inv: Invocation | null } = { inv: null };
+    const context = w.isolate.createContextSync();
+    try {
+      context.global.setSync('__h', this.hostRef(slot));
+      let entry: any;
+      try {
+        entry = w.script.runSync(context, { timeout: SYNC_START_MS, reference: true });
+      } catch (e) {
+        if (/timed out/i.test(String((e as Error)?.message))) w.asyncOnly = true;
+        throw e;
+      }
+      if (entry.typeof !== 'function') throw new Error('the function module replaced the runtime entry point');
+      return { context, entry, slot };
+    } catch (e) {
+      try {
+        context.release();
+      } catch {
+        // disposed
+      }
+      throw e;
+    }
+  }
+
+  /** The context's one host reference, a dispatcher bound to the context's invocation slot. */
+  private hostRef(slot: { inv: Invocation | null }): unknown {
+    return new this.ivm.Reference((kind: unknown, a: unknown, b: unknown) => this.host(slot.inv, kind, a, b));
   }
 
   /** A new context with the host callbacks, the prelude and the module run, and its entry point. */
@@ -219,7 +310,7 @@ export class Sandbox {
       const context = await w.isolate.createContext();
       try {
         // V8 contexts have their own `globalThis`; the host is one dispatcher reference (see the prelude's bind).
-        context.global.setIgnored('__h', new this.ivm.Reference((kind: unknown, a: unknown, b: unknown) => this.host(slot.inv, kind, a, b)));
+        context.global.setIgnored('__h', this.hostRef(slot));
         const entry = await w.script.run(context, { timeout: 1000, reference: true });
         if (entry.typeof !== 'function') throw new Error('the function module replaced the runtime entry point');
         return { context, entry, slot };
@@ -379,7 +470,7 @@ export class Sandbox {
     const isolate = new this.ivm.Isolate({ memoryLimit: Math.max(8, msg.memoryMb) });
     try {
       const script = await isolate.compileScript(perContextScript(msg.code), { filename: 'function.js' });
-      const w: WarmIsolate = { key: msg.key, isolate, script, memoryMb: msg.memoryMb, heapBytes: heapOf(isolate), spare: undefined, uses: 0, active: 0, retired: false, meters: new Set(), sampler: undefined, lastCpu: 0n, lastAt: 0, busySince: null, killedForCpu: false };
+      const w: WarmIsolate = { key: msg.key, isolate, script, memoryMb: msg.memoryMb, heapBytes: heapOf(isolate), spare: undefined, spareQueued: false, asyncOnly: false, uses: 0, active: 0, retired: false, meters: new Set(), sampler: undefined, lastCpu: 0n, lastAt: 0, busySince: null, killedForCpu: false };
       this.warm.set(msg.key, w);
       this.bound(w);
       return w;
