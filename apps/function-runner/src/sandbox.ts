@@ -90,7 +90,7 @@ const RETIRE_HEAP_SHARE = 0.5;
 const RETIRE_USES = 2000;
 const HEAP_CHECK_EVERY = 25;
 /** A context is made on the runner's own thread only while the module's top level runs within this (see prepareSync). */
-const SYNC_START_MS = 20;
+const SYNC_START_MS = 50;
 
 /**
  * What runs in each new context, as one script (measured per context: ~4 ms of isolate CPU running prelude and module
@@ -227,7 +227,9 @@ export class Sandbox {
     const spare = w.spare;
     w.spare = undefined;
     if (spare) return spare;
-    if (w.active === 0 && !w.asyncOnly) {
+    // The first context of a new isolate runs the module for the first time (lazy compilation, possibly slow under
+    // load): always on the isolate's thread.
+    if (w.active === 0 && !w.asyncOnly && w.uses > 0) {
       try {
         return this.prepareSync(w);
       } catch (e) {

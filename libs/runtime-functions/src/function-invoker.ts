@@ -43,7 +43,8 @@ export function functionsError(status: number, code: string, message: string, ex
  * Runs a deployed function for a caller: finds its current version, applies `verify_jwt`, the project's quota and
  * concurrency, hands the call to the runner pool with the caller's `env` (secrets, user, `env.db` acting as the
  * caller or as the service role), then meters it (`function_invocations`, `function_gb_seconds` = memory limit ×
- * wall time, fetch traffic as egress) and logs it.
+ * wall time, `function_cpu_ms` = the isolate's CPU time during the call, fetch traffic as egress) and logs it.
+ * Concurrency per project is counted by {@link FunctionSlots} (across instances with Redis).
  */
 @Injectable()
 export class FunctionInvoker {

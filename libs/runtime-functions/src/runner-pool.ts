@@ -48,6 +48,8 @@ class Runner {
   child: ChildProcess | undefined;
   ready = false;
   readonly inflight = new Map<number, InFlight>();
+  /** Isolate keys whose code this runner process was sent (a first call sends the code with it: no `need-code` hop). */
+  readonly sent = new Set<string>();
   private waiters: Array<() => void> = [];
   private readonly statsWaiters = new Map<number, (s: WarmIsolateStats[]) => void>();
   private failures = 0;
@@ -66,6 +68,7 @@ class Runner {
     const { script, execArgv, cwd } = runnerEntry();
     this.startedAt = Date.now();
     this.lastPong = Date.now();
+    this.sent.clear();
     const child = fork(script, [JSON.stringify(this.pool.settings)], { execPath: process.execPath, execArgv, cwd, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child = child;
     child.on('message', (m: ChildMessage) => this.onMessage(m));
@@ -271,9 +274,17 @@ export class RunnerPool implements OnApplicationShutdown {
     if (this.unavailable) throw new RunnersUnavailable(this.unavailable);
     const runner = await this.pick(call.key);
     const id = ++this.nextId;
+    const msg = this.message(id, call);
+    // A function this runner has never been sent gets its code at once (it would ask for it: one more round trip
+    // on the cold path). A runner that evicted it since still asks (`need-code`).
+    if (!runner.sent.has(call.key)) {
+      msg.code = await call.code();
+      if (runner.sent.size >= 10_000) runner.sent.clear();
+      runner.sent.add(call.key);
+    }
     return new Promise<InvokeOutcome>((resolve, reject) => {
       runner.inflight.set(id, { call, resolve, reject });
-      runner.send(this.message(id, call));
+      runner.send(msg);
     });
   }
 
