@@ -210,6 +210,41 @@ describe('functions runtime operations', () => {
     expect((await t2.http().get(fn(p, 'slow')).set('apikey', p.publishable)).status).toBe(200);
   });
 
+  it('streams a large response body from the runner in chunks, intact, with its length; small ones cross whole', async () => {
+    const pool = t.app.get(RunnerPool);
+    const source = `export default { fetch(req) {
+      const n = Number(new URL(req.url).searchParams.get('n'));
+      const b = new Uint8Array(n);
+      for (let i = 0; i < n; i++) b[i] = i % 251;
+      return new Response(b, { headers: { 'content-type': 'application/octet-stream', 'x-n': String(n) } });
+    } };`;
+    expect((await deploy('big', { source })).status).toBe(200);
+    const binary = (res: NodeJS.ReadableStream, cb: (e: Error | null, b: Buffer) => void) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => cb(null, Buffer.concat(parts)));
+    };
+    const before = pool.streamedBodies;
+    const n = 1_500_000 + 7;
+    const big = await t.http().get(`${fn(p, 'big')}?n=${n}`).set('apikey', p.publishable).buffer(true).parse(binary);
+    expect(big.status).toBe(200);
+    expect(big.headers['content-length']).toBe(String(n));
+    expect(big.headers['x-n']).toBe(String(n));
+    const body = big.body as Buffer;
+    expect(body.length).toBe(n);
+    let wrong = 0;
+    for (let i = 0; i < n; i++) if (body[i] !== i % 251) wrong++;
+    expect(wrong).toBe(0);
+    expect(pool.streamedBodies).toBe(before + 1);
+    // A HEAD answers the length without the body; a small body crosses in one message.
+    const head = await t.http().head(`${fn(p, 'big')}?n=${n}`).set('apikey', p.publishable);
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe(String(n));
+    const small = await t.http().get(`${fn(p, 'big')}?n=1000`).set('apikey', p.publishable).buffer(true).parse(binary);
+    expect((small.body as Buffer).length).toBe(1000);
+    expect(pool.streamedBodies).toBe(before + 2);
+  });
+
   it('queues a call briefly at the limit instead of refusing it when a slot frees in time', async () => {
     const source = `export default { async fetch(req) { const ms = Number(new URL(req.url).searchParams.get('ms')); await new Promise((r) => setTimeout(r, ms)); return new Response('ok') } };`;
     expect((await deploy('timed', { source }, other)).status).toBe(200);

@@ -12,7 +12,8 @@ import { FunctionDirectory } from './function-directory';
 import { FunctionLogs } from './function-logs';
 import { FunctionSlots } from './function-slots';
 import type { DeployedFunction } from './functions.repository';
-import { RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
+import type { Readable } from 'node:stream';
+import { PoolOutcome, RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
 import type { DbOp, DbResult, InvokeOutcome, InvokeRequest, NotifyOp } from './runner-protocol';
 
 /** A call of a function, from the edge, the rpc route or the scheduler. */
@@ -30,6 +31,9 @@ export interface FunctionAnswer {
   status: number;
   headers: Array<[string, string]>;
   body: Uint8Array | null;
+  /** A large body, streamed as it crosses from the runner (`chunked` bytes in all); `body` is then null. */
+  stream?: Readable;
+  chunked?: number;
 }
 
 const DB_METHODS = new Set(['GET', 'HEAD', 'POST', 'PATCH', 'DELETE']);
@@ -82,7 +86,7 @@ export class FunctionInvoker {
     const release = await this.slots.acquire(t.project.id, limit, fn.settings.timeout_ms);
     if (!release) throw new PlinthException(ErrorCode.ConcurrencyLimited, `This project already runs ${limit} function calls at once; retry shortly`, undefined, { 'retry-after': '1' });
     const started = Date.now();
-    let outcome: InvokeOutcome | undefined;
+    let outcome: PoolOutcome | undefined;
     try {
       const [secrets] = await Promise.all([this.directory.projectSecrets(t.project.id)]);
       const user = t.user ? { ...t.user.claims, id: t.user.id } : null;
@@ -122,10 +126,10 @@ export class FunctionInvoker {
     return typeof own === 'number' && own > 0 ? Math.min(own, this.config.functions.concurrency) : this.config.functions.concurrency;
   }
 
-  private answer(fn: DeployedFunction, call: FunctionCall, o: InvokeOutcome): FunctionAnswer {
+  private answer(fn: DeployedFunction, call: FunctionCall, o: PoolOutcome): FunctionAnswer {
     if (o.response) {
       this.record(fn, call, o.response.status, Date.now() - o.wallMs, o);
-      return o.response;
+      return o.stream ? { ...o.response, stream: o.stream } : o.response;
     }
     const f = o.failure!;
     if (f.kind === 'limit') {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import type { ChildMessage, DbOp, DbResult, InvokeMessage, InvokeOutcome, NotifyOp, ParentMessage, RunnerSettings, WarmIsolateStats } from './runner-protocol';
 
@@ -25,9 +26,12 @@ export interface PoolCall {
   notify: (op: NotifyOp) => Promise<DbResult>;
 }
 
+/** An outcome as the pool hands it over: a chunked response body comes as `stream` (its bytes as they cross IPC). */
+export type PoolOutcome = InvokeOutcome & { stream?: Readable };
+
 interface InFlight {
   call: PoolCall;
-  resolve: (o: InvokeOutcome) => void;
+  resolve: (o: PoolOutcome) => void;
   reject: (e: Error) => void;
 }
 
@@ -50,6 +54,8 @@ class Runner {
   readonly inflight = new Map<number, InFlight>();
   /** Isolate keys whose code this runner process was sent (a first call sends the code with it: no `need-code` hop). */
   readonly sent = new Set<string>();
+  /** Response bodies still crossing IPC, by call id. */
+  readonly streams = new Map<number, PassThrough>();
   private waiters: Array<() => void> = [];
   private readonly statsWaiters = new Map<number, (s: WarmIsolateStats[]) => void>();
   private failures = 0;
@@ -176,8 +182,25 @@ class Runner {
         );
         return;
       }
-      case 'result':
-        return this.settle(m.id, (f) => f.resolve(m.outcome));
+      case 'result': {
+        if (!m.outcome.response?.chunked || !this.inflight.has(m.id)) return this.settle(m.id, (f) => f.resolve(m.outcome));
+        const stream = new PassThrough();
+        // Whoever reads it handles its failure; nobody reading (a cron run) must not make it an uncaught error.
+        stream.on('error', () => undefined);
+        this.streams.set(m.id, stream);
+        this.pool.streamedBodies++;
+        return this.settle(m.id, (f) => f.resolve({ ...m.outcome, stream }));
+      }
+      case 'chunk': {
+        const stream = this.streams.get(m.id);
+        if (!stream) return;
+        stream.write(m.data);
+        if (m.last) {
+          this.streams.delete(m.id);
+          stream.end();
+        }
+        return;
+      }
     }
   }
 
@@ -202,6 +225,9 @@ class Runner {
     const lost = [...this.inflight.values()];
     this.inflight.clear();
     for (const f of lost) f.reject(new RunnerLost(`the function runner stopped (${signal ?? `exit ${code}`}) during the call`));
+    // Bodies cut off mid-way: their responses are aborted (never ended as if complete).
+    for (const s of this.streams.values()) s.destroy(new RunnerLost('the function runner stopped while sending the response body'));
+    this.streams.clear();
     if (this.stopped || this.pool.closing) return this.flushWaiters();
     // Restart with backoff; a runner that lived a while starts again at once.
     this.failures = Date.now() - this.startedAt > 30_000 ? 0 : this.failures + 1;
@@ -227,6 +253,8 @@ export class RunnerPool implements OnApplicationShutdown {
   private nextId = 0;
   unavailable: string | undefined;
   closing = false;
+  /** Response bodies that crossed IPC in chunks (operations, tests). */
+  streamedBodies = 0;
 
   constructor(@Inject(PLINTH_CONFIG) private readonly config: PlinthConfig) {
     const f = config.functions;
@@ -269,7 +297,7 @@ export class RunnerPool implements OnApplicationShutdown {
   }
 
   /** Runs a call on a runner; rejects with {@link RunnerLost} or {@link RunnersUnavailable}. */
-  async invoke(call: PoolCall): Promise<InvokeOutcome> {
+  async invoke(call: PoolCall): Promise<PoolOutcome> {
     this.ensureStarted();
     if (this.unavailable) throw new RunnersUnavailable(this.unavailable);
     const runner = await this.pick(call.key);
@@ -282,7 +310,7 @@ export class RunnerPool implements OnApplicationShutdown {
       if (runner.sent.size >= 10_000) runner.sent.clear();
       runner.sent.add(call.key);
     }
-    return new Promise<InvokeOutcome>((resolve, reject) => {
+    return new Promise<PoolOutcome>((resolve, reject) => {
       runner.inflight.set(id, { call, resolve, reject });
       runner.send(msg);
     });

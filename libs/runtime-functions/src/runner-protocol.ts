@@ -65,7 +65,8 @@ export type InvokeFailure =
   | { kind: 'limit'; limit: 'memory' | 'cpu' | 'wall' | 'output'; message: string };
 
 export interface InvokeOutcome {
-  response?: { status: number; headers: Array<[string, string]>; body: Uint8Array | null };
+  /** `chunked`: the body (this many bytes) follows as `chunk` messages (bodies over 64 KiB); `body` is then null. */
+  response?: { status: number; headers: Array<[string, string]>; body: Uint8Array | null; chunked?: number };
   failure?: InvokeFailure;
   logs: LogLine[];
   cpuMs: number;
@@ -96,6 +97,7 @@ export type ChildMessage =
   | { t: 'stats'; id: number; isolates: WarmIsolateStats[] }
   | { t: 'need-code'; id: number }
   | { t: 'result'; id: number; outcome: InvokeOutcome }
+  | { t: 'chunk'; id: number; data: Uint8Array; last: boolean }
   | { t: 'db'; id: number; callId: number; op: DbOp }
   | { t: 'notify'; id: number; callId: number; op: NotifyOp };
 
