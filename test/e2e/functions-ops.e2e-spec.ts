@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MeteringService } from '@plinth/metering';
-import { FunctionLogs, RunnerPool } from '@plinth/runtime-functions';
+import { FunctionLogs, FunctionSlots, RunnerPool } from '@plinth/runtime-functions';
 import { waitFor } from '../support/billing-harness';
 import { registerTestTokens, signUserToken } from '../support/data';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, upgradeOrg } from '../support/test-app';
@@ -249,6 +249,21 @@ describe('functions runtime operations', () => {
     expect(Number(small.headers['content-length'])).toBe(1000);
     expect(pool.streamedBodies).toBe(before + 2);
   });
+
+  it('lets slots of a crashed instance expire (Redis): never released, they free themselves after the call\'s timeout', async () => {
+    if (!process.env.REDIS_URL) return;
+    const project = randomUUID();
+    const crashed = t2.app.get(FunctionSlots);
+    // Three slots taken on one instance for a 100 ms call and never given back (as if it died mid-call).
+    for (let i = 0; i < 3; i++) expect(await crashed.acquire(project, 3, 100)).toBeDefined();
+    const slots = t.app.get(FunctionSlots);
+    expect(await slots.acquire(project, 3, 100)).toBeUndefined();
+    // They expire 5 s after the call's timeout; then the other instance gets one.
+    await new Promise((resolve) => setTimeout(resolve, 5300));
+    const release = await slots.acquire(project, 3, 100);
+    expect(release).toBeDefined();
+    release!();
+  }, 15_000);
 
   it('queues a call briefly at the limit instead of refusing it when a slot frees in time', async () => {
     const source = `export default { async fetch(req) { const ms = Number(new URL(req.url).searchParams.get('ms')); await new Promise((r) => setTimeout(r, ms)); return new Response('ok') } };`;

@@ -26,6 +26,9 @@ const SLOT_MARGIN_MS = 5000;
 
 export type SlotRelease = () => void;
 
+/** The acquire script as a command of the connection (EVALSHA: the script's body isn't sent with every call). */
+type SlotClient = Redis & { plinthFnSlotAcquire?: (key: string, limit: number, ttl: number, member: string) => Promise<number> };
+
 /**
  * Concurrent function calls per project: across every api instance with Redis (a sorted set of holders per project,
  * each with an expiry, so an instance that dies can't keep its slots), else in this process. A call at the limit
@@ -43,7 +46,10 @@ export class FunctionSlots {
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
     @Inject(REDIS) private readonly redis: Redis | null,
-  ) {}
+  ) {
+    const client = redis as SlotClient | null;
+    if (client && !client.plinthFnSlotAcquire) client.defineCommand('plinthFnSlotAcquire', { numberOfKeys: 1, lua: ACQUIRE });
+  }
 
   /** A slot for one call of `projectId`, or undefined when none freed within the queueing time. */
   async acquire(projectId: string, limit: number, holdMs: number): Promise<SlotRelease | undefined> {
@@ -55,7 +61,7 @@ export class FunctionSlots {
       for (;;) {
         let got: number;
         try {
-          got = Number(await this.redis.eval(ACQUIRE, 1, key, limit, ttl, member));
+          got = Number(await (this.redis as SlotClient).plinthFnSlotAcquire!(key, limit, ttl, member));
         } catch (e) {
           this.logger.warn(`function slots: Redis failed (${(e as Error).message}); counting in this process`);
           return this.acquireLocal(projectId, limit, deadline);
