@@ -41,6 +41,22 @@ describe('functions sandbox attacks', () => {
     await t?.close();
   });
 
+  it('a module slow to start (a loop at its top level) holds only its own isolate, not the runner\'s other functions', async () => {
+    await deploy('slow-start', `const end = Date.now() + 300; while (Date.now() < end) {} export default { fetch() { return Response.json({ started: true }) } }`);
+    await stillServes();
+    for (let i = 0; i < 3; i++) {
+      const slow = call('slow-start');
+      // While its contexts start (300 ms each), ordinary functions on the same runners answer at once.
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      await stillServes();
+      expect(Date.now() - t0).toBeLessThan(200);
+      const res = await slow;
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ started: true });
+    }
+  });
+
   it('reaches no Node object through constructors, bridged objects, eval or the global', async () => {
     await deploy(
       'escape',
@@ -54,7 +70,7 @@ describe('functions sandbox attacks', () => {
           evalProcess: () => eval('process'),
           evalRequire: () => eval('require("fs")'),
           globalThisProcess: () => globalThis.process.pid,
-          hostRefs: () => { const names = Object.getOwnPropertyNames(globalThis).filter((n) => n.startsWith('__h_')); if (names.length) return names; throw new Error('none'); },
+          hostRefs: () => { const names = Object.getOwnPropertyNames(globalThis).filter((n) => n === '__h' || n.startsWith('__h_') || n === '__plinthBind'); if (names.length) return names; throw new Error('none'); },
           asyncCtor: () => (async function () {}).constructor('return process')(),
         };
         const out = {};

@@ -4,11 +4,32 @@
  * parent over the IPC channel only; its settings come as its one argument. If it dies (out of memory, a native
  * crash, kill -9), the pool answers its in-flight calls 502 and starts another.
  */
-import type { ChildMessage, DbOp, DbResult, ParentMessage, RunnerSettings } from '@plinth/runtime-functions';
+import type { ChildMessage, DbOp, DbResult, InvokeOutcome, NotifyOp, ParentMessage, RunnerSettings } from '@plinth/runtime-functions';
 import { loadIsolatedVm, Sandbox } from './sandbox';
 
 function send(msg: ChildMessage): void {
   process.send?.(msg);
+}
+
+/** Response bodies larger than this cross IPC as `chunk` messages (the type-only import keeps the library unloaded). */
+const BODY_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Sends an outcome; a large response body follows in chunks, one per turn of the event loop, so the other calls'
+ * messages (results, env.db calls) interleave instead of waiting behind megabytes on the one IPC channel.
+ */
+function sendResult(id: number, outcome: InvokeOutcome): void {
+  const body = outcome.response?.body;
+  if (!body || body.length <= BODY_CHUNK_BYTES) return send({ t: 'result', id, outcome });
+  send({ t: 'result', id, outcome: { ...outcome, response: { ...outcome.response!, body: null, chunked: body.length } } });
+  let at = 0;
+  const next = () => {
+    const end = Math.min(body.length, at + BODY_CHUNK_BYTES);
+    send({ t: 'chunk', id, data: body.subarray(at, end), last: end === body.length });
+    at = end;
+    if (at < body.length) setImmediate(next);
+  };
+  setImmediate(next);
 }
 
 function main(): void {
@@ -30,11 +51,19 @@ function main(): void {
       pendingDb.set(callId, resolve);
       send({ t: 'db', id, callId, op });
     });
-  const sandbox = new Sandbox(ivm, settings, db);
+  const notify = (id: number, op: NotifyOp) =>
+    new Promise<DbResult>((resolve) => {
+      const callId = ++nextCall;
+      pendingDb.set(callId, resolve);
+      send({ t: 'notify', id, callId, op });
+    });
+  const sandbox = new Sandbox(ivm, settings, db, notify);
   process.on('message', (msg: ParentMessage) => {
     switch (msg.t) {
       case 'ping':
         return send({ t: 'pong', id: msg.id });
+      case 'stats':
+        return send({ t: 'stats', id: msg.id, isolates: sandbox.stats() });
       case 'db-result': {
         const resolve = pendingDb.get(msg.callId);
         pendingDb.delete(msg.callId);
@@ -43,7 +72,7 @@ function main(): void {
       case 'invoke':
         if (msg.code === undefined && !sandbox.has(msg.key)) return send({ t: 'need-code', id: msg.id });
         void sandbox.invoke(msg).then(
-          (outcome) => send({ t: 'result', id: msg.id, outcome }),
+          (outcome) => sendResult(msg.id, outcome),
           (e: Error) => send({ t: 'result', id: msg.id, outcome: { logs: [], cpuMs: 0, wallMs: 0, fetchBytes: 0, cold: false, failure: { kind: 'thrown', message: e.message } } }),
         );
     }

@@ -1,7 +1,7 @@
 /**
  * The web platform a function sees, as plain JavaScript run in each invocation's fresh context before the
  * function's module (both in one compiled script per isolate). It holds no host object: the only way out is a handful of `ivm.Reference`s to host functions (log, fetch, db, digest,
- * random bytes, URL parsing, timers) that `__plinthBind` takes and deletes from the global, and that take and return
+ * random bytes, URL parsing, timers), reached through one dispatcher reference that `__plinthBind` takes and deletes from the global, and that take and return
  * copies only. Written for V8 without Node or a browser: everything here is ordinary JS.
  */
 export const PRELUDE = String.raw`
@@ -14,7 +14,16 @@ const H = {};
 Object.defineProperty(G, '__plinthBind', {
   configurable: true,
   value() {
-    for (const k of ['log', 'fetch', 'db', 'digest', 'random', 'url', 'timer']) { H[k] = G['__h_' + k]; delete G['__h_' + k]; }
+    // One host reference per context (a dispatcher on the first argument): each reference set into a new context
+    // is a task on the isolate's thread, and this runs once per invocation.
+    const host = G.__h;
+    delete G.__h;
+    for (const k of ['log', 'fetch', 'db', 'digest', 'random', 'url', 'timer', 'notify']) {
+      H[k] = Object.freeze({
+        apply: (self, args, opts) => host.apply(undefined, [k].concat(args), opts),
+        applySync: (self, args, opts) => host.applySync(undefined, [k].concat(args), opts),
+      });
+    }
     delete G.__plinthBind;
   },
 });
@@ -283,10 +292,13 @@ const bodyMixin = {
     return fd;
   },
 };
+// The init objects of the invocation's own requests (a WeakSet lookup triggers no trap of a Proxy a function passes).
+const TRUSTED_INITS = new WeakSet();
 class Request {
   constructor(input, init = {}) {
     const from = input instanceof Request ? input : null;
-    this.url = from ? from.url : new URL(String(input)).href;
+    // The invocation's own request URL was made and normalised by the api: not parsed again (a host call).
+    this.url = from ? from.url : TRUSTED_INITS.has(init) ? String(input) : new URL(String(input)).href;
     this.method = String(init.method || (from ? from.method : 'GET')).toUpperCase();
     this.headers = new Headers(init.headers || (from ? from.headers : undefined));
     const [b, t] = init.body !== undefined ? extractBody(init.body) : [from ? from._body : null, null];
@@ -460,6 +472,19 @@ class QueryBuilder {
   }
 }
 const db = Object.freeze({ from: (t) => new QueryBuilder(t) });
+// env.notify: the notifications runtime's send (same body as POST /notifications/v1/send), answering { data, error }.
+const notify = Object.freeze({
+  async send(message) {
+    let body;
+    try { body = JSON.stringify(message); } catch { throw new TypeError('env.notify.send takes a JSON object'); }
+    const out = await H.notify.apply(undefined, [String(body)], ASYNC);
+    if (out.error) throw new Error(out.error);
+    const r = out.ok;
+    let parsed = null;
+    if (r.body) { try { parsed = JSON.parse(r.body); } catch { parsed = { message: r.body }; } }
+    return r.status >= 400 ? { data: null, error: Object.assign({ status: r.status }, parsed) } : { data: parsed, error: null };
+  },
+});
 
 // ---- globals and the entry point ------------------------------------------------------------------------------
 const defs = { TextEncoder, TextDecoder, atob, btoa, URL, URLSearchParams, Headers, Request, Response, FormData, Blob, File, crypto, structuredClone, setTimeout, clearTimeout, queueMicrotask, console, fetch };
@@ -475,8 +500,10 @@ Object.defineProperty(G, '__plinthInvoke', {
     const handler = mod && (mod.default || mod);
     const fetchFn = handler && (typeof handler.fetch === 'function' ? handler.fetch.bind(handler) : typeof handler === 'function' ? handler : null);
     if (!fetchFn) throw new TypeError('The function module must export default { fetch(request, env, ctx) }');
-    const request = new Request(req.url, { method: req.method, headers: req.headers, body: req.body && req.body.length && req.method !== 'GET' && req.method !== 'HEAD' ? req.body : undefined });
-    const env = Object.freeze({ db, secrets: Object.freeze(Object.assign({}, envInit.secrets)), auth: Object.freeze({ user: envInit.user ? Object.freeze(envInit.user) : null }) });
+    const init = { method: req.method, headers: req.headers, body: req.body && req.body.length && req.method !== 'GET' && req.method !== 'HEAD' ? req.body : undefined };
+    TRUSTED_INITS.add(init);
+    const request = new Request(req.url, init);
+    const env = Object.freeze({ db, notify, secrets: Object.freeze(Object.assign({}, envInit.secrets)), auth: Object.freeze({ user: envInit.user ? Object.freeze(envInit.user) : null }) });
     const waits = [];
     const ctx = Object.freeze({ waitUntil(p) { waits.push(Promise.resolve(p).catch(() => undefined)); }, passThroughOnException() {} });
     let res = await fetchFn(request, env, ctx);

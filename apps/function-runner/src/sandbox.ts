@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { OutboundResponse } from '@plinth/common';
-import type { DbOp, DbResult, InvokeFailure, InvokeMessage, InvokeOutcome, LogLine, RunnerSettings } from '@plinth/runtime-functions';
+import type { DbOp, DbResult, InvokeFailure, InvokeMessage, InvokeOutcome, LogLine, NotifyOp, RunnerSettings } from '@plinth/runtime-functions';
 import { PRELUDE } from './prelude';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- isolated-vm is loaded at run time (5.x or 7.x) and has no shared type here */
@@ -32,8 +32,14 @@ interface WarmIsolate {
   /** Binds the host callbacks, runs the module, and completes with the entry point (`__plinthInvoke`). */
   script: any;
   memoryMb: number;
+  /** Its V8 heap (total_heap_size) when last measured: at creation and every {@link HEAP_CHECK_EVERY} calls. */
+  heapBytes: number;
   /** A context made ready ahead of the next call (prelude and module run, entry point found). */
-  spare: Promise<Prepared> | undefined;
+  spare: Prepared | undefined;
+  /** A spare is scheduled (made on the next turn of the event loop, after the answer that scheduled it went out). */
+  spareQueued: boolean;
+  /** Its module started slower than {@link SYNC_START_MS} once: contexts are made on the isolate's thread only. */
+  asyncOnly: boolean;
   uses: number;
   active: number;
   retired: boolean;
@@ -63,6 +69,7 @@ interface Invocation {
   fetchBytes: number;
   fetchCalls: number;
   dbCalls: number;
+  notifyCalls: number;
   done: boolean;
   deadline: number;
   timers: Set<NodeJS.Timeout>;
@@ -82,6 +89,8 @@ const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 
 const RETIRE_HEAP_SHARE = 0.5;
 const RETIRE_USES = 2000;
 const HEAP_CHECK_EVERY = 25;
+/** A context is made on the runner's own thread only while the module's top level runs within this (see prepareSync). */
+const SYNC_START_MS = 50;
 
 /**
  * What runs in each new context, as one script (measured per context: ~4 ms of isolate CPU running prelude and module
@@ -108,6 +117,8 @@ export class Sandbox {
     private readonly settings: RunnerSettings,
     /** Sends an `env.db` call to the api for invocation `id` and resolves to its answer. */
     private readonly db: (id: number, op: DbOp) => Promise<DbResult>,
+    /** Sends an `env.notify.send` call to the api for invocation `id` and resolves to its answer. */
+    private readonly notify: (id: number, op: NotifyOp) => Promise<DbResult>,
   ) {}
 
   has(key: string): boolean {
@@ -116,7 +127,7 @@ export class Sandbox {
 
   async invoke(msg: InvokeMessage): Promise<InvokeOutcome> {
     const started = Date.now();
-    const inv: Invocation = { id: msg.id, logs: [], logBytes: 0, fetchBytes: 0, fetchCalls: 0, dbCalls: 0, done: false, deadline: started + msg.timeoutMs, timers: new Set() };
+    const inv: Invocation = { id: msg.id, logs: [], logBytes: 0, fetchBytes: 0, fetchCalls: 0, dbCalls: 0, notifyCalls: 0, done: false, deadline: started + msg.timeoutMs, timers: new Set() };
     let cold = false;
     let w = this.warm.get(msg.key);
     if (w && w.memoryMb !== msg.memoryMb) {
@@ -137,6 +148,13 @@ export class Sandbox {
       this.warm.set(msg.key, w);
     }
     const { isolate } = w;
+    // Taken before this call counts as active: an idle isolate makes a missing context synchronously (see take).
+    let ready: Prepared | Promise<Prepared> | undefined;
+    try {
+      ready = this.take(w);
+    } catch (e) {
+      ready = Promise.reject(e as Error);
+    }
     w.active++;
     w.uses++;
     let limit: InvokeFailure | undefined;
@@ -146,7 +164,7 @@ export class Sandbox {
     this.meter(w, meter);
     let wallTimer: NodeJS.Timeout | undefined;
     try {
-      prepared = await this.take(w);
+      prepared = await ready;
       prepared.slot.inv = inv;
       const wall = new Promise<never>((_, reject) => {
         wallTimer = setTimeout(() => reject(new WallTimeout()), Math.max(1, inv.deadline - Date.now()));
@@ -196,15 +214,95 @@ export class Sandbox {
       this.maybeRetire(w);
       // The next call's context, made once this call has answered (the isolate runs one thing at a time: made
       // before, it would have delayed this answer).
-      if (!w.retired && !w.spare && !w.isolate.isDisposed) w.spare = this.prepare(w);
+      this.queueSpare(w);
     }
   }
 
-  /** The ready context for a call (or a new one when another call took it). */
-  private take(w: WarmIsolate): Promise<Prepared> {
-    const ready = w.spare ?? this.prepare(w);
+  /**
+   * The context for a call: the spare made after the previous call (never used by anyone), else a new one, made
+   * synchronously when the isolate is idle (no thread hops: ~0.5 ms of this thread) and asynchronously when calls run
+   * in it (one of them may be a loop that only its limit ends: this thread must not wait on the isolate's lock).
+   */
+  private take(w: WarmIsolate): Prepared | Promise<Prepared> {
+    const spare = w.spare;
     w.spare = undefined;
-    return ready;
+    if (spare) return spare;
+    // The first context of a new isolate runs the module for the first time (lazy compilation, possibly slow under
+    // load): always on the isolate's thread.
+    if (w.active === 0 && !w.asyncOnly && w.uses > 0) {
+      try {
+        return this.prepareSync(w);
+      } catch (e) {
+        if (!w.asyncOnly) throw e;
+      }
+    }
+    return this.prepare(w);
+  }
+
+  /** Makes the spare on the next turn of the event loop, if the isolate is idle then (else its next idle moment). */
+  private queueSpare(w: WarmIsolate): void {
+    if (w.spareQueued || w.spare || w.retired || w.isolate.isDisposed) return;
+    w.spareQueued = true;
+    setImmediate(() => {
+      w.spareQueued = false;
+      if (w.spare || w.retired || w.isolate.isDisposed || w.active > 0 || w.asyncOnly) {
+        if (w.asyncOnly && !w.spare && !w.retired && !w.isolate.isDisposed && w.active === 0) this.prepare(w).then((p) => this.keepSpare(w, p), () => undefined);
+        return;
+      }
+      try {
+        w.spare = this.prepareSync(w);
+      } catch {
+        // The isolate failed (disposed, out of memory): the next call finds out and answers for it.
+      }
+    });
+  }
+
+  /** An asynchronously made spare, kept unless one appeared meanwhile or the isolate went. */
+  private keepSpare(w: WarmIsolate, p: Prepared): void {
+    if (!w.spare && !w.retired && !w.isolate.isDisposed) {
+      w.spare = p;
+      return;
+    }
+    try {
+      p.context.release();
+    } catch {
+      // disposed
+    }
+  }
+
+  /**
+   * {@link prepare}, synchronously on this thread: only for an idle isolate, and only while the module's top level
+   * runs within {@link SYNC_START_MS} (a module slower to start — a loop at its top level — would hold this thread,
+   * and every other function of the runner, for its whole start time: its isolate then makes contexts on the
+   * isolate's own thread only).
+   */
+  private prepareSync(w: WarmIsolate): Prepared {
+    const slot: { inv: Invocation | null } = { inv: null };
+    const context = w.isolate.createContextSync();
+    try {
+      context.global.setSync('__h', this.hostRef(slot));
+      let entry: any;
+      try {
+        entry = w.script.runSync(context, { timeout: SYNC_START_MS, reference: true });
+      } catch (e) {
+        if (/timed out/i.test(String((e as Error)?.message))) w.asyncOnly = true;
+        throw e;
+      }
+      if (entry.typeof !== 'function') throw new Error('the function module replaced the runtime entry point');
+      return { context, entry, slot };
+    } catch (e) {
+      try {
+        context.release();
+      } catch {
+        // disposed
+      }
+      throw e;
+    }
+  }
+
+  /** The context's one host reference, a dispatcher bound to the context's invocation slot. */
+  private hostRef(slot: { inv: Invocation | null }): unknown {
+    return new this.ivm.Reference((kind: unknown, a: unknown, b: unknown) => this.host(slot.inv, kind, a, b));
   }
 
   /** A new context with the host callbacks, the prelude and the module run, and its entry point. */
@@ -213,16 +311,8 @@ export class Sandbox {
     const p = (async () => {
       const context = await w.isolate.createContext();
       try {
-        const jail = context.global;
-        const ref = (fn: unknown) => new this.ivm.Reference(fn);
-        jail.setIgnored('globalThis', jail.derefInto());
-        jail.setIgnored('__h_log', ref((level: unknown, message: unknown) => this.log(slot.inv, level, message)));
-        jail.setIgnored('__h_fetch', ref((req: FetchInput) => this.fetch(slot.inv, req)));
-        jail.setIgnored('__h_db', ref((op: DbOp) => this.dbCall(slot.inv, op)));
-        jail.setIgnored('__h_digest', ref(digest));
-        jail.setIgnored('__h_random', ref(random));
-        jail.setIgnored('__h_url', ref(parseUrl));
-        jail.setIgnored('__h_timer', ref((ms: number) => timer(slot.inv, ms)));
+        // V8 contexts have their own `globalThis`; the host is one dispatcher reference (see the prelude's bind).
+        context.global.setIgnored('__h', this.hostRef(slot));
         const entry = await w.script.run(context, { timeout: 1000, reference: true });
         if (entry.typeof !== 'function') throw new Error('the function module replaced the runtime entry point');
         return { context, entry, slot };
@@ -238,6 +328,30 @@ export class Sandbox {
     // A spare nobody takes (its isolate disposed) must not surface as an unhandled rejection.
     p.catch(() => undefined);
     return p;
+  }
+
+  /** The host side of a context's one reference: `kind` names the callback (the prelude's `H.<kind>`). */
+  private host(inv: Invocation | null, kind: unknown, a: unknown, b: unknown): unknown {
+    switch (kind) {
+      case 'log':
+        return this.log(inv, a, b);
+      case 'fetch':
+        return this.fetch(inv, a as FetchInput);
+      case 'db':
+        return this.dbCall(inv, a as DbOp);
+      case 'notify':
+        return this.notifyCall(inv, a);
+      case 'digest':
+        return digest(a as string, b as Uint8Array);
+      case 'random':
+        return random(a as number);
+      case 'url':
+        return parseUrl(a as string, b as string | undefined);
+      case 'timer':
+        return timer(inv, a as number);
+      default:
+        return undefined;
+    }
   }
 
   private log(inv: Invocation | null, level: unknown, message: unknown): void {
@@ -276,6 +390,13 @@ export class Sandbox {
     if (!inv || inv.done) return { error: 'the invocation has ended' };
     if (++inv.dbCalls > this.settings.maxDbCalls) return { error: `at most ${this.settings.maxDbCalls} env.db calls per invocation` };
     return { ok: await this.db(inv.id, sanitizeOp(op)) };
+  }
+
+  private async notifyCall(inv: Invocation | null, body: unknown) {
+    if (!inv || inv.done) return { error: 'the invocation has ended' };
+    if (++inv.notifyCalls > this.settings.maxNotifyCalls) return { error: `at most ${this.settings.maxNotifyCalls} env.notify calls per invocation` };
+    if (typeof body !== 'string' || body.length > 64 * 1024) return { error: 'env.notify.send takes an object of at most 64 KiB as JSON' };
+    return { ok: await this.notify(inv.id, { body }) };
   }
 
   /**
@@ -351,14 +472,34 @@ export class Sandbox {
     const isolate = new this.ivm.Isolate({ memoryLimit: Math.max(8, msg.memoryMb) });
     try {
       const script = await isolate.compileScript(perContextScript(msg.code), { filename: 'function.js' });
-      const w: WarmIsolate = { key: msg.key, isolate, script, memoryMb: msg.memoryMb, spare: undefined, uses: 0, active: 0, retired: false, meters: new Set(), sampler: undefined, lastCpu: 0n, lastAt: 0, busySince: null, killedForCpu: false };
+      const w: WarmIsolate = { key: msg.key, isolate, script, memoryMb: msg.memoryMb, heapBytes: heapOf(isolate), spare: undefined, spareQueued: false, asyncOnly: false, uses: 0, active: 0, retired: false, meters: new Set(), sampler: undefined, lastCpu: 0n, lastAt: 0, busySince: null, killedForCpu: false };
       this.warm.set(msg.key, w);
-      while (this.warm.size > this.settings.maxIsolates) this.retire(this.warm.values().next().value as WarmIsolate);
+      this.bound(w);
       return w;
     } catch (e) {
       if (!isolate.isDisposed) isolate.dispose();
       throw e;
     }
+  }
+
+  /**
+   * Keeps the warm isolates within their count and their total heap (`maxIsolatesHeapBytes`), retiring the least
+   * recently used first (never `keep`, the one about to serve a call).
+   */
+  private bound(keep: WarmIsolate): void {
+    let heap = 0;
+    for (const w of this.warm.values()) heap += w.heapBytes;
+    for (const w of [...this.warm.values()]) {
+      if (this.warm.size <= this.settings.maxIsolates && heap <= this.settings.maxIsolatesHeapBytes) return;
+      if (w === keep) continue;
+      heap -= w.heapBytes;
+      this.retire(w);
+    }
+  }
+
+  /** The warm isolates, least recently used first (for the pool's stats and tests). */
+  stats(): Array<{ key: string; heapBytes: number; uses: number }> {
+    return [...this.warm.values()].map((w) => ({ key: w.key, heapBytes: w.heapBytes, uses: w.uses }));
   }
 
   /** Retires a worn isolate (heap share or use count): new calls get a fresh one; this one goes when idle. */
@@ -367,8 +508,10 @@ export class Sandbox {
     if (w.uses >= RETIRE_USES) return this.retire(w);
     if (w.uses % HEAP_CHECK_EVERY !== 0 || w.isolate.isDisposed) return;
     w.isolate.getHeapStatistics().then(
-      (h: { used_heap_size: number }) => {
+      (h: { used_heap_size: number; total_heap_size: number }) => {
+        w.heapBytes = h.total_heap_size;
         if (h.used_heap_size > RETIRE_HEAP_SHARE * w.memoryMb * 1024 * 1024) this.retire(w);
+        else if (!w.retired) this.bound(w);
       },
       () => undefined,
     );
@@ -411,6 +554,14 @@ interface FetchInput {
 }
 
 class WallTimeout extends Error {}
+
+function heapOf(isolate: Isolate): number {
+  try {
+    return Number(isolate.getHeapStatisticsSync().total_heap_size) || 0;
+  } catch {
+    return 0;
+  }
+}
 
 function digest(alg: string, data: Uint8Array): { ok: Uint8Array } | { error: string } {
   const name = DIGESTS[String(alg)];

@@ -108,6 +108,8 @@ export const envSchema = z.object({
   // warm isolates; per-invocation defaults and ceilings (plans cap them lower); output, fetch and log bounds.
   FUNCTION_RUNNERS: z.coerce.number().int().min(0).max(64).default(0),
   FUNCTION_ISOLATES_PER_RUNNER: z.coerce.number().int().min(1).max(1000).default(64),
+  // Warm isolates per runner are also bounded by their total V8 heap (least recently used go first).
+  FUNCTION_ISOLATES_HEAP_MB: z.coerce.number().int().min(1).max(65_536).default(1024),
   FUNCTION_MEMORY_MB: z.coerce.number().int().min(8).max(4096).default(128),
   FUNCTION_MAX_MEMORY_MB: z.coerce.number().int().min(8).max(4096).default(512),
   FUNCTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(10_000),

@@ -72,6 +72,8 @@ export interface PlinthConfig {
   functions: {
     runners: number;
     isolatesPerRunner: number;
+    /** Total heap of a runner's warm isolates, in bytes. */
+    isolatesHeapBytes: number;
     memoryMb: number;
     maxMemoryMb: number;
     timeoutMs: number;
@@ -221,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
     functions: {
       runners: e.FUNCTION_RUNNERS || Math.max(1, availableParallelism()),
       isolatesPerRunner: e.FUNCTION_ISOLATES_PER_RUNNER,
+      isolatesHeapBytes: e.FUNCTION_ISOLATES_HEAP_MB * 1024 * 1024,
       memoryMb: Math.min(e.FUNCTION_MEMORY_MB, e.FUNCTION_MAX_MEMORY_MB),
       maxMemoryMb: e.FUNCTION_MAX_MEMORY_MB,
       timeoutMs: e.FUNCTION_TIMEOUT_MS,

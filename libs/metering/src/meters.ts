@@ -9,6 +9,8 @@ export const METERS = {
   fileBytes: 'file_bytes',
   functionInvocations: 'function_invocations',
   functionGbSeconds: 'function_gb_seconds',
+  /** CPU milliseconds of functions (isolated-vm's per-isolate CPU time, split among the calls sharing it). */
+  functionCpuMs: 'function_cpu_ms',
   notifications: 'notifications',
   mau: 'mau',
 } as const;

@@ -1,4 +1,5 @@
-import { WireException } from '@plinth/common';
+import type { ModuleRef } from '@nestjs/core';
+import { PlinthException, WireException } from '@plinth/common';
 import type { PlinthConfig } from '@plinth/config';
 import type { TenantContext } from '@plinth/gateway';
 import type { MeteringService } from '@plinth/metering';
@@ -7,6 +8,7 @@ import type { RestService } from '@plinth/runtime-data';
 import type { FunctionDirectory } from './function-directory';
 import { FunctionInvoker } from './function-invoker';
 import type { FunctionLogs } from './function-logs';
+import { FunctionSlots } from './function-slots';
 import type { DeployedFunction } from './functions.repository';
 import { RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
 
@@ -30,7 +32,8 @@ describe(FunctionInvoker.name, () => {
     const limits = { assertWithinQuota: async () => undefined } as unknown as TenantLimitsService;
     const plans = { cachedForOrg: () => undefined } as unknown as PlansService;
     const logs = { add: jest.fn() } as unknown as FunctionLogs;
-    return { invoker: new FunctionInvoker(config, directory, pool, {} as RestService, metering, limits, plans, logs), metering, logs };
+    const slots = new FunctionSlots({ redis: { prefix: 't' } } as PlinthConfig, null);
+    return { invoker: new FunctionInvoker(config, directory, pool, {} as RestService, metering, limits, plans, logs, slots, {} as ModuleRef), metering, logs };
   }
 
   const statusOf = async (p: Promise<unknown>) => {
@@ -54,6 +57,27 @@ describe(FunctionInvoker.name, () => {
     await invoker.invoke(call, fn);
     expect(metering.record).toHaveBeenCalledWith('p1', 'function_invocations', 1);
     expect(metering.record).toHaveBeenCalledWith('p1', 'function_gb_seconds', (128 / 1024) * 0.5);
+    expect(metering.record).toHaveBeenCalledWith('p1', 'function_cpu_ms', 1);
+  });
+
+  it('queues a call at the project\'s concurrency limit briefly, then answers 429; a freed slot lets the next one in', async () => {
+    const pending: Array<() => void> = [];
+    const ok = { response: { status: 200, headers: [], body: null }, logs: [], cpuMs: 1, wallMs: 1, fetchBytes: 0, cold: false };
+    const { invoker } = sut(() => new Promise((resolve) => pending.push(() => resolve(ok))));
+    const running = Array.from({ length: 5 }, () => invoker.invoke(call, fn));
+    await new Promise((r) => setTimeout(r, 10));
+    const refused = await invoker.invoke(call, fn).catch((e: PlinthException) => e);
+    expect(refused).toBeInstanceOf(PlinthException);
+    expect((refused as PlinthException).status).toBe(429);
+    const queued = invoker.invoke(call, fn);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pending).toHaveLength(5);
+    pending[0]();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(pending).toHaveLength(6);
+    for (const p of pending) p();
+    await Promise.all(running);
+    expect(await statusOf(queued)).toBe('resolved');
   });
 
   it('answers 401 for verify_jwt without an end user, before running anything', async () => {

@@ -1,16 +1,20 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlinthException, WireException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import type { TenantContext } from '@plinth/gateway';
+import { scopeAllows, type TenantContext } from '@plinth/gateway';
 import { METERS, MeteringService } from '@plinth/metering';
 import { PlansService, TenantLimitsService } from '@plinth/quotas';
 import { RestMethod, RestService } from '@plinth/runtime-data';
+import { SendService, sendSchema } from '@plinth/runtime-notifications';
 import { FunctionDirectory } from './function-directory';
 import { FunctionLogs } from './function-logs';
+import { FunctionSlots } from './function-slots';
 import type { DeployedFunction } from './functions.repository';
-import { RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
-import type { DbOp, DbResult, InvokeOutcome, InvokeRequest } from './runner-protocol';
+import type { Readable } from 'node:stream';
+import { PoolOutcome, RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
+import type { DbOp, DbResult, InvokeOutcome, InvokeRequest, NotifyOp } from './runner-protocol';
 
 /** A call of a function, from the edge, the rpc route or the scheduler. */
 export interface FunctionCall {
@@ -27,6 +31,9 @@ export interface FunctionAnswer {
   status: number;
   headers: Array<[string, string]>;
   body: Uint8Array | null;
+  /** A large body, streamed as it crosses from the runner (`chunked` bytes in all); `body` is then null. */
+  stream?: Readable;
+  chunked?: number;
 }
 
 const DB_METHODS = new Set(['GET', 'HEAD', 'POST', 'PATCH', 'DELETE']);
@@ -40,12 +47,13 @@ export function functionsError(status: number, code: string, message: string, ex
  * Runs a deployed function for a caller: finds its current version, applies `verify_jwt`, the project's quota and
  * concurrency, hands the call to the runner pool with the caller's `env` (secrets, user, `env.db` acting as the
  * caller or as the service role), then meters it (`function_invocations`, `function_gb_seconds` = memory limit ×
- * wall time, fetch traffic as egress) and logs it.
+ * wall time, `function_cpu_ms` = the isolate's CPU time during the call, fetch traffic as egress) and logs it.
+ * Concurrency per project is counted by {@link FunctionSlots} (across instances with Redis).
  */
 @Injectable()
 export class FunctionInvoker {
   private readonly logger = new Logger(FunctionInvoker.name);
-  private readonly running = new Map<string, number>();
+  private sendService: SendService | null | undefined;
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
@@ -56,6 +64,8 @@ export class FunctionInvoker {
     private readonly limits: TenantLimitsService,
     private readonly plans: PlansService,
     private readonly logs: FunctionLogs,
+    private readonly slots: FunctionSlots,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   /** The deployed function, or undefined (no such function, or not reachable the way it is asked for). */
@@ -73,11 +83,10 @@ export class FunctionInvoker {
     }
     await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.functionInvocations, METERS.functionGbSeconds]);
     const limit = this.concurrency(t);
-    const now = this.running.get(t.project.id) ?? 0;
-    if (now >= limit) throw new PlinthException(ErrorCode.ConcurrencyLimited, `This project already runs ${limit} function calls at once; retry shortly`, undefined, { 'retry-after': '1' });
-    this.running.set(t.project.id, now + 1);
+    const release = await this.slots.acquire(t.project.id, limit, fn.settings.timeout_ms);
+    if (!release) throw new PlinthException(ErrorCode.ConcurrencyLimited, `This project already runs ${limit} function calls at once; retry shortly`, undefined, { 'retry-after': '1' });
     const started = Date.now();
-    let outcome: InvokeOutcome | undefined;
+    let outcome: PoolOutcome | undefined;
     try {
       const [secrets] = await Promise.all([this.directory.projectSecrets(t.project.id)]);
       const user = t.user ? { ...t.user.claims, id: t.user.id } : null;
@@ -94,6 +103,7 @@ export class FunctionInvoker {
           return code;
         },
         db: (op) => this.db(t, fn, op),
+        notify: (op) => this.notify(t, fn, op),
       });
       return this.answer(fn, call, outcome);
     } catch (e) {
@@ -104,9 +114,7 @@ export class FunctionInvoker {
       if (e instanceof RunnersUnavailable) throw functionsError(503, 'FUNCTIONS_UNAVAILABLE', 'Functions are not available on this server');
       throw e;
     } finally {
-      const left = (this.running.get(t.project.id) ?? 1) - 1;
-      if (left <= 0) this.running.delete(t.project.id);
-      else this.running.set(t.project.id, left);
+      release();
       this.meter(t, fn, started, outcome);
     }
   }
@@ -118,10 +126,10 @@ export class FunctionInvoker {
     return typeof own === 'number' && own > 0 ? Math.min(own, this.config.functions.concurrency) : this.config.functions.concurrency;
   }
 
-  private answer(fn: DeployedFunction, call: FunctionCall, o: InvokeOutcome): FunctionAnswer {
+  private answer(fn: DeployedFunction, call: FunctionCall, o: PoolOutcome): FunctionAnswer {
     if (o.response) {
       this.record(fn, call, o.response.status, Date.now() - o.wallMs, o);
-      return o.response;
+      return o.stream ? { ...o.response, stream: o.stream } : o.response;
     }
     const f = o.failure!;
     if (f.kind === 'limit') {
@@ -138,6 +146,7 @@ export class FunctionInvoker {
     const wallMs = o?.wallMs ?? Date.now() - started;
     this.metering.record(t.project.id, METERS.functionInvocations, 1);
     this.metering.record(t.project.id, METERS.functionGbSeconds, (fn.settings.memory_mb / 1024) * (wallMs / 1000));
+    if (o?.cpuMs) this.metering.record(t.project.id, METERS.functionCpuMs, o.cpuMs);
     if (o?.fetchBytes) this.metering.record(t.project.id, `${METERS.egressBytes}:functions`, o.fetchBytes);
   }
 
@@ -157,6 +166,48 @@ export class FunctionInvoker {
       error: error ?? null,
       at: new Date(started),
     });
+  }
+
+  /**
+   * An `env.notify.send(...)` call: the notifications runtime's send, for the invocation's project only, with the
+   * authority `POST /p/:ref/notifications/v1/send` asks for — the function deployed with `service_role`, or a caller
+   * holding the secret key or a restricted key with `notifications:send`. Anyone else (anon, a signed-in end user)
+   * gets a 403 error back in the function, and nothing is sent.
+   */
+  private async notify(t: TenantContext, fn: DeployedFunction, op: NotifyOp): Promise<DbResult> {
+    const allowed = fn.settings.service_role || t.role === 'service' || (t.role === 'restricted' && scopeAllows({ scopes: t.restrictions }, 'notifications', 'send'));
+    if (!allowed) return notifyError(403, 'forbidden', 'env.notify needs a function deployed with service_role, or a caller with the secret key or the notifications:send scope');
+    const sends = this.sends();
+    if (!sends) return notifyError(503, 'unavailable', 'Notifications are not available in this process');
+    let input: unknown;
+    try {
+      input = JSON.parse(op.body);
+    } catch {
+      return notifyError(400, 'validation_failed', 'env.notify.send takes a JSON object');
+    }
+    const parsed = sendSchema.safeParse(input);
+    if (!parsed.success) return notifyError(400, 'validation_failed', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ').slice(0, 1000));
+    const as: TenantContext = fn.settings.service_role ? { ...t, role: 'service', user: null, restrictions: null } : t;
+    try {
+      return { status: 202, headers: {}, body: JSON.stringify(await sends.send(as, parsed.data)) };
+    } catch (e) {
+      if (e instanceof WireException) return { status: e.status, headers: {}, body: JSON.stringify(e.body) };
+      if (e instanceof PlinthException) return notifyError(e.status, e.code, e.message);
+      this.logger.error({ err: e }, 'env.notify failed');
+      return notifyError(500, 'internal_error', 'env.notify failed');
+    }
+  }
+
+  /** The notifications runtime's send service when this process has it (the api; the worker runs none). */
+  private sends(): SendService | null {
+    if (this.sendService === undefined) {
+      try {
+        this.sendService = this.moduleRef.get(SendService, { strict: false });
+      } catch {
+        this.sendService = null;
+      }
+    }
+    return this.sendService ?? null;
   }
 
   /**
@@ -187,6 +238,10 @@ export class FunctionInvoker {
       return postgrestError(500, 'PGRST000', 'env.db failed');
     }
   }
+}
+
+function notifyError(status: number, code: string, message: string): DbResult {
+  return { status, headers: {}, body: JSON.stringify({ code, message }) };
 }
 
 function postgrestError(status: number, code: string, message: string): DbResult {

@@ -8,7 +8,7 @@ const MAX_BUFFER = 5000;
 
 /**
  * Invocation logs (console output, errors, status, duration, CPU, memory), buffered and written in batches so an
- * invocation costs no database write of its own; older than FUNCTION_LOG_RETENTION_HOURS are pruned.
+ * invocation costs no database write of its own; pruned after their plan's retention (see {@link FunctionLogs.prune}).
  */
 @Injectable()
 export class FunctionLogs implements OnApplicationShutdown {
@@ -43,13 +43,21 @@ export class FunctionLogs implements OnApplicationShutdown {
         await this.repo.writeLogs(rows);
         if (Date.now() - this.lastPrune > PRUNE_MS) {
           this.lastPrune = Date.now();
-          await this.repo.pruneLogs(new Date(Date.now() - this.config.functions.logRetentionMs));
+          await this.prune(new Date());
         }
       } catch (e) {
         this.logger.warn(`function logs not written: ${(e as Error).message}`);
       }
     });
     return this.writing;
+  }
+
+  /**
+   * Prunes logs past their project's plan retention (`function_log_retention_hours`, else
+   * FUNCTION_LOG_RETENTION_HOURS) as of `now` (only `projectIds` when given). Runs every 10 minutes with a flush.
+   */
+  prune(now: Date, projectIds?: string[]): Promise<number> {
+    return this.repo.pruneLogs(now, this.config.functions.logRetentionMs, projectIds);
   }
 
   async onApplicationShutdown(): Promise<void> {

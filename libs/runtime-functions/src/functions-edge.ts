@@ -67,6 +67,18 @@ export function sendAnswer(res: ServerResponse, a: FunctionAnswer, head = false)
     grouped.set(name, [...(grouped.get(name) ?? []), v]);
   }
   for (const [k, v] of grouped) res.setHeader(k, v.length === 1 ? v[0] : v);
+  if (a.stream) {
+    res.setHeader('content-length', a.chunked ?? 0);
+    if (head) {
+      a.stream.resume();
+      res.end();
+      return;
+    }
+    // A runner lost mid-body aborts the response: the client sees a cut connection, never a short body as complete.
+    a.stream.on('error', () => res.destroy());
+    a.stream.pipe(res);
+    return;
+  }
   const body = a.body && a.body.length ? Buffer.from(a.body.buffer, a.body.byteOffset, a.body.length) : null;
   res.setHeader('content-length', body ? body.length : 0);
   res.end(head ? undefined : (body ?? undefined));

@@ -12,6 +12,7 @@ import { FunctionInvoker } from './function-invoker';
 import { FunctionLogs } from './function-logs';
 import { FunctionRpc } from './function-rpc';
 import { FunctionSecretBox } from './function-secret-box';
+import { FunctionSlots } from './function-slots';
 import { FunctionsController } from './functions.controller';
 import { FunctionsEdge } from './functions-edge';
 import { FunctionsRepository } from './functions.repository';
@@ -33,6 +34,7 @@ import { RunnerPool } from './runner-pool';
     FunctionLogs,
     RunnerPool,
     FunctionInvoker,
+    FunctionSlots,
     FunctionsService,
     FunctionAdminGuard,
     FunctionsEdge,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { CacheInvalidation } from '@plinth/database';
+import { DEFAULT_PLAN_ID } from '@plinth/quotas';
 
 /** What a version was deployed with (validated and capped at deploy). */
 export interface FunctionSettings {
@@ -214,7 +215,24 @@ export class FunctionsRepository {
     await this.invalidation.publish(this.db.manager, topic, key);
   }
 
-  async pruneLogs(before: Date): Promise<void> {
-    await this.db.query(`DELETE FROM control.function_logs WHERE created_at < $1`, [before]);
+  /**
+   * Deletes logs older than their project's plan keeps them (`function_log_retention_hours`, else `defaultMs`) at
+   * `now`; only `projectIds` when given. Answers how many went.
+   */
+  async pruneLogs(now: Date, defaultMs: number, projectIds?: string[]): Promise<number> {
+    const rows = (await this.db.query(
+      `WITH kept AS (
+         SELECT p.id, COALESCE((pl.limits->>'function_log_retention_hours')::float8 * 3600000, $2::float8) AS ms
+           FROM control.projects p
+           LEFT JOIN control.plans pl ON pl.id = COALESCE((SELECT plan_id FROM control.org_plans op WHERE op.org_id = p.org_id), $4)
+          WHERE $3::uuid[] IS NULL OR p.id = ANY($3::uuid[]))
+       , gone AS (
+         DELETE FROM control.function_logs l USING kept
+          WHERE l.project_id = kept.id AND l.created_at < $1::timestamptz - kept.ms * interval '1 millisecond'
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      [now, defaultMs, projectIds ?? null, DEFAULT_PLAN_ID],
+    )) as Array<{ n: number }>;
+    return rows[0]?.n ?? 0;
   }
 }

@@ -13,3 +13,5 @@ export { compileFunction, CompileError } from './compile-function';
 export { parseCron, cronMatches } from './cron';
 /** The api ↔ runner IPC messages (the runner imports these types). */
 export type * from './runner-protocol';
+/** Per-project function concurrency (Redis-shared with REDIS_URL), for operations and tests. */
+export { FunctionSlots } from './function-slots';

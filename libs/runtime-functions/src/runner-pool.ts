@@ -2,8 +2,9 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
-import type { ChildMessage, DbOp, DbResult, InvokeMessage, InvokeOutcome, RunnerSettings } from './runner-protocol';
+import type { ChildMessage, DbOp, DbResult, InvokeMessage, InvokeOutcome, NotifyOp, ParentMessage, RunnerSettings, WarmIsolateStats } from './runner-protocol';
 
 /** A runner died (or was killed) with the call in flight: the caller answers 502. */
 export class RunnerLost extends Error {}
@@ -21,11 +22,16 @@ export interface PoolCall {
   code: () => Promise<string>;
   /** Serves the function's `env.db` calls (the api decides as whom). */
   db: (op: DbOp) => Promise<DbResult>;
+  /** Serves the function's `env.notify.send` calls (the api decides whether it may). */
+  notify: (op: NotifyOp) => Promise<DbResult>;
 }
+
+/** An outcome as the pool hands it over: a chunked response body comes as `stream` (its bytes as they cross IPC). */
+export type PoolOutcome = InvokeOutcome & { stream?: Readable };
 
 interface InFlight {
   call: PoolCall;
-  resolve: (o: InvokeOutcome) => void;
+  resolve: (o: PoolOutcome) => void;
   reject: (e: Error) => void;
 }
 
@@ -46,7 +52,12 @@ class Runner {
   child: ChildProcess | undefined;
   ready = false;
   readonly inflight = new Map<number, InFlight>();
+  /** Isolate keys whose code this runner process was sent (a first call sends the code with it: no `need-code` hop). */
+  readonly sent = new Set<string>();
+  /** Response bodies still crossing IPC, by call id. */
+  readonly streams = new Map<number, PassThrough>();
   private waiters: Array<() => void> = [];
+  private readonly statsWaiters = new Map<number, (s: WarmIsolateStats[]) => void>();
   private failures = 0;
   private startedAt = 0;
   private lastPong = 0;
@@ -63,6 +74,7 @@ class Runner {
     const { script, execArgv, cwd } = runnerEntry();
     this.startedAt = Date.now();
     this.lastPong = Date.now();
+    this.sent.clear();
     const child = fork(script, [JSON.stringify(this.pool.settings)], { execPath: process.execPath, execArgv, cwd, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child = child;
     child.on('message', (m: ChildMessage) => this.onMessage(m));
@@ -85,12 +97,29 @@ class Runner {
     });
   }
 
-  send(msg: InvokeMessage | { t: 'ping'; id: number } | { t: 'db-result'; callId: number; result: DbResult }): void {
+  send(msg: ParentMessage): void {
     try {
       this.child?.send(msg);
     } catch {
       // The channel closed: the exit handler fails what is in flight.
     }
+  }
+
+  /** The runner's warm isolates (empty when it isn't running or doesn't answer within a second). */
+  stats(): Promise<WarmIsolateStats[]> {
+    if (!this.ready || !this.child) return Promise.resolve([]);
+    const id = ++this.pingId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.statsWaiters.delete(id);
+        resolve([]);
+      }, 1000);
+      this.statsWaiters.set(id, (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      this.send({ t: 'stats', id });
+    });
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
@@ -121,6 +150,11 @@ class Runner {
       case 'pong':
         this.lastPong = Date.now();
         return;
+      case 'stats': {
+        const done = this.statsWaiters.get(m.id);
+        this.statsWaiters.delete(m.id);
+        return done?.(m.isolates);
+      }
       case 'need-code': {
         const f = this.inflight.get(m.id);
         if (!f) return;
@@ -139,8 +173,34 @@ class Runner {
         );
         return;
       }
-      case 'result':
-        return this.settle(m.id, (f) => f.resolve(m.outcome));
+      case 'notify': {
+        const f = this.inflight.get(m.id);
+        if (!f) return this.send({ t: 'db-result', callId: m.callId, result: { status: 410, headers: {}, body: null } });
+        f.call.notify(m.op).then(
+          (result) => this.send({ t: 'db-result', callId: m.callId, result }),
+          () => this.send({ t: 'db-result', callId: m.callId, result: { status: 500, headers: {}, body: JSON.stringify({ code: 'internal_error', message: 'env.notify failed' }) } }),
+        );
+        return;
+      }
+      case 'result': {
+        if (!m.outcome.response?.chunked || !this.inflight.has(m.id)) return this.settle(m.id, (f) => f.resolve(m.outcome));
+        const stream = new PassThrough();
+        // Whoever reads it handles its failure; nobody reading (a cron run) must not make it an uncaught error.
+        stream.on('error', () => undefined);
+        this.streams.set(m.id, stream);
+        this.pool.streamedBodies++;
+        return this.settle(m.id, (f) => f.resolve({ ...m.outcome, stream }));
+      }
+      case 'chunk': {
+        const stream = this.streams.get(m.id);
+        if (!stream) return;
+        stream.write(m.data);
+        if (m.last) {
+          this.streams.delete(m.id);
+          stream.end();
+        }
+        return;
+      }
     }
   }
 
@@ -165,6 +225,9 @@ class Runner {
     const lost = [...this.inflight.values()];
     this.inflight.clear();
     for (const f of lost) f.reject(new RunnerLost(`the function runner stopped (${signal ?? `exit ${code}`}) during the call`));
+    // Bodies cut off mid-way: their responses are aborted (never ended as if complete).
+    for (const s of this.streams.values()) s.destroy(new RunnerLost('the function runner stopped while sending the response body'));
+    this.streams.clear();
     if (this.stopped || this.pool.closing) return this.flushWaiters();
     // Restart with backoff; a runner that lived a while starts again at once.
     this.failures = Date.now() - this.startedAt > 30_000 ? 0 : this.failures + 1;
@@ -190,15 +253,19 @@ export class RunnerPool implements OnApplicationShutdown {
   private nextId = 0;
   unavailable: string | undefined;
   closing = false;
+  /** Response bodies that crossed IPC in chunks (operations, tests). */
+  streamedBodies = 0;
 
   constructor(@Inject(PLINTH_CONFIG) private readonly config: PlinthConfig) {
     const f = config.functions;
     this.settings = {
       maxIsolates: f.isolatesPerRunner,
+      maxIsolatesHeapBytes: f.isolatesHeapBytes,
       maxResponseBytes: f.maxResponseBytes,
       maxLogBytes: 64 * 1024,
       fetch: { allowPrivate: config.outbound.allowPrivate, timeoutMs: f.fetchTimeoutMs, maxBytes: f.fetchMaxBytes, maxCalls: 50 },
       maxDbCalls: 100,
+      maxNotifyCalls: 20,
     };
   }
 
@@ -230,14 +297,22 @@ export class RunnerPool implements OnApplicationShutdown {
   }
 
   /** Runs a call on a runner; rejects with {@link RunnerLost} or {@link RunnersUnavailable}. */
-  async invoke(call: PoolCall): Promise<InvokeOutcome> {
+  async invoke(call: PoolCall): Promise<PoolOutcome> {
     this.ensureStarted();
     if (this.unavailable) throw new RunnersUnavailable(this.unavailable);
     const runner = await this.pick(call.key);
     const id = ++this.nextId;
-    return new Promise<InvokeOutcome>((resolve, reject) => {
+    const msg = this.message(id, call);
+    // A function this runner has never been sent gets its code at once (it would ask for it: one more round trip
+    // on the cold path). A runner that evicted it since still asks (`need-code`).
+    if (!runner.sent.has(call.key)) {
+      msg.code = await call.code();
+      if (runner.sent.size >= 10_000) runner.sent.clear();
+      runner.sent.add(call.key);
+    }
+    return new Promise<PoolOutcome>((resolve, reject) => {
       runner.inflight.set(id, { call, resolve, reject });
-      runner.send(this.message(id, call));
+      runner.send(msg);
     });
   }
 
@@ -262,6 +337,11 @@ export class RunnerPool implements OnApplicationShutdown {
   /** Process ids of the runners (for operations and the kill -9 test). */
   pids(): number[] {
     return this.runners.map((r) => r.child?.pid).filter((p): p is number => p !== undefined);
+  }
+
+  /** Each runner's warm isolates, least recently used first (operations, tests). */
+  stats(): Promise<WarmIsolateStats[][]> {
+    return Promise.all(this.runners.map((r) => r.stats()));
   }
 
   /** Calls in flight on each runner. */

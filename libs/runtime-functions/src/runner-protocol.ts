@@ -7,6 +7,8 @@
 export interface RunnerSettings {
   /** Warm isolates kept per runner (least recently used go first). */
   maxIsolates: number;
+  /** Their total V8 heap, in bytes (least recently used go first). */
+  maxIsolatesHeapBytes: number;
   /** Largest response body a function may return, in bytes. */
   maxResponseBytes: number;
   /** Captured console output per invocation, in bytes. */
@@ -15,6 +17,8 @@ export interface RunnerSettings {
   fetch: { allowPrivate: boolean; timeoutMs: number; maxBytes: number; maxCalls: number };
   /** `env.db` calls per invocation. */
   maxDbCalls: number;
+  /** `env.notify.send` calls per invocation. */
+  maxNotifyCalls: number;
 }
 
 export interface InvokeRequest {
@@ -41,7 +45,13 @@ export interface InvokeMessage {
 export type ParentMessage =
   | InvokeMessage
   | { t: 'ping'; id: number }
+  | { t: 'stats'; id: number }
   | { t: 'db-result'; callId: number; result: DbResult };
+
+/** An `env.notify.send(...)` call: the send's body as JSON (the api validates it as `POST /notifications/v1/send` does). */
+export interface NotifyOp {
+  body: string;
+}
 
 export interface LogLine {
   at: number;
@@ -55,7 +65,8 @@ export type InvokeFailure =
   | { kind: 'limit'; limit: 'memory' | 'cpu' | 'wall' | 'output'; message: string };
 
 export interface InvokeOutcome {
-  response?: { status: number; headers: Array<[string, string]>; body: Uint8Array | null };
+  /** `chunked`: the body (this many bytes) follows as `chunk` messages (bodies over 64 KiB); `body` is then null. */
+  response?: { status: number; headers: Array<[string, string]>; body: Uint8Array | null; chunked?: number };
   failure?: InvokeFailure;
   logs: LogLine[];
   cpuMs: number;
@@ -83,6 +94,16 @@ export type ChildMessage =
   | { t: 'ready' }
   | { t: 'unavailable'; message: string }
   | { t: 'pong'; id: number }
+  | { t: 'stats'; id: number; isolates: WarmIsolateStats[] }
   | { t: 'need-code'; id: number }
   | { t: 'result'; id: number; outcome: InvokeOutcome }
-  | { t: 'db'; id: number; callId: number; op: DbOp };
+  | { t: 'chunk'; id: number; data: Uint8Array; last: boolean }
+  | { t: 'db'; id: number; callId: number; op: DbOp }
+  | { t: 'notify'; id: number; callId: number; op: NotifyOp };
+
+/** A runner's warm isolate, as its stats report it. */
+export interface WarmIsolateStats {
+  key: string;
+  heapBytes: number;
+  uses: number;
+}

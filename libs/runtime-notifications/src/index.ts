@@ -7,3 +7,8 @@ export { postWebhook } from './webhook-sender';
 export type { WebhookResult, WebhookRequest } from './webhook-sender';
 /** Live inbox streams of this instance (open count, for benchmarks and health). */
 export { InboxStreams } from './inbox-streams';
+/** Sends, for other runtimes acting for a project (the functions runtime's `env.notify`): the service and the body's schema. */
+export { SendService } from './send.service';
+export type { SendReceipt } from './send.service';
+export { sendSchema } from './notifications.dto';
+export type { SendInput } from './notifications.dto';

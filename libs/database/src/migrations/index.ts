@@ -17,6 +17,7 @@ import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-r
 import { NotificationTemplates1765000900000 } from './1765000900000-notification-templates';
 import { NotificationPreferences1765000900100 } from './1765000900100-notification-preferences';
 import { NotificationPush1765000900200 } from './1765000900200-notification-push';
+import { FunctionLogRetention1765001100000 } from './1765001100000-function-log-retention';
 
 /**
  * Every control-schema migration, in order. Append new ones; never edit a landed one. A change to every project's
@@ -43,4 +44,5 @@ export const CONTROL_MIGRATIONS = [
   NotificationTemplates1765000900000,
   NotificationPreferences1765000900100,
   NotificationPush1765000900200,
+  FunctionLogRetention1765001100000,
 ];
