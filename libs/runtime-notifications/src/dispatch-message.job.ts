@@ -8,6 +8,8 @@ import { METERS, MeteringService } from '@plinth/metering';
 import { ProjectsRepository, tenantNames } from '@plinth/tenancy';
 import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC, SEND_EMAIL_JOB, SEND_PUSH_JOB, SendEmailData, SendPushData } from './job-names';
 import { NotificationsRepository } from './notifications.repository';
+import { DigestsRepository } from './digests.repository';
+import { enqueueFlush } from './flush-digest.job';
 import { PreferencesRepository } from './preferences.repository';
 import { PushRepository } from './push.repository';
 import { allows } from './preferences.service';
@@ -37,6 +39,7 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
     private readonly prefs: PreferencesRepository,
     private readonly push: PushRepository,
     private readonly projects: ProjectsRepository,
+    private readonly digests: DigestsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -91,6 +94,16 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
           for (const u of emailUsers) if (addresses.has(u) && addresses.get(u) !== msg.recipient.email) targets.push({ email: addresses.get(u)!, userId: u });
         }
         for (const target of targets) {
+          if (msg.content.digest && msg.content.template) {
+            // A digest template: the send joins the address's open digest (opening it, and its flush when the
+            // window closes, if there is none) instead of going out on its own.
+            if (await this.digests.joined(m, msg.id, target.email)) continue;
+            const window = msg.content.digest.window_seconds * 1000;
+            const digest = await this.digests.open(m, { id: randomUUID(), project_id: msg.project_id, template: msg.content.template, digest_key: msg.content.digest.key, target: target.email, user_id: target.userId ?? null, topic: topic ?? null, created_at: now, closes_at: new Date(now.getTime() + window) });
+            await this.digests.addItem(m, digest.id, { message_id: msg.id, data: msg.data, title: msg.content.title ?? null, body: msg.content.body ?? null, created_at: now });
+            if (digest.fresh) await enqueueFlush(this.outbox, m, data.orgId, msg.project_id, digest.id, window);
+            continue;
+          }
           const id = randomUUID();
           const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'email', endpoint_id: null, target: target.email, event: msg.event, status: 'pending', created_at: now, updated_at: now });
           if (!fresh) continue;

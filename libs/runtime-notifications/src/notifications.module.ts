@@ -10,7 +10,9 @@ import { TenancyModule } from '@plinth/tenancy';
 import { ChangeCapture } from './change-capture';
 import { ChangeCaptureRepository } from './change-capture.repository';
 import { DeliverWebhookJob } from './deliver-webhook.job';
+import { DigestsRepository } from './digests.repository';
 import { DispatchMessageJob } from './dispatch-message.job';
+import { FlushDigestJob } from './flush-digest.job';
 import { EndpointSlots } from './endpoint-slots';
 import { InboxStreams } from './inbox-streams';
 import { InboxService } from './inbox.service';
@@ -33,8 +35,8 @@ import { WebhooksService } from './webhooks.service';
 /** The delivery jobs (fan-out, webhook attempts, emails) and change capture; the worker imports this alone, the api via NotificationsRuntimeModule. */
 @Module({
   imports: [MeteringModule, TenancyModule, AuthJobsModule],
-  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService, SendPushJob],
-  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService, SendPushJob, TemplatesRepository, DigestsRepository, FlushDigestJob],
+  exports: [NotificationsRepository, TemplatesRepository, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService],
 })
 export class NotificationsJobsModule {}
 
@@ -45,7 +47,7 @@ export class NotificationsJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, QuotasModule, DataRuntimeModule, NotificationsJobsModule],
   controllers: [WebhooksController, DeliveriesController, TemplatesController],
-  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService, TemplatesRepository, TemplatesService],
+  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService, TemplatesService],
 })
 export class NotificationsRuntimeModule implements OnModuleInit {
   constructor(

@@ -12,7 +12,7 @@ export interface MessageRow {
   event: string;
   recipient: { user_id?: string; email?: string; topic?: string };
   /** What the send gave, or what its template rendered (`template` names it; `email`/`webhook` are its other parts). */
-  content: { title?: string; body?: string; template?: string; email?: { subject: string; text: string; html: string | null }; webhook?: { payload: Record<string, unknown> } };
+  content: { title?: string; body?: string; template?: string; email?: { subject: string; text: string; html: string | null }; webhook?: { payload: Record<string, unknown> }; digest?: { window_seconds: number; key: string } };
   data: Record<string, unknown>;
   channels: Channel[];
   created_at: Date;

@@ -69,6 +69,7 @@ export class SendService {
         template: r.name,
         ...(r.email ? { email: r.email } : {}),
         ...(r.webhook ? { webhook: r.webhook } : {}),
+        ...(r.digest ? { digest: r.digest } : {}),
       };
     }
     await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.notifications]);

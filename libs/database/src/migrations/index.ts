@@ -17,6 +17,7 @@ import { AuthSessionRecovery1765000600000 } from './1765000600000-auth-session-r
 import { NotificationTemplates1765000900000 } from './1765000900000-notification-templates';
 import { NotificationPreferences1765000900100 } from './1765000900100-notification-preferences';
 import { NotificationPush1765000900200 } from './1765000900200-notification-push';
+import { NotificationDigestsTriggers1765001200000 } from './1765001200000-notification-digests-triggers';
 
 /** Every control-schema migration, in order. Append new ones; never edit a landed one. */
 export const CONTROL_MIGRATIONS = [
@@ -39,4 +40,5 @@ export const CONTROL_MIGRATIONS = [
   NotificationTemplates1765000900000,
   NotificationPreferences1765000900100,
   NotificationPush1765000900200,
+  NotificationDigestsTriggers1765001200000,
 ];
