@@ -7,3 +7,5 @@ export { postWebhook } from './webhook-sender';
 export type { WebhookResult, WebhookRequest } from './webhook-sender';
 /** Live inbox streams of this instance (open count, for benchmarks and health). */
 export { InboxStreams } from './inbox-streams';
+/** Per-endpoint webhook concurrency (cluster-wide with Redis), for tests and tools. */
+export { EndpointSlots } from './endpoint-slots';

@@ -6,7 +6,7 @@ import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { AuthJobsModule } from '@plinth/runtime-auth';
 import { DataRuntimeModule, TableHooks } from '@plinth/runtime-data';
-import { TenancyModule } from '@plinth/tenancy';
+import { ProvisioningHooks, TenancyModule } from '@plinth/tenancy';
 import { ChangeCapture } from './change-capture';
 import { ChangeCaptureRepository } from './change-capture.repository';
 import { DeliverWebhookJob } from './deliver-webhook.job';
@@ -25,6 +25,7 @@ import { PreferencesService } from './preferences.service';
 import { PushRepository } from './push.repository';
 import { PushService } from './push.service';
 import { SendPushJob } from './send-push.job';
+import { SendRateLimit } from './send-rate-limit';
 import { SendService } from './send.service';
 import { TemplatesController } from './templates.controller';
 import { TemplatesRepository } from './templates.repository';
@@ -47,15 +48,19 @@ export class NotificationsJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, QuotasModule, DataRuntimeModule, NotificationsJobsModule],
   controllers: [WebhooksController, DeliveriesController, TemplatesController],
-  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService, TemplatesService],
+  providers: [NotificationsEdge, SendService, SendRateLimit, InboxService, InboxStreams, WebhooksService, TemplatesService],
 })
 export class NotificationsRuntimeModule implements OnModuleInit {
   constructor(
     private readonly tableHooks: TableHooks,
     private readonly capture: ChangeCapture,
+    private readonly provisioning: ProvisioningHooks,
+    private readonly push: PushService,
   ) {}
 
   onModuleInit(): void {
     this.tableHooks.register('notifications', (m, t) => this.capture.tableDeclared(m, t));
+    // Every new project gets its VAPID key pair in the transaction creating it.
+    this.provisioning.register('notifications-vapid', (sql, names) => this.push.provisionVapid(sql, names));
   }
 }

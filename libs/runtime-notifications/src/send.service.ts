@@ -9,6 +9,7 @@ import { TenantLimitsService } from '@plinth/quotas';
 import type { SendInput } from './notifications.dto';
 import { enqueueDispatch } from './dispatch-message.job';
 import { Channel, MessageRow, NotificationsRepository } from './notifications.repository';
+import { SendRateLimit } from './send-rate-limit';
 import { TemplatesService } from './templates.service';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -34,6 +35,7 @@ export class SendService {
     private readonly outbox: OutboxService,
     private readonly limits: TenantLimitsService,
     private readonly templates: TemplatesService,
+    private readonly rate: SendRateLimit,
     private readonly clock: Clock,
   ) {}
 
@@ -59,6 +61,8 @@ export class SendService {
       const earlier = await this.repo.messageByIdempotencyKey(t.project.id, message.idempotency_key);
       if (earlier && now.getTime() - new Date(earlier.created_at).getTime() < IDEMPOTENCY_WINDOW_MS) return receipt(earlier, true);
     }
+    // A new send counts against the project's send rate (429 with Retry-After); a repeat above does not.
+    await this.rate.admit(t.project.id, t.project.orgId);
     // A template renders once the send is known to be new, with the send's data: a template that fails answers this
     // request (400), and the message keeps what was rendered whatever happens to the template afterwards.
     if (input.template !== undefined) {
