@@ -102,7 +102,7 @@ describe('Notifications runtime', () => {
   const inbox = async (proj: TestProject, userId: string, query = '') => t.http().get(`/p/${proj.ref}/notifications/v1/inbox${query}`).set(await asUser(proj, userId));
 
   describe('send', () => {
-    it('accepts a send with the secret key (202 and a message id) and puts it in the user\'s inbox through the job system', async () => {
+    it('accepts a send with the secret key (202 and a message id) and puts it in the user\'s inbox', async () => {
       const userId = randomUUID();
       const res = await send(p, p.secret, { to: { user_id: userId }, content: { title: 'Hello', body: 'World' }, data: { order: 7 } });
       expect(res.status).toBe(202);
@@ -112,6 +112,17 @@ describe('Notifications runtime', () => {
         return r.body.items?.length ? r.body.items : undefined;
       });
       expect(items).toEqual([expect.objectContaining({ message_id: res.body.id, title: 'Hello', body: 'World', data: { order: 7 }, read: false })]);
+    });
+
+    it('commits a send\'s entry for one user with the 202: readable at once, on an instance without job processors', async () => {
+      const userId = randomUUID();
+      const res = await t2.http().post(`/p/${p.ref}/notifications/v1/send`).set('apikey', p.secret).send({ to: { user_id: userId }, content: { title: 'at once' } });
+      expect(res.status).toBe(202);
+      const items = (await t2.http().get(`/p/${p.ref}/notifications/v1/inbox`).set(await asUser(p, userId))).body.items;
+      expect(items).toEqual([expect.objectContaining({ message_id: res.body.id, title: 'at once' })]);
+      // The fan-out job, when it runs, adds no second entry.
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await inbox(p, userId)).body.items).toHaveLength(1);
     });
 
     it('returns the first message for a repeated idempotency key and sends nothing again', async () => {

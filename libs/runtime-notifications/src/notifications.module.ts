@@ -15,6 +15,7 @@ import { DispatchMessageJob } from './dispatch-message.job';
 import { FlushDigestJob } from './flush-digest.job';
 import { EndpointSlots } from './endpoint-slots';
 import { InboxStreams } from './inbox-streams';
+import { InboxWriter } from './inbox-writer';
 import { InboxService } from './inbox.service';
 import { NotificationSecrets } from './notification-secrets';
 import { NotificationsEdge } from './notifications-edge';
@@ -36,8 +37,8 @@ import { WebhooksService } from './webhooks.service';
 /** The delivery jobs (fan-out, webhook attempts, emails) and change capture; the worker imports this alone, the api via NotificationsRuntimeModule. */
 @Module({
   imports: [MeteringModule, TenancyModule, AuthJobsModule],
-  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService, SendPushJob, TemplatesRepository, DigestsRepository, FlushDigestJob],
-  exports: [NotificationsRepository, TemplatesRepository, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService, SendPushJob, TemplatesRepository, DigestsRepository, FlushDigestJob, InboxWriter],
+  exports: [NotificationsRepository, TemplatesRepository, InboxWriter, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService],
 })
 export class NotificationsJobsModule {}
 

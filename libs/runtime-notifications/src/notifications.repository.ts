@@ -121,12 +121,17 @@ export class NotificationsRepository {
 
   // ── inbox ──
 
-  /** One inbox entry per (message, user): a second run of the same job adds nothing. True when it was added. */
+  /**
+   * One inbox entry per (message, user): a second run of the same job adds nothing. True when it was added.
+   * The user's cursor lock (held to commit) is taken before the entry draws its `seq`, so one user's entries commit in
+   * `seq` order and a stream that has read up to a cursor never meets an older entry committing after it.
+   */
   async insertInbox(m: EntityManager, r: { id: string; projectId: string; userId: string; messageId: string; title: string | null; body: string | null; data: unknown; at: Date }): Promise<boolean> {
     const rows = (await m.query(
       `INSERT INTO control.notification_inbox (id, project_id, user_id, message_id, title, body, data, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id, user_id) DO NOTHING RETURNING seq`,
-      [r.id, r.projectId, r.userId, r.messageId, r.title, r.body, JSON.stringify(r.data ?? {}), r.at],
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM (SELECT pg_advisory_xact_lock(hashtextextended($9, 0))) cursor_lock
+       ON CONFLICT (message_id, user_id) DO NOTHING RETURNING seq`,
+      [r.id, r.projectId, r.userId, r.messageId, r.title, r.body, JSON.stringify(r.data ?? {}), r.at, `notification_inbox:${r.projectId}:${r.userId}`],
     )) as unknown[];
     return rows.length === 1;
   }

@@ -9,6 +9,7 @@ import { TenantLimitsService } from '@plinth/quotas';
 import type { SendInput } from './notifications.dto';
 import { enqueueDispatch } from './dispatch-message.job';
 import { Channel, MessageRow, NotificationsRepository } from './notifications.repository';
+import { InboxWriter } from './inbox-writer';
 import { SendRateLimit } from './send-rate-limit';
 import { TemplatesService } from './templates.service';
 
@@ -25,7 +26,7 @@ export interface SendReceipt {
 
 /**
  * Accepts sends: the message and the job that fans it out commit together (outbox), so an accepted send is never
- * lost and a failed request sends nothing. An idempotency key seen in the last 24 h returns the first message.
+ * lost and a failed request sends nothing; a message to one user also commits its in-app entry there. An idempotency key seen in the last 24 h returns the first message.
  */
 @Injectable()
 export class SendService {
@@ -36,6 +37,7 @@ export class SendService {
     private readonly limits: TenantLimitsService,
     private readonly templates: TemplatesService,
     private readonly rate: SendRateLimit,
+    private readonly inbox: InboxWriter,
     private readonly clock: Clock,
   ) {}
 
@@ -77,7 +79,8 @@ export class SendService {
       };
     }
     await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.notifications]);
-    return this.tx.run(async (m) => {
+    let inbox = 0;
+    const sent = await this.tx.run(async (m) => {
       if (message.idempotency_key !== null) {
         const earlier = await this.repo.lockByIdempotencyKey(m, t.project.id, message.idempotency_key);
         if (earlier && now.getTime() - new Date(earlier.created_at).getTime() < IDEMPOTENCY_WINDOW_MS) return receipt(earlier, true);
@@ -88,9 +91,16 @@ export class SendService {
         const winner = await this.repo.lockByIdempotencyKey(m, t.project.id, message.idempotency_key!);
         return receipt(winner!, true);
       }
+      // A message to one user puts its in-app entry in the inbox with this commit (its stream hears of it at once);
+      // the fan-out job does the other channels (and topics) and finds this entry already there.
+      if (message.channels.includes('inapp') && message.recipient.user_id !== undefined) {
+        inbox = await this.inbox.write(m, message, [message.recipient.user_id], undefined, now);
+      }
       await enqueueDispatch(this.outbox, m, t.project.orgId, message.project_id, message.id);
       return receipt(message, false);
     });
+    this.inbox.metered(t.project.id, inbox);
+    return sent;
   }
 }
 
