@@ -170,9 +170,10 @@ async function main(): Promise<void> {
     const rssAfter = rssKb(server.pid);
     const latencies: number[] = [];
     // Where each probe's time went (wall clock, ms; server and bench share the machine's clock): the send request
-    // until its message was stamped, until the 202 arrived, from the message until the fan-out job stamped the inbox
-    // entry (the job system's pick-up), and from there until the stream delivered it (commit, NOTIFY, read, write).
-    const stages = { 'request → message': [] as number[], 'message → 202': [] as number[], 'message → fan-out job': [] as number[], 'fan-out → SSE receipt': [] as number[] };
+    // until its message was stamped, until the 202 arrived, from the message until its inbox entry was stamped (a
+    // job system pick-up when a job writes the entry; 0 when the send does), and from there until the stream
+    // delivered it (the writing transaction's commit, NOTIFY, the stream's read and write).
+    const stages = { 'request → message': [] as number[], 'message → 202': [] as number[], 'message → entry': [] as number[], 'entry → SSE receipt': [] as number[] };
     for (let i = 0; i < PROBES; i++) {
       const u = users[Math.floor(Math.random() * users.length)];
       const got = new Promise<{ at: number; wall: number; entryAt: number }>((resolve, reject) => {
@@ -191,8 +192,8 @@ async function main(): Promise<void> {
       latencies.push(r.at - t0);
       stages['request → message'].push(messageAt - wall0);
       stages['message → 202'].push(wall202 - messageAt);
-      stages['message → fan-out job'].push(r.entryAt - messageAt);
-      stages['fan-out → SSE receipt'].push(r.wall - r.entryAt);
+      stages['message → entry'].push(r.entryAt - messageAt);
+      stages['entry → SSE receipt'].push(r.wall - r.entryAt);
       arrivals.delete(u.id);
     }
     latencies.sort((a, b) => a - b);
