@@ -4653,6 +4653,10 @@ export interface operations {
                     "application/json": {
                         created_at: string;
                         description: string;
+                        digest: {
+                            key?: string;
+                            window_seconds: number;
+                        } | null;
                         email: {
                             html?: string;
                             subject: string;
@@ -4664,6 +4668,11 @@ export interface operations {
                             title?: string;
                         } | null;
                         name: string;
+                        triggers: {
+                            channels?: string[];
+                            event: string;
+                            user_id_column?: string;
+                        }[];
                         updated_at: string;
                         webhook: {
                             payload: {
@@ -4688,6 +4697,10 @@ export interface operations {
             content: {
                 "application/json": {
                     description?: string;
+                    digest?: {
+                        key?: string;
+                        window_seconds: number;
+                    };
                     email?: {
                         html?: string;
                         subject: string;
@@ -4698,6 +4711,11 @@ export interface operations {
                         title?: string;
                     };
                     name: string;
+                    triggers?: {
+                        channels?: ("inapp" | "email" | "push")[];
+                        event: string;
+                        user_id_column?: string;
+                    }[];
                     webhook?: {
                         payload: {
                             [key: string]: unknown;
@@ -4716,6 +4734,10 @@ export interface operations {
                     "application/json": {
                         created_at: string;
                         description: string;
+                        digest: {
+                            key?: string;
+                            window_seconds: number;
+                        } | null;
                         email: {
                             html?: string;
                             subject: string;
@@ -4727,6 +4749,11 @@ export interface operations {
                             title?: string;
                         } | null;
                         name: string;
+                        triggers: {
+                            channels?: string[];
+                            event: string;
+                            user_id_column?: string;
+                        }[];
                         updated_at: string;
                         webhook: {
                             payload: {
@@ -4759,6 +4786,10 @@ export interface operations {
                     "application/json": {
                         created_at: string;
                         description: string;
+                        digest: {
+                            key?: string;
+                            window_seconds: number;
+                        } | null;
                         email: {
                             html?: string;
                             subject: string;
@@ -4770,6 +4801,11 @@ export interface operations {
                             title?: string;
                         } | null;
                         name: string;
+                        triggers: {
+                            channels?: string[];
+                            event: string;
+                            user_id_column?: string;
+                        }[];
                         updated_at: string;
                         webhook: {
                             payload: {
@@ -4816,6 +4852,10 @@ export interface operations {
             content: {
                 "application/json": {
                     description?: string;
+                    digest?: {
+                        key?: string;
+                        window_seconds: number;
+                    } | null;
                     email?: {
                         html?: string;
                         subject: string;
@@ -4826,6 +4866,11 @@ export interface operations {
                         title?: string;
                     } | null;
                     name?: string;
+                    triggers?: {
+                        channels?: ("inapp" | "email" | "push")[];
+                        event: string;
+                        user_id_column?: string;
+                    }[];
                     webhook?: {
                         payload: {
                             [key: string]: unknown;
@@ -4844,6 +4889,10 @@ export interface operations {
                     "application/json": {
                         created_at: string;
                         description: string;
+                        digest: {
+                            key?: string;
+                            window_seconds: number;
+                        } | null;
                         email: {
                             html?: string;
                             subject: string;
@@ -4855,6 +4904,11 @@ export interface operations {
                             title?: string;
                         } | null;
                         name: string;
+                        triggers: {
+                            channels?: string[];
+                            event: string;
+                            user_id_column?: string;
+                        }[];
                         updated_at: string;
                         webhook: {
                             payload: {
