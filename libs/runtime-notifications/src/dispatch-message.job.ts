@@ -58,7 +58,7 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
       const users = topic !== undefined ? await this.prefs.subscribers(m, msg.project_id, topic) : msg.recipient.user_id ? [msg.recipient.user_id] : [];
       const prefs = await this.prefs.many(m, msg.project_id, users);
       // A send to one user wrote its entry itself; this adds the rest (topics, triggers) and nothing twice.
-      if (msg.channels.includes('inapp')) inbox = await this.inboxWriter.write(m, msg, users, topic, now, prefs);
+      if (msg.channels.includes('inapp')) inbox = await this.inboxWriter.write(m, msg, users, topic, now);
       if (msg.channels.includes('webhook')) {
         for (const endpoint of await this.repo.endpointsFor(m, msg.project_id, msg.event)) {
           const id = randomUUID();
@@ -89,7 +89,8 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
             if (await this.digests.joined(m, msg.id, target.email)) continue;
             const window = msg.content.digest.window_seconds * 1000;
             const digest = await this.digests.open(m, { id: randomUUID(), project_id: msg.project_id, template: msg.content.template, digest_key: msg.content.digest.key, target: target.email, user_id: target.userId ?? null, topic: topic ?? null, created_at: now, closes_at: new Date(now.getTime() + window) });
-            await this.digests.addItem(m, digest.id, { message_id: msg.id, data: msg.data, title: msg.content.title ?? null, body: msg.content.body ?? null, created_at: now });
+            // In the order the sends were accepted (fan-outs run concurrently, so not in theirs).
+            await this.digests.addItem(m, digest.id, { message_id: msg.id, data: msg.data, title: msg.content.title ?? null, body: msg.content.body ?? null, created_at: msg.created_at });
             if (digest.fresh) await enqueueFlush(this.outbox, m, data.orgId, msg.project_id, digest.id, window);
             continue;
           }

@@ -5,8 +5,6 @@ import { invalidationNotice } from '@plinth/database';
 import { METERS, MeteringService } from '@plinth/metering';
 import { INBOX_TOPIC } from './job-names';
 import { MessageRow, NotificationsRepository } from './notifications.repository';
-import { PreferencesRepository } from './preferences.repository';
-import { allows } from './preferences.service';
 
 /**
  * Writes a message's in-app entries, in the caller's transaction: one per user whose preferences allow it, each with
@@ -20,24 +18,21 @@ import { allows } from './preferences.service';
 export class InboxWriter {
   constructor(
     private readonly repo: NotificationsRepository,
-    private readonly prefs: PreferencesRepository,
     private readonly metering: MeteringService,
   ) {}
 
-  /** Adds the entries; returns how many were new (meter them with {@link metered} once committed). */
-  async write(m: EntityManager, msg: MessageRow, users: string[], topic: string | undefined, now: Date, known?: Map<string, Parameters<typeof allows>[0]>): Promise<number> {
-    if (!users.length) return 0;
-    const prefs = known ?? (await this.prefs.many(m, msg.project_id, users));
+  /** Adds the entries (one round trip per user); returns how many were new (meter them with {@link metered} once committed). */
+  async write(m: EntityManager, msg: MessageRow, users: string[], topic: string | undefined, now: Date): Promise<number> {
     let added = 0;
     // Sorted, so two fan-outs taking several users' cursor locks take them in one order (no deadlock).
     for (const userId of [...users].sort()) {
-      if (!allows(prefs.get(userId), 'inapp', topic)) continue;
-      const fresh = await this.repo.insertInbox(m, { id: randomUUID(), projectId: msg.project_id, userId, messageId: msg.id, title: msg.content.title ?? null, body: msg.content.body ?? null, data: msg.data, at: now });
-      if (!fresh) continue;
-      added++;
-      await this.repo.insertDelivery(m, { id: randomUUID(), project_id: msg.project_id, message_id: msg.id, channel: 'inapp', endpoint_id: null, target: userId, event: msg.event, status: 'succeeded', created_at: now, updated_at: now });
-      // Delivered on commit only: this instance's streams hear of it with every other's, once it can be read.
-      await m.query('SELECT pg_notify($1, $2)', invalidationNotice(INBOX_TOPIC, `${msg.project_id}:${userId}`));
+      // Announced on commit only: this instance's streams hear of it with every other's, once it can be read.
+      const fresh = await this.repo.addInboxEntry(
+        m,
+        { id: randomUUID(), deliveryId: randomUUID(), projectId: msg.project_id, userId, messageId: msg.id, event: msg.event, title: msg.content.title ?? null, body: msg.content.body ?? null, data: msg.data, at: now, topic: topic ?? null },
+        invalidationNotice(INBOX_TOPIC, `${msg.project_id}:${userId}`),
+      );
+      if (fresh) added++;
     }
     return added;
   }

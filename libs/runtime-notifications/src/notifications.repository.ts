@@ -122,16 +122,37 @@ export class NotificationsRepository {
   // ── inbox ──
 
   /**
-   * One inbox entry per (message, user): a second run of the same job adds nothing. True when it was added.
-   * The user's cursor lock (held to commit) is taken before the entry draws its `seq`, so one user's entries commit in
-   * `seq` order and a stream that has read up to a cursor never meets an older entry committing after it.
+   * A message's entry for one user, in one round trip (the send's hot path): the user's cursor lock, their
+   * preferences (no entry when they opted out of `inapp`, or of `topic`), the entry (one per message and user: a
+   * re-run adds nothing), its delivery-log row, and the announcement `notice` (a `pg_notify` channel and payload,
+   * delivered on commit). True when the entry was added. The cursor lock (held to commit) is taken before the entry
+   * draws its `seq`, so one user's entries commit in `seq` order and a stream that has read up to a cursor never meets
+   * an older entry committing after it.
    */
-  async insertInbox(m: EntityManager, r: { id: string; projectId: string; userId: string; messageId: string; title: string | null; body: string | null; data: unknown; at: Date }): Promise<boolean> {
+  async addInboxEntry(
+    m: EntityManager,
+    r: { id: string; deliveryId: string; projectId: string; userId: string; messageId: string; event: string; title: string | null; body: string | null; data: unknown; at: Date; topic: string | null },
+    notice: [channel: string, payload: string],
+  ): Promise<boolean> {
     const rows = (await m.query(
-      `INSERT INTO control.notification_inbox (id, project_id, user_id, message_id, title, body, data, created_at)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM (SELECT pg_advisory_xact_lock(hashtextextended($9, 0))) cursor_lock
-       ON CONFLICT (message_id, user_id) DO NOTHING RETURNING seq`,
-      [r.id, r.projectId, r.userId, r.messageId, r.title, r.body, JSON.stringify(r.data ?? {}), r.at, `notification_inbox:${r.projectId}:${r.userId}`],
+      `WITH cursor_lock AS (SELECT pg_advisory_xact_lock(hashtextextended($9, 0))),
+       allowed AS (
+         SELECT 1 FROM cursor_lock WHERE NOT EXISTS (
+           SELECT 1 FROM control.notification_preferences p WHERE p.project_id = $2 AND p.user_id = $3
+              AND (p.channels->>'inapp' = 'false' OR ($10::text IS NOT NULL AND p.topics->>$10::text = 'false')))
+       ),
+       entry AS (
+         INSERT INTO control.notification_inbox (id, project_id, user_id, message_id, title, body, data, created_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM allowed
+         ON CONFLICT (message_id, user_id) DO NOTHING RETURNING seq
+       ),
+       delivery AS (
+         INSERT INTO control.notification_deliveries (id, project_id, message_id, channel, endpoint_id, target, event, status, created_at, updated_at)
+         SELECT $11, $2, $4, 'inapp', NULL, $3::text, $12, 'succeeded', $8, $8 FROM entry
+         ON CONFLICT (message_id, channel, target) DO NOTHING
+       )
+       SELECT pg_notify($13, $14) FROM entry`,
+      [r.id, r.projectId, r.userId, r.messageId, r.title, r.body, JSON.stringify(r.data ?? {}), r.at, `notification_inbox:${r.projectId}:${r.userId}`, r.topic, r.deliveryId, r.event, notice[0], notice[1]],
     )) as unknown[];
     return rows.length === 1;
   }
