@@ -92,11 +92,11 @@ export class SendService {
         return receipt(winner!, true);
       }
       // A message to one user puts its in-app entry in the inbox with this commit (its stream hears of it at once);
-      // the fan-out job does the other channels (and topics) and finds this entry already there.
-      if (message.channels.includes('inapp') && message.recipient.user_id !== undefined) {
-        inbox = await this.inbox.write(m, message, [message.recipient.user_id], undefined, now);
-      }
-      await enqueueDispatch(this.outbox, m, t.project.orgId, message.project_id, message.id);
+      // the fan-out job does the other channels (and topics) and finds this entry already there. A message with no
+      // other channel needs no fan-out at all.
+      const toOne = message.recipient.user_id !== undefined;
+      if (toOne && message.channels.includes('inapp')) inbox = await this.inbox.write(m, message, [message.recipient.user_id!], undefined, now);
+      if (!toOne || message.channels.some((c) => c !== 'inapp')) await enqueueDispatch(this.outbox, m, t.project.orgId, message.project_id, message.id);
       return receipt(message, false);
     });
     this.inbox.metered(t.project.id, inbox);
