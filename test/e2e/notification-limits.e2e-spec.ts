@@ -150,7 +150,11 @@ describe('Notification limits', () => {
         const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
         const ep = await t.http().post(`/v1/projects/${p.ref}/webhooks`).set(u.auth).send({ url, events: ['notification.sent'] });
         expect(ep.status).toBe(201);
-        await t.sql.query(`UPDATE control.webhook_endpoints SET max_concurrency = 1 WHERE id = $1`, [ep.body.id]);
+        expect(ep.body.max_concurrency).toBe(4);
+        const patched = await t.http().patch(`/v1/projects/${p.ref}/webhooks/${ep.body.id}`).set(u.auth).send({ max_concurrency: 1 });
+        expect(patched.status).toBe(200);
+        expect(patched.body.max_concurrency).toBe(1);
+        for (const bad of [0, 51, 1.5, '2']) expect((await t.http().patch(`/v1/projects/${p.ref}/webhooks/${ep.body.id}`).set(u.auth).send({ max_concurrency: bad })).status).toBe(400);
         const titles = Array.from({ length: 8 }, (_, i) => `c${i}`);
         const sends = await Promise.all(titles.map((title) => send(t, p, { to: { email: 'x@example.com' }, content: { title }, channels: ['webhook'] })));
         expect(sends.map((r) => r.status)).toEqual(Array(8).fill(202));

@@ -84,6 +84,8 @@ export const createWebhookSchema = z
     url: webhookUrl,
     events: z.array(z.string().regex(EVENT, 'must be notification.sent, <table>.insert|update|delete, user.created|deleted|signed_in or *')).min(1).max(50),
     description: z.string().max(500).optional(),
+    /** Deliveries to this endpoint in flight at once, across every worker (default 4). */
+    max_concurrency: z.number().int().min(1).max(50).optional(),
   })
   .strict();
 export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
@@ -226,6 +228,7 @@ export const webhookViewSchema = z.object({
   url: z.string(),
   events: z.array(z.string()),
   description: z.string(),
+  max_concurrency: z.number(),
   previous_secret_expires_at: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),

@@ -242,11 +242,12 @@ export class NotificationsRepository {
     ])) as EndpointRow[];
   }
 
-  async updateEndpoint(m: EntityManager, projectId: string, id: string, patch: { url?: string; events?: string[]; description?: string }, at: Date): Promise<boolean> {
+  async updateEndpoint(m: EntityManager, projectId: string, id: string, patch: { url?: string; events?: string[]; description?: string; maxConcurrency?: number }, at: Date): Promise<boolean> {
     const [, count] = (await m.query(
-      `UPDATE control.webhook_endpoints SET url = coalesce($3, url), events = coalesce($4, events), description = coalesce($5, description), updated_at = $6
+      `UPDATE control.webhook_endpoints SET url = coalesce($3, url), events = coalesce($4, events), description = coalesce($5, description),
+              max_concurrency = coalesce($7, max_concurrency), updated_at = $6
         WHERE project_id = $1 AND id = $2`,
-      [projectId, id, patch.url ?? null, patch.events ?? null, patch.description ?? null, at],
+      [projectId, id, patch.url ?? null, patch.events ?? null, patch.description ?? null, at, patch.maxConcurrency ?? null],
     )) as [unknown, number];
     return count === 1;
   }

@@ -5545,6 +5545,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         updated_at: string;
                         url: string;
@@ -5567,6 +5568,7 @@ export interface operations {
                 "application/json": {
                     description?: string;
                     events: string[];
+                    max_concurrency?: number;
                     url: string;
                 };
             };
@@ -5583,6 +5585,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         secret: string;
                         updated_at: string;
@@ -5615,6 +5618,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         updated_at: string;
                         url: string;
@@ -5659,6 +5663,7 @@ export interface operations {
                 "application/json": {
                     description?: string;
                     events?: string[];
+                    max_concurrency?: number;
                     url?: string;
                 };
             };
@@ -5675,6 +5680,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         updated_at: string;
                         url: string;
@@ -5712,6 +5718,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         secret: string;
                         updated_at: string;
