@@ -26,7 +26,8 @@ export interface SendReceipt {
 
 /**
  * Accepts sends: the message and the job that fans it out commit together (outbox), so an accepted send is never
- * lost and a failed request sends nothing; a message to one user also commits its in-app entry there. An idempotency key seen in the last 24 h returns the first message.
+ * lost and a failed request sends nothing; a message to one user also commits its in-app entry there. An
+ * idempotency key seen in the last 24 h returns the first message.
  */
 @Injectable()
 export class SendService {
