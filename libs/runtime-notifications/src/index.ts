@@ -9,3 +9,5 @@ export type { WebhookResult, WebhookRequest } from './webhook-sender';
 export { InboxStreams } from './inbox-streams';
 /** Per-endpoint webhook concurrency (cluster-wide with Redis), for tests and tools. */
 export { EndpointSlots } from './endpoint-slots';
+/** Writes in-app entries in the caller's transaction (one user's entries commit in cursor order), for tests and tools. */
+export { InboxWriter } from './inbox-writer';
