@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, get, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
 import { benchDatabaseUrl, percentile, post, signup, startServer, useBenchPlan } from './support';
 
 const ENDPOINTS = 10;
@@ -63,6 +64,11 @@ async function main(): Promise<void> {
     const base = server.base;
     const owner = await signup(base);
     await useBenchPlan(benchDatabaseUrl(), owner.orgId);
+    // The bench plan names no send rate: lift it (the plan-based send limit would refuse the delivery rounds' sends).
+    const sql = new Client({ connectionString: benchDatabaseUrl() });
+    await sql.connect();
+    await sql.query(`UPDATE control.plans SET limits = limits || '{"notification_sends_per_minute": 100000000}'::jsonb WHERE id = 'bench'`);
+    await sql.end();
     const project = await post<{ ref: string; keys: { publishable: string; secret: string } }>(`${base}/v1/orgs/${owner.orgId}/projects`, { name: 'notify bench' }, owner.token);
     const { ref } = project;
     const sk = project.keys.secret;
@@ -136,7 +142,7 @@ async function main(): Promise<void> {
     console.log(`  ${users.length} end users signed up (anonymous); opening their streams…`);
     await new Promise((r) => setTimeout(r, 2000));
     const rssBefore = rssKb(server.pid);
-    const arrivals = new Map<string, (at: number) => void>();
+    const arrivals = new Map<string, (at: number, wall: number, entryCreatedAt: string | undefined) => void>();
     const streams: IncomingMessage[] = [];
     const url = new URL(`${base}/p/${ref}/notifications/v1/inbox/stream`);
     const openStream = (u: { id: string; token: string }) =>
@@ -147,7 +153,11 @@ async function main(): Promise<void> {
               streams.push(res);
               res.setEncoding('utf8');
               res.on('data', (chunk: string) => {
-                if (chunk.includes('event: notification')) arrivals.get(u.id)?.(performance.now());
+                if (!chunk.includes('event: notification')) return;
+                const at = performance.now();
+                const wall = Date.now();
+                const data = /^data: (.*)$/m.exec(chunk)?.[1];
+                arrivals.get(u.id)?.(at, wall, data ? (JSON.parse(data) as { created_at: string }).created_at : undefined);
               });
               resolve();
             });
@@ -159,23 +169,40 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 3000));
     const rssAfter = rssKb(server.pid);
     const latencies: number[] = [];
+    // Where each probe's time went (wall clock, ms; server and bench share the machine's clock): the send request
+    // until its message was stamped, until the 202 arrived, from the message until its inbox entry was stamped (a
+    // job system pick-up when a job writes the entry; 0 when the send does), and from there until the stream
+    // delivered it (the writing transaction's commit, NOTIFY, the stream's read and write).
+    const stages = { 'request → message': [] as number[], 'message → 202': [] as number[], 'message → entry': [] as number[], 'entry → SSE receipt': [] as number[] };
     for (let i = 0; i < PROBES; i++) {
       const u = users[Math.floor(Math.random() * users.length)];
-      const got = new Promise<number>((resolve, reject) => {
+      const got = new Promise<{ at: number; wall: number; entryAt: number }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`probe ${i}: no event within 10 s`)), 10_000);
-        arrivals.set(u.id, (at) => {
+        arrivals.set(u.id, (at, wall, entryCreatedAt) => {
           clearTimeout(timer);
-          resolve(at);
+          resolve({ at, wall, entryAt: entryCreatedAt ? Date.parse(entryCreatedAt) : NaN });
         });
       });
       const t0 = performance.now();
-      await send({ to: { user_id: u.id }, content: { title: `probe ${i}` } });
-      latencies.push((await got) - t0);
+      const wall0 = Date.now();
+      const res = await send({ to: { user_id: u.id }, content: { title: `probe ${i}` } });
+      const wall202 = Date.now();
+      const messageAt = Date.parse(((await res.json()) as { created_at: string }).created_at);
+      const r = await got;
+      latencies.push(r.at - t0);
+      stages['request → message'].push(messageAt - wall0);
+      stages['message → 202'].push(wall202 - messageAt);
+      stages['message → entry'].push(r.entryAt - messageAt);
+      stages['entry → SSE receipt'].push(r.wall - r.entryAt);
       arrivals.delete(u.id);
     }
     latencies.sort((a, b) => a - b);
     console.log(`send → SSE receipt with ${streams.length} open streams (${PROBES} probes, one at a time)`);
     console.log(`  p50 ${percentile(latencies, 50).toFixed(1)} ms   p99 ${percentile(latencies, 99).toFixed(1)} ms   max ${latencies[latencies.length - 1].toFixed(1)} ms (target p99 < 100 ms)`);
+    for (const [name, xs] of Object.entries(stages)) {
+      xs.sort((a, b) => a - b);
+      console.log(`    ${name.padEnd(24)} p50 ${percentile(xs, 50).toFixed(0)} ms   p99 ${percentile(xs, 99).toFixed(0)} ms   max ${xs[xs.length - 1].toFixed(0)} ms`);
+    }
     console.log(`  api RSS ${(rssBefore / 1024).toFixed(1)} MiB → ${(rssAfter / 1024).toFixed(1)} MiB with the streams open: ${((rssAfter - rssBefore) / streams.length).toFixed(1)} KiB per stream`);
     for (const s of streams) s.destroy();
   } finally {

@@ -3,7 +3,8 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
 import { Webhook } from 'standardwebhooks';
-import { postWebhook } from '@plinth/runtime-notifications';
+import { ControlTransactions } from '@plinth/database';
+import { InboxWriter, postWebhook } from '@plinth/runtime-notifications';
 import { declareTable, registerTestTokens, signUserToken } from '../support/data';
 import { SmtpCapture } from '../support/smtp-capture';
 import { bootTestApp, createProject, PASSWORD, signup, TestApp, TestProject, TestUser, uniqueEmail } from '../support/test-app';
@@ -102,7 +103,7 @@ describe('Notifications runtime', () => {
   const inbox = async (proj: TestProject, userId: string, query = '') => t.http().get(`/p/${proj.ref}/notifications/v1/inbox${query}`).set(await asUser(proj, userId));
 
   describe('send', () => {
-    it('accepts a send with the secret key (202 and a message id) and puts it in the user\'s inbox through the job system', async () => {
+    it('accepts a send with the secret key (202 and a message id) and puts it in the user\'s inbox', async () => {
       const userId = randomUUID();
       const res = await send(p, p.secret, { to: { user_id: userId }, content: { title: 'Hello', body: 'World' }, data: { order: 7 } });
       expect(res.status).toBe(202);
@@ -112,6 +113,19 @@ describe('Notifications runtime', () => {
         return r.body.items?.length ? r.body.items : undefined;
       });
       expect(items).toEqual([expect.objectContaining({ message_id: res.body.id, title: 'Hello', body: 'World', data: { order: 7 }, read: false })]);
+    });
+
+    it('commits a send\'s entry for one user with the 202: readable at once, on an instance without job processors', async () => {
+      const userId = randomUUID();
+      const res = await t2.http().post(`/p/${p.ref}/notifications/v1/send`).set('apikey', p.secret).send({ to: { user_id: userId }, content: { title: 'at once' } });
+      expect(res.status).toBe(202);
+      const items = (await t2.http().get(`/p/${p.ref}/notifications/v1/inbox`).set(await asUser(p, userId))).body.items;
+      expect(items).toEqual([expect.objectContaining({ message_id: res.body.id, title: 'at once' })]);
+      // Nothing else is left to do: no fan-out job is queued, and no second entry appears.
+      const jobs = await t.sql.query(`SELECT count(*)::int AS n FROM control.outbox WHERE dedupe_key = $1`, [`dispatch:${res.body.id}`]);
+      expect(jobs.rows[0].n).toBe(0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await inbox(p, userId)).body.items).toHaveLength(1);
     });
 
     it('returns the first message for a repeated idempotency key and sends nothing again', async () => {
@@ -304,6 +318,42 @@ describe('Notifications runtime', () => {
       expect(anon.status).toBe(401);
       const noKey = await fetch(`${t2.baseUrl}/p/${p.ref}/notifications/v1/inbox/stream`);
       expect(noKey.status).toBe(401);
+    });
+
+    it('gives one user\'s entries their cursors in commit order: a second writer waits for the first to commit', async () => {
+      // Streams read "entries after my cursor": an entry that drew a lower cursor but committed later would be skipped.
+      const userId = randomUUID();
+      const otherUser = randomUUID();
+      const messages: Array<Parameters<InboxWriter['write']>[1]> = [];
+      for (const title of ['first', 'second', 'elsewhere']) {
+        const id = randomUUID();
+        await t.sql.query(
+          `INSERT INTO control.notification_messages (id, project_id, event, recipient, content, data, channels, created_at) VALUES ($1, $2, 'notification.sent', '{}', $3, '{}', '{inapp}', now())`,
+          [id, p.id, JSON.stringify({ title })],
+        );
+        messages.push((await t.sql.query(`SELECT * FROM control.notification_messages WHERE id = $1`, [id])).rows[0]);
+      }
+      const writer = t.app.get(InboxWriter);
+      const tx = t.app.get(ControlTransactions);
+      let release!: () => void;
+      let written = false;
+      const first = tx.run(async (m) => {
+        await writer.write(m, messages[0], [userId], undefined, new Date());
+        written = true;
+        await new Promise<void>((r) => (release = r));
+      });
+      await waitFor('the first entry written (uncommitted)', async () => written);
+      let secondDone = false;
+      const second = tx.run((m) => writer.write(m, messages[1], [userId], undefined, new Date())).then(() => (secondDone = true));
+      // Another user's entry doesn't wait for this one's.
+      await tx.run((m) => writer.write(m, messages[2], [otherUser], undefined, new Date()));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(secondDone).toBe(false);
+      release();
+      await first;
+      await second;
+      const { rows } = await t.sql.query(`SELECT message_id FROM control.notification_inbox WHERE project_id = $1 AND user_id = $2 ORDER BY seq`, [p.id, userId]);
+      expect(rows.map((r: { message_id: string }) => r.message_id)).toEqual([messages[0].id, messages[1].id]);
     });
 
     it('takes the key and token as query parameters (for a browser\'s EventSource) and sends heartbeats', async () => {

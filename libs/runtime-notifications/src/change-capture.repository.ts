@@ -140,12 +140,23 @@ export class ChangeCaptureRepository {
     await this.on(undefined, t.cluster, (sql) => sql.query(`DELETE FROM ${q(t.schema)}._notify_events WHERE seq = ANY($1::bigint[])`, [seqs]));
   }
 
-  /** Projects with an endpoint subscribed to data or auth events (the periodic drain's list). */
+  /** Projects with an endpoint or a template trigger following data or auth events (the periodic drain's list). */
   async capturingProjects(): Promise<string[]> {
     const rows = (await this.db.query(
-      `SELECT DISTINCT project_id FROM control.webhook_endpoints e, unnest(e.events) ev WHERE ev = '*' OR ev LIKE '%.insert' OR ev LIKE '%.update' OR ev LIKE '%.delete' OR ev LIKE 'user.%'`,
+      `SELECT DISTINCT project_id FROM control.webhook_endpoints e, unnest(e.events) ev WHERE ev = '*' OR ev LIKE '%.insert' OR ev LIKE '%.update' OR ev LIKE '%.delete' OR ev LIKE 'user.%'
+       UNION SELECT project_id FROM control.notification_templates WHERE triggers <> '[]'::jsonb`,
     )) as Array<{ project_id: string }>;
     return rows.map((r) => r.project_id);
+  }
+
+  /** Events of a project some endpoint subscribes to or some template trigger follows (what capture must switch on). */
+  async capturedEvents(projectId: string, m?: EntityManager): Promise<Set<string>> {
+    const rows = (await (m ?? this.db).query(
+      `SELECT unnest(events) AS ev FROM control.webhook_endpoints WHERE project_id = $1
+       UNION SELECT t->>'event' FROM control.notification_templates, jsonb_array_elements(triggers) t WHERE project_id = $1`,
+      [projectId],
+    )) as Array<{ ev: string }>;
+    return new Set(rows.map((r) => r.ev));
   }
 
   /** Events of a project some endpoint subscribes to (so unsubscribed changes make no message). */

@@ -8,7 +8,11 @@ import { ProjectsRepository, tenantNames } from '@plinth/tenancy';
 import { CapturedChange, CaptureTarget, ChangeCaptureRepository } from './change-capture.repository';
 import { enqueueDispatch } from './dispatch-message.job';
 import { CAPTURE_TOPIC } from './job-names';
-import { NotificationsRepository } from './notifications.repository';
+import { MessageRow, NotificationsRepository } from './notifications.repository';
+import { renderDigestKey, renderTemplate } from './template-renderer';
+import { TemplateRow, TemplatesRepository, TemplateTrigger } from './templates.repository';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const TABLE_EVENT = /^([a-z_][a-z0-9_]{0,62})\.(insert|update|delete)$/;
 const BATCH = 200;
@@ -36,6 +40,7 @@ export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     private readonly capture: ChangeCaptureRepository,
     private readonly repo: NotificationsRepository,
+    private readonly templates: TemplatesRepository,
     private readonly projects: ProjectsRepository,
     private readonly tx: ControlTransactions,
     private readonly outbox: OutboxService,
@@ -67,7 +72,7 @@ export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutd
 
   /** The data runtime's hook: a table declared after an endpoint subscribed to it gets its trigger at once. */
   async tableDeclared(m: EntityManager, t: { projectId: string; ref: string; table: string }): Promise<void> {
-    const events = await this.capture.subscribedEvents(t.projectId, m);
+    const events = await this.capture.capturedEvents(t.projectId, m);
     if (!events.has('*') && ![...events].some((e) => e.startsWith(`${t.table}.`))) return;
     const target = await this.target(m, t.projectId, t.ref);
     await this.capture.ensureTable(m, target);
@@ -106,6 +111,41 @@ export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
+  /**
+   * The message a template trigger makes of a change: to the user whose id the row's column holds (the new row, or
+   * the old one of a delete; a user event's own id by default), rendered with the change. None when the row names no
+   * user or the template fails to render (logged: a customer's template must not hold up the project's changes).
+   */
+  private async triggered(projectId: string, template: TemplateRow, trigger: TemplateTrigger, c: CapturedChange, data: Record<string, unknown>, now: Date): Promise<MessageRow | null> {
+    const row = c.record ?? c.old_record ?? {};
+    const userId = row[trigger.user_id_column ?? 'id'];
+    if (typeof userId !== 'string' || !UUID.test(userId)) return null;
+    try {
+      const r = await renderTemplate(template, data);
+      const channels = trigger.channels ?? ['inapp'];
+      return {
+        id: randomUUID(),
+        project_id: projectId,
+        idempotency_key: `capture ${c.seq} ${template.id}`,
+        event: 'notification.sent',
+        recipient: { user_id: userId },
+        content: {
+          title: r.inapp?.title ?? r.email?.subject ?? undefined,
+          body: r.inapp?.body ?? r.email?.text ?? undefined,
+          template: template.name,
+          ...(r.email ? { email: r.email } : {}),
+          ...(template.digest ? { digest: { window_seconds: template.digest.window_seconds, key: await renderDigestKey(template, data) } } : {}),
+        },
+        data,
+        channels,
+        created_at: now,
+      };
+    } catch (e) {
+      this.logger.warn(`template ${template.name} of project ${projectId} failed on ${eventName(c)}: ${(e as Error).message}`);
+      return null;
+    }
+  }
+
   /** Every captured change of the project, oldest first, into messages; returns how many. */
   async drain(projectId: string): Promise<number> {
     const [project] = await this.projects.refsByIds([projectId]);
@@ -116,16 +156,24 @@ export class ChangeCapture implements OnApplicationBootstrap, OnApplicationShutd
       const changes = await this.capture.pending(at, BATCH);
       if (!changes.length) return total;
       const subscribed = await this.capture.subscribedEvents(projectId);
+      const triggers = await this.templates.withTriggers(projectId);
       const now = this.clock.now();
       await this.tx.run(async (m) => {
         for (const c of changes) {
           const event = eventName(c);
-          if (!subscribed.has('*') && !subscribed.has(event)) continue;
-          const id = randomUUID();
           const data = { table: c.tbl === '_auth_users' ? null : c.tbl, type: c.op, record: c.record, old_record: c.old_record, sequence: Number(c.seq), committed_at: new Date(c.at).toISOString() };
-          // The key has a space, which sends' keys can't: a change is one message however often it is drained.
-          const fresh = await this.repo.insertMessage(m, { id, project_id: projectId, idempotency_key: `capture ${c.seq}`, event, recipient: {}, content: {}, data, channels: ['webhook'], created_at: now });
-          if (fresh) await enqueueDispatch(this.outbox, m, project.orgId, projectId, id);
+          if (subscribed.has('*') || subscribed.has(event)) {
+            const id = randomUUID();
+            // The key has a space, which sends' keys can't: a change is one message however often it is drained.
+            const fresh = await this.repo.insertMessage(m, { id, project_id: projectId, idempotency_key: `capture ${c.seq}`, event, recipient: {}, content: {}, data, channels: ['webhook'], created_at: now });
+            if (fresh) await enqueueDispatch(this.outbox, m, project.orgId, projectId, id);
+          }
+          for (const { template, trigger } of triggers) {
+            if (trigger.event !== event) continue;
+            const message = await this.triggered(projectId, template, trigger, c, { ...data, event }, now);
+            // Keyed by change and template: one message per trigger however often the change is drained.
+            if (message && (await this.repo.insertMessage(m, message))) await enqueueDispatch(this.outbox, m, project.orgId, projectId, message.id);
+          }
         }
       });
       await this.capture.remove(at, changes.map((c) => c.seq));

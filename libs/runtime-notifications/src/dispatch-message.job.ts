@@ -1,13 +1,15 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '@plinth/common';
-import { CacheInvalidation, ControlTransactions } from '@plinth/database';
+import { ControlTransactions } from '@plinth/database';
 import { JobHandler, JobRegistry, OutboxService, QUEUES } from '@plinth/jobs';
 import type { EntityManager } from 'typeorm';
-import { METERS, MeteringService } from '@plinth/metering';
 import { ProjectsRepository, tenantNames } from '@plinth/tenancy';
-import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, INBOX_TOPIC, SEND_EMAIL_JOB, SEND_PUSH_JOB, SendEmailData, SendPushData } from './job-names';
+import { DELIVER_WEBHOOK_JOB, DeliverWebhookData, DISPATCH_MESSAGE_JOB, DispatchMessageData, SEND_EMAIL_JOB, SEND_PUSH_JOB, SendEmailData, SendPushData } from './job-names';
 import { NotificationsRepository } from './notifications.repository';
+import { DigestsRepository } from './digests.repository';
+import { enqueueFlush } from './flush-digest.job';
+import { InboxWriter } from './inbox-writer';
 import { PreferencesRepository } from './preferences.repository';
 import { PushRepository } from './push.repository';
 import { allows } from './preferences.service';
@@ -32,11 +34,11 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
     private readonly tx: ControlTransactions,
     private readonly repo: NotificationsRepository,
     private readonly outbox: OutboxService,
-    private readonly invalidation: CacheInvalidation,
-    private readonly metering: MeteringService,
+    private readonly inboxWriter: InboxWriter,
     private readonly prefs: PreferencesRepository,
     private readonly push: PushRepository,
     private readonly projects: ProjectsRepository,
+    private readonly digests: DigestsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -50,28 +52,18 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
     const now = this.clock.now();
     const added = await this.tx.run(async (m) => {
       let inbox = 0;
-      let webhooks = 0;
       // The users this message is for: the one named, or a topic's subscribers; each one's preferences decide
       // which channels reach them (a topic's opt-out silences all of them).
       const topic = msg.recipient.topic;
       const users = topic !== undefined ? await this.prefs.subscribers(m, msg.project_id, topic) : msg.recipient.user_id ? [msg.recipient.user_id] : [];
       const prefs = await this.prefs.many(m, msg.project_id, users);
-      if (msg.channels.includes('inapp')) {
-        for (const userId of users) {
-          if (!allows(prefs.get(userId), 'inapp', topic)) continue;
-          const fresh = await this.repo.insertInbox(m, { id: randomUUID(), projectId: msg.project_id, userId, messageId: msg.id, title: msg.content.title ?? null, body: msg.content.body ?? null, data: msg.data, at: now });
-          if (!fresh) continue;
-          inbox++;
-          await this.repo.insertDelivery(m, { id: randomUUID(), project_id: msg.project_id, message_id: msg.id, channel: 'inapp', endpoint_id: null, target: userId, event: msg.event, status: 'succeeded', created_at: now, updated_at: now });
-          await this.invalidation.publish(m, INBOX_TOPIC, `${msg.project_id}:${userId}`);
-        }
-      }
+      // A send to one user wrote its entry itself; this adds the rest (topics, triggers) and nothing twice.
+      if (msg.channels.includes('inapp')) inbox = await this.inboxWriter.write(m, msg, users, topic, now);
       if (msg.channels.includes('webhook')) {
         for (const endpoint of await this.repo.endpointsFor(m, msg.project_id, msg.event)) {
           const id = randomUUID();
           const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'webhook', endpoint_id: endpoint.id, target: endpoint.id, event: msg.event, status: 'pending', created_at: now, updated_at: now });
           if (!fresh) continue;
-          webhooks++;
           await this.outbox.enqueue<DeliverWebhookData>(m, {
             queue: QUEUES.notifications,
             name: DELIVER_WEBHOOK_JOB,
@@ -91,6 +83,17 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
           for (const u of emailUsers) if (addresses.has(u) && addresses.get(u) !== msg.recipient.email) targets.push({ email: addresses.get(u)!, userId: u });
         }
         for (const target of targets) {
+          if (msg.content.digest && msg.content.template) {
+            // A digest template: the send joins the address's open digest (opening it, and its flush when the
+            // window closes, if there is none) instead of going out on its own.
+            if (await this.digests.joined(m, msg.id, target.email)) continue;
+            const window = msg.content.digest.window_seconds * 1000;
+            const digest = await this.digests.open(m, { id: randomUUID(), project_id: msg.project_id, template: msg.content.template, digest_key: msg.content.digest.key, target: target.email, user_id: target.userId ?? null, topic: topic ?? null, created_at: now, closes_at: new Date(now.getTime() + window) });
+            // In the order the sends were accepted (fan-outs run concurrently, so not in theirs).
+            await this.digests.addItem(m, digest.id, { message_id: msg.id, data: msg.data, title: msg.content.title ?? null, body: msg.content.body ?? null, created_at: msg.created_at });
+            if (digest.fresh) await enqueueFlush(this.outbox, m, data.orgId, msg.project_id, digest.id, window);
+            continue;
+          }
           const id = randomUUID();
           const fresh = await this.repo.insertDelivery(m, { id, project_id: msg.project_id, message_id: msg.id, channel: 'email', endpoint_id: null, target: target.email, event: msg.event, status: 'pending', created_at: now, updated_at: now });
           if (!fresh) continue;
@@ -107,9 +110,9 @@ export class DispatchMessageJob implements JobHandler<DispatchMessageData>, OnMo
           await this.outbox.enqueue<SendPushData>(m, { queue: QUEUES.notifications, name: SEND_PUSH_JOB, data: { orgId: data.orgId, projectId: msg.project_id, deliveryId: id, subscriptionId: sub.id }, dedupeKey: `push:${id}` });
         }
       }
-      return { inbox, webhooks };
+      return { inbox };
     });
     // Metered once per inbox entry actually added (a re-run adds none); webhooks when delivered.
-    if (added.inbox) this.metering.record(msg.project_id, `${METERS.notifications}:inapp`, added.inbox);
+    this.inboxWriter.metered(msg.project_id, added.inbox);
   }
 }

@@ -12,3 +12,7 @@ export { SendService } from './send.service';
 export type { SendReceipt } from './send.service';
 export { sendSchema } from './notifications.dto';
 export type { SendInput } from './notifications.dto';
+/** Per-endpoint webhook concurrency (cluster-wide with Redis), for tests and tools. */
+export { EndpointSlots } from './endpoint-slots';
+/** Writes in-app entries in the caller's transaction (one user's entries commit in cursor order), for tests and tools. */
+export { InboxWriter } from './inbox-writer';

@@ -4,6 +4,13 @@ export const DISPATCH_MESSAGE_JOB = 'notifications.dispatch';
 export const DELIVER_WEBHOOK_JOB = 'notifications.deliver-webhook';
 export const SEND_EMAIL_JOB = 'notifications.send-email';
 export const SEND_PUSH_JOB = 'notifications.send-push';
+export const FLUSH_DIGEST_JOB = 'notifications.flush-digest';
+
+/** Closes one digest when its window ends and sends its email. */
+export interface FlushDigestData extends JobData {
+  projectId: string;
+  digestId: string;
+}
 
 /** One web push delivery to one subscription (the job executor's retries and backoff). */
 export interface SendPushData extends JobData {

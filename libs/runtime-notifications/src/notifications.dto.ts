@@ -84,6 +84,8 @@ export const createWebhookSchema = z
     url: webhookUrl,
     events: z.array(z.string().regex(EVENT, 'must be notification.sent, <table>.insert|update|delete, user.created|deleted|signed_in or *')).min(1).max(50),
     description: z.string().max(500).optional(),
+    /** Deliveries to this endpoint in flight at once, across every worker (default 4). */
+    max_concurrency: z.number().int().min(1).max(50).optional(),
   })
   .strict();
 export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
@@ -107,6 +109,8 @@ export const deliveriesQuerySchema = z
 export type DeliveriesQuery = z.infer<typeof deliveriesQuerySchema>;
 
 const tpl = (max: number) => z.string().max(max);
+/** Events a template trigger can follow: a declared table's writes and the auth runtime's user events. */
+const TRIGGER_EVENT = /^([a-z][a-z0-9_]{0,62}\.(insert|update|delete)|user\.(created|deleted|signed_in))$/;
 /** A template's parts per channel; each string is a Liquid template rendered with the send's `data`. */
 const templateParts = {
   description: z.string().max(500).optional(),
@@ -116,6 +120,26 @@ const templateParts = {
     .object({ payload: z.record(z.string(), z.unknown()) })
     .strict()
     .refine((v) => JSON.stringify(v.payload).length <= 32_768, { message: 'payload must be at most 32 KiB as JSON' })
+    .optional(),
+  digest: z
+    .object({
+      window_seconds: z.number().int().min(1).max(86_400),
+      key: tpl(500).optional(),
+    })
+    .strict()
+    .optional(),
+  triggers: z
+    .array(
+      z
+        .object({
+          event: z.string().regex(TRIGGER_EVENT, 'must be <table>.insert|update|delete or user.created|deleted|signed_in'),
+          user_id_column: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a column name').optional(),
+          channels: z.array(z.enum(['inapp', 'email', 'push'])).min(1).max(3).optional(),
+        })
+        .strict()
+        .refine((v) => v.event.startsWith('user.') || v.user_id_column !== undefined, { path: ['user_id_column'], message: 'a table event names the column holding the user id' }),
+    )
+    .max(10)
     .optional(),
 };
 export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
@@ -132,6 +156,8 @@ export const updateTemplateSchema = z
     email: templateParts.email.nullable(),
     inapp: templateParts.inapp.nullable(),
     webhook: templateParts.webhook.nullable(),
+    digest: templateParts.digest.nullable(),
+    triggers: templateParts.triggers,
   })
   .strict();
 export type UpdateTemplateInput = z.infer<typeof updateTemplateSchema>;
@@ -149,6 +175,8 @@ export const templateViewSchema = z.object({
   email: z.object({ subject: z.string(), text: z.string().optional(), html: z.string().optional() }).nullable(),
   inapp: z.object({ title: z.string().optional(), body: z.string().optional() }).nullable(),
   webhook: z.object({ payload: z.record(z.string(), z.unknown()) }).nullable(),
+  digest: z.object({ window_seconds: z.number(), key: z.string().optional() }).nullable(),
+  triggers: z.array(z.object({ event: z.string(), user_id_column: z.string().optional(), channels: z.array(z.string()).optional() })),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -200,6 +228,7 @@ export const webhookViewSchema = z.object({
   url: z.string(),
   events: z.array(z.string()),
   description: z.string(),
+  max_concurrency: z.number(),
   previous_secret_expires_at: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),

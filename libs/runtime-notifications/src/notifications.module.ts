@@ -6,13 +6,16 @@ import { MeteringModule } from '@plinth/metering';
 import { QuotasModule } from '@plinth/quotas';
 import { AuthJobsModule } from '@plinth/runtime-auth';
 import { DataRuntimeModule, TableHooks } from '@plinth/runtime-data';
-import { TenancyModule } from '@plinth/tenancy';
+import { ProvisioningHooks, TenancyModule } from '@plinth/tenancy';
 import { ChangeCapture } from './change-capture';
 import { ChangeCaptureRepository } from './change-capture.repository';
 import { DeliverWebhookJob } from './deliver-webhook.job';
+import { DigestsRepository } from './digests.repository';
 import { DispatchMessageJob } from './dispatch-message.job';
+import { FlushDigestJob } from './flush-digest.job';
 import { EndpointSlots } from './endpoint-slots';
 import { InboxStreams } from './inbox-streams';
+import { InboxWriter } from './inbox-writer';
 import { InboxService } from './inbox.service';
 import { NotificationSecrets } from './notification-secrets';
 import { NotificationsEdge } from './notifications-edge';
@@ -23,6 +26,7 @@ import { PreferencesService } from './preferences.service';
 import { PushRepository } from './push.repository';
 import { PushService } from './push.service';
 import { SendPushJob } from './send-push.job';
+import { SendRateLimit } from './send-rate-limit';
 import { SendService } from './send.service';
 import { TemplatesController } from './templates.controller';
 import { TemplatesRepository } from './templates.repository';
@@ -33,8 +37,8 @@ import { WebhooksService } from './webhooks.service';
 /** The delivery jobs (fan-out, webhook attempts, emails) and change capture; the worker imports this alone, the api via NotificationsRuntimeModule. */
 @Module({
   imports: [MeteringModule, TenancyModule, AuthJobsModule],
-  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService, SendPushJob],
-  exports: [NotificationsRepository, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService],
+  providers: [NotificationsRepository, NotificationSecrets, EndpointSlots, DispatchMessageJob, DeliverWebhookJob, SendEmailJob, ChangeCaptureRepository, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService, SendPushJob, TemplatesRepository, DigestsRepository, FlushDigestJob, InboxWriter],
+  exports: [NotificationsRepository, TemplatesRepository, InboxWriter, NotificationSecrets, ChangeCapture, PreferencesRepository, PreferencesService, PushRepository, PushService],
 })
 export class NotificationsJobsModule {}
 
@@ -45,15 +49,19 @@ export class NotificationsJobsModule {}
 @Module({
   imports: [GatewayModule, TenancyModule, IdentityModule, AuditModule, QuotasModule, DataRuntimeModule, NotificationsJobsModule],
   controllers: [WebhooksController, DeliveriesController, TemplatesController],
-  providers: [NotificationsEdge, SendService, InboxService, InboxStreams, WebhooksService, TemplatesRepository, TemplatesService],
+  providers: [NotificationsEdge, SendService, SendRateLimit, InboxService, InboxStreams, WebhooksService, TemplatesService],
 })
 export class NotificationsRuntimeModule implements OnModuleInit {
   constructor(
     private readonly tableHooks: TableHooks,
     private readonly capture: ChangeCapture,
+    private readonly provisioning: ProvisioningHooks,
+    private readonly push: PushService,
   ) {}
 
   onModuleInit(): void {
     this.tableHooks.register('notifications', (m, t) => this.capture.tableDeclared(m, t));
+    // Every new project gets its VAPID key pair in the transaction creating it.
+    this.provisioning.register('notifications-vapid', (sql, names) => this.push.provisionVapid(sql, names));
   }
 }

@@ -12,7 +12,7 @@ export interface MessageRow {
   event: string;
   recipient: { user_id?: string; email?: string; topic?: string };
   /** What the send gave, or what its template rendered (`template` names it; `email`/`webhook` are its other parts). */
-  content: { title?: string; body?: string; template?: string; email?: { subject: string; text: string; html: string | null }; webhook?: { payload: Record<string, unknown> } };
+  content: { title?: string; body?: string; template?: string; email?: { subject: string; text: string; html: string | null }; webhook?: { payload: Record<string, unknown> }; digest?: { window_seconds: number; key: string } };
   data: Record<string, unknown>;
   channels: Channel[];
   created_at: Date;
@@ -121,12 +121,38 @@ export class NotificationsRepository {
 
   // ── inbox ──
 
-  /** One inbox entry per (message, user): a second run of the same job adds nothing. True when it was added. */
-  async insertInbox(m: EntityManager, r: { id: string; projectId: string; userId: string; messageId: string; title: string | null; body: string | null; data: unknown; at: Date }): Promise<boolean> {
+  /**
+   * A message's entry for one user, in one round trip (the send's hot path): the user's cursor lock, their
+   * preferences (no entry when they opted out of `inapp`, or of `topic`), the entry (one per message and user: a
+   * re-run adds nothing), its delivery-log row, and the announcement `notice` (a `pg_notify` channel and payload,
+   * delivered on commit). True when the entry was added. The cursor lock (held to commit) is taken before the entry
+   * draws its `seq`, so one user's entries commit in `seq` order and a stream that has read up to a cursor never meets
+   * an older entry committing after it.
+   */
+  async addInboxEntry(
+    m: EntityManager,
+    r: { id: string; deliveryId: string; projectId: string; userId: string; messageId: string; event: string; title: string | null; body: string | null; data: unknown; at: Date; topic: string | null },
+    notice: [channel: string, payload: string],
+  ): Promise<boolean> {
     const rows = (await m.query(
-      `INSERT INTO control.notification_inbox (id, project_id, user_id, message_id, title, body, data, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id, user_id) DO NOTHING RETURNING seq`,
-      [r.id, r.projectId, r.userId, r.messageId, r.title, r.body, JSON.stringify(r.data ?? {}), r.at],
+      `WITH cursor_lock AS (SELECT pg_advisory_xact_lock(hashtextextended($9, 0))),
+       allowed AS (
+         SELECT 1 FROM cursor_lock WHERE NOT EXISTS (
+           SELECT 1 FROM control.notification_preferences p WHERE p.project_id = $2 AND p.user_id = $3
+              AND (p.channels->>'inapp' = 'false' OR ($10::text IS NOT NULL AND p.topics->>$10::text = 'false')))
+       ),
+       entry AS (
+         INSERT INTO control.notification_inbox (id, project_id, user_id, message_id, title, body, data, created_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM allowed
+         ON CONFLICT (message_id, user_id) DO NOTHING RETURNING seq
+       ),
+       delivery AS (
+         INSERT INTO control.notification_deliveries (id, project_id, message_id, channel, endpoint_id, target, event, status, created_at, updated_at)
+         SELECT $11, $2, $4, 'inapp', NULL, $3::text, $12, 'succeeded', $8, $8 FROM entry
+         ON CONFLICT (message_id, channel, target) DO NOTHING
+       )
+       SELECT pg_notify($13, $14) FROM entry`,
+      [r.id, r.projectId, r.userId, r.messageId, r.title, r.body, JSON.stringify(r.data ?? {}), r.at, `notification_inbox:${r.projectId}:${r.userId}`, r.topic, r.deliveryId, r.event, notice[0], notice[1]],
     )) as unknown[];
     return rows.length === 1;
   }
@@ -216,11 +242,12 @@ export class NotificationsRepository {
     ])) as EndpointRow[];
   }
 
-  async updateEndpoint(m: EntityManager, projectId: string, id: string, patch: { url?: string; events?: string[]; description?: string }, at: Date): Promise<boolean> {
+  async updateEndpoint(m: EntityManager, projectId: string, id: string, patch: { url?: string; events?: string[]; description?: string; maxConcurrency?: number }, at: Date): Promise<boolean> {
     const [, count] = (await m.query(
-      `UPDATE control.webhook_endpoints SET url = coalesce($3, url), events = coalesce($4, events), description = coalesce($5, description), updated_at = $6
+      `UPDATE control.webhook_endpoints SET url = coalesce($3, url), events = coalesce($4, events), description = coalesce($5, description),
+              max_concurrency = coalesce($7, max_concurrency), updated_at = $6
         WHERE project_id = $1 AND id = $2`,
-      [projectId, id, patch.url ?? null, patch.events ?? null, patch.description ?? null, at],
+      [projectId, id, patch.url ?? null, patch.events ?? null, patch.description ?? null, at, patch.maxConcurrency ?? null],
     )) as [unknown, number];
     return count === 1;
   }

@@ -27,6 +27,21 @@ export class PushRepository {
     await this.db.query(`INSERT INTO control.notification_vapid_keys (project_id, public_key, private_sealed, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [projectId, publicKey, privateSealed, at]);
   }
 
+  /**
+   * Stores a new project's key pair in its provisioning transaction (`sql`, as the cluster's admin): the project row
+   * is read there by ref, so the keys commit with the project. False when that transaction can't see the control
+   * schema or the project (a project placed on another cluster): it gets its keys on first use instead.
+   */
+  async insertVapidAtProvisioning(sql: { query(sql: string, params?: unknown[]): Promise<unknown> }, ref: string, make: (projectId: string) => { publicKey: string; privateSealed: string }, at: Date): Promise<boolean> {
+    const here = (await sql.query(`SELECT to_regclass('control.notification_vapid_keys') IS NOT NULL AS ok`)) as Array<{ ok: boolean }>;
+    if (!here[0]?.ok) return false;
+    const project = (await sql.query(`SELECT id FROM control.projects WHERE ref = $1`, [ref])) as Array<{ id: string }>;
+    if (!project.length) return false;
+    const keys = make(project[0].id);
+    await sql.query(`INSERT INTO control.notification_vapid_keys (project_id, public_key, private_sealed, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [project[0].id, keys.publicKey, keys.privateSealed, at]);
+    return true;
+  }
+
   /** Adds or takes over the subscription of `endpoint` in this project (a browser re-subscribing, maybe for another user). */
   async upsert(r: PushSubscriptionRow): Promise<PushSubscriptionRow> {
     const rows = (await this.db.query(

@@ -4,13 +4,14 @@ import webpush from 'web-push';
 import { Clock, nonPublicHostReason, PlinthException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import type { TenantContext } from '@plinth/gateway';
+import type { TenantNames, TenantSql } from '@plinth/tenancy';
 import { inboxOwner } from './inbox.service';
 import { NotificationSecrets } from './notification-secrets';
 import type { PushSubscriptionInput } from './notifications.dto';
 import { PushRepository } from './push.repository';
 
 /**
- * Web push for a project: its VAPID key pair, made on first use (the private key sealed under the master secret's
+ * Web push for a project: its VAPID key pair, made at provisioning (or on first use for older projects) (the private key sealed under the master secret's
  * notifications key, bound to the project so it can't be moved to another), and its end users' subscriptions.
  */
 @Injectable()
@@ -22,12 +23,35 @@ export class PushService {
     private readonly clock: Clock,
   ) {}
 
-  /** The project's VAPID keys (base64url, as browsers and web-push take them), made when first asked for. */
+  /** A fresh key pair for the project, its private key sealed to it. */
+  private newVapid(projectId: string): { publicKey: string; privateSealed: string } {
+    const keys = webpush.generateVAPIDKeys();
+    return { publicKey: keys.publicKey, privateSealed: this.secrets.seal(keys.privateKey, `vapid:${projectId}`) };
+  }
+
+  /**
+   * The provisioning hook's part: a new project's key pair, made in the transaction creating it, so its public key is
+   * there before any first use. `sql` runs as the project's owner role; the keys live in the control schema, so the
+   * hook writes them as the admin and hands the role back.
+   */
+  async provisionVapid(sql: TenantSql, names: TenantNames): Promise<void> {
+    await sql.query('SET LOCAL ROLE NONE');
+    try {
+      await this.repo.insertVapidAtProvisioning(sql, names.ref, (id) => this.newVapid(id), this.clock.now());
+    } finally {
+      await sql.query(`SET LOCAL ROLE "${names.ownerRole}"`);
+    }
+  }
+
+  /**
+   * The project's VAPID keys (base64url, as browsers and web-push take them). Projects get them when created; one
+   * made before that (or on another cluster) gets them when first asked for.
+   */
   async vapid(projectId: string): Promise<{ publicKey: string; privateKey: string }> {
     let row = await this.repo.vapid(projectId);
     if (!row) {
-      const keys = webpush.generateVAPIDKeys();
-      await this.repo.insertVapid(projectId, keys.publicKey, this.secrets.seal(keys.privateKey, `vapid:${projectId}`), this.clock.now());
+      const keys = this.newVapid(projectId);
+      await this.repo.insertVapid(projectId, keys.publicKey, keys.privateSealed, this.clock.now());
       row = (await this.repo.vapid(projectId))!;
     }
     return { publicKey: row.public_key, privateKey: this.secrets.open(row.private_sealed, `vapid:${projectId}`) };

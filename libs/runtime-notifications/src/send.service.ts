@@ -9,6 +9,8 @@ import { TenantLimitsService } from '@plinth/quotas';
 import type { SendInput } from './notifications.dto';
 import { enqueueDispatch } from './dispatch-message.job';
 import { Channel, MessageRow, NotificationsRepository } from './notifications.repository';
+import { InboxWriter } from './inbox-writer';
+import { SendRateLimit } from './send-rate-limit';
 import { TemplatesService } from './templates.service';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -24,7 +26,8 @@ export interface SendReceipt {
 
 /**
  * Accepts sends: the message and the job that fans it out commit together (outbox), so an accepted send is never
- * lost and a failed request sends nothing. An idempotency key seen in the last 24 h returns the first message.
+ * lost and a failed request sends nothing; a message to one user also commits its in-app entry there. An
+ * idempotency key seen in the last 24 h returns the first message.
  */
 @Injectable()
 export class SendService {
@@ -34,6 +37,8 @@ export class SendService {
     private readonly outbox: OutboxService,
     private readonly limits: TenantLimitsService,
     private readonly templates: TemplatesService,
+    private readonly rate: SendRateLimit,
+    private readonly inbox: InboxWriter,
     private readonly clock: Clock,
   ) {}
 
@@ -59,6 +64,8 @@ export class SendService {
       const earlier = await this.repo.messageByIdempotencyKey(t.project.id, message.idempotency_key);
       if (earlier && now.getTime() - new Date(earlier.created_at).getTime() < IDEMPOTENCY_WINDOW_MS) return receipt(earlier, true);
     }
+    // A new send counts against the project's send rate (429 with Retry-After); a repeat above does not.
+    await this.rate.admit(t.project.id, t.project.orgId);
     // A template renders once the send is known to be new, with the send's data: a template that fails answers this
     // request (400), and the message keeps what was rendered whatever happens to the template afterwards.
     if (input.template !== undefined) {
@@ -69,10 +76,12 @@ export class SendService {
         template: r.name,
         ...(r.email ? { email: r.email } : {}),
         ...(r.webhook ? { webhook: r.webhook } : {}),
+        ...(r.digest ? { digest: r.digest } : {}),
       };
     }
     await this.limits.assertWithinQuota(t.project.id, t.project.orgId, [METERS.notifications]);
-    return this.tx.run(async (m) => {
+    let inbox = 0;
+    const sent = await this.tx.run(async (m) => {
       if (message.idempotency_key !== null) {
         const earlier = await this.repo.lockByIdempotencyKey(m, t.project.id, message.idempotency_key);
         if (earlier && now.getTime() - new Date(earlier.created_at).getTime() < IDEMPOTENCY_WINDOW_MS) return receipt(earlier, true);
@@ -83,9 +92,16 @@ export class SendService {
         const winner = await this.repo.lockByIdempotencyKey(m, t.project.id, message.idempotency_key!);
         return receipt(winner!, true);
       }
-      await enqueueDispatch(this.outbox, m, t.project.orgId, message.project_id, message.id);
+      // A message to one user puts its in-app entry in the inbox with this commit (its stream hears of it at once);
+      // the fan-out job does the other channels (and topics) and finds this entry already there. A message with no
+      // other channel needs no fan-out at all.
+      const toOne = message.recipient.user_id !== undefined;
+      if (toOne && message.channels.includes('inapp')) inbox = await this.inbox.write(m, message, [message.recipient.user_id!], undefined, now);
+      if (!toOne || message.channels.some((c) => c !== 'inapp')) await enqueueDispatch(this.outbox, m, t.project.orgId, message.project_id, message.id);
       return receipt(message, false);
     });
+    this.inbox.metered(t.project.id, inbox);
+    return sent;
   }
 }
 

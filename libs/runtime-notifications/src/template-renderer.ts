@@ -76,3 +76,8 @@ export async function renderTemplate(t: Pick<TemplateRow, 'email' | 'inapp' | 'w
   const webhook = t.webhook ? { payload: (await payload(t.webhook.payload, scope, 'webhook.payload')) as Record<string, unknown> } : null;
   return { email, inapp, webhook };
 }
+
+/** The digest a send of `t` joins: its key rendered with the send's data ('' when the template names none). */
+export async function renderDigestKey(t: { digest: { key?: string } | null }, data: Record<string, unknown>): Promise<string> {
+  return t.digest?.key ? one(text, t.digest.key, { ...data }, 'digest.key', 200) : '';
+}

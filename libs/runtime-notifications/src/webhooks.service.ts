@@ -22,14 +22,18 @@ export interface WebhookView {
   url: string;
   events: string[];
   description: string;
+  max_concurrency: number;
   previous_secret_expires_at: string | null;
   created_at: string;
   updated_at: string;
 }
 
+/** Deliveries to one endpoint in flight at once, across every worker, unless the endpoint says otherwise. */
+const DEFAULT_MAX_CONCURRENCY = 4;
+
 function view(e: EndpointRow, now: number): WebhookView {
   const prev = e.previous_expires_at && new Date(e.previous_expires_at).getTime() > now ? new Date(e.previous_expires_at).toISOString() : null;
-  return { id: e.id, url: e.url, events: e.events, description: e.description, previous_secret_expires_at: prev, created_at: new Date(e.created_at).toISOString(), updated_at: new Date(e.updated_at).toISOString() };
+  return { id: e.id, url: e.url, events: e.events, description: e.description, max_concurrency: e.max_concurrency, previous_secret_expires_at: prev, created_at: new Date(e.created_at).toISOString(), updated_at: new Date(e.updated_at).toISOString() };
 }
 
 /**
@@ -69,7 +73,7 @@ export class WebhooksService {
     const id = randomUUID();
     const secret = newWebhookSecret();
     const now = this.clock.now();
-    const row = { id, project_id: project.id, url: input.url, events: [...new Set(input.events)], description: input.description ?? '', secret_sealed: this.secrets.seal(secret, id), max_concurrency: 4, created_at: now, updated_at: now };
+    const row = { id, project_id: project.id, url: input.url, events: [...new Set(input.events)], description: input.description ?? '', secret_sealed: this.secrets.seal(secret, id), max_concurrency: input.max_concurrency ?? DEFAULT_MAX_CONCURRENCY, created_at: now, updated_at: now };
     await this.tx.run(async (m) => {
       await this.repo.insertEndpoint(m, row);
       await this.capture.ensure(m, project, row.events);
@@ -100,7 +104,7 @@ export class WebhooksService {
     await this.endpoint(project.id, id);
     if (input.url) this.checkUrl(input.url);
     await this.tx.run(async (m) => {
-      await this.repo.updateEndpoint(m, project.id, id, { url: input.url, events: input.events ? [...new Set(input.events)] : undefined, description: input.description }, this.clock.now());
+      await this.repo.updateEndpoint(m, project.id, id, { url: input.url, events: input.events ? [...new Set(input.events)] : undefined, description: input.description, maxConcurrency: input.max_concurrency }, this.clock.now());
       if (input.events) await this.capture.ensure(m, project, input.events);
       await this.audit.record(m, p.actor, { orgId: project.org_id, action: 'webhook.update', targetType: 'webhook', targetId: id, details: { ref, changed: Object.keys(input).sort() } });
     });

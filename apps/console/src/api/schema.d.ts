@@ -4963,6 +4963,10 @@ export interface operations {
                     "application/json": {
                         created_at: string;
                         description: string;
+                        digest: {
+                            key?: string;
+                            window_seconds: number;
+                        } | null;
                         email: {
                             html?: string;
                             subject: string;
@@ -4974,6 +4978,11 @@ export interface operations {
                             title?: string;
                         } | null;
                         name: string;
+                        triggers: {
+                            channels?: string[];
+                            event: string;
+                            user_id_column?: string;
+                        }[];
                         updated_at: string;
                         webhook: {
                             payload: {
@@ -4998,6 +5007,10 @@ export interface operations {
             content: {
                 "application/json": {
                     description?: string;
+                    digest?: {
+                        key?: string;
+                        window_seconds: number;
+                    };
                     email?: {
                         html?: string;
                         subject: string;
@@ -5008,6 +5021,11 @@ export interface operations {
                         title?: string;
                     };
                     name: string;
+                    triggers?: {
+                        channels?: ("inapp" | "email" | "push")[];
+                        event: string;
+                        user_id_column?: string;
+                    }[];
                     webhook?: {
                         payload: {
                             [key: string]: unknown;
@@ -5026,6 +5044,10 @@ export interface operations {
                     "application/json": {
                         created_at: string;
                         description: string;
+                        digest: {
+                            key?: string;
+                            window_seconds: number;
+                        } | null;
                         email: {
                             html?: string;
                             subject: string;
@@ -5037,6 +5059,11 @@ export interface operations {
                             title?: string;
                         } | null;
                         name: string;
+                        triggers: {
+                            channels?: string[];
+                            event: string;
+                            user_id_column?: string;
+                        }[];
                         updated_at: string;
                         webhook: {
                             payload: {
@@ -5069,6 +5096,10 @@ export interface operations {
                     "application/json": {
                         created_at: string;
                         description: string;
+                        digest: {
+                            key?: string;
+                            window_seconds: number;
+                        } | null;
                         email: {
                             html?: string;
                             subject: string;
@@ -5080,6 +5111,11 @@ export interface operations {
                             title?: string;
                         } | null;
                         name: string;
+                        triggers: {
+                            channels?: string[];
+                            event: string;
+                            user_id_column?: string;
+                        }[];
                         updated_at: string;
                         webhook: {
                             payload: {
@@ -5126,6 +5162,10 @@ export interface operations {
             content: {
                 "application/json": {
                     description?: string;
+                    digest?: {
+                        key?: string;
+                        window_seconds: number;
+                    } | null;
                     email?: {
                         html?: string;
                         subject: string;
@@ -5136,6 +5176,11 @@ export interface operations {
                         title?: string;
                     } | null;
                     name?: string;
+                    triggers?: {
+                        channels?: ("inapp" | "email" | "push")[];
+                        event: string;
+                        user_id_column?: string;
+                    }[];
                     webhook?: {
                         payload: {
                             [key: string]: unknown;
@@ -5154,6 +5199,10 @@ export interface operations {
                     "application/json": {
                         created_at: string;
                         description: string;
+                        digest: {
+                            key?: string;
+                            window_seconds: number;
+                        } | null;
                         email: {
                             html?: string;
                             subject: string;
@@ -5165,6 +5214,11 @@ export interface operations {
                             title?: string;
                         } | null;
                         name: string;
+                        triggers: {
+                            channels?: string[];
+                            event: string;
+                            user_id_column?: string;
+                        }[];
                         updated_at: string;
                         webhook: {
                             payload: {
@@ -5801,6 +5855,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         updated_at: string;
                         url: string;
@@ -5823,6 +5878,7 @@ export interface operations {
                 "application/json": {
                     description?: string;
                     events: string[];
+                    max_concurrency?: number;
                     url: string;
                 };
             };
@@ -5839,6 +5895,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         secret: string;
                         updated_at: string;
@@ -5871,6 +5928,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         updated_at: string;
                         url: string;
@@ -5915,6 +5973,7 @@ export interface operations {
                 "application/json": {
                     description?: string;
                     events?: string[];
+                    max_concurrency?: number;
                     url?: string;
                 };
             };
@@ -5931,6 +5990,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         updated_at: string;
                         url: string;
@@ -5968,6 +6028,7 @@ export interface operations {
                         description: string;
                         events: string[];
                         id: string;
+                        max_concurrency: number;
                         previous_secret_expires_at: string | null;
                         secret: string;
                         updated_at: string;

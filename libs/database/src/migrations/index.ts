@@ -18,6 +18,7 @@ import { NotificationTemplates1765000900000 } from './1765000900000-notification
 import { NotificationPreferences1765000900100 } from './1765000900100-notification-preferences';
 import { NotificationPush1765000900200 } from './1765000900200-notification-push';
 import { FunctionLogRetention1765001100000 } from './1765001100000-function-log-retention';
+import { NotificationDigestsTriggers1765001200000 } from './1765001200000-notification-digests-triggers';
 
 /**
  * Every control-schema migration, in order. Append new ones; never edit a landed one. A change to every project's
@@ -45,4 +46,5 @@ export const CONTROL_MIGRATIONS = [
   NotificationPreferences1765000900100,
   NotificationPush1765000900200,
   FunctionLogRetention1765001100000,
+  NotificationDigestsTriggers1765001200000,
 ];
