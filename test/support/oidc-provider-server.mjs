@@ -16,7 +16,10 @@ const port = server.address().port;
 const issuer = `http://127.0.0.1:${port}`;
 
 const provider = new Provider(issuer, {
-  clients: clients.map((c) => ({ ...c, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' })),
+  clients: clients.map((c) => ({ ...c, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' })),
+  // A refresh token with every code exchange (as Google does with access_type=offline), so tests see the
+  // provider_refresh_token GoTrue hands to the app.
+  issueRefreshToken: () => true,
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'picture'] },
   scopes: ['openid', 'email', 'profile'],
   features: { devInteractions: { enabled: false } },

@@ -40,6 +40,9 @@ export interface TokenResponse {
   expires_at: number;
   refresh_token: string;
   user: Record<string, unknown>;
+  /** The provider's tokens after an OAuth sign-in (GoTrue returns them once, in this response; never stored). */
+  provider_token?: string;
+  provider_refresh_token?: string;
 }
 
 type Amr = Array<{ method: string; timestamp: number }>;
@@ -405,7 +408,8 @@ export class AuthService {
       const user = await this.repo.findUser(t, { id: flow.user_id });
       if (!user) throw GoTrueException.notFound(GoTrueCode.FlowStateNotFound, 'invalid flow state, no valid flow state found');
       this.assertNotBanned(user);
-      return this.startSession(project, s, t, user, amrMethodOf(flow.auth_method), call);
+      const session = await this.startSession(project, s, t, user, amrMethodOf(flow.auth_method), call);
+      return { ...session, ...this.pkce.providerTokensOf(project, flow) };
     });
   }
 

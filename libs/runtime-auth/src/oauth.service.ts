@@ -8,16 +8,16 @@ import type { EndUser, TenantProject } from '@plinth/gateway';
 import type { AuthSettings } from './auth-config.dto';
 import { AuthConfigService } from './auth-config.service';
 import { AuthLimitsService } from './auth-limits.service';
-import { AuthRepository, AuthScope } from './auth.repository';
+import { AuthRepository, AuthScope, AuthTx } from './auth.repository';
 import { AuthTokensService } from './auth-tokens.service';
 import { normalizeEmail } from './auth.dto';
-import { AuthCall, AuthService } from './auth.service';
+import { AuthCall, AuthService, IssuedCode } from './auth.service';
 import { FlowStateRepository, FlowStateRow } from './flow-state.repository';
 import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import { IdentityRepository } from './identity.repository';
 import { DEFAULT_ISSUERS, DEFAULT_SCOPES, OAUTH_PROVIDERS, OAuthProviderName, StoredProvider } from './oauth-providers';
 import { pkceOf } from './pkce';
-import { PkceService } from './pkce.service';
+import { PkceService, ProviderTokens } from './pkce.service';
 import { SecretBox } from './secret-box';
 
 export const authorizeQuerySchema = z.object({
@@ -53,6 +53,12 @@ interface ProviderUser {
   email: string | null;
   emailVerified: boolean;
   data: Record<string, unknown>;
+}
+
+/** Who signed in, and the provider's tokens (handed to the app once, never stored beyond the PKCE exchange). */
+interface ProviderSignIn {
+  user: ProviderUser;
+  tokens: ProviderTokens;
 }
 
 /** A sign-in that failed after the provider sent the user back: shown to the app in its redirect. */
@@ -99,6 +105,7 @@ export class OAuthService {
   async authorize(call: AuthCall, q: z.infer<typeof authorizeQuerySchema>, linkTo?: EndUser): Promise<string> {
     const project = call.tenant.project;
     const s = await this.auth.settingsOf(project);
+    if (linkTo) this.assertManualLinking(s);
     const name = q.provider as OAuthProviderName;
     const provider = (OAUTH_PROVIDERS as readonly string[]).includes(q.provider) ? s.providers[name] : undefined;
     if (!provider?.enabled) throw GoTrueException.badRequest(GoTrueCode.ProviderDisabled, 'Unsupported provider: Provider is not enabled');
@@ -160,17 +167,23 @@ export class OAuthService {
       const name = flow.provider as OAuthProviderName;
       const provider = s.providers[name];
       if (!provider?.enabled) throw new CallbackError('access_denied', GoTrueCode.ProviderDisabled, 'Unsupported provider: Provider is not enabled');
-      const who = await this.exchange(project, name, provider, flow, rawQuery, q.state);
+      const { user: who, tokens } = await this.exchange(project, name, provider, flow, rawQuery, q.state);
       return await this.users.run(project, async (t) => {
         const user = await this.signInUser(call, s, t, flow, name, who);
-        if (isPkce) return withParams(redirectTo, 'query', { code: await this.pkce.authCodeForOAuth(project, t, { userId: user.id, challenge: flow.code_challenge!, provider: name }) });
+        if (isPkce) {
+          const code = await this.pkce.authCodeForOAuth(project, t, { userId: user.id, challenge: flow.code_challenge!, provider: name, providerTokens: tokens });
+          return withParams(redirectTo, 'query', { code });
+        }
         const session = await this.auth.startSession(project, s, t, user, 'oauth', call);
+        // GoTrue's implicit redirect: the session, then the provider's tokens (the refresh token only when the
+        // provider issued one), so the app can call the provider's API as the user.
         return withParams(redirectTo, 'fragment', {
           access_token: session.access_token,
           expires_at: String(session.expires_at),
           expires_in: String(session.expires_in),
           refresh_token: session.refresh_token,
           token_type: 'bearer',
+          ...tokens,
           ...(flow.auth_method === 'link_identity' ? { type: 'link_identity' } : {}),
         });
       });
@@ -190,6 +203,7 @@ export class OAuthService {
   /** `DELETE /user/identities/:id`. */
   async unlink(call: AuthCall, identityId: string): Promise<Record<string, never>> {
     const me = await this.auth.caller(call);
+    this.assertManualLinking(await this.auth.settingsOf(call.tenant.project));
     if (!/^[0-9a-f-]{36}$/i.test(identityId)) throw GoTrueException.notFound(GoTrueCode.IdentityNotFound, "Identity doesn't exist");
     const outcome = await this.users.run(call.tenant.project, (t) => this.identities.unlink(t, me.id, identityId));
     if (outcome === 'not_found') throw GoTrueException.notFound(GoTrueCode.IdentityNotFound, "Identity doesn't exist");
@@ -197,8 +211,13 @@ export class OAuthService {
     return {};
   }
 
+  /** GoTrue's requireManualLinkingEnabled: identity linking routes are 404 unless the project turned them on. */
+  private assertManualLinking(s: AuthSettings): void {
+    if (!s.manual_linking_enabled) throw GoTrueException.notFound(GoTrueCode.ManualLinkingDisabled, 'Manual linking is disabled');
+  }
+
   /** The provider's code exchanged (openid-client checks the ID token), and who signed in. */
-  private async exchange(project: TenantProject, name: OAuthProviderName, provider: StoredProvider, flow: FlowStateRow, rawQuery: string, state: string): Promise<ProviderUser> {
+  private async exchange(project: TenantProject, name: OAuthProviderName, provider: StoredProvider, flow: FlowStateRow, rawQuery: string, state: string): Promise<ProviderSignIn> {
     const client = await this.client(project, name, provider);
     const verifier = this.box.open(String(flow.data.verifier), this.flowContext(project, flow.id));
     const current = new URL(`${this.callbackUrl(project)}?${rawQuery}`);
@@ -213,7 +232,9 @@ export class OAuthService {
       this.logger.warn(`OAuth code exchange with ${name} for project ${project.ref} failed: ${(e as Error).message}`);
       throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'Unable to exchange external code');
     }
-    if (name === 'github') return this.githubUser(githubEndpoints(provider.issuer).api, grant.access_token);
+    const tokens: ProviderTokens = { provider_token: grant.access_token };
+    if (grant.refresh_token) tokens.provider_refresh_token = grant.refresh_token;
+    if (name === 'github') return { user: await this.githubUser(githubEndpoints(provider.issuer).api, grant.access_token), tokens };
     const idToken = grant.claims();
     if (!idToken) throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'The provider sent no ID token');
     let claims: Record<string, unknown> & { sub: string } = { ...idToken };
@@ -232,7 +253,7 @@ export class OAuthService {
       iss: idToken.iss, sub: idToken.sub, provider_id: claims.sub, email: email ?? undefined, email_verified: verified, phone_verified: false,
       name: pick('name'), full_name: pick('name'), picture: pick('picture'), avatar_url: pick('picture'), preferred_username: pick('preferred_username'),
     };
-    return { subject: idToken.sub, email, emailVerified: verified, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> };
+    return { user: { subject: idToken.sub, email, emailVerified: verified, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> }, tokens };
   }
 
   /** GitHub has no ID token: the user and their primary verified email come from its API. */
@@ -266,7 +287,11 @@ export class OAuthService {
   private async signInUser(call: AuthCall, s: AuthSettings, t: AuthScope, flow: FlowStateRow, provider: string, who: ProviderUser) {
     const project = call.tenant.project;
     const email = who.email ? safeEmail(who.email) : null;
-    const { userId, ended } = await this.identities.transaction(t, async (tx) => {
+    // GoTrue confirms a provider user's email when the provider verified it or the project autoconfirms; otherwise
+    // the user exists unconfirmed, gets a confirmation mail, and this sign-in ends with provider_email_needs_verification.
+    const confirms = who.emailVerified || !s.email_confirm_required;
+    const { userId, ended, confirmation } = await this.identities.transaction(t, async (tx) => {
+      const none = { ended: [] as string[], confirmation: null as IssuedCode | null };
       const identity = await this.identities.find(t, tx, provider, who.subject);
       if (flow.user_id) {
         if (identity && identity.user_id !== flow.user_id) {
@@ -283,11 +308,18 @@ export class OAuthService {
           if (!me.email && email && who.emailVerified && !(await this.users.findUser(t, { email }, tx))) Object.assign(fields, { email, email_confirmed_at: new Date() });
           await this.users.updateUser(t, me.id, fields, tx);
         }
-        return { userId: me.id, ended: [] as string[] };
+        return { userId: me.id, ...none };
       }
       if (identity) {
         await this.identities.updateData(t, tx, identity.id, who.data);
-        return { userId: identity.user_id, ended: [] as string[] };
+        const owner = await this.users.findUser(t, { id: identity.user_id }, tx, true);
+        if (owner?.email && !owner.email_confirmed_at) {
+          // Still unconfirmed (an earlier sign-in with an unverified email): confirmed now, or mailed again.
+          if (!confirms) return { userId: owner.id, ended: [], confirmation: await this.confirmationMail(call, s, t, tx, flow, owner.id, owner.email) };
+          await this.users.updateUser(t, owner.id, { email_confirmed_at: new Date(), encrypted_password: null }, tx);
+          return { userId: owner.id, ended: await this.users.deleteSessions(t, owner.id, 'global', null, tx), confirmation: null };
+        }
+        return { userId: identity.user_id, ...none };
       }
       const existing = email ? await this.users.findUser(t, { email }, tx, true) : null;
       if (existing) {
@@ -302,22 +334,38 @@ export class OAuthService {
           await this.users.updateUser(t, existing.id, { email_confirmed_at: new Date(), encrypted_password: null }, tx);
           ended = await this.users.deleteSessions(t, existing.id, 'global', null, tx);
         }
-        return { userId: existing.id, ended };
+        return { userId: existing.id, ended, confirmation: null };
       }
       if (!s.signup_enabled) throw GoTrueException.unprocessable(GoTrueCode.SignupDisabled, 'Signups not allowed for this instance');
-      if (email && !who.emailVerified && s.email_confirm_required) {
-        throw new GoTrueException(422, 'provider_email_needs_verification', `Unverified email with ${provider}: verify it with the provider first`);
-      }
       const id = randomUUID();
-      const created = await this.identities.createUser(t, tx, { id, email, confirmed: email !== null && who.emailVerified, metadata: who.data, provider, subject: who.subject, data: who.data });
+      const created = await this.identities.createUser(t, tx, { id, email, confirmed: email !== null && confirms, metadata: who.data, provider, subject: who.subject, data: who.data });
       if (!created) throw GoTrueException.unprocessable(GoTrueCode.EmailExists, 'A user with this email address has already been registered');
-      return { userId: id, ended: [] as string[] };
+      if (email && !confirms) return { userId: id, ended: [], confirmation: await this.confirmationMail(call, s, t, tx, flow, id, email) };
+      return { userId: id, ...none };
     });
     this.tokens.forgetSessions(project.id, ended);
+    if (confirmation) {
+      // Committed (the user and identity stay, as in GoTrue), then mailed; the app gets GoTrue's error.
+      await this.auth.sendCode(confirmation);
+      throw new CallbackError('access_denied', GoTrueCode.ProviderEmailNeedsVerification, `Unverified email with ${provider}. A confirmation email has been sent to your ${provider} email`);
+    }
     const user = await this.users.findUser(t, { id: userId });
     if (!user) throw GoTrueException.forbidden(GoTrueCode.UserNotFound, 'User not found');
     if (user.banned_until && user.banned_until.getTime() > this.clock.nowMs()) throw GoTrueException.badRequest(GoTrueCode.UserBanned, 'User is banned');
     return user;
+  }
+
+  /**
+   * The signup confirmation for a provider user whose email the provider hasn't verified (GoTrue's
+   * sendConfirmation, implicit flow: the link signs in at the flow's redirect). Limited like any signup mail.
+   */
+  private async confirmationMail(call: AuthCall, s: AuthSettings, t: AuthScope, tx: AuthTx, flow: FlowStateRow, userId: string, email: string): Promise<IssuedCode> {
+    const project = call.tenant.project;
+    await this.limits.checkEmailRequest(project.id, s, email, call.ip);
+    await this.limits.spendEmailBudget(project.id, s);
+    const issued = await this.auth.issueCode(tx, { tenant: call.tenant, redirectTo: String(flow.data.redirect_to), pkce: null }, s, t, { kind: 'signup', email, userId });
+    await this.users.updateUser(t, userId, { confirmation_sent_at: new Date() }, tx);
+    return issued;
   }
 
   /** The provider's client (discovery cached per project, provider and settings). */
