@@ -184,6 +184,7 @@ async function main(): Promise<void> {
       otp_ttl_seconds: 3600,
       refresh_token_reuse_interval_seconds: 10,
       update_password_require_reauthentication: false,
+      manual_linking_enabled: false,
       rate_limits: {
         sign_in_per_ip: 100_000, password_per_account: 10_000, token_refresh_per_ip: 100_000, verify_per_ip: 100_000,
         emails_per_hour: 100_000, email_requests_per_ip: 100_000, email_interval_seconds: 0, anonymous_per_ip_per_hour: 100_000,
