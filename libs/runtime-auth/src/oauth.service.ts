@@ -18,6 +18,7 @@ import { IdentityRepository } from './identity.repository';
 import { DEFAULT_ISSUERS, DEFAULT_SCOPES, OAUTH_PROVIDERS, OAuthProviderName, StoredProvider } from './oauth-providers';
 import { pkceOf } from './pkce';
 import { PkceService, ProviderTokens } from './pkce.service';
+import { AppleSecretCache, azureIssuerProblem, isAzureMultiTenant } from './provider-quirks';
 import { SecretBox } from './secret-box';
 
 export const authorizeQuerySchema = z.object({
@@ -76,11 +77,20 @@ class CallbackError extends Error {
  * provider's JWKS). Every request to a provider goes through the outbound guard. The app gets the session in the
  * fragment (implicit flow) or `?code=` to exchange with its verifier (PKCE).
  */
+/** What OAuthService reaches providers with (the outbound guard; tests put local stand-ins behind it). */
+export const OAUTH_PROVIDER_FETCH = Symbol('OAUTH_PROVIDER_FETCH');
+export type ProviderFetch = ReturnType<typeof outboundFetch>;
+
+/** The outbound client for providers: the SSRF guard, bounded time and size. */
+export function providerFetch(config: PlinthConfig): ProviderFetch {
+  return outboundFetch({ allowPrivate: config.outbound.allowPrivate, timeoutMs: 10_000, maxBytes: 1_000_000, userAgent: 'Plinth-Auth' });
+}
+
 @Injectable()
 export class OAuthService {
   private readonly logger = new Logger(OAuthService.name);
   private readonly clients = new Map<string, { key: string; config: Promise<oidc.Configuration> }>();
-  private readonly fetch: ReturnType<typeof outboundFetch>;
+  private readonly appleSecrets: AppleSecretCache;
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
@@ -94,8 +104,9 @@ export class OAuthService {
     private readonly box: SecretBox,
     private readonly clock: Clock,
     private readonly limits: AuthLimitsService,
+    @Inject(OAUTH_PROVIDER_FETCH) private readonly fetch: ProviderFetch,
   ) {
-    this.fetch = outboundFetch({ allowPrivate: config.outbound.allowPrivate, timeoutMs: 10_000, maxBytes: 1_000_000, userAgent: 'Plinth-Auth' });
+    this.appleSecrets = new AppleSecretCache(() => Math.floor(clock.nowMs() / 1000));
   }
 
   /**
@@ -237,6 +248,15 @@ export class OAuthService {
     if (name === 'github') return { user: await this.githubUser(githubEndpoints(provider.issuer).api, grant.access_token), tokens };
     const idToken = grant.claims();
     if (!idToken) throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'The provider sent no ID token');
+    const issuer = provider.issuer ?? DEFAULT_ISSUERS[name]!;
+    if (name === 'azure' && isAzureMultiTenant(issuer)) {
+      // Any tenant may sign in through `common`: the token's issuer must be its own tenant's (GoTrue's check).
+      const problem = azureIssuerProblem(issuer, idToken);
+      if (problem) {
+        this.logger.warn(`Azure ID token refused for project ${project.ref}: ${problem}`);
+        throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'Unable to exchange external code');
+      }
+    }
     let claims: Record<string, unknown> & { sub: string } = { ...idToken };
     if (typeof idToken.email !== 'string') {
       // Providers that keep profile claims out of the ID token serve them at userinfo (for the same subject).
@@ -382,7 +402,7 @@ export class OAuthService {
     const config =
       name === 'github'
         ? Promise.resolve(this.withOptions(new oidc.Configuration(githubServer(p.issuer), p.client_id!, secret, oidc.ClientSecretPost(secret)), options))
-        : oidc.discovery(new URL(issuer!), p.client_id!, undefined, oidc.ClientSecretPost(secret), options);
+        : oidc.discovery(new URL(issuer!), p.client_id!, undefined, this.clientAuth(project, name, p, secret), options);
     config.catch(() => this.clients.delete(cacheKey)); // a failed discovery is retried next time
     if (this.clients.size > 10_000) this.clients.clear();
     this.clients.set(cacheKey, { key, config });
@@ -390,6 +410,20 @@ export class OAuthService {
       this.logger.warn(`OpenID discovery for ${name} of project ${project.ref} failed: ${e.message}`);
       throw GoTrueException.badRequest(GoTrueCode.ProviderDisabled, `Unsupported provider: ${name} could not be reached`);
     });
+  }
+
+  /**
+   * How the client authenticates at the token endpoint: its secret in the body; for Apple with a team and key id,
+   * a client secret JWT signed with that key, made on first use and renewed shortly before it expires.
+   */
+  private clientAuth(project: TenantProject, name: OAuthProviderName, p: StoredProvider, secret: string): oidc.ClientAuth {
+    if (name !== 'apple' || !p.team_id || !p.key_id) return oidc.ClientSecretPost(secret);
+    const key = { clientId: p.client_id!, teamId: p.team_id, keyId: p.key_id, privateKeyPem: secret };
+    const cacheKey = `${project.id}:${p.client_id}:${p.team_id}:${p.key_id}:${p.client_secret_enc}`;
+    return (_as, client, body) => {
+      body.set('client_id', client.client_id);
+      body.set('client_secret', this.appleSecrets.get(cacheKey, key));
+    };
   }
 
   private withOptions(c: oidc.Configuration, options: oidc.DiscoveryRequestOptions): oidc.Configuration {

@@ -3035,6 +3035,7 @@ export interface operations {
                         anonymous_sign_ins: boolean;
                         email_confirm_required: boolean;
                         link_verified_provider_emails: boolean;
+                        manual_linking_enabled: boolean;
                         otp_ttl_seconds: number;
                         password_min_length: number;
                         /** @enum {string} */
@@ -3046,7 +3047,9 @@ export interface operations {
                                 enabled: boolean;
                                 /** Format: uri */
                                 issuer: string | null;
+                                key_id?: string | null;
                                 scopes: string;
+                                team_id?: string | null;
                             };
                         };
                         rate_limits: {
@@ -3124,6 +3127,7 @@ export interface operations {
                     anonymous_sign_ins?: boolean;
                     email_confirm_required?: boolean;
                     link_verified_provider_emails?: boolean;
+                    manual_linking_enabled?: boolean;
                     otp_ttl_seconds?: number;
                     password_min_length?: number;
                     /** @enum {string} */
@@ -3135,7 +3139,9 @@ export interface operations {
                             enabled?: boolean;
                             /** Format: uri */
                             issuer?: string | null;
+                            key_id?: string | null;
                             scopes?: string;
+                            team_id?: string | null;
                         };
                     };
                     rate_limits?: {
@@ -3206,6 +3212,7 @@ export interface operations {
                         anonymous_sign_ins: boolean;
                         email_confirm_required: boolean;
                         link_verified_provider_emails: boolean;
+                        manual_linking_enabled: boolean;
                         otp_ttl_seconds: number;
                         password_min_length: number;
                         /** @enum {string} */
@@ -3217,7 +3224,9 @@ export interface operations {
                                 enabled: boolean;
                                 /** Format: uri */
                                 issuer: string | null;
+                                key_id?: string | null;
                                 scopes: string;
+                                team_id?: string | null;
                             };
                         };
                         rate_limits: {
