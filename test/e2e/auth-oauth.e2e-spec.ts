@@ -1,5 +1,6 @@
 import { createClient, SupabaseClient } from '@supabase/supabase-js';
 import { ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -463,6 +464,64 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     expect(error).toMatchObject({ status: 404, code: 'saml_provider_disabled', message: 'SAML 2.0 is disabled' });
     const keyless = await t.http().post(`/p/${a.ref}/auth/v1/sso`).send({ domain: 'example.com' });
     expect(keyless.status).toBe(401);
+  });
+
+  /**
+   * An ID token for project `p`'s client straight from the provider, as a native app gets one (its own
+   * authorization request with PKCE and a nonce, the code exchanged by the app itself).
+   */
+  const idTokenFor = async (p: TestProject, who: Record<string, unknown>, nonce?: string): Promise<string> => {
+    await nextLogin(who);
+    const verifier = randomBytes(32).toString('base64url');
+    const auth = new URL(`${issuer}/auth`);
+    const redirectUri = `${t.config.http.publicUrl}/p/${p.ref}/auth/v1/callback`;
+    auth.search = new URLSearchParams({
+      client_id: `plinth-${p.ref}`, response_type: 'code', scope: 'openid email profile', redirect_uri: redirectUri, state: 'native',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+      // GoTrue reads the user from the ID token alone (as Google's carry the email): ask for it there.
+      claims: JSON.stringify({ id_token: { email: null, email_verified: null, name: null } }),
+      ...(nonce ? { nonce: createHash('sha256').update(nonce).digest('hex') } : {}),
+    }).toString();
+    const cb = await drive(auth.href, isCallback(p));
+    const res = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: cb.searchParams.get('code')!, redirect_uri: redirectUri, code_verifier: verifier, client_id: `plinth-${p.ref}`, client_secret: `secret-${p.ref}-0123456789` }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { id_token: string }).id_token;
+  };
+
+  it('signInWithIdToken: an ID token from the provider, with its nonce, signs in (new, then the same user)', async () => {
+    const email = uniqueEmail('idtoken');
+    const token = await idTokenFor(a, { sub: 'idt-1', email, email_verified: true, name: 'Ida' }, 'raw-nonce-1');
+    const sb = client(a);
+    const { data, error } = await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token, nonce: 'raw-nonce-1' });
+    expect(error).toBeNull();
+    expect(data.user).toMatchObject({ email, app_metadata: { provider: 'oidc' } });
+    expect(data.user!.identities).toEqual([expect.objectContaining({ provider: 'oidc', id: 'idt-1' })]);
+    expect(decodeJwt(data.session!.access_token).amr).toEqual([{ method: 'oauth', timestamp: expect.any(Number) }]);
+    const again = await client(a).auth.signInWithIdToken({ provider: 'oidc' as never, token: await idTokenFor(a, { sub: 'idt-1', email, email_verified: true }) });
+    expect(again.error).toBeNull();
+    expect(again.data.user!.id).toBe(data.user!.id);
+  });
+
+  it('signInWithIdToken refuses a wrong or missing nonce, a tampered token, another project’s token and a disabled provider', async () => {
+    const before = (await t.sql.query(`SELECT count(*)::int AS n FROM "t_${a.ref}"._auth_users`)).rows[0].n as number;
+    const who = () => ({ sub: `idt-${randomUUID()}`, email: uniqueEmail('idt-bad'), email_verified: true });
+    const withNonce = await idTokenFor(a, who(), 'the-nonce');
+    const sb = client(a);
+    expect((await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token: withNonce, nonce: 'other' })).error).toMatchObject({ status: 400, message: 'Nonces mismatch' });
+    expect((await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token: withNonce })).error).toMatchObject({ status: 400, message: expect.stringContaining('nonce') });
+    const [h, p, sig] = (await idTokenFor(a, who())).split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), sub: 'someone-else' })).toString('base64url')}.${sig}`;
+    expect((await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token: forged })).error).toMatchObject({ status: 400, message: 'Bad ID token' });
+    expect((await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token: 'not-a-jwt' })).error).toMatchObject({ status: 400, message: 'Bad ID token' });
+    // Issued to project A's client: project B (another client id at the same provider) refuses it.
+    const forA = await idTokenFor(a, who());
+    expect((await client(b).auth.signInWithIdToken({ provider: 'oidc' as never, token: forA })).error).toMatchObject({ status: 400, message: 'Bad ID token' });
+    expect((await sb.auth.signInWithIdToken({ provider: 'google', token: forA })).error).toMatchObject({ status: 400, code: 'provider_disabled', message: expect.stringContaining('is not enabled') });
+    expect((await t.sql.query(`SELECT count(*)::int AS n FROM "t_${a.ref}"._auth_users`)).rows[0].n).toBe(before);
   });
 
   it('GitHub (OAuth 2, no ID token): user and primary email from its API, here a local GitHub Enterprise stand-in', async () => {

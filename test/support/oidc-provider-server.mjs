@@ -22,7 +22,8 @@ const provider = new Provider(issuer, {
   issueRefreshToken: () => true,
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'picture'] },
   scopes: ['openid', 'email', 'profile'],
-  features: { devInteractions: { enabled: false } },
+  // claimsParameter: a native app (the signInWithIdToken tests) asks for the email in the ID token itself.
+  features: { devInteractions: { enabled: false }, claimsParameter: { enabled: true } },
   pkce: { required: () => true },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   findAccount: (_ctx, id) => {
@@ -59,6 +60,8 @@ server.on('request', async (req, res) => {
       accounts.set(sub, claims);
       const grant = new provider.Grant({ accountId: sub, clientId: details.params.client_id });
       grant.addOIDCScope(String(details.params.scope));
+      // Claims asked for by the claims parameter are consented too (else the provider asks again).
+      if (details.params.claims) grant.addOIDCClaims(Object.keys(JSON.parse(String(details.params.claims)).id_token ?? {}));
       const grantId = await grant.save();
       await provider.interactionFinished(req, res, { login: { accountId: sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
       return;

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { createRemoteJWKSet, customFetch as joseCustomFetch, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { Clock, outboundFetch } from '@plinth/common';
@@ -11,7 +12,7 @@ import { AuthLimitsService } from './auth-limits.service';
 import { AuthRepository, AuthScope, AuthTx } from './auth.repository';
 import { AuthTokensService } from './auth-tokens.service';
 import { normalizeEmail } from './auth.dto';
-import { AuthCall, AuthService, IssuedCode } from './auth.service';
+import { AuthCall, AuthService, IssuedCode, TokenResponse } from './auth.service';
 import { FlowStateRepository, FlowStateRow } from './flow-state.repository';
 import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import { IdentityRepository } from './identity.repository';
@@ -34,6 +35,14 @@ export const callbackQuerySchema = z.object({
   code: z.string().max(2000).optional(),
   error: z.string().max(200).optional(),
   error_description: z.string().max(1000).optional(),
+});
+
+/** `POST /token?grant_type=id_token` (supabase-js signInWithIdToken): an ID token the app got from the provider itself. */
+export const idTokenGrantSchema = z.object({
+  provider: z.string().max(40).optional(),
+  id_token: z.string().max(20_000).optional(),
+  access_token: z.string().max(20_000).optional(),
+  nonce: z.string().max(1000).optional(),
 });
 
 /** How long the app's user has at the provider (GoTrue's OAuth state lives about as long). */
@@ -211,6 +220,69 @@ export class OAuthService {
     }
   }
 
+  /**
+   * `POST /token?grant_type=id_token`: signs in with an ID token the app got from an enabled OIDC provider (native
+   * Google / Apple sign-in), as GoTrue's IdTokenGrant: signature from the provider's JWKS, issuer, audience = the
+   * project's client id, and the nonce (the token carries sha256(nonce) in hex; both or neither). Then the same
+   * user rules as a redirect sign-in.
+   */
+  async idTokenGrant(call: AuthCall, body: z.infer<typeof idTokenGrantSchema>): Promise<TokenResponse> {
+    const project = call.tenant.project;
+    const s = await this.auth.settingsOf(project);
+    if (!body.id_token) throw GoTrueException.validation('id_token required');
+    if (!body.provider) throw GoTrueException.validation('provider or client_id and issuer required');
+    const name = body.provider as OAuthProviderName;
+    if (!(OAUTH_PROVIDERS as readonly string[]).includes(name) || name === 'github') {
+      throw GoTrueException.validation(`Custom OIDC provider "${body.provider}" not allowed`);
+    }
+    const provider = s.providers[name];
+    const issuer = provider?.issuer ?? DEFAULT_ISSUERS[name]!;
+    if (!provider?.enabled) throw GoTrueException.badRequest(GoTrueCode.ProviderDisabled, `Provider (issuer "${issuer}") is not enabled`);
+    await this.limits.check(project.id, s, 'sign_in', call.ip);
+    const bad = (why: string) => {
+      this.logger.warn(`ID token for ${name} of project ${project.ref} refused: ${why}`);
+      return new GoTrueException(400, 'bad_id_token', 'Bad ID token');
+    };
+    // Malformed tokens are refused before the provider's keys are fetched.
+    try {
+      decodeProtectedHeader(body.id_token);
+      decodeJwt(body.id_token);
+    } catch (e) {
+      throw bad((e as Error).message);
+    }
+    const meta = (await this.client(project, name, provider)).serverMetadata();
+    if (!meta.jwks_uri) throw bad('the provider publishes no JWKS');
+    const multiTenant = name === 'azure' && isAzureMultiTenant(issuer);
+    let claims: Record<string, unknown> & { sub: string };
+    try {
+      const jwks = createRemoteJWKSet(new URL(meta.jwks_uri), { [joseCustomFetch]: this.fetch as never, timeoutDuration: 10_000 });
+      const verified = await jwtVerify(body.id_token, jwks, { audience: provider.client_id!, ...(multiTenant ? {} : { issuer: meta.issuer }) });
+      if (typeof verified.payload.sub !== 'string' || !verified.payload.sub) throw new Error('no sub claim');
+      claims = verified.payload as typeof claims;
+    } catch (e) {
+      throw bad((e as Error).message);
+    }
+    const problem = multiTenant ? azureIssuerProblem(issuer, claims) : null;
+    if (problem) throw bad(problem);
+    const tokenNonce = typeof claims.nonce === 'string' && claims.nonce ? claims.nonce : null;
+    if (Boolean(tokenNonce) !== Boolean(body.nonce)) throw GoTrueException.validation('Passed nonce and nonce in id_token should either both exist or not.');
+    if (tokenNonce && !SecretBox.equal(createHash('sha256').update(body.nonce!).digest('hex'), tokenNonce)) throw GoTrueException.validation('Nonces mismatch');
+    const flow: FlowStateRow = {
+      id: randomUUID(), user_id: null, auth_method: 'id_token', provider: name, code_challenge: null,
+      data: { redirect_to: this.auth.safeRedirect(s, undefined) }, expires_at: new Date(this.clock.nowMs() + FLOW_TTL_MS),
+    };
+    return this.users.run(project, async (t) => {
+      let user;
+      try {
+        user = await this.signInUser(call, s, t, flow, name, providerUserOf(claims));
+      } catch (e) {
+        if (e instanceof CallbackError) throw new GoTrueException(422, e.errorCode, e.description);
+        throw e;
+      }
+      return this.auth.startSession(project, s, t, user, 'oauth', call);
+    });
+  }
+
   /** `DELETE /user/identities/:id`. */
   async unlink(call: AuthCall, identityId: string): Promise<Record<string, never>> {
     const me = await this.auth.caller(call);
@@ -266,14 +338,7 @@ export class OAuthService {
         this.logger.warn(`userinfo of ${name} for project ${project.ref} failed: ${(e as Error).message}`);
       }
     }
-    const email = typeof claims.email === 'string' ? claims.email : null;
-    const verified = claims.email_verified === true || claims.email_verified === 'true';
-    const pick = (k: string) => (typeof claims[k] === 'string' ? (claims[k] as string) : undefined);
-    const data: Record<string, unknown> = {
-      iss: idToken.iss, sub: idToken.sub, provider_id: claims.sub, email: email ?? undefined, email_verified: verified, phone_verified: false,
-      name: pick('name'), full_name: pick('name'), picture: pick('picture'), avatar_url: pick('picture'), preferred_username: pick('preferred_username'),
-    };
-    return { user: { subject: idToken.sub, email, emailVerified: verified, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> }, tokens };
+    return { user: providerUserOf(claims), tokens };
   }
 
   /** GitHub has no ID token: the user and their primary verified email come from its API. */
@@ -448,6 +513,18 @@ export class OAuthService {
 function githubServer(base: string | null): oidc.ServerMetadata {
   const { issuer, authorization_endpoint, token_endpoint } = githubEndpoints(base);
   return { issuer, authorization_endpoint, token_endpoint };
+}
+
+/** Who an ID token (with any userinfo claims) says signed in, as GoTrue records the identity. */
+function providerUserOf(claims: Record<string, unknown> & { sub: string }): ProviderUser {
+  const email = typeof claims.email === 'string' ? claims.email : null;
+  const verified = claims.email_verified === true || claims.email_verified === 'true';
+  const pick = (k: string) => (typeof claims[k] === 'string' ? (claims[k] as string) : undefined);
+  const data: Record<string, unknown> = {
+    iss: claims.iss, sub: claims.sub, provider_id: claims.sub, email: email ?? undefined, email_verified: verified, phone_verified: false,
+    name: pick('name'), full_name: pick('name'), picture: pick('picture'), avatar_url: pick('picture'), preferred_username: pick('preferred_username'),
+  };
+  return { subject: claims.sub, email, emailVerified: verified, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> };
 }
 
 /** `url` with `params` in its query or fragment (GoTrue: implicit flows get the fragment, PKCE the query). */

@@ -24,7 +24,7 @@ export function isAzureMultiTenant(issuer: string): boolean {
  * Why an ID token from a multi-tenant Azure issuer is not acceptable (null when it is): its `tid` must be a tenant
  * id and its `iss` exactly `<origin>/<tid>/v2.0` of the configured issuer's origin.
  */
-export function azureIssuerProblem(configuredIssuer: string, claims: { iss?: unknown; tid?: unknown }): string | null {
+export function azureIssuerProblem(configuredIssuer: string, claims: Record<string, unknown>): string | null {
   if (typeof claims.tid !== 'string' || !GUID.test(claims.tid)) return 'the ID token has no tenant id (tid)';
   const expected = `${new URL(configuredIssuer).origin}/${claims.tid}/v2.0`;
   if (claims.iss !== expected) return `the ID token's issuer is not its tenant's (${expected})`;
