@@ -53,6 +53,11 @@ class ProviderStandIn {
     this.port = (this.server.address() as { port: number }).port;
   }
 
+  /** An ID token as this provider signs them, for an app that signs in with it directly (signInWithIdToken). */
+  mint(claims: Record<string, unknown>, audience: string): Promise<string> {
+    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setAudience(audience).setIssuedAt().setExpirationTime('5m').sign(this.keys.privateKey);
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url!, this.origin);
     const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -219,6 +224,26 @@ describe('auth runtime: Azure multi-tenant issuer check and Apple’s signed cli
     expect(f.get('access_token')).toBeNull();
     expect(f.get('error')).toBe('server_error');
     expect(f.get('error_code')).toBe('bad_oauth_callback');
+    expect(await users()).toBe(before);
+  });
+
+  it('Azure common, signInWithIdToken: the token must carry its own tenant’s issuer too (the check is Plinth’s here)', async () => {
+    const email = uniqueEmail('azure-idt');
+    const good = await azure.mint({ iss: `https://login.microsoftonline.com/${TID}/v2.0`, tid: TID, sub: 'az-idt-1', email, email_verified: true }, 'azure-client');
+    const ok = await client().auth.signInWithIdToken({ provider: 'azure', token: good });
+    expect(ok.error).toBeNull();
+    expect(ok.data.user).toMatchObject({ email, app_metadata: { provider: 'azure' } });
+    const before = await users();
+    for (const claims of [
+      { iss: `https://login.microsoftonline.com/${OTHER_TID}/v2.0`, tid: TID },
+      { iss: `https://login.microsoftonline.com/${TID}/v2.0` },
+      { iss: 'https://evil.example/v2.0', tid: TID },
+    ]) {
+      const token = await azure.mint({ ...claims, sub: `az-${randomUUID()}`, email: uniqueEmail('azure-idt-bad'), email_verified: true }, 'azure-client');
+      expect((await client().auth.signInWithIdToken({ provider: 'azure', token })).error).toMatchObject({ status: 400, message: 'Bad ID token' });
+    }
+    const otherAudience = await azure.mint({ iss: `https://login.microsoftonline.com/${TID}/v2.0`, tid: TID, sub: 'az-idt-2' }, 'someone-elses-app');
+    expect((await client().auth.signInWithIdToken({ provider: 'azure', token: otherAudience })).error).toMatchObject({ status: 400, message: 'Bad ID token' });
     expect(await users()).toBe(before);
   });
 
