@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     // Their CLI project's [auth] settings (test/supabase/config.toml).
     const cfg = await t.http().patch(`/v1/projects/${project.ref}/auth/config`).set(owner.auth).send({
       site_url: 'http://127.0.0.1:3000',
-      redirect_urls: ['https://127.0.0.1:3000', 'http://localhost:5173', 'http://localhost:3000/**', 'http://127.0.0.1:3000/**', 'http://localhost:9999/**', 'https://supabase.io/**', 'https://example.com/**'],
+      redirect_urls: ['https://127.0.0.1:3000', 'http://localhost:5173'],
       signup_enabled: true,
       email_confirm_required: false,
       anonymous_sign_ins: true,
