@@ -575,18 +575,21 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
   });
 
   it('GET /authorize (keyless, it stores a flow) is limited per IP like sign-ins: 429 with Retry-After', async () => {
-    await patchConfig(b, { rate_limits: { sign_in_per_ip: 2 } });
-    try {
-      const url = `${t.baseUrl}/p/${b.ref}/auth/v1/authorize?provider=oidc&redirect_to=${encodeURIComponent(`${APP}/x`)}`;
-      const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await fetch(url, { redirect: 'manual' })).status);
-      expect(statuses).toEqual([302, 302, 429]);
-      const limited = await fetch(url, { redirect: 'manual' });
-      expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(await limited.json()).toMatchObject({ error_code: 'over_request_rate_limit' });
-    } finally {
-      await patchConfig(b, { rate_limits: RELAXED_LIMITS });
-    }
+    // A project of its own: the other tests' sign-ins count in the same per-IP window.
+    const c = await createProject(t, owner, 'oauth-limits');
+    await patchConfig(c, {
+      site_url: APP, redirect_urls: [`${APP}/**`], rate_limits: { sign_in_per_ip: 2 },
+      providers: { oidc: { enabled: true, client_id: `plinth-${c.ref}`, client_secret: 'unused-0123456789', issuer } },
+    });
+    const url = `${t.baseUrl}/p/${c.ref}/auth/v1/authorize?provider=oidc&redirect_to=${encodeURIComponent(`${APP}/x`)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(url, { redirect: 'manual' })).status);
+    expect(statuses).toEqual([302, 302, 429]);
+    const limited = await fetch(url, { redirect: 'manual' });
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await limited.json()).toMatchObject({ error_code: 'over_request_rate_limit' });
+    // Per project: the others are not limited by it.
+    expect((await fetch(url.replace(c.ref, b.ref), { redirect: 'manual' })).status).toBe(302);
   });
 
   const chromiumPath = '/usr/bin/chromium';
