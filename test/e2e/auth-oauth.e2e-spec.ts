@@ -1,5 +1,6 @@
 import { createClient, SupabaseClient } from '@supabase/supabase-js';
 import { ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -19,6 +20,17 @@ class MemoryStorage {
   getItem = (k: string) => this.items.get(k) ?? null;
   setItem = (k: string, v: string) => void this.items.set(k, v);
   removeItem = (k: string) => void this.items.delete(k);
+}
+
+/** Polls `probe` until it returns something (mails go out through the outbox, a moment later). */
+async function waitFor<T>(probe: () => T | undefined, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -89,7 +101,8 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
 
   beforeAll(async () => {
     const port = await freePort();
-    t = await bootTestApp({ LOG_LEVEL: process.env.AUTH_E2E_LOG ?? 'silent', PORT: String(port) });
+    // With the job processors: confirmation mails (unverified provider emails) go out through the outbox.
+    t = await bootTestApp({ LOG_LEVEL: process.env.AUTH_E2E_LOG ?? 'silent', PORT: String(port), JOBS_POLL_MS: '20' }, undefined, { withWorker: true });
     owner = await signup(t, 'oauth-owner');
     await upgradeOrg(t, owner);
     a = await createProject(t, owner, 'oauth-a');
@@ -105,7 +118,7 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     });
     for (const [i, p] of [a, b].entries()) {
       await patchConfig(p, {
-        rate_limits: RELAXED_LIMITS, site_url: APP, redirect_urls: [`${APP}/**`], anonymous_sign_ins: true, email_confirm_required: false,
+        rate_limits: RELAXED_LIMITS, site_url: APP, redirect_urls: [`${APP}/**`], anonymous_sign_ins: true, email_confirm_required: false, manual_linking_enabled: true,
         providers: { oidc: { enabled: true, client_id: clients[i].client_id, client_secret: clients[i].client_secret, issuer } },
       });
     }
@@ -145,6 +158,29 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     expect(decodeJwt(f.get('access_token')!).amr).toEqual([{ method: 'oauth', timestamp: expect.any(Number) }]);
   });
 
+  it('provider tokens: the implicit redirect carries provider_token and provider_refresh_token, usable at the provider', async () => {
+    const email = uniqueEmail('ptok');
+    await nextLogin({ sub: 'ptok-1', email, email_verified: true });
+    const f = fragment(await drive(await signInUrl(a)));
+    const providerToken = f.get('provider_token')!;
+    expect(providerToken).toEqual(expect.any(String));
+    expect(providerToken).not.toBe(f.get('access_token'));
+    // It is the provider's own access token: its userinfo answers with the subject that signed in.
+    const info = await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${providerToken}` } });
+    expect(info.status).toBe(200);
+    expect(await info.json()).toMatchObject({ sub: 'ptok-1' });
+    // And the refresh token is the provider's too: it refreshes there.
+    const refreshed = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: f.get('provider_refresh_token')!, client_id: `plinth-${a.ref}`, client_secret: `secret-${a.ref}-0123456789` }),
+    });
+    expect(refreshed.status).toBe(200);
+    // supabase-js reads them from the URL into the session, as from GoTrue.
+    const stored = await t.sql.query(`SELECT count(*)::int AS n FROM "t_${a.ref}"._auth_flow_states WHERE data::text LIKE '%' || $1 || '%'`, [providerToken]);
+    expect(stored.rows[0].n).toBe(0);
+  });
+
   it('returning user: the same provider subject signs in the same user, with no new identity', async () => {
     const email = uniqueEmail('ret');
     await nextLogin({ sub: 'ret-1', email, email_verified: true });
@@ -170,7 +206,29 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     expect(exchanged.error).toBeNull();
     expect(exchanged.data.user!.email).toBe(email);
     expect(decodeJwt(exchanged.data.session!.access_token).amr).toEqual([{ method: 'oauth', timestamp: expect.any(Number) }]);
+    // The provider's tokens come with the exchange (GoTrue keeps them in the flow state until then), sealed
+    // while they wait, and only once.
+    const { provider_token, provider_refresh_token } = exchanged.data.session!;
+    expect(provider_token).toEqual(expect.any(String));
+    expect(provider_refresh_token).toEqual(expect.any(String));
+    const info = await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${provider_token}` } });
+    expect(await info.json()).toMatchObject({ sub: 'pkce-1' });
     expect((await sb.auth.exchangeCodeForSession(code)).error).toBeTruthy();
+  });
+
+  it('PKCE: provider tokens wait for the exchange sealed, never in the clear, and go with it', async () => {
+    await nextLogin({ sub: 'pkce-sealed', email: uniqueEmail('pkce-sealed'), email_verified: true });
+    const sb = client(a, { pkce: true });
+    const { data } = await sb.auth.signInWithOAuth({ provider: 'oidc' as never, options: { redirectTo: `${APP}/cb`, skipBrowserRedirect: true } });
+    const code = (await drive(data.url!)).searchParams.get('code')!;
+    const waiting = await t.sql.query(`SELECT data FROM "t_${a.ref}"._auth_flow_states WHERE auth_method = 'oauth' AND user_id IS NOT NULL`);
+    const sealed = waiting.rows.map((r) => r.data as Record<string, string>).filter((d) => d.provider_token);
+    expect(sealed.length).toBeGreaterThan(0);
+    const exchanged = await sb.auth.exchangeCodeForSession(code);
+    const token = exchanged.data.session!.provider_token!;
+    expect(JSON.stringify(sealed)).not.toContain(token);
+    const left = await t.sql.query(`SELECT data::text AS d FROM "t_${a.ref}"._auth_flow_states`);
+    expect(left.rows.filter((r) => (r.d as string).includes('provider_token')).length).toBe(sealed.length - 1);
   });
 
   it('email collision: a verified provider email links to the password user; unverified, or with linking off, is refused', async () => {
@@ -193,6 +251,70 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     const me = (await admin.auth.admin.getUserById(bob.id)).data.user!;
     expect(me.identities!.map((i) => i.provider).sort()).toEqual(['email', 'oidc']);
     expect((await client(a).auth.signInWithPassword({ email, password: PASSWORD })).error).toBeNull();
+  });
+
+  it('an unverified provider email (confirmations on): user created unconfirmed, a confirmation mail, provider_email_needs_verification; the link confirms', async () => {
+    await patchConfig(a, { email_confirm_required: true });
+    try {
+      const email = uniqueEmail('unverified');
+      await nextLogin({ sub: 'unverified-1', email, email_verified: false });
+      const f = fragment(await drive(await signInUrl(a, `${APP}/welcome`)));
+      expect(f.get('access_token')).toBeNull();
+      expect(f.get('error')).toBe('access_denied');
+      expect(f.get('error_code')).toBe('provider_email_needs_verification');
+      expect(f.get('error_description')).toBe('Unverified email with oidc. A confirmation email has been sent to your oidc email');
+      // GoTrue keeps the user (unconfirmed) with its identity.
+      const admin = client(a, { key: a.secret });
+      const users = (await admin.auth.admin.listUsers({ perPage: 1000 })).data.users.filter((u) => u.email === email);
+      expect(users).toHaveLength(1);
+      expect(users[0].email_confirmed_at ?? null).toBeNull();
+      expect(users[0].identities!.map((i) => i.provider)).toEqual(['oidc']);
+      // The confirmation mail (sent through the outbox) carries the link; following it confirms the address and
+      // signs in at the flow's redirect.
+      const mail = await waitFor(() => t.mails.find((m) => [m.to].flat().includes(email)));
+      const link = /https?:\/\/[^\s"<>]+\/verify\?[^\s"<>]+/.exec(mail.text)![0].replace(/&amp;/g, '&');
+      expect(new URL(link).searchParams.get('type')).toBe('signup');
+      const verified = await fetch(`${t.baseUrl}${new URL(link).pathname}${new URL(link).search}`, { redirect: 'manual' });
+      const landed = new URL(verified.headers.get('location')!);
+      expect(`${landed.origin}${landed.pathname}`).toBe(`${APP}/welcome`);
+      expect(fragment(landed).get('access_token')).toEqual(expect.any(String));
+      expect((await admin.auth.admin.getUserById(users[0].id)).data.user!.email_confirmed_at).toEqual(expect.any(String));
+      // Now confirmed, the same provider identity signs in, though the provider still hasn't verified the email.
+      await nextLogin({ sub: 'unverified-1', email, email_verified: false });
+      expect(decodeJwt(fragment(await drive(await signInUrl(a))).get('access_token')!).sub).toBe(users[0].id);
+    } finally {
+      await patchConfig(a, { email_confirm_required: false });
+    }
+  });
+
+  it('an unverified provider email signs in again unconfirmed only after another mail; a verified one later confirms it', async () => {
+    await patchConfig(a, { email_confirm_required: true });
+    try {
+      const email = uniqueEmail('unverified2');
+      await nextLogin({ sub: 'unverified-2', email, email_verified: false });
+      expect(fragment(await drive(await signInUrl(a))).get('error_code')).toBe('provider_email_needs_verification');
+      const sent = () => t.mails.filter((m) => [m.to].flat().includes(email)).length;
+      await waitFor(() => sent() === 1 || undefined);
+      await nextLogin({ sub: 'unverified-2', email, email_verified: false });
+      expect(fragment(await drive(await signInUrl(a))).get('error_code')).toBe('provider_email_needs_verification');
+      await waitFor(() => sent() === 2 || undefined);
+      await nextLogin({ sub: 'unverified-2', email, email_verified: true });
+      const ok = fragment(await drive(await signInUrl(a)));
+      expect(ok.get('error')).toBeNull();
+      const me = await t.http().get(`/p/${a.ref}/auth/v1/user`).set('apikey', a.publishable).set('authorization', `Bearer ${ok.get('access_token')}`);
+      expect(me.body.email_confirmed_at).toEqual(expect.any(String));
+    } finally {
+      await patchConfig(a, { email_confirm_required: false });
+    }
+  });
+
+  it('an unverified provider email with confirmations off (autoconfirm) signs in confirmed, as GoTrue autoconfirms', async () => {
+    const email = uniqueEmail('autoconfirm');
+    await nextLogin({ sub: 'autoconfirm-1', email, email_verified: false });
+    const f = fragment(await drive(await signInUrl(a)));
+    const me = await t.http().get(`/p/${a.ref}/auth/v1/user`).set('apikey', a.publishable).set('authorization', `Bearer ${f.get('access_token')}`);
+    expect(me.body).toMatchObject({ email });
+    expect(me.body.email_confirmed_at).toEqual(expect.any(String));
   });
 
   it('state: a tampered state, a replayed callback and another project’s callback are 400 bad_oauth_state', async () => {
@@ -319,6 +441,89 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
     expect(again.data.user!.id).toBe(id);
   });
 
+  it('with manual linking off (GoTrue\'s default) linkIdentity and unlinkIdentity are 404 manual_linking_disabled', async () => {
+    const sb = client(a);
+    expect((await sb.auth.signUp({ email: uniqueEmail('nolink'), password: PASSWORD })).error).toBeNull();
+    const identity = (await sb.auth.getUserIdentities()).data!.identities[0];
+    await patchConfig(a, { manual_linking_enabled: false });
+    try {
+      const link = await sb.auth.linkIdentity({ provider: 'oidc' as never, options: { redirectTo: `${APP}/x`, skipBrowserRedirect: true } });
+      expect(link.error).toMatchObject({ status: 404, code: 'manual_linking_disabled', message: 'Manual linking is disabled' });
+      expect((await sb.auth.unlinkIdentity(identity)).error).toMatchObject({ status: 404, code: 'manual_linking_disabled' });
+      // Still behind the session: without one it is the usual 401, whatever the setting.
+      const anon = await t.http().get(`/p/${a.ref}/auth/v1/user/identities/authorize?provider=oidc`).set('apikey', a.publishable);
+      expect(anon.status).toBe(401);
+    } finally {
+      await patchConfig(a, { manual_linking_enabled: true });
+    }
+    expect((await sb.auth.linkIdentity({ provider: 'oidc' as never, options: { redirectTo: `${APP}/x`, skipBrowserRedirect: true } })).error).toBeNull();
+  });
+
+  it('SSO (SAML) answers as GoTrue with SAML off: 404 saml_provider_disabled', async () => {
+    const { error } = await client(a, { pkce: true }).auth.signInWithSSO({ domain: 'example.com', options: { redirectTo: `${APP}/sso` } });
+    expect(error).toMatchObject({ status: 404, code: 'saml_provider_disabled', message: 'SAML 2.0 is disabled' });
+    const keyless = await t.http().post(`/p/${a.ref}/auth/v1/sso`).send({ domain: 'example.com' });
+    expect(keyless.status).toBe(401);
+  });
+
+  /**
+   * An ID token for project `p`'s client straight from the provider, as a native app gets one (its own
+   * authorization request with PKCE and a nonce, the code exchanged by the app itself).
+   */
+  const idTokenFor = async (p: TestProject, who: Record<string, unknown>, nonce?: string): Promise<string> => {
+    await nextLogin(who);
+    const verifier = randomBytes(32).toString('base64url');
+    const auth = new URL(`${issuer}/auth`);
+    const redirectUri = `${t.config.http.publicUrl}/p/${p.ref}/auth/v1/callback`;
+    auth.search = new URLSearchParams({
+      client_id: `plinth-${p.ref}`, response_type: 'code', scope: 'openid email profile', redirect_uri: redirectUri, state: 'native',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+      // GoTrue reads the user from the ID token alone (as Google's carry the email): ask for it there.
+      claims: JSON.stringify({ id_token: { email: null, email_verified: null, name: null } }),
+      ...(nonce ? { nonce: createHash('sha256').update(nonce).digest('hex') } : {}),
+    }).toString();
+    const cb = await drive(auth.href, isCallback(p));
+    const res = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: cb.searchParams.get('code')!, redirect_uri: redirectUri, code_verifier: verifier, client_id: `plinth-${p.ref}`, client_secret: `secret-${p.ref}-0123456789` }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { id_token: string }).id_token;
+  };
+
+  it('signInWithIdToken: an ID token from the provider, with its nonce, signs in (new, then the same user)', async () => {
+    const email = uniqueEmail('idtoken');
+    const token = await idTokenFor(a, { sub: 'idt-1', email, email_verified: true, name: 'Ida' }, 'raw-nonce-1');
+    const sb = client(a);
+    const { data, error } = await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token, nonce: 'raw-nonce-1' });
+    expect(error).toBeNull();
+    expect(data.user).toMatchObject({ email, app_metadata: { provider: 'oidc' } });
+    expect(data.user!.identities).toEqual([expect.objectContaining({ provider: 'oidc', id: 'idt-1' })]);
+    expect(decodeJwt(data.session!.access_token).amr).toEqual([{ method: 'oauth', timestamp: expect.any(Number) }]);
+    const again = await client(a).auth.signInWithIdToken({ provider: 'oidc' as never, token: await idTokenFor(a, { sub: 'idt-1', email, email_verified: true }) });
+    expect(again.error).toBeNull();
+    expect(again.data.user!.id).toBe(data.user!.id);
+  });
+
+  it('signInWithIdToken refuses a wrong or missing nonce, a tampered token, another project’s token and a disabled provider', async () => {
+    const before = (await t.sql.query(`SELECT count(*)::int AS n FROM "t_${a.ref}"._auth_users`)).rows[0].n as number;
+    const who = () => ({ sub: `idt-${randomUUID()}`, email: uniqueEmail('idt-bad'), email_verified: true });
+    const withNonce = await idTokenFor(a, who(), 'the-nonce');
+    const sb = client(a);
+    expect((await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token: withNonce, nonce: 'other' })).error).toMatchObject({ status: 400, message: 'Nonces mismatch' });
+    expect((await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token: withNonce })).error).toMatchObject({ status: 400, message: expect.stringContaining('nonce') });
+    const [h, p, sig] = (await idTokenFor(a, who())).split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), sub: 'someone-else' })).toString('base64url')}.${sig}`;
+    expect((await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token: forged })).error).toMatchObject({ status: 400, message: 'Bad ID token' });
+    expect((await sb.auth.signInWithIdToken({ provider: 'oidc' as never, token: 'not-a-jwt' })).error).toMatchObject({ status: 400, message: 'Bad ID token' });
+    // Issued to project A's client: project B (another client id at the same provider) refuses it.
+    const forA = await idTokenFor(a, who());
+    expect((await client(b).auth.signInWithIdToken({ provider: 'oidc' as never, token: forA })).error).toMatchObject({ status: 400, message: 'Bad ID token' });
+    expect((await sb.auth.signInWithIdToken({ provider: 'google', token: forA })).error).toMatchObject({ status: 400, code: 'provider_disabled', message: expect.stringContaining('is not enabled') });
+    expect((await t.sql.query(`SELECT count(*)::int AS n FROM "t_${a.ref}"._auth_users`)).rows[0].n).toBe(before);
+  });
+
   it('GitHub (OAuth 2, no ID token): user and primary email from its API, here a local GitHub Enterprise stand-in', async () => {
     const codes = new Map<string, string>(); // code → PKCE challenge it was issued for
     const calls: string[] = [];
@@ -357,6 +562,8 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
       const start = new URL(data.url!);
       const f = fragment(await drive(data.url!));
       expect(f.get('error_description')).toBeNull();
+      expect(f.get('provider_token')).toBe('gho_test');
+      expect(f.has('provider_refresh_token')).toBe(false); // GitHub issued none
       const me = await t.http().get(`/p/${b.ref}/auth/v1/user`).set('apikey', b.publishable).set('authorization', `Bearer ${f.get('access_token')}`);
       expect(me.body).toMatchObject({ email: 'octo@example.com', app_metadata: { provider: 'github' } });
       expect(me.body.identities).toEqual([expect.objectContaining({ provider: 'github', id: '4242', identity_data: expect.objectContaining({ user_name: 'octo', email_verified: true }) })]);
@@ -368,18 +575,21 @@ describe('auth runtime: OAuth / OIDC providers, identity linking and anonymous u
   });
 
   it('GET /authorize (keyless, it stores a flow) is limited per IP like sign-ins: 429 with Retry-After', async () => {
-    await patchConfig(b, { rate_limits: { sign_in_per_ip: 2 } });
-    try {
-      const url = `${t.baseUrl}/p/${b.ref}/auth/v1/authorize?provider=oidc&redirect_to=${encodeURIComponent(`${APP}/x`)}`;
-      const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await fetch(url, { redirect: 'manual' })).status);
-      expect(statuses).toEqual([302, 302, 429]);
-      const limited = await fetch(url, { redirect: 'manual' });
-      expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(await limited.json()).toMatchObject({ error_code: 'over_request_rate_limit' });
-    } finally {
-      await patchConfig(b, { rate_limits: RELAXED_LIMITS });
-    }
+    // A project of its own: the other tests' sign-ins count in the same per-IP window.
+    const c = await createProject(t, owner, 'oauth-limits');
+    await patchConfig(c, {
+      site_url: APP, redirect_urls: [`${APP}/**`], rate_limits: { sign_in_per_ip: 2 },
+      providers: { oidc: { enabled: true, client_id: `plinth-${c.ref}`, client_secret: 'unused-0123456789', issuer } },
+    });
+    const url = `${t.baseUrl}/p/${c.ref}/auth/v1/authorize?provider=oidc&redirect_to=${encodeURIComponent(`${APP}/x`)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(url, { redirect: 'manual' })).status);
+    expect(statuses).toEqual([302, 302, 429]);
+    const limited = await fetch(url, { redirect: 'manual' });
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await limited.json()).toMatchObject({ error_code: 'over_request_rate_limit' });
+    // Per project: the others are not limited by it.
+    expect((await fetch(url.replace(c.ref, b.ref), { redirect: 'manual' })).status).toBe(302);
   });
 
   const chromiumPath = '/usr/bin/chromium';

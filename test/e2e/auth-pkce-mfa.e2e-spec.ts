@@ -396,6 +396,46 @@ describe('auth runtime: PKCE flow and multi-factor TOTP with supabase-js', () =>
       expect(await denied(sb)).toBe('42501');
     });
 
+    it('unenrolling a factor downgrades to aal1 exactly the sessions it raised; sessions raised by another factor stay aal2', async () => {
+      const who = uniqueEmail('mfa-per-factor');
+      const a1 = client(m, { pkce: false });
+      expect((await a1.auth.signUp({ email: who, password: PASSWORD })).error).toBeNull();
+      const f1 = (await a1.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'one' })).data!;
+      expect((await a1.auth.mfa.challengeAndVerify({ factorId: f1.id, code: totpAt(f1.totp.secret) })).error).toBeNull();
+      const f2 = (await a1.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'two' })).data!;
+      // b raises itself with the second factor, c with the first (a later step: a code is accepted once).
+      const b2 = client(m, { pkce: false });
+      expect((await b2.auth.signInWithPassword({ email: who, password: PASSWORD })).error).toBeNull();
+      expect((await b2.auth.mfa.challengeAndVerify({ factorId: f2.id, code: totpAt(f2.totp.secret) })).error).toBeNull();
+      t.clock.travel(30_000);
+      const c1 = client(m, { pkce: false });
+      expect((await c1.auth.signInWithPassword({ email: who, password: PASSWORD })).error).toBeNull();
+      expect((await c1.auth.mfa.challengeAndVerify({ factorId: f1.id, code: totpAt(f1.totp.secret) })).error).toBeNull();
+      for (const c of [a1, b2, c1]) expect(await level(c)).toMatchObject({ currentLevel: 'aal2' });
+
+      expect((await a1.auth.mfa.unenroll({ factorId: f1.id })).error).toBeNull();
+      for (const c of [a1, b2, c1]) expect((await c.auth.refreshSession()).error).toBeNull();
+      // a and c were raised by the deleted factor: aal1 now, with the other factor left to step up with.
+      expect(await level(a1)).toMatchObject({ currentLevel: 'aal1', nextLevel: 'aal2' });
+      expect(await level(c1)).toMatchObject({ currentLevel: 'aal1', nextLevel: 'aal2' });
+      expect(await denied(c1)).toBe('42501');
+      const cClaims = decodeJwt((await c1.auth.getSession()).data.session!.access_token);
+      expect((cClaims.amr as Array<{ method: string }>).map((e) => e.method)).toEqual(['password']);
+      // b was raised by the factor that remains: still aal2, and the token's amr holds only GoTrue's claim fields.
+      expect(await level(b2)).toMatchObject({ currentLevel: 'aal2', nextLevel: 'aal2' });
+      expect((await b2.from('secrets').select('note')).data).toEqual([{ note: 'behind a second factor' }]);
+      const bClaims = decodeJwt((await b2.auth.getSession()).data.session!.access_token);
+      expect(bClaims.amr).toEqual([{ method: 'totp', timestamp: expect.any(Number) }, { method: 'password', timestamp: expect.any(Number) }]);
+      // a can step up again with the factor that is left.
+      t.clock.travel(30_000);
+      expect((await a1.auth.mfa.challengeAndVerify({ factorId: f2.id, code: totpAt(f2.totp.secret) })).error).toBeNull();
+      expect(await level(a1)).toMatchObject({ currentLevel: 'aal2' });
+      // With the last factor gone too, b is downgraded and nothing is left to step up with.
+      expect((await a1.auth.mfa.unenroll({ factorId: f2.id })).error).toBeNull();
+      expect((await b2.auth.refreshSession()).error).toBeNull();
+      expect(await level(b2)).toMatchObject({ currentLevel: 'aal1', nextLevel: 'aal1' });
+    });
+
     it('a user unenrolls their own verified factor from an aal2 session', async () => {
       const enrolled = await sb.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'again' });
       const s = enrolled.data!.totp.secret;

@@ -400,6 +400,14 @@ describe('auth runtime (/p/:ref/auth/v1) with supabase-js', () => {
       expect(rows).toHaveLength(0);
     });
 
+    it('a phone code (no SMS is ever sent) is refused as GoTrue refuses a wrong one: 403 otp_expired, or 400 for a non-E.164 number', async () => {
+      const sb = client(a);
+      for (const type of ['sms', 'phone_change'] as const) {
+        expect((await sb.auth.verifyOtp({ phone: '+15555550123', token: '123456', type })).error).toMatchObject({ status: 403, code: 'otp_expired', message: 'Token has expired or is invalid' });
+      }
+      expect((await sb.auth.verifyOtp({ phone: '+1555-invalid', token: '123456', type: 'sms' })).error).toMatchObject({ status: 400, message: 'Invalid phone number format (E.164 required)' });
+    });
+
     it('password recovery: resetPasswordForEmail → code → session of type recovery → updateUser password', async () => {
       const email = uniqueEmail('recover');
       await client(a).auth.signUp({ email, password: PASSWORD });

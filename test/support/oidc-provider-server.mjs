@@ -16,10 +16,14 @@ const port = server.address().port;
 const issuer = `http://127.0.0.1:${port}`;
 
 const provider = new Provider(issuer, {
-  clients: clients.map((c) => ({ ...c, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' })),
+  clients: clients.map((c) => ({ ...c, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' })),
+  // A refresh token with every code exchange (as Google does with access_type=offline), so tests see the
+  // provider_refresh_token GoTrue hands to the app.
+  issueRefreshToken: () => true,
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'picture'] },
   scopes: ['openid', 'email', 'profile'],
-  features: { devInteractions: { enabled: false } },
+  // claimsParameter: a native app (the signInWithIdToken tests) asks for the email in the ID token itself.
+  features: { devInteractions: { enabled: false }, claimsParameter: { enabled: true } },
   pkce: { required: () => true },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   findAccount: (_ctx, id) => {
@@ -56,6 +60,8 @@ server.on('request', async (req, res) => {
       accounts.set(sub, claims);
       const grant = new provider.Grant({ accountId: sub, clientId: details.params.client_id });
       grant.addOIDCScope(String(details.params.scope));
+      // Claims asked for by the claims parameter are consented too (else the provider asks again).
+      if (details.params.claims) grant.addOIDCClaims(Object.keys(JSON.parse(String(details.params.claims)).id_token ?? {}));
       const grantId = await grant.save();
       await provider.interactionFinished(req, res, { login: { accountId: sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
       return;

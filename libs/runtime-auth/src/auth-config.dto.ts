@@ -77,6 +77,11 @@ export const authSettingsSchema = z
      * the email is verified and this is on; otherwise it is refused (422 email_exists), never merged silently.
      */
     link_verified_provider_emails: z.boolean(),
+    /**
+     * GoTrue's SECURITY_MANUAL_LINKING_ENABLED: `linkIdentity` / `unlinkIdentity` (`/user/identities/*`) work only
+     * when this is on (otherwise 404 manual_linking_disabled). Off by default, as in GoTrue.
+     */
+    manual_linking_enabled: z.boolean(),
   })
   .strict();
 export type AuthSettings = z.infer<typeof authSettingsSchema>;
@@ -118,5 +123,6 @@ export function defaultAuthSettings(): AuthSettings {
     rate_limits: { ...DEFAULT_RATE_LIMITS },
     providers: {},
     link_verified_provider_emails: true,
+    manual_linking_enabled: false,
   };
 }

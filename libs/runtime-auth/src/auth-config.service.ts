@@ -5,7 +5,8 @@ import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { CacheInvalidation } from '@plinth/database';
 import { AuthSettings, authSettingsSchema, defaultAuthSettings, PatchAuthSettings } from './auth-config.dto';
 import { AuthConfigRepository } from './auth-config.repository';
-import { EMPTY_PROVIDER, OAuthProviderName, providerProblem, providerView, secretContext } from './oauth-providers';
+import { appleKeyProblem, EMPTY_PROVIDER, OAuthProviderName, providerProblem, providerView, secretContext } from './oauth-providers';
+import { appleKeyObject } from './provider-quirks';
 import { parseRedirectPattern } from './redirect-allow-list';
 import { SecretBox } from './secret-box';
 
@@ -98,7 +99,13 @@ export class AuthConfigService implements OnModuleInit {
       const next = { ...EMPTY_PROVIDER, ...merged.providers[name], ...fields };
       if (client_secret !== undefined) next.client_secret_enc = client_secret === null ? null : this.box.seal(client_secret, secretContext(projectId, name));
       const host = next.issuer ? new URL(next.issuer).hostname : null;
-      const problem = providerProblem(name, next) ?? (host && !this.plinth.outbound.allowPrivate ? nonPublicHostReason(host) : null);
+      // Apple's .p8 key is checked before it is sealed: a key that can't sign would only fail at sign-in.
+      const keyNeeded = name === 'apple' && next.team_id && next.key_id && typeof client_secret === 'string';
+      const problem =
+        providerProblem(name, next) ??
+        appleKeyProblem(name, next) ??
+        (keyNeeded && !appleKeyObject(client_secret) ? 'providers.apple: with team_id and key_id, client_secret must be the .p8 private key (EC P-256, PEM)' : null) ??
+        (host && !this.plinth.outbound.allowPrivate ? nonPublicHostReason(host) : null);
       if (problem) throw new PlinthException(ErrorCode.ValidationFailed, `Request is invalid: ${problem}`, [{ path: `providers.${name}`, message: problem }]);
       merged.providers[name] = next;
     }

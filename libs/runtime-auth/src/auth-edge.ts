@@ -12,7 +12,7 @@ import { GOTRUE_DIALECT, GoTrueException } from './gotrue.exception';
 import { mfaRoutes } from './mfa-routes';
 import { MfaService } from './mfa.service';
 import { oauthRoutes } from './oauth-routes';
-import { OAuthService } from './oauth.service';
+import { idTokenGrantSchema, OAuthService } from './oauth.service';
 import { pkceGrantSchema, pkceOf } from './pkce';
 import { InviteService } from './invite.service';
 import { ReauthenticationService } from './reauthentication.service';
@@ -84,6 +84,7 @@ export class AuthEdge implements OnModuleInit {
           if (q.grant_type === 'password') return auth.passwordGrant(callOf(c), parseOrThrow(passwordGrantSchema, body));
           if (q.grant_type === 'refresh_token') return auth.refreshGrant(callOf(c), parseOrThrow(refreshGrantSchema, body));
           if (q.grant_type === 'pkce') return auth.pkceGrant(callOf(c), parseOrThrow(pkceGrantSchema, body));
+          if (q.grant_type === 'id_token') return this.oauth.idTokenGrant(callOf(c), parseOrThrow(idTokenGrantSchema, body));
           throw GoTrueException.validation('unsupported_grant_type');
         }),
         route(['GET'], '/user', 'none', (c) => auth.getUser(callOf(c))),

@@ -25,7 +25,8 @@ import { FlowStateRepository } from './flow-state.repository';
 import { MfaRepository } from './mfa.repository';
 import { MfaService } from './mfa.service';
 import { IdentityRepository } from './identity.repository';
-import { OAuthService } from './oauth.service';
+import { OAUTH_PROVIDER_FETCH, OAuthService, providerFetch } from './oauth.service';
+import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { PkceService } from './pkce.service';
 import { InviteService } from './invite.service';
 import { ReauthenticationService } from './reauthentication.service';
@@ -50,7 +51,8 @@ export class AuthJobsModule {}
   imports: [GatewayModule, TenancyModule, IdentityModule, MeteringModule, QuotasModule, AuthJobsModule],
   controllers: [AuthSettingsController, AuthUsersController],
   providers: [AuthEdge, AuthRepository, SigningKeysRepository, SigningKeysService, AuthTokensService, AuthLimitsService, MauRepository, MauService, AuthService, AuthAdminService, AuthSettingsService, InviteService, ReauthenticationService,
-    FlowStateRepository, PkceService, MfaRepository, MfaService, IdentityRepository, OAuthService, AuthUsersService],
+    FlowStateRepository, PkceService, MfaRepository, MfaService, IdentityRepository, OAuthService, AuthUsersService,
+    { provide: OAUTH_PROVIDER_FETCH, inject: [PLINTH_CONFIG], useFactory: (config: PlinthConfig) => providerFetch(config) }],
   exports: [AuthTokensService],
 })
 export class AuthRuntimeModule implements OnModuleInit {

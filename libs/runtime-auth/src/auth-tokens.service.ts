@@ -53,7 +53,8 @@ export class AuthTokensService implements EndUserTokenVerifier {
       user_metadata: u.user_metadata ?? {},
       // aal2 once the session has a second factor in its amr (GoTrue's CalculateAALAndAMR).
       aal: input.amr.some((e) => AAL2_METHODS.has(e.method)) ? 'aal2' : 'aal1',
-      amr: input.amr,
+      // Only GoTrue's claim fields: a session's amr entries also record which factor raised it (for unenroll).
+      amr: input.amr.map((e) => ({ method: e.method, timestamp: e.timestamp })),
       session_id: input.sessionId,
       is_anonymous: u.is_anonymous,
       sub: u.id,

@@ -45,6 +45,9 @@ export enum GoTrueCode {
   IdentityNotFound = 'identity_not_found',
   IdentityAlreadyExists = 'identity_already_exists',
   SingleIdentityNotDeletable = 'single_identity_not_deletable',
+  ManualLinkingDisabled = 'manual_linking_disabled',
+  SamlProviderDisabled = 'saml_provider_disabled',
+  ProviderEmailNeedsVerification = 'provider_email_needs_verification',
 }
 
 /**

@@ -9,3 +9,5 @@ export { SendAuthEmailJob, SEND_AUTH_EMAIL_JOB } from './send-auth-email.job';
 export type { SendAuthEmailData } from './send-auth-email.job';
 /** Sends a project's emails (its own SMTP, else the platform mailer): auth emails, and other runtimes' (notifications). */
 export { AuthMailer } from './auth-mailer';
+/** Where the OAuth runtime reaches providers from (overridden by tests with local stand-ins). */
+export { OAUTH_PROVIDER_FETCH } from './oauth.service';

@@ -19,7 +19,8 @@ export interface ChallengeRow {
   verified_at: Date | null;
 }
 
-type Amr = Array<{ method: string; timestamp: number }>;
+/** Session amr entries; a second factor's entry names its factor (for per-factor downgrade; never in a token). */
+type Amr = Array<{ method: string; timestamp: number; factor_id?: string }>;
 
 const FACTOR_COLUMNS = 'id, user_id, friendly_name, factor_type, status, secret_enc, last_used_step, last_challenged_at, created_at, updated_at';
 
@@ -59,15 +60,23 @@ export class MfaRepository {
     );
   }
 
-  /** Deletes a user's factor; when no verified factor is left, the user's sessions lose their second factor (aal1). */
+  /**
+   * Deletes a user's factor, and downgrades the sessions that factor raised to aal1 (GoTrue's
+   * DowngradeSessionsToAAL1): their amr loses the entry that names it, so their next token is aal1 while sessions
+   * raised by another factor stay aal2. Entries from before factors were recorded (no `factor_id`) go when no
+   * verified factor is left.
+   */
   async deleteFactor(t: AuthScope, userId: string, factorId: string): Promise<FactorRow | null> {
     return this.transaction(t, async (tx) => {
       const { rows } = await tx.query<FactorRow>(`DELETE FROM ${t.factors} WHERE id = $1 AND user_id = $2 RETURNING ${FACTOR_COLUMNS}`, [factorId, userId]);
       if (!rows[0]) return null;
       await tx.query(
-        `UPDATE ${t.sessions} SET amr = (SELECT coalesce(jsonb_agg(e), '[]'::jsonb) FROM jsonb_array_elements(amr) e WHERE e->>'method' <> 'totp')
-          WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM ${t.factors} WHERE user_id = $1 AND status = 'verified')`,
-        [userId],
+        `WITH left_verified AS (SELECT EXISTS (SELECT 1 FROM ${t.factors} WHERE user_id = $1 AND status = 'verified') AS some_left)
+         UPDATE ${t.sessions} s SET amr = (
+             SELECT coalesce(jsonb_agg(e), '[]'::jsonb) FROM jsonb_array_elements(s.amr) e
+              WHERE NOT (e->>'method' = 'totp' AND (e->>'factor_id' = $2 OR (e->>'factor_id' IS NULL AND NOT (SELECT some_left FROM left_verified)))))
+          WHERE s.user_id = $1 AND s.amr @> '[{"method":"totp"}]'::jsonb`,
+        [userId, factorId],
       );
       return rows[0];
     });

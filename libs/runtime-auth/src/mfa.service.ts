@@ -130,7 +130,7 @@ export class MfaService {
         }
         await this.repo.acceptCode(t, tx, factor, challenge.id, step, new Date(nowMs));
         const elevated = await this.repo.elevateSession(t, tx, {
-          userId: me.id, sessionId, entry: { method: 'totp', timestamp: Math.floor(nowMs / 1000) }, refreshHash: hashRefreshToken(refresh),
+          userId: me.id, sessionId, entry: { method: 'totp', timestamp: Math.floor(nowMs / 1000), factor_id: factor.id }, refreshHash: hashRefreshToken(refresh),
         });
         if (!elevated) return { error: GoTrueException.forbidden(GoTrueCode.SessionNotFound, 'Session from session_id claim in JWT does not exist') };
         return { elevated };

@@ -27,6 +27,13 @@ const base = {
   scopes: z.string().max(1000).regex(/^[\x21-\x7e ]*$/, 'printable ASCII scopes separated by spaces'),
   /** OIDC issuer (its discovery document is `<issuer>/.well-known/openid-configuration`); required for `oidc`. */
   issuer: z.url({ protocol: /^https?$/ }).max(500).nullable(),
+  /**
+   * Apple only: the team id and key id of the Sign in with Apple key. With both set, `client_secret` is that key
+   * (the .p8 PEM) and each token request carries a client secret JWT signed with it (ES256); without them,
+   * `client_secret` is a client secret JWT made elsewhere.
+   */
+  team_id: z.string().regex(/^[A-Z0-9]{10}$/, 'a 10-character Apple team id').nullable().optional(),
+  key_id: z.string().regex(/^[A-Z0-9]{10}$/, 'a 10-character Apple key id').nullable().optional(),
 };
 
 /** A provider as stored: the client secret sealed (AES-GCM bound to project and provider), never shown. */
@@ -56,6 +63,14 @@ export function providerProblem(name: OAuthProviderName, p: StoredProvider): str
   if (!p.client_id) return `providers.${name}: client_id is required to enable it`;
   if (!p.client_secret_enc) return `providers.${name}: client_secret is required to enable it`;
   if (name === 'oidc' && !p.issuer) return `providers.${name}: issuer is required`;
+  return null;
+}
+
+/** Why team_id / key_id can't be as given (null when fine): Apple's only, both or neither. */
+export function appleKeyProblem(name: OAuthProviderName, p: StoredProvider): string | null {
+  const some = Boolean(p.team_id) || Boolean(p.key_id);
+  if (name !== 'apple') return some ? `providers.${name}: team_id and key_id are for apple only` : null;
+  if (some && !(p.team_id && p.key_id)) return 'providers.apple: team_id and key_id go together';
   return null;
 }
 

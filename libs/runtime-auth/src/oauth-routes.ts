@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { EdgeContext, EdgeRoute, sendJson } from '@plinth/gateway';
 import { gotrueQuery, parseOrThrow } from './auth.dto';
+import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import type { AuthCall, AuthService } from './auth.service';
 import { authorizeQuerySchema, callbackQuerySchema, OAuthService } from './oauth.service';
 
@@ -53,5 +54,15 @@ export function oauthRoutes(oauth: OAuthService, auth: AuthService, callOf: Call
       methods: ['DELETE'], path: '/user/identities/:id', body: 'none',
       handler: async (c) => sendJson(c.res, 200, await oauth.unlink(callOf(c), c.params.id)),
     },
+    // Plinth has no SAML: GoTrue with SAML off answers its SSO routes this way, and supabase-js shows the message.
+    ...(['POST /sso', 'GET /sso/saml/metadata'] as const).map((r): EdgeRoute => {
+      const [method, path] = r.split(' ') as ['GET' | 'POST', string];
+      return {
+        methods: [method], path, body: method === 'POST' ? 'json' : 'none', key: path === '/sso' ? 'required' : 'optional',
+        handler: () => {
+          throw GoTrueException.notFound(GoTrueCode.SamlProviderDisabled, 'SAML 2.0 is disabled');
+        },
+      };
+    }),
   ];
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { createRemoteJWKSet, customFetch as joseCustomFetch, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { Clock, outboundFetch } from '@plinth/common';
@@ -8,16 +9,17 @@ import type { EndUser, TenantProject } from '@plinth/gateway';
 import type { AuthSettings } from './auth-config.dto';
 import { AuthConfigService } from './auth-config.service';
 import { AuthLimitsService } from './auth-limits.service';
-import { AuthRepository, AuthScope } from './auth.repository';
+import { AuthRepository, AuthScope, AuthTx } from './auth.repository';
 import { AuthTokensService } from './auth-tokens.service';
 import { normalizeEmail } from './auth.dto';
-import { AuthCall, AuthService } from './auth.service';
+import { AuthCall, AuthService, IssuedCode, TokenResponse } from './auth.service';
 import { FlowStateRepository, FlowStateRow } from './flow-state.repository';
 import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import { IdentityRepository } from './identity.repository';
 import { DEFAULT_ISSUERS, DEFAULT_SCOPES, OAUTH_PROVIDERS, OAuthProviderName, StoredProvider } from './oauth-providers';
 import { pkceOf } from './pkce';
-import { PkceService } from './pkce.service';
+import { PkceService, ProviderTokens } from './pkce.service';
+import { AppleSecretCache, azureIssuerProblem, isAzureMultiTenant } from './provider-quirks';
 import { SecretBox } from './secret-box';
 
 export const authorizeQuerySchema = z.object({
@@ -33,6 +35,14 @@ export const callbackQuerySchema = z.object({
   code: z.string().max(2000).optional(),
   error: z.string().max(200).optional(),
   error_description: z.string().max(1000).optional(),
+});
+
+/** `POST /token?grant_type=id_token` (supabase-js signInWithIdToken): an ID token the app got from the provider itself. */
+export const idTokenGrantSchema = z.object({
+  provider: z.string().max(40).optional(),
+  id_token: z.string().max(20_000).optional(),
+  access_token: z.string().max(20_000).optional(),
+  nonce: z.string().max(1000).optional(),
 });
 
 /** How long the app's user has at the provider (GoTrue's OAuth state lives about as long). */
@@ -55,6 +65,12 @@ interface ProviderUser {
   data: Record<string, unknown>;
 }
 
+/** Who signed in, and the provider's tokens (handed to the app once, never stored beyond the PKCE exchange). */
+interface ProviderSignIn {
+  user: ProviderUser;
+  tokens: ProviderTokens;
+}
+
 /** A sign-in that failed after the provider sent the user back: shown to the app in its redirect. */
 class CallbackError extends Error {
   constructor(readonly error: string, readonly errorCode: string, readonly description: string) {
@@ -70,11 +86,20 @@ class CallbackError extends Error {
  * provider's JWKS). Every request to a provider goes through the outbound guard. The app gets the session in the
  * fragment (implicit flow) or `?code=` to exchange with its verifier (PKCE).
  */
+/** What OAuthService reaches providers with (the outbound guard; tests put local stand-ins behind it). */
+export const OAUTH_PROVIDER_FETCH = Symbol('OAUTH_PROVIDER_FETCH');
+export type ProviderFetch = ReturnType<typeof outboundFetch>;
+
+/** The outbound client for providers: the SSRF guard, bounded time and size. */
+export function providerFetch(config: PlinthConfig): ProviderFetch {
+  return outboundFetch({ allowPrivate: config.outbound.allowPrivate, timeoutMs: 10_000, maxBytes: 1_000_000, userAgent: 'Plinth-Auth' });
+}
+
 @Injectable()
 export class OAuthService {
   private readonly logger = new Logger(OAuthService.name);
   private readonly clients = new Map<string, { key: string; config: Promise<oidc.Configuration> }>();
-  private readonly fetch: ReturnType<typeof outboundFetch>;
+  private readonly appleSecrets: AppleSecretCache;
 
   constructor(
     @Inject(PLINTH_CONFIG) private readonly config: PlinthConfig,
@@ -88,8 +113,9 @@ export class OAuthService {
     private readonly box: SecretBox,
     private readonly clock: Clock,
     private readonly limits: AuthLimitsService,
+    @Inject(OAUTH_PROVIDER_FETCH) private readonly fetch: ProviderFetch,
   ) {
-    this.fetch = outboundFetch({ allowPrivate: config.outbound.allowPrivate, timeoutMs: 10_000, maxBytes: 1_000_000, userAgent: 'Plinth-Auth' });
+    this.appleSecrets = new AppleSecretCache(() => Math.floor(clock.nowMs() / 1000));
   }
 
   /**
@@ -99,6 +125,7 @@ export class OAuthService {
   async authorize(call: AuthCall, q: z.infer<typeof authorizeQuerySchema>, linkTo?: EndUser): Promise<string> {
     const project = call.tenant.project;
     const s = await this.auth.settingsOf(project);
+    if (linkTo) this.assertManualLinking(s);
     const name = q.provider as OAuthProviderName;
     const provider = (OAUTH_PROVIDERS as readonly string[]).includes(q.provider) ? s.providers[name] : undefined;
     if (!provider?.enabled) throw GoTrueException.badRequest(GoTrueCode.ProviderDisabled, 'Unsupported provider: Provider is not enabled');
@@ -160,17 +187,23 @@ export class OAuthService {
       const name = flow.provider as OAuthProviderName;
       const provider = s.providers[name];
       if (!provider?.enabled) throw new CallbackError('access_denied', GoTrueCode.ProviderDisabled, 'Unsupported provider: Provider is not enabled');
-      const who = await this.exchange(project, name, provider, flow, rawQuery, q.state);
+      const { user: who, tokens } = await this.exchange(project, name, provider, flow, rawQuery, q.state);
       return await this.users.run(project, async (t) => {
         const user = await this.signInUser(call, s, t, flow, name, who);
-        if (isPkce) return withParams(redirectTo, 'query', { code: await this.pkce.authCodeForOAuth(project, t, { userId: user.id, challenge: flow.code_challenge!, provider: name }) });
+        if (isPkce) {
+          const code = await this.pkce.authCodeForOAuth(project, t, { userId: user.id, challenge: flow.code_challenge!, provider: name, providerTokens: tokens });
+          return withParams(redirectTo, 'query', { code });
+        }
         const session = await this.auth.startSession(project, s, t, user, 'oauth', call);
+        // GoTrue's implicit redirect: the session, then the provider's tokens (the refresh token only when the
+        // provider issued one), so the app can call the provider's API as the user.
         return withParams(redirectTo, 'fragment', {
           access_token: session.access_token,
           expires_at: String(session.expires_at),
           expires_in: String(session.expires_in),
           refresh_token: session.refresh_token,
           token_type: 'bearer',
+          ...tokens,
           ...(flow.auth_method === 'link_identity' ? { type: 'link_identity' } : {}),
         });
       });
@@ -187,9 +220,73 @@ export class OAuthService {
     }
   }
 
+  /**
+   * `POST /token?grant_type=id_token`: signs in with an ID token the app got from an enabled OIDC provider (native
+   * Google / Apple sign-in), as GoTrue's IdTokenGrant: signature from the provider's JWKS, issuer, audience = the
+   * project's client id, and the nonce (the token carries sha256(nonce) in hex; both or neither). Then the same
+   * user rules as a redirect sign-in.
+   */
+  async idTokenGrant(call: AuthCall, body: z.infer<typeof idTokenGrantSchema>): Promise<TokenResponse> {
+    const project = call.tenant.project;
+    const s = await this.auth.settingsOf(project);
+    if (!body.id_token) throw GoTrueException.validation('id_token required');
+    if (!body.provider) throw GoTrueException.validation('provider or client_id and issuer required');
+    const name = body.provider as OAuthProviderName;
+    if (!(OAUTH_PROVIDERS as readonly string[]).includes(name) || name === 'github') {
+      throw GoTrueException.validation(`Custom OIDC provider "${body.provider}" not allowed`);
+    }
+    const provider = s.providers[name];
+    const issuer = provider?.issuer ?? DEFAULT_ISSUERS[name]!;
+    if (!provider?.enabled) throw GoTrueException.badRequest(GoTrueCode.ProviderDisabled, `Provider (issuer "${issuer}") is not enabled`);
+    await this.limits.check(project.id, s, 'sign_in', call.ip);
+    const bad = (why: string) => {
+      this.logger.warn(`ID token for ${name} of project ${project.ref} refused: ${why}`);
+      return new GoTrueException(400, 'bad_id_token', 'Bad ID token');
+    };
+    // Malformed tokens are refused before the provider's keys are fetched.
+    try {
+      decodeProtectedHeader(body.id_token);
+      decodeJwt(body.id_token);
+    } catch (e) {
+      throw bad((e as Error).message);
+    }
+    const meta = (await this.client(project, name, provider)).serverMetadata();
+    if (!meta.jwks_uri) throw bad('the provider publishes no JWKS');
+    const multiTenant = name === 'azure' && isAzureMultiTenant(issuer);
+    let claims: Record<string, unknown> & { sub: string };
+    try {
+      const jwks = createRemoteJWKSet(new URL(meta.jwks_uri), { [joseCustomFetch]: this.fetch as never, timeoutDuration: 10_000 });
+      const verified = await jwtVerify(body.id_token, jwks, { audience: provider.client_id!, ...(multiTenant ? {} : { issuer: meta.issuer }) });
+      if (typeof verified.payload.sub !== 'string' || !verified.payload.sub) throw new Error('no sub claim');
+      claims = verified.payload as typeof claims;
+    } catch (e) {
+      throw bad((e as Error).message);
+    }
+    const problem = multiTenant ? azureIssuerProblem(issuer, claims) : null;
+    if (problem) throw bad(problem);
+    const tokenNonce = typeof claims.nonce === 'string' && claims.nonce ? claims.nonce : null;
+    if (Boolean(tokenNonce) !== Boolean(body.nonce)) throw GoTrueException.validation('Passed nonce and nonce in id_token should either both exist or not.');
+    if (tokenNonce && !SecretBox.equal(createHash('sha256').update(body.nonce!).digest('hex'), tokenNonce)) throw GoTrueException.validation('Nonces mismatch');
+    const flow: FlowStateRow = {
+      id: randomUUID(), user_id: null, auth_method: 'id_token', provider: name, code_challenge: null,
+      data: { redirect_to: this.auth.safeRedirect(s, undefined) }, expires_at: new Date(this.clock.nowMs() + FLOW_TTL_MS),
+    };
+    return this.users.run(project, async (t) => {
+      let user;
+      try {
+        user = await this.signInUser(call, s, t, flow, name, providerUserOf(claims));
+      } catch (e) {
+        if (e instanceof CallbackError) throw new GoTrueException(422, e.errorCode, e.description);
+        throw e;
+      }
+      return this.auth.startSession(project, s, t, user, 'oauth', call);
+    });
+  }
+
   /** `DELETE /user/identities/:id`. */
   async unlink(call: AuthCall, identityId: string): Promise<Record<string, never>> {
     const me = await this.auth.caller(call);
+    this.assertManualLinking(await this.auth.settingsOf(call.tenant.project));
     if (!/^[0-9a-f-]{36}$/i.test(identityId)) throw GoTrueException.notFound(GoTrueCode.IdentityNotFound, "Identity doesn't exist");
     const outcome = await this.users.run(call.tenant.project, (t) => this.identities.unlink(t, me.id, identityId));
     if (outcome === 'not_found') throw GoTrueException.notFound(GoTrueCode.IdentityNotFound, "Identity doesn't exist");
@@ -197,8 +294,13 @@ export class OAuthService {
     return {};
   }
 
+  /** GoTrue's requireManualLinkingEnabled: identity linking routes are 404 unless the project turned them on. */
+  private assertManualLinking(s: AuthSettings): void {
+    if (!s.manual_linking_enabled) throw GoTrueException.notFound(GoTrueCode.ManualLinkingDisabled, 'Manual linking is disabled');
+  }
+
   /** The provider's code exchanged (openid-client checks the ID token), and who signed in. */
-  private async exchange(project: TenantProject, name: OAuthProviderName, provider: StoredProvider, flow: FlowStateRow, rawQuery: string, state: string): Promise<ProviderUser> {
+  private async exchange(project: TenantProject, name: OAuthProviderName, provider: StoredProvider, flow: FlowStateRow, rawQuery: string, state: string): Promise<ProviderSignIn> {
     const client = await this.client(project, name, provider);
     const verifier = this.box.open(String(flow.data.verifier), this.flowContext(project, flow.id));
     const current = new URL(`${this.callbackUrl(project)}?${rawQuery}`);
@@ -213,9 +315,20 @@ export class OAuthService {
       this.logger.warn(`OAuth code exchange with ${name} for project ${project.ref} failed: ${(e as Error).message}`);
       throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'Unable to exchange external code');
     }
-    if (name === 'github') return this.githubUser(githubEndpoints(provider.issuer).api, grant.access_token);
+    const tokens: ProviderTokens = { provider_token: grant.access_token };
+    if (grant.refresh_token) tokens.provider_refresh_token = grant.refresh_token;
+    if (name === 'github') return { user: await this.githubUser(githubEndpoints(provider.issuer).api, grant.access_token), tokens };
     const idToken = grant.claims();
     if (!idToken) throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'The provider sent no ID token');
+    const issuer = provider.issuer ?? DEFAULT_ISSUERS[name]!;
+    if (name === 'azure' && isAzureMultiTenant(issuer)) {
+      // Any tenant may sign in through `common`: the token's issuer must be its own tenant's (GoTrue's check).
+      const problem = azureIssuerProblem(issuer, idToken);
+      if (problem) {
+        this.logger.warn(`Azure ID token refused for project ${project.ref}: ${problem}`);
+        throw new CallbackError('server_error', GoTrueCode.BadOAuthCallback, 'Unable to exchange external code');
+      }
+    }
     let claims: Record<string, unknown> & { sub: string } = { ...idToken };
     if (typeof idToken.email !== 'string') {
       // Providers that keep profile claims out of the ID token serve them at userinfo (for the same subject).
@@ -225,14 +338,7 @@ export class OAuthService {
         this.logger.warn(`userinfo of ${name} for project ${project.ref} failed: ${(e as Error).message}`);
       }
     }
-    const email = typeof claims.email === 'string' ? claims.email : null;
-    const verified = claims.email_verified === true || claims.email_verified === 'true';
-    const pick = (k: string) => (typeof claims[k] === 'string' ? (claims[k] as string) : undefined);
-    const data: Record<string, unknown> = {
-      iss: idToken.iss, sub: idToken.sub, provider_id: claims.sub, email: email ?? undefined, email_verified: verified, phone_verified: false,
-      name: pick('name'), full_name: pick('name'), picture: pick('picture'), avatar_url: pick('picture'), preferred_username: pick('preferred_username'),
-    };
-    return { subject: idToken.sub, email, emailVerified: verified, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> };
+    return { user: providerUserOf(claims), tokens };
   }
 
   /** GitHub has no ID token: the user and their primary verified email come from its API. */
@@ -266,7 +372,11 @@ export class OAuthService {
   private async signInUser(call: AuthCall, s: AuthSettings, t: AuthScope, flow: FlowStateRow, provider: string, who: ProviderUser) {
     const project = call.tenant.project;
     const email = who.email ? safeEmail(who.email) : null;
-    const { userId, ended } = await this.identities.transaction(t, async (tx) => {
+    // GoTrue confirms a provider user's email when the provider verified it or the project autoconfirms; otherwise
+    // the user exists unconfirmed, gets a confirmation mail, and this sign-in ends with provider_email_needs_verification.
+    const confirms = who.emailVerified || !s.email_confirm_required;
+    const { userId, ended, confirmation } = await this.identities.transaction(t, async (tx) => {
+      const none = { ended: [] as string[], confirmation: null as IssuedCode | null };
       const identity = await this.identities.find(t, tx, provider, who.subject);
       if (flow.user_id) {
         if (identity && identity.user_id !== flow.user_id) {
@@ -283,11 +393,18 @@ export class OAuthService {
           if (!me.email && email && who.emailVerified && !(await this.users.findUser(t, { email }, tx))) Object.assign(fields, { email, email_confirmed_at: new Date() });
           await this.users.updateUser(t, me.id, fields, tx);
         }
-        return { userId: me.id, ended: [] as string[] };
+        return { userId: me.id, ...none };
       }
       if (identity) {
         await this.identities.updateData(t, tx, identity.id, who.data);
-        return { userId: identity.user_id, ended: [] as string[] };
+        const owner = await this.users.findUser(t, { id: identity.user_id }, tx, true);
+        if (owner?.email && !owner.email_confirmed_at) {
+          // Still unconfirmed (an earlier sign-in with an unverified email): confirmed now, or mailed again.
+          if (!confirms) return { userId: owner.id, ended: [], confirmation: await this.confirmationMail(call, s, t, tx, flow, owner.id, owner.email) };
+          await this.users.updateUser(t, owner.id, { email_confirmed_at: new Date(), encrypted_password: null }, tx);
+          return { userId: owner.id, ended: await this.users.deleteSessions(t, owner.id, 'global', null, tx), confirmation: null };
+        }
+        return { userId: identity.user_id, ...none };
       }
       const existing = email ? await this.users.findUser(t, { email }, tx, true) : null;
       if (existing) {
@@ -302,22 +419,38 @@ export class OAuthService {
           await this.users.updateUser(t, existing.id, { email_confirmed_at: new Date(), encrypted_password: null }, tx);
           ended = await this.users.deleteSessions(t, existing.id, 'global', null, tx);
         }
-        return { userId: existing.id, ended };
+        return { userId: existing.id, ended, confirmation: null };
       }
       if (!s.signup_enabled) throw GoTrueException.unprocessable(GoTrueCode.SignupDisabled, 'Signups not allowed for this instance');
-      if (email && !who.emailVerified && s.email_confirm_required) {
-        throw new GoTrueException(422, 'provider_email_needs_verification', `Unverified email with ${provider}: verify it with the provider first`);
-      }
       const id = randomUUID();
-      const created = await this.identities.createUser(t, tx, { id, email, confirmed: email !== null && who.emailVerified, metadata: who.data, provider, subject: who.subject, data: who.data });
+      const created = await this.identities.createUser(t, tx, { id, email, confirmed: email !== null && confirms, metadata: who.data, provider, subject: who.subject, data: who.data });
       if (!created) throw GoTrueException.unprocessable(GoTrueCode.EmailExists, 'A user with this email address has already been registered');
-      return { userId: id, ended: [] as string[] };
+      if (email && !confirms) return { userId: id, ended: [], confirmation: await this.confirmationMail(call, s, t, tx, flow, id, email) };
+      return { userId: id, ...none };
     });
     this.tokens.forgetSessions(project.id, ended);
+    if (confirmation) {
+      // Committed (the user and identity stay, as in GoTrue), then mailed; the app gets GoTrue's error.
+      await this.auth.sendCode(confirmation);
+      throw new CallbackError('access_denied', GoTrueCode.ProviderEmailNeedsVerification, `Unverified email with ${provider}. A confirmation email has been sent to your ${provider} email`);
+    }
     const user = await this.users.findUser(t, { id: userId });
     if (!user) throw GoTrueException.forbidden(GoTrueCode.UserNotFound, 'User not found');
     if (user.banned_until && user.banned_until.getTime() > this.clock.nowMs()) throw GoTrueException.badRequest(GoTrueCode.UserBanned, 'User is banned');
     return user;
+  }
+
+  /**
+   * The signup confirmation for a provider user whose email the provider hasn't verified (GoTrue's
+   * sendConfirmation, implicit flow: the link signs in at the flow's redirect). Limited like any signup mail.
+   */
+  private async confirmationMail(call: AuthCall, s: AuthSettings, t: AuthScope, tx: AuthTx, flow: FlowStateRow, userId: string, email: string): Promise<IssuedCode> {
+    const project = call.tenant.project;
+    await this.limits.checkEmailRequest(project.id, s, email, call.ip);
+    await this.limits.spendEmailBudget(project.id, s);
+    const issued = await this.auth.issueCode(tx, { tenant: call.tenant, redirectTo: String(flow.data.redirect_to), pkce: null }, s, t, { kind: 'signup', email, userId });
+    await this.users.updateUser(t, userId, { confirmation_sent_at: new Date() }, tx);
+    return issued;
   }
 
   /** The provider's client (discovery cached per project, provider and settings). */
@@ -334,7 +467,7 @@ export class OAuthService {
     const config =
       name === 'github'
         ? Promise.resolve(this.withOptions(new oidc.Configuration(githubServer(p.issuer), p.client_id!, secret, oidc.ClientSecretPost(secret)), options))
-        : oidc.discovery(new URL(issuer!), p.client_id!, undefined, oidc.ClientSecretPost(secret), options);
+        : oidc.discovery(new URL(issuer!), p.client_id!, undefined, this.clientAuth(project, name, p, secret), options);
     config.catch(() => this.clients.delete(cacheKey)); // a failed discovery is retried next time
     if (this.clients.size > 10_000) this.clients.clear();
     this.clients.set(cacheKey, { key, config });
@@ -342,6 +475,20 @@ export class OAuthService {
       this.logger.warn(`OpenID discovery for ${name} of project ${project.ref} failed: ${e.message}`);
       throw GoTrueException.badRequest(GoTrueCode.ProviderDisabled, `Unsupported provider: ${name} could not be reached`);
     });
+  }
+
+  /**
+   * How the client authenticates at the token endpoint: its secret in the body; for Apple with a team and key id,
+   * a client secret JWT signed with that key, made on first use and renewed shortly before it expires.
+   */
+  private clientAuth(project: TenantProject, name: OAuthProviderName, p: StoredProvider, secret: string): oidc.ClientAuth {
+    if (name !== 'apple' || !p.team_id || !p.key_id) return oidc.ClientSecretPost(secret);
+    const key = { clientId: p.client_id!, teamId: p.team_id, keyId: p.key_id, privateKeyPem: secret };
+    const cacheKey = `${project.id}:${p.client_id}:${p.team_id}:${p.key_id}:${p.client_secret_enc}`;
+    return (_as, client, body) => {
+      body.set('client_id', client.client_id);
+      body.set('client_secret', this.appleSecrets.get(cacheKey, key));
+    };
   }
 
   private withOptions(c: oidc.Configuration, options: oidc.DiscoveryRequestOptions): oidc.Configuration {
@@ -366,6 +513,18 @@ export class OAuthService {
 function githubServer(base: string | null): oidc.ServerMetadata {
   const { issuer, authorization_endpoint, token_endpoint } = githubEndpoints(base);
   return { issuer, authorization_endpoint, token_endpoint };
+}
+
+/** Who an ID token (with any userinfo claims) says signed in, as GoTrue records the identity. */
+function providerUserOf(claims: Record<string, unknown> & { sub: string }): ProviderUser {
+  const email = typeof claims.email === 'string' ? claims.email : null;
+  const verified = claims.email_verified === true || claims.email_verified === 'true';
+  const pick = (k: string) => (typeof claims[k] === 'string' ? (claims[k] as string) : undefined);
+  const data: Record<string, unknown> = {
+    iss: claims.iss, sub: claims.sub, provider_id: claims.sub, email: email ?? undefined, email_verified: verified, phone_verified: false,
+    name: pick('name'), full_name: pick('name'), picture: pick('picture'), avatar_url: pick('picture'), preferred_username: pick('preferred_username'),
+  };
+  return { subject: claims.sub, email, emailVerified: verified, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> };
 }
 
 /** `url` with `params` in its query or fragment (GoTrue: implicit flows get the fragment, PKCE the query). */

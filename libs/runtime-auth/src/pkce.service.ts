@@ -8,6 +8,12 @@ import { GoTrueCode, GoTrueException } from './gotrue.exception';
 import { PkceChallenge, verifierMatches } from './pkce';
 import { SecretBox } from './secret-box';
 
+/** An OAuth provider's access and refresh token, as GoTrue hands them to the app after a sign-in. */
+export interface ProviderTokens {
+  provider_token?: string;
+  provider_refresh_token?: string;
+}
+
 /** How long an issued auth code may be exchanged (GoTrue's flow-state expiry: 5 minutes). */
 export const AUTH_CODE_TTL_SECONDS = 300;
 
@@ -58,16 +64,41 @@ export class PkceService {
     await this.flows.deleteForCode(t, codeId);
   }
 
-  /** A fresh auth code for the user an OAuth flow with `challenge` signed in (its state was spent by the callback). */
-  async authCodeForOAuth(project: TenantProject, t: AuthScope, c: { userId: string; challenge: string; provider: string }): Promise<string> {
+  /**
+   * A fresh auth code for the user an OAuth flow with `challenge` signed in (its state was spent by the callback).
+   * The provider's tokens wait with it, sealed to this flow, for the exchange to hand them over (as GoTrue's flow
+   * state keeps them); the flow row is deleted by that exchange or swept when it expires.
+   */
+  async authCodeForOAuth(
+    project: TenantProject,
+    t: AuthScope,
+    c: { userId: string; challenge: string; provider: string; providerTokens?: ProviderTokens },
+  ): Promise<string> {
     const code = randomUUID();
     const now = this.clock.now();
+    const id = randomUUID();
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(c.providerTokens ?? {})) if (v) data[k] = this.box.seal(v, this.tokenContext(project, id));
     await this.flows.create(
       t,
-      { id: randomUUID(), userId: c.userId, codeId: null, authMethod: 'oauth', provider: c.provider, codeChallenge: c.challenge, data: {}, expiresAt: this.expiry(now), authCodeHash: this.hash(project, code) },
+      { id, userId: c.userId, codeId: null, authMethod: 'oauth', provider: c.provider, codeChallenge: c.challenge, data, expiresAt: this.expiry(now), authCodeHash: this.hash(project, code) },
       now,
     );
     return code;
+  }
+
+  /** The provider tokens an exchanged OAuth flow carried (empty for other flows). */
+  providerTokensOf(project: TenantProject, flow: FlowStateRow): ProviderTokens {
+    const out: ProviderTokens = {};
+    for (const k of ['provider_token', 'provider_refresh_token'] as const) {
+      const sealed = flow.data[k];
+      if (typeof sealed === 'string') out[k] = this.box.open(sealed, this.tokenContext(project, flow.id));
+    }
+    return out;
+  }
+
+  private tokenContext(project: TenantProject, flowId: string): string {
+    return `oauth-provider-tokens:${project.id}:${flowId}`;
   }
 
   /**

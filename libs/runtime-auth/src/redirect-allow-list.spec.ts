@@ -79,4 +79,13 @@ describe('parseRedirectPattern', () => {
     expect(parseRedirectPattern('http://[::1]:3000/cb')).toMatchObject({ port: '3000', host: ['[::1]'] });
     expect(allowedRedirect(SITE, ['http://[::1]:3000/cb'], 'http://[::1]:3000/cb')).toBe('http://[::1]:3000/cb');
   });
+
+  it('accepts a dotted IPv4 literal, matching only that address', () => {
+    expect(parseRedirectPattern('https://127.0.0.1:3000')).toMatchObject({ port: '3000', host: ['127', '0', '0', '1'] });
+    expect(allowedRedirect(SITE, ['http://127.0.0.1:3000/**'], 'http://127.0.0.1:3000/cb')).toBe('http://127.0.0.1:3000/cb');
+    expect(allowedRedirect(SITE, ['http://127.0.0.1:3000/**'], 'http://127.0.0.2:3000/cb')).toBe(SITE);
+    expect(allowedRedirect(SITE, ['http://127.0.0.1:3000/**'], 'http://127.1:3000/cb')).toBe('http://127.0.0.1:3000/cb');
+    expect(parseRedirectPattern('http://127.0.0.256/')).toBeNull();
+    expect(parseRedirectPattern('http://127.0.0.01/')).toBeNull();
+  });
 });

@@ -25,6 +25,7 @@ const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443', ws: '8
 const REWRITTEN = /[\\\s\u0000-\u001f\u007f]/;
 const PATTERN = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/i;
 const HOST_LABEL = /^(\*\*|[a-z0-9_*-]+)$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** The parts of an allow-list entry, or null when it isn't a usable `scheme://host[:port][/path][?query]` pattern. */
 export function parseRedirectPattern(raw: string): RedirectPattern | null {
@@ -51,6 +52,12 @@ export function parseRedirectPattern(raw: string): RedirectPattern | null {
   if (hostPart.startsWith('[')) {
     if (!/^\[[0-9a-f:.]+\]$/i.test(hostPart)) return null;
     host = [hostPart.toLowerCase()];
+  } else if (IPV4.test(hostPart)) {
+    // A dotted IPv4 literal (GoTrue's allow-lists take `http://127.0.0.1:3000`): its labels are octets, which
+    // domainToASCII would read as whole addresses ('127' → '0.0.0.127'). Compared label by label as the URL parser
+    // prints the candidate's address.
+    if (hostPart.split('.').some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith('0')))) return null;
+    host = hostPart.split('.');
   } else {
     host = hostPart.toLowerCase().split('.');
     for (let i = 0; i < host.length; i++) {

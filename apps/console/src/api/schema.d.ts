@@ -3087,6 +3087,7 @@ export interface operations {
                         anonymous_sign_ins: boolean;
                         email_confirm_required: boolean;
                         link_verified_provider_emails: boolean;
+                        manual_linking_enabled: boolean;
                         otp_ttl_seconds: number;
                         password_min_length: number;
                         /** @enum {string} */
@@ -3098,7 +3099,9 @@ export interface operations {
                                 enabled: boolean;
                                 /** Format: uri */
                                 issuer: string | null;
+                                key_id?: string | null;
                                 scopes: string;
+                                team_id?: string | null;
                             };
                         };
                         rate_limits: {
@@ -3176,6 +3179,7 @@ export interface operations {
                     anonymous_sign_ins?: boolean;
                     email_confirm_required?: boolean;
                     link_verified_provider_emails?: boolean;
+                    manual_linking_enabled?: boolean;
                     otp_ttl_seconds?: number;
                     password_min_length?: number;
                     /** @enum {string} */
@@ -3187,7 +3191,9 @@ export interface operations {
                             enabled?: boolean;
                             /** Format: uri */
                             issuer?: string | null;
+                            key_id?: string | null;
                             scopes?: string;
+                            team_id?: string | null;
                         };
                     };
                     rate_limits?: {
@@ -3258,6 +3264,7 @@ export interface operations {
                         anonymous_sign_ins: boolean;
                         email_confirm_required: boolean;
                         link_verified_provider_emails: boolean;
+                        manual_linking_enabled: boolean;
                         otp_ttl_seconds: number;
                         password_min_length: number;
                         /** @enum {string} */
@@ -3269,7 +3276,9 @@ export interface operations {
                                 enabled: boolean;
                                 /** Format: uri */
                                 issuer: string | null;
+                                key_id?: string | null;
                                 scopes: string;
+                                team_id?: string | null;
                             };
                         };
                         rate_limits: {
