@@ -2,24 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { declareTable, putRules, registerTestTokens, signUserToken } from '../support/data';
 import { SmtpCapture } from '../support/smtp-capture';
 import { bootTestApp, createProject, PASSWORD, signup, TestApp, TestProject, TestUser, uniqueEmail } from '../support/test-app';
+import { waitFor, sleep } from '../support/wait';
 
 /**
  * Digests (sends to one subscriber within a template's window become one email, sent through the job system when
  * the window closes) and template triggers (data and auth events that send a template to the user the row names,
  * into the inbox and by email). A rolled-back write sends nothing; no other user or project gets anything.
  */
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Notification digests and triggers', () => {
   let t: TestApp;

@@ -7,24 +7,15 @@ import { REDIS } from '@plinth/jobs';
 import { PlansService } from '@plinth/quotas';
 import { EndpointSlots } from '@plinth/runtime-notifications';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
+import { waitFor as waitUntil, sleep } from '../support/wait';
+
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 20_000) => waitUntil(what, fn, timeoutMs);
 
 /**
  * The notifications runtime's own limits: a per-project send rate from the plan (429 with Retry-After in the
  * runtime's error shape, nothing stored), per-endpoint webhook concurrency held across workers (a Redis semaphore
  * with expiry), and the VAPID key pair made with the project.
  */
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Notification limits', () => {
   let t: TestApp;

@@ -2,22 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { registerTestTokens, signUserToken } from '../support/data';
 import { SmtpCapture } from '../support/smtp-capture';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
+import { waitFor } from '../support/wait';
 
 /**
  * End users' preferences and topics: per channel and per topic opt-outs, topic subscriptions, sends to a topic that
  * fan out to its subscribers honouring preferences, emails to a user by id (address from the auth runtime) with a
  * signed one-click List-Unsubscribe link that works without a key, and isolation between users and projects.
  */
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
 
 describe('Notification preferences and topics', () => {
   let t: TestApp;

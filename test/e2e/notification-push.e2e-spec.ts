@@ -3,22 +3,13 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import { registerTestTokens, signUserToken } from '../support/data';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
+import { waitFor } from '../support/wait';
 
 /**
  * Web push end to end against a local push service that checks the VAPID JWT (ES256, `aud` its own origin, signed
  * by the project's public key) and decrypts the aes128gcm payload with the subscription's private key (RFC 8291,
  * done here with node:crypto, not with the web-push package that encrypts). A 410 removes the subscription.
  */
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
 
 const b64u = (b: Buffer) => b.toString('base64url');
 

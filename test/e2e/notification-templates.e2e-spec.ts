@@ -2,22 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { registerTestTokens, signUserToken } from '../support/data';
 import { SmtpCapture } from '../support/smtp-capture';
 import { addMember, bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
+import { waitFor } from '../support/wait';
 
 /**
  * Notification templates: the management API (CRUD, validation, preview), sandboxed Liquid rendering (no file
  * system, no prototype walks, bounded render), sends that name a template (inbox and email get what it rendered),
  * and isolation (another project's members, keys and refs never read, change or use a template).
  */
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
 
 describe('Notification templates', () => {
   let t: TestApp;

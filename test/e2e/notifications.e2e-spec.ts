@@ -8,22 +8,13 @@ import { InboxWriter, postWebhook } from '@plinth/runtime-notifications';
 import { declareTable, registerTestTokens, signUserToken } from '../support/data';
 import { SmtpCapture } from '../support/smtp-capture';
 import { bootTestApp, createProject, PASSWORD, signup, TestApp, TestProject, TestUser, uniqueEmail } from '../support/test-app';
+import { waitFor } from '../support/wait';
 
 /**
  * The notifications runtime end to end: sends (keys, scopes, idempotency) through the outbox and job system, the
  * end user's inbox and its live stream across two api instances, and signed webhooks with retries, dead-letter,
  * replay, rotation and the SSRF guard. Another project's or user's inbox is never reachable.
  */
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
 
 /** A local webhook receiver that verifies every delivery with the standardwebhooks package (a peer's verifier). */
 class Receiver {

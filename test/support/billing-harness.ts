@@ -3,6 +3,7 @@ import { MeteringService, UsageRepository } from '@plinth/metering';
 import { randomUUID } from 'node:crypto';
 import { StripeTestServer } from '../stripe/stripe-test-server';
 import { bootTestApp, TestApp } from './test-app';
+import { waitFor } from './wait';
 
 export const WEBHOOK_SECRET = 'whsec_plinth_billing_e2e';
 export const HOUR = 3600_000;
@@ -89,15 +90,7 @@ export async function plantUsage(t: TestApp, projectId: string, quantities: Reco
   );
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitFor };
 
 /** The account row as stored. */
 export async function account(t: TestApp, orgId: string): Promise<Record<string, unknown> & { stripe_customer_id: string | null; stripe_subscription_id: string | null }> {
