@@ -478,8 +478,10 @@ export function alterColumns(
     }
     if (input.default !== undefined) {
       const next = input.default === null ? undefined : parseDefault(input.default);
-      if (next?.kind === 'identity' || col.default?.kind === 'identity') {
+      if ((next?.kind === 'identity') !== (col.default?.kind === 'identity')) {
         add('default', 'identity is set when a column is added and stays');
+      } else if (next?.kind === 'identity') {
+        // Unchanged.
       } else if (next === undefined) delete col.default;
       else col.default = next;
     }
