@@ -148,6 +148,18 @@ describe('data runtime: altering columns (PATCH … alter_columns)', () => {
     expect(noCast.body.error.message).toContain('column "ref"');
   });
 
+  it('to varchar(n) refuses values longer than n (400) rather than cutting them; a wider one takes them', async () => {
+    // "fresh" (5 characters) is in label since the default test.
+    const narrow = await patch('items', { alter_columns: [{ name: 'label', type: 'varchar(3)' }] });
+    expect(narrow.status).toBe(400);
+    expect(narrow.body.error.message).toContain('column "label"');
+    expect(narrow.body.error.message).toContain('too long');
+    const wide = await patch('items', { alter_columns: [{ name: 'label', type: 'varchar(5)' }] });
+    expect(wide.status).toBe(200);
+    const { data } = await supabase(t, p.ref, p.secret).from('items').select('label').eq('label', 'fresh');
+    expect(data).toEqual([{ label: 'fresh' }]);
+  });
+
   it('keeps rules on an altered column working: owner_id text → uuid, the owner-only rule still filters', async () => {
     await declareTable(t, u, p, {
       name: 'notes',

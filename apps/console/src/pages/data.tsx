@@ -249,13 +249,18 @@ function EditColumnDialog({ ref_, table, column, onClose }: { ref_: string; tabl
       <form onSubmit={submit} aria-label={`Edit column ${column.name}`}>
         <Select label="Type" value={d.type} onChange={(v) => setD({ ...d, type: v })} options={types.map((x) => ({ value: x, label: x }))} error={alterColumnError(m.error, 'type')} />
         <Field label="Default" value={d.default} placeholder="none" hint="now(), gen_random_uuid(), auth.uid or a value; empty drops it" onChange={(e) => setD({ ...d, default: e.target.value })} error={alterColumnError(m.error, 'default')} />
-        <label className="check"><input type="checkbox" checked={d.nullable} disabled={primary} onChange={(e) => setD({ ...d, nullable: e.target.checked })} /> Nullable</label>
-        {alterColumnError(m.error, 'nullable') ? <small className="field-error" role="alert">{alterColumnError(m.error, 'nullable')}</small> : null}
-        <label className="check"><input type="checkbox" checked={d.unique} disabled={primary} onChange={(e) => setD({ ...d, unique: e.target.checked })} /> Unique</label>
-        {alterColumnError(m.error, 'unique') ? <small className="field-error" role="alert">{alterColumnError(m.error, 'unique')}</small> : null}
+        <div className="field">
+          <label className="check"><input type="checkbox" checked={d.nullable} disabled={primary} onChange={(e) => setD({ ...d, nullable: e.target.checked })} /> Nullable</label>
+          {alterColumnError(m.error, 'nullable') ? <small className="field-error" role="alert">{alterColumnError(m.error, 'nullable')}</small> : null}
+        </div>
+        <div className="field">
+          <label className="check"><input type="checkbox" checked={d.unique} disabled={primary} onChange={(e) => setD({ ...d, unique: e.target.checked })} /> Unique</label>
+          {alterColumnError(m.error, 'unique') ? <small className="field-error" role="alert">{alterColumnError(m.error, 'unique')}</small> : null}
+        </div>
         {alterColumnError(m.error, 'name') ? <small className="field-error" role="alert">{alterColumnError(m.error, 'name')}</small> : null}
         {unchanged ? <p className="muted" role="status">Nothing changed.</p> : null}
-        <FormError error={m.error} />
+        {/* The whole-request message only when no field carries it. */}
+        {alterMessages(m.error, 'alter_columns').length ? null : <FormError error={m.error} />}
         <div className="actions">
           <Button type="button" variant="secondary" onClick={onClose}>Cancel</Button>
           <Button type="submit" busy={m.isPending}>Save column</Button>

@@ -60,7 +60,8 @@ function ddlError(err: unknown, label?: DdlLabel): unknown {
   const e = err as { code?: string; message?: string };
   if (typeof e?.code !== 'string') return err;
   // Altering a column: PostgreSQL's message doesn't always say which one (a failed cast names only the value).
-  const message = `${label ? `column "${label.column}": ` : ''}${(e.message ?? 'the change was refused').replace(/"?t_[a-z0-9]{12}"?\./g, '')}`;
+  const text = (e.message ?? 'the change was refused').replace(/"?t_[a-z0-9]{12}"?\./g, '');
+  const message = label && !text.includes(`"${label.column}"`) ? `column "${label.column}": ${text}` : text;
   const details = (text: string) => (label ? [{ path: label.path, message: text }] : undefined);
   const refused = (prefix: string, make: typeof PlinthException.conflict) => make(`${prefix}: ${message}`, details(`${prefix}: ${message}`));
   if (e.code === '42P07' || e.code === '42710') return refused('Name already in use', PlinthException.conflict);
