@@ -67,8 +67,9 @@ function ddlError(err: unknown, label?: DdlLabel): unknown {
   if (e.code === '42P07' || e.code === '42710') return refused('Name already in use', PlinthException.conflict);
   if (e.code === '2BP01') return refused('Something depends on it', PlinthException.conflict);
   if (e.code.startsWith('23')) return refused("Existing rows don't allow this change", PlinthException.conflict);
-  // 42846: no cast between the two types (uuid → int4).
-  if (e.code.startsWith('22') || e.code === '42804' || e.code === '42830' || e.code === '42846') return refused('Invalid definition', PlinthException.badRequest);
+  // 42846: no cast between the two types (uuid → int4); 42883: no operator the change needs (a unique without
+  // equality); 0A000: what PostgreSQL can't alter (a column another object depends on).
+  if (e.code.startsWith('22') || ['42804', '42830', '42846', '42883', '0A000'].includes(e.code)) return refused('Invalid definition', PlinthException.badRequest);
   return err;
 }
 
