@@ -62,8 +62,10 @@ function ddlError(err: unknown, label?: DdlLabel): unknown {
   // Altering a column: PostgreSQL's message doesn't always say which one (a failed cast names only the value).
   const text = (e.message ?? 'the change was refused').replace(/"?t_[a-z0-9]{12}"?\./g, '');
   const message = label && !text.includes(`"${label.column}"`) ? `column "${label.column}": ${text}` : text;
-  const details = (text: string) => (label ? [{ path: label.path, message: text }] : undefined);
-  const refused = (prefix: string, make: typeof PlinthException.conflict) => make(`${prefix}: ${message}`, details(`${prefix}: ${message}`));
+  const refused = (prefix: string, make: typeof PlinthException.conflict) => {
+    const full = `${prefix}: ${message}`;
+    return make(full, label ? [{ path: label.path, message: full }] : undefined);
+  };
   if (e.code === '42P07' || e.code === '42710') return refused('Name already in use', PlinthException.conflict);
   if (e.code === '2BP01') return refused('Something depends on it', PlinthException.conflict);
   if (e.code.startsWith('23')) return refused("Existing rows don't allow this change", PlinthException.conflict);
