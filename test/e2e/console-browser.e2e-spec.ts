@@ -255,6 +255,45 @@ run('console in a browser: the customer journey', () => {
     expect(after.body.indexes).toEqual([]);
   });
 
+  it("edits existing columns (alter_columns): the rows' refusal and the API's field errors show beside the field, then type, default and unique change", async () => {
+    // A row without a body, so "not null" has something to refuse.
+    await t.http().post(`/p/${ref}/rest/v1/notes`).set('apikey', keys.secret).send({ body: null }).expect(201);
+    const columns = page.getByRole('region', { name: 'Columns' });
+    const dialog = page.getByRole('dialog');
+
+    await columns.getByRole('button', { name: 'Edit column body' }).click();
+    await dialog.getByLabel('Nullable').uncheck();
+    await dialog.getByRole('button', { name: 'Save column' }).click();
+    await dialog.locator('.field-error').filter({ hasText: 'contains null values' }).waitFor();
+    await shot(page, '09c-edit-column-refused');
+    await dialog.getByLabel('Nullable').check();
+    await dialog.getByLabel('Default').fill('untitled');
+    await dialog.getByLabel('Unique').check();
+    await dialog.getByRole('button', { name: 'Save column' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // bool → int4 keeps the default "false", which an integer column can't take: the API says so beside Default.
+    await columns.getByRole('button', { name: 'Edit column is_done' }).click();
+    await dialog.getByLabel('Type').selectOption('int4');
+    await dialog.getByRole('button', { name: 'Save column' }).click();
+    await dialog.getByRole('alert').filter({ hasText: 'must be an integer' }).first().waitFor();
+    await dialog.getByLabel('Default').fill('0');
+    await dialog.getByRole('button', { name: 'Save column' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await columns.getByRole('cell', { name: 'int4', exact: true }).waitFor();
+    await shot(page, '09d-edit-column');
+
+    const table = await t.http().get(`/v1/projects/${ref}/tables/notes`).set('apikey', keys.secret);
+    const col = (name: string) => table.body.columns.find((c: { name: string }) => c.name === name);
+    expect(col('body')).toMatchObject({ type: 'text', nullable: true, default: 'untitled', unique: true });
+    expect(col('is_done')).toMatchObject({ type: 'int4', default: 0 });
+    // The REST runtime uses the new shape: the default fills a row, the cast kept the value (false → 0).
+    const inserted = await t.http().post(`/p/${ref}/rest/v1/notes?select=body,is_done`).set('apikey', keys.secret).set('prefer', 'return=representation').send({});
+    expect(inserted.body).toEqual([{ body: 'untitled', is_done: 0 }]);
+    const edited = await t.http().get(`/p/${ref}/rest/v1/notes?select=is_done&body=eq.edited%20in%20place`).set('apikey', keys.secret);
+    expect(edited.body).toEqual([{ is_done: 0 }]);
+  });
+
   it('sees the requests in usage within seconds', async () => {
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: 'Usage' }).waitFor();

@@ -24,6 +24,8 @@ describe('docs/ guides: their examples run as written', () => {
       expect(lines).toContain('declared authors (primary key: id)');
       expect(lines).toContain('id int8, author_id uuid, owner_id uuid, title text, published bool, tags text[], meta jsonb');
       expect(lines).toContain('id, author_id, owner_id, title, published, tags, details, summary / indexes: posts_published_id_idx, posts_title_idx');
+      expect(lines).toContain('summary varchar(280) default (none)');
+      expect(lines).toContain('alter_columns.0.nullable: a primary key column is never null; alter_columns.1.name: no column "nope"');
       expect(lines).toContain('201');
       expect(lines).toContain('[{"title" : "Hello", "authors" : {"name" : "Ada"}}]');
       expect(lines.some((l) => / 400$/.test(l))).toBe(true);

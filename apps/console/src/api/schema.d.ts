@@ -1252,7 +1252,7 @@ export interface paths {
         head?: never;
         /**
          * Change a table
-         * @description Adds, alters or drops columns and indexes.
+         * @description Changes a table in one transaction, in this order: drop_indexes, drop_columns, rename_columns, alter_columns, add_columns, add_indexes. alter_columns: [{name, type?, nullable?, default?, unique?}] changes existing columns (named as after any rename in the same request): type casts the rows (USING col::type; not to or from enum or tsvector, nor on a referenced column), default takes what add_columns takes or null to drop it, a primary key column's nullability and an identity default can't change. Every problem is listed in one 400 with the field's path (alter_columns.0.type). Existing rows that refuse the change (a failed cast → 400, nulls under NOT NULL or duplicates under unique → 409) name the column, and nothing is changed.
          */
         patch: operations["TablesController_patch"];
         trace?: never;
@@ -5590,6 +5590,15 @@ export interface operations {
                     add_indexes?: {
                         columns: string[];
                         name?: string;
+                        unique?: boolean;
+                    }[];
+                    alter_columns?: {
+                        default?: (string | number | boolean | (null)) | {
+                            value: components["schemas"]["Schema_49f38b3921"];
+                        };
+                        name: string;
+                        nullable?: boolean;
+                        type?: string;
                         unique?: boolean;
                     }[];
                     drop_columns?: string[];

@@ -3,12 +3,12 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
 import type { operations } from '../api/schema';
-import type { Table } from '../api/types';
+import type { Column, Table } from '../api/types';
 import { Button, Empty, ErrorState, Field, fieldError, FormError, Loading, PageHeader, Select } from '../components/ui';
 import { CardListPage } from '../components/card-list';
 import { Modal, TypedConfirm } from '../components/modal';
 import { describeRules, type RuleAction, type RuleLike } from '../lib/rules-preview';
-import { alterMessages, indexColumns, ON_DELETE, parseReference, type OnDelete } from '../lib/table-edit';
+import { alterColumnChange, alterColumnError, alterMessages, columnEditDraft, indexColumns, ON_DELETE, parseReference, type ColumnEditDraft, type OnDelete } from '../lib/table-edit';
 import { deleteRow, fetchRows, insertRow, parseCell, rowsQuery, showCell, updateRow, type FilterOp, type RowFilter } from '../lib/rest';
 
 const TYPES = ['uuid', 'text', 'int4', 'int8', 'float8', 'numeric', 'bool', 'timestamptz', 'date', 'jsonb', 'text[]', 'int4[]', 'int8[]', 'uuid[]'];
@@ -187,6 +187,7 @@ function AlterErrors({ error, kind }: { error: unknown; kind: string }) {
 function ColumnsPanel({ ref_, table: t }: { ref_: string; table: Table }) {
   const drop = useAlterTable(ref_, t.name);
   const [renaming, setRenaming] = useState<string | null>(null);
+  const [editing, setEditing] = useState<Column | null>(null);
   return (
     <section className="panel" aria-label="Columns">
       <h2>Columns</h2>
@@ -204,6 +205,7 @@ function ColumnsPanel({ ref_, table: t }: { ref_: string; table: Table }) {
                 <td>{c.nullable ? 'yes' : 'no'}</td>
                 <td className="mono">{c.references ? `${c.references.table}.${c.references.column} (on delete ${c.references.on_delete})` : ''}</td>
                 <td className="row-actions">
+                  <Button variant="ghost" aria-label={`Edit column ${c.name}`} onClick={() => setEditing(c)}>Edit</Button>
                   <Button variant="ghost" aria-label={`Rename column ${c.name}`} onClick={() => setRenaming(c.name)}>Rename</Button>
                   <Button
                     variant="ghost"
@@ -221,7 +223,50 @@ function ColumnsPanel({ ref_, table: t }: { ref_: string; table: Table }) {
       </div>
       <AddColumnForm ref_={ref_} table={t} />
       <RenameColumnDialog ref_={ref_} table={t.name} column={renaming} onClose={() => setRenaming(null)} />
+      {editing ? <EditColumnDialog key={editing.name} ref_={ref_} table={t} column={editing} onClose={() => setEditing(null)} /> : null}
     </section>
+  );
+}
+
+/**
+ * Changes one column's type (the rows are cast), nullability, default and uniqueness with `alter_columns`; the API's
+ * messages (including the rows that refuse the change) show beside the field they are about.
+ */
+function EditColumnDialog({ ref_, table, column, onClose }: { ref_: string; table: Table; column: Column; onClose: () => void }) {
+  const [d, setD] = useState<ColumnEditDraft>(() => columnEditDraft(column));
+  const [unchanged, setUnchanged] = useState(false);
+  const m = useAlterTable(ref_, table.name, onClose);
+  const primary = table.primary_key.includes(column.name);
+  const types = TYPES.includes(column.type) ? TYPES : [column.type, ...TYPES];
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const change = alterColumnChange(column, d);
+    setUnchanged(change === null);
+    if (change) m.mutate({ alter_columns: [change as NonNullable<TablePatch['alter_columns']>[number]] });
+  };
+  return (
+    <Modal open onOpenChange={(o) => { if (!o) onClose(); }} title={`Edit column ${column.name}`} description="Existing rows are checked: a value that can't be cast, a null under Not null or a duplicate under Unique refuses the change, and nothing changes.">
+      <form onSubmit={submit} aria-label={`Edit column ${column.name}`}>
+        <Select label="Type" value={d.type} onChange={(v) => setD({ ...d, type: v })} options={types.map((x) => ({ value: x, label: x }))} error={alterColumnError(m.error, 'type')} />
+        <Field label="Default" value={d.default} placeholder="none" hint="now(), gen_random_uuid(), auth.uid or a value; empty drops it" onChange={(e) => setD({ ...d, default: e.target.value })} error={alterColumnError(m.error, 'default')} />
+        <div className="field">
+          <label className="check"><input type="checkbox" checked={d.nullable} disabled={primary} onChange={(e) => setD({ ...d, nullable: e.target.checked })} /> Nullable</label>
+          {alterColumnError(m.error, 'nullable') ? <small className="field-error" role="alert">{alterColumnError(m.error, 'nullable')}</small> : null}
+        </div>
+        <div className="field">
+          <label className="check"><input type="checkbox" checked={d.unique} disabled={primary} onChange={(e) => setD({ ...d, unique: e.target.checked })} /> Unique</label>
+          {alterColumnError(m.error, 'unique') ? <small className="field-error" role="alert">{alterColumnError(m.error, 'unique')}</small> : null}
+        </div>
+        {alterColumnError(m.error, 'name') ? <small className="field-error" role="alert">{alterColumnError(m.error, 'name')}</small> : null}
+        {unchanged ? <p className="muted" role="status">Nothing changed.</p> : null}
+        {/* The whole-request message only when no field carries it. */}
+        {alterMessages(m.error, 'alter_columns').length ? null : <FormError error={m.error} />}
+        <div className="actions">
+          <Button type="button" variant="secondary" onClick={onClose}>Cancel</Button>
+          <Button type="submit" busy={m.isPending}>Save column</Button>
+        </div>
+      </form>
+    </Modal>
   );
 }
 

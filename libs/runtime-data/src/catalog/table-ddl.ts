@@ -153,6 +153,45 @@ export function addColumnSql(t: DdlTarget, table: string, col: ColumnDefinition)
   return [`${alter} ADD COLUMN ${columnSql(col)}`, ...columnConstraints(t, table, col).map((c) => `${alter} ADD ${c}`), ...searchIndexSql(t, table, col), ...identityGrantSql(t, table, col)];
 }
 
+/**
+ * `alter_columns` for one column. A default that changes or meets a new type is dropped first and set after, so
+ * PostgreSQL never has to cast the old default. A type change casts `USING col::type`; to varchar(n) it goes through
+ * text, since an explicit cast would truncate silently and the assignment cast refuses values that don't fit.
+ */
+export function alterColumnSql(t: DdlTarget, table: string, before: ColumnDefinition, after: ColumnDefinition): Array<{ sql: string; field: 'type' | 'nullable' | 'default' | 'unique' }> {
+  const q = qualified(t, table);
+  const name = quoteIdent(after.name);
+  const alter = `ALTER TABLE ${q} ALTER COLUMN ${name}`;
+  const out: Array<{ sql: string; field: 'type' | 'nullable' | 'default' | 'unique' }> = [];
+  const typeChanged = before.type !== after.type;
+  const defaultChanged = JSON.stringify(before.default ?? null) !== JSON.stringify(after.default ?? null);
+  // An identity column's default is its sequence (not a DEFAULT), and alter_columns leaves it as it is.
+  const identity = before.default?.kind === 'identity';
+  if (!identity && before.default && (typeChanged || defaultChanged)) out.push({ sql: `${alter} DROP DEFAULT`, field: 'default' });
+  if (typeChanged) {
+    const type = storageType(after.type);
+    const using = baseType(type) === 'varchar' ? `${name}::text` : `${name}::${type}`;
+    out.push({ sql: `${alter} TYPE ${type} USING ${using}`, field: 'type' });
+  }
+  if (!identity && after.default && (typeChanged || defaultChanged)) out.push({ sql: `${alter} SET${defaultSql(after, after.default)}`, field: 'default' });
+  if (before.nullable !== after.nullable) out.push({ sql: `${alter} ${after.nullable ? 'DROP' : 'SET'} NOT NULL`, field: 'nullable' });
+  if (before.unique !== after.unique) {
+    if (after.unique) out.push({ sql: `ALTER TABLE ${q} ADD CONSTRAINT ${quoteIdent(objectName([table, after.name], 'key'))} UNIQUE (${name})`, field: 'unique' });
+    else {
+      // By what it covers, not by name: the constraint keeps the name it had before a column rename.
+      const rel = quoteLiteral(q);
+      out.push({
+        field: 'unique',
+        sql:
+          `DO $$ DECLARE c name; BEGIN FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = ${rel}::regclass AND contype = 'u' ` +
+          `AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = ${rel}::regclass AND attname = ${quoteLiteral(after.name)})]::int2[] ` +
+          `LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', ${rel}, c); END LOOP; END $$`,
+      });
+    }
+  }
+  return out;
+}
+
 export function dropColumnSql(t: DdlTarget, table: string, column: string): string {
   // No CASCADE: a column another table references stays (PostgreSQL refuses, and we answer 409).
   return `ALTER TABLE ${qualified(t, table)} DROP COLUMN ${quoteIdent(column)}`;

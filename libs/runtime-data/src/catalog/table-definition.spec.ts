@@ -1,5 +1,5 @@
-import { canonicalType, createTableSchema, identifierProblem, objectName, parseDefault, tableDefinition, validateTable } from './table-definition';
-import { createTableSql, literalSql, quoteLiteral } from './table-ddl';
+import { alterColumns, alterationPaths, canonicalType, createTableSchema, identifierProblem, objectName, parseDefault, patchTableSchema, tableDefinition, validateTable } from './table-definition';
+import { alterColumnSql, createTableSql, literalSql, quoteLiteral } from './table-ddl';
 
 describe('table definitions', () => {
   it('accepts plain lowercase identifiers and refuses quoting tricks, reserved and system names', () => {
@@ -79,5 +79,84 @@ describe('table definitions', () => {
     expect(grant).toBe(`GRANT SELECT, INSERT, UPDATE, DELETE ON "t_abcdefabcdef"."notes" TO "t_abcdefabcdef_data"`);
     expect(() => quoteLiteral('a\u0000b')).toThrow();
     expect(literalSql('jsonb', { a: "'" })).toBe(`E'{"a":"''"}'::jsonb`);
+  });
+
+  describe('alter_columns', () => {
+    const base = () =>
+      tableDefinition({
+        name: 'items',
+        columns: [
+          { name: 'id', type: 'int8', primary_key: true, default: 'identity' },
+          { name: 'qty', type: 'text', default: '1' },
+          { name: 'kind', type: 'enum', values: ['a', 'b'] },
+          { name: 'title', type: 'text' },
+          { name: 'search', type: 'tsvector', generated: { from: ['title'] } },
+          { name: 'code', type: 'text', unique: true },
+        ],
+      });
+    const t = { schema: 't_abcdefabcdef', dataRole: 't_abcdefabcdef_data' };
+
+    it('needs something to change and takes null as "drop the default"', () => {
+      expect(patchTableSchema.safeParse({ alter_columns: [{ name: 'qty' }] }).success).toBe(false);
+      expect(patchTableSchema.safeParse({ alter_columns: [{ name: 'qty', default: null }] }).success).toBe(true);
+      const def = base();
+      alterColumns(def, [{ name: 'qty', default: null }], () => []);
+      expect(def.columns[1].default).toBeUndefined();
+    });
+
+    it("refuses what can't be altered, each at its field", () => {
+      const def = base();
+      const { problems } = alterColumns(
+        def,
+        [
+          { name: 'id', nullable: true },
+          { name: 'kind', type: 'text' },
+          { name: 'search', nullable: false },
+          { name: 'title', type: 'varchar(10)' },
+          { name: 'code', unique: false },
+          { name: 'qty', default: 'identity' },
+          { name: 'missing', unique: true },
+          { name: 'id', unique: true },
+        ],
+        (col) => (col === 'code' ? ['"orders"'] : []),
+      );
+      expect(problems.map((p) => p.path)).toEqual([
+        'alter_columns.0.nullable',
+        'alter_columns.1.type',
+        'alter_columns.2.name',
+        'alter_columns.3.type',
+        'alter_columns.4.unique',
+        'alter_columns.5.default',
+        'alter_columns.6.name',
+        'alter_columns.7.name',
+      ]);
+    });
+
+    it("reports the whole definition's problems at the altered column's path", () => {
+      const def = base();
+      const { alterations, problems } = alterColumns(def, [{ name: 'qty', type: 'int4' }], () => []);
+      expect(problems).toEqual([]);
+      // The old default '1' is text: no longer a literal of an int4 column.
+      expect(alterationPaths(def, alterations, validateTable(def, { tables: new Map(), maxColumns: 10 }))).toEqual([
+        { path: 'alter_columns.0.default', message: 'must be an integer' },
+      ]);
+    });
+
+    it('drops a default before a type change and sets the new one after; varchar goes through text; unique by coverage', () => {
+      const def = base();
+      const { alterations } = alterColumns(def, [{ name: 'qty', type: 'varchar(5)', default: 'x', nullable: false }, { name: 'code', unique: false }], () => []);
+      const sql = alterations.flatMap((a) => alterColumnSql(t, 'items', a.before, a.after));
+      expect(sql.map((s) => s.field)).toEqual(['default', 'type', 'default', 'nullable', 'unique']);
+      expect(sql[0].sql).toMatch(/ALTER COLUMN "qty" DROP DEFAULT$/);
+      expect(sql[1].sql).toMatch(/ALTER COLUMN "qty" TYPE varchar\(5\) USING "qty"::text$/);
+      expect(sql[2].sql).toMatch(/ALTER COLUMN "qty" SET DEFAULT E'x'::varchar\(5\)$/);
+      expect(sql[3].sql).toMatch(/ALTER COLUMN "qty" SET NOT NULL$/);
+      expect(sql[4].sql).toContain("contype = 'u'");
+      expect(sql[4].sql).toContain("attname = E'code'");
+      // Nothing asked, nothing run.
+      const same = base();
+      const none = alterColumns(same, [{ name: 'title', type: 'text', nullable: true }], () => []);
+      expect(none.alterations.flatMap((a) => alterColumnSql(t, 'items', a.before, a.after))).toEqual([]);
+    });
   });
 });

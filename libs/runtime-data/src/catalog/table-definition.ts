@@ -177,6 +177,25 @@ export const createTableSchema = z
   .strict();
 export type CreateTableInput = z.infer<typeof createTableSchema>;
 
+/**
+ * One change to an existing column: `type` (cast `USING col::type`), `nullable`, `default` (as `add_columns` takes
+ * it, or `null` to drop it) and `unique`. A field left out stays as it is.
+ */
+export const alterColumnSchema = z
+  .object({
+    name: identifier,
+    type: columnSchema.shape.type.optional(),
+    nullable: z.boolean().optional(),
+    // null drops the default here (a literal null default is the same as none).
+    default: defaultSchema.optional(),
+    unique: z.boolean().optional(),
+  })
+  .strict()
+  .refine((v) => v.type !== undefined || v.nullable !== undefined || v.default !== undefined || v.unique !== undefined, {
+    message: 'give at least one of type, nullable, default, unique',
+  });
+export type AlterColumnInput = z.infer<typeof alterColumnSchema>;
+
 export const patchTableSchema = z
   .object({
     add_columns: z.array(columnSchema).max(1600).optional(),
@@ -184,6 +203,7 @@ export const patchTableSchema = z
     rename_columns: z.array(z.object({ from: identifier, to: identifier }).strict()).max(1600).optional(),
     add_indexes: z.array(indexSchema).max(64).optional(),
     drop_indexes: z.array(identifier).max(64).optional(),
+    alter_columns: z.array(alterColumnSchema).max(1600).optional(),
   })
   .strict()
   .refine((v) => Object.values(v).some((x) => Array.isArray(x) && x.length > 0), { message: 'nothing to change' });
@@ -403,4 +423,93 @@ export function validateTable(def: TableDefinition, ctx: ValidationContext): Arr
 /** The columns of the primary key, in declaration order. */
 export function primaryKeyOf(def: TableDefinition): string[] {
   return def.columns.filter((c) => c.primary_key).map((c) => c.name);
+}
+
+/** One column before and after `alter_columns`, for {@link alterColumnSql} and error paths. */
+export interface ColumnAlteration {
+  /** Index in `alter_columns`. */
+  index: number;
+  before: ColumnDefinition;
+  /** The column object inside the definition (so its final position can be found after other changes). */
+  after: ColumnDefinition;
+}
+
+/**
+ * Applies `alter_columns` to `def` (in place) and lists what can't be altered. What only the whole definition can
+ * tell (a default that doesn't fit the new type, a reference whose types no longer match) is left to
+ * {@link validateTable}; PostgreSQL judges the existing rows.
+ */
+export function alterColumns(
+  def: TableDefinition,
+  inputs: AlterColumnInput[],
+  /** Other tables' columns that reference a column of this one. */
+  referencedBy: (column: string) => string[],
+): { alterations: ColumnAlteration[]; problems: Array<{ path: string; message: string }> } {
+  const problems: Array<{ path: string; message: string }> = [];
+  const alterations: ColumnAlteration[] = [];
+  const seen = new Set<string>();
+  inputs.forEach((input, index) => {
+    const at = `alter_columns.${index}`;
+    const add = (field: string, message: string) => problems.push({ path: `${at}.${field}`, message });
+    const col = def.columns.find((c) => c.name === input.name);
+    if (seen.has(input.name)) return add('name', `column "${input.name}" is listed twice`);
+    seen.add(input.name);
+    if (!col) return add('name', `no column "${input.name}"`);
+    if (col.generated) return add('name', 'a generated column cannot be altered; drop it and add another');
+    const before = structuredClone(col);
+    const users = referencedBy(col.name);
+    if (input.type !== undefined) {
+      const type = canonicalType(input.type) ?? input.type;
+      if (type !== col.type) {
+        if (col.type === 'enum' || type === 'enum') add('type', 'enum columns keep their type; add a new column instead');
+        else if (type === 'tsvector') add('type', 'a tsvector column is generated; add one instead');
+        else if (users.length) add('type', `referenced by ${users.join(', ')}; its type can't change`);
+        else {
+          const generatedBy = def.columns.filter((c) => c.generated?.from.includes(col.name)).map((c) => `"${c.name}"`);
+          if (generatedBy.length) add('type', `used by the generated column ${generatedBy.join(', ')}; its type can't change`);
+        }
+        col.type = type;
+      }
+    }
+    if (input.nullable !== undefined && input.nullable !== col.nullable) {
+      if (col.primary_key) add('nullable', 'a primary key column is never null');
+      else if (col.default?.kind === 'identity') add('nullable', 'an identity column is never null');
+      col.nullable = input.nullable;
+    }
+    if (input.default !== undefined) {
+      const next = input.default === null ? undefined : parseDefault(input.default);
+      if ((next?.kind === 'identity') !== (col.default?.kind === 'identity')) {
+        add('default', 'identity is set when a column is added and stays');
+      } else if (next?.kind === 'identity') {
+        // Unchanged.
+      } else if (next === undefined) delete col.default;
+      else col.default = next;
+    }
+    if (input.unique !== undefined && input.unique !== col.unique) {
+      if (col.primary_key) add('unique', 'a primary key column is unique already');
+      else if (!input.unique && users.length && !def.indexes.some((x) => x.unique && x.columns.length === 1 && x.columns[0] === col.name)) {
+        add('unique', `referenced by ${users.join(', ')}; it must stay unique`);
+      }
+      col.unique = input.unique;
+    }
+    alterations.push({ index, before, after: col });
+  });
+  return { alterations, problems };
+}
+
+/**
+ * {@link validateTable}'s paths (`columns.3.default`) of an altered column, as the request named them
+ * (`alter_columns.0.default`), so a form can show each problem beside its field.
+ */
+export function alterationPaths(def: TableDefinition, alterations: ColumnAlteration[], problems: Array<{ path: string; message: string }>): Array<{ path: string; message: string }> {
+  const byPosition = new Map<number, number>();
+  for (const a of alterations) {
+    const i = def.columns.indexOf(a.after);
+    if (i >= 0) byPosition.set(i, a.index);
+  }
+  return problems.map((p) => {
+    const m = /^columns\.(\d+)(\..*)?$/.exec(p.path);
+    const index = m ? byPosition.get(Number(m[1])) : undefined;
+    return index === undefined ? p : { path: `alter_columns.${index}${m![2] ?? ''}`, message: p.message };
+  });
 }

@@ -16,6 +16,8 @@ import {
   CreateTableInput,
   PatchTableInput,
   TableDefinition,
+  alterColumns,
+  alterationPaths,
   columnDefinition,
   defaultView,
   indexDefinition,
@@ -23,7 +25,7 @@ import {
   tableDefinition,
   validateTable,
 } from './table-definition';
-import { DdlTarget, addColumnSql, createTableSql, dropColumnSql, dropIndexSql, dropTableSql, indexSql, quoteIdent, renameColumnSql } from './table-ddl';
+import { DdlTarget, addColumnSql, alterColumnSql, createTableSql, dropColumnSql, dropIndexSql, dropTableSql, indexSql, quoteIdent, renameColumnSql } from './table-ddl';
 
 /** Who manages a project's tables: a console user (org role checked per project) or the project's secret key. */
 export type TableAdmin = { kind: 'console'; principal: Principal } | { kind: 'key'; projectId: string; actor: AuditActor };
@@ -44,15 +46,32 @@ function invalid(problems: Problems): PlinthException {
   return new PlinthException(ErrorCode.ValidationFailed, `Request is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
 }
 
-/** PostgreSQL errors DDL can raise because of the data or the request, as 4xx; anything else stays a 500. */
-function ddlError(err: unknown): unknown {
+/** What a DDL statement changes, for an error that names it. */
+interface DdlLabel {
+  column: string;
+  path: string;
+}
+
+/**
+ * PostgreSQL errors DDL can raise because of the data or the request, as 4xx; anything else stays a 500. A labelled
+ * statement's error also carries `[{path, message}]`, so a form shows it beside the field.
+ */
+function ddlError(err: unknown, label?: DdlLabel): unknown {
   const e = err as { code?: string; message?: string };
   if (typeof e?.code !== 'string') return err;
-  const message = (e.message ?? 'the change was refused').replace(/"?t_[a-z0-9]{12}"?\./g, '');
-  if (e.code === '42P07' || e.code === '42710') return PlinthException.conflict(`Name already in use: ${message}`);
-  if (e.code === '2BP01') return PlinthException.conflict(`Something depends on it: ${message}`);
-  if (e.code.startsWith('23')) return PlinthException.conflict(`Existing rows don't allow this change: ${message}`);
-  if (e.code.startsWith('22') || e.code === '42804' || e.code === '42830') return PlinthException.badRequest(`Invalid definition: ${message}`);
+  // Altering a column: PostgreSQL's message doesn't always say which one (a failed cast names only the value).
+  const text = (e.message ?? 'the change was refused').replace(/"?t_[a-z0-9]{12}"?\./g, '');
+  const message = label && !text.includes(`"${label.column}"`) ? `column "${label.column}": ${text}` : text;
+  const refused = (prefix: string, make: typeof PlinthException.conflict) => {
+    const full = `${prefix}: ${message}`;
+    return make(full, label ? [{ path: label.path, message: full }] : undefined);
+  };
+  if (e.code === '42P07' || e.code === '42710') return refused('Name already in use', PlinthException.conflict);
+  if (e.code === '2BP01') return refused('Something depends on it', PlinthException.conflict);
+  if (e.code.startsWith('23')) return refused("Existing rows don't allow this change", PlinthException.conflict);
+  // 42846: no cast between the two types (uuid → int4); 42883: no operator the change needs (a unique without
+  // equality); 0A000: what PostgreSQL can't alter (a column another object depends on).
+  if (e.code.startsWith('22') || ['42804', '42830', '42846', '42883', '0A000'].includes(e.code)) return refused('Invalid definition', PlinthException.badRequest);
   return err;
 }
 
@@ -147,6 +166,19 @@ export class TablesService {
         rules = renameInRules(rules, from, to);
         sql.push(renameColumnSql(t, name, from, to));
       }
+      // After renames, so a column is altered under the name it has at that point.
+      const altered = alterColumns(def, input.alter_columns ?? [], (col) =>
+        others.filter((o) => o.definition.columns.some((oc) => oc.references?.table === name && oc.references.column === col)).map((o) => `"${o.name}"`),
+      );
+      problems.push(...altered.problems);
+      // Statement → the column it alters, so PostgreSQL's refusal (from the existing rows) names the column.
+      const labels = new Map<string, DdlLabel>();
+      for (const a of altered.alterations) {
+        for (const s of alterColumnSql(t, name, a.before, a.after)) {
+          labels.set(s.sql, { column: a.after.name, path: `alter_columns.${a.index}.${s.field}` });
+          sql.push(s.sql);
+        }
+      }
       for (const input_ of input.add_columns ?? []) {
         const col = columnDefinition(name, input_);
         if (col.primary_key) problems.push({ path: 'add_columns', message: 'the primary key is set when the table is created' });
@@ -158,9 +190,9 @@ export class TablesService {
         def.indexes.push(idx);
         sql.push(indexSql(t, name, idx));
       }
-      problems.push(...validateTable(def, { tables: definitions(rows), maxColumns: limits.columns }));
+      problems.push(...alterationPaths(def, altered.alterations, validateTable(def, { tables: definitions(rows), maxColumns: limits.columns })));
       if (problems.length) throw invalid(problems);
-      await this.ddl(m, project, sql);
+      await this.ddl(m, project, sql, labels);
       // Other tables' references follow a renamed column.
       for (const o of others) {
         let changed = false;
@@ -278,14 +310,18 @@ export class TablesService {
   }
 
   /** Runs DDL as the project's owner role (so the owner owns every table), then returns to the control role. */
-  private async ddl(m: EntityManager, project: ProjectEntity, statements: string[]): Promise<void> {
+  private async ddl(m: EntityManager, project: ProjectEntity, statements: string[], labels?: ReadonlyMap<string, DdlLabel>): Promise<void> {
     // On the project's cluster: `m` itself on the default one.
     await this.projects.ddl(m, project, async (sql) => {
       await sql.query(`SET LOCAL ROLE ${quoteIdent(project.ownerRole)}`);
+      let current = '';
       try {
-        for (const s of statements) await sql.query(s);
+        for (const s of statements) {
+          current = s;
+          await sql.query(s);
+        }
       } catch (err) {
-        throw ddlError(err);
+        throw ddlError(err, labels?.get(current));
       }
       await sql.query('SET LOCAL ROLE NONE');
     });
