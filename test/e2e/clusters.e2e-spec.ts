@@ -302,6 +302,8 @@ describe('database clusters', () => {
       expect(await has(b, `SELECT has_table_privilege($1, $2, 'SELECT,INSERT,UPDATE,DELETE') AS ok`, [authRole, `"${schema}"._auth_sessions`])).toBe(true);
       expect(await has(b, `SELECT has_table_privilege($1, $2, 'SELECT,INSERT,UPDATE,DELETE') AS ok`, [storageRole, `"${schema}"._storage_objects`])).toBe(true);
       expect(await has(b, `SELECT has_table_privilege($1, $2, 'SELECT') AS ok`, [dataRole, `"${schema}"._storage_objects`])).toBe(false);
+      // The objects table made again gets the stored-bytes counter's triggers back (the counter table was still there).
+      expect(await has(b, `SELECT count(*) = 3 AS ok FROM pg_trigger WHERE tgrelid = $1::regclass AND tgname LIKE 'storage_usage_%'`, [`"${schema}"._storage_objects`])).toBe(true);
       expect(await has(b, `SELECT has_sequence_privilege($1, $2, 'USAGE') AS ok`, [dataRole, `"${schema}".notes_id_seq`])).toBe(true);
       // And the runtimes use them: a bucket, an invited user, a row with a generated id.
       expect((await supabase(t, p.ref, p.secret).storage.createBucket('after-catch-up')).error).toBeNull();
@@ -413,6 +415,9 @@ describe('database clusters', () => {
     expect((await t.http().post(`/p/${p.ref}/rest/v1/notes`).set('apikey', p.secret).send({ n: 2, body: 'back' })).status).toBe(201);
     await waitFor(async () => (await messages('back')) === 1);
     expect((await t.sql.query(`SELECT count(*)::int AS n FROM "${tenantNames(p.ref).schema}"._storage_objects`)).rows[0].n).toBe(2);
+    // The stored-bytes counter came along and its triggers count writes made after the move.
+    const usage = await t.sql.query(`SELECT (SELECT bytes FROM "${tenantNames(p.ref).schema}"._storage_usage)::int AS counted, (SELECT sum(size) FROM "${tenantNames(p.ref).schema}"._storage_objects)::int AS summed`);
+    expect(usage.rows[0]).toEqual({ counted: 'on b'.length + 'back home'.length, summed: 'on b'.length + 'back home'.length });
   });
 });
 

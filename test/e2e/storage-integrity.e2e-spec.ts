@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import * as tus from 'tus-js-client';
+import { TENANT_MIGRATIONS, tenantSchemaNames } from '@plinth/database';
 import { ProjectDirectory } from '@plinth/gateway';
 import { STORAGE_BACKEND, StorageBackend, StorageService, SweepOrphanBytesJob } from '@plinth/runtime-storage';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser } from '../support/test-app';
@@ -375,6 +376,122 @@ describe.each(['disk', 's3'] as const)('storage integrity on %s', (kind) => {
       expect(over.status).toBe(402);
       expect((await fetch(`${t.baseUrl}${created.headers.get('location')}`, { method: 'DELETE', headers: h })).status).toBe(204);
       expect((await s.from('q').upload('after.bin', Buffer.alloc(30))).error).toBeNull();
+    });
+  });
+
+  describe('stored-bytes counter', () => {
+    let c: TestProject;
+    const counter = async (ref = c.ref) => Number((await t.sql.query(`SELECT bytes::float8 AS b FROM t_${ref}._storage_usage`)).rows[0].b);
+    const summed = async (ref = c.ref) => Number((await t.sql.query(`SELECT coalesce(sum(size), 0)::float8 AS s FROM t_${ref}._storage_objects`)).rows[0].s);
+
+    beforeAll(async () => {
+      const owner = await signup(t, `storage-usage-${kind}`);
+      c = await createProject(t, owner, 'storage-usage');
+    });
+
+    it('follows every write: uploads, upserts that change size, copies, moves, removes, bucket empty and delete', async () => {
+      const s = supabase(t, c.ref, c.secret).storage;
+      const expectBytes = async (n: number) => {
+        expect(await summed()).toBe(n);
+        expect(await counter()).toBe(n);
+      };
+      await expectBytes(0);
+      await s.createBucket('u1');
+      await s.createBucket('u2');
+      expect((await s.from('u1').upload('a.bin', Buffer.alloc(100))).error).toBeNull();
+      expect((await s.from('u1').upload('b.bin', Buffer.alloc(50))).error).toBeNull();
+      await expectBytes(150);
+      expect((await s.from('u1').upload('a.bin', Buffer.alloc(30), { upsert: true })).error).toBeNull();
+      await expectBytes(80);
+      expect((await s.from('u1').update('b.bin', Buffer.alloc(70))).error).toBeNull();
+      await expectBytes(100);
+      // A refused upsert (no upsert flag) changes nothing.
+      expect((await s.from('u1').upload('a.bin', Buffer.alloc(999))).error).not.toBeNull();
+      await expectBytes(100);
+      expect((await s.from('u1').copy('a.bin', 'a-copy.bin', { destinationBucket: 'u2' })).error).toBeNull();
+      await expectBytes(130);
+      expect((await s.from('u1').move('b.bin', 'moved/b.bin', { destinationBucket: 'u2' })).error).toBeNull();
+      await expectBytes(130);
+      expect((await s.from('u1').download('a.bin')).error).toBeNull();
+      expect((await s.from('u2').remove(['a-copy.bin', 'not-there.bin'])).error).toBeNull();
+      await expectBytes(100);
+      expect((await s.emptyBucket('u2')).error).toBeNull();
+      await expectBytes(30);
+      expect((await s.emptyBucket('u1')).error).toBeNull();
+      expect((await s.deleteBucket('u1')).error).toBeNull();
+      await expectBytes(0);
+      // Resumable uploads commit through the same table.
+      const h = { apikey: c.secret, 'tus-resumable': '1.0.0' };
+      const created = await fetch(url('/upload/resumable', c.ref), {
+        method: 'POST',
+        headers: { ...h, 'upload-length': '40', 'upload-metadata': tusMeta('u2', 'tus.bin'), 'content-type': 'application/offset+octet-stream' },
+        body: Buffer.alloc(40),
+      });
+      expect(created.status).toBe(201);
+      await expectBytes(40);
+    });
+
+    it('is added to a project made before it by the tenant migration, starting at the bytes already stored', async () => {
+      const s = supabase(t, c.ref, c.secret).storage;
+      await s.createBucket('mig');
+      expect((await s.from('mig').upload('x.bin', Buffer.alloc(25))).error).toBeNull();
+      const before = await summed();
+      expect(before).toBeGreaterThanOrEqual(25);
+      // The shape before: no counter table, function or triggers.
+      const names = tenantSchemaNames(`t_${c.ref}`);
+      await t.sql.query(`DROP TABLE "${names.schema}"._storage_usage; DROP FUNCTION "${names.schema}"._storage_usage_count() CASCADE`);
+      expect((await t.sql.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = '"${names.schema}"._storage_objects'::regclass AND NOT tgisinternal`)).rows[0].n).toBe(0);
+      const migration = TENANT_MIGRATIONS.find((m) => m.name === 'StorageUsage1765001000100')!;
+      expect(TENANT_MIGRATIONS[TENANT_MIGRATIONS.length - 1]).toBe(migration);
+      expect(migration.asOwner).toBe(true);
+      const run = async () => {
+        await t.sql.query('BEGIN');
+        try {
+          await t.sql.query(`SET LOCAL ROLE "${names.ownerRole}"; ${migration.up(names)}; RESET ROLE`);
+          await t.sql.query('COMMIT');
+        } catch (err) {
+          await t.sql.query('ROLLBACK');
+          throw err;
+        }
+      };
+      await run();
+      expect(await counter()).toBe(before);
+      // Idempotent: a second run changes nothing.
+      await run();
+      expect(await counter()).toBe(before);
+      // A schema missing a trigger (its objects table made again) gets them back and a fresh total.
+      await t.sql.query(`DROP TRIGGER storage_usage_delete ON "${names.schema}"._storage_objects; UPDATE "${names.schema}"._storage_usage SET bytes = 1`);
+      await run();
+      expect(await counter()).toBe(before);
+      expect((await t.sql.query(`SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = '_storage_usage'`, [names.schema])).rows[0].tableowner).toBe(names.ownerRole);
+      // The triggers it made count the storage role's writes.
+      expect((await s.from('mig').upload('y.bin', Buffer.alloc(10))).error).toBeNull();
+      expect((await s.from('mig').remove(['x.bin'])).error).toBeNull();
+      expect(await counter()).toBe(before - 15);
+      expect(await summed()).toBe(before - 15);
+      // A schema without storage tables is skipped.
+      await t.sql.query(`CREATE SCHEMA t_nostorage000`);
+      try {
+        await t.sql.query(migration.up(tenantSchemaNames('t_nostorage000')));
+        expect((await t.sql.query(`SELECT to_regclass('t_nostorage000._storage_usage') AS r`)).rows[0].r).toBeNull();
+      } finally {
+        await t.sql.query(`DROP SCHEMA t_nostorage000 CASCADE`);
+      }
+    });
+
+    it('keeps the quota on the counter: a reservation past the cap is refused', async () => {
+      const owner = await signup(t, `storage-usage-cap-${kind}`);
+      const q = await createProject(t, owner, 'storage-usage-cap');
+      const s = supabase(t, q.ref, q.secret).storage;
+      await s.createBucket('cap');
+      expect((await t.http().put(`/v1/projects/${q.ref}/limits`).set(owner.auth).send({ meter_caps: { file_bytes: 100 } })).status).toBe(200);
+      expect((await s.from('cap').upload('a.bin', Buffer.alloc(60))).error).toBeNull();
+      // The reservation reads the counter, not a sum over the objects: move the counter and the cap follows it.
+      await t.sql.query(`UPDATE t_${q.ref}._storage_usage SET bytes = 95`);
+      expect((await s.from('cap').upload('b.bin', Buffer.alloc(10))).error).toMatchObject({ status: 402 });
+      await t.sql.query(`UPDATE t_${q.ref}._storage_usage SET bytes = 60`);
+      expect((await s.from('cap').upload('b.bin', Buffer.alloc(10))).error).toBeNull();
+      expect(await counter(q.ref)).toBe(70);
     });
   });
 

@@ -6,7 +6,7 @@ import type { TenantNames, TenantSql } from '@plinth/tenancy';
  * uploads in progress. The leading underscore
  * keeps them apart from declared tables; no grant goes to the data role, so the data runtime can't reach them.
  * Created by the provisioning hook as the schema's owner and granted (rows only) to the project's storage role.
- * The migration 1765000100000 and the tenant migration 1765001000000 create the same tables in projects provisioned before: keep them in step.
+ * The migration 1765000100000 and the tenant migrations 1765001000000 and 1765001000100 create the same tables in projects provisioned before: keep them in step.
  */
 export function storageTables(schema: string) {
   const q = (t: string) => `"${schema}"."${t}"`;
@@ -16,6 +16,7 @@ export function storageTables(schema: string) {
     uploadTokens: q('_storage_upload_tokens'),
     uploads: q('_storage_uploads'),
     pending: q('_storage_pending'),
+    usage: q('_storage_usage'),
   };
 }
 export type StorageTables = ReturnType<typeof storageTables>;
@@ -39,6 +40,44 @@ const PENDING_DDL = (table: string) => `
       created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX ON ${table} (sweep_after);`;
+
+/**
+ * The project's stored bytes (every object's size), kept in one row so that a reservation reads it instead of
+ * summing every object under the project's quota lock. Statement-level triggers on the objects table add the sizes
+ * a statement inserted and subtract those it removed (an update: new minus old; a statement that changes no size
+ * leaves the row alone, so renames and touches don't lock it). Transition tables need one trigger per event. The
+ * function runs as the caller (the storage role, granted SELECT and UPDATE on the row). The tenant migration
+ * 1765001000100 adds it to older projects with the total so far: keep the two in step.
+ */
+export const USAGE_DDL = (schema: string, role: string) => {
+  const usage = `"${schema}"._storage_usage`;
+  const objects = `"${schema}"._storage_objects`;
+  const fn = `"${schema}"._storage_usage_count`;
+  return `
+    CREATE TABLE ${usage} (
+      one boolean PRIMARY KEY DEFAULT true CHECK (one),
+      bytes bigint NOT NULL DEFAULT 0
+    );
+    CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+    DECLARE d bigint;
+    BEGIN
+      IF TG_OP = 'INSERT' THEN
+        SELECT coalesce(sum(size), 0) INTO d FROM new_rows;
+      ELSIF TG_OP = 'DELETE' THEN
+        SELECT -coalesce(sum(size), 0) INTO d FROM old_rows;
+      ELSE
+        SELECT coalesce((SELECT sum(size) FROM new_rows), 0) - coalesce((SELECT sum(size) FROM old_rows), 0) INTO d;
+      END IF;
+      IF d <> 0 THEN
+        UPDATE ${usage} SET bytes = bytes + d;
+      END IF;
+      RETURN NULL;
+    END $fn$;
+    CREATE TRIGGER storage_usage_insert AFTER INSERT ON ${objects} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}();
+    CREATE TRIGGER storage_usage_update AFTER UPDATE ON ${objects} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}();
+    CREATE TRIGGER storage_usage_delete AFTER DELETE ON ${objects} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}();
+    GRANT SELECT, UPDATE ON ${usage} TO "${role}";`;
+};
 
 /** The DDL, as one string for `schema` and `role` (both validated names). */
 export function storageDdl(schema: string, role: string): string {
@@ -94,7 +133,9 @@ export function storageDdl(schema: string, role: string): string {
       created_at timestamptz NOT NULL DEFAULT now()
     );
     ${PENDING_DDL(t.pending)}
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ${Object.values(t).join(', ')} TO "${role}";
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ${[t.buckets, t.objects, t.uploadTokens, t.uploads, t.pending].join(', ')} TO "${role}";
+    ${USAGE_DDL(schema, role)}
+    INSERT INTO ${t.usage} DEFAULT VALUES;
   `;
 }
 

@@ -314,7 +314,8 @@ export class StorageRepository implements OnModuleInit {
    * Records `k` as pending (see storage-schema.ts) before its bytes are written: `reserved` bytes are held against
    * the stored-bytes quota until the key is committed or discarded, or `sweepAfter` passes. With a `cap`, the check
    * and the record are one transaction under a per-project lock, so concurrent uploads can't both pass the cap:
-   * stored bytes plus live reservations plus this one must fit. `upTo`: the size is unknown — reserve what is left
+   * stored bytes (the `_storage_usage` counter, not a sum over every object) plus live reservations plus this one
+   * must fit. `upTo`: the size is unknown — reserve what is left
    * of the cap, at most `k.reserved`. The bytes reserved, or null (refused: nothing recorded).
    */
   async reserve(p: TenantProject, k: { key: string; prefix?: boolean; reserved: number; sweepAfter: Date }, cap: number | null, now: Date, upTo = false): Promise<number | null> {
@@ -327,7 +328,7 @@ export class StorageRepository implements OnModuleInit {
     return this.transaction(p, async (tx, t) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`plinth-storage-quota:${p.ref}`]);
       const { rows } = await tx.query<{ used: number }>(
-        `SELECT (SELECT coalesce(sum(size), 0) FROM ${t.objects})::float8
+        `SELECT (SELECT coalesce(sum(bytes), 0) FROM ${t.usage})::float8
               + (SELECT coalesce(sum(reserved), 0) FROM ${t.pending} WHERE NOT claimed AND sweep_after > $1 AND key <> $2)::float8 AS used`,
         [now, k.key],
       );
