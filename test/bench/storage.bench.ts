@@ -43,10 +43,16 @@ interface Load {
   non2xx: number;
 }
 
-function load(t: Target, method: 'GET' | 'POST' | 'PUT', path: string, body: Buffer | undefined, connections: number, duration: number, headers: Record<string, string> = {}): Promise<Load> {
+let uploadSeq = 0;
+
+/** `fresh`: every request uploads to a name of its own (`path` with a counter appended), instead of replacing one. */
+function load(t: Target, method: 'GET' | 'POST' | 'PUT', path: string, body: Buffer | undefined, connections: number, duration: number, headers: Record<string, string> = {}, fresh = false): Promise<Load> {
   return new Promise((res, rej) => {
     autocannon(
-      { url: t.base + path, method, connections, duration, pipelining: 1, headers: { ...t.headers, ...headers, ...(body ? { 'content-type': 'application/octet-stream' } : {}) }, ...(body ? { body } : {}) },
+      {
+        url: t.base + path, method, connections, duration, pipelining: 1, headers: { ...t.headers, ...headers, ...(body ? { 'content-type': 'application/octet-stream' } : {}) }, ...(body ? { body } : {}),
+        ...(fresh ? { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, path: `${path}-${++uploadSeq}` }) }] } : {}),
+      },
       (err, r) => {
         if (err) return rej(err);
         try {
@@ -215,13 +221,14 @@ async function main(): Promise<void> {
     console.log('size    op        server        req/s      MiB/s   p99 ms');
     for (const s of sizes) {
       const body = Buffer.alloc(s.bytes, 3);
-      for (const op of ['download', 'upload'] as const) {
+      for (const op of (s.bytes === 4096 ? ['download', 'upload', 'upload new'] : ['download', 'upload']) as Array<'download' | 'upload' | 'upload new'>) {
         const compared = op === 'download' && s.bytes === 4096 ? [...targets, rest] : targets;
         const one = (t: Target) => {
           if (t === rest) return load(t, 'GET', t.download(''), undefined, connections, duration);
           if (op === 'download') return load(t, 'GET', t.download(stored.get(`${t.name}:${s.name}`)!), undefined, connections, duration);
           const u = t.upload(s.name);
-          return load(t, u.method, u.path, body, connections, duration, u.headers);
+          // Plinth and the bare server replace one name (every upload contends for it); `upload new` gives each its own.
+          return load(t, u.method, u.path, body, connections, duration, u.headers, op === 'upload new');
         };
         const results = new Map<string, Load[]>();
         for (const t of [...compared, ...[...compared].reverse()]) results.set(t.name, [...(results.get(t.name) ?? []), await one(t)]);
