@@ -1,6 +1,8 @@
+import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import { MeteringService } from '@plinth/metering';
-import { FunctionLogs, FunctionSlots, RunnerPool } from '@plinth/runtime-functions';
+import { FunctionCronRunJob, FunctionLogs, FunctionSlots, RunnerPool } from '@plinth/runtime-functions';
+import { WorkerModule } from '../../apps/worker/src/worker.module';
 import { waitFor } from '../support/billing-harness';
 import { registerTestTokens, signUserToken } from '../support/data';
 import { bootTestApp, createProject, signup, TestApp, TestProject, TestUser, upgradeOrg } from '../support/test-app';
@@ -89,6 +91,38 @@ describe('functions runtime operations', () => {
     const bad = await t.http().get(`${fn(p, 'notifier')}?to=not-a-uuid`).set('apikey', p.publishable);
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ status: 400 });
+  });
+
+  it('env.notify works in a cron run served by the worker process (its module tree has the send service)', async () => {
+    const userId = randomUUID();
+    const source = `export default { async fetch(req, env) {
+      const { scheduled_at } = await req.json();
+      const r = await env.notify.send({ to: { user_id: '${userId}' }, content: { title: 'Scheduled', body: scheduled_at } });
+      console.log('notify', JSON.stringify(r));
+      return Response.json(r, { status: r.error ? 500 : 200 });
+    } };`;
+    expect((await deploy('cron-notifier', { source, service_role: true, cron: '0 4 29 2 *' })).status).toBe(200);
+    // The worker app as apps/worker builds it (not the api, which has the notifications runtime anyway); its cron
+    // run handler called directly, no scheduler clock moved.
+    const worker = await Test.createTestingModule({ imports: [WorkerModule.register(t.config, process.env.PLINTH_TEST_DATABASE_URL!)] }).compile();
+    worker.useLogger(false);
+    await worker.init();
+    try {
+      const minute = Date.UTC(2036, 1, 29, 4, 0, 0);
+      await worker.get(FunctionCronRunJob).handle({ orgId: u.orgId, projectId: p.id, ref: p.ref, name: 'cron-notifier', minute }, { id: `notify-${minute}` });
+      await worker.get(FunctionLogs).flush();
+    } finally {
+      await worker.close();
+    }
+    const logs = await t.sql.query(`SELECT status, lines FROM control.function_logs WHERE project_id = $1 AND function_name = 'cron-notifier'`, [p.id]);
+    expect(logs.rows.map((r: { status: number }) => r.status)).toEqual([200]);
+    const token = await signUserToken(p.ref, userId);
+    const items = await waitFor('the inbox entry', async () => {
+      const inbox = await t.http().get(`/p/${p.ref}/notifications/v1/inbox`).set({ apikey: p.publishable, authorization: `Bearer ${token}` });
+      return inbox.body.items?.length ? inbox.body.items : undefined;
+    });
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ title: 'Scheduled', body: new Date(Date.UTC(2036, 1, 29, 4, 0, 0)).toISOString() });
   });
 
   it('env.notify needs the send authority: not as anon or an end user; with the caller\'s secret key it may', async () => {
