@@ -426,6 +426,32 @@ describe('functions runtime operations', () => {
     expect(JSON.parse(next.body)).toEqual({ size: 40 * 64 * 1024 });
   });
 
+  it('answers 502 when the runner dies while a request body streams in, and the restarted pool takes the next upload', async () => {
+    const pool = t.app.get(RunnerPool);
+    const source = `export default { async fetch(req) { const b = await req.arrayBuffer(); return Response.json({ size: b.byteLength }) } };`;
+    expect((await deploy('upload-kill', { source })).status).toBe(200);
+    const url = new URL(fn(p, 'upload-kill'), t.baseUrl);
+    let req: ReturnType<typeof httpRequest> | undefined;
+    const status = new Promise<number>((resolve) => {
+      req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { apikey: p.publishable, 'content-type': 'application/octet-stream', 'content-length': String(4 << 20) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', () => resolve(0));
+      // A quarter of the body, then nothing: the call waits on the rest.
+      req.write(randomBytes(1 << 20));
+    });
+    await waitFor('the upload in flight on the runner', async () => (pool.load().some((n) => n > 0) ? true : undefined));
+    for (const pid of pool.pids()) process.kill(pid, 'SIGKILL');
+    expect(await status).toBe(502);
+    req?.destroy();
+    const next = await waitFor('the restarted runner', async () => {
+      const r = await upload(t, fn(p, 'upload-kill'), p.publishable, 20, 64 * 1024);
+      return r.status === 200 ? r : undefined;
+    });
+    expect(JSON.parse(next.body)).toEqual({ size: 20 * 64 * 1024 });
+  });
+
   it('lets slots of a crashed instance expire (Redis): never released, they free themselves after the call\'s timeout', async () => {
     if (!process.env.REDIS_URL) return;
     const project = randomUUID();

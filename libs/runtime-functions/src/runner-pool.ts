@@ -74,8 +74,8 @@ class Runner {
   readonly sent = new Set<string>();
   /** Response bodies still crossing IPC, by call id. */
   readonly streams = new Map<number, PassThrough>();
-  /** Request bodies being forwarded, by call id: called with the bytes a runner acknowledged. */
-  readonly uploads = new Map<number, (bytes: number) => void>();
+  /** Request bodies being forwarded, by call id: `ack` takes the bytes the runner acknowledged, `drop` stops reading. */
+  readonly uploads = new Map<number, { ack: (bytes: number) => void; drop: () => void }>();
   private waiters: Array<() => void> = [];
   private readonly statsWaiters = new Map<number, (s: WarmIsolateStats[]) => void>();
   private failures = 0;
@@ -212,7 +212,7 @@ class Runner {
         return this.settle(m.id, (f) => f.resolve({ ...m.outcome, stream }));
       }
       case 'req-ack':
-        return this.uploads.get(m.id)?.(m.bytes);
+        return this.uploads.get(m.id)?.ack(m.bytes);
       case 'chunk': {
         const stream = this.streams.get(m.id);
         if (!stream) return;
@@ -246,8 +246,10 @@ class Runner {
     this.child = undefined;
     const lost = [...this.inflight.values()];
     this.inflight.clear();
-    this.uploads.clear();
     for (const f of lost) f.reject(new RunnerLost(`the function runner stopped (${signal ?? `exit ${code}`}) during the call`));
+    // Uploads to it stop being read (their calls were just answered 502).
+    for (const u of [...this.uploads.values()]) u.drop();
+    this.uploads.clear();
     // Bodies cut off mid-way: their responses are aborted (never ended as if complete).
     for (const s of this.streams.values()) s.destroy(new RunnerLost('the function runner stopped while sending the response body'));
     this.streams.clear();
@@ -388,9 +390,12 @@ export class RunnerPool implements OnApplicationShutdown {
     const onClose = (): void => finish(new RequestAborted('the client closed the connection before its request body arrived'));
     const timer = setTimeout(() => finish(new RequestAborted(`the request body did not arrive within ${up.timeoutMs} ms`)), up.timeoutMs);
     timer.unref();
-    runner.uploads.set(id, (bytes) => {
-      unacked -= bytes;
-      if (unacked < UPLOAD_WINDOW_BYTES && stream.isPaused() && !done) stream.resume();
+    runner.uploads.set(id, {
+      ack: (bytes) => {
+        unacked -= bytes;
+        if (unacked < UPLOAD_WINDOW_BYTES && stream.isPaused() && !done) stream.resume();
+      },
+      drop: () => finish(new RunnerLost('the function runner stopped while the request body was arriving')),
     });
     // A socket error after the body was taken must not go unhandled once these listeners are gone.
     stream.on('error', () => undefined);
