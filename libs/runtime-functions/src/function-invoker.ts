@@ -38,6 +38,9 @@ export interface FunctionAnswer {
   chunked?: number;
 }
 
+/** A streamed request body may take at least this long to arrive, whatever the function's timeout. */
+const UPLOAD_MIN_MS = 30_000;
+
 const DB_METHODS = new Set(['GET', 'HEAD', 'POST', 'PATCH', 'DELETE']);
 
 /** Errors in the shape the functions client (supabase-js `FunctionsHttpError`) reads: `{code, message}`. */
@@ -106,7 +109,8 @@ export class FunctionInvoker {
         },
         db: (op) => this.db(t, fn, op),
         notify: (op) => this.notify(t, fn, op),
-        upload: call.upload ? { stream: call.upload, limit: this.config.functions.maxRequestBytes, timeoutMs: fn.settings.timeout_ms } : undefined,
+        // The body's own deadline: the function's timeout, at least 30 s (a multi-MB upload on a slow link).
+        upload: call.upload ? { stream: call.upload, limit: this.config.functions.maxRequestBytes, timeoutMs: Math.max(fn.settings.timeout_ms, UPLOAD_MIN_MS) } : undefined,
       });
       return this.answer(fn, call, outcome);
     } catch (e) {
