@@ -4,7 +4,7 @@
  * parent over the IPC channel only; its settings come as its one argument. If it dies (out of memory, a native
  * crash, kill -9), the pool answers its in-flight calls 502 and starts another.
  */
-import type { ChildMessage, DbOp, DbResult, InvokeOutcome, NotifyOp, ParentMessage, RunnerSettings } from '@plinth/runtime-functions';
+import type { ChildMessage, DbOp, DbResult, InvokeMessage, InvokeOutcome, NotifyOp, ParentMessage, RunnerSettings } from '@plinth/runtime-functions';
 import { loadIsolatedVm, Sandbox } from './sandbox';
 
 function send(msg: ChildMessage): void {
@@ -30,6 +30,43 @@ function sendResult(id: number, outcome: InvokeOutcome): void {
     if (at < body.length) setImmediate(next);
   };
   setImmediate(next);
+}
+
+/** A streamed request body as its chunks arrive; `done` resolves with the whole body, or null when it was dropped. */
+interface Upload {
+  chunks: Uint8Array[];
+  size: number;
+  done: Promise<Uint8Array | null>;
+  settle: (body: Uint8Array | null) => void;
+}
+
+/**
+ * Streamed request bodies by call id. Each chunk is acknowledged as it is taken (the api keeps a bounded window of
+ * unacknowledged bytes, so a fast client waits on this runner instead of filling the api's memory). The isolate gets
+ * the body whole once it is complete (the prelude's `Request` holds bytes); a dropped upload never starts the call.
+ */
+const uploads = new Map<number, Upload>();
+
+function upload(id: number): Upload {
+  let u = uploads.get(id);
+  if (!u) {
+    let settle!: (body: Uint8Array | null) => void;
+    const done = new Promise<Uint8Array | null>((resolve) => (settle = resolve));
+    u = { chunks: [], size: 0, done, settle };
+    uploads.set(id, u);
+  }
+  return u;
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function main(): void {
@@ -69,14 +106,43 @@ function main(): void {
         pendingDb.delete(msg.callId);
         return resolve?.(msg.result);
       }
+      case 'req-chunk': {
+        const u = upload(msg.id);
+        if (msg.data.length) {
+          u.chunks.push(msg.data);
+          u.size += msg.data.length;
+          send({ t: 'req-ack', id: msg.id, bytes: msg.data.length });
+        }
+        if (msg.last) u.settle(concat(u.chunks, u.size));
+        return;
+      }
+      case 'req-abort': {
+        const u = upload(msg.id);
+        u.chunks = [];
+        u.settle(null);
+        // A call still waiting for its code (need-code) takes the verdict when it comes back; else it goes soon.
+        setTimeout(() => uploads.delete(msg.id), 60_000).unref();
+        return;
+      }
       case 'invoke':
         if (msg.code === undefined && !sandbox.has(msg.key)) return send({ t: 'need-code', id: msg.id });
-        void sandbox.invoke(msg).then(
-          (outcome) => sendResult(msg.id, outcome),
-          (e: Error) => send({ t: 'result', id: msg.id, outcome: { logs: [], cpuMs: 0, wallMs: 0, fetchBytes: 0, cold: false, failure: { kind: 'thrown', message: e.message } } }),
-        );
+        if (msg.request.streamed) {
+          void upload(msg.id).done.then((body) => {
+            uploads.delete(msg.id);
+            if (body === null) return;
+            return run({ ...msg, request: { ...msg.request, body: body.length ? body : null, streamed: false } });
+          });
+          return;
+        }
+        return run(msg);
     }
   });
+  function run(msg: InvokeMessage): void {
+    void sandbox.invoke(msg).then(
+      (outcome) => sendResult(msg.id, outcome),
+      (e: Error) => send({ t: 'result', id: msg.id, outcome: { logs: [], cpuMs: 0, wallMs: 0, fetchBytes: 0, cold: false, failure: { kind: 'thrown', message: e.message } } }),
+    );
+  }
   // Defence in depth: nothing a function does may end the runner through a stray rejection.
   process.on('unhandledRejection', (e) => process.stderr.write(`function runner: unhandled rejection: ${String((e as Error)?.message ?? e).slice(0, 200)}\n`));
   // The parent gone means nothing left to serve.

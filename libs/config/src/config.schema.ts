@@ -117,6 +117,7 @@ export const envSchema = z.object({
   FUNCTION_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(20),
   FUNCTION_MAX_SOURCE_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(1_000_000),
   FUNCTION_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(6_000_000),
+  FUNCTION_MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(6_000_000),
   FUNCTION_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   FUNCTION_FETCH_MAX_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(10_000_000),
   FUNCTION_LOG_RETENTION_HOURS: z.coerce.number().min(0.01).max(24 * 90).default(24),

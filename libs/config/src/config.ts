@@ -81,6 +81,8 @@ export interface PlinthConfig {
     concurrency: number;
     maxSourceBytes: number;
     maxResponseBytes: number;
+    /** Largest request body a function call may carry (enforced while it streams in). */
+    maxRequestBytes: number;
     fetchTimeoutMs: number;
     fetchMaxBytes: number;
     logRetentionMs: number;
@@ -231,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlinthConfig {
       concurrency: e.FUNCTION_CONCURRENCY,
       maxSourceBytes: e.FUNCTION_MAX_SOURCE_BYTES,
       maxResponseBytes: e.FUNCTION_MAX_RESPONSE_BYTES,
+      maxRequestBytes: e.FUNCTION_MAX_REQUEST_BYTES,
       fetchTimeoutMs: e.FUNCTION_FETCH_TIMEOUT_MS,
       fetchMaxBytes: e.FUNCTION_FETCH_MAX_BYTES,
       logRetentionMs: Math.round(e.FUNCTION_LOG_RETENTION_HOURS * 3_600_000),

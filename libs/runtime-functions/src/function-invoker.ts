@@ -13,7 +13,7 @@ import { FunctionLogs } from './function-logs';
 import { FunctionSlots } from './function-slots';
 import type { DeployedFunction } from './functions.repository';
 import type { Readable } from 'node:stream';
-import { PoolOutcome, RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
+import { PoolOutcome, RequestAborted, RequestTooLarge, RunnerLost, RunnerPool, RunnersUnavailable } from './runner-pool';
 import type { DbOp, DbResult, InvokeOutcome, InvokeRequest, NotifyOp } from './runner-protocol';
 
 /** A call of a function, from the edge, the rpc route or the scheduler. */
@@ -24,6 +24,8 @@ export interface FunctionCall {
   requestId: string;
   /** Only functions deployed with `rpc: true` (the rpc route); `read` also needs `rpc_read_only`. */
   rpc?: 'write' | 'read';
+  /** The request body still to be read, streamed to the runner as it arrives (`request.body` is then null). */
+  upload?: Readable;
 }
 
 /** The function's answer, as it goes on the wire. */
@@ -35,6 +37,9 @@ export interface FunctionAnswer {
   stream?: Readable;
   chunked?: number;
 }
+
+/** A streamed request body may take at least this long to arrive, whatever the function's timeout. */
+const UPLOAD_MIN_MS = 30_000;
 
 const DB_METHODS = new Set(['GET', 'HEAD', 'POST', 'PATCH', 'DELETE']);
 
@@ -104,12 +109,23 @@ export class FunctionInvoker {
         },
         db: (op) => this.db(t, fn, op),
         notify: (op) => this.notify(t, fn, op),
+        // The body's own deadline: the function's timeout, at least 30 s (a multi-MB upload on a slow link).
+        upload: call.upload ? { stream: call.upload, limit: this.config.functions.maxRequestBytes, timeoutMs: Math.max(fn.settings.timeout_ms, UPLOAD_MIN_MS) } : undefined,
       });
       return this.answer(fn, call, outcome);
     } catch (e) {
       if (e instanceof RunnerLost) {
         this.record(fn, call, 502, started, undefined, e.message);
         throw functionsError(502, 'RUNNER_LOST', 'The function runner stopped during this call; retry it');
+      }
+      if (e instanceof RequestTooLarge) {
+        this.record(fn, call, 413, started, undefined, e.message);
+        throw functionsError(413, 'PAYLOAD_TOO_LARGE', e.message);
+      }
+      if (e instanceof RequestAborted) {
+        // Nobody may be left to read this answer (a client gone mid-upload); the call is in the logs either way.
+        this.record(fn, call, 408, started, undefined, e.message);
+        throw functionsError(408, 'REQUEST_ABORTED', `The request body did not arrive: ${e.message}`);
       }
       if (e instanceof RunnersUnavailable) throw functionsError(503, 'FUNCTIONS_UNAVAILABLE', 'Functions are not available on this server');
       throw e;

@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { WireException } from '@plinth/common';
 import { PLINTH_CONFIG, PlinthConfig } from '@plinth/config';
 import { EdgeContext, EdgeMethod, EdgeRuntime, ErrorDialect, RuntimeRegistry, StandardError } from '@plinth/gateway';
@@ -36,10 +37,21 @@ export class FunctionsEdge implements OnModuleInit {
       name: 'functions',
       dialect: FUNCTIONS_DIALECT,
       routes: [
-        { methods: METHODS, path: '/:name', body: 'raw', handler: (c) => this.serve(c) },
-        { methods: METHODS, path: '/:name/*', body: 'raw', handler: (c) => this.serve(c) },
+        { methods: METHODS, path: '/:name', body: 'stream', handler: (c) => this.serve(c) },
+        { methods: METHODS, path: '/:name/*', body: 'stream', handler: (c) => this.serve(c) },
       ],
     };
+  }
+
+  private async body(req: IncomingMessage): Promise<{ body: Uint8Array | null; upload?: Readable }> {
+    const declared = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (declared === undefined && !chunked) return { body: null };
+    const limit = this.config.functions.maxRequestBytes;
+    const length = declared === undefined ? NaN : Number(declared);
+    if (length > limit) throw tooLarge(limit);
+    if (!chunked && length <= INLINE_BODY_BYTES) return { body: length ? await readSmall(req) : null };
+    return { body: null, upload: req };
   }
 
   private async serve(c: EdgeContext): Promise<void> {
@@ -51,10 +63,52 @@ export class FunctionsEdge implements OnModuleInit {
     const headers: Array<[string, string]> = [];
     const raw = c.req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) headers.push([raw[i].toLowerCase(), raw[i + 1]]);
-    const body = Buffer.isBuffer(c.body) && c.body.length ? new Uint8Array(c.body.buffer, c.body.byteOffset, c.body.length) : null;
-    const answer = await this.invoker.invoke({ tenant: c.tenant, name, request: { method: c.method, url, headers, body }, requestId: String(c.res.getHeader('x-request-id') ?? '') }, fn);
+    const { body, upload } = await this.body(c.req);
+    const answer = await this.invoker.invoke({ tenant: c.tenant, name, request: { method: c.method, url, headers, body }, upload, requestId: String(c.res.getHeader('x-request-id') ?? '') }, fn);
     sendAnswer(c.res, answer, c.method === 'HEAD');
   }
+}
+
+/**
+ * The request body as the runner gets it, bytes as sent (no decoding of a `content-encoding`): none; a small one
+ * (a declared length up to {@link INLINE_BODY_BYTES}) read here and sent with the call; anything larger or of
+ * unknown length left unread, streamed to the runner with back-pressure by the pool. A declared length over
+ * `FUNCTION_MAX_REQUEST_BYTES` is refused before reading; an unsized one is cut off there while streaming.
+ */
+const INLINE_BODY_BYTES = 64 * 1024;
+
+function tooLarge(limit: number): WireException {
+  return functionsError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the ${limit} bytes allowed`);
+}
+
+/** Reads a body of a declared, small length (the connection enforces the length). */
+function readSmall(req: IncomingMessage): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+    };
+    const onClose = () => {
+      cleanup();
+      reject(functionsError(408, 'REQUEST_ABORTED', 'The request body did not arrive: the client closed the connection'));
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(size ? new Uint8Array(Buffer.concat(chunks, size)) : null);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      req.off('error', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.on('error', onClose);
+  });
 }
 
 /** Writes a function's response: status and headers as the function set them, then the body. */

@@ -1,7 +1,7 @@
 /** The functions runtime module: management API, invocation and rpc() on the tenant edge, runner pool, logs, cron. */
 export { FunctionsRuntimeModule } from './functions-runtime.module';
 /** The supervised runner processes (pids and load for operations and tests). */
-export { RunnerPool, RunnerLost, RunnersUnavailable } from './runner-pool';
+export { RunnerPool, RunnerLost, RunnersUnavailable, RequestTooLarge, RequestAborted, UPLOAD_WINDOW_BYTES } from './runner-pool';
 /** Runs a deployed function for a caller (limits, metering, logs). */
 export { FunctionInvoker } from './function-invoker';
 /** Cron: the per-minute tick that enqueues due runs (tests drive it with the TestClock). */

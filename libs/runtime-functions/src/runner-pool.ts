@@ -10,6 +10,22 @@ import type { ChildMessage, DbOp, DbResult, InvokeMessage, InvokeOutcome, Notify
 export class RunnerLost extends Error {}
 /** No runner can run functions here (isolated-vm doesn't load on this Node): the caller answers 503. */
 export class RunnersUnavailable extends Error {}
+/** The streamed request body passed its size limit: the caller answers 413. */
+export class RequestTooLarge extends Error {}
+/** The client went away (or stalled past the call's timeout) before its body arrived: the call is dropped. */
+export class RequestAborted extends Error {}
+
+/** A request body read as it arrives and forwarded in chunks (see {@link RunnerPool.invoke}). */
+export interface Upload {
+  stream: Readable;
+  /** Bytes allowed; one more ends the call with {@link RequestTooLarge}, nothing buffered. */
+  limit: number;
+  /** The whole body must have arrived within this (a trickling client holds no slot for longer). */
+  timeoutMs: number;
+}
+
+/** Request body bytes sent to a runner but not yet acknowledged; past this the incoming request is paused. */
+export const UPLOAD_WINDOW_BYTES = 256 * 1024;
 
 export interface PoolCall {
   key: string;
@@ -24,6 +40,8 @@ export interface PoolCall {
   db: (op: DbOp) => Promise<DbResult>;
   /** Serves the function's `env.notify.send` calls (the api decides whether it may). */
   notify: (op: NotifyOp) => Promise<DbResult>;
+  /** A body to stream in (then `request.body` is null). */
+  upload?: Upload;
 }
 
 /** An outcome as the pool hands it over: a chunked response body comes as `stream` (its bytes as they cross IPC). */
@@ -56,6 +74,8 @@ class Runner {
   readonly sent = new Set<string>();
   /** Response bodies still crossing IPC, by call id. */
   readonly streams = new Map<number, PassThrough>();
+  /** Request bodies being forwarded, by call id: `ack` takes the bytes the runner acknowledged, `drop` stops reading. */
+  readonly uploads = new Map<number, { ack: (bytes: number) => void; drop: () => void }>();
   private waiters: Array<() => void> = [];
   private readonly statsWaiters = new Map<number, (s: WarmIsolateStats[]) => void>();
   private failures = 0;
@@ -191,6 +211,8 @@ class Runner {
         this.pool.streamedBodies++;
         return this.settle(m.id, (f) => f.resolve({ ...m.outcome, stream }));
       }
+      case 'req-ack':
+        return this.uploads.get(m.id)?.ack(m.bytes);
       case 'chunk': {
         const stream = this.streams.get(m.id);
         if (!stream) return;
@@ -225,6 +247,9 @@ class Runner {
     const lost = [...this.inflight.values()];
     this.inflight.clear();
     for (const f of lost) f.reject(new RunnerLost(`the function runner stopped (${signal ?? `exit ${code}`}) during the call`));
+    // Uploads to it stop being read (their calls were just answered 502).
+    for (const u of [...this.uploads.values()]) u.drop();
+    this.uploads.clear();
     // Bodies cut off mid-way: their responses are aborted (never ended as if complete).
     for (const s of this.streams.values()) s.destroy(new RunnerLost('the function runner stopped while sending the response body'));
     this.streams.clear();
@@ -255,6 +280,9 @@ export class RunnerPool implements OnApplicationShutdown {
   closing = false;
   /** Response bodies that crossed IPC in chunks (operations, tests). */
   streamedBodies = 0;
+  /** Request bodies that crossed IPC in chunks, and the most bytes any had in flight at once (operations, tests). */
+  streamedRequests = 0;
+  uploadPeakInFlight = 0;
 
   constructor(@Inject(PLINTH_CONFIG) private readonly config: PlinthConfig) {
     const f = config.functions;
@@ -293,7 +321,9 @@ export class RunnerPool implements OnApplicationShutdown {
   }
 
   message(id: number, call: PoolCall): InvokeMessage {
-    return { t: 'invoke', id, key: call.key, memoryMb: call.memoryMb, timeoutMs: call.timeoutMs, cpuMs: call.cpuMs, request: call.request, env: call.env };
+    // A streamed body follows as chunks (also when this message is sent again with the code, on `need-code`).
+    const request = call.upload ? { ...call.request, body: null, streamed: true } : call.request;
+    return { t: 'invoke', id, key: call.key, memoryMb: call.memoryMb, timeoutMs: call.timeoutMs, cpuMs: call.cpuMs, request, env: call.env };
   }
 
   /** Runs a call on a runner; rejects with {@link RunnerLost} or {@link RunnersUnavailable}. */
@@ -313,7 +343,69 @@ export class RunnerPool implements OnApplicationShutdown {
     return new Promise<PoolOutcome>((resolve, reject) => {
       runner.inflight.set(id, { call, resolve, reject });
       runner.send(msg);
+      if (call.upload) this.forward(runner, id, call.upload);
     });
+  }
+
+  /**
+   * Forwards a request body to the runner as it arrives, chunk by chunk: at most {@link UPLOAD_WINDOW_BYTES} sent and
+   * not yet acknowledged (the incoming request is paused beyond that, so TCP slows the client down and this process
+   * never holds the body). Past the size limit, on a client gone mid-upload, or past the call's timeout the runner is
+   * told to drop the call and the caller's promise rejects ({@link RequestTooLarge}, {@link RequestAborted}).
+   */
+  private forward(runner: Runner, id: number, up: Upload): void {
+    const { stream } = up;
+    let unacked = 0;
+    let total = 0;
+    let done = false;
+    this.streamedRequests++;
+    const finish = (error?: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      runner.uploads.delete(id);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
+      stream.off('error', onClose);
+      if (!error) return;
+      stream.pause();
+      if (runner.inflight.has(id)) runner.send({ t: 'req-abort', id });
+      const f = runner.inflight.get(id);
+      runner.inflight.delete(id);
+      f?.reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > up.limit) return finish(new RequestTooLarge(`The request body is larger than the ${up.limit} bytes allowed`));
+      unacked += chunk.length;
+      if (unacked > this.uploadPeakInFlight) this.uploadPeakInFlight = unacked;
+      runner.send({ t: 'req-chunk', id, data: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length), last: false });
+      if (unacked >= UPLOAD_WINDOW_BYTES) stream.pause();
+    };
+    const onEnd = (): void => {
+      runner.send({ t: 'req-chunk', id, data: new Uint8Array(0), last: true });
+      finish();
+    };
+    const onClose = (): void => finish(new RequestAborted('the client closed the connection before its request body arrived'));
+    const timer = setTimeout(() => finish(new RequestAborted(`the request body did not arrive within ${up.timeoutMs} ms`)), up.timeoutMs);
+    timer.unref();
+    runner.uploads.set(id, {
+      ack: (bytes) => {
+        unacked -= bytes;
+        if (unacked < UPLOAD_WINDOW_BYTES && stream.isPaused() && !done) stream.resume();
+      },
+      drop: () => finish(new RunnerLost('the function runner stopped while the request body was arriving')),
+    });
+    // A socket error after the body was taken must not go unhandled once these listeners are gone.
+    stream.on('error', () => undefined);
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('close', onClose);
+    stream.on('error', onClose);
+    // The client may have gone while a runner was being picked: its close already happened.
+    if (stream.destroyed) return onClose();
+    stream.resume();
   }
 
   /**

@@ -26,6 +26,8 @@ export interface InvokeRequest {
   url: string;
   headers: Array<[string, string]>;
   body: Uint8Array | null;
+  /** The body follows as `req-chunk` messages (a large or unsized upload); `body` is then null. */
+  streamed?: boolean;
 }
 
 export interface InvokeMessage {
@@ -46,7 +48,11 @@ export type ParentMessage =
   | InvokeMessage
   | { t: 'ping'; id: number }
   | { t: 'stats'; id: number }
-  | { t: 'db-result'; callId: number; result: DbResult };
+  | { t: 'db-result'; callId: number; result: DbResult }
+  /** A piece of a streamed request body; each is acknowledged (`req-ack`), which bounds the bytes in flight. */
+  | { t: 'req-chunk'; id: number; data: Uint8Array; last: boolean }
+  /** The streamed body will not complete (the client went away, or it passed the size limit): drop the call. */
+  | { t: 'req-abort'; id: number };
 
 /** An `env.notify.send(...)` call: the send's body as JSON (the api validates it as `POST /notifications/v1/send` does). */
 export interface NotifyOp {
@@ -98,6 +104,7 @@ export type ChildMessage =
   | { t: 'need-code'; id: number }
   | { t: 'result'; id: number; outcome: InvokeOutcome }
   | { t: 'chunk'; id: number; data: Uint8Array; last: boolean }
+  | { t: 'req-ack'; id: number; bytes: number }
   | { t: 'db'; id: number; callId: number; op: DbOp }
   | { t: 'notify'; id: number; callId: number; op: NotifyOp };
 

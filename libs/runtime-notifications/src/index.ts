@@ -1,5 +1,5 @@
 /** The notifications runtime (api) and its delivery jobs (worker). */
-export { NotificationsRuntimeModule, NotificationsJobsModule } from './notifications.module';
+export { NotificationsRuntimeModule, NotificationsJobsModule, NotificationsSendModule } from './notifications.module';
 /** Standard Webhooks signing and the retry schedule, for tests and tools. */
 export { signWebhook, newWebhookSecret, webhookRetryDelayMs, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_DELAYS_MS } from './webhook-signing';
 /** One signed POST under the outbound policy (SSRF guard, timeout, response cap). */

@@ -43,6 +43,17 @@ import { WebhooksService } from './webhooks.service';
 export class NotificationsJobsModule {}
 
 /**
+ * Sending alone (SendService with the templates and the send rate limit it needs), without the HTTP surface: the
+ * worker imports it so a function's cron run can `env.notify` as an api-served call does.
+ */
+@Module({
+  imports: [TenancyModule, AuditModule, QuotasModule, NotificationsJobsModule],
+  providers: [SendService, SendRateLimit, TemplatesService],
+  exports: [SendService],
+})
+export class NotificationsSendModule {}
+
+/**
  * The notifications runtime: `/p/:ref/notifications/v1` on the tenant edge (send, inbox, live stream) and the
  * management API's webhooks and delivery log; data-change capture switched on for tables declared after a subscription.
  */
