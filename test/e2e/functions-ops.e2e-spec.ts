@@ -2,8 +2,6 @@ import { Test } from '@nestjs/testing';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { MeteringService } from '@plinth/metering';
 import { FunctionCronRunJob, FunctionLogs, FunctionSlots, RunnerPool, UPLOAD_WINDOW_BYTES } from '@plinth/runtime-functions';
 import { WorkerModule } from '../../apps/worker/src/worker.module';
@@ -357,36 +355,22 @@ describe('functions runtime operations', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
     expect(pool.streamedRequests).toBe(streamed + 1);
-    // 30 MB, unsized (chunked), from a client in a process of its own (its buffers aren't this process's memory):
-    // the api's resident memory sampled throughout, with a collection before each sample (every 200 ms) — the socket's read
-    // buffers and the IPC messages' copies are garbage at once, and without a collection they pile up until V8's
-    // next one (measured: about the body's size), which says nothing about what the api holds.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    gc();
-    const rss0 = process.memoryUsage().rss;
-    let peak = rss0;
-    const sampler = setInterval(() => {
-      gc();
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }, 200);
+    // 30 MB, unsized (chunked), from a client in a process of its own (its buffers aren't this process's memory).
+    // What bounds the api's memory is asserted below: the bytes it has forwarded and the runner hasn't acknowledged.
+    // (Sampling RSS with forced collections every 200 ms was tried: in the full in-band run, with a large heap, the
+    // collections took the CPU and slowed every later suite, and the figure varied with load.)
     const big = await uploadFromChild(`${t.baseUrl}${fn(p, 'hasher')}`, p.publishable, 480, 64 * 1024);
-    clearInterval(sampler);
     expect(big.status).toBe(200);
     expect(JSON.parse(big.body)).toEqual({ size: 480 * 64 * 1024, sha256: big.sha256 });
     expect(pool.streamedRequests).toBe(streamed + 2);
     // Never more than the window (plus one socket read) unacknowledged: the api doesn't hold the body.
     expect(pool.uploadPeakInFlight).toBeLessThanOrEqual(UPLOAD_WINDOW_BYTES + 128 * 1024);
-    const growthMb = (peak - rss0) / 1024 / 1024;
-    process.stdout.write(`api RSS growth during a 30 MB streamed upload: ${growthMb.toFixed(1)} MB (peak in flight ${pool.uploadPeakInFlight} bytes)\n`);
-    // Reported, not asserted: how much garbage the sampler's collections leave between samples depends on the
-    // machine's load (measured 0.0 MB on a quiet run, ~30 MB when the upload finished between two collections). The
-    // bound that holds is the window above.
+    process.stdout.write(`30 MB streamed upload: at most ${pool.uploadPeakInFlight} bytes in flight between the api and the runner\n`);
     // A small body still crosses whole with the call.
     const small = await t.http().post(fn(p, 'hasher')).set('apikey', p.publishable).set('content-type', 'text/plain').send('hello');
     expect(small.body).toEqual({ size: 5, sha256: createHash('sha256').update('hello').digest('hex') });
     expect(pool.streamedRequests).toBe(streamed + 2);
-  });
+  }, 60_000);
 
   it('answers 413 for a body past the limit while it streams (sized or not), and the runner keeps serving', async () => {
     const source = `export default { async fetch(req) { console.log('ran'); const b = await req.arrayBuffer(); return Response.json({ size: b.byteLength }) } };`;
