@@ -1,15 +1,14 @@
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
 import type { ComponentType } from 'react';
-import { MemoryRouter, Route, Routes } from 'react-router';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { renderPage, stubApi, type StubbedCall, type StubResponder } from '../test/stub-api';
 
 /**
  * The Users page against a stubbed API: what it asks for (search, pages), how it shows users' states, and what its
  * buttons send (ban with the chosen duration, unban, confirm), plus the API's message beside the password field.
  */
-const calls: Array<{ method: string; url: URL; body: unknown }> = [];
-let respond: (method: string, url: URL, body: unknown) => { status: number; body: unknown };
+const calls: StubbedCall[] = [];
+let respond: StubResponder;
 const user = (n: number, over: Record<string, unknown> = {}) => ({
   id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, email: `u${n}@example.com`, email_confirmed_at: '2026-01-01T00:00:00Z',
   created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', is_anonymous: false, user_metadata: {}, app_metadata: {}, identities: [], ...over,
@@ -17,14 +16,7 @@ const user = (n: number, over: Record<string, unknown> = {}) => ({
 
 let Page: ComponentType;
 beforeAll(async () => {
-  vi.stubGlobal('fetch', async (input: Request) => {
-    const url = new URL(input.url);
-    const text = input.method === 'GET' || input.method === 'DELETE' ? '' : await input.text();
-    const body = text ? JSON.parse(text) : undefined;
-    calls.push({ method: input.method, url, body });
-    const r = respond(input.method, url, body);
-    return new Response(r.status === 204 ? null : JSON.stringify(r.body), { status: r.status, headers: { 'content-type': 'application/json' } });
-  });
+  stubApi(calls, () => respond);
   Page = (await import('./auth-users')).AuthUsersPage;
 });
 afterEach(() => {
@@ -33,14 +25,7 @@ afterEach(() => {
 });
 
 function show() {
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  render(
-    <QueryClientProvider client={client}>
-      <MemoryRouter initialEntries={['/projects/abc/auth/users']}>
-        <Routes><Route path="/projects/:ref/auth/users" element={<Page />} /></Routes>
-      </MemoryRouter>
-    </QueryClientProvider>,
-  );
+  renderPage(Page, '/projects/:ref/auth/users', '/projects/abc/auth/users');
 }
 
 describe('Auth → Users page', () => {

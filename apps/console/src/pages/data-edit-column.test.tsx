@@ -1,15 +1,14 @@
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import type { ComponentType } from 'react';
-import { MemoryRouter, Route, Routes } from 'react-router';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { renderPage, stubApi, type StubbedCall, type StubResponder } from '../test/stub-api';
 
 /**
  * The table page's "Edit" of one column against a stubbed API: the PATCH body it sends (only what changed, as
  * `alter_columns`), and the API's refusal shown beside the field it names.
  */
-const calls: Array<{ method: string; url: URL; body: unknown }> = [];
-let respond: (method: string, url: URL, body: unknown) => { status: number; body: unknown };
+const calls: StubbedCall[] = [];
+let respond: StubResponder;
 const items = {
   name: 'items', primary_key: ['id'], indexes: [], rules: [], created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z',
   columns: [
@@ -20,14 +19,7 @@ const items = {
 
 let Page: ComponentType;
 beforeAll(async () => {
-  vi.stubGlobal('fetch', async (input: Request) => {
-    const url = new URL(input.url);
-    const text = input.method === 'GET' || input.method === 'DELETE' ? '' : await input.text();
-    const body = text ? JSON.parse(text) : undefined;
-    calls.push({ method: input.method, url, body });
-    const r = respond(input.method, url, body);
-    return new Response(JSON.stringify(r.body), { status: r.status, headers: { 'content-type': 'application/json' } });
-  });
+  stubApi(calls, () => respond);
   Page = (await import('./data')).TablePage;
 });
 afterEach(() => {
@@ -36,14 +28,7 @@ afterEach(() => {
 });
 
 function show() {
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  render(
-    <QueryClientProvider client={client}>
-      <MemoryRouter initialEntries={['/projects/abc/tables/items']}>
-        <Routes><Route path="/projects/:ref/tables/:table" element={<Page />} /></Routes>
-      </MemoryRouter>
-    </QueryClientProvider>,
-  );
+  renderPage(Page, '/projects/:ref/tables/:table', '/projects/abc/tables/items');
 }
 
 const patches = () => calls.filter((c) => c.method === 'PATCH');
